@@ -1,0 +1,45 @@
+#!/bin/bash
+# Runs the whole suite: unit tests, fuzz corpus replay, integration tests (tests/integration/*.sh).
+# Each integration script is one test (exit 0 = pass); it gets CORRAL_BIN and a temp dir.
+# Ends with the line "N passed, N failed".  Filter integration tests with IT=substring.
+set -u
+cd "$(dirname "$0")/.."
+B=${BUILD_DIR:-build/release}
+export CORRAL_BIN=${CORRAL_BIN:-bin/corral}
+export CORRAL_BIN_ABS=$(readlink -f "$CORRAL_BIN")
+passed=0; failed=0
+count() { # parses "unit: N passed, N failed"
+    local line p f
+    line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+    p=$(echo "$line" | sed -E 's/.* ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+}
+out=$(mktemp)
+if [ -z "${IT:-}" ]; then
+    "$B/unit_tests" ${T:-} | tee "$out"; count "$out"
+    for r in "$B"/replay/fuzz_*; do
+        [ -x "$r" ] || continue
+        name=$(basename "$r"); corpus="tests/fuzz/corpus/${name#fuzz_}"
+        if "$r" "$corpus" >"$out" 2>&1; then
+            echo "ok replay $name ($(tail -1 "$out"))"; passed=$((passed + 1))
+        else
+            cat "$out"; echo "not ok replay $name"; failed=$((failed + 1))
+        fi
+    done
+fi
+for t in tests/integration/*.sh; do
+    [ -f "$t" ] || continue
+    [ -n "${IT:-}" ] && [[ "$t" != *"$IT"* ]] && continue
+    tdir=$(mktemp -d /tmp/corral-it-XXXXXX)
+    start=$(date +%s)
+    if TMPDIR_TEST="$tdir" timeout $((300 * ${TEST_TIMEOUT_MULT:-1})) bash "$t" >"$tdir/.log" 2>&1; then
+        echo "ok $(basename "$t") ($(( $(date +%s) - start ))s)"; passed=$((passed + 1))
+    else
+        echo "not ok $(basename "$t")"; sed 's/^/    /' "$tdir/.log" | tail -40; failed=$((failed + 1))
+    fi
+    # integration scripts kill their own daemons; this is a safety net
+    rm -rf "$tdir"
+done
+rm -f "$out"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,72 @@
+/*
+ * kern.h - tensor element types and the compute kernels over them.
+ *
+ * Every weight type has (1) a scalar reference implementation of dequantize, quantize and dot
+ * (kern_ref.c, the source of truth in tests) and (2) fast implementations per ISA (kern_x86_avx2.c,
+ * kern_x86_avx512.c) selected at run time.  Dots are "weight row x activation row" where the
+ * activation row was first quantized to the weight type's vec_dot_type (Q8_0, Q8_1 or Q8_K for
+ * quantized weights; F32 for F32; F16 for F16/BF16 as the kernels choose) so the inner loops
+ * are integer dots, as the fastest engines do.
+ *
+ * A struct kern is an immutable table of function pointers; kern_get() returns a static one
+ * (no mutable global state).  All functions are thread-safe and never allocate or log.
+ * Type ids are the ggml ids of gguf.h (GGUF_T_*).  Block layouts:
+ * ../shared/docs/inference-reference.md D.2.
+ */
+#ifndef CORRAL_ENGINE_KERN_H
+#define CORRAL_ENGINE_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum kern_isa { KERN_ISA_SCALAR = 0, KERN_ISA_AVX2 = 1, KERN_ISA_AVX512 = 2, KERN_ISA_BEST = 99 };
+
+struct kern {
+    enum kern_isa isa;
+    const char *name; /* "scalar", "avx2", "avx512" */
+
+    /* Activation type that weights of type wtype are dotted against. */
+    uint32_t (*vec_dot_type)(uint32_t wtype);
+    /* Quantizes n floats (n a multiple of the block size of type) into dst of type
+     * (any type that has a quantizer; used for activations and by the quantizer). */
+    void (*quantize_row)(uint32_t type, const float *src, void *dst, int64_t n);
+    /* Dequantizes n elements of type into floats. */
+    void (*dequantize_row)(uint32_t type, const void *src, float *dst, int64_t n);
+    /* Returns dot(w, x) over n elements; w of type wtype, x of vec_dot_type(wtype). */
+    float (*vec_dot)(uint32_t wtype, int64_t n, const void *w, const void *x);
+    /* Matrix product on a block of rows: for r in [r0, r1) and t in [0, nt):
+     *   out[t * ldo + r] = dot(row r of W, row t of X)
+     * W: rows of w_row_bytes bytes of wtype, each ncols long.  X: nt rows of x_row_bytes bytes of
+     * vec_dot_type(wtype).  Fast versions tile over several rows and tokens at once. */
+    void (*mul_mat)(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
+                    int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
+                    int64_t ldo);
+};
+
+/* The table for isa (KERN_ISA_BEST: the best the CPU supports).  Returns NULL when the CPU
+ * lacks the requested ISA.  CORRAL_KERN=scalar|avx2|avx512 in the environment caps BEST. */
+const struct kern *kern_get(enum kern_isa isa);
+
+/* Type facts (same as gguf_type_*, repeated so kernels do not depend on gguf). */
+uint32_t kern_type_block_elems(uint32_t type);
+uint32_t kern_type_block_bytes(uint32_t type);
+/* Bytes of a row of n elements (n a multiple of the block size), 0 on error. */
+size_t kern_row_bytes(uint32_t type, int64_t n);
+/* 1 when the engine can compute with weights of this type. */
+int kern_type_supported(uint32_t type);
+
+/* fp16 / bf16 conversions (exact round-to-nearest-even). */
+float kern_fp16_to_f32(uint16_t h);
+uint16_t kern_f32_to_fp16(float f);
+float kern_bf16_to_f32(uint16_t h);
+uint16_t kern_f32_to_bf16(float f);
+
+/* Elementwise helpers used by the model code (vectorized where the ISA allows). */
+void kern_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+void kern_softmax(float *x, int64_t n);
+void kern_silu_mul(float *out, const float *gate, const float *up, int64_t n); /* silu(g)*u */
+void kern_add(float *out, const float *a, const float *b, int64_t n);
+float kern_dot_f32(const float *a, const float *b, int64_t n);
+void kern_axpy(float *y, float a, const float *x, int64_t n);  /* y += a*x */
+
+#endif

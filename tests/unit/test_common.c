@@ -1,0 +1,62 @@
+/*
+ * test_common.c - unit tests of the common layer: buffers, atomic writes, locks, sha256.
+ */
+#include "harness/test.h"
+
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/crypto.h"
+#include "common/fs.h"
+#include "common/mem.h"
+
+TEST(buf_grows_and_caps)
+{
+    struct buf b;
+    buf_init(&b, 10);
+    ASSERT_OK(buf_puts(&b, "hello"));
+    ASSERT_OK(buf_printf(&b, "%d", 1234));
+    ASSERT_EQ_STR(buf_str(&b), "hello1234");
+    ASSERT_EQ_INT(buf_puts(&b, "xy"), E_RANGE);
+    ASSERT_EQ_SIZE(b.n, 0); /* reset on overflow */
+    buf_fini(&b);
+}
+
+TEST(fs_atomic_write_and_read)
+{
+    char path[512], *data = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof(path), "%s/a/b/c", test_tmpdir());
+    ASSERT_OK(fs_mkdir_p(path, 0755));
+    snprintf(path, sizeof(path), "%s/a/b/c/file", test_tmpdir());
+    ASSERT_OK(fs_write_atomic(path, "abc", 3, 0644));
+    ASSERT_OK(fs_write_atomic(path, "defg", 4, 0644));
+    ASSERT_OK(fs_read_all(path, 100, &data, &n));
+    ASSERT_EQ_SIZE(n, 4);
+    ASSERT_EQ_STR(data, "defg");
+    mem_free(data);
+    ASSERT_EQ_INT(fs_read_all(path, 2, &data, &n), E_RANGE);
+    snprintf(path, sizeof(path), "%s/missing", test_tmpdir());
+    ASSERT_EQ_INT(fs_read_all(path, 2, &data, &n), E_NOTFOUND);
+}
+
+TEST(fs_lock_excludes_second_holder)
+{
+    char path[512];
+    int a = -1, b = -1;
+    snprintf(path, sizeof(path), "%s/lock", test_tmpdir());
+    ASSERT_OK(fs_lock(path, 0, &a));
+    ASSERT_EQ_INT(fs_lock(path, 0, &b), E_BUSY);
+    fs_unlock(a);
+    ASSERT_OK(fs_lock(path, 0, &b));
+    fs_unlock(b);
+}
+
+TEST(sha256_known_vectors)
+{
+    char hex[65];
+    crypto_sha256_hex("abc", 3, hex);
+    ASSERT_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    crypto_sha256_hex("", 0, hex);
+    ASSERT_EQ_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
