@@ -38,7 +38,8 @@ ifeq ($(BUILD),fuzz)
 CC := clang
 endif
 
-CFLAGS := $(CSTD) $(OPT_$(BUILD)) $(WARN) $(HARDEN) -Isrc -Itests -DCORRAL_FAULT $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+OPT := $(if $(filter $(BUILD),release debug asan fuzz cov),$(OPT_$(BUILD)),$(OPT_release))
+CFLAGS := $(CSTD) $(OPT) $(WARN) $(HARDEN) -Isrc -Itests -DCORRAL_FAULT $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack $(LDOPT_$(BUILD))
 LDLIBS := $(PKG_LIBS) -lpthread -lm
 
@@ -59,7 +60,7 @@ endif
 # Per-ISA kernels and the hot engine code get their own flags (runtime dispatch picks one).
 $(B)/%_avx2.o: ISA := -mavx2 -mfma -mf16c -mbmi2
 $(B)/%_avx512.o: ISA := -mavx2 -mfma -mf16c -mbmi2 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
-$(B)/src/engine/%.o: KOPT := $(if $(filter release,$(BUILD)),-O3,)
+$(B)/src/engine/%.o: KOPT := $(if $(filter debug asan fuzz cov,$(BUILD)),,-O3)
 
 .PHONY: all test test-asan unit fuzz fuzz-smoke bench demo fmt fmt-check clean check-deps replay
 all: check-deps $(CORRAL_BIN)
