@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "engine/tok/tok.h"
 
 #define ENG_MAX_SEQ      64        /* parallel sequences per context */
 #define ENG_MAX_CTX      (1 << 20) /* positions per sequence */
@@ -98,22 +99,21 @@ CORRAL_WARN_UNUSED int eng_token_piece(const struct eng_model *m, int32_t tok, i
 /* 1 when tok ends generation (EOS, EOT, EOM ...). */
 int eng_token_is_eog(const struct eng_model *m, int32_t tok);
 
-/* Streaming detokenizer: feeds token pieces and emits only complete UTF-8 sequences, holding
- * back a partial one until the next token completes it (flush emits the rest, invalid bytes as
- * U+FFFD).  Caller-provided struct; no allocation. */
+/* Streaming detokenizer (wraps tok_detok): feeds token pieces and emits only complete UTF-8
+ * sequences, holding back a partial one until the next token completes it.  Caller-provided
+ * struct (fields private); no allocation.  flags: ENG_DETOK_*. */
+#define ENG_DETOK_SPECIAL     TOK_DETOK_SPECIAL     /* render control tokens' text */
+#define ENG_DETOK_STRIP_SPACE TOK_DETOK_STRIP_SPACE /* drop the SPM leading space of the first */
+#define ENG_DETOK_MAX_OUT     TOK_DETOK_MAX_OUT     /* out room that always suffices */
 struct eng_detok {
-    const struct eng_model *m;
-    int first;              /* next piece is the first of the stream */
-    int special;            /* render special tokens */
-    unsigned char held[8];  /* partial UTF-8 sequence held back */
-    size_t n_held;
+    struct tok_detok td;
 };
-void eng_detok_init(struct eng_detok *d, const struct eng_model *m, int special);
+void eng_detok_init(struct eng_detok *d, const struct eng_model *m, unsigned flags);
 /* Appends the text completed by tok to out (up to cap bytes), storing the count in *n.
- * cap >= 64 + longest piece is always enough; E_RANGE otherwise. */
+ * E_RANGE when cap is too small (cap >= ENG_DETOK_MAX_OUT always suffices), E_INVAL bad id. */
 CORRAL_WARN_UNUSED int eng_detok_push(struct eng_detok *d, int32_t tok, char *out, size_t cap,
                                       size_t *n);
-/* Emits what is still held (invalid partial sequences as U+FFFD). */
+/* Emits what is still held back (an incomplete sequence at the end). */
 CORRAL_WARN_UNUSED int eng_detok_flush(struct eng_detok *d, char *out, size_t cap, size_t *n);
 
 /* ---- contexts ------------------------------------------------------------------------- */
