@@ -1,0 +1,39 @@
+/*
+ * sbx_cmd.c - `corral sandbox show`: what the kernel offers and which layers corral applies.
+ */
+#include "sandbox/sbx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cmd.h"
+
+static int cmd_sandbox(int argc, char **argv)
+{
+    struct sbx_status st;
+    enum sbx_mode mode;
+    if (argc < 2 || strcmp(argv[1], "show") != 0) {
+        fprintf(stderr, "Usage:\n  corral sandbox show\n");
+        return argc < 2 ? 1 : 2;
+    }
+    if (sbx_mode_parse(getenv("CORRAL_SANDBOX"), &mode) != 0) {
+        fprintf(stderr, "Error: CORRAL_SANDBOX must be enforce, warn or off\n");
+        return 1;
+    }
+    sbx_status_get(&st);
+    printf("mode:          %s\n", sbx_mode_name(mode));
+    if (st.landlock_abi > 0)
+        printf("landlock:      ABI %d\n", st.landlock_abi);
+    else
+        printf("landlock:      unavailable (%s)\n", strerror(st.landlock_errno));
+    printf("seccomp:       %s\n", st.seccomp ? "available" : "unavailable");
+    printf("runner:        %s\n",
+           mode == SBX_MODE_OFF ? "unconfined (sandbox off)"
+                                : "no file opens, no network, no exec, seccomp allow-list");
+    printf("tcp port rules: %s\n", st.landlock_abi >= 4 ? "landlock" : "seccomp only");
+    return 0;
+}
+
+CMD_REGISTER(sandbox, "sandbox", cmd_sandbox, "Show the kernel sandbox status")
