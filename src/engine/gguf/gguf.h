@@ -55,7 +55,11 @@ struct gguf_kv {
     uint64_t arr_n;            /* element count when type == GGUF_VT_ARRAY */
     const uint8_t *val;        /* raw little-endian value bytes (for arrays: first element) */
     uint64_t val_bytes;        /* bytes of the whole value (for arrays: all elements) */
+    const uint64_t *str_off;   /* string arrays only: offset of element i's length prefix from
+                                * val (arr_n entries, built at open so gguf_arr_str is O(1)) */
 };
+
+struct gguf_index;
 
 struct gguf_tensor {
     struct gguf_str name;
@@ -78,11 +82,13 @@ struct gguf {
     const uint8_t *base;       /* the whole range */
     uint64_t size;
     int owns_map;              /* 1 when gguf_open_fd mapped the file */
+    struct gguf_index *idx;    /* private: hash indexes of keys and tensor names */
 };
 
 /* Parses the range [p, p+n) which must stay valid until gguf_close().  When tensors is 0 only the
- * header and key/values are parsed (what the server needs).  Errors: E_PARSE, E_RANGE,
- * E_UNSUPPORTED, E_NOMEM, with detail in ei. */
+ * header and key/values are parsed (what the server needs): n_tensors is then the header's count
+ * but tensors is NULL and data_offset 0.  Errors: E_PARSE, E_RANGE, E_UNSUPPORTED, E_NOMEM, with
+ * detail in ei (message naming the key or tensor, ei->offset = file offset of the bad field). */
 CORRAL_WARN_UNUSED int gguf_open_mem(const void *p, uint64_t n, int tensors, struct gguf **out,
                                      struct err_info *ei);
 /* mmaps fd read-only (fd stays the caller's) and parses it. */
