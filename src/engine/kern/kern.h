@@ -5,8 +5,9 @@
  * (kern_ref.c, the source of truth in tests) and (2) fast implementations per ISA (kern_x86_avx2.c,
  * kern_x86_avx512.c) selected at run time.  Dots are "weight row x activation row" where the
  * activation row was first quantized to the weight type's vec_dot_type (Q8_0, Q8_1 or Q8_K for
- * quantized weights; F32 for F32; F16 for F16/BF16 as the kernels choose) so the inner loops
- * are integer dots, as the fastest engines do.
+ * quantized weights; F32 for F32, and also F32 for F16/BF16 weights: the weights are widened on
+ * the fly and the activations stay exact) so the inner loops are integer dots, as the fastest
+ * engines do.
  *
  * A struct kern is an immutable table of function pointers; kern_get() returns a static one
  * (no mutable global state).  All functions are thread-safe and never allocate or log.
@@ -18,6 +19,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Type ids (equal to the ggml ids of gguf.h GGUF_T_*, repeated so kern does not depend on gguf). */
+enum kern_type {
+    KERN_T_F32 = 0, KERN_T_F16 = 1, KERN_T_Q4_0 = 2, KERN_T_Q4_1 = 3, KERN_T_Q5_0 = 6,
+    KERN_T_Q5_1 = 7, KERN_T_Q8_0 = 8, KERN_T_Q8_1 = 9, KERN_T_Q2_K = 10, KERN_T_Q3_K = 11,
+    KERN_T_Q4_K = 12, KERN_T_Q5_K = 13, KERN_T_Q6_K = 14, KERN_T_Q8_K = 15, KERN_T_BF16 = 30,
+};
 
 enum kern_isa { KERN_ISA_SCALAR = 0, KERN_ISA_AVX2 = 1, KERN_ISA_AVX512 = 2, KERN_ISA_BEST = 99 };
 
@@ -42,6 +50,14 @@ struct kern {
                     int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
                     int64_t ldo);
 };
+
+/* Weight quantizer: llama.cpp's reference algorithm for type (no importance matrix), so files
+ * written with it match llama.cpp's byte for byte for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 (and F16/BF16/F32)
+ * and closely for the K types.  n a multiple of the block size.  Differs from quantize_row only
+ * for Q8_0/Q8_1, where quantize_row is the activation quantizer of llama.cpp's SIMD path (scale
+ * 127/amax, round to nearest even) and this one is the file quantizer (1/d, round half away).
+ * Returns 0, or E_INVAL for a type without a quantizer or a bad n.  Thread-safe. */
+int kern_quantize_weights(uint32_t type, const float *src, void *dst, int64_t n);
 
 /* The table for isa (KERN_ISA_BEST: the best the CPU supports).  Returns NULL when the CPU
  * lacks the requested ISA.  CORRAL_KERN=scalar|avx2|avx512 in the environment caps BEST. */

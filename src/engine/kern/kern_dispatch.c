@@ -1,0 +1,61 @@
+/*
+ * kern_dispatch.c - picks the kernel table for this CPU: __builtin_cpu_supports at each call
+ * (cheap; nothing cached, so no mutable global state), capped by CORRAL_KERN=scalar|avx2|avx512.
+ * AVX2 needs AVX2+FMA+F16C; AVX-512 needs F+BW+VL+DQ+VNNI.
+ */
+#include "engine/kern/kern.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/kern/kern_int.h"
+
+static int cpu_has(enum kern_isa isa)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    if (isa == KERN_ISA_AVX2)
+        return avx2;
+    if (isa == KERN_ISA_AVX512)
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vnni");
+#endif
+    return isa == KERN_ISA_SCALAR;
+}
+
+static const struct kern *table(enum kern_isa isa)
+{
+    switch (isa) {
+    case KERN_ISA_SCALAR: return &kern__table_scalar;
+#if defined(__x86_64__)
+    case KERN_ISA_AVX2: return &kern__table_avx2;
+    case KERN_ISA_AVX512: return &kern__table_avx512;
+#endif
+    default: return NULL;
+    }
+}
+
+static enum kern_isa env_cap(void)
+{
+    const char *e = getenv("CORRAL_KERN");
+    if (!e || !*e)
+        return KERN_ISA_AVX512;
+    if (strcmp(e, "scalar") == 0)
+        return KERN_ISA_SCALAR;
+    if (strcmp(e, "avx2") == 0)
+        return KERN_ISA_AVX2;
+    return KERN_ISA_AVX512;
+}
+
+const struct kern *kern_get(enum kern_isa isa)
+{
+    if (isa != KERN_ISA_BEST)
+        return cpu_has(isa) ? table(isa) : NULL;
+    for (int i = (int)env_cap(); i > (int)KERN_ISA_SCALAR; i--)
+        if (cpu_has((enum kern_isa)i) && table((enum kern_isa)i))
+            return table((enum kern_isa)i);
+    return &kern__table_scalar;
+}

@@ -1,0 +1,96 @@
+/*
+ * kern_int.h - shared between the kern module's own files only: block layouts (packed, so any
+ * byte alignment of a row is fine), the scalar helpers every ISA file reuses for tails and
+ * rarely used types, and the per-ISA tables.  Layouts: inference-reference.md D.2.
+ */
+#ifndef CORRAL_ENGINE_KERN_INT_H
+#define CORRAL_ENGINE_KERN_INT_H
+
+#include "engine/kern/kern.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define KERN_QK   32  /* elements of a Q4_0..Q8_1 block */
+#define KERN_QK_K 256 /* elements of a K-quant super-block */
+
+#define KERN_PACKED __attribute__((packed))
+
+struct KERN_PACKED kern_bq4_0 { uint16_t d; uint8_t qs[16]; };
+struct KERN_PACKED kern_bq4_1 { uint16_t d, m; uint8_t qs[16]; };
+struct KERN_PACKED kern_bq5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
+struct KERN_PACKED kern_bq5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct KERN_PACKED kern_bq8_0 { uint16_t d; int8_t qs[32]; };
+struct KERN_PACKED kern_bq8_1 { uint16_t d, s; int8_t qs[32]; };
+struct KERN_PACKED kern_bq2_k { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; };
+struct KERN_PACKED kern_bq3_k { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; };
+struct KERN_PACKED kern_bq4_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
+struct KERN_PACKED kern_bq5_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct KERN_PACKED kern_bq6_k { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct KERN_PACKED kern_bq8_k { float d; int8_t qs[256]; int16_t bsums[16]; };
+
+_Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
+_Static_assert(sizeof(struct kern_bq4_1) == 20, "q4_1");
+_Static_assert(sizeof(struct kern_bq5_0) == 22, "q5_0");
+_Static_assert(sizeof(struct kern_bq5_1) == 24, "q5_1");
+_Static_assert(sizeof(struct kern_bq8_0) == 34, "q8_0");
+_Static_assert(sizeof(struct kern_bq8_1) == 36, "q8_1");
+_Static_assert(sizeof(struct kern_bq2_k) == 84, "q2_k");
+_Static_assert(sizeof(struct kern_bq3_k) == 110, "q3_k");
+_Static_assert(sizeof(struct kern_bq4_k) == 144, "q4_k");
+_Static_assert(sizeof(struct kern_bq5_k) == 176, "q5_k");
+_Static_assert(sizeof(struct kern_bq6_k) == 210, "q6_k");
+_Static_assert(sizeof(struct kern_bq8_k) == 292, "q8_k");
+
+/* Half-precision helpers (scalar, exact). */
+static inline float kern__h2f(uint16_t h)
+{
+    return kern_fp16_to_f32(h);
+}
+
+/* Round to nearest, ties to even, for |f| < 2^22 (the 1.5*2^23 trick of the reference). */
+static inline int kern__nearest_int(float f)
+{
+    float v = f + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &v, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* 6-bit scale and min j of a Q4_K/Q5_K scales[12] array. */
+static inline void kern__scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Signed 6-bit scale j (already minus 32) of a Q3_K scales[12] array. */
+static inline int kern__scale_q3k(int j, const uint8_t *b)
+{
+    int lo = j < 8 ? (b[j] & 15) : (b[j - 8] >> 4);
+    int hi = (b[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+/* Scalar implementations (kern_ref.c), reused by the ISA files for tails and fallbacks. */
+uint32_t kern__ref_vec_dot_type(uint32_t wtype);
+void kern__ref_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
+void kern__ref_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+float kern__ref_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x);
+void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                       int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                       float *out, int64_t ldo);
+
+/* The weight quantizers (kern_quant.c): llama.cpp's reference algorithms; n checked by caller. */
+void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int64_t n);
+
+extern const struct kern kern__table_scalar;
+extern const struct kern kern__table_avx2;
+extern const struct kern kern__table_avx512;
+
+#endif
