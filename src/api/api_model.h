@@ -1,0 +1,64 @@
+/*
+ * api_model.h - a stored model as the API sees it: its name, manifest (raw bytes, id, parsed),
+ * config blob, and the text/JSON layers (template, system, params, messages, license).  Used by
+ * show/tags/copy/delete here and by generate/chat (the serve module) to find what to load.
+ *
+ * Ownership: api_model_open fills a caller-provided struct that the caller releases with
+ * api_model_fini; returned strings/JSON are caller-owned as documented per function.
+ * Thread-safe (reads the store only).
+ */
+#ifndef CORRAL_API_API_MODEL_H
+#define CORRAL_API_API_MODEL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "store/store.h"
+
+#define API_CONFIG_MAX_BYTES (1u << 20)  /* config blob */
+#define API_LAYER_MAX_BYTES  (16u << 20) /* template/system/params/license/messages layer */
+
+struct api_model {
+    struct store_name name;
+    char display[600];       /* shortest display name, e.g. "stories:latest" */
+    char *manifest;          /* raw manifest bytes (owned) */
+    size_t manifest_n;
+    char id[65];             /* sha256 hex of the manifest bytes */
+    struct store_manifest m; /* parsed manifest (owned) */
+    json_t *config;          /* parsed config blob, or an empty object when unreadable */
+    time_t mtime;            /* manifest file modification time */
+    long mtime_ns;
+};
+
+/* Resolves name (Ollama rules) and loads its manifest and config.  E_INVAL ("invalid model
+ * name"), E_NOTFOUND (no such model), E_PARSE (corrupt manifest); ei gets the message. */
+CORRAL_WARN_UNUSED int api_model_open(struct store *st, const char *name, struct api_model *out,
+                                      struct err_info *ei);
+void api_model_fini(struct api_model *m);
+
+/* First layer of the given media type, or NULL. (borrowed from m) */
+const struct store_layer *api_model_layer(const struct api_model *m, const char *media_type);
+/* Reads a layer blob as text (at most API_LAYER_MAX_BYTES); caller owns *out (mem_free). */
+CORRAL_WARN_UNUSED int api_model_read_layer(struct store *st, const struct store_layer *l,
+                                            char **out, size_t *n);
+/* Text of the first layer of media_type (template falls back to the legacy prompt type);
+ * *out NULL when there is none.  Caller owns *out. */
+CORRAL_WARN_UNUSED int api_model_text(struct store *st, const struct api_model *m,
+                                      const char *media_type, char **out);
+/* Parsed JSON of the first layer of media_type (params, messages); *out NULL when absent.
+ * Caller owns *out (json_decref). */
+CORRAL_WARN_UNUSED int api_model_json(struct store *st, const struct api_model *m,
+                                      const char *media_type, json_t **out);
+/* Total size: all layers plus the config blob. */
+uint64_t api_model_size(const struct api_model *m);
+/* The "details" object (Go ModelDetails field order) built from the config; parent may be NULL.
+ * New reference (NULL on OOM). */
+json_t *api_model_details(const struct api_model *m, const char *parent);
+/* Path of the model (GGUF) blob into out; E_NOTFOUND when the model has no model layer. */
+CORRAL_WARN_UNUSED int api_model_gguf_path(const struct store *st, const struct api_model *m,
+                                           char *out, size_t n);
+
+#endif
