@@ -1,16 +1,417 @@
 /*
- * kern_x86_avx2.c - avx2 kernels (work in progress: currently the scalar reference).
+ * kern_x86_avx2.c - AVX2 + FMA + F16C kernels (compiled with those flags; chosen at run time).
+ *
+ * Every dot kernel is written as "one weight row against up to KERN_AVX2_NT activation rows":
+ * each weight block is loaded and unpacked once into registers and then multiplied with the
+ * matching block of each token, so prompt processing reads the weights once per 4 tokens and
+ * generation (nt = 1) uses the same code.  Integer dots use the sign trick (|w| as u8 times
+ * sign(x, w) as i8 in vpmaddubsw, then vpmaddwd to i32); unsigned weight codes (Q4_1, Q5_1,
+ * K-quants) go straight into vpmaddubsw, their offsets/mins handled with the activation block
+ * sums (Q8_1 s, Q8_K bsums).  Per-block float scales are applied with one FMA per block.
+ * Types without a kernel here (and tails of float rows) use the scalar reference.
  */
 #include "engine/kern/kern_int.h"
 
 #if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include "engine/kern/kern_avx_common.h"
+
+/* ---- float types ---- */
+
+AI void k_f32(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT][2];
+    for (int t = 0; t < nt; t++)
+        acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 w0 = _mm256_loadu_ps((const float *)w + i), w1 = _mm256_loadu_ps((const float *)w + i + 8);
+        for (int t = 0; t < nt; t++) {
+            const float *xt = (const float *)(x + (size_t)t * xs);
+            acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + i + 8), acc[t][1]);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        const float *xt = (const float *)(x + (size_t)t * xs);
+        float s = hsum_ps(_mm256_add_ps(acc[t][0], acc[t][1]));
+        for (int64_t j = i; j < n; j++)
+            s += ((const float *)w)[j] * xt[j];
+        out[t] = s;
+    }
+}
+
+AI __m256 load_f16x8(const uint8_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+AI __m256 load_bf16x8(const uint8_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+#define K_HALF(name, loader, conv)                                                                 \
+    AI void name(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)     \
+    {                                                                                              \
+        __m256 acc[KERN_AVX2_NT][2];                                                               \
+        for (int t = 0; t < nt; t++)                                                               \
+            acc[t][0] = acc[t][1] = _mm256_setzero_ps();                                           \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            __m256 w0 = loader(w + 2 * i), w1 = loader(w + 2 * i + 16);                            \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const float *xt = (const float *)(x + (size_t)t * xs);                             \
+                acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc[t][0]);               \
+                acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + i + 8), acc[t][1]);           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < nt; t++) {                                                             \
+            const float *xt = (const float *)(x + (size_t)t * xs);                                 \
+            float s = hsum_ps(_mm256_add_ps(acc[t][0], acc[t][1]));                                \
+            for (int64_t j = i; j < n; j++) {                                                      \
+                uint16_t h;                                                                        \
+                memcpy(&h, w + 2 * j, 2);                                                          \
+                s += conv(h) * xt[j];                                                              \
+            }                                                                                      \
+            out[t] = s;                                                                            \
+        }                                                                                          \
+    }
+
+K_HALF(k_f16, load_f16x8, kern_fp16_to_f32)
+K_HALF(k_bf16, load_bf16x8, kern_bf16_to_f32)
+
+/* ---- 32-element block types against Q8_0 / Q8_1 ---- */
+
+/* Signed w (as i8) times signed x: sum of products per 32-bit lane. */
+AI __m256i dot_i8(__m256i w, __m256i x)
+{
+    __m256i aw = _mm256_sign_epi8(w, w);
+    __m256i sx = _mm256_sign_epi8(x, w);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
+}
+
+/* Unsigned w codes (0..31) times signed x. */
+AI __m256i dot_u8(__m256i w, __m256i x)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+
+/* 16 packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31). */
+AI __m256i unpack_nibbles(const uint8_t *p)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* 32 bits -> 32 bytes, byte j = 0x10 when bit j is set (the 5th bit of Q5_0/Q5_1). */
+AI __m256i expand_bits_0x10(const uint8_t *qh4)
+{
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    __m256i v = _mm256_set1_epi32((int)qh);
+    const __m256i idx = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                          0x0101010101010101LL, 0x0000000000000000LL);
+    v = _mm256_shuffle_epi8(v, idx);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+#define K_B32(name, WT, XT, decode, dotfn, extra)                                                  \
+    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)    \
+    {                                                                                              \
+        __m256 acc[KERN_AVX2_NT];                                                                  \
+        float ext[KERN_AVX2_NT];                                                                   \
+        for (int t = 0; t < nt; t++) {                                                             \
+            acc[t] = _mm256_setzero_ps();                                                          \
+            ext[t] = 0.0f;                                                                         \
+        }                                                                                          \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            const struct WT *bw = (const struct WT *)w + i;                                        \
+            __m256i q = decode;                                                                    \
+            float dw = h2f(bw->d);                                                                 \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const struct XT *bx = (const struct XT *)(x + (size_t)t * xs) + i;                 \
+                __m256i s = dotfn(q, _mm256_loadu_si256((const __m256i *)bx->qs));                 \
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(bx->d)), _mm256_cvtepi32_ps(s),   \
+                                         acc[t]);                                                  \
+                extra;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < nt; t++)                                                               \
+            out[t] = hsum_ps(acc[t]) + ext[t];                                                     \
+    }
+
+K_B32(k_q8_0, kern_bq8_0, kern_bq8_0, _mm256_loadu_si256((const __m256i *)bw->qs), dot_i8, (void)0)
+K_B32(k_q4_0, kern_bq4_0, kern_bq8_0, _mm256_sub_epi8(unpack_nibbles(bw->qs), _mm256_set1_epi8(8)),
+      dot_i8, (void)0)
+K_B32(k_q5_0, kern_bq5_0, kern_bq8_0,
+      _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(bw->qs), expand_bits_0x10(bw->qh)),
+                      _mm256_set1_epi8(16)),
+      dot_i8, (void)0)
+K_B32(k_q4_1, kern_bq4_1, kern_bq8_1, unpack_nibbles(bw->qs), dot_u8,
+      ext[t] += h2f(bw->m) * h2f(bx->s))
+K_B32(k_q5_1, kern_bq5_1, kern_bq8_1,
+      _mm256_or_si256(unpack_nibbles(bw->qs), expand_bits_0x10(bw->qh)), dot_u8,
+      ext[t] += h2f(bw->m) * h2f(bx->s))
+
+/* ---- K-quants against Q8_K ---- */
+
+AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t i = 0; i < nb; i++) {
+        const struct kern_bq4_k *bw = (const struct kern_bq4_k *)w + i;
+        uint8_t sc[8], mn[8];
+        kern_avx_k4_scales(bw->scales, sc, mn);
+        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+        __m256i isum[KERN_AVX2_NT];
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
+            __m256i lo = _mm256_and_si256(q, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
+            for (int t = 0; t < nt; t++) {
+                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
+                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p0, slo));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p1, shi));
+            }
+        }
+        float dw = h2f(bw->d), dmw = h2f(bw->dmin);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
+}
+
+AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15), m1 = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < nb; i++) {
+        const struct kern_bq5_k *bw = (const struct kern_bq5_k *)w + i;
+        uint8_t sc[8], mn[8];
+        kern_avx_k4_scales(bw->scales, sc, mn);
+        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+        __m256i isum[KERN_AVX2_NT];
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm256_setzero_si256();
+        __m256i qh = _mm256_loadu_si256((const __m256i *)bw->qh);
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
+            __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(qh, m1), 4);
+            __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), m1), 4);
+            qh = _mm256_srli_epi16(qh, 2);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
+            __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
+            for (int t = 0; t < nt; t++) {
+                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
+                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p0, slo));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p1, shi));
+            }
+        }
+        float dw = h2f(bw->d), dmw = h2f(bw->dmin);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
+}
+
+AI __m256i pair_scale(const int8_t *sc, int k)
+{
+    return _mm256_set_m128i(_mm_set1_epi16(sc[k + 1]), _mm_set1_epi16(sc[k]));
+}
+
+AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    for (int64_t i = 0; i < nb; i++) {
+        const struct kern_bq6_k *bw = (const struct kern_bq6_k *)w + i;
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bw->scales));
+        __m256i isum[KERN_AVX2_NT];
+        for (int t = 0; t < nt; t++) {
+            /* the -32 offset of every code: -32 * sum_j sc_j * bsum_j */
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), sc16);
+            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(ms, 5));
+        }
+        for (int h = 0; h < 2; h++) {
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(bw->ql + 64 * h));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(bw->ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(bw->qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                   _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                   _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                   _mm256_and_si256(qh, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            for (int k = 0; k < 4; k++) {
+                __m256i s = pair_scale(bw->scales, 8 * h + 2 * k);
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *a =
+                        ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * h + 32 * k;
+                    __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)a));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
+                }
+            }
+        }
+        float dw = h2f(bw->d);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
+/* ---- dispatch of one weight row against nt <= KERN_AVX2_NT tokens ---- */
+
+#define NT_SWITCH(fn, n, w, x, xs, nt, out)                                                        \
+    switch (nt) {                                                                                  \
+    case 1: fn(n, w, x, xs, 1, out); break;                                                        \
+    case 2: fn(n, w, x, xs, 2, out); break;                                                        \
+    case 3: fn(n, w, x, xs, 3, out); break;                                                        \
+    default: fn(n, w, x, xs, 4, out); break;                                                       \
+    }
+
+/* Returns 0 when the type has no AVX2 kernel (the caller falls back to the reference). */
+static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
+                   int nt, float *out)
+{
+    int64_t nb = n / KERN_QK, nbk = n / KERN_QK_K;
+    switch (wtype) {
+    case KERN_T_F32: NT_SWITCH(k_f32, n, w, x, xs, nt, out); return 1;
+    case KERN_T_F16: NT_SWITCH(k_f16, n, w, x, xs, nt, out); return 1;
+    case KERN_T_BF16: NT_SWITCH(k_bf16, n, w, x, xs, nt, out); return 1;
+    case KERN_T_Q8_0: NT_SWITCH(k_q8_0, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q4_0: NT_SWITCH(k_q4_0, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q5_0: NT_SWITCH(k_q5_0, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q4_1: NT_SWITCH(k_q4_1, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q5_1: NT_SWITCH(k_q5_1, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q4_K: NT_SWITCH(k_q4_k, nbk, w, x, xs, nt, out); return 1;
+    case KERN_T_Q5_K: NT_SWITCH(k_q5_k, nbk, w, x, xs, nt, out); return 1;
+    case KERN_T_Q6_K: NT_SWITCH(k_q6_k, nbk, w, x, xs, nt, out); return 1;
+    default: return 0;
+    }
+}
+
+static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
+{
+    float out;
+    if (row_dot(wtype, n, w, x, 0, 1, &out))
+        return out;
+    return kern__ref_vec_dot(wtype, n, w, x);
+}
+
+static void avx2_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                         int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                         float *out, int64_t ldo)
+{
+    const uint8_t *wb = w, *xb = x;
+    float tmp[KERN_AVX2_NT];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = wb + (size_t)r * w_row_bytes;
+        for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
+            int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
+            const uint8_t *xt = xb + (size_t)t0 * x_row_bytes;
+            if (!row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp))
+                for (int t = 0; t < n; t++)
+                    tmp[t] = kern__ref_vec_dot(wtype, ncols, wr, xt + (size_t)t * x_row_bytes);
+            for (int t = 0; t < n; t++)
+                out[(int64_t)(t0 + t) * ldo + r] = tmp[t];
+        }
+    }
+}
+
+/* Activation quantizers: Q8_0 / Q8_1 with the same operations as the scalar ones (amax,
+ * 127/amax, multiply, round to nearest even), so the bytes are identical. */
+static void quant_q8_0(const float *x, struct kern_bq8_0 *b, int64_t nb, int with_sum)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < nb; i++, x += 32) {
+        __m256 v[4];
+        __m256 mx = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[k]));
+        }
+        float amax = hmax_ps(mx);
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m256 mul = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(v[k], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        float d = amax / 127.0f;
+        if (with_sum) {
+            struct kern_bq8_1 *b1 = (struct kern_bq8_1 *)b + i;
+            _mm256_storeu_si256((__m256i *)b1->qs, p);
+            __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            b1->d = kern_f32_to_fp16(d);
+            b1->s = kern_f32_to_fp16(d * (float)hsum_epi32(s));
+        } else {
+            _mm256_storeu_si256((__m256i *)b[i].qs, p);
+            b[i].d = kern_f32_to_fp16(d);
+        }
+    }
+}
+
+static void avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
+{
+    switch (type) {
+    case KERN_T_Q8_0: quant_q8_0(src, dst, n / KERN_QK, 0); break;
+    case KERN_T_Q8_1: quant_q8_0(src, dst, n / KERN_QK, 1); break;
+    default: kern__ref_quantize_row(type, src, dst, n); break;
+    }
+}
+
 const struct kern kern__table_avx2 = {
     .isa = KERN_ISA_AVX2,
     .name = "avx2",
     .vec_dot_type = kern__ref_vec_dot_type,
-    .quantize_row = kern__ref_quantize_row,
+    .quantize_row = avx2_quantize_row,
     .dequantize_row = kern__ref_dequantize_row,
-    .vec_dot = kern__ref_vec_dot,
-    .mul_mat = kern__ref_mul_mat,
+    .vec_dot = avx2_vec_dot,
+    .mul_mat = avx2_mul_mat,
 };
+
 #endif
