@@ -1,0 +1,98 @@
+/*
+ * tok_int.h - internals shared by the tokenizer's own files (tok_vocab.c, tok_encode.c,
+ * tok_spm.c, tok_bpe.c, tok_wpm.c, tok_detok.c, tok_unicode.c).  Nothing outside src/engine/tok
+ * includes this.
+ *
+ * A vocabulary owns: one pool of token texts (NUL-separated), the decoded pieces (another pool),
+ * scores and types per token, an open-addressing hash text -> id, for BPE a hash (left id,
+ * right id) -> merge rank, the special tokens sorted by text length (longest first) and the
+ * compiled pre-tokenizer regexes.
+ */
+#ifndef CORRAL_ENGINE_TOK_INT_H
+#define CORRAL_ENGINE_TOK_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/tok/tok.h"
+
+#define TOK_MAX_REGEX 6 /* pre-tokenizer regexes applied in sequence */
+
+#define TOK_FLAG_EOG 1u /* token ends generation */
+
+struct tok_vocab {
+    enum tok_kind kind;
+    char pre[64];           /* tokenizer.ggml.pre, "default" when absent */
+    uint32_t n;             /* tokens */
+    char *text_pool;        /* all token texts, each NUL-terminated */
+    uint32_t *text_off;     /* (n) offset of token i's text in text_pool */
+    uint32_t *text_len;     /* (n) bytes of token i's text */
+    char *piece_pool;       /* decoded pieces (tok_piece) */
+    uint32_t *piece_off;    /* (n) */
+    uint32_t *piece_len;    /* (n) */
+    float *score;           /* (n) SPM merge priority (0 when absent) */
+    uint8_t *type;          /* (n) enum tok_type */
+    uint8_t *flags;         /* (n) TOK_FLAG_* */
+    uint32_t *hash;         /* (hash_mask + 1) id + 1, 0 = empty */
+    size_t hash_mask;
+    uint64_t *merge_key;    /* (merge_mask + 1) (left << 32 | right) + 1, 0 = empty */
+    uint32_t *merge_rank;   /* (merge_mask + 1) */
+    int32_t *merge_result;  /* (merge_mask + 1) id of the merged text, -1 if not a token */
+    size_t merge_mask;
+    uint32_t n_merges;
+    int32_t *special;       /* (n_special) special token ids, longest text first */
+    uint32_t n_special;
+    int32_t byte_tok[256];  /* token of each raw byte (<0xNN> or the BPE byte char), or -1 */
+    uint32_t max_token_len; /* longest token text in bytes */
+    int32_t bos, eos, eot, eom, unk, pad, sep, nl;
+    int add_bos, add_eos, add_space_prefix, ignore_merges;
+    void *re[TOK_MAX_REGEX]; /* pcre2_code_8 *, compiled with JIT when available */
+    uint32_t n_re;
+};
+
+/* Hash of n bytes (FNV-1a 64). */
+uint64_t tok__hash(const void *p, size_t n);
+/* Id of the token with text s[0..n), or -1. */
+int32_t tok__lookup(const struct tok_vocab *v, const char *s, size_t n);
+/* BPE merge rank of the pair (left, right), or -1; *result gets the merged token id (-1 when
+ * the concatenation is not a token). */
+int64_t tok__merge_rank(const struct tok_vocab *v, int32_t left, int32_t right, int32_t *result);
+/* Length of the UTF-8 sequence started by byte c, as llama.cpp counts it (1 for continuation
+ * bytes and invalid lead bytes). */
+size_t tok__utf8_len(unsigned char c);
+
+/* Output sink of the encoders: counts every id, stores the first cap of them. */
+struct tok_out {
+    int32_t *ids;
+    size_t cap;
+    size_t n;
+};
+static inline void tok__emit(struct tok_out *o, int32_t id)
+{
+    if (o->n < o->cap)
+        o->ids[o->n] = id;
+    o->n++;
+}
+
+/* Encoders of one text fragment (no special tokens inside).  Return 0, E_NOMEM. */
+int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o);
+int tok__bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o);
+int tok__wpm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o);
+
+/* Pre-tokenizer setup for v->pre (tok_bpe.c): compiles the regexes.  E_INTERNAL when PCRE2
+ * rejects a pattern, E_NOMEM. */
+int tok__bpe_init(struct tok_vocab *v, struct err_info *ei);
+void tok__bpe_fini(struct tok_vocab *v);
+/* Per-pre flags set before tok__bpe_init: add_bos default, ignore_merges. */
+void tok__bpe_pre_defaults(const char *pre, int *add_bos, int *ignore_merges);
+
+/* Unicode helpers for WordPiece (tok_unicode.c, generated tables). */
+#define TOK_UC_WHITESPACE  1u
+#define TOK_UC_CONTROL     2u
+#define TOK_UC_PUNCT       4u
+#define TOK_UC_SYMBOL      8u
+uint32_t tok__uc_flags(uint32_t cp);
+uint32_t tok__uc_lower(uint32_t cp);
+uint32_t tok__uc_nfd_base(uint32_t cp);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * tok_spm.c - SentencePiece-style tokenization ("llama" vocabularies): merge adjacent symbols by
+ * highest token score, then byte fallback for what is left.
+ *
+ * The input is one text fragment already prefixed with the dummy space (when the vocabulary asks)
+ * and with " " replaced by "▁".  It is split into UTF-8 characters (a stray byte is a character
+ * of its own); every adjacent pair whose concatenation is a token goes into a binary heap
+ * ordered by (score desc, left position asc); popping a pair whose symbols are unchanged merges
+ * them and queues the new neighbours.  Every final symbol is a token, or a single character not
+ * in the vocabulary, which becomes its <0xNN> byte tokens (unk without them).  This is the
+ * algorithm of llama.cpp's llm_tokenizer_spm (the re-segmentation step there is never reached
+ * for merged symbols, which are tokens by construction).
+ */
+#include "engine/tok/tok.h"
+
+#include <string.h>
+
+#include "common/mem.h"
+#include "engine/tok/tok_int.h"
+
+struct spm_sym {
+    int32_t prev, next;
+    uint32_t off, n; /* bytes of the text */
+};
+
+struct spm_pair {
+    float score;
+    int32_t left, right;
+    uint32_t size;
+};
+
+struct spm_work {
+    const struct tok_vocab *v;
+    const char *text;
+    struct spm_sym *sym;
+    struct spm_pair *heap;
+    size_t n_heap, cap_heap;
+    int oom; /* a heap growth failed */
+};
+
+/* Makes room for one more pair; sets w->oom when memory runs out. */
+static int heap_room(struct spm_work *w)
+{
+    if (w->n_heap < w->cap_heap)
+        return 1;
+    size_t nc = w->cap_heap ? w->cap_heap * 2 : 64;
+    struct spm_pair *np = mem_realloc_array(w->heap, nc, sizeof(*np));
+    if (!np) {
+        w->oom = 1;
+        return 0;
+    }
+    w->heap = np, w->cap_heap = nc;
+    return 1;
+}
+
+static int pair_before(const struct spm_pair *a, const struct spm_pair *b)
+{
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static void heap_push(struct spm_work *w, struct spm_pair p)
+{
+    size_t i = w->n_heap++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!pair_before(&p, &w->heap[up]))
+            break;
+        w->heap[i] = w->heap[up];
+        i = up;
+    }
+    w->heap[i] = p;
+}
+
+static struct spm_pair heap_pop(struct spm_work *w)
+{
+    struct spm_pair top = w->heap[0], last = w->heap[--w->n_heap];
+    size_t i = 0, n = w->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c]))
+            c++;
+        if (!pair_before(&w->heap[c], &last))
+            break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (n)
+        w->heap[i] = last;
+    return top;
+}
+
+static void try_pair(struct spm_work *w, int32_t l, int32_t r)
+{
+    if (l < 0 || r < 0)
+        return;
+    const struct spm_sym *a = &w->sym[l], *b = &w->sym[r];
+    uint32_t size = a->n + b->n;
+    int32_t id = tok__lookup(w->v, w->text + a->off, size);
+    if (id < 0)
+        return;
+    struct spm_pair p = {w->v->score[id], l, r, size};
+    if (heap_room(w))
+        heap_push(w, p);
+}
+
+static void emit_sym(const struct spm_work *w, const struct spm_sym *s, struct tok_out *o)
+{
+    const struct tok_vocab *v = w->v;
+    int32_t id = tok__lookup(v, w->text + s->off, s->n);
+    if (id >= 0) {
+        tok__emit(o, id);
+        return;
+    }
+    for (uint32_t k = 0; k < s->n; k++) {
+        int32_t b = v->byte_tok[(unsigned char)w->text[s->off + k]];
+        if (b >= 0)
+            tok__emit(o, b);
+        else if (v->unk >= 0)
+            tok__emit(o, v->unk);
+    }
+}
+
+int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o)
+{
+    struct spm_work w = {v, s, NULL, NULL, 0, 0, 0};
+    size_t n_sym = 0;
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    w.sym = mem_alloc_array(n, sizeof(*w.sym));
+    if (!w.sym) {
+        rc = E_NOMEM;
+        goto out;
+    }
+    for (size_t off = 0; off < n;) {
+        size_t l = tok__utf8_len((unsigned char)s[off]);
+        if (l > n - off)
+            l = n - off;
+        w.sym[n_sym].prev = (int32_t)n_sym - 1;
+        w.sym[n_sym].off = (uint32_t)off;
+        w.sym[n_sym].n = (uint32_t)l;
+        off += l;
+        w.sym[n_sym].next = off < n ? (int32_t)n_sym + 1 : -1;
+        n_sym++;
+    }
+    for (size_t i = 1; i < n_sym; i++)
+        try_pair(&w, (int32_t)i - 1, (int32_t)i);
+    while (w.n_heap > 0) {
+        struct spm_pair p = heap_pop(&w);
+        struct spm_sym *l = &w.sym[p.left], *r = &w.sym[p.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
+            continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            w.sym[r->next].prev = p.left;
+        try_pair(&w, l->prev, p.left);
+        try_pair(&w, p.left, l->next);
+    }
+    if (w.oom) {
+        rc = E_NOMEM;
+        goto out;
+    }
+    for (int32_t i = 0; i >= 0; i = w.sym[i].next)
+        emit_sym(&w, &w.sym[i], o);
+out:
+    mem_free(w.sym);
+    mem_free(w.heap);
+    return rc;
+}
