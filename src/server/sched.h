@@ -30,8 +30,8 @@
 #include "runner/rproto.h"
 #include "runner/runner.h"
 
-#define SCHED_KEEP_UNSET   INT64_MIN       /* request gave no keep_alive */
-#define SCHED_KEEP_FOREVER INT64_MAX
+#define SCHED_KEEP_UNSET   INT64_MIN       /* request gave no keep_alive (= API_KEEP_UNSET) */
+#define SCHED_KEEP_FOREVER INT64_MAX       /* = API_KEEP_FOREVER */
 #define SCHED_MAX_QUEUE    (1 << 20)       /* cap on OLLAMA_MAX_QUEUE */
 #define SCHED_MAX_LOADED   64              /* cap on OLLAMA_MAX_LOADED_MODELS */
 #define SCHED_MAX_EVENTS   8192            /* events buffered per lease before it is cancelled */
@@ -71,10 +71,6 @@ struct sched_lease;
 /* Fills c from the environment (OLLAMA_MAX_LOADED_MODELS, OLLAMA_NUM_PARALLEL, OLLAMA_MAX_QUEUE,
  * OLLAMA_KEEP_ALIVE, OLLAMA_CONTEXT_LENGTH).  E_INVAL with detail on a bad value. */
 CORRAL_WARN_UNUSED int sched_config_from_env(struct sched_config *c, struct err_info *ei);
-
-/* Parses an Ollama keep_alive value: a Go duration string ("5m", "1h30m", "-1m", "0") or a
- * number of seconds; negative means forever.  NULL or JSON null gives SCHED_KEEP_UNSET. */
-CORRAL_WARN_UNUSED int sched_parse_keep_alive(const json_t *v, int64_t *ns, struct err_info *ei);
 
 /* Creates a scheduler (starts the reaper thread).  Caller owns *out (sched_free). */
 CORRAL_WARN_UNUSED int sched_new(const struct sched_config *c, struct sched **out);

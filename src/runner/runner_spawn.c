@@ -1,0 +1,110 @@
+/*
+ * runner_spawn.c - the one function that starts runner processes (see runner.h).  Uses
+ * posix_spawn (no fork of the multithreaded server): the child gets the model fd and its end
+ * of a socketpair by dup2 onto themselves, which clears close-on-exec for just those two; every
+ * other descriptor of the server is close-on-exec.  Signal mask and dispositions are reset.
+ */
+#include "runner/runner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int setup_attr(posix_spawnattr_t *attr)
+{
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGCHLD);
+    if (posix_spawnattr_init(attr) != 0)
+        return E_IO;
+    if (posix_spawnattr_setsigmask(attr, &none) != 0 ||
+        posix_spawnattr_setsigdefault(attr, &def) != 0 ||
+        posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0) {
+        posix_spawnattr_destroy(attr);
+        return E_IO;
+    }
+    return 0;
+}
+
+int runner_spawn(const char *self_exe, int model_fd, struct runner_proc *out,
+                 struct err_info *ei)
+{
+    int sv[2] = {-1, -1}, rc;
+    char mfd[16], sfd[16];
+    char *argv[7];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    pid_t pid;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return err_set(ei, E_IO, "socketpair: %s", strerror(errno));
+    if (setup_attr(&attr) != 0) {
+        rc = err_set(ei, E_IO, "posix_spawnattr failed");
+        goto out_sock;
+    }
+    posix_spawn_file_actions_init(&fa);
+    /* dup2 onto itself clears FD_CLOEXEC in the child (glibc >= 2.29) */
+    posix_spawn_file_actions_adddup2(&fa, model_fd, model_fd);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
+    snprintf(mfd, sizeof(mfd), "%d", model_fd);
+    snprintf(sfd, sizeof(sfd), "%d", sv[1]);
+    argv[0] = (char *)"corral";
+    argv[1] = (char *)"runner";
+    argv[2] = (char *)"--model-fd";
+    argv[3] = mfd;
+    argv[4] = (char *)"--sock-fd";
+    argv[5] = sfd;
+    argv[6] = NULL;
+    rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        rc = err_set(ei, E_IO, "spawn %s: %s", self_exe, strerror(rc));
+        goto out_sock;
+    }
+    close(sv[1]);
+    out->pid = pid;
+    out->sock = sv[0];
+    return 0;
+out_sock:
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
+
+int runner_proc_stop(struct runner_proc *p, int grace_ms)
+{
+    int status = -1;
+    if (p->sock >= 0) {
+        shutdown(p->sock, SHUT_RDWR);
+        close(p->sock);
+        p->sock = -1;
+    }
+    if (p->pid <= 0)
+        return -1;
+    for (int waited = 0;; waited += 10) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid || (r < 0 && errno != EINTR))
+            break;
+        if (waited >= grace_ms) {
+            kill(p->pid, SIGKILL);
+            while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            break;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    p->pid = 0;
+    return status;
+}
