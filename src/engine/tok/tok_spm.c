@@ -122,6 +122,21 @@ static void emit_sym(const struct spm_work *w, const struct spm_sym *s, struct t
     }
 }
 
+/* Bytes of the character at s: a UTF-8 sequence when its continuation bytes are all there,
+ * else 1.  (llama.cpp trusts the lead byte; on invalid UTF-8 that can swallow the first byte of
+ * a following "▁", which then decodes as bytes instead of a space.  Valid text splits the
+ * same either way.) */
+static size_t char_len(const char *s, size_t avail)
+{
+    size_t l = tok__utf8_len((unsigned char)s[0]);
+    if (l > avail)
+        return 1;
+    for (size_t k = 1; k < l; k++)
+        if (((unsigned char)s[k] & 0xC0) != 0x80)
+            return 1;
+    return l;
+}
+
 int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o)
 {
     struct spm_work w = {v, s, NULL, NULL, 0, 0, 0};
@@ -135,9 +150,7 @@ int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct t
         goto out;
     }
     for (size_t off = 0; off < n;) {
-        size_t l = tok__utf8_len((unsigned char)s[off]);
-        if (l > n - off)
-            l = n - off;
+        size_t l = char_len(s + off, n - off);
         w.sym[n_sym].prev = (int32_t)n_sym - 1;
         w.sym[n_sym].off = (uint32_t)off;
         w.sym[n_sym].n = (uint32_t)l;
