@@ -61,4 +61,30 @@ json_t *api_model_details(const struct api_model *m, const char *parent);
 CORRAL_WARN_UNUSED int api_model_gguf_path(const struct store *st, const struct api_model *m,
                                            char *out, size_t n);
 
+/* ---- GGUF metadata (api_gguf.c) ---- */
+
+struct api_gguf_facts {
+    char arch[64];           /* general.architecture ("" when absent) */
+    char parameter_size[32]; /* human count, e.g. "292K", "3.2B" ("" when unknown) */
+    char file_type[32];      /* quantization level from general.file_type, e.g. "Q4_K_M" */
+    uint64_t n_params;       /* from the tensor shapes; 0 when unknown */
+    int64_t context_length;  /* <arch>.context_length, 0 when absent */
+    int64_t embedding_length;
+    int embedding_only;      /* <arch>.pooling_type present */
+    int adapter;             /* general.type == "adapter" */
+};
+
+/* Reads the facts /api/create and /api/show need from a GGUF file's metadata (and tensor
+ * shapes for the parameter count).  E_PARSE etc. from the reader with ei filled. */
+CORRAL_WARN_UNUSED int api_gguf_facts(const char *path, struct api_gguf_facts *f,
+                                      struct err_info *ei);
+/* Flattened key/values for /api/show model_info: arrays longer than 5 become [] unless verbose;
+ * general.name and tokenizer.chat_template left out; general.parameter_count added.  Keys are
+ * emitted sorted by the caller (Go map).  New reference in *out. */
+CORRAL_WARN_UNUSED int api_gguf_model_info(const char *path, int verbose, json_t **out,
+                                           struct err_info *ei);
+/* Ollama's format.HumanNumber: whole values without decimals ("7B", "137M"), else B with one
+ * decimal ("3.2B"), M with two ("22.57M"), K rounded ("292K"). */
+void api_human_number(uint64_t n, char *out, size_t len);
+
 #endif

@@ -1,0 +1,102 @@
+/*
+ * api_serve.h - what /api/generate and /api/chat share: opening a stored model with the layers
+ * generation needs (template, system, params, messages, the GGUF path), the template a GGUF
+ * without a TEMPLATE layer gets (tokenizer.chat_template matched against the built-in catalogue,
+ * else `{{ .Prompt }}`), request decoding common to both (options, keep_alive, format, think),
+ * the load/unload idiom for empty requests, and the loop that turns scheduler events into
+ * Ollama response lines.
+ *
+ * Ownership: api_serve_model is caller-provided and released with api_serve_model_fini.
+ * Thread-safety: all functions are reentrant.
+ */
+#ifndef CORRAL_API_API_SERVE_H
+#define CORRAL_API_API_SERVE_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "api/api_llm.h"
+#include "api/api_model.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+#define API_SERVE_POLL_MS   100          /* how often a waiting handler checks for a disconnect */
+#define API_SERVE_MAX_TEXT  (64u << 20)  /* generated text kept for a non-streamed answer */
+#define API_SERVE_MAX_CTX   (1u << 20)   /* context token ids accepted in a request */
+
+struct api_serve_model {
+    struct api_model am;
+    char gguf[PATH_MAX];   /* model blob path */
+    char *tmpl;            /* TEMPLATE text (layer, or derived from the GGUF); owned */
+    char *system;          /* SYSTEM layer or NULL; owned */
+    json_t *params;        /* PARAMETERs object or NULL */
+    json_t *messages;      /* MESSAGE list or NULL */
+    int vision;            /* has a projector layer */
+    int tools, thinking, insert; /* capabilities from the template */
+};
+
+/* Opens model `name` for generation.  E_NOTFOUND "model 'x' not found", E_INVAL, E_PARSE. */
+CORRAL_WARN_UNUSED int api_serve_model_open(struct api_env *env, const char *name,
+                                            struct api_serve_model *m, struct err_info *ei);
+void api_serve_model_fini(struct api_serve_model *m);
+
+/* The template (and default params, may be NULL) for a GGUF imported without a TEMPLATE: its
+ * tokenizer.chat_template matched against the built-in catalogue, else "{{ .Prompt }}".  Caller
+ * owns *tmpl (mem_free) and *params (json_decref).  Used by create and at serving time. */
+CORRAL_WARN_UNUSED int api_template_for_gguf(const char *gguf_path, char **tmpl, json_t **params);
+
+/* Decoded fields common to generate and chat. */
+struct api_serve_req {
+    const char *model;     /* as requested (borrowed) */
+    json_t *options;       /* merged: model params < request options (owned) */
+    int64_t keep_alive_ns; /* API_KEEP_UNSET when absent */
+    int think_set, think;  /* request "think" given / truthy */
+    const char *think_level; /* "low"|"medium"|"high"|"max" or NULL */
+    struct api_llm_model spec; /* what to load (strings borrowed from the model) */
+};
+
+/* Decodes model options, keep_alive, format, think and the runner options; 400-class errors as
+ * E_INVAL with an Ollama message. */
+CORRAL_WARN_UNUSED int api_serve_req_init(const struct api_req *req, struct api_serve_model *m,
+                                          const char *model, struct api_serve_req *r,
+                                          struct err_info *ei);
+void api_serve_req_fini(struct api_serve_req *r);
+
+/* The scheduler interface of env, or NULL when the daemon has none. */
+struct api_llm *api_serve_llm(const struct api_env *env);
+
+/* A new {"model", "created_at"} object (Go field order starts so). */
+json_t *api_serve_head(const char *model);
+/* Adds Ollama's final metrics (omitting zero values) to obj. */
+void api_serve_metrics(json_t *obj, uint64_t total_ns, uint64_t load_ns, const json_t *done);
+
+/* The empty-request idiom: keep_alive 0 unloads (done_reason "unload"), anything else loads
+ * (done_reason "load").  chat selects the response shape.  Answers resp itself. */
+int api_serve_load_only(const struct api_req *req, struct api_resp *resp,
+                        struct api_serve_req *r, int chat);
+
+/* Answers resp with the scheduler error rc (503 queue full, 499 gone, 500 load failure). */
+int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info *ei);
+
+/* Builds the complete body for the runner: prompt, context ids (may be NULL), options. */
+json_t *api_serve_complete_body(const char *prompt, const json_t *context,
+                                const json_t *options);
+
+/* Per-event callbacks of api_serve_run. */
+struct api_serve_sink {
+    void *user;
+    /* a text piece (UTF-8, never empty) */
+    int (*piece)(void *user, const char *text, size_t n);
+    /* the final event (`done`) */
+    int (*done)(void *user, const json_t *done);
+};
+
+/* Sends body to the lease and forwards events to sink until `done`.  Returns 0, E_CANCELLED
+ * (client gone: the runner was told to stop), or the runner's error (message in ei). */
+int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
+                  const json_t *body, const struct api_serve_sink *sink, struct err_info *ei);
+
+#endif
