@@ -1,0 +1,101 @@
+/*
+ * reg.h - the registry client: pull and push Ollama models over the OCI distribution protocol
+ * as Ollama speaks it (registry.ollama.ai, Docker Distribution, Harbor, hf.co ...).
+ *
+ * Pull: manifest, then each missing blob in parallel Range parts into blobs/<blob>-partial with
+ * per-part JSON progress records (blobs/<blob>-partial-<N>, Ollama's format) so an interrupted
+ * pull resumes; sha256 verified before the rename; the manifest is written last, byte for byte.
+ * Push: HEAD each blob, cross-repository mount when a layer has `from`, else POST + PATCH chunks
+ * + PUT ?digest=, then PUT the manifest.
+ * Auth: bearer-token challenges (the realm must be on the registry's host name), and Basic
+ * credentials from ~/.ollama/registry-auth.json (Docker `auths` format) sent only to that host.
+ *
+ * Every outbound connection goes through the connect callback in struct reg_opts (libcurl never
+ * creates a socket or resolves a name itself), so the sandbox's monitor process can answer it.
+ *
+ * Errors come back as E_* codes with Ollama's message text in ei->msg ("pull model manifest:
+ * file does not exist", "digest mismatch, file must be downloaded again: want ..., got ...").
+ * Thread-safety: reg_pull/reg_push may run concurrently (on the same store too: concurrent
+ * pulls of one blob share the download through a lock on its -partial file).
+ */
+#ifndef CORRAL_REGISTRY_REG_H
+#define CORRAL_REGISTRY_REG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "store/store.h"
+
+#define REG_MAX_PARTS        1024               /* parts of one blob */
+#define REG_MAX_WORKERS      16                 /* concurrent part downloads per blob */
+#define REG_PART_MIN         (100ull * 1000 * 1000)
+#define REG_PART_MAX         (1000ull * 1000 * 1000)
+#define REG_MAX_REDIRECTS    10
+#define REG_PART_ATTEMPTS    6
+#define REG_STALL_SECONDS    30                 /* no byte for this long = stalled part */
+#define REG_PROGRESS_MS      60                 /* progress callback cadence */
+#define REG_MAX_SMALL_BODY   (1u << 20)         /* error bodies, token replies */
+#define REG_PUSH_CHUNK       (64ull << 20)      /* PATCH chunk size */
+
+/* Connects to host:port (TCP) and returns a connected socket in *fd_out (the caller of the
+ * callback owns it); 0 or a negative E_* code. */
+typedef int (*reg_connect_fn)(void *ctx, const char *host, int port, int *fd_out);
+
+/* The default connect: getaddrinfo + connect with a 30 s timeout, close-on-exec. */
+int reg_connect_default(void *ctx, const char *host, int port, int *fd_out);
+
+/* One progress event, as Ollama streams them: status ("pulling manifest", "pulling <12hex>",
+ * "verifying sha256 digest", "writing manifest", "removing unused layers", "success";
+ * push: "retrieving manifest", "pushing <12hex>", "pushing manifest", "success").  digest is
+ * NULL for plain statuses; total/completed are bytes.  Borrowed for the call. */
+struct reg_progress {
+    const char *status;
+    const char *digest;
+    uint64_t total;
+    uint64_t completed;
+};
+/* Return nonzero to cancel the operation (it then fails with E_CANCELLED). */
+typedef int (*reg_progress_fn)(void *ctx, const struct reg_progress *p);
+
+struct reg_opts {
+    int insecure;                /* plain http (required for http:// names) */
+    reg_connect_fn connect;      /* NULL = reg_connect_default */
+    void *connect_ctx;
+    reg_progress_fn progress;    /* may be NULL */
+    void *progress_ctx;
+    const atomic_int *cancelled; /* polled; may be NULL */
+    const char *auth_file;       /* NULL = $HOME/.ollama/registry-auth.json */
+    uint64_t part_size;          /* 0 = Ollama's sizing, lowered by $CORRAL_PULL_PART_SIZE */
+    int noprune;                 /* do not delete layers a re-pulled tag no longer uses */
+};
+
+/* Pulls nm into st.  Resumes from -partial files left by an earlier attempt. */
+CORRAL_WARN_UNUSED int reg_pull(struct store *st, const struct store_name *nm,
+                                const struct reg_opts *o, struct err_info *ei);
+/* Pushes the local model nm from st to its registry. */
+CORRAL_WARN_UNUSED int reg_push(struct store *st, const struct store_name *nm,
+                                const struct reg_opts *o, struct err_info *ei);
+
+/* Part size for a blob of total bytes: total/16 clamped to [100 MB, 1000 MB], then lowered to
+ * override (when nonzero) or to $CORRAL_PULL_PART_SIZE; never 0. */
+uint64_t reg_part_size(uint64_t total, uint64_t override);
+
+/* Parses a WWW-Authenticate value.  scheme gets "Bearer" / "Basic"; realm/service/scope the
+ * quoted parameters ("" when absent).  E_PARSE when malformed.  Exposed for tests. */
+struct reg_challenge {
+    char scheme[16];
+    char realm[1024];
+    char service[256];
+    char scope[1024];
+};
+CORRAL_WARN_UNUSED int reg_challenge_parse(const char *value, struct reg_challenge *c);
+
+/* Looks up Basic credentials for host ("host" or "host:port") in a Docker-format auth file
+ * ({"auths":{"<host>":{"auth":"<base64 user:pass>"}|{"username","password"}}}); out receives
+ * the base64 "user:pass".  E_NOTFOUND when there are none. */
+CORRAL_WARN_UNUSED int reg_auth_lookup(const char *auth_file, const char *host, char *out,
+                                       size_t n);
+
+#endif
