@@ -1,0 +1,132 @@
+/*
+ * model.h - decoder-only transformer models (llama, qwen2, qwen3) inside the engine: weights
+ * validated from a GGUF file (model.c) and the forward pass over a batch (model_fwd.c).
+ *
+ * struct model borrows the weight bytes from the mapped GGUF (owned by the model: model_free
+ * closes it) and owns small F32 copies of every 1-D tensor (norms, biases, rope factors).
+ * struct model_fwd is the per-context state of the forward pass: the KV cache, the thread
+ * pool and every scratch buffer, all allocated in model_fwd_init; model_fwd_decode allocates
+ * nothing.  Spec: ../shared/docs/inference-reference.md D.4.
+ */
+#ifndef CORRAL_ENGINE_MODEL_H
+#define CORRAL_ENGINE_MODEL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "engine/kv/kv.h"
+
+struct gguf;
+struct kern;
+struct pool;
+
+#define MODEL_MAX_LAYERS   512
+#define MODEL_MAX_EMBD     65536
+#define MODEL_MAX_HEADS    1024
+#define MODEL_MAX_HEAD_DIM 1024
+#define MODEL_MAX_FF       (1 << 18)
+#define MODEL_MAX_VOCAB    (1 << 21)
+
+enum model_arch { MODEL_ARCH_LLAMA = 1, MODEL_ARCH_QWEN2 = 2, MODEL_ARCH_QWEN3 = 3 };
+
+/* A weight matrix [nrows][ncols] of type `type` inside the mapping. */
+struct model_mat {
+    const void *data;
+    uint32_t type;
+    uint32_t vdt;          /* kern vec_dot_type(type): what activations are quantized to */
+    int64_t ncols, nrows;
+    size_t row_bytes;      /* bytes of one weight row */
+    size_t vrow_bytes;     /* bytes of one activation row of vdt */
+};
+
+struct model_layer {
+    float *attn_norm;                 /* [n_embd] */
+    struct model_mat wq, wk, wv, wo;  /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
+    float *bq, *bk, *bv;              /* biases or NULL */
+    float *q_norm, *k_norm;           /* [head_dim] (qwen3) or NULL */
+    float *ffn_norm;                  /* [n_embd] */
+    struct model_mat gate, up, down;  /* [n_ff][n_embd] x2, [n_embd][n_ff] */
+};
+
+struct model {
+    struct gguf *g;                   /* owned: the mapping the matrices point into */
+    const struct kern *k;
+    enum model_arch arch;
+    char arch_name[16];
+    char name[128];
+    char file_type[24];
+    uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train, n_rot;
+    float eps;
+    float rope_base, freq_scale;
+    int rope_neox;                    /* 1: rotate (i, i+n_rot/2); 0: (2i, 2i+1) */
+    float *rope_freqs;                /* [n_rot/2] divisors or NULL */
+    struct model_mat tok_embd, output;/* output may alias tok_embd (tied) */
+    float *output_norm;
+    struct model_layer *layers;
+    uint64_t n_params, weight_bytes, bytes_per_token;
+};
+
+/* Builds a model over an opened GGUF (tensors parsed) and takes ownership of g on success.
+ * Errors: E_UNSUPPORTED naming the architecture/type, E_PARSE naming the tensor or key. */
+CORRAL_WARN_UNUSED int model_load(struct gguf *g, const struct kern *k, struct model **out,
+                                  struct err_info *ei);
+/* Frees the model and closes its GGUF. */
+void model_free(struct model *m);
+
+/* cos/sin for positions: writes n_rot/2 (cos, sin) pairs for position pos (may be negative:
+ * used for re-rotation by a delta). */
+void model_rope_cs(const struct model *m, float pos, float *cs);
+/* Rotates one head vector x[head_dim] with a cos/sin table from model_rope_cs. */
+void model_rope_apply(const struct model *m, float *x, const float *cs);
+
+/* One batch for the forward pass (validated by the caller). */
+struct model_batch {
+    int n;
+    const int32_t *tok;
+    const int32_t *pos;
+    const int32_t *seq;
+    const int32_t *out_tok;           /* [n_out] batch indexes whose logits are wanted */
+    int n_out;
+};
+
+struct model_fwd {
+    const struct model *m;
+    struct kv_cache kv;
+    struct pool *pool;
+    int n_threads;
+    uint32_t n_batch, n_out_max, n_ctx;
+    uint32_t n_q, n_kv, n_qkv;        /* n_head*hd, n_head_kv*hd, sum */
+    size_t max_vrow;                  /* bytes of the widest activation row */
+
+    float *x;                         /* [n_batch][n_embd] residual stream */
+    float *qkv;                       /* [n_batch][n_qkv] */
+    float *att;                       /* [n_batch][n_q] */
+    float *tmp;                       /* [n_batch][n_embd] */
+    float *ff_g, *ff_u;               /* [n_batch][n_ff] */
+    uint8_t *xq[3];                   /* [n_batch][max_vrow] shared quantized activations */
+    uint8_t **xq_local;               /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
+    float **thr_f;                    /* [n_threads] -> scores [n_ctx] + row [max dim] */
+    float *rope;                      /* [n_batch][n_rot] cos/sin */
+    float *logits;                    /* [n_out_max][n_vocab] */
+    atomic_int *chunk;                /* [n_phase_max] work counters */
+    int n_phase_max;
+
+    const struct model_batch *b;      /* the batch being decoded */
+    int (*abort_fn)(void *);
+    void *abort_user;
+    atomic_int aborted;
+};
+
+/* Sizes and allocates everything for a context (n_ctx positions per sequence, n_seq
+ * sequences, n_batch tokens per call) and starts n_threads threads. */
+CORRAL_WARN_UNUSED int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx,
+                                      uint32_t n_seq, uint32_t n_batch, int n_threads,
+                                      uint32_t kv_type, struct err_info *ei);
+void model_fwd_fini(struct model_fwd *f);
+/* Runs the batch (positions/sequences already validated, KV lengths not yet advanced).
+ * Logits of out_tok[i] land in f->logits + i * n_vocab.  E_CANCELLED when aborted. */
+CORRAL_WARN_UNUSED int model_fwd_decode(struct model_fwd *f, const struct model_batch *b);
+
+#endif

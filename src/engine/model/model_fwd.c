@@ -1,0 +1,442 @@
+/*
+ * model_fwd.c - the forward pass of the llama-family decoder over a batch, run by every thread
+ * of the context's pool at once (model.h).
+ *
+ * Per layer the work is cut into five phases separated by one barrier each:
+ *   A  rmsnorm + quantize x, Wq/Wk/Wv row blocks of one head each; the thread that produced a
+ *      head also adds its bias, applies q/k norm and RoPE and stores K/V into the cache
+ *   B  attention, one (token, head) pair per work item
+ *   C  Wo rows, added to the residual
+ *   D  rmsnorm + quantize, gate and up rows, silu(gate)*up on the same rows
+ *   E  down rows, added to the residual
+ * Work items are taken from a per-phase atomic counter, so a thread whose vCPU stalled simply
+ * takes fewer.  Activations are quantized once per phase: for small batches (generation) each
+ * thread quantizes the whole row itself (no extra barrier); for prompt batches the threads
+ * split the tokens and meet at one more barrier.  Matrix products go through kern->mul_mat
+ * (one weight row block times all tokens of the batch), which is the matrix-vector product
+ * for generation and the tiled matrix-matrix product for prompts.
+ */
+#include "engine/model/model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "engine/gguf/gguf.h"
+#include "engine/kern/kern.h"
+#include "engine/thread/pool.h"
+
+#define FWD_LOCAL_TOK  8  /* batches up to this size quantize activations per thread */
+#define FWD_ROW_CHUNK  64 /* weight rows per work item (Wo, FFN, output) */
+#define FWD_N_SLOTS    3  /* distinct activation types one phase may need */
+
+struct act {
+    const uint8_t *buf[FWD_N_SLOTS];
+};
+
+/* ---- activations ----------------------------------------------------------------------- */
+
+static void quantize_to(const struct kern *k, uint32_t vdt, const float *src, void *dst,
+                        int64_t n)
+{
+    if (vdt == GGUF_T_F32)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    else
+        k->quantize_row(vdt, src, dst, n);
+}
+
+/* Distinct types among vdt[0..n); map[i] = slot of vdt[i]. */
+static int uniq_types(const uint32_t *vdt, int n, uint32_t *u, int *map)
+{
+    int nu = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < nu && u[j] != vdt[i])
+            j++;
+        if (j == nu)
+            u[nu++] = vdt[i];
+        map[i] = j;
+    }
+    return nu;
+}
+
+/* Normalizes (when norm_w) and quantizes nt rows of ncols floats: row t is
+ * src + (rows ? rows[t] : t) * ld.  Results in a->buf[slot], rows of vrow_bytes(u[slot]). */
+static void act_prep(struct model_fwd *f, int ith, int nth, const float *src, size_t ld,
+                     const int32_t *rows, int nt, int64_t ncols, const float *norm_w,
+                     const uint32_t *u, int nu, struct act *a)
+{
+    const struct model *m = f->m;
+    int local = nt <= FWD_LOCAL_TOK;
+    float *tmp = f->thr_f[ith] + f->n_ctx;
+    size_t slot_bytes = (size_t)FWD_LOCAL_TOK * f->max_vrow;
+    for (int j = 0; j < nu; j++)
+        a->buf[j] = local ? f->xq_local[ith] + j * slot_bytes : f->xq[j];
+    for (int t = local ? 0 : ith; t < nt; t += local ? 1 : nth) {
+        const float *s = src + (size_t)(rows ? rows[t] : t) * ld;
+        if (norm_w) {
+            kern_rmsnorm(tmp, s, norm_w, ncols, m->eps);
+            s = tmp;
+        }
+        for (int j = 0; j < nu; j++) {
+            size_t vrb = kern_row_bytes(u[j], ncols);
+            quantize_to(m->k, u[j], s, (uint8_t *)a->buf[j] + (size_t)t * vrb, ncols);
+        }
+    }
+    if (!local)
+        pool_barrier(f->pool);
+}
+
+static void mat_rows(const struct model_fwd *f, const struct model_mat *w, const uint8_t *x,
+                     int nt, int64_t r0, int64_t r1, float *out, int64_t ldo)
+{
+    f->m->k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, x, w->vrow_bytes, nt, out,
+                     ldo);
+}
+
+/* ---- phase A: Q, K, V ------------------------------------------------------------------ */
+
+static void head_post(struct model_fwd *f, const struct model_layer *L, uint32_t il, int which,
+                      uint32_t h, float *v, int t, float *tmp)
+{
+    const struct model *m = f->m;
+    const float *bias = which == 0 ? L->bq : which == 1 ? L->bk : L->bv;
+    uint32_t hd = m->head_dim;
+    if (bias)
+        kern_add(v, v, bias + (size_t)h * hd, hd);
+    if (which == 2) {
+        kv_put(&f->kv, kv_v_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]),
+               h * hd, v, hd);
+        return;
+    }
+    const float *nw = which == 0 ? L->q_norm : L->k_norm;
+    if (nw) {
+        kern_rmsnorm(tmp, v, nw, hd, m->eps);
+        memcpy(v, tmp, hd * sizeof(float));
+    }
+    model_rope_apply(m, v, f->rope + (size_t)t * m->n_rot);
+    if (which == 1)
+        kv_put(&f->kv, kv_k_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]),
+               h * hd, v, hd);
+}
+
+static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t il, int ith,
+                      int nth, int *ph)
+{
+    const struct model *m = f->m;
+    int nt = f->b->n;
+    const struct model_mat *mats[3] = {&L->wq, &L->wk, &L->wv};
+    uint32_t vd[3] = {L->wq.vdt, L->wk.vdt, L->wv.vdt}, u[3];
+    int map[3];
+    struct act a;
+    int nu = uniq_types(vd, 3, u, map);
+    act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->attn_norm, u, nu, &a);
+    uint32_t hd = m->head_dim, nh = m->n_head, nkv = m->n_head_kv;
+    int n_chunks = (int)(nh + 2 * nkv);
+    float *tmp = f->thr_f[ith] + f->n_ctx;
+    atomic_int *ctr = &f->chunk[(*ph)++];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
+        uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
+        size_t col0 = which == 0 ? 0 : which == 1 ? f->n_q : f->n_q + f->n_kv;
+        int64_t r0 = (int64_t)h * hd;
+        mat_rows(f, mats[which], a.buf[map[which]], nt, r0, r0 + hd, f->qkv + col0, f->n_qkv);
+        for (int t = 0; t < nt; t++)
+            head_post(f, L, il, which, h, f->qkv + (size_t)t * f->n_qkv + col0 + r0, t, tmp);
+    }
+    pool_barrier(f->pool);
+}
+
+/* ---- phase B: attention ---------------------------------------------------------------- */
+
+static float dot_row(const struct kv_cache *kv, const float *q, const void *row, uint32_t off,
+                     uint32_t n)
+{
+    float s = 0.0f;
+    if (kv->type == GGUF_T_F32) {
+        const float *r = (const float *)row + off;
+        for (uint32_t i = 0; i < n; i++)
+            s += q[i] * r[i];
+        return s;
+    }
+    const uint16_t *r = (const uint16_t *)row + off;
+    for (uint32_t i = 0; i < n; i++)
+        s += q[i] * kv->h2f[r[i]];
+    return s;
+}
+
+static void axpy_row(const struct kv_cache *kv, float *acc, float a, const void *row,
+                     uint32_t off, uint32_t n)
+{
+    if (kv->type == GGUF_T_F32) {
+        const float *r = (const float *)row + off;
+        for (uint32_t i = 0; i < n; i++)
+            acc[i] += a * r[i];
+        return;
+    }
+    const uint16_t *r = (const uint16_t *)row + off;
+    for (uint32_t i = 0; i < n; i++)
+        acc[i] += a * kv->h2f[r[i]];
+}
+
+static void attend_one(struct model_fwd *f, uint32_t il, int t, uint32_t h, float *sc)
+{
+    const struct model *m = f->m;
+    uint32_t hd = m->head_dim, kvh = h / (m->n_head / m->n_head_kv);
+    uint32_t s = (uint32_t)f->b->seq[t], p = (uint32_t)f->b->pos[t];
+    const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)h * hd;
+    float *out = f->att + (size_t)t * f->n_q + (size_t)h * hd;
+    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f;
+    for (uint32_t j = 0; j <= p; j++) {
+        sc[j] = dot_row(&f->kv, q, kv_k_row(&f->kv, il, s, j), kvh * hd, hd) * scale;
+        mx = sc[j] > mx ? sc[j] : mx;
+    }
+    for (uint32_t j = 0; j <= p; j++) {
+        sc[j] = expf(sc[j] - mx);
+        sum += sc[j];
+    }
+    memset(out, 0, hd * sizeof(float));
+    for (uint32_t j = 0; j <= p; j++)
+        axpy_row(&f->kv, out, sc[j] / sum, kv_v_row(&f->kv, il, s, j), kvh * hd, hd);
+}
+
+static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
+{
+    int n_items = f->b->n * (int)f->m->n_head;
+    atomic_int *ctr = &f->chunk[(*ph)++];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;)
+        attend_one(f, il, c / (int)f->m->n_head, (uint32_t)c % f->m->n_head, f->thr_f[ith]);
+    pool_barrier(f->pool);
+}
+
+/* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
+
+static void phase_residual(struct model_fwd *f, const struct model_mat *w, const float *src,
+                           int64_t ld, int ith, int nth, int *ph)
+{
+    int nt = f->b->n;
+    struct act a;
+    int64_t ne = f->m->n_embd;
+    act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
+    int n_chunks = (int)((w->nrows + FWD_ROW_CHUNK - 1) / FWD_ROW_CHUNK);
+    atomic_int *ctr = &f->chunk[(*ph)++];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        int64_t r0 = (int64_t)c * FWD_ROW_CHUNK;
+        int64_t r1 = r0 + FWD_ROW_CHUNK < w->nrows ? r0 + FWD_ROW_CHUNK : w->nrows;
+        mat_rows(f, w, a.buf[0], nt, r0, r1, f->tmp, ne);
+        for (int t = 0; t < nt; t++)
+            kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
+                     f->tmp + (size_t)t * ne + r0, r1 - r0);
+    }
+    pool_barrier(f->pool);
+}
+
+static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int ith, int nth,
+                         int *ph)
+{
+    const struct model *m = f->m;
+    int nt = f->b->n;
+    uint32_t vd[2] = {L->gate.vdt, L->up.vdt}, u[2];
+    int map[2];
+    struct act a;
+    int nu = uniq_types(vd, 2, u, map);
+    act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
+    int64_t nf = m->n_ff;
+    int n_chunks = (int)((nf + FWD_ROW_CHUNK - 1) / FWD_ROW_CHUNK);
+    atomic_int *ctr = &f->chunk[(*ph)++];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        int64_t r0 = (int64_t)c * FWD_ROW_CHUNK;
+        int64_t r1 = r0 + FWD_ROW_CHUNK < nf ? r0 + FWD_ROW_CHUNK : nf;
+        mat_rows(f, &L->gate, a.buf[map[0]], nt, r0, r1, f->ff_g, nf);
+        mat_rows(f, &L->up, a.buf[map[1]], nt, r0, r1, f->ff_u, nf);
+        for (int t = 0; t < nt; t++) {
+            float *g = f->ff_g + (size_t)t * nf + r0;
+            kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
+        }
+    }
+    pool_barrier(f->pool);
+}
+
+static void phase_output(struct model_fwd *f, int ith, int nth, int *ph)
+{
+    const struct model *m = f->m;
+    const struct model_mat *w = &m->output;
+    struct act a;
+    int n_out = f->b->n_out;
+    act_prep(f, ith, nth, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm,
+             &w->vdt, 1, &a);
+    int n_chunks = (int)((w->nrows + FWD_ROW_CHUNK - 1) / FWD_ROW_CHUNK);
+    atomic_int *ctr = &f->chunk[(*ph)++];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        int64_t r0 = (int64_t)c * FWD_ROW_CHUNK;
+        int64_t r1 = r0 + FWD_ROW_CHUNK < w->nrows ? r0 + FWD_ROW_CHUNK : w->nrows;
+        mat_rows(f, w, a.buf[0], n_out, r0, r1, f->logits, m->n_vocab);
+    }
+}
+
+static void fwd_worker(void *arg, int ith, int nth)
+{
+    struct model_fwd *f = arg;
+    const struct model *m = f->m;
+    int ph = 0;
+    for (uint32_t il = 0; il < m->n_layer; il++) {
+        const struct model_layer *L = &m->layers[il];
+        if (ith == 0 && f->abort_fn && f->abort_fn(f->abort_user))
+            atomic_store(&f->aborted, 1);
+        phase_qkv(f, L, il, ith, nth, &ph);
+        /* read after the barrier that ends phase A: every thread sees the same value */
+        if (atomic_load(&f->aborted))
+            return;
+        phase_attn(f, il, ith, &ph);
+        phase_residual(f, &L->wo, f->att, f->n_q, ith, nth, &ph);
+        phase_ffn_up(f, L, ith, nth, &ph);
+        phase_residual(f, &L->down, f->ff_g, m->n_ff, ith, nth, &ph);
+    }
+    if (f->b->n_out > 0)
+        phase_output(f, ith, nth, &ph);
+}
+
+/* ---- setup ----------------------------------------------------------------------------- */
+
+static void embed(const struct model_fwd *f, int32_t tok, float *dst)
+{
+    const struct model_mat *e = &f->m->tok_embd;
+    const uint8_t *row = (const uint8_t *)e->data + (size_t)tok * e->row_bytes;
+    if (e->type == GGUF_T_F32)
+        memcpy(dst, row, (size_t)e->ncols * sizeof(float));
+    else
+        f->m->k->dequantize_row(e->type, row, dst, e->ncols);
+}
+
+int model_fwd_decode(struct model_fwd *f, const struct model_batch *b)
+{
+    const struct model *m = f->m;
+    if (b->n < 1 || (uint32_t)b->n > f->n_batch || b->n_out < 0 ||
+        (uint32_t)b->n_out > f->n_out_max)
+        return E_RANGE;
+    for (int t = 0; t < b->n; t++) {
+        model_rope_cs(m, (float)b->pos[t], f->rope + (size_t)t * m->n_rot);
+        embed(f, b->tok[t], f->x + (size_t)t * m->n_embd);
+    }
+    for (int i = 0; i < f->n_phase_max; i++)
+        atomic_store(&f->chunk[i], 0);
+    atomic_store(&f->aborted, 0);
+    f->b = b;
+    pool_run(f->pool, fwd_worker, f);
+    f->b = NULL;
+    return atomic_load(&f->aborted) ? E_CANCELLED : 0;
+}
+
+static size_t max_vrow_of(const struct model *m)
+{
+    size_t mx = m->output.vrow_bytes;
+    for (uint32_t il = 0; il < m->n_layer; il++) {
+        const struct model_layer *L = &m->layers[il];
+        const struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo,
+                                          &L->gate, &L->up, &L->down};
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
+            mx = mats[j]->vrow_bytes > mx ? mats[j]->vrow_bytes : mx;
+    }
+    return mx;
+}
+
+static int alloc_thread_bufs(struct model_fwd *f)
+{
+    const struct model *m = f->m;
+    size_t maxdim = m->n_embd > m->n_ff ? m->n_embd : m->n_ff;
+    maxdim = maxdim > f->n_q ? maxdim : f->n_q;
+    f->xq_local = mem_calloc((size_t)f->n_threads, sizeof(*f->xq_local));
+    f->thr_f = mem_calloc((size_t)f->n_threads, sizeof(*f->thr_f));
+    if (!f->xq_local || !f->thr_f)
+        return E_NOMEM;
+    for (int i = 0; i < f->n_threads; i++) {
+        f->xq_local[i] = mem_aligned(64, (size_t)FWD_N_SLOTS * FWD_LOCAL_TOK * f->max_vrow);
+        f->thr_f[i] = mem_aligned(64, (f->n_ctx + maxdim + 2 * m->head_dim) * sizeof(float));
+        if (!f->xq_local[i] || !f->thr_f[i])
+            return E_NOMEM;
+    }
+    return 0;
+}
+
+static int alloc_bufs(struct model_fwd *f)
+{
+    const struct model *m = f->m;
+    size_t nb = f->n_batch;
+    f->x = mem_aligned(64, nb * m->n_embd * sizeof(float));
+    f->qkv = mem_aligned(64, nb * f->n_qkv * sizeof(float));
+    f->att = mem_aligned(64, nb * f->n_q * sizeof(float));
+    f->tmp = mem_aligned(64, nb * m->n_embd * sizeof(float));
+    f->ff_g = mem_aligned(64, nb * m->n_ff * sizeof(float));
+    f->ff_u = mem_aligned(64, nb * m->n_ff * sizeof(float));
+    f->rope = mem_aligned(64, nb * m->n_rot * sizeof(float));
+    f->logits = mem_aligned(64, (size_t)f->n_out_max * m->n_vocab * sizeof(float));
+    f->n_phase_max = (int)m->n_layer * 8 + 8;
+    f->chunk = mem_calloc((size_t)f->n_phase_max, sizeof(*f->chunk));
+    if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope ||
+        !f->logits || !f->chunk)
+        return E_NOMEM;
+    for (int j = 0; j < FWD_N_SLOTS; j++)
+        if (!(f->xq[j] = mem_aligned(64, nb * f->max_vrow)))
+            return E_NOMEM;
+    return alloc_thread_bufs(f);
+}
+
+#define FWD_LOGITS_BUDGET ((size_t)64 << 20) /* bytes of logits rows kept per batch */
+
+int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, uint32_t n_seq,
+                   uint32_t n_batch, int n_threads, uint32_t kv_type, struct err_info *ei)
+{
+    int rc;
+    memset(f, 0, sizeof(*f));
+    f->m = m;
+    f->n_ctx = n_ctx;
+    f->n_batch = n_batch;
+    f->n_threads = n_threads;
+    f->n_q = m->n_head * m->head_dim;
+    f->n_kv = m->n_head_kv * m->head_dim;
+    f->n_qkv = f->n_q + 2 * f->n_kv;
+    f->max_vrow = max_vrow_of(m);
+    size_t row = (size_t)m->n_vocab * sizeof(float);
+    size_t fit = FWD_LOGITS_BUDGET / row;
+    f->n_out_max = fit >= n_batch ? n_batch : (fit > n_seq ? (uint32_t)fit : n_seq);
+    if ((rc = kv_init(&f->kv, m->n_layer, n_seq, n_ctx, f->n_kv, kv_type)) != 0) {
+        err_set(ei, rc, "engine: cannot allocate the KV cache (%u x %u positions)", n_seq, n_ctx);
+        goto out;
+    }
+    if ((rc = alloc_bufs(f)) != 0) {
+        err_set(ei, rc, "engine: cannot allocate scratch buffers");
+        goto out;
+    }
+    if ((rc = pool_new(n_threads, 0, &f->pool)) != 0) {
+        err_set(ei, rc, "engine: cannot start %d threads", n_threads);
+        goto out;
+    }
+    return 0;
+out:
+    model_fwd_fini(f);
+    return rc;
+}
+
+void model_fwd_fini(struct model_fwd *f)
+{
+    pool_free(f->pool);
+    kv_fini(&f->kv);
+    mem_free(f->x);
+    mem_free(f->qkv);
+    mem_free(f->att);
+    mem_free(f->tmp);
+    mem_free(f->ff_g);
+    mem_free(f->ff_u);
+    mem_free(f->rope);
+    mem_free(f->logits);
+    mem_free(f->chunk);
+    for (int j = 0; j < FWD_N_SLOTS; j++)
+        mem_free(f->xq[j]);
+    for (int i = 0; f->xq_local && i < f->n_threads; i++)
+        mem_free(f->xq_local[i]);
+    for (int i = 0; f->thr_f && i < f->n_threads; i++)
+        mem_free(f->thr_f[i]);
+    mem_free(f->xq_local);
+    mem_free(f->thr_f);
+    memset(f, 0, sizeof(*f));
+}
