@@ -58,4 +58,61 @@ AI void kern_avx_k4_scales(const uint8_t *s12, uint8_t sc[8], uint8_t mn[8])
     memcpy(mn, o + 2, 8);
 }
 
+/* 16 packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31). */
+AI __m256i unpack_nibbles(const uint8_t *p)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* 32 bits -> 32 bytes, byte j = 0x10 when bit j is set (the 5th bit of Q5_0/Q5_1). */
+AI __m256i expand_bits_0x10(const uint8_t *qh4)
+{
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    __m256i v = _mm256_set1_epi32((int)qh);
+    const __m256i idx = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                          0x0101010101010101LL, 0x0000000000000000LL);
+    v = _mm256_shuffle_epi8(v, idx);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* Two blocks per step into two accumulators: the FMA latency chain, not the loads, bounds a
+ * single-accumulator loop over these small blocks. */
+#define K_B32_STEP(WT, XT, decode, dotfn, extra, i, A)                                             \
+    do {                                                                                           \
+        const struct WT *bw = (const struct WT *)w + (i);                                          \
+        __m256i q = decode;                                                                        \
+        float dw = h2f(bw->d);                                                                     \
+        for (int t = 0; t < nt; t++) {                                                             \
+            const struct XT *bx = (const struct XT *)(x + (size_t)t * xs) + (i);                   \
+            __m256i s = dotfn(q, _mm256_loadu_si256((const __m256i *)bx->qs));                     \
+            A[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(bx->d)), _mm256_cvtepi32_ps(s), A[t]);  \
+            extra;                                                                                 \
+        }                                                                                          \
+    } while (0)
+
+#define K_B32(name, WT, XT, decode, dotfn, extra)                                                  \
+    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)    \
+    {                                                                                              \
+        __m256 acc0[KERN_AVX2_NT], acc1[KERN_AVX2_NT];                                             \
+        float ext[KERN_AVX2_NT];                                                                   \
+        for (int t = 0; t < nt; t++) {                                                             \
+            acc0[t] = acc1[t] = _mm256_setzero_ps();                                               \
+            ext[t] = 0.0f;                                                                         \
+        }                                                                                          \
+        int64_t i = 0;                                                                             \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            K_B32_STEP(WT, XT, decode, dotfn, extra, i, acc0);                                     \
+            K_B32_STEP(WT, XT, decode, dotfn, extra, i + 1, acc1);                                 \
+        }                                                                                          \
+        if (i < nb)                                                                                \
+            K_B32_STEP(WT, XT, decode, dotfn, extra, i, acc0);                                     \
+        for (int t = 0; t < nt; t++)                                                               \
+            out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) + ext[t];                            \
+    }
+
 #endif

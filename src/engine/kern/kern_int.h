@@ -89,6 +89,15 @@ void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
 /* The weight quantizers (kern_quant.c): llama.cpp's reference algorithms; n checked by caller. */
 void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int64_t n);
 
+/* AVX2 dot of one weight row of n elements against nt <= 4 activation rows xs bytes apart
+ * (kern_x86_avx2.c; call only when the CPU has AVX2+FMA+F16C).  Returns 0 when wtype has no
+ * AVX2 kernel and nothing was written. */
+int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
+                       int nt, float *out);
+
+/* AVX2 activation quantizer (same bytes as kern__ref_quantize_row). */
+void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
+
 extern const struct kern kern__table_scalar;
 extern const struct kern kern__table_avx2;
 extern const struct kern kern__table_avx512;

@@ -100,53 +100,6 @@ AI __m256i dot_u8(__m256i w, __m256i x)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
 }
 
-/* 16 packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31). */
-AI __m256i unpack_nibbles(const uint8_t *p)
-{
-    __m128i b = _mm_loadu_si128((const __m128i *)p);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-    return _mm256_and_si256(v, _mm256_set1_epi8(15));
-}
-
-/* 32 bits -> 32 bytes, byte j = 0x10 when bit j is set (the 5th bit of Q5_0/Q5_1). */
-AI __m256i expand_bits_0x10(const uint8_t *qh4)
-{
-    uint32_t qh;
-    memcpy(&qh, qh4, 4);
-    __m256i v = _mm256_set1_epi32((int)qh);
-    const __m256i idx = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
-                                          0x0101010101010101LL, 0x0000000000000000LL);
-    v = _mm256_shuffle_epi8(v, idx);
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
-
-#define K_B32(name, WT, XT, decode, dotfn, extra)                                                  \
-    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)    \
-    {                                                                                              \
-        __m256 acc[KERN_AVX2_NT];                                                                  \
-        float ext[KERN_AVX2_NT];                                                                   \
-        for (int t = 0; t < nt; t++) {                                                             \
-            acc[t] = _mm256_setzero_ps();                                                          \
-            ext[t] = 0.0f;                                                                         \
-        }                                                                                          \
-        for (int64_t i = 0; i < nb; i++) {                                                         \
-            const struct WT *bw = (const struct WT *)w + i;                                        \
-            __m256i q = decode;                                                                    \
-            float dw = h2f(bw->d);                                                                 \
-            for (int t = 0; t < nt; t++) {                                                         \
-                const struct XT *bx = (const struct XT *)(x + (size_t)t * xs) + i;                 \
-                __m256i s = dotfn(q, _mm256_loadu_si256((const __m256i *)bx->qs));                 \
-                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(bx->d)), _mm256_cvtepi32_ps(s),   \
-                                         acc[t]);                                                  \
-                extra;                                                                             \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < nt; t++)                                                               \
-            out[t] = hsum_ps(acc[t]) + ext[t];                                                     \
-    }
-
 K_B32(k_q8_0, kern_bq8_0, kern_bq8_0, _mm256_loadu_si256((const __m256i *)bw->qs), dot_i8, (void)0)
 K_B32(k_q4_0, kern_bq4_0, kern_bq8_0, _mm256_sub_epi8(unpack_nibbles(bw->qs), _mm256_set1_epi8(8)),
       dot_i8, (void)0)
@@ -311,7 +264,7 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     }
 
 /* Returns 0 when the type has no AVX2 kernel (the caller falls back to the reference). */
-static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
+int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
                    int nt, float *out)
 {
     int64_t nb = n / KERN_QK, nbk = n / KERN_QK_K;
@@ -334,7 +287,7 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
 static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
-    if (row_dot(wtype, n, w, x, 0, 1, &out))
+    if (kern__avx2_row_dot(wtype, n, w, x, 0, 1, &out))
         return out;
     return kern__ref_vec_dot(wtype, n, w, x);
 }
@@ -350,7 +303,7 @@ static void avx2_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int6
         for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
             int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
             const uint8_t *xt = xb + (size_t)t0 * x_row_bytes;
-            if (!row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp))
+            if (!kern__avx2_row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp))
                 for (int t = 0; t < n; t++)
                     tmp[t] = kern__ref_vec_dot(wtype, ncols, wr, xt + (size_t)t * x_row_bytes);
             for (int t = 0; t < n; t++)
@@ -395,7 +348,7 @@ static void quant_q8_0(const float *x, struct kern_bq8_0 *b, int64_t nb, int wit
     }
 }
 
-static void avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
+void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
 {
     switch (type) {
     case KERN_T_Q8_0: quant_q8_0(src, dst, n / KERN_QK, 0); break;
@@ -408,7 +361,7 @@ const struct kern kern__table_avx2 = {
     .isa = KERN_ISA_AVX2,
     .name = "avx2",
     .vec_dot_type = kern__ref_vec_dot_type,
-    .quantize_row = avx2_quantize_row,
+    .quantize_row = kern__avx2_quantize_row,
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx2_vec_dot,
     .mul_mat = avx2_mul_mat,

@@ -1,0 +1,159 @@
+/*
+ * bench_kern.c - single-thread throughput of the kernels, as a ratio to the memory bandwidth
+ * measured in the same run (not a test; numbers vary with the host's load).
+ *
+ * For each weight type: a matrix of 4096 columns and enough rows for ~256 MiB of weights
+ * (>> L3), the first 16 rows quantized from random data and copied down the matrix.
+ *   gemv:  mul_mat with 1 token  -> GB/s of weight bytes streamed, and that / read bandwidth
+ *   gemm:  mul_mat with 32 tokens over a 1024-row slice (cache resident) -> GMAC/s (compute)
+ * Bandwidth: a read-only loop with 8 independent AVX2 accumulators over a 512 MiB buffer.
+ *
+ * Build and run (after `make BUILD=kern`):
+ *   gcc -O2 -std=c11 -D_GNU_SOURCE -mavx2 -mfma -Isrc bench/bench_kern.c \
+ *       build/kern/src/engine/kern/?*.o build/kern/src/common/?*.o \
+ *       $(pkg-config --libs libcurl libcrypto jansson) -lm -o build/kern/bench_kern
+ *   build/kern/bench_kern [isa: scalar|avx2|avx512|best] [type-name-substring]
+ */
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/mem.h"
+#include "engine/kern/kern.h"
+
+#define NCOL 4096
+#define TARGET_BYTES (256u << 20)
+#define GEMM_ROWS 1024
+#define GEMM_NT 32
+#define REPS 3
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static float rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)(rng_state >> 40) / 16777216.0f - 0.5f;
+}
+
+__attribute__((target("avx2"))) static double read_bw(void)
+{
+    size_t n = (512u << 20) / 32;
+    __m256i *buf = mem_aligned(64, n * 32);
+    if (!buf)
+        return 0.0;
+    memset(buf, 1, n * 32);
+    double best = 0.0;
+    for (int r = 0; r < REPS; r++) {
+        __m256i a[8];
+        for (int k = 0; k < 8; k++)
+            a[k] = _mm256_setzero_si256();
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i += 8)
+            for (int k = 0; k < 8; k++)
+                a[k] = _mm256_add_epi64(a[k], _mm256_load_si256(buf + i + k));
+        double dt = now_s() - t0;
+        for (int k = 1; k < 8; k++)
+            a[0] = _mm256_add_epi64(a[0], a[k]);
+        volatile long long sink = _mm256_extract_epi64(a[0], 0);
+        (void)sink;
+        double gbs = (double)n * 32 / dt / 1e9;
+        best = gbs > best ? gbs : best;
+    }
+    mem_free(buf);
+    return best;
+}
+
+struct tname {
+    uint32_t t;
+    const char *name;
+};
+
+static const struct tname types[] = {
+    {KERN_T_Q4_0, "q4_0"}, {KERN_T_Q4_K, "q4_k"}, {KERN_T_Q6_K, "q6_k"}, {KERN_T_Q8_0, "q8_0"},
+    {KERN_T_Q5_K, "q5_k"}, {KERN_T_Q4_1, "q4_1"}, {KERN_T_Q5_0, "q5_0"}, {KERN_T_Q5_1, "q5_1"},
+    {KERN_T_Q2_K, "q2_k"}, {KERN_T_Q3_K, "q3_k"}, {KERN_T_F16, "f16"},   {KERN_T_BF16, "bf16"},
+    {KERN_T_F32, "f32"},
+};
+
+static void bench_type(const struct kern *k, uint32_t t, const char *name, double bw)
+{
+    size_t rb = kern_row_bytes(t, NCOL);
+    int64_t nrow = (int64_t)(TARGET_BYTES / rb);
+    uint8_t *w = mem_alloc((size_t)nrow * rb);
+    float *x = mem_alloc(sizeof(float) * NCOL * GEMM_NT);
+    uint32_t at = k->vec_dot_type(t);
+    size_t arb = kern_row_bytes(at, NCOL);
+    uint8_t *xa = mem_alloc(arb * GEMM_NT);
+    float *out = mem_alloc(sizeof(float) * (size_t)nrow * GEMM_NT);
+    if (!w || !x || !xa || !out)
+        goto out;
+    for (int i = 0; i < NCOL * GEMM_NT; i++)
+        x[i] = rnd();
+    for (int64_t r = 0; r < 16; r++)
+        if (kern_quantize_weights(t, x + (r % GEMM_NT) * NCOL, w + r * rb, NCOL) != 0)
+            goto out;
+    for (int64_t r = 16; r < nrow; r++)
+        memcpy(w + r * rb, w + (r % 16) * rb, rb);
+    for (int i = 0; i < GEMM_NT; i++)
+        k->quantize_row(at, x + i * NCOL, xa + i * arb, NCOL);
+
+    double best = 1e9;
+    for (int rep = 0; rep < REPS; rep++) {
+        double t0 = now_s();
+        k->mul_mat(t, w, rb, NCOL, 0, nrow, xa, arb, 1, out, nrow);
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    double gbs = (double)nrow * (double)rb / best / 1e9;
+
+    double bestg = 1e9;
+    for (int rep = 0; rep < REPS; rep++) {
+        double t0 = now_s();
+        k->mul_mat(t, w, rb, NCOL, 0, GEMM_ROWS, xa, arb, GEMM_NT, out, GEMM_ROWS);
+        double dt = now_s() - t0;
+        bestg = dt < bestg ? dt : bestg;
+    }
+    double gmac = (double)GEMM_ROWS * NCOL * GEMM_NT / bestg / 1e9;
+    printf("%-7s %-5s gemv %6.2f GB/s  %5.1f%% of bw   gemm(nt=%d) %6.2f GMAC/s\n", k->name, name,
+           gbs, 100.0 * gbs / bw, GEMM_NT, gmac);
+    fflush(stdout);
+out:
+    mem_free(w);
+    mem_free(x);
+    mem_free(xa);
+    mem_free(out);
+}
+
+int main(int argc, char **argv)
+{
+    enum kern_isa isa = KERN_ISA_BEST;
+    if (argc > 1 && strcmp(argv[1], "scalar") == 0)
+        isa = KERN_ISA_SCALAR;
+    else if (argc > 1 && strcmp(argv[1], "avx2") == 0)
+        isa = KERN_ISA_AVX2;
+    else if (argc > 1 && strcmp(argv[1], "avx512") == 0)
+        isa = KERN_ISA_AVX512;
+    const struct kern *k = kern_get(isa);
+    if (!k) {
+        fprintf(stderr, "this CPU lacks that ISA\n");
+        return 1;
+    }
+    double bw = read_bw();
+    printf("read bandwidth (1 thread, 512 MiB): %.2f GB/s\n", bw);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (argc <= 2 || strstr(types[i].name, argv[2]))
+            bench_type(k, types[i].t, types[i].name, bw);
+    printf("read bandwidth again: %.2f GB/s\n", read_bw());
+    return 0;
+}
