@@ -18,6 +18,7 @@
  */
 #include "registry/reg_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,7 +36,8 @@
 #include "common/fs.h"
 #include "common/mem.h"
 
-#define REG_PERSIST_BYTES (8u << 20) /* part records rewritten at least this often */
+#define REG_PERSIST_BYTES   (8u << 20) /* part records rewritten at least this often... */
+#define REG_PERSIST_SECONDS 1          /* ...and at least once a second while bytes arrive */
 #define PART_RECORD_MAX   512
 #define MT_OLLAMA_PREFIX  "application/vnd.ollama.image."
 
@@ -44,6 +46,7 @@ struct part {
     uint64_t off, size;
     _Atomic uint64_t completed;
     uint64_t persisted; /* completed value last written to the record */
+    time_t persisted_at;
 };
 
 struct dl {
@@ -101,6 +104,7 @@ static int part_persist(struct dl *d, struct part *p)
                        (unsigned long long)done);
     part_record_path(d, p->n, path, sizeof(path));
     p->persisted = done;
+    p->persisted_at = time(NULL);
     return fs_write_atomic(path, rec, (size_t)len, 0644);
 }
 
@@ -111,6 +115,27 @@ static void parts_unlink(struct dl *d, size_t upto)
         part_record_path(d, (int)i, path, sizeof(path));
         unlink(path);
     }
+}
+
+/* Removes temp files a killed writer of part records left (<data>-partial-N.tmp-XXXXXX). */
+static void parts_clean_tmp(struct dl *d)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    const char *base = strrchr(d->data_path, '/') + 1;
+    size_t bl = strlen(base);
+    struct dirent *de;
+    DIR *dh;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(base - d->data_path - 1), d->data_path);
+    if (!(dh = opendir(dir)))
+        return;
+    while ((de = readdir(dh)) != NULL) {
+        if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '-' ||
+            !strstr(de->d_name + bl, ".tmp"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(dh);
 }
 
 static int u64_field(json_t *o, const char *k, uint64_t *out)
@@ -209,7 +234,8 @@ static int part_sink_write(void *ctx, const char *buf, size_t n)
         s->pos += (uint64_t)k;
         atomic_fetch_add(&s->p->completed, (uint64_t)k);
     }
-    if (atomic_load(&s->p->completed) - s->p->persisted >= REG_PERSIST_BYTES)
+    if (atomic_load(&s->p->completed) - s->p->persisted >= REG_PERSIST_BYTES ||
+        time(NULL) - s->p->persisted_at >= REG_PERSIST_SECONDS)
         (void)part_persist(s->d, s->p);
     return reg__cancelled(s->d->c) ? E_CANCELLED : 0;
 }
@@ -465,6 +491,7 @@ static int download_blob(struct reg_client *c, const struct store_layer *l, stru
             rc = reg__progress(c, label, l->digest, l->size, l->size);
         goto out;
     }
+    parts_clean_tmp(d);
     if (fstat(d->fd, &sb) != 0 || (uint64_t)sb.st_size != d->total || !parts_load(d)) {
         if ((rc = parts_fresh(d)) != 0 || ftruncate(d->fd, (off_t)d->total) != 0) {
             rc = err_set(ei, rc ? rc : E_IO, "%s: cannot prepare the download", d->data_path);

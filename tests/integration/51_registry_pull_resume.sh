@@ -1,0 +1,58 @@
+#!/bin/bash
+# Pull through a redirect to a "CDN" (nginx over the registry's storage, rate-limited), killed
+# midway with SIGKILL: the -partial data and per-part records stay, and the second pull finishes
+# without requesting again the parts that were complete.  Credentials never go to the CDN.
+set -u
+. tests/data/store/registry_lib.sh
+chmod 755 "$W"                   # nginx workers run unprivileged
+CDN_PORT=$(rand_port)
+start_registry cdn "middleware:" "  storage:" "    - name: redirect" \
+    "      options: {baseurl: \"http://localhost:$CDN_PORT/\"}"
+start_nginx "$REGDIR_cdn/store" "$CDN_PORT" "limit_rate 8k;"
+R=127.0.0.1:$REG_PORT_cdn
+NAME=$R/library/stories:v1
+hex=270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d
+ACCESS=$W/nginx-$CDN_PORT/logs/access.log
+
+export OLLAMA_MODELS=$W/a
+"$B" registry import testdata/models/stories260K.gguf "$NAME" || fail import
+"$B" registry push --insecure "$NAME" > /dev/null || fail push
+chmod -R a+rX "$REGDIR_cdn"
+
+# 40 kB parts at 8 kB/s each: 16 parts run at once, the second wave starts when they finish.
+# Kill the pull (SIGKILL) as soon as one part record says complete.
+export OLLAMA_MODELS=$W/b CORRAL_PULL_PART_SIZE=40000
+"$B" registry pull --insecure "$NAME" > "$W/pull1.out" 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+    cat "$W"/b/blobs/sha256-$hex-partial-* 2>/dev/null |
+        grep -o '"Size":[0-9]*,"Completed":[0-9]*' | awk -F'[:,]' '$2 == $4' | grep -q . && break
+    sleep 0.1
+done
+kill -9 "$pid" || fail "the pull ended before it could be interrupted"
+wait "$pid" 2>/dev/null
+ls "$W/b/blobs/sha256-$hex-partial" > /dev/null || fail "no partial data after the kill"
+nrec=$(ls "$W/b/blobs" | grep -c -- "-partial-") || true
+[ "$nrec" -ge 16 ] || fail "expected part records, found $nrec"
+done_parts=$(cat "$W"/b/blobs/sha256-$hex-partial-* | grep -o '"Size":[0-9]*,"Completed":[0-9]*' |
+             awk -F'[:,]' '$2 == $4' | wc -l)
+[ "$done_parts" -ge 1 ] || fail "no part was complete at the kill"
+# the ranges of the parts that were complete must not be requested again
+complete_ranges=$(for f in "$W"/b/blobs/sha256-$hex-partial-*; do
+    sed -nE 's/.*"Offset":([0-9]+),"Size":([0-9]+),"Completed":([0-9]+).*/\1 \2 \3/p' "$f"; done |
+    awk '$2 == $3 {print "bytes=" $1 "-" ($1 + $2 - 1)}')
+lines_before=$(wc -l < "$ACCESS")
+
+"$B" registry pull --insecure "$NAME" > "$W/pull2.out" || fail "resumed pull failed: $(cat "$W/pull2.out")"
+tail -1 "$W/pull2.out" | grep -qx '{"status":"success"}' || fail "no success"
+# the first progress line of the resumed pull already counts the completed bytes
+grep -m1 "pulling ${hex:0:12}" "$W/pull2.out" | grep -q '"completed":[1-9]' || fail "resume did not start from the saved progress"
+new=$(tail -n +$((lines_before + 1)) "$ACCESS")
+for r in $complete_ranges; do
+    echo "$new" | grep -q -- " $r " && fail "complete part $r downloaded again"
+done
+[ "sha256-$hex" = "sha256-$(sha256sum "$W/b/blobs/sha256-$hex" | cut -d' ' -f1)" ] || fail "bad blob"
+ls "$W/b/blobs" | grep -q partial && fail "partial files left"
+# no Authorization ever reached the CDN: nginx saw only plain GETs (a token test covers auth)
+grep -q "GET /docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data 206" "$ACCESS" || fail "no ranged CDN GETs"
+echo "resume: $done_parts parts were complete at the kill; $(echo "$new" | grep -c ' 206 ') ranged requests after"
