@@ -68,6 +68,9 @@ void api_serve_req_fini(struct api_serve_req *r);
 /* The scheduler interface of env, or NULL when the daemon has none. */
 struct api_llm *api_serve_llm(const struct api_env *env);
 
+/* Monotonic clock in nanoseconds (durations in responses). */
+uint64_t api_serve_now_ns(void);
+
 /* A new {"model", "created_at"} object (Go field order starts so). */
 json_t *api_serve_head(const char *model);
 /* Adds Ollama's final metrics (omitting zero values) to obj. */

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 static int setup_attr(posix_spawnattr_t *attr)
 {

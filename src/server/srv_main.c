@@ -16,6 +16,7 @@
 #include "common/cmd.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "server/sched_env.h"
 #include "server/srv.h"
 #include "store/store.h"
 
@@ -92,12 +93,17 @@ static int serve_run(struct serve_state *st, struct err_info *ei)
     st->env.noprune = st->cfg.noprune;
     st->env.sandbox_mode = "off";
     st->listen_fd = -1; /* srv_http_start owns it */
-    if ((rc = srv_http_start(fd, &st->cfg, &st->env, &http, ei)) != 0)
+    if ((rc = sched_env_attach(&st->env, ei)) != 0) /* model scheduler (serve engineer) */
         return rc;
+    if ((rc = srv_http_start(fd, &st->cfg, &st->env, &http, ei)) != 0) {
+        sched_env_detach(&st->env);
+        return rc;
+    }
     LOG_INFO("Listening on %s:%d (version %s)", *st->cfg.host ? st->cfg.host : "0.0.0.0",
              st->cfg.port, CORRAL_VERSION);
     LOG_INFO("shutting down on signal %d", wait_for_signal());
     srv_http_stop(http);
+    sched_env_detach(&st->env);
     return 0;
 }
 

@@ -1,0 +1,339 @@
+/*
+ * api_serve.c - shared machinery of /api/generate and /api/chat (see api_serve.h):
+ * model opening with the generation layers, template fallback from the GGUF chat template,
+ * request decoding, the load/unload idiom, and the event loop that feeds response lines.
+ * Spec: ollama-reference.md 1.2, 1.3, 6.3, 7.
+ */
+#include "api/api_serve.h"
+
+#include <string.h>
+#include <time.h>
+
+#define LOG_MODULE "api"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "engine/gguf/gguf.h"
+#include "store/store.h"
+#include "template/template.h"
+
+#define DEFAULT_TEMPLATE "{{ .Prompt }}"
+#define CHAT_TEMPLATE_MAX (1u << 20) /* bytes of a GGUF chat template we look at */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int api_template_for_gguf(const char *gguf_path, char **tmpl, json_t **params)
+{
+    struct gguf *g = NULL;
+    struct gguf_str s;
+    const struct tmpl_builtin *b = NULL;
+    *tmpl = NULL;
+    *params = NULL;
+    if (gguf_open_file(gguf_path, 0, &g, NULL) == 0 &&
+        gguf_get_str(g, "tokenizer.chat_template", &s) == 0 && s.n < CHAT_TEMPLATE_MAX) {
+        char *jinja = mem_strndup(s.p, (size_t)s.n);
+        if (jinja)
+            b = tmpl_builtin_for_chat_template(jinja);
+        mem_free(jinja);
+    }
+    gguf_close(g);
+    if (b) {
+        *tmpl = mem_strdup(b->text);
+        if (b->params && *b->params)
+            *params = json_loads(b->params, 0, NULL);
+    } else {
+        *tmpl = mem_strdup(DEFAULT_TEMPLATE);
+    }
+    return *tmpl ? 0 : E_NOMEM;
+}
+
+static void capabilities(struct api_serve_model *m)
+{
+    m->vision = api_model_layer(&m->am, STORE_MT_PROJECTOR) != NULL;
+    m->tools = strstr(m->tmpl, ".Tools") != NULL;
+    m->insert = strstr(m->tmpl, ".Suffix") != NULL;
+    m->thinking = strstr(m->tmpl, "<think>") != NULL || strstr(m->tmpl, ".Think") != NULL;
+}
+
+int api_serve_model_open(struct api_env *env, const char *name, struct api_serve_model *m,
+                         struct err_info *ei)
+{
+    json_t *bparams = NULL;
+    int rc;
+    memset(m, 0, sizeof(*m));
+    if ((rc = api_model_open(env->store, name, &m->am, ei)) != 0)
+        return rc;
+    if ((rc = api_model_gguf_path(env->store, &m->am, m->gguf, sizeof(m->gguf))) != 0) {
+        rc = err_set(ei, E_NOTFOUND, "model '%s' not found", name);
+        goto fail;
+    }
+    if ((rc = api_model_text(env->store, &m->am, STORE_MT_TEMPLATE, &m->tmpl)) != 0 ||
+        (rc = api_model_text(env->store, &m->am, STORE_MT_SYSTEM, &m->system)) != 0 ||
+        (rc = api_model_json(env->store, &m->am, STORE_MT_PARAMS, &m->params)) != 0 ||
+        (rc = api_model_json(env->store, &m->am, STORE_MT_MESSAGES, &m->messages)) != 0) {
+        rc = err_set(ei, rc, "reading the layers of %s: %s", name, err_str(rc));
+        goto fail;
+    }
+    if (!m->tmpl && (rc = api_template_for_gguf(m->gguf, &m->tmpl, &bparams)) != 0)
+        goto fail;
+    if (!m->params)
+        m->params = bparams;
+    else
+        json_decref(bparams);
+    capabilities(m);
+    return 0;
+fail:
+    api_serve_model_fini(m);
+    return rc;
+}
+
+void api_serve_model_fini(struct api_serve_model *m)
+{
+    api_model_fini(&m->am);
+    mem_free(m->tmpl);
+    mem_free(m->system);
+    json_decref(m->params);
+    json_decref(m->messages);
+    m->tmpl = m->system = NULL;
+    m->params = m->messages = NULL;
+}
+
+struct api_llm *api_serve_llm(const struct api_env *env)
+{
+    return env ? env->user[API_ENV_LLM] : NULL;
+}
+
+static int check_format(const json_t *f, struct err_info *ei)
+{
+    const char *s;
+    if (!f || json_is_null(f) || json_is_object(f))
+        return 0;
+    s = json_string_value(f);
+    if (s && (!*s || strcmp(s, "json") == 0))
+        return 0;
+    return err_set(ei, E_INVAL, "invalid format: %s; expected \"json\" or a valid JSON Schema",
+                   s ? s : json_type_name(f));
+}
+
+static int check_think(const json_t *t, struct api_serve_req *r, struct err_info *ei)
+{
+    static const char *const levels[] = {"low", "medium", "high", "max"};
+    const char *s;
+    if (!t || json_is_null(t))
+        return 0;
+    r->think_set = 1;
+    if (json_is_boolean(t)) {
+        r->think = json_is_true(t);
+        r->think_level = r->think ? "medium" : NULL;
+        return 0;
+    }
+    if ((s = json_string_value(t)) != NULL)
+        for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+            if (strcmp(s, levels[i]) == 0) {
+                r->think = 1;
+                r->think_level = levels[i];
+                return 0;
+            }
+    return err_set(ei, E_INVAL, "invalid think value: %s", s ? s : json_type_name(t));
+}
+
+static int32_t opt_int(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < INT32_MAX
+               ? (int32_t)json_integer_value(v)
+               : 0;
+}
+
+int api_serve_req_init(const struct api_req *req, struct api_serve_model *m, const char *model,
+                       struct api_serve_req *r, struct err_info *ei)
+{
+    const json_t *body = req->json;
+    int rc;
+    memset(r, 0, sizeof(*r));
+    r->model = model;
+    if ((rc = api_options_merge(m->params, json_object_get(body, "options"), &r->options, ei)) ||
+        (rc = api_parse_keep_alive(json_object_get(body, "keep_alive"), &r->keep_alive_ns, ei)) ||
+        (rc = check_format(json_object_get(body, "format"), ei)) ||
+        (rc = check_think(json_object_get(body, "think"), r, ei)))
+        goto fail;
+    if (r->think && !m->thinking) {
+        rc = err_set(ei, E_INVAL, "\"%s\" does not support thinking", model);
+        goto fail;
+    }
+    r->spec.key = m->gguf;
+    r->spec.name = m->am.display;
+    r->spec.digest = m->am.id;
+    r->spec.details = api_model_details(&m->am, NULL);
+    r->spec.num_ctx = opt_int(r->options, "num_ctx");
+    if (r->spec.num_ctx > 0 && r->spec.num_ctx < 4)
+        r->spec.num_ctx = 4;
+    r->spec.num_batch = opt_int(r->options, "num_batch");
+    r->spec.num_thread = opt_int(r->options, "num_thread");
+    return 0;
+fail:
+    json_decref(r->options);
+    r->options = NULL;
+    return rc;
+}
+
+void api_serve_req_fini(struct api_serve_req *r)
+{
+    json_decref(r->options);
+    json_decref((json_t *)r->spec.details);
+    r->options = NULL;
+    r->spec.details = NULL;
+}
+
+json_t *api_serve_head(const char *model)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return json_pack("{s:s, s:o}", "model", model, "created_at",
+                     json_time_new(ts.tv_sec, ts.tv_nsec, 1));
+}
+
+static void set_nonzero(json_t *o, const char *key, json_int_t v)
+{
+    if (v > 0)
+        json_object_set_new(o, key, json_integer(v));
+}
+
+void api_serve_metrics(json_t *obj, uint64_t total_ns, uint64_t load_ns, const json_t *done)
+{
+    set_nonzero(obj, "total_duration", (json_int_t)total_ns);
+    set_nonzero(obj, "load_duration", (json_int_t)load_ns);
+    if (!done)
+        return;
+    set_nonzero(obj, "prompt_eval_count", json_integer_value(json_object_get(done, "prompt_n")));
+    set_nonzero(obj, "prompt_eval_duration",
+                json_integer_value(json_object_get(done, "prompt_ns")));
+    set_nonzero(obj, "eval_count", json_integer_value(json_object_get(done, "eval_n")));
+    set_nonzero(obj, "eval_duration", json_integer_value(json_object_get(done, "eval_ns")));
+}
+
+static json_t *load_reply(const char *model, const char *reason, int chat)
+{
+    json_t *o = api_serve_head(model);
+    if (!o)
+        return NULL;
+    if (chat)
+        json_object_set_new(o, "message", json_pack("{s:s, s:s}", "role", "assistant", "content",
+                                                     ""));
+    else
+        json_object_set_new(o, "response", json_string(""));
+    json_object_set_new(o, "done", json_true());
+    json_object_set_new(o, "done_reason", json_string(reason));
+    return o;
+}
+
+int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info *ei)
+{
+    const char *msg = ei && ei->msg[0] ? ei->msg : err_str(rc);
+    if (rc == E_BUSY)
+        return api_resp_error(resp, 503, "%s", msg);
+    if (rc == E_CANCELLED)
+        return api_resp_error(resp, 499, "request canceled");
+    return api_resp_error(resp, rc == E_NOTFOUND ? 404 : 500, "%s", msg);
+}
+
+int api_serve_load_only(const struct api_req *req, struct api_resp *resp,
+                        struct api_serve_req *r, int chat)
+{
+    struct api_llm *llm = api_serve_llm(req->env);
+    struct err_info ei = {0};
+    void *lease = NULL;
+    uint64_t load_ns = 0;
+    int rc;
+    if (!llm)
+        return api_resp_error(resp, 500, "no scheduler");
+    if (r->keep_alive_ns == 0) {
+        if (llm->unload(llm->ctx, r->spec.key) == 0)
+            LOG_INFO("unloading on request model=%s", r->spec.name);
+        return api_resp_json(resp, 200, load_reply(r->model, "unload", chat));
+    }
+    rc = llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &load_ns,
+                      &ei);
+    if (rc != 0)
+        return api_serve_acquire_error(resp, rc, &ei);
+    llm->release(lease, r->keep_alive_ns);
+    return api_resp_json(resp, 200, load_reply(r->model, "load", chat));
+}
+
+json_t *api_serve_complete_body(const char *prompt, const json_t *context, const json_t *options)
+{
+    json_t *b = json_object();
+    const char *key;
+    json_t *v;
+    if (!b)
+        return NULL;
+    json_object_foreach((json_t *)options, key, v)
+    {
+        if (!strcmp(key, "num_ctx") || !strcmp(key, "num_batch") || !strcmp(key, "num_thread") ||
+            !strcmp(key, "num_gpu") || !strcmp(key, "main_gpu") || !strcmp(key, "use_mmap") ||
+            !strcmp(key, "draft_num_predict"))
+            continue;
+        json_object_set(b, key, v);
+    }
+    json_object_set_new(b, "prompt", json_string(prompt));
+    json_object_set_new(b, "special", json_true());
+    if (context)
+        json_object_set(b, "context", (json_t *)context);
+    return b;
+}
+
+static int cancelled(const struct api_req *req)
+{
+    return req->cancelled && atomic_load(req->cancelled);
+}
+
+int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
+                  const json_t *body, const struct api_serve_sink *sink, struct err_info *ei)
+{
+    int rc;
+    if ((rc = llm->complete(lease, body, ei)) != 0)
+        return rc;
+    for (;;) {
+        json_t *ev = NULL;
+        const char *t;
+        if (cancelled(req)) {
+            llm->cancel(lease);
+            return E_CANCELLED;
+        }
+        rc = llm->next(lease, API_SERVE_POLL_MS, &ev);
+        if (rc == E_TIMEOUT)
+            continue;
+        if (rc != 0)
+            return rc;
+        t = json_string_value(json_object_get(ev, "t"));
+        t = t ? t : "";
+        if (!strcmp(t, "piece")) {
+            json_t *tx = json_object_get(ev, "text");
+            if (json_string_length(tx) > 0)
+                rc = sink->piece(sink->user, json_string_value(tx), json_string_length(tx));
+        } else if (!strcmp(t, "done")) {
+            rc = sink->done(sink->user, ev);
+            json_decref(ev);
+            return rc;
+        } else if (!strcmp(t, "error")) {
+            const char *msg = json_string_value(json_object_get(ev, "msg"));
+            rc = err_set(ei, E_IO, "%s", msg ? msg : "model runner error");
+        }
+        json_decref(ev);
+        if (rc != 0) {
+            if (rc == E_CANCELLED)
+                llm->cancel(lease);
+            return rc;
+        }
+    }
+}
+
+uint64_t api_serve_now_ns(void)
+{
+    return mono_ns();
+}
