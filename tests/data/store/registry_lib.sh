@@ -41,7 +41,7 @@ start_nginx() {
 daemon off; worker_processes 1; pid $d/nginx.pid; error_log $d/logs/error.log;
 events { worker_connections 256; }
 http {
-  log_format r '\$request_method \$uri \$status \$http_range \$bytes_sent';
+  log_format r '\$request_method \$uri \$status \$http_range \$bytes_sent auth=\$http_authorization';
   access_log $d/logs/access.log r;
   client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
   uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
@@ -51,6 +51,21 @@ NGX
     /usr/sbin/nginx -c "$d/nginx.conf" -p "$d" > "$d/out.log" 2>&1 &
     PIDS+=($!)
     wait_http "http://127.0.0.1:$port/"
+}
+# mint_token DIR REPO: a self-signed issuer cert (DIR/tok.crt) and a static RS256 JWT granting
+# pull+push on REPO, written as the realm's JSON answer to DIR/token.json
+mint_token() {
+    local d=$1 repo=$2 now x5c hdr cl sig
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/tok.key" -out "$d/tok.crt" -days 2 \
+        -subj /CN=corral-test-issuer 2>/dev/null || fail "openssl req"
+    b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+    now=$(date +%s)
+    x5c=$(openssl x509 -in "$d/tok.crt" -outform DER | openssl base64 -A)
+    hdr=$(printf '{"alg":"RS256","typ":"JWT","x5c":["%s"]}' "$x5c" | b64url)
+    cl=$(printf '{"iss":"corral-issuer","sub":"tester","aud":"corral-registry","exp":%d,"nbf":%d,"iat":%d,"jti":"%s","access":[{"type":"repository","name":"%s","actions":["pull","push"]}]}' \
+        $((now + 86400)) $((now - 60)) "$now" "$RANDOM$RANDOM" "$repo" | b64url)
+    sig=$(printf '%s.%s' "$hdr" "$cl" | openssl dgst -sha256 -sign "$d/tok.key" | b64url)
+    printf '{"token":"%s","expires_in":86400}\n' "$hdr.$cl.$sig" > "$d/token.json"
 }
 # sha256 of every blob in a store (sorted)
 blob_digests() { (cd "$1/blobs" && ls | sort); }
