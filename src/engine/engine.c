@@ -445,6 +445,18 @@ int eng_seq_copy(struct eng_ctx *c, int src, int dst)
     return 0;
 }
 
+int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il, uint32_t pos, int v,
+                     float *out, uint32_t n)
+{
+    const struct kv_cache *kv = &c->fw.kv;
+    if (seq < 0 || (uint32_t)seq >= kv->n_seq || il >= kv->n_layer || pos >= kv->len[seq] ||
+        n > kv->kv_dim)
+        return E_INVAL;
+    const void *row = v ? kv_v_row(kv, il, (uint32_t)seq, pos) : kv_k_row(kv, il, (uint32_t)seq, pos);
+    kv_get(kv, row, 0, out, n);
+    return 0;
+}
+
 /* ---- misc ------------------------------------------------------------------------------ */
 
 void eng_ctx_get_perf(const struct eng_ctx *c, struct eng_perf *out)

@@ -179,6 +179,11 @@ CORRAL_WARN_UNUSED int eng_seq_shift(struct eng_ctx *c, int seq, uint32_t n_keep
 /* Copies the cached positions of seq src to dst (dst is cleared first). */
 CORRAL_WARN_UNUSED int eng_seq_copy(struct eng_ctx *c, int src, int dst);
 
+/* For tests and debugging: copies n values of the cached key (v = 0) or value (v = 1) row of
+ * seq at layer il and position pos into out as floats.  E_INVAL when out of range. */
+CORRAL_WARN_UNUSED int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il,
+                                        uint32_t pos, int v, float *out, uint32_t n);
+
 /* Timings of the context (accumulated since creation or the last reset). */
 struct eng_perf {
     uint64_t n_prompt_tok, n_gen_tok; /* tokens decoded in batches of >1 / of 1 */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/gguf/gguf.h"
 #include "harness/test.h"
 
 #define REF_PATH "tests/data/reference/llama.cpp-greedy.jsonl"
@@ -272,4 +273,267 @@ TEST_T(engine_synth_models_match_llama_cpp, 120)
         if (n < 4 && !getenv("ENG_TEST_MEASURE"))
             TEST_FAIL_("%s: ids checked at only %d steps", SYNTH[i].file, n);
     }
+}
+
+/* ---- batching, sequences, cache operations ---------------------------------------------- */
+
+static const int32_t TOKS[24] = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315,
+                                 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419};
+
+static struct eng_ctx *new_ctx_kv(struct eng_model *m, int n_seq, int n_threads, uint32_t kv)
+{
+    struct eng_ctx_params cp;
+    struct eng_ctx *c = NULL;
+    struct err_info ei = {0};
+    eng_ctx_params_default(&cp);
+    cp.n_ctx = 64;
+    cp.n_seq = (uint32_t)n_seq;
+    cp.n_threads = n_threads;
+    cp.kv_type = kv;
+    if (eng_ctx_new(m, &cp, &c, &ei) != 0)
+        TEST_FAIL_("ctx: %s", ei.msg);
+    return c;
+}
+
+static float max_diff(const float *a, const float *b, int n)
+{
+    float d = 0.0f;
+    for (int i = 0; i < n; i++)
+        d = fabsf(a[i] - b[i]) > d ? fabsf(a[i] - b[i]) : d;
+    return d;
+}
+
+static void batch_vs_single(const char *model, float tol)
+{
+    struct eng_model *m = load_model(model, -1);
+    int nv = (int)eng_model_get_info(m)->n_vocab, n = 20;
+    struct eng_ctx *a = new_ctx(m, 1, 1, 64), *b = new_ctx(m, 1, 1, 64);
+    int8_t all[24];
+    memset(all, 1, sizeof(all));
+    decode_or_die(a, TOKS, n, NULL, all);
+    for (int i = 0; i < n; i++) {
+        decode_or_die(b, &TOKS[i], 1, NULL, NULL);
+        float d = max_diff(eng_get_logits(a, i), eng_get_logits(b, 0), nv);
+        if (d > tol)
+            TEST_FAIL_("%s: position %d: batched and single logits differ by %g", model, i,
+                       (double)d);
+    }
+    eng_ctx_free(a);
+    eng_ctx_free(b);
+    eng_model_free(m);
+}
+
+TEST(engine_batched_prompt_equals_token_by_token)
+{
+    batch_vs_single("stories260K.gguf", 2e-3f);
+    batch_vs_single("synth-llama-d256-Q4_K_M.gguf", 2e-3f);
+    batch_vs_single("synth-qwen2-d256-Q8_0.gguf", 2e-3f);
+    batch_vs_single("synth-qwen3-d256-Q4_K_M.gguf", 2e-3f);
+}
+
+TEST(engine_two_sequences_together_equal_alone)
+{
+    struct eng_model *m = load_model("synth-llama-d256-Q8_0.gguf", -1);
+    int nv = (int)eng_model_get_info(m)->n_vocab;
+    struct eng_ctx *both = new_ctx(m, 2, 2, 64), *one = new_ctx(m, 1, 1, 64);
+    /* prompts of 6 and 9 tokens interleaved in one batch */
+    int32_t tk[15], sq[15];
+    int8_t lg[15] = {0};
+    int n0 = 0, n1 = 0, k = 0;
+    while (n0 < 6 || n1 < 9) {
+        if (n0 < 6) {
+            tk[k] = TOKS[n0++];
+            sq[k++] = 0;
+        }
+        if (n1 < 9) {
+            tk[k] = TOKS[10 + n1++];
+            sq[k++] = 1;
+        }
+    }
+    for (int i = 0; i < 15; i++)
+        lg[i] = (sq[i] == 0 && i == 10) || i == 14; /* last token of each sequence */
+    ASSERT_EQ_INT(sq[10], 0);
+    decode_or_die(both, tk, 15, sq, lg);
+    float want0[512], want1[512];
+    decode_or_die(one, TOKS, 6, NULL, NULL);
+    memcpy(want0, eng_get_logits(one, 5), (size_t)nv * sizeof(float));
+    eng_seq_clear(one, 0);
+    decode_or_die(one, &TOKS[10], 9, NULL, NULL);
+    memcpy(want1, eng_get_logits(one, 8), (size_t)nv * sizeof(float));
+    ASSERT(max_diff(eng_get_logits(both, 10), want0, nv) < 2e-3f);
+    ASSERT(max_diff(eng_get_logits(both, 14), want1, nv) < 2e-3f);
+    ASSERT_EQ_INT(eng_seq_len(both, 0), 6);
+    ASSERT_EQ_INT(eng_seq_len(both, 1), 9);
+    /* one generation step for both sequences in one batch */
+    int32_t g[2] = {TOKS[6], TOKS[19]}, gs[2] = {0, 1};
+    int8_t gl[2] = {1, 1};
+    decode_or_die(both, g, 2, gs, gl);
+    eng_seq_clear(one, 0);
+    decode_or_die(one, TOKS, 7, NULL, NULL);
+    ASSERT(max_diff(eng_get_logits(both, 0), eng_get_logits(one, 6), nv) < 2e-3f);
+    eng_ctx_free(both);
+    eng_ctx_free(one);
+    eng_model_free(m);
+}
+
+TEST(engine_two_threads_same_logits)
+{
+    struct eng_model *m = load_model("synth-qwen3-d256-Q8_0.gguf", -1);
+    int nv = (int)eng_model_get_info(m)->n_vocab;
+    struct eng_ctx *a = new_ctx(m, 1, 1, 64), *b = new_ctx(m, 1, 2, 64);
+    decode_or_die(a, TOKS, 12, NULL, NULL);
+    decode_or_die(b, TOKS, 12, NULL, NULL);
+    ASSERT(max_diff(eng_get_logits(a, 11), eng_get_logits(b, 11), nv) == 0.0f);
+    for (int i = 12; i < 20; i++) {
+        decode_or_die(a, &TOKS[i], 1, NULL, NULL);
+        decode_or_die(b, &TOKS[i], 1, NULL, NULL);
+        ASSERT(max_diff(eng_get_logits(a, 0), eng_get_logits(b, 0), nv) == 0.0f);
+    }
+    eng_ctx_free(a);
+    eng_ctx_free(b);
+    eng_model_free(m);
+}
+
+TEST(engine_prefix_reuse)
+{
+    struct eng_model *m = load_model("stories260K.gguf", -1);
+    int nv = (int)eng_model_get_info(m)->n_vocab;
+    struct eng_ctx *a = new_ctx(m, 1, 1, 64), *b = new_ctx(m, 1, 1, 64);
+    decode_or_die(a, TOKS, 12, NULL, NULL);
+    ASSERT_EQ_INT(eng_seq_keep(a, 0, 13), E_INVAL);
+    ASSERT_EQ_INT(eng_seq_keep(a, 0, 6), 0);
+    ASSERT_EQ_INT(eng_seq_len(a, 0), 6);
+    int32_t tail[4] = {TOKS[20], TOKS[21], TOKS[22], TOKS[23]};
+    decode_or_die(a, tail, 4, NULL, NULL);
+    int32_t full[10];
+    memcpy(full, TOKS, 6 * sizeof(int32_t));
+    memcpy(full + 6, tail, sizeof(tail));
+    decode_or_die(b, full, 10, NULL, NULL);
+    ASSERT(max_diff(eng_get_logits(a, 3), eng_get_logits(b, 9), nv) < 1e-4f);
+    /* copying a sequence gives the same continuation */
+    eng_ctx_free(a);
+    eng_ctx_free(b);
+    eng_model_free(m);
+}
+
+/* Layer 0's keys depend only on the token and its position (nothing mixes tokens before the
+ * first attention), so after a shift they must equal the keys of a context that decoded the
+ * surviving tokens at their new positions directly: that checks the re-rotation. */
+static void shift_case(uint32_t kv, float tol)
+{
+    struct eng_model *m = load_model("stories260K.gguf", -1);
+    const struct eng_model_info *in = eng_model_get_info(m);
+    uint32_t kvd = in->n_head_kv * in->head_dim;
+    struct eng_ctx *a = new_ctx_kv(m, 1, 1, kv), *b = new_ctx_kv(m, 1, 1, kv);
+    decode_or_die(a, TOKS, 20, NULL, NULL);
+    ASSERT_EQ_INT(eng_seq_shift(a, 0, 4, 17), E_INVAL);
+    ASSERT_EQ_INT(eng_seq_shift(a, 0, 4, 8), 0);
+    ASSERT_EQ_INT(eng_seq_len(a, 0), 12);
+    int32_t ref[12];
+    memcpy(ref, TOKS, 4 * sizeof(int32_t));
+    memcpy(ref + 4, TOKS + 12, 8 * sizeof(int32_t));
+    decode_or_die(b, ref, 12, NULL, NULL);
+    float ka[256], kb[256];
+    for (uint32_t p = 0; p < 12; p++) {
+        for (int v = 0; v < 2; v++) {
+            ASSERT_EQ_INT(eng_debug_kv_row(a, 0, 0, p, v, ka, kvd), 0);
+            ASSERT_EQ_INT(eng_debug_kv_row(b, 0, 0, p, v, kb, kvd), 0);
+            float d = max_diff(ka, kb, (int)kvd), mx = 1.0f;
+            for (uint32_t i = 0; i < kvd; i++)
+                mx = fabsf(kb[i]) > mx ? fabsf(kb[i]) : mx;
+            if (d > tol * mx) /* relative to the row's magnitude */
+                TEST_FAIL_("shift: layer 0 %s row %u differs by %g", v ? "value" : "key", p,
+                           (double)d);
+        }
+    }
+    /* and generation goes on from the shorter cache */
+    decode_or_die(a, &TOKS[20], 1, NULL, NULL);
+    ASSERT_EQ_INT(eng_seq_len(a, 0), 13);
+    eng_ctx_free(a);
+    eng_ctx_free(b);
+    eng_model_free(m);
+}
+
+TEST(engine_context_shift_rerotates_keys)
+{
+    shift_case(GGUF_T_F32, 1e-4f); /* float rounding of the re-rotation only */
+    shift_case(GGUF_T_F16, 2e-3f); /* plus F16 rounding of the moved keys (2 ulps) */
+}
+
+TEST(engine_seq_copy)
+{
+    struct eng_model *m = load_model("stories260K.gguf", -1);
+    int nv = (int)eng_model_get_info(m)->n_vocab;
+    struct eng_ctx *a = new_ctx(m, 2, 1, 64);
+    decode_or_die(a, TOKS, 8, NULL, NULL);
+    ASSERT_EQ_INT(eng_seq_copy(a, 0, 1), 0);
+    ASSERT_EQ_INT(eng_seq_len(a, 1), 8);
+    int32_t t[2] = {TOKS[8], TOKS[8]}, s[2] = {0, 1};
+    int8_t l[2] = {1, 1};
+    decode_or_die(a, t, 2, s, l);
+    ASSERT(max_diff(eng_get_logits(a, 0), eng_get_logits(a, 1), nv) == 0.0f);
+    eng_ctx_free(a);
+    eng_model_free(m);
+}
+
+TEST(engine_bad_batches_rejected)
+{
+    struct eng_model *m = load_model("stories260K.gguf", -1);
+    struct eng_ctx *c = new_ctx(m, 1, 1, 8);
+    struct err_info ei = {0};
+    int32_t bad = 512, ok[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, pos = 3, seq = 1;
+    struct eng_batch b = {1, &bad, NULL, NULL, NULL};
+    ASSERT_EQ_INT(eng_decode(c, &b, &ei), E_INVAL);
+    b = (struct eng_batch){1, ok, &pos, NULL, NULL};
+    ASSERT_EQ_INT(eng_decode(c, &b, &ei), E_INVAL);
+    b = (struct eng_batch){1, ok, NULL, &seq, NULL};
+    ASSERT_EQ_INT(eng_decode(c, &b, &ei), E_INVAL);
+    b = (struct eng_batch){9, ok, NULL, NULL, NULL};
+    ASSERT(eng_decode(c, &b, &ei) != 0);
+    ASSERT_EQ_INT(eng_seq_len(c, 0), 0);
+    b = (struct eng_batch){8, ok, NULL, NULL, NULL};
+    ASSERT_EQ_INT(eng_decode(c, &b, &ei), 0);
+    b = (struct eng_batch){1, ok, NULL, NULL, NULL};
+    ASSERT_EQ_INT(eng_decode(c, &b, &ei), E_RANGE); /* the sequence is full */
+    ASSERT_EQ_INT(eng_seq_len(c, 0), 8);
+    eng_ctx_free(c);
+    eng_model_free(m);
+}
+
+TEST(engine_truncated_and_foreign_files_fail_cleanly)
+{
+    char path[512];
+    FILE *in = fopen("tests/data/models/stories260K-Q8_0.gguf", "rb");
+    ASSERT(in != NULL);
+    static unsigned char buf[400000];
+    size_t n = fread(buf, 1, sizeof(buf), in);
+    fclose(in);
+    size_t cuts[] = {16, 1000, 20000, n / 2, n - 100}; /* the file ends in padding */
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        snprintf(path, sizeof(path), "%s/cut.gguf", test_tmpdir());
+        FILE *out = fopen(path, "wb");
+        ASSERT(out != NULL);
+        fwrite(buf, 1, cuts[i], out);
+        fclose(out);
+        struct eng_model *m = NULL;
+        struct err_info ei = {0};
+        if (eng_model_load_file(path, NULL, &m, &ei) == 0)
+            TEST_FAIL_("a file cut at %zu of %zu bytes loaded", cuts[i], n);
+        ASSERT(m == NULL);
+        ASSERT(ei.msg[0] != 0);
+    }
+    /* an architecture we do not support is named in the error */
+    unsigned char *p = memmem(buf, n, "llama", 5);
+    ASSERT(p != NULL);
+    memcpy(p, "gemmX", 5);
+    snprintf(path, sizeof(path), "%s/arch.gguf", test_tmpdir());
+    FILE *out = fopen(path, "wb");
+    fwrite(buf, 1, n, out);
+    fclose(out);
+    struct eng_model *m = NULL;
+    struct err_info ei = {0};
+    int rc = eng_model_load_file(path, NULL, &m, &ei);
+    ASSERT(rc == E_UNSUPPORTED || rc == E_PARSE);
+    if (rc == E_UNSUPPORTED)
+        ASSERT(strstr(ei.msg, "gemmX") != NULL);
 }
