@@ -9,8 +9,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/mem.h"
 #include "engine/gguf/gguf.h"
 
 #define API_INFO_MAX_ARRAY 5 /* arrays longer than this are emptied unless verbose */
@@ -50,6 +52,27 @@ static uint64_t count_params(const struct gguf *g)
     return total;
 }
 
+/* Without general.file_type: the tensor type holding most elements of the matrices (Ollama
+ * would print the zero value "F32"; this is right more often). */
+static const char *dominant_type(const struct gguf *g)
+{
+    uint64_t elems[GGUF_T_COUNT] = {0}, best = 0;
+    const char *name = "F32";
+    for (uint64_t i = 0; g->tensors && i < g->n_tensors; i++) {
+        const struct gguf_tensor *t = &g->tensors[i];
+        uint64_t e = 1;
+        if (t->n_dims < 2 || (unsigned)t->type >= GGUF_T_COUNT)
+            continue;
+        for (uint32_t d = 0; d < t->n_dims && d < GGUF_MAX_DIMS; d++)
+            e *= (uint64_t)t->ne[d];
+        elems[t->type] += e;
+    }
+    for (unsigned k = 0; k < GGUF_T_COUNT; k++)
+        if (elems[k] > best && gguf_type_name(k))
+            best = elems[k], name = gguf_type_name(k);
+    return name;
+}
+
 static int64_t arch_int(const struct gguf *g, const char *arch, const char *suffix)
 {
     char key[160];
@@ -67,8 +90,10 @@ static void fill_facts(const struct gguf *g, struct api_gguf_facts *f)
         copy_str(s, f->arch, sizeof(f->arch));
     if (gguf_get_str(g, "general.type", &s) == 0 && gguf_str_eq(s, "adapter"))
         f->adapter = 1;
-    snprintf(f->file_type, sizeof(f->file_type), "%s",
-             gguf_get_u32(g, "general.file_type", &ft) == 0 ? gguf_ftype_name(ft) : "unknown");
+    if (gguf_get_u32(g, "general.file_type", &ft) == 0)
+        snprintf(f->file_type, sizeof(f->file_type), "%s", gguf_ftype_name(ft));
+    else
+        snprintf(f->file_type, sizeof(f->file_type), "%s", dominant_type(g));
     f->n_params = count_params(g);
     if (f->n_params)
         api_human_number(f->n_params, f->parameter_size, sizeof(f->parameter_size));
@@ -164,6 +189,29 @@ static json_t *kv_value(const struct gguf *g, const struct gguf_kv *kv, const ch
     return scalar(kv->type, kv->val);
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The same object with keys inserted in sorted order (Go prints maps sorted). */
+static json_t *sorted_copy(json_t *o)
+{
+    size_t n = json_object_size(o), i = 0;
+    const char **keys = mem_calloc(n + 1, sizeof(*keys)), *k;
+    json_t *v, *r = keys ? json_object() : NULL;
+    if (!r) {
+        mem_free((void *)keys);
+        return NULL;
+    }
+    json_object_foreach(o, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), cmp_key);
+    for (i = 0; i < n; i++)
+        json_object_set(r, keys[i], json_object_get(o, keys[i]));
+    mem_free((void *)keys);
+    return r;
+}
+
 int api_gguf_model_info(const char *path, int verbose, json_t **out, struct err_info *ei)
 {
     struct gguf *g = NULL;
@@ -190,6 +238,7 @@ int api_gguf_model_info(const char *path, int verbose, json_t **out, struct err_
     if (g->tensors)
         json_object_set_new(o, "general.parameter_count", json_integer((json_int_t)count_params(g)));
     gguf_close(g);
-    *out = o;
-    return 0;
+    *out = sorted_copy(o);
+    json_decref(o);
+    return *out ? 0 : E_NOMEM;
 }
