@@ -37,6 +37,7 @@ struct w_tensor {
     const void *data;
     uint64_t nbytes;
     int owned;
+    int deferred;
 };
 
 struct gguf_writer {
@@ -321,10 +322,12 @@ static uint64_t tensor_bytes(uint32_t type, uint32_t n_dims, const int64_t *ne)
 }
 
 static int add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
-                      const int64_t *ne, const void *data, uint64_t nbytes, int owned)
+                      const int64_t *ne, const void *data, uint64_t nbytes, int flags)
 {
     size_t len = strlen(name);
-    if (len >= GGUF_MAX_NAME || tensor_bytes(type, n_dims, ne) != nbytes || (!data && nbytes))
+    int deferred = (flags & GGUF_W_DEFER) != 0;
+    if (len >= GGUF_MAX_NAME || tensor_bytes(type, n_dims, ne) != nbytes ||
+        (!data && nbytes && !deferred) || (data && deferred))
         return E_INVAL;
     for (uint64_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0)
@@ -349,7 +352,8 @@ static int add_tensor(struct gguf_writer *w, const char *name, uint32_t type, ui
         t->ne[d] = d < n_dims ? ne[d] : 1;
     t->data = data;
     t->nbytes = nbytes;
-    t->owned = owned;
+    t->owned = (flags & GGUF_W_OWN) != 0;
+    t->deferred = deferred;
     w->n_t++;
     return 0;
 }
@@ -358,7 +362,7 @@ int gguf_w_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, ui
                       const int64_t *ne, const void *data, uint64_t nbytes, int flags)
 {
     int own = (flags & GGUF_W_OWN) != 0;
-    int rc = add_tensor(w, name, type, n_dims, ne, data, nbytes, own);
+    int rc = add_tensor(w, name, type, n_dims, ne, data, nbytes, flags & (GGUF_W_OWN | GGUF_W_DEFER));
     if (rc && own)
         mem_free((void *)data);
     return rc;
@@ -386,6 +390,8 @@ struct sink {
     FILE *f;      /* stream target, or NULL */
     uint64_t pos;
     int err;
+    gguf_w_fill_fn fill; /* producer of deferred tensor data */
+    void *fill_ctx;
 };
 
 static void emit(struct sink *s, const void *p, uint64_t n)
@@ -456,11 +462,36 @@ static void serialize(const struct gguf_writer *w, struct sink *s)
         off += pad_to(t->nbytes, align);
     }
     emit_zeros(s, pad_to(s->pos, align) - s->pos);
-    for (uint64_t i = 0; i < w->n_t; i++) {
+    for (uint64_t i = 0; i < w->n_t && !s->err; i++) {
         const struct w_tensor *t = &w->t[i];
-        emit(s, t->data, t->nbytes);
+        const void *data = t->data;
+        if (t->deferred) {
+            if (!s->mem && !s->f) {
+                s->pos += t->nbytes; /* only counting */
+                emit_zeros(s, pad_to(t->nbytes, align) - t->nbytes);
+                continue;
+            }
+            if (!s->fill) {
+                s->err = E_INVAL;
+                return;
+            }
+            int rc = s->fill(s->fill_ctx, i, &data);
+            if (rc) {
+                s->err = rc;
+                return;
+            }
+        }
+        emit(s, data, t->nbytes);
         emit_zeros(s, pad_to(t->nbytes, align) - t->nbytes);
     }
+}
+
+static int any_deferred(const struct gguf_writer *w)
+{
+    for (uint64_t i = 0; i < w->n_t; i++)
+        if (w->t[i].deferred)
+            return 1;
+    return 0;
 }
 
 uint64_t gguf_w_size(const struct gguf_writer *w)
@@ -476,6 +507,8 @@ int gguf_w_to_mem(const struct gguf_writer *w, uint8_t **out, uint64_t *n)
     struct sink s = {0};
     if (size > SIZE_MAX / 2)
         return E_RANGE;
+    if (any_deferred(w))
+        return E_INVAL;
     if (!(s.mem = mem_alloc((size_t)size)))
         return E_NOMEM;
     serialize(w, &s);
@@ -486,15 +519,27 @@ int gguf_w_to_mem(const struct gguf_writer *w, uint8_t **out, uint64_t *n)
 
 int gguf_w_write_file(const struct gguf_writer *w, const char *path, struct err_info *ei)
 {
+    if (any_deferred(w))
+        return err_set(ei, E_INVAL, "gguf: deferred tensors need gguf_w_write_file_fill");
+    return gguf_w_write_file_fill(w, path, NULL, NULL, ei);
+}
+
+int gguf_w_write_file_fill(const struct gguf_writer *w, const char *path, gguf_w_fill_fn fill,
+                           void *ctx, struct err_info *ei)
+{
     char tmp[4096];
     struct sink s = {0};
     int rc = 0;
+    s.fill = fill;
+    s.fill_ctx = ctx;
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
         return err_set(ei, E_INVAL, "gguf: output path too long");
     if (!(s.f = fopen(tmp, "wbx")))
         return err_set(ei, E_IO, "gguf: cannot create %s: %s", tmp, strerror(errno));
     serialize(w, &s);
-    if (s.err || fflush(s.f) != 0 || fsync(fileno(s.f)) != 0)
+    if (s.err && s.err != E_IO)
+        rc = s.err; /* from fill: its detail is already in ei */
+    else if (s.err || fflush(s.f) != 0 || fsync(fileno(s.f)) != 0)
         rc = err_set(ei, E_IO, "gguf: writing %s failed: %s", tmp, strerror(errno));
     if (fclose(s.f) != 0 && !rc)
         rc = err_set(ei, E_IO, "gguf: closing %s failed: %s", tmp, strerror(errno));

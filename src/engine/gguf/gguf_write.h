@@ -18,7 +18,13 @@
 #include "common/err.h"
 #include "engine/gguf/gguf.h"
 
-#define GGUF_W_OWN 1 /* gguf_w_add_tensor flag: the writer takes the data buffer */
+#define GGUF_W_OWN   1 /* gguf_w_add_tensor flag: the writer takes the data buffer */
+#define GGUF_W_DEFER 2 /* gguf_w_add_tensor flag: data is NULL, produced by a fill callback */
+
+/* Produces the data of tensor i (insertion order) while the file is written: stores a pointer to
+ * exactly the tensor's nbytes in *data, valid until the next call.  Returns 0 or an E_* code
+ * (which aborts the write). */
+typedef int (*gguf_w_fill_fn)(void *ctx, uint64_t i, const void **data);
 
 struct gguf_writer;
 
@@ -51,7 +57,7 @@ int gguf_w_remove(struct gguf_writer *w, const char *key);
 
 /* Appends a tensor: name (< GGUF_MAX_NAME bytes, unique), type, n_dims (1..4) dims ne (ne[0] a
  * multiple of the type's block size), data of exactly the tensor's byte size (checked against
- * nbytes).  flags: GGUF_W_OWN.  E_INVAL, E_EXISTS, E_NOMEM; with GGUF_W_OWN the data is freed
+ * nbytes; NULL with GGUF_W_DEFER).  flags: GGUF_W_OWN or GGUF_W_DEFER.  E_INVAL, E_EXISTS, E_NOMEM; with GGUF_W_OWN the data is freed
  * even on error. */
 CORRAL_WARN_UNUSED int gguf_w_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                                          uint32_t n_dims, const int64_t *ne, const void *data,
@@ -61,8 +67,15 @@ CORRAL_WARN_UNUSED int gguf_w_add_tensor(struct gguf_writer *w, const char *name
 uint64_t gguf_w_size(const struct gguf_writer *w);
 /* Serializes to a new buffer (caller frees with mem_free).  E_NOMEM, E_RANGE. */
 CORRAL_WARN_UNUSED int gguf_w_to_mem(const struct gguf_writer *w, uint8_t **out, uint64_t *n);
-/* Writes path atomically (temp file in the same directory, fsync, rename).  E_IO with detail. */
+/* Writes path atomically (temp file in the same directory, fsync, rename).  E_IO with detail;
+ * E_INVAL when a tensor was added with GGUF_W_DEFER. */
 CORRAL_WARN_UNUSED int gguf_w_write_file(const struct gguf_writer *w, const char *path,
                                          struct err_info *ei);
+/* The same, calling fill (in insertion order, one tensor at a time) for tensors added with
+ * GGUF_W_DEFER, so a quantizer never holds more than one output tensor in memory.  An error of
+ * fill is returned as is and no file is left behind. */
+CORRAL_WARN_UNUSED int gguf_w_write_file_fill(const struct gguf_writer *w, const char *path,
+                                              gguf_w_fill_fn fill, void *ctx,
+                                              struct err_info *ei);
 
 #endif
