@@ -1,0 +1,265 @@
+/*
+ * bench.c - `corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps]`: prompt and
+ * generation speed of the engine on one model, and the fraction of this machine's memory
+ * bandwidth the generation achieves (weight bytes read per token x tok/s over a read
+ * bandwidth measured in the same run with the same number of threads).
+ *
+ * The prompt is N pseudo-random token ids (fixed seed) decoded in batches of n_batch; the
+ * generation decodes N tokens one at a time, greedy.  Pages of the mmapped model are touched
+ * by a warm-up pass first.  The last line is machine-readable (`RESULT key=value ...`) for
+ * scripts/bench.sh.  A CLI tool: prints to stdout, errors to stderr.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cmd.h"
+#include "common/err.h"
+#include "common/mem.h"
+#include "engine/engine.h"
+
+#define BENCH_MAX_TOKENS 16384
+#define BENCH_BW_BYTES   ((size_t)256 << 20)
+#define BENCH_BW_PASSES  4
+
+struct bench_opts {
+    const char *path;
+    int n_prompt, n_gen, n_threads, reps;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- memory bandwidth ------------------------------------------------------------------ */
+
+struct bw_arg {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+};
+
+static void *bw_reader(void *argp)
+{
+    struct bw_arg *a = argp;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= a->n; i += 4) {
+        s0 += a->p[i];
+        s1 += a->p[i + 1];
+        s2 += a->p[i + 2];
+        s3 += a->p[i + 3];
+    }
+    a->sum = s0 ^ s1 ^ s2 ^ s3;
+    return NULL;
+}
+
+/* Best read bandwidth (bytes/s) of n_threads threads over a buffer larger than the caches. */
+static double measure_bw(int n_threads)
+{
+    size_t n = BENCH_BW_BYTES / sizeof(uint64_t);
+    uint64_t *buf = mem_aligned(64, BENCH_BW_BYTES);
+    pthread_t th[64];
+    struct bw_arg args[64];
+    double best = 0.0;
+    if (!buf)
+        return 0.0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i;
+    if (n_threads > 64)
+        n_threads = 64;
+    for (int pass = 0; pass < BENCH_BW_PASSES; pass++) {
+        size_t per = n / (size_t)n_threads;
+        double t0 = now_s();
+        for (int t = 0; t < n_threads; t++) {
+            args[t] = (struct bw_arg){buf + (size_t)t * per, per, 0};
+            if (t > 0 && pthread_create(&th[t], NULL, bw_reader, &args[t]) != 0)
+                bw_reader(&args[t]);
+        }
+        bw_reader(&args[0]);
+        for (int t = 1; t < n_threads; t++)
+            pthread_join(th[t], NULL);
+        double dt = now_s() - t0, bw = (double)(per * (size_t)n_threads * 8) / dt;
+        best = bw > best ? bw : best;
+    }
+    mem_free(buf);
+    return best;
+}
+
+/* ---- runs ------------------------------------------------------------------------------ */
+
+static int run_prompt(struct eng_ctx *c, const int32_t *toks, int n, uint32_t n_batch,
+                      double *secs)
+{
+    struct err_info ei = {0};
+    double t0 = now_s();
+    for (int i = 0; i < n; i += (int)n_batch) {
+        int k = n - i < (int)n_batch ? n - i : (int)n_batch;
+        struct eng_batch b = {k, toks + i, NULL, NULL, NULL};
+        int rc = eng_decode(c, &b, &ei);
+        if (rc != 0) {
+            fprintf(stderr, "corral bench: %s\n", ei.msg);
+            return rc;
+        }
+    }
+    *secs = now_s() - t0;
+    return 0;
+}
+
+static int32_t argmax(const float *l, uint32_t n)
+{
+    uint32_t b = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (l[i] > l[b])
+            b = i;
+    return (int32_t)b;
+}
+
+static int run_gen(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, double *secs)
+{
+    struct err_info ei = {0};
+    int32_t t = first;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        struct eng_batch b = {1, &t, NULL, NULL, NULL};
+        int rc = eng_decode(c, &b, &ei);
+        if (rc != 0) {
+            fprintf(stderr, "corral bench: %s\n", ei.msg);
+            return rc;
+        }
+        t = argmax(eng_get_logits(c, 0), n_vocab);
+    }
+    *secs = now_s() - t0;
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps]\n"
+                    "  -p  prompt tokens (default 128)   -n  generated tokens (default 64)\n"
+                    "  -t  threads (default: physical cores)   -r  repetitions, best kept (2)\n");
+    return 2;
+}
+
+static int parse_opts(int argc, char **argv, struct bench_opts *o)
+{
+    *o = (struct bench_opts){NULL, 128, 64, 0, 2};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int *dst = NULL;
+        if (strcmp(a, "-p") == 0)
+            dst = &o->n_prompt;
+        else if (strcmp(a, "-n") == 0)
+            dst = &o->n_gen;
+        else if (strcmp(a, "-t") == 0)
+            dst = &o->n_threads;
+        else if (strcmp(a, "-r") == 0)
+            dst = &o->reps;
+        else if (a[0] != '-' && !o->path) {
+            o->path = a;
+            continue;
+        } else
+            return -1;
+        if (i + 1 >= argc)
+            return -1;
+        char *end;
+        long v = strtol(argv[++i], &end, 10);
+        if (*end || v < 0 || v > BENCH_MAX_TOKENS)
+            return -1;
+        *dst = (int)v;
+    }
+    if (!o->path || o->n_prompt < 1 || o->n_gen < 1 || o->reps < 1 || o->reps > 100 ||
+        o->n_threads > ENG_MAX_THREADS)
+        return -1;
+    return 0;
+}
+
+struct bench_res {
+    double pp_s, tg_s;
+};
+
+static int bench_once(struct eng_ctx *c, const int32_t *toks, const struct bench_opts *o,
+                      uint32_t n_vocab, struct bench_res *r)
+{
+    int rc;
+    eng_seq_clear(c, 0);
+    if ((rc = run_prompt(c, toks, o->n_prompt, eng_ctx_get_params(c)->n_batch, &r->pp_s)) != 0)
+        return rc;
+    return run_gen(c, toks[0], o->n_gen, n_vocab, &r->tg_s);
+}
+
+static int bench_model(struct eng_model *m, const struct bench_opts *o)
+{
+    const struct eng_model_info *in = eng_model_get_info(m);
+    struct eng_ctx_params cp;
+    struct eng_ctx *c = NULL;
+    struct err_info ei = {0};
+    int32_t *toks = mem_calloc((size_t)o->n_prompt, sizeof(int32_t));
+    int rc;
+    if (!toks)
+        return E_NOMEM;
+    uint64_t x = 12345;
+    for (int i = 0; i < o->n_prompt; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (int32_t)((x >> 33) % in->n_vocab);
+    }
+    eng_ctx_params_default(&cp);
+    cp.n_ctx = (uint32_t)(o->n_prompt + o->n_gen + 8);
+    cp.n_threads = o->n_threads;
+    if ((rc = eng_ctx_new(m, &cp, &c, &ei)) != 0) {
+        fprintf(stderr, "corral bench: %s\n", ei.msg);
+        goto out;
+    }
+    int nt = eng_ctx_get_params(c)->n_threads;
+    struct bench_res best = {1e30, 1e30}, r;
+    struct bench_opts warm = *o;
+    warm.n_gen = 4;
+    if ((rc = bench_once(c, toks, &warm, in->n_vocab, &r)) != 0) /* page in the weights */
+        goto out;
+    for (int i = 0; i < o->reps; i++) {
+        if ((rc = bench_once(c, toks, o, in->n_vocab, &r)) != 0)
+            goto out;
+        best.pp_s = r.pp_s < best.pp_s ? r.pp_s : best.pp_s;
+        best.tg_s = r.tg_s < best.tg_s ? r.tg_s : best.tg_s;
+    }
+    double bw = measure_bw(nt);
+    double pp = o->n_prompt / best.pp_s, tg = o->n_gen / best.tg_s;
+    double frac = bw > 0 ? (double)in->bytes_per_token * tg / bw : 0.0;
+    printf("model      %s (%s, %s, %.1f MB, %.1f MB read per token)\n", o->path, in->arch,
+           in->file_type, (double)in->weight_bytes / 1e6, (double)in->bytes_per_token / 1e6);
+    printf("threads    %d\n", nt);
+    printf("prompt     %d tokens  %.2f tok/s\n", o->n_prompt, pp);
+    printf("generation %d tokens  %.2f tok/s\n", o->n_gen, tg);
+    printf("bandwidth  %.2f GB/s measured (%d threads, read)  -> %.1f %% achieved\n", bw / 1e9,
+           nt, 100.0 * frac);
+    printf("RESULT threads=%d pp_tps=%.3f tg_tps=%.3f bw_gbs=%.3f bw_frac=%.4f bytes_tok=%llu\n",
+           nt, pp, tg, bw / 1e9, frac, (unsigned long long)in->bytes_per_token);
+out:
+    eng_ctx_free(c);
+    mem_free(toks);
+    return rc;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    struct bench_opts o;
+    struct eng_model *m = NULL;
+    struct err_info ei = {0};
+    if (parse_opts(argc, argv, &o) != 0)
+        return usage();
+    int rc = eng_model_load_file(o.path, NULL, &m, &ei);
+    if (rc != 0) {
+        fprintf(stderr, "corral bench: %s\n", ei.msg[0] ? ei.msg : err_str(rc));
+        return 1;
+    }
+    rc = bench_model(m, &o);
+    eng_model_free(m);
+    return rc == 0 ? 0 : 1;
+}
+
+CMD_REGISTER(bench, "bench", cmd_bench, "measure prompt/generation speed of a GGUF model")
