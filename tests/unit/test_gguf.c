@@ -291,6 +291,11 @@ TEST(gguf_tensor_errors)
     ASSERT_EQ_INT(open_bb(&b, &g, &ei), E_RANGE);
     bb_one_tensor(&b, 2, (int64_t)1 << 40, (int64_t)1 << 20, GGUF_T_F32, 0, 128);
     ASSERT_EQ_INT(open_bb(&b, &g, &ei), E_RANGE);
+    /* element count fits in int64 but the byte size would wrap to 0 */
+    bb_one_tensor(&b, 1, (int64_t)1 << 62, 1, GGUF_T_F32, 0, 128);
+    ASSERT_EQ_INT(open_bb(&b, &g, &ei), E_RANGE);
+    bb_one_tensor(&b, 2, (int64_t)1 << 61, 2, GGUF_T_F32, 0, 128);
+    ASSERT_EQ_INT(open_bb(&b, &g, &ei), E_RANGE);
     /* n_dims 0 and 5 */
     bb_hdr(&b, 3, 1, 0);
     bb_str(&b, "w");

@@ -442,10 +442,12 @@ static int tensor_type(struct cur *c, struct gguf_tensor *t, const char *name)
         return cur_fail(c, E_PARSE, at, "tensor '%s': row length %lld is not a multiple of the %s "
                         "block size %u", name, (long long)t->ne[0], gguf_type_name(ty), blk);
     t->type = (enum gguf_ttype)ty;
+    /* ne products were checked to fit in int64 by tensor_shape. */
     uint64_t rows = (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
-    uint64_t row_bytes = (uint64_t)t->ne[0] / blk * bb; /* < 2^63 / 32 * 292: fits */
-    if (rows && row_bytes > UINT64_MAX / 2 / rows)
+    uint64_t blocks = (uint64_t)t->ne[0] / blk;
+    if (blocks > (UINT64_MAX / 2) / bb || blocks * bb > (UINT64_MAX / 2) / rows)
         return cur_fail(c, E_RANGE, at, "tensor '%s': byte size overflows", name);
+    uint64_t row_bytes = blocks * bb;
     t->nbytes = row_bytes * rows;
     return 0;
 }

@@ -312,6 +312,8 @@ static uint64_t tensor_bytes(uint32_t type, uint32_t n_dims, const int64_t *ne)
     uint32_t blk = gguf_type_block_elems(type), bb = gguf_type_block_bytes(type);
     if (!blk || n_dims < 1 || n_dims > GGUF_MAX_DIMS || ne[0] < 1 || ne[0] % blk)
         return 0;
+    if ((uint64_t)ne[0] / blk > (UINT64_MAX >> 2) / bb)
+        return 0;
     uint64_t bytes = (uint64_t)ne[0] / blk * bb;
     for (uint32_t d = 1; d < n_dims; d++) {
         if (ne[d] < 1 || (uint64_t)ne[d] > (UINT64_MAX >> 2) / bytes)
