@@ -81,7 +81,7 @@ $(B)/unit_tests: $(TEST_OBJ) $(LIBOBJ)
 
 $(B)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< tests/fuzz/replay.c $(LIBOBJ) $(LDFLAGS) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $< tests/fuzz/replay.c $(LIBOBJ) $(LDFLAGS) -o $@ $(LDLIBS)
 
 replay: $(REPLAY_BINS)
 
