@@ -43,19 +43,25 @@ AI int hsum_epi32(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
-/* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K scales[12] with word operations:
- * bytes 0-3 hold sc0-3 / bits 6-7 = high bits of sc4-7; 4-7 hold m0-3 / high bits of m4-7;
- * 8-11 hold the low nibbles of sc4-7 (low) and m4-7 (high). */
-AI void kern_avx_k4_scales(const uint8_t *s12, uint8_t sc[8], uint8_t mn[8])
+/* The 8 six-bit scales (bytes 0-7) and 8 mins (bytes 8-15) of a Q4_K/Q5_K scales[12]:
+ * words u0..u2 of the 12 bytes: sc0-3 = u0 & 0x3f.., sc4-7 = (u2 & 0x0f..) | (u0 >> 6) << 4,
+ * m0-3 = u1 & 0x3f.., m4-7 = (u2 >> 4 & 0x0f..) | (u1 >> 6) << 4 (bytewise).  Reads 16 bytes
+ * from s12 (the 4 after the scales are still inside the block). */
+AI __m128i kern_avx_k4_scales(const uint8_t *s12)
 {
-    uint32_t u[3], o[4];
-    memcpy(u, s12, 12);
-    o[0] = u[0] & 0x3f3f3f3fu;
-    o[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-    o[2] = u[1] & 0x3f3f3f3fu;
-    o[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-    memcpy(sc, o, 8);
-    memcpy(mn, o + 2, 8);
+    __m128i u = _mm_loadu_si128((const __m128i *)s12);
+    __m128i a = _mm_shuffle_epi32(u, 0x98); /* u0 u2 u1 u2 */
+    __m128i b = _mm_shuffle_epi32(u, 0x50); /* u0 u0 u1 u1 */
+    a = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                      _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    b = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(a, b);
+}
+
+/* vpshufb index that broadcasts 16-bit word k of each 128-bit lane. */
+AI __m256i kern_avx_word_pick(int k)
+{
+    return _mm256_set1_epi16((short)(2 * k | (2 * k + 1) << 8));
 }
 
 /* 16 packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31). */

@@ -123,10 +123,9 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq4_k *bw = (const struct kern_bq4_k *)w + i;
-        uint8_t sc[8], mn[8];
-        kern_avx_k4_scales(bw->scales, sc, mn);
-        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+        __m128i scm = kern_avx_k4_scales(bw->scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
         __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
@@ -134,7 +133,8 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
+            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
+            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
                 const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
@@ -163,10 +163,9 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15), m1 = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq5_k *bw = (const struct kern_bq5_k *)w + i;
-        uint8_t sc[8], mn[8];
-        kern_avx_k4_scales(bw->scales, sc, mn);
-        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+        __m128i scm = kern_avx_k4_scales(bw->scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
         __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
@@ -178,7 +177,8 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             qh = _mm256_srli_epi16(qh, 2);
             __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
-            __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
+            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
+            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
                 const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));

@@ -33,6 +33,84 @@ K_B32(z_q5_0, kern_bq5_0, kern_bq8_0,
                       _mm256_set1_epi8(16)),
       vnni_i8, (void)0)
 
+/* Two 32-element blocks per 512-bit register: [block i | block i+1] of signed weights times
+ * the matching activations with one vpdpbusd (sign trick), and the four fp16 scales of the pair
+ * converted with one vcvtph2ps.  Halves the per-block overhead that bounds Q4_0 at nt = 1. */
+AI __m512i lanes4_nibbles(const uint8_t *q0, const uint8_t *q1)
+{
+    __m256i raw = _mm256_loadu2_m128i((const __m128i *)q1, (const __m128i *)q0);
+    __m512i v = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3),
+                                         _mm512_castsi256_si512(raw));
+    const __m512i cnt = _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0,
+                                          0x0004000400040004LL, 0x0004000400040004LL);
+    return _mm512_and_si512(_mm512_srlv_epi16(v, cnt), _mm512_set1_epi8(15));
+}
+
+/* 64 bits of two Q5 qh words -> 64 bytes, 0x10 where the bit is set. */
+AI __m512i lanes4_bits(const uint8_t *qh0, const uint8_t *qh1)
+{
+    uint32_t a, b;
+    memcpy(&a, qh0, 4);
+    memcpy(&b, qh1, 4);
+    __mmask64 m = (__mmask64)a | (__mmask64)b << 32;
+    return _mm512_maskz_mov_epi8(m, _mm512_set1_epi8(0x10));
+}
+
+AI __m512i load_pair32(const int8_t *a, const int8_t *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* [s0 x8 | s1 x8] with s_k = d(w_k) * d(x_k), from four fp16 values. */
+AI __m512 pair_scales(uint16_t w0, uint16_t w1, uint16_t x0, uint16_t x1)
+{
+    __m128i h = _mm_cvtsi32_si128(w0);
+    h = _mm_insert_epi16(h, w1, 1);
+    h = _mm_insert_epi16(h, x0, 2);
+    h = _mm_insert_epi16(h, x1, 3);
+    __m128 f = _mm_cvtph_ps(h);
+    __m128 s = _mm_mul_ps(f, _mm_movehl_ps(f, f));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                 _mm512_castps128_ps512(s));
+}
+
+#define Z_B32(name, WT, decode2, tail1)                                                            \
+    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)    \
+    {                                                                                              \
+        __m512 acc[KERN_AVX2_NT];                                                                  \
+        for (int t = 0; t < nt; t++)                                                               \
+            acc[t] = _mm512_setzero_ps();                                                          \
+        int64_t i = 0;                                                                             \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            const struct WT *b0 = (const struct WT *)w + i, *b1 = b0 + 1;                          \
+            __m512i q = decode2;                                                                   \
+            __m512i aq = _mm512_abs_epi8(q);                                                       \
+            __mmask64 neg = _mm512_movepi8_mask(q);                                                \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const struct kern_bq8_0 *x0 = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i; \
+                __m512i xv = load_pair32(x0[0].qs, x0[1].qs);                                      \
+                xv = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);                    \
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, xv);                   \
+                acc[t] = _mm512_fmadd_ps(pair_scales(b0->d, b1->d, x0[0].d, x0[1].d),              \
+                                         _mm512_cvtepi32_ps(s), acc[t]);                           \
+            }                                                                                      \
+        }                                                                                          \
+        float tail[KERN_AVX2_NT] = {0};                                                            \
+        if (i < nb)                                                                                \
+            tail1(1, w + i * sizeof(struct WT), x + i * sizeof(struct kern_bq8_0), xs, nt, tail);  \
+        for (int t = 0; t < nt; t++)                                                               \
+            out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];                                       \
+    }
+
+Z_B32(zz_q8_0, kern_bq8_0, load_pair32(b0->qs, b1->qs), z_q8_0)
+Z_B32(zz_q4_0, kern_bq4_0, _mm512_sub_epi8(lanes4_nibbles(b0->qs, b1->qs), _mm512_set1_epi8(8)),
+      z_q4_0)
+Z_B32(zz_q5_0, kern_bq5_0,
+      _mm512_sub_epi8(_mm512_or_si512(lanes4_nibbles(b0->qs, b1->qs), lanes4_bits(b0->qh, b1->qh)),
+                      _mm512_set1_epi8(16)),
+      z_q5_0)
+
 /* ---- K-quants: 512-bit, vpmaddubsw + vpdpwssd ---- */
 
 /* Words 0..15 = 0, words 16..31 = v: per-half shift counts. */
@@ -80,11 +158,9 @@ AI void z_k45(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt,
         /* both layouts start with d, dmin, scales[12]; Q5_K then has qh[32] before qs */
         const struct kern_bq4_k *b4 = (const struct kern_bq4_k *)blk;
         const uint8_t *qs = five ? ((const struct kern_bq5_k *)blk)->qs : b4->qs;
-        uint8_t sc[8], mn[8];
-        kern_avx_k4_scales(b4->scales, sc, mn);
-        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-        __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+        __m128i scm = kern_avx_k4_scales(b4->scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(scm));
         __m512i qh = five ? load2x256(((const struct kern_bq5_k *)blk)->qh) : _mm512_setzero_si512();
         __m512i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++)
@@ -207,9 +283,9 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
 {
     int64_t nb = n / KERN_QK, nbk = n / KERN_QK_K;
     switch (wtype) {
-    case KERN_T_Q8_0: NT_SWITCH(z_q8_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q4_0: NT_SWITCH(z_q4_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_0: NT_SWITCH(z_q5_0, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q8_0: NT_SWITCH(zz_q8_0, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q4_0: NT_SWITCH(zz_q4_0, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q5_0: NT_SWITCH(zz_q5_0, nb, w, x, xs, nt, out); return 1;
     case KERN_T_Q4_K: NT_SWITCH(z_q4_k, nbk, w, x, xs, nt, out); return 1;
     case KERN_T_Q5_K: NT_SWITCH(z_q5_k, nbk, w, x, xs, nt, out); return 1;
     case KERN_T_Q6_K: NT_SWITCH(z_q6_k, nbk, w, x, xs, nt, out); return 1;
