@@ -28,6 +28,7 @@
 struct bench_opts {
     const char *path;
     int n_prompt, n_gen, n_threads, reps;
+    int no_bw; /* --no-bw: skip the bandwidth measurement (valgrind runs) */
 };
 
 static double now_s(void)
@@ -140,7 +141,7 @@ static int run_gen(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, do
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps]\n"
+    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps] [--no-bw]\n"
                     "  -p  prompt tokens (default 128)   -n  generated tokens (default 64)\n"
                     "  -t  threads (default: physical cores)   -r  repetitions, best kept (2)\n");
     return 2;
@@ -148,10 +149,14 @@ static int usage(void)
 
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
 {
-    *o = (struct bench_opts){NULL, 128, 64, 0, 2};
+    *o = (struct bench_opts){NULL, 128, 64, 0, 2, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int *dst = NULL;
+        if (strcmp(a, "--no-bw") == 0) {
+            o->no_bw = 1;
+            continue;
+        }
         if (strcmp(a, "-p") == 0)
             dst = &o->n_prompt;
         else if (strcmp(a, "-n") == 0)
@@ -227,7 +232,7 @@ static int bench_model(struct eng_model *m, const struct bench_opts *o)
         best.pp_s = r.pp_s < best.pp_s ? r.pp_s : best.pp_s;
         best.tg_s = r.tg_s < best.tg_s ? r.tg_s : best.tg_s;
     }
-    double bw = measure_bw(nt);
+    double bw = o->no_bw ? 0.0 : measure_bw(nt);
     double pp = o->n_prompt / best.pp_s, tg = o->n_gen / best.tg_s;
     double frac = bw > 0 ? (double)in->bytes_per_token * tg / bw : 0.0;
     printf("model      %s (%s, %s, %.1f MB, %.1f MB read per token)\n", o->path, in->arch,
