@@ -393,7 +393,7 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
         rc = api_resp_error(resp, rc == E_INVAL ? 400 : 500, "%s",
                             ei.msg[0] ? ei.msg : err_str(rc));
     else
-        rc = api_stream_finish(resp);
+        rc = 0; /* the adapter calls api_stream_finish */
 out:
     json_decref(msgs);
     json_decref(body);

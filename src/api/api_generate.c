@@ -197,7 +197,7 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
         rc = api_resp_error(resp, rc == E_INVAL ? 400 : 500, "%s",
                             ei.msg[0] ? ei.msg : err_str(rc));
     else
-        rc = api_stream_finish(resp);
+        rc = 0; /* the adapter calls api_stream_finish */
 out:
     json_decref(body);
     buf_fini(&prompt);
