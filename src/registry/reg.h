@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "store/store.h"
 
@@ -70,6 +72,18 @@ struct reg_opts {
     uint64_t part_size;          /* 0 = Ollama's sizing, lowered by $CORRAL_PULL_PART_SIZE */
     int noprune;                 /* do not delete layers a re-pulled tag no longer uses */
 };
+
+/* How the daemon connects out: api_env.user[REG_ENV_SLOT] may point to one of these (set by the
+ * server when the monitor process answers connects); NULL there means reg_connect_default. */
+#define REG_ENV_SLOT 1
+struct reg_connector {
+    reg_connect_fn fn;
+    void *ctx;
+};
+
+/* Ollama's ProgressResponse as JSON: {"status", "digest"?, "total"?, "completed"?} with zero or
+ * empty fields left out.  New reference, NULL on out of memory. */
+json_t *reg_progress_json(const struct reg_progress *p);
 
 /* Pulls nm into st.  Resumes from -partial files left by an earlier attempt. */
 CORRAL_WARN_UNUSED int reg_pull(struct store *st, const struct store_name *nm,

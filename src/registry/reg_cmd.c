@@ -11,24 +11,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/cmd.h"
+#include "common/json.h"
 #include "common/mem.h"
 #include "registry/reg.h"
 #include "store/store.h"
 
 static int print_progress(void *ctx, const struct reg_progress *p)
 {
+    json_t *v = reg_progress_json(p);
+    struct buf line;
     (void)ctx;
-    if (!p->digest)
-        printf("{\"status\":\"%s\"}\n", p->status);
-    else if (p->completed)
-        printf("{\"status\":\"%s\",\"digest\":\"%s\",\"total\":%llu,\"completed\":%llu}\n",
-               p->status, p->digest, (unsigned long long)p->total,
-               (unsigned long long)p->completed);
-    else
-        printf("{\"status\":\"%s\",\"digest\":\"%s\",\"total\":%llu}\n", p->status, p->digest,
-               (unsigned long long)p->total);
-    fflush(stdout);
+    buf_init(&line, 1u << 16);
+    if (v && json_ndjson_line(v, &line) == 0) {
+        fwrite(line.p, 1, line.n, stdout);
+        fflush(stdout);
+    }
+    buf_fini(&line);
+    json_decref(v);
     return 0;
 }
 

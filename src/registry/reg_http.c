@@ -196,6 +196,22 @@ int reg__progress(struct reg_client *c, const char *status, const char *digest, 
     return 0;
 }
 
+json_t *reg_progress_json(const struct reg_progress *p)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (json_object_set_new(o, "status", json_string(p->status)) != 0 ||
+        (p->digest && json_object_set_new(o, "digest", json_string(p->digest)) != 0) ||
+        (p->total && json_object_set_new(o, "total", json_integer((json_int_t)p->total)) != 0) ||
+        (p->completed &&
+         json_object_set_new(o, "completed", json_integer((json_int_t)p->completed)) != 0)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* ---- one exchange ---- */
 
 void reg__req_init(struct reg_req *rq, const char *method, const char *url)
