@@ -253,6 +253,103 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(acc[t]);
 }
 
+/* Q2_K and Q3_K share the walk: 8 steps of 32 two-bit codes (qs half n, shift 2j) whose 16-byte
+ * halves belong to sub-blocks 8n+2j and 8n+2j+1, against activations 128n+32j.. . */
+AI __m256i scale_pair16(int lo, int hi)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < nb; i++) {
+        const struct kern_bq2_k *bw = (const struct kern_bq2_k *)w + i;
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)bw->scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(15)));
+        __m256i isum[KERN_AVX2_NT];
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm256_setzero_si256();
+        for (int n = 0; n < 2; n++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * n));
+            for (int j = 0; j < 4; j++) {
+                __m256i v = _mm256_and_si256(q, m3);
+                q = _mm256_srli_epi16(q, 2);
+                int is = 8 * n + 2 * j;
+                __m256i s = scale_pair16(bw->scales[is] & 15, bw->scales[is + 1] & 15);
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *a =
+                        ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * n + 32 * j;
+                    __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)a));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
+                }
+            }
+        }
+        float dw = h2f(bw->d), dmw = h2f(bw->dmin);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
+}
+
+AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < nb; i++) {
+        const struct kern_bq3_k *bw = (const struct kern_bq3_k *)w + i;
+        int sc[16];
+        for (int j = 0; j < 16; j++)
+            sc[j] = kern__scale_q3k(j, bw->scales);
+        __m256i sc16 = _mm256_setr_epi16((short)sc[0], (short)sc[1], (short)sc[2], (short)sc[3],
+                                         (short)sc[4], (short)sc[5], (short)sc[6], (short)sc[7],
+                                         (short)sc[8], (short)sc[9], (short)sc[10], (short)sc[11],
+                                         (short)sc[12], (short)sc[13], (short)sc[14], (short)sc[15]);
+        __m256i isum[KERN_AVX2_NT];
+        for (int t = 0; t < nt; t++) {
+            /* codes are stored as u = q + 4 in [0, 7]: subtract 4 * sum_j sc_j * bsum_j */
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), sc16);
+            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(ms, 2));
+        }
+        __m256i hm = _mm256_loadu_si256((const __m256i *)bw->hmask);
+        for (int n = 0; n < 2; n++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * n));
+            for (int j = 0; j < 4; j++) {
+                __m256i h = _mm256_slli_epi16(_mm256_and_si256(hm, m1), 2);
+                hm = _mm256_srli_epi16(hm, 1);
+                __m256i v = _mm256_or_si256(_mm256_and_si256(q, m3), h);
+                q = _mm256_srli_epi16(q, 2);
+                int is = 8 * n + 2 * j;
+                __m256i s = scale_pair16(sc[is], sc[is + 1]);
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *a =
+                        ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * n + 32 * j;
+                    __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)a));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
+                }
+            }
+        }
+        float dw = h2f(bw->d);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
 /* ---- dispatch of one weight row against nt <= KERN_AVX2_NT tokens ---- */
 
 #define NT_SWITCH(fn, n, w, x, xs, nt, out)                                                        \
@@ -277,6 +374,8 @@ int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_
     case KERN_T_Q5_0: NT_SWITCH(k_q5_0, nb, w, x, xs, nt, out); return 1;
     case KERN_T_Q4_1: NT_SWITCH(k_q4_1, nb, w, x, xs, nt, out); return 1;
     case KERN_T_Q5_1: NT_SWITCH(k_q5_1, nb, w, x, xs, nt, out); return 1;
+    case KERN_T_Q2_K: NT_SWITCH(k_q2_k, nbk, w, x, xs, nt, out); return 1;
+    case KERN_T_Q3_K: NT_SWITCH(k_q3_k, nbk, w, x, xs, nt, out); return 1;
     case KERN_T_Q4_K: NT_SWITCH(k_q4_k, nbk, w, x, xs, nt, out); return 1;
     case KERN_T_Q5_K: NT_SWITCH(k_q5_k, nbk, w, x, xs, nt, out); return 1;
     case KERN_T_Q6_K: NT_SWITCH(k_q6_k, nbk, w, x, xs, nt, out); return 1;
