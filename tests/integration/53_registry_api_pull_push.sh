@@ -47,3 +47,18 @@ code=$(curl -sS -o "$W/e3" -w '%{http_code}' "$API/api/pull" -d "{\"model\":\"$R
 curl -sS "$API/api/push" -d "{\"model\":\"$R/library/absent\",\"insecure\":true}" > "$W/e4"
 tail -1 "$W/e4" | grep -q '"error"' || fail "push of a missing model: $(cat "$W/e4")"
 echo "api pull/push checks passed"
+
+# the CLI against the same daemon: plain lines when not on a terminal
+export OLLAMA_HOST=127.0.0.1:$PORT
+curl -sS -X DELETE "$API/api/delete" -d "{\"model\":\"$NAME\"}" > /dev/null || fail delete
+"$B" pull --insecure "$NAME" > "$W/cli.out" 2> "$W/cli.err" || fail "corral pull: $(cat "$W/cli.err")"
+head -1 "$W/cli.out" | grep -qx 'pulling manifest' || fail "cli first line: $(cat "$W/cli.out")"
+grep -qx 'pulling 270cba1bd510: 100% 1.2 MB' "$W/cli.out" || fail "cli layer line: $(cat "$W/cli.out")"
+tail -3 "$W/cli.out" | tr '\n' '|' | grep -qx 'verifying sha256 digest|writing manifest|success|' || fail "cli end: $(cat "$W/cli.out")"
+"$B" pull --insecure "$R/library/nothere" > /dev/null 2> "$W/cli.err" && fail "cli pull of a missing model succeeded"
+grep -qx 'Error: pull model manifest: file does not exist' "$W/cli.err" || fail "cli 404: $(cat "$W/cli.err")"
+"$B" push --insecure "$NAME" > "$W/clipush.out" 2>&1 || fail "corral push: $(cat "$W/clipush.out")"
+tail -1 "$W/clipush.out" | grep -qx success || fail "cli push end"
+OLLAMA_HOST=127.0.0.1:1 "$B" pull "$NAME" 2> "$W/cli.err" && fail "pull without a daemon succeeded"
+grep -q "could not connect" "$W/cli.err" || fail "no-daemon text: $(cat "$W/cli.err")"
+echo "cli pull/push checks passed"
