@@ -1,0 +1,220 @@
+/*
+ * cli_cmds.c - client subcommands that talk to the daemon: list/ls, show, rm, cp, ps and
+ * --version, printing what Ollama's CLI prints (ollama-reference.md 2).  Errors print as one
+ * line `Error: <message>` on stderr with exit status 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli_client.h"
+#include "cli/cli_fmt.h"
+#include "common/cmd.h"
+#include "common/json.h"
+#include "common/version.h"
+
+static int fail(const struct err_info *ei, int rc)
+{
+    fprintf(stderr, "Error: %s\n", *ei->msg ? ei->msg : err_str(rc));
+    return 1;
+}
+
+static int usage_error(const char *usage)
+{
+    fprintf(stderr, "Error: accepts the wrong number of arguments\n\nUsage:\n  %s\n", usage);
+    return 1;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* ---- list ---- */
+
+static int list_row(struct cli_table *t, const json_t *m, time_t now)
+{
+    char id[13], size[32], mod[64];
+    time_t mt;
+    const char *cells[4];
+    snprintf(id, sizeof(id), "%s", jstr(m, "digest"));
+    cli_human_bytes((uint64_t)json_integer_value(json_object_get(m, "size")), size, sizeof(size));
+    if (cli_parse_time(jstr(m, "modified_at"), &mt) == 0)
+        cli_human_time(mt, now, mod, sizeof(mod));
+    else
+        snprintf(mod, sizeof(mod), "Never");
+    cells[0] = jstr(m, "name"), cells[1] = id, cells[2] = size, cells[3] = mod;
+    return cli_table_add(t, cells);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    static const char *const head[] = {"NAME", "ID", "SIZE", "MODIFIED"};
+    struct cli_client c;
+    struct err_info ei = {0};
+    struct cli_table t;
+    json_t *out = NULL, *models;
+    const char *prefix = argc > 1 ? argv[1] : NULL;
+    int rc;
+    if ((rc = cli_client_init(&c, &ei)) != 0 ||
+        (rc = cli_request(&c, "GET", "/api/tags", NULL, &out, NULL, &ei)) != 0)
+        return fail(&ei, rc);
+    models = json_object_get(out, "models");
+    cli_table_init(&t, 4);
+    rc = cli_table_add(&t, head);
+    for (size_t i = 0; !rc && i < json_array_size(models); i++) {
+        const json_t *m = json_array_get(models, i);
+        if (!prefix || !strncmp(jstr(m, "name"), prefix, strlen(prefix)))
+            rc = list_row(&t, m, time(NULL));
+    }
+    cli_table_print(&t, stdout, NULL);
+    cli_table_fini(&t);
+    json_decref(out);
+    return rc ? 1 : 0;
+}
+CMD_REGISTER(list, "list", cmd_list, "List models")
+CMD_REGISTER(ls, "ls", cmd_list, NULL)
+
+/* ---- ps ---- */
+
+static void until_text(const char *expires, char *out, size_t n)
+{
+    time_t t, now = time(NULL);
+    if (cli_parse_time(expires, &t) != 0)
+        snprintf(out, n, "Forever");
+    else if (t > now + 100L * 365 * 24 * 3600)
+        snprintf(out, n, "Forever");
+    else if (t < now)
+        snprintf(out, n, "Stopping...");
+    else
+        cli_human_time(t, now, out, n);
+}
+
+static int ps_row(struct cli_table *t, const json_t *m)
+{
+    char id[13], size[32], proc[32], ctx[32], until[64];
+    const char *cells[6];
+    json_int_t sz = json_integer_value(json_object_get(m, "size"));
+    json_int_t vram = json_integer_value(json_object_get(m, "size_vram"));
+    snprintf(id, sizeof(id), "%s", jstr(m, "digest"));
+    cli_human_bytes((uint64_t)sz, size, sizeof(size));
+    if (vram <= 0 || sz <= 0)
+        snprintf(proc, sizeof(proc), "100%% CPU");
+    else if (vram >= sz)
+        snprintf(proc, sizeof(proc), "100%% GPU");
+    else
+        snprintf(proc, sizeof(proc), "%d%%/%d%% CPU/GPU", (int)(100 - vram * 100 / sz),
+                 (int)(vram * 100 / sz));
+    snprintf(ctx, sizeof(ctx), "%lld",
+             (long long)json_integer_value(json_object_get(m, "context_length")));
+    until_text(jstr(m, "expires_at"), until, sizeof(until));
+    cells[0] = jstr(m, "name"), cells[1] = id, cells[2] = size, cells[3] = proc;
+    cells[4] = ctx, cells[5] = until;
+    return cli_table_add(t, cells);
+}
+
+static int cmd_ps(int argc, char **argv)
+{
+    static const char *const head[] = {"NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"};
+    struct cli_client c;
+    struct err_info ei = {0};
+    struct cli_table t;
+    json_t *out = NULL, *models;
+    int rc;
+    (void)argc;
+    (void)argv;
+    if ((rc = cli_client_init(&c, &ei)) != 0 ||
+        (rc = cli_request(&c, "GET", "/api/ps", NULL, &out, NULL, &ei)) != 0)
+        return fail(&ei, rc);
+    models = json_object_get(out, "models");
+    cli_table_init(&t, 6);
+    rc = cli_table_add(&t, head);
+    for (size_t i = 0; !rc && i < json_array_size(models); i++)
+        rc = ps_row(&t, json_array_get(models, i));
+    cli_table_print(&t, stdout, NULL);
+    cli_table_fini(&t);
+    json_decref(out);
+    return rc ? 1 : 0;
+}
+CMD_REGISTER(ps, "ps", cmd_ps, "List running models")
+
+/* ---- rm / cp ---- */
+
+static int cmd_rm(int argc, char **argv)
+{
+    struct cli_client c;
+    struct err_info ei = {0};
+    int rc;
+    if (argc < 2)
+        return usage_error("corral rm MODEL [MODEL...]");
+    if ((rc = cli_client_init(&c, &ei)) != 0)
+        return fail(&ei, rc);
+    for (int i = 1; i < argc; i++) {
+        json_t *body = json_pack("{s:s}", "model", argv[i]);
+        json_t *unload = json_pack("{s:s,s:i}", "model", argv[i], "keep_alive", 0);
+        json_t *ignored = NULL;
+        struct err_info uei = {0};
+        /* unload first, as Ollama does; a daemon without the model loaded just answers */
+        if (cli_request(&c, "POST", "/api/generate", unload, &ignored, NULL, &uei) == E_NET) {
+            json_decref(body);
+            json_decref(unload);
+            return fail(&uei, E_NET);
+        }
+        json_decref(ignored);
+        json_decref(unload);
+        rc = cli_request(&c, "DELETE", "/api/delete", body, NULL, NULL, &ei);
+        json_decref(body);
+        if (rc)
+            return fail(&ei, rc);
+        printf("deleted '%s'\n", argv[i]);
+    }
+    return 0;
+}
+CMD_REGISTER(rm, "rm", cmd_rm, "Remove a model")
+
+static int cmd_cp(int argc, char **argv)
+{
+    struct cli_client c;
+    struct err_info ei = {0};
+    json_t *body;
+    int rc;
+    if (argc != 3)
+        return usage_error("corral cp SOURCE DESTINATION");
+    if ((rc = cli_client_init(&c, &ei)) != 0)
+        return fail(&ei, rc);
+    body = json_pack("{s:s,s:s}", "source", argv[1], "destination", argv[2]);
+    rc = cli_request(&c, "POST", "/api/copy", body, NULL, NULL, &ei);
+    json_decref(body);
+    if (rc)
+        return fail(&ei, rc);
+    printf("copied '%s' to '%s'\n", argv[1], argv[2]);
+    return 0;
+}
+CMD_REGISTER(cp, "cp", cmd_cp, "Copy a model")
+
+/* ---- --version ---- */
+
+static int cmd_version(int argc, char **argv)
+{
+    struct cli_client c;
+    struct err_info ei = {0};
+    json_t *out = NULL;
+    const char *v;
+    (void)argc;
+    (void)argv;
+    if (cli_client_init(&c, &ei) != 0 ||
+        cli_request(&c, "GET", "/api/version", NULL, &out, NULL, &ei) != 0) {
+        printf("Warning: could not connect to a running corral instance\n");
+        printf("Warning: client version is %s\n", CORRAL_VERSION);
+        return 0;
+    }
+    v = jstr(out, "version");
+    printf("corral version is %s\n", v);
+    if (strcmp(v, CORRAL_VERSION) != 0)
+        printf("Warning: client version is %s\n", CORRAL_VERSION);
+    json_decref(out);
+    return 0;
+}
+CMD_REGISTER(version, "--version", cmd_version, NULL)
