@@ -20,6 +20,12 @@
 
 #define TOK_FLAG_EOG 1u /* token ends generation */
 
+struct tok_merge {
+    uint64_t key;   /* (left << 32 | right) + 1, 0 = empty slot */
+    uint32_t rank;  /* index in tokenizer.ggml.merges */
+    int32_t result; /* id of the merged text, -1 if not a token */
+};
+
 struct tok_vocab {
     enum tok_kind kind;
     char pre[64];           /* tokenizer.ggml.pre, "default" when absent */
@@ -33,11 +39,10 @@ struct tok_vocab {
     float *score;           /* (n) SPM merge priority (0 when absent) */
     uint8_t *type;          /* (n) enum tok_type */
     uint8_t *flags;         /* (n) TOK_FLAG_* */
-    uint32_t *hash;         /* (hash_mask + 1) id + 1, 0 = empty */
+    uint64_t *hash;         /* (hash_mask + 1) tag << 32 | (id + 1), 0 = empty; the tag holds
+                               19 hash bits and the text length (13 bits) */
     size_t hash_mask;
-    uint64_t *merge_key;    /* (merge_mask + 1) (left << 32 | right) + 1, 0 = empty */
-    uint32_t *merge_rank;   /* (merge_mask + 1) */
-    int32_t *merge_result;  /* (merge_mask + 1) id of the merged text, -1 if not a token */
+    struct tok_merge *merges; /* (merge_mask + 1) open-addressing table of BPE merges */
     size_t merge_mask;
     uint32_t n_merges;
     int32_t *special;       /* (n_special) special token ids, longest text first */

@@ -18,15 +18,26 @@
 #include "engine/gguf/gguf.h"
 #include "engine/tok/tok_int.h"
 
-uint64_t tok__hash(const void *p, size_t n)
+#define FNV_OFFSET 1469598103934665603ull
+
+static uint64_t fnv_step(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) {
         h ^= s[i];
         h *= 1099511628211ull;
     }
+    return h;
+}
+
+static uint64_t fnv_fin(uint64_t h)
+{
     return h ^ (h >> 29);
+}
+
+uint64_t tok__hash(const void *p, size_t n)
+{
+    return fnv_fin(fnv_step(FNV_OFFSET, p, n));
 }
 
 size_t tok__utf8_len(unsigned char c)
@@ -43,33 +54,61 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
-int32_t tok__lookup(const struct tok_vocab *v, const char *s, size_t n)
+/* Slot tag: 19 high hash bits and the length (n <= TOK_MAX_TOKEN_BYTES < 2^13). */
+static uint32_t hash_tag(uint64_t h, size_t n)
 {
-    size_t i = (size_t)tok__hash(s, n) & v->hash_mask;
+    return (uint32_t)(h >> 45) << 13 | (uint32_t)n;
+}
+
+/* Id of the token spelled a[0..na) b[0..nb) whose hash is h, or -1. */
+static int32_t lookup_h(const struct tok_vocab *v, uint64_t h, const char *a, size_t na,
+                        const char *b, size_t nb)
+{
+    uint32_t tag = hash_tag(h, na + nb);
+    size_t i = (size_t)h & v->hash_mask;
+    if (na + nb > TOK_MAX_TOKEN_BYTES)
+        return -1;
     for (;;) {
-        uint32_t e = v->hash[i];
+        uint64_t e = v->hash[i];
         if (e == 0)
             return -1;
-        uint32_t id = e - 1;
-        if (v->text_len[id] == n && memcmp(v->text_pool + v->text_off[id], s, n) == 0)
+        uint32_t id = (uint32_t)e - 1;
+        const char *t = v->text_pool + v->text_off[id];
+        /* The tag (hash bits + length) skips the text comparison for other entries. */
+        if ((uint32_t)(e >> 32) == tag && memcmp(t, a, na) == 0 && memcmp(t + na, b, nb) == 0)
             return (int32_t)id;
         i = (i + 1) & v->hash_mask;
     }
 }
 
+int32_t tok__lookup(const struct tok_vocab *v, const char *s, size_t n)
+{
+    return lookup_h(v, tok__hash(s, n), s, n, "", 0);
+}
+
+/* splitmix64 finalizer: every key bit reaches the low bits used as the slot. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 int64_t tok__merge_rank(const struct tok_vocab *v, int32_t left, int32_t right, int32_t *result)
 {
-    if (!v->merge_key || left < 0 || right < 0)
+    if (!v->merges || left < 0 || right < 0)
         return -1;
     uint64_t key = ((uint64_t)(uint32_t)left << 32 | (uint32_t)right) + 1;
-    size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & v->merge_mask;
+    size_t i = (size_t)mix64(key) & v->merge_mask;
     for (;;) {
-        uint64_t k = v->merge_key[i];
-        if (k == 0)
+        const struct tok_merge *m = &v->merges[i];
+        if (m->key == 0)
             return -1;
-        if (k == key) {
-            *result = v->merge_result[i];
-            return v->merge_rank[i];
+        if (m->key == key) {
+            *result = m->result;
+            return m->rank;
         }
         i = (i + 1) & v->merge_mask;
     }
@@ -80,15 +119,15 @@ static void merge_insert(struct tok_vocab *v, int32_t left, int32_t right, uint3
                          int32_t result)
 {
     uint64_t key = ((uint64_t)(uint32_t)left << 32 | (uint32_t)right) + 1;
-    size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & v->merge_mask;
-    while (v->merge_key[i] != 0) {
-        if (v->merge_key[i] == key)
+    size_t i = (size_t)mix64(key) & v->merge_mask;
+    while (v->merges[i].key != 0) {
+        if (v->merges[i].key == key)
             return;
         i = (i + 1) & v->merge_mask;
     }
-    v->merge_key[i] = key;
-    v->merge_rank[i] = rank;
-    v->merge_result[i] = result;
+    v->merges[i].key = key;
+    v->merges[i].rank = rank;
+    v->merges[i].result = result;
     v->n_merges++;
 }
 
@@ -150,7 +189,7 @@ static int alloc_arrays(struct tok_vocab *v, uint64_t pool_bytes)
     v->type = mem_alloc(n);
     v->flags = mem_calloc(n, 1);
     v->hash_mask = pow2_at_least(n * 2) - 1;
-    v->hash = mem_calloc(v->hash_mask + 1, sizeof(uint32_t));
+    v->hash = mem_calloc(v->hash_mask + 1, sizeof(uint64_t));
     if (!v->text_pool || !v->piece_pool || !v->text_off || !v->text_len || !v->piece_off ||
         !v->piece_len || !v->score || !v->type || !v->flags || !v->hash)
         return E_NOMEM;
@@ -161,17 +200,20 @@ static void hash_insert(struct tok_vocab *v, uint32_t id)
 {
     const char *s = v->text_pool + v->text_off[id];
     size_t n = v->text_len[id];
-    size_t i = (size_t)tok__hash(s, n) & v->hash_mask;
+    uint64_t h = tok__hash(s, n);
+    uint32_t tag = hash_tag(h, n);
+    size_t i = (size_t)h & v->hash_mask;
     for (;;) {
-        uint32_t e = v->hash[i];
+        uint64_t e = v->hash[i];
         if (e == 0)
             break;
+        uint32_t old = (uint32_t)e - 1;
         /* A duplicate text maps to the last id, as llama.cpp's token_to_id does. */
-        if (v->text_len[e - 1] == n && memcmp(v->text_pool + v->text_off[e - 1], s, n) == 0)
+        if ((uint32_t)(e >> 32) == tag && memcmp(v->text_pool + v->text_off[old], s, n) == 0)
             break;
         i = (i + 1) & v->hash_mask;
     }
-    v->hash[i] = id + 1;
+    v->hash[i] = (uint64_t)tag << 32 | (id + 1);
 }
 
 static int load_tokens(const struct gguf *g, struct tok_vocab *v, struct err_info *ei)
@@ -226,14 +268,69 @@ static int load_tokens(const struct gguf *g, struct tok_vocab *v, struct err_inf
     return 0;
 }
 
-/* Id of the token whose text is text(l) followed by text(r), or -1. */
-static int32_t merged_id(const struct tok_vocab *v, int32_t l, int32_t r)
+/* Merges are resolved in batches: hashes first (prefetching their slots), then the lookups,
+ * then the inserts, so the cache misses of a batch overlap instead of queueing. */
+#define MERGE_BATCH 32
+
+struct merge_job {
+    const char *a, *b; /* the two parts of "a b" */
+    size_t na, nb;
+    uint64_t ha, hb, hab; /* hashes of a, b and a followed by b */
+    uint64_t key;         /* 0 when a part is not a token */
+    int32_t l, r;
+};
+
+static int merge_parse(const struct gguf_kv *km, uint64_t i, struct merge_job *j,
+                       struct err_info *ei)
 {
-    char tmp[2 * TOK_MAX_TOKEN_BYTES];
-    size_t nl = v->text_len[l], nr = v->text_len[r];
-    memcpy(tmp, v->text_pool + v->text_off[l], nl);
-    memcpy(tmp + nl, v->text_pool + v->text_off[r], nr);
-    return tok__lookup(v, tmp, nl + nr);
+    struct gguf_str s;
+    const char *sp;
+    if (gguf_arr_str(km, i, &s) != 0)
+        return err_set(ei, E_PARSE, "tokenizer.ggml.merges[%llu] unreadable",
+                       (unsigned long long)i);
+    sp = s.n > 1 ? memchr(s.p + 1, ' ', s.n - 1) : NULL;
+    if (!sp)
+        return err_set(ei, E_PARSE, "tokenizer.ggml.merges[%llu]: no space separator",
+                       (unsigned long long)i);
+    j->a = s.p, j->na = (size_t)(sp - s.p);
+    j->b = sp + 1, j->nb = s.n - j->na - 1;
+    uint64_t h = fnv_step(FNV_OFFSET, j->a, j->na);
+    j->ha = fnv_fin(h);
+    j->hab = fnv_fin(fnv_step(h, j->b, j->nb));
+    j->hb = tok__hash(j->b, j->nb);
+    return 0;
+}
+
+static int merge_batch(struct tok_vocab *v, const struct gguf_kv *km, uint64_t base, size_t m,
+                       struct err_info *ei)
+{
+    struct merge_job jobs[MERGE_BATCH];
+    int rc;
+    for (size_t k = 0; k < m; k++) {
+        if ((rc = merge_parse(km, base + k, &jobs[k], ei)))
+            return rc;
+        __builtin_prefetch(&v->hash[jobs[k].ha & v->hash_mask]);
+        __builtin_prefetch(&v->hash[jobs[k].hb & v->hash_mask]);
+        __builtin_prefetch(&v->hash[jobs[k].hab & v->hash_mask]);
+    }
+    for (size_t k = 0; k < m; k++) {
+        struct merge_job *j = &jobs[k];
+        j->l = lookup_h(v, j->ha, j->a, j->na, "", 0);
+        j->r = lookup_h(v, j->hb, j->b, j->nb, "", 0);
+        j->key = 0;
+        /* Parts that are not tokens can never be formed by merging tokens: skip them. */
+        if (j->l < 0 || j->r < 0)
+            continue;
+        j->key = ((uint64_t)(uint32_t)j->l << 32 | (uint32_t)j->r) + 1;
+        __builtin_prefetch(&v->merges[mix64(j->key) & v->merge_mask], 1);
+    }
+    for (size_t k = 0; k < m; k++) {
+        struct merge_job *j = &jobs[k];
+        if (j->key)
+            merge_insert(v, j->l, j->r, (uint32_t)(base + k),
+                         lookup_h(v, j->hab, j->a, j->na, j->b, j->nb));
+    }
+    return 0;
 }
 
 static int load_merges(const struct gguf *g, struct tok_vocab *v, struct err_info *ei)
@@ -244,27 +341,15 @@ static int load_merges(const struct gguf *g, struct tok_vocab *v, struct err_inf
         return rc;
     if (!km)
         return err_set(ei, E_PARSE, "tokenizer.ggml.merges missing for a gpt2 tokenizer");
-    v->merge_mask = pow2_at_least(km->arr_n * 2 + 1) - 1;
-    v->merge_key = mem_calloc(v->merge_mask + 1, sizeof(uint64_t));
-    v->merge_rank = mem_alloc_array(v->merge_mask + 1, sizeof(uint32_t));
-    v->merge_result = mem_alloc_array(v->merge_mask + 1, sizeof(int32_t));
-    if (!v->merge_key || !v->merge_rank || !v->merge_result)
+    /* At most ~70% full: short probes, half the memory of a 2x table. */
+    v->merge_mask = pow2_at_least(km->arr_n + km->arr_n / 2 + 1) - 1;
+    v->merges = mem_calloc(v->merge_mask + 1, sizeof(*v->merges));
+    if (!v->merges)
         return err_set(ei, E_NOMEM, "merges: out of memory");
-    for (uint64_t i = 0; i < km->arr_n; i++) {
-        struct gguf_str s;
-        const char *sp;
-        if (gguf_arr_str(km, i, &s) != 0)
-            return err_set(ei, E_PARSE, "tokenizer.ggml.merges[%llu] unreadable",
-                           (unsigned long long)i);
-        sp = s.n > 1 ? memchr(s.p + 1, ' ', s.n - 1) : NULL;
-        if (!sp)
-            return err_set(ei, E_PARSE, "tokenizer.ggml.merges[%llu]: no space separator",
-                           (unsigned long long)i);
-        int32_t l = tok__lookup(v, s.p, (size_t)(sp - s.p));
-        int32_t r = tok__lookup(v, sp + 1, s.n - (size_t)(sp - s.p) - 1);
-        /* Parts that are not tokens can never be formed by merging tokens: skip them. */
-        if (l >= 0 && r >= 0)
-            merge_insert(v, l, r, (uint32_t)i, merged_id(v, l, r));
+    for (uint64_t i = 0; i < km->arr_n; i += MERGE_BATCH) {
+        size_t m = km->arr_n - i < MERGE_BATCH ? (size_t)(km->arr_n - i) : MERGE_BATCH;
+        if ((rc = merge_batch(v, km, i, m, ei)))
+            return rc;
     }
     return 0;
 }
@@ -566,9 +651,7 @@ void tok_vocab_free(struct tok_vocab *v)
     mem_free(v->type);
     mem_free(v->flags);
     mem_free(v->hash);
-    mem_free(v->merge_key);
-    mem_free(v->merge_rank);
-    mem_free(v->merge_result);
+    mem_free(v->merges);
     mem_free(v->special);
     mem_free(v);
 }
