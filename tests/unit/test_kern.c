@@ -604,3 +604,51 @@ TEST(kern_elementwise)
     for (int i = 0; i < 37; i++)
         ASSERT_NEAR(o[i], (double)x[i] + 0.5 * (double)w[i], 1e-6);
 }
+
+/* Rows longer than the fast kernels' column chunk (8192 columns), with an odd tail of blocks. */
+TEST(kern_fast_long_rows)
+{
+    enum { NCOL = 32 * 601, NROW = 3, NT = 5 };
+    struct rng r = {23};
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    float *x = mem_alloc(NCOL * 4), *dw = mem_alloc(NCOL * 4), *da = mem_alloc(NCOL * 4);
+    uint8_t *w = mem_alloc((size_t)NROW * NCOL * 4), *a = mem_alloc((size_t)NT * NCOL * 4);
+    float o1[NT * NROW], o2[NT * NROW];
+    for (size_t ti = 0; ti < N_WTYPES; ti++) {
+        uint32_t t = all_wtypes[ti], at = rk->vec_dot_type(t);
+        if (NCOL % block_elems(t) != 0)
+            continue;
+        size_t wrb = kern_row_bytes(t, NCOL), arb = kern_row_bytes(at, NCOL);
+        for (int i = 0; i < NROW; i++)
+            make_weights(&r, t, NCOL, x, w + (size_t)i * wrb);
+        for (int i = 0; i < NT; i++) {
+            fill_normal(&r, x, NCOL, 1.0f);
+            rk->quantize_row(at, x, a + (size_t)i * arb, NCOL);
+        }
+        rk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o1, NROW);
+        for (int fi = 0; fi < 2; fi++) {
+            const struct kern *fk = fast_tables(fi);
+            if (!fk)
+                continue;
+            fk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW);
+            for (int tt = 0; tt < NT; tt++)
+                for (int rr = 0; rr < NROW; rr++) {
+                    rk->dequantize_row(t, w + (size_t)rr * wrb, dw, NCOL);
+                    rk->dequantize_row(at, a + (size_t)tt * arb, da, NCOL);
+                    double tol = order_tol(dw, da, NCOL);
+                    if (fabs((double)o1[tt * NROW + rr] - (double)o2[tt * NROW + rr]) > tol)
+                        TEST_FAIL_("%s long row type %u tok %d row %d: %g vs %g", fk->name, t, tt,
+                                   rr, (double)o2[tt * NROW + rr], (double)o1[tt * NROW + rr]);
+                    if (tt == 0 && rr == 0) {
+                        float v = fk->vec_dot(t, NCOL, w, a);
+                        ASSERT(fabs((double)v - (double)o1[0]) <= tol);
+                    }
+                }
+        }
+    }
+    mem_free(x);
+    mem_free(dw);
+    mem_free(da);
+    mem_free(w);
+    mem_free(a);
+}

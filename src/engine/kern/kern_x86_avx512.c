@@ -293,9 +293,155 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
     }
 }
 
+/* ---- Q4_0 / Q5_0 / Q8_0 with prepared activations ----
+ * The per-block work on the activation side (fp16 scale, block sum) is the same for every weight
+ * row, so mul_mat prepares it once per chunk of columns: the codes packed contiguously (a block
+ * pair is one aligned 64-byte load), d as float, and c = -d * sum(q).  The row kernels turn the
+ * weights into unsigned codes u = q + OFF (Q4_0: the nibbles as stored, OFF 8; Q5_0: OFF 16;
+ * Q8_0: q ^ 0x80, OFF 128), multiply with vpdpbusd, and add OFF * dw * c in float. */
+#define P_CHUNK 256 /* blocks per prepared chunk (8192 columns) */
+
+struct p_prep {
+    int8_t q[P_CHUNK * 32];
+    float d[P_CHUNK];
+    float c[P_CHUNK];
+};
+
+static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, struct p_prep *p)
+{
+    for (int64_t i = 0; i < nbc; i++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        _mm256_store_si256((__m256i *)(p->q + 32 * i), q);
+        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+        p->d[i] = h2f(x[i].d);
+        p->c[i] = -p->d[i] * (float)hsum_epi32(s);
+    }
+}
+
+AI __m512i u2_q4_0(const struct kern_bq4_0 *b)
+{
+    return lanes4_nibbles(b[0].qs, b[1].qs);
+}
+
+AI __m256i u1_q4_0(const struct kern_bq4_0 *b)
+{
+    return unpack_nibbles(b->qs);
+}
+
+AI __m512i u2_q5_0(const struct kern_bq5_0 *b)
+{
+    return _mm512_or_si512(lanes4_nibbles(b[0].qs, b[1].qs), lanes4_bits(b[0].qh, b[1].qh));
+}
+
+AI __m256i u1_q5_0(const struct kern_bq5_0 *b)
+{
+    return _mm256_or_si256(unpack_nibbles(b->qs), expand_bits_0x10(b->qh));
+}
+
+AI __m512i u2_q8_0(const struct kern_bq8_0 *b)
+{
+    return _mm512_xor_si512(load_pair32(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
+}
+
+AI __m256i u1_q8_0(const struct kern_bq8_0 *b)
+{
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
+}
+
+#define P_ROWS(name, WT, u2, u1, OFF)                                                              \
+    AI void name(int64_t nbc, const struct WT *w, const struct p_prep *p, int nt, float *out)      \
+    {                                                                                              \
+        __m512 acc[KERN_AVX2_NT];                                                                  \
+        __m128 accc[KERN_AVX2_NT];                                                                 \
+        for (int t = 0; t < nt; t++) {                                                             \
+            acc[t] = _mm512_setzero_ps();                                                          \
+            accc[t] = _mm_setzero_ps();                                                            \
+        }                                                                                          \
+        const __m512i perm = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);    \
+        int64_t i = 0;                                                                             \
+        for (; i + 2 <= nbc; i += 2) {                                                             \
+            __m512i q = u2(w + i);                                                                 \
+            __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[i].d), w[i + 1].d, 1));  \
+            for (int t = 0; t < nt; t++) {                                                         \
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,                         \
+                                                _mm512_load_si512(p[t].q + 32 * i));               \
+                __m128 xd = _mm_castpd_ps(_mm_load_sd((const double *)(p[t].d + i)));              \
+                __m128 xc = _mm_castpd_ps(_mm_load_sd((const double *)(p[t].c + i)));              \
+                __m512 sc = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_mul_ps(dw, xd))); \
+                acc[t] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(s), acc[t]);                       \
+                accc[t] = _mm_fmadd_ps(dw, xc, accc[t]);                                           \
+            }                                                                                      \
+        }                                                                                          \
+        float tail[KERN_AVX2_NT] = {0};                                                            \
+        if (i < nbc) {                                                                             \
+            __m256i q = u1(w + i);                                                                 \
+            float dw = h2f(w[i].d);                                                                \
+            for (int t = 0; t < nt; t++) {                                                         \
+                __m256i s = _mm256_dpbusd_epi32(                                                   \
+                    _mm256_setzero_si256(), q, _mm256_load_si256((const __m256i *)(p[t].q + 32 * i))); \
+                tail[t] = dw * p[t].d[i] * (float)hsum_epi32(s) + (OFF) * dw * p[t].c[i];          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < nt; t++) {                                                             \
+            __m128 c = accc[t];                                                                    \
+            float corr = _mm_cvtss_f32(c) + _mm_cvtss_f32(_mm_movehdup_ps(c));                     \
+            out[t] = _mm512_reduce_add_ps(acc[t]) + (OFF) * corr + tail[t];                        \
+        }                                                                                          \
+    }
+
+P_ROWS(p_rows_q4_0, kern_bq4_0, u2_q4_0, u1_q4_0, 8.0f)
+P_ROWS(p_rows_q5_0, kern_bq5_0, u2_q5_0, u1_q5_0, 16.0f)
+P_ROWS(p_rows_q8_0, kern_bq8_0, u2_q8_0, u1_q8_0, 128.0f)
+
+#define P_NT_SWITCH(fn, WT, nbc, w, prep, n, part)                                                 \
+    switch (n) {                                                                                   \
+    case 1: fn(nbc, (const struct WT *)(w), prep, 1, part); break;                                 \
+    case 2: fn(nbc, (const struct WT *)(w), prep, 2, part); break;                                 \
+    case 3: fn(nbc, (const struct WT *)(w), prep, 3, part); break;                                 \
+    default: fn(nbc, (const struct WT *)(w), prep, 4, part); break;                                \
+    }
+
+/* Returns 0 when wtype has no prepared-activation kernel. */
+static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
+                     int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
+                     float *out, int64_t ldo)
+{
+    if (wtype != KERN_T_Q4_0 && wtype != KERN_T_Q5_0 && wtype != KERN_T_Q8_0)
+        return 0;
+    _Alignas(64) struct p_prep prep[KERN_AVX2_NT];
+    size_t bbytes = kern_type_block_bytes(wtype);
+    int64_t nb = ncols / KERN_QK;
+    for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
+        int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
+        for (int64_t c0 = 0; c0 < nb; c0 += P_CHUNK) {
+            int64_t nbc = nb - c0 < P_CHUNK ? nb - c0 : P_CHUNK;
+            for (int t = 0; t < n; t++)
+                p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0,
+                          nbc, &prep[t]);
+            for (int64_t r = r0; r < r1; r++) {
+                const uint8_t *wr = w + (size_t)r * w_row_bytes + (size_t)c0 * bbytes;
+                float part[KERN_AVX2_NT];
+                if (wtype == KERN_T_Q4_0)
+                    P_NT_SWITCH(p_rows_q4_0, kern_bq4_0, nbc, wr, prep, n, part)
+                else if (wtype == KERN_T_Q5_0)
+                    P_NT_SWITCH(p_rows_q5_0, kern_bq5_0, nbc, wr, prep, n, part)
+                else
+                    P_NT_SWITCH(p_rows_q8_0, kern_bq8_0, nbc, wr, prep, n, part)
+                for (int t = 0; t < n; t++) {
+                    float *o = &out[(int64_t)(t0 + t) * ldo + r];
+                    *o = c0 == 0 ? part[t] : *o + part[t];
+                }
+            }
+        }
+    }
+    return 1;
+}
+
 static float avx512_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
+    if (p_mul_mat(wtype, w, 0, n, 0, 1, x, 0, 1, &out, 1))
+        return out;
     if (row_dot(wtype, n, w, x, 0, 1, &out))
         return out;
     return kern__ref_vec_dot(wtype, n, w, x);
@@ -307,6 +453,8 @@ static void avx512_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, in
 {
     const uint8_t *wb = w, *xb = x;
     float tmp[KERN_AVX2_NT];
+    if (p_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
+        return;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wb + (size_t)r * w_row_bytes;
         for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
