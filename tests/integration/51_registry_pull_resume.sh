@@ -55,4 +55,19 @@ done
 ls "$W/b/blobs" | grep -q partial && fail "partial files left"
 # no Authorization ever reached the CDN: nginx saw only plain GETs (a token test covers auth)
 grep -q "GET /docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data 206" "$ACCESS" || fail "no ranged CDN GETs"
+
+# two pulls of the same model into one store at once share the download: every range once
+export OLLAMA_MODELS=$W/c CORRAL_PULL_PART_SIZE=100000
+lines_before=$(wc -l < "$ACCESS")
+"$B" registry pull --insecure "$NAME" > "$W/c1.out" 2>&1 &
+p1=$!
+"$B" registry pull --insecure "$NAME" > "$W/c2.out" 2>&1 &
+p2=$!
+wait "$p1" || fail "concurrent pull 1: $(cat "$W/c1.out")"
+wait "$p2" || fail "concurrent pull 2: $(cat "$W/c2.out")"
+new=$(tail -n +$((lines_before + 1)) "$ACCESS" | grep " 206 ")
+[ "$(echo "$new" | awk '{print $4}' | sort | uniq -d)" = "" ] || fail "a range was fetched twice by concurrent pulls"
+[ "$(echo "$new" | grep -c "$hex")" = 12 ] || fail "expected 12 parts, saw $(echo "$new" | grep -c "$hex")"
+ls "$W/c/blobs" | grep -q partial && fail "partial files left after concurrent pulls"
+
 echo "resume: $done_parts parts were complete at the kill; $(echo "$new" | grep -c ' 206 ') ranged requests after"
