@@ -88,7 +88,7 @@ TEST(gguf_write_set_replace_remove)
     ASSERT_OK(gguf_w_set_bool(w, "k.b", 1));
     ASSERT_OK(gguf_w_set_arr_str(w, "k.toks", toks, 3));
     ASSERT_OK(gguf_w_set_arr(w, "k.arr", GGUF_VT_INT32, arr, 3));
-    ASSERT_OK(gguf_w_set_u32(w, "k.a", 9)); /* replaced in place */
+    ASSERT_OK(gguf_w_set_u32(w, "k.a", 9)); /* removed and appended, as llama.cpp does */
     ASSERT_OK(gguf_w_set_u32(w, "k.gone", 9));
     ASSERT_OK(gguf_w_remove(w, "k.gone"));
     ASSERT_EQ_INT(gguf_w_remove(w, "k.gone"), E_NOTFOUND);
@@ -104,7 +104,8 @@ TEST(gguf_write_set_replace_remove)
     ASSERT_OK(gguf_w_to_mem(w, &out, &n));
     ASSERT_OK(gguf_open_mem(out, n, 1, &g, &ei));
     ASSERT_EQ_INT(g->n_kv, 6);
-    ASSERT(gguf_str_eq(g->kv[0].key, "k.a"));
+    ASSERT(gguf_str_eq(g->kv[0].key, "k.s"));
+    ASSERT(gguf_str_eq(g->kv[5].key, "k.a"));
     ASSERT_OK(gguf_get_u32(g, "k.a", &u));
     ASSERT_EQ_INT(u, 9);
     ASSERT_OK(gguf_get_f32(g, "k.f", &f));

@@ -180,9 +180,10 @@ static void write_policy_model(const char *path, int with_output)
     ASSERT_OK(gguf_w_set_u32(w, "llama.attention.head_count", 4));
     ASSERT_OK(gguf_w_set_u32(w, "llama.attention.head_count_kv", 4));
     int64_t emb[2] = {256, 8}, v[2] = {96, 8}, down[2] = {80, 8}, q[2] = {256, 8}, nrm[1] = {256};
-    ASSERT_OK(gguf_w_add_tensor(w, "token_embd.weight", GGUF_T_F32, 2, emb, zeros, sizeof(zeros), 0));
+    uint64_t zn = sizeof(zeros);
+    ASSERT_OK(gguf_w_add_tensor(w, "token_embd.weight", GGUF_T_F32, 2, emb, zeros, zn, 0));
     if (with_output)
-        ASSERT_OK(gguf_w_add_tensor(w, "output.weight", GGUF_T_F32, 2, emb, zeros, sizeof(zeros), 0));
+        ASSERT_OK(gguf_w_add_tensor(w, "output.weight", GGUF_T_F32, 2, emb, zeros, zn, 0));
     ASSERT_OK(gguf_w_add_tensor(w, "output_norm.weight", GGUF_T_F32, 1, nrm, zeros, 1024, 0));
     for (int l = 0; l < 8; l++) {
         snprintf(name, sizeof(name), "blk.%d.attn_v.weight", l);

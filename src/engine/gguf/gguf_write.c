@@ -132,32 +132,40 @@ static int64_t find_kv(const struct gguf_writer *w, const char *key, size_t n)
     return -1;
 }
 
+static void remove_at(struct gguf_writer *w, uint64_t i)
+{
+    mem_free(w->kv[i].key);
+    mem_free(w->kv[i].val);
+    memmove(&w->kv[i], &w->kv[i + 1], (size_t)(w->n_kv - i - 1) * sizeof(*w->kv));
+    w->n_kv--;
+}
+
 static int set_kv_n(struct gguf_writer *w, const char *key, size_t key_n, const struct gguf_kv *kv)
 {
     if (key_n == 0 || key_n > GGUF_MAX_STRING || memchr(key, 0, key_n) || check_value(kv))
         return E_INVAL;
-    uint8_t *val = mem_dup(kv->val_bytes ? (const void *)kv->val : "", kv->val_bytes ? kv->val_bytes : 1);
+    uint8_t *val = kv->val_bytes ? mem_dup(kv->val, (size_t)kv->val_bytes) : mem_calloc(1, 1);
     if (!val)
         return E_NOMEM;
     int64_t i = find_kv(w, key, key_n);
     struct w_kv *e;
-    if (i >= 0) {
-        e = &w->kv[i];
-        mem_free(e->val);
-    } else {
-        if (w->n_kv == w->cap_kv) {
-            uint64_t cap = w->cap_kv ? 2 * w->cap_kv : 32;
-            struct w_kv *nk = mem_realloc_array(w->kv, (size_t)cap, sizeof(*nk));
-            if (!nk)
-                goto nomem;
-            w->kv = nk;
-            w->cap_kv = cap;
-        }
-        e = &w->kv[w->n_kv];
-        if (!(e->key = mem_strndup(key, key_n)))
+    char *k = mem_strndup(key, key_n);
+    if (!k)
+        goto nomem;
+    if (i >= 0)
+        remove_at(w, (uint64_t)i); /* llama.cpp: a set removes the key, then appends it */
+    if (w->n_kv == w->cap_kv) {
+        uint64_t cap = w->cap_kv ? 2 * w->cap_kv : 32;
+        struct w_kv *nk = mem_realloc_array(w->kv, (size_t)cap, sizeof(*nk));
+        if (!nk) {
+            mem_free(k);
             goto nomem;
-        w->n_kv++;
+        }
+        w->kv = nk;
+        w->cap_kv = cap;
     }
+    e = &w->kv[w->n_kv++];
+    e->key = k;
     e->type = kv->type;
     e->arr_type = kv->type == GGUF_VT_ARRAY ? kv->arr_type : 0;
     e->arr_n = kv->type == GGUF_VT_ARRAY ? kv->arr_n : 0;
@@ -297,14 +305,11 @@ int gguf_w_remove(struct gguf_writer *w, const char *key)
     int64_t i = find_kv(w, key, strlen(key));
     if (i < 0)
         return E_NOTFOUND;
-    mem_free(w->kv[i].key);
-    mem_free(w->kv[i].val);
-    memmove(&w->kv[i], &w->kv[i + 1], (size_t)(w->n_kv - (uint64_t)i - 1) * sizeof(*w->kv));
-    w->n_kv--;
+    remove_at(w, (uint64_t)i);
     return 0;
 }
 
-/* ---- tensors ---------------------------------------------------------------------------------- */
+/* ---- tensors ------------------------------------------------------------------------------ */
 
 /* Byte size of a tensor, 0 when the shape or type is invalid. */
 static uint64_t tensor_bytes(uint32_t type, uint32_t n_dims, const int64_t *ne)
@@ -364,13 +369,14 @@ int gguf_w_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, ui
                       const int64_t *ne, const void *data, uint64_t nbytes, int flags)
 {
     int own = (flags & GGUF_W_OWN) != 0;
-    int rc = add_tensor(w, name, type, n_dims, ne, data, nbytes, flags & (GGUF_W_OWN | GGUF_W_DEFER));
+    int rc = add_tensor(w, name, type, n_dims, ne, data, nbytes,
+                        flags & (GGUF_W_OWN | GGUF_W_DEFER));
     if (rc && own)
         mem_free((void *)data);
     return rc;
 }
 
-/* ---- serialization ---------------------------------------------------------------------------- */
+/* ---- serialization ------------------------------------------------------------------------ */
 
 static uint32_t w_alignment(const struct gguf_writer *w)
 {

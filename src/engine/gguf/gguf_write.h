@@ -1,7 +1,8 @@
 /*
  * gguf_write.h - builds GGUF v3 files: key/values (set one by one or copied from a reader) and
  * tensors (name, type, dims, data), laid out exactly as llama.cpp's gguf writer does: header,
- * key/values in insertion order (setting an existing key replaces its value in place), tensor
+ * key/values in insertion order (setting an existing key removes it and appends the new value at
+ * the end, as gguf_set_val_* does), tensor
  * infos in insertion order with sequential offsets each padded to the alignment
  * (general.alignment when set, else 32), zero padding before the data section and after every
  * tensor's data.  That makes our quantizer's output byte-comparable with llama.cpp's.
@@ -34,12 +35,12 @@ void gguf_w_free(struct gguf_writer *w);
 
 /* Sets key to a raw value as the reader exposes it (struct gguf_kv: type, and for arrays
  * arr_type/arr_n; val/val_bytes are the little-endian value bytes, strings with their u64
- * length prefix).  Replaces an existing key in place.  E_INVAL on an empty key, a nested array
- * or a size that does not match the type; E_NOMEM. */
+ * length prefix).  An existing key is removed first (the new value goes last).  E_INVAL on an
+ * empty key, a nested array or a size that does not match the type; E_NOMEM. */
 CORRAL_WARN_UNUSED int gguf_w_set_kv(struct gguf_writer *w, const struct gguf_kv *kv);
 /* Copies every key/value of g, in file order. */
 CORRAL_WARN_UNUSED int gguf_w_copy_kvs(struct gguf_writer *w, const struct gguf *g);
-/* Typed setters (replace in place when the key exists). */
+/* Typed setters (an existing key is removed first; the new value goes last). */
 CORRAL_WARN_UNUSED int gguf_w_set_u32(struct gguf_writer *w, const char *key, uint32_t v);
 CORRAL_WARN_UNUSED int gguf_w_set_i32(struct gguf_writer *w, const char *key, int32_t v);
 CORRAL_WARN_UNUSED int gguf_w_set_u64(struct gguf_writer *w, const char *key, uint64_t v);
@@ -57,8 +58,8 @@ int gguf_w_remove(struct gguf_writer *w, const char *key);
 
 /* Appends a tensor: name (< GGUF_MAX_NAME bytes, unique), type, n_dims (1..4) dims ne (ne[0] a
  * multiple of the type's block size), data of exactly the tensor's byte size (checked against
- * nbytes; NULL with GGUF_W_DEFER).  flags: GGUF_W_OWN or GGUF_W_DEFER.  E_INVAL, E_EXISTS, E_NOMEM; with GGUF_W_OWN the data is freed
- * even on error. */
+ * nbytes; NULL with GGUF_W_DEFER).  flags: GGUF_W_OWN or GGUF_W_DEFER.  E_INVAL, E_EXISTS,
+ * E_RANGE, E_NOMEM; with GGUF_W_OWN the data is freed even on error. */
 CORRAL_WARN_UNUSED int gguf_w_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                                          uint32_t n_dims, const int64_t *ne, const void *data,
                                          uint64_t nbytes, int flags);

@@ -83,7 +83,7 @@ struct qctx {
     int n_attention_wv, i_attention_wv, i_ffn_down, i_ffn_gate, i_ffn_up;
 };
 
-/* Reads "<arch>.<suffix>" as an integer (element 0 when it is a per-layer array); dflt if absent. */
+/* Reads "<arch>.<suffix>" as an integer (element 0 of a per-layer array); dflt when absent. */
 static int64_t arch_int(const struct gguf *g, const char *arch, const char *suffix, int64_t dflt)
 {
     char key[160];
