@@ -35,7 +35,7 @@ static int merge_content(const json_t *last, const char *add, json_t **out)
         memcpy(s + n1, "\n\n", 2);
         memcpy(s + n1 + 2, add, n2 + 1);
         json_object_del(m, "Content");
-        if (json_object_set_new(m, "content", json_stringn(s, n1 + n2 + 2)))
+        if (json_object_set_new(m, "content", json_stringn_nocheck(s, n1 + n2 + 2)))
             rc = E_NOMEM;
     }
     mem_free(s);
@@ -76,7 +76,7 @@ static int collate(const json_t *msgs, json_t **out, json_t **system)
             rc = E_NOMEM;
         }
     }
-    if (!rc && !(*system = json_stringn(sys.p ? sys.p : "", sys.n)))
+    if (!rc && !(*system = json_stringn_nocheck(sys.p ? sys.p : "", sys.n)))
         rc = E_NOMEM;
     buf_fini(&sys);
     if (rc)

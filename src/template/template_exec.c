@@ -375,7 +375,7 @@ static int range_over(struct tmpl_exec *x, const struct tnode *n, const struct t
             k.j = json_integer((json_int_t)i);
             e.j = json_incref(json_array_get(j, i));
         } else if (keys) {
-            k.j = json_string(keys[i]);
+            k.j = json_string_nocheck(keys[i]);
             e.j = json_incref(json_object_get(j, keys[i]));
         } else {
             k.j = json_integer((json_int_t)i);

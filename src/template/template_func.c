@@ -32,7 +32,7 @@ static int want_args(struct tmpl_exec *x, size_t pos, const char *fn, size_t n, 
 static int set_str(struct tmpl_exec *x, size_t pos, struct buf *b, int rc, struct tval *res)
 {
     if (rc == 0) {
-        res->j = json_stringn(b->p ? b->p : "", b->n);
+        res->j = json_stringn_nocheck(b->p ? b->p : "", b->n);
         res->tag = TAG_NONE;
         if (!res->j)
             rc = E_NOMEM;
@@ -304,7 +304,7 @@ static int fn_slice(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
     if (idx[0] < 0 || idx[1] < idx[0] || idx[2] < idx[1] || idx[2] > (long long)len)
         return tmpl_exec_error(x, E_INVAL, pos, "error calling slice: index out of range");
     if (json_is_string(j)) {
-        res->j = json_stringn(json_string_value(j) + idx[0], (size_t)(idx[1] - idx[0]));
+        res->j = json_stringn_nocheck(json_string_value(j) + idx[0], (size_t)(idx[1] - idx[0]));
     } else {
         res->j = json_array();
         for (long long i = idx[0]; res->j && i < idx[1]; i++)

@@ -32,6 +32,7 @@ struct parser {
     int range_depth;
     const char *vars[TMPL_MAX_VARS];
     size_t n_vars;
+    size_t term_pos; /* position of the last {{end}} / {{else}} keyword */
     size_t err_pos;
     char err_msg[200];
 };
@@ -239,7 +240,7 @@ static int parse_string(struct parser *p, const struct tmpl_tok *k, json_t **out
     const char *s = p->t->src + k->pos + 1;
     size_t n = k->len - 2, o = 0;
     if (k->kind == K_RAWSTRING) {
-        *out = json_stringn(s, n);
+        *out = json_stringn_nocheck(s, n);
         return *out ? 0 : E_NOMEM;
     }
     char *d = mem_alloc(n * 2 + 8);
@@ -256,7 +257,7 @@ static int parse_string(struct parser *p, const struct tmpl_tok *k, json_t **out
             return fail(p, k->pos, "invalid syntax in quoted string", NULL);
         }
     }
-    *out = json_stringn(d, o);
+    *out = json_stringn_nocheck(d, o);
     mem_free(d);
     return *out ? 0 : E_NOMEM;
 }
@@ -273,11 +274,7 @@ static int parse_char(struct parser *p, const struct tmpl_tok *k, json_t **out)
         size_t i = 1, o = 0;
         if (unescape_one(s, n, &i, d, &o) || i != n)
             return fail(p, k->pos, "invalid character constant", NULL);
-        json_t *tmp = json_stringn(d, o);
-        if (!tmp)
-            return E_NOMEM;
         r = o == 1 ? (unsigned char)d[0] : 0xFFFD;
-        json_decref(tmp);
     } else {
         /* one multi-byte UTF-8 sequence */
         unsigned char c = (unsigned char)s[0];
@@ -614,10 +611,12 @@ static int parse_action(struct parser *p, struct tnode **out, int *term)
     switch (k->kind) {
     case K_END:
         next(p);
+        p->term_pos = k->pos;
         *term = K_END;
         return expect_rdelim(p, "end");
     case K_ELSE:
         next(p);
+        p->term_pos = k->pos;
         *term = K_ELSE;
         return 0;
     case K_IF: next(p); return parse_control(p, N_IF, k->pos, out);
@@ -680,15 +679,13 @@ static int parse_list(struct parser *p, struct tnode **out, int *term)
 static int parse_root(struct parser *p)
 {
     int term;
-    size_t pos;
     int rc = parse_list(p, &p->t->root, &term);
     if (rc)
         return rc;
-    pos = p->toks[p->i ? p->i - 1 : 0].pos;
     if (term == K_END)
-        return fail(p, pos, "unexpected {{end}}", NULL);
+        return fail(p, p->term_pos, "unexpected {{end}}", NULL);
     if (term == K_ELSE)
-        return fail(p, pos, "unexpected {{else}}", NULL);
+        return fail(p, p->term_pos, "unexpected {{else}}", NULL);
     return 0;
 }
 
@@ -842,10 +839,13 @@ int tmpl_parse_ex(const char *src, size_t n, unsigned flags, struct tmpl **out,
         return err_set(ei, E_RANGE, "template: %zu bytes is over the %u byte limit", n,
                        TMPL_MAX_SRC);
     struct tmpl *t = mem_calloc(1, sizeof(*t));
-    if (!t || !(t->src = mem_strndup(src ? src : "", n))) {
+    if (!t || !(t->src = mem_alloc(n + 1))) {
         mem_free(t);
         return err_set(ei, E_NOMEM, "template: out of memory");
     }
+    if (n)
+        memcpy(t->src, src, n); /* may hold NUL bytes: never strndup */
+    t->src[n] = 0;
     t->n = n;
     rc = tmpl_lex(&lx, t->src, n);
     if (rc == E_PARSE) {
