@@ -212,7 +212,7 @@ TEST(quant_policy_q4_k_m)
     struct gguf *g = NULL;
     struct err_info ei = {0};
     struct quant_plan p;
-    struct quant_opts o = {QUANT_FT_Q4_K_M, 0, 0};
+    struct quant_opts o = {.ftype = QUANT_FT_Q4_K_M};
     snprintf(path, sizeof(path), "%s/policy.gguf", test_tmpdir());
     write_policy_model(path, 0);
     ASSERT_OK(gguf_open_file(path, 1, &g, &ei));
@@ -247,7 +247,7 @@ TEST(quant_policy_with_output_and_q4_k_s)
     struct gguf *g = NULL;
     struct err_info ei = {0};
     struct quant_plan p;
-    struct quant_opts o = {QUANT_FT_Q4_K_S, 0, 0};
+    struct quant_opts o = {.ftype = QUANT_FT_Q4_K_S};
     snprintf(path, sizeof(path), "%s/policy.gguf", test_tmpdir());
     write_policy_model(path, 1);
     ASSERT_OK(gguf_open_file(path, 1, &g, &ei));
@@ -267,7 +267,7 @@ TEST(quant_requantize_refused_unless_asked)
 {
     struct gguf *in = NULL;
     struct err_info ei = {0};
-    struct quant_opts o = {QUANT_FT_Q4_0, 0, 0};
+    struct quant_opts o = {.ftype = QUANT_FT_Q4_0};
     char out[512];
     uint32_t ft;
     snprintf(out, sizeof(out), "%s/rq.gguf", test_tmpdir());

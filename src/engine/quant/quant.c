@@ -16,11 +16,15 @@
 #include "common/mem.h"
 #include "engine/gguf/gguf_write.h"
 #include "engine/kern/kern.h"
+#include "engine/thread/pool.h"
+
+#include <unistd.h>
 
 #define QUANT_CHUNK_ELEMS (1 << 22) /* f32 elements dequantized at a time (16 MiB) */
 #define QUANT_NAME_MAX    GGUF_MAX_NAME
 #define QUANT_ARCH_MAX    64
 #define QUANT_QNT_VERSION 2u /* general.quantization_version written by llama.cpp */
+#define QUANT_MAX_THREADS 16
 
 /* ---- file types ---------------------------------------------------------------------------- */
 
@@ -452,31 +456,54 @@ struct fill_ctx {
     const struct gguf *in;
     const struct quant_plan *plan;
     const struct kern *k;
+    struct pool *pool;
     float *f32;    /* QUANT_CHUNK_ELEMS (rounded to whole rows) */
     int64_t f32_n; /* capacity in elements */
     uint8_t *out;  /* the largest output tensor */
     struct err_info *ei;
+    /* the chunk being converted (read by the pool threads) */
+    const struct gguf_tensor *t;
+    uint32_t nt;
+    int64_t r0, nr;
+    int failed;
 };
 
-/* Converts input tensor t into type nt at dst, a chunk of whole rows at a time. */
-static int convert(struct fill_ctx *c, const struct gguf_tensor *t, uint32_t nt, uint8_t *dst)
+/* Pool job: converts this thread's share of rows [r0, r0 + nr) of c->t into c->out. */
+static void convert_rows(void *arg, int ith, int nth)
 {
-    int64_t ne0 = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
-    int64_t chunk = c->f32_n / ne0;
+    struct fill_ctx *c = arg;
+    const struct gguf_tensor *t = c->t;
+    int64_t ne0 = t->ne[0];
+    int64_t a = c->nr * ith / nth, b = c->nr * (ith + 1) / nth;
     size_t in_row = (size_t)(ne0 / gguf_type_block_elems(t->type) * gguf_type_block_bytes(t->type));
-    size_t out_row = (size_t)(ne0 / gguf_type_block_elems(nt) * gguf_type_block_bytes(nt));
-    const uint8_t *src = t->data;
-    for (int64_t r = 0; r < rows; r += chunk) {
-        int64_t nr = rows - r < chunk ? rows - r : chunk;
-        const float *f = (const float *)(const void *)(src + (size_t)r * in_row);
-        if (t->type != GGUF_T_F32) {
-            c->k->dequantize_row(t->type, src + (size_t)r * in_row, c->f32, nr * ne0);
-            f = c->f32;
-        }
-        if (kern_quantize_weights(nt, f, dst + (size_t)r * out_row, nr * ne0) != 0)
-            return E_INTERNAL;
+    size_t out_row = (size_t)(ne0 / gguf_type_block_elems(c->nt) * gguf_type_block_bytes(c->nt));
+    if (b <= a)
+        return;
+    const uint8_t *src = (const uint8_t *)t->data + (size_t)(c->r0 + a) * in_row;
+    const float *f = (const float *)(const void *)src;
+    if (t->type != GGUF_T_F32) {
+        float *buf = c->f32 + a * ne0;
+        c->k->dequantize_row(t->type, src, buf, (b - a) * ne0);
+        f = buf;
     }
-    return 0;
+    if (kern_quantize_weights(c->nt, f, c->out + (size_t)(c->r0 + a) * out_row, (b - a) * ne0))
+        c->failed = 1; /* benign race: any thread may set it */
+}
+
+/* Converts input tensor t into type nt in c->out, a chunk of whole rows at a time. */
+static int convert(struct fill_ctx *c, const struct gguf_tensor *t, uint32_t nt)
+{
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
+    int64_t chunk = c->f32_n / t->ne[0];
+    c->t = t;
+    c->nt = nt;
+    c->failed = 0;
+    for (int64_t r = 0; r < rows && !c->failed; r += chunk) {
+        c->r0 = r;
+        c->nr = rows - r < chunk ? rows - r : chunk;
+        pool_run(c->pool, convert_rows, c);
+    }
+    return c->failed ? E_INTERNAL : 0;
 }
 
 static int fill_cb(void *ctx, uint64_t k, const void **data)
@@ -484,7 +511,7 @@ static int fill_cb(void *ctx, uint64_t k, const void **data)
     struct fill_ctx *c = ctx;
     uint32_t i = c->plan->order[k];
     const struct gguf_tensor *t = &c->in->tensors[i];
-    int rc = convert(c, t, c->plan->type[i], c->out);
+    int rc = convert(c, t, c->plan->type[i]);
     if (rc)
         return err_set(c->ei, rc, "quantize: converting tensor %llu failed", (unsigned long long)i);
     *data = c->out;
@@ -532,6 +559,12 @@ static int add_tensors(struct gguf_writer *w, const struct gguf *in, const struc
     return 0;
 }
 
+static int thread_count(const struct quant_opts *o)
+{
+    long n = o->n_threads > 0 ? o->n_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > QUANT_MAX_THREADS ? QUANT_MAX_THREADS : (int)n;
+}
+
 int quant_model(const struct gguf *in, const struct quant_opts *o, const char *out_path,
                 struct quant_stats *st, struct err_info *ei)
 {
@@ -567,8 +600,13 @@ int quant_model(const struct gguf *in, const struct quant_opts *o, const char *o
         rc = err_set(ei, E_NOMEM, "quantize: out of memory");
         goto out;
     }
+    if ((rc = pool_new(thread_count(o), 0, &c.pool))) {
+        err_set(ei, rc, "quantize: cannot start the threads");
+        goto out;
+    }
     rc = gguf_w_write_file_fill(w, out_path, fill_cb, &c, ei);
 out:
+    pool_free(c.pool);
     mem_free(c.f32);
     mem_free(c.out);
     gguf_w_free(w);

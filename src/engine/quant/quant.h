@@ -37,6 +37,7 @@ struct quant_opts {
     uint32_t ftype;       /* enum quant_ftype */
     int allow_requantize; /* accept already-quantized inputs (dequantized first) */
     int pure;             /* every quantized tensor gets the default type (no mixes) */
+    int n_threads;        /* threads converting rows; 0 = the online CPUs (at most 16) */
 };
 
 /* Per-tensor plan: the output order and the type of each tensor. */

@@ -1,9 +1,10 @@
 /*
- * quant_cmd.c - `corral quantize [--allow-requantize] [--pure] IN.gguf OUT.gguf TYPE`: opens the
- * input (mmap), runs quant_model and prints a summary (tensor types, sizes, time).  Exit status
- * 0 on success, 1 on error, 2 on a usage error.
+ * quant_cmd.c - `corral quantize [--allow-requantize] [--pure] [-t N] IN.gguf OUT.gguf TYPE`:
+ * opens the input (mmap), runs quant_model and prints a summary (tensor types, sizes, time).
+ * Exit status 0 on success, 1 on error, 2 on a usage error.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,7 +14,8 @@
 static int quant_usage(void)
 {
     fprintf(stderr,
-            "Usage: corral quantize [--allow-requantize] [--pure] IN.gguf OUT.gguf TYPE\n"
+            "Usage: corral quantize [--allow-requantize] [--pure] [-t THREADS] IN.gguf OUT.gguf "
+            "TYPE\n"
             "TYPE: q8_0 q4_0 q4_1 q5_0 q5_1 q2_K q3_K_S q3_K_M q3_K_L q4_K_S q4_K_M q5_K_S "
             "q5_K_M q6_K f16 bf16 f32\n");
     return 2;
@@ -51,6 +53,8 @@ static int cmd_quantize(int argc, char **argv)
             o.allow_requantize = 1;
         else if (!strcmp(argv[i], "--pure"))
             o.pure = 1;
+        else if (!strcmp(argv[i], "-t") && i + 1 < argc)
+            o.n_threads = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return quant_usage();
         else if (npos < 3 && argv[i][0] != '-')
