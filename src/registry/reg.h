@@ -71,6 +71,7 @@ struct reg_opts {
     const char *auth_file;       /* NULL = $HOME/.ollama/registry-auth.json */
     uint64_t part_size;          /* 0 = Ollama's sizing, lowered by $CORRAL_PULL_PART_SIZE */
     int noprune;                 /* do not delete layers a re-pulled tag no longer uses */
+    const char *key_file;        /* NULL = $HOME/.ollama/id_ed25519 (created when missing) */
 };
 
 /* How the daemon connects out: api_env.user[REG_ENV_SLOT] may point to one of these (set by the
@@ -111,5 +112,22 @@ CORRAL_WARN_UNUSED int reg_challenge_parse(const char *value, struct reg_challen
  * the base64 "user:pass".  E_NOTFOUND when there are none. */
 CORRAL_WARN_UNUSED int reg_auth_lookup(const char *auth_file, const char *host, char *out,
                                        size_t n);
+
+/* ---- Ollama's identity key (~/.ollama/id_ed25519) ---- */
+
+struct reg_key; /* opaque; immutable once loaded (thread-safe) */
+
+/* Loads an unencrypted OpenSSH-format ed25519 private key from path (NULL =
+ * $HOME/.ollama/id_ed25519); with create set, a missing key is generated and written (0600) with
+ * its .pub line (0644).  Caller owns *out (reg_key_free).  E_NOTFOUND, E_PARSE, E_UNSUPPORTED
+ * (encrypted key), E_IO. */
+CORRAL_WARN_UNUSED int reg_key_load(const char *path, int create, struct reg_key **out);
+void reg_key_free(struct reg_key *k);
+/* Signs msg as Ollama does: *out = "<base64 SSH public key blob>:<base64 signature>" (caller
+ * owns; mem_free). */
+CORRAL_WARN_UNUSED int reg_key_sign(const struct reg_key *k, const void *msg, size_t n,
+                                    char **out);
+/* "ssh-ed25519 <base64 blob>" (the .pub line without newline). */
+CORRAL_WARN_UNUSED int reg_key_public_line(const struct reg_key *k, char *out, size_t n);
 
 #endif

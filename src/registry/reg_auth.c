@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
+#include "common/crypto.h"
 #include "common/fs.h"
 #include "common/mem.h"
 
@@ -242,10 +246,46 @@ static int build_token_url(const char *realm, const struct reg_challenge *ch, ch
         while (*s == ' ')
             s++;
     }
+    /* Ollama adds a timestamp and a nonce (base64url of 16 random bytes) */
+    unsigned char rnd[16], enc[32];
+    if (rc == 0 && RAND_bytes(rnd, sizeof(rnd)) != 1)
+        rc = E_INTERNAL;
+    if (rc == 0) {
+        int el = EVP_EncodeBlock(enc, rnd, sizeof(rnd));
+        while (el > 0 && enc[el - 1] == '=')
+            el--;
+        for (int i = 0; i < el; i++)
+            enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
+        enc[el] = '\0';
+        rc = buf_printf(&b, "%cts=%lld&nonce=%s", sep, (long long)time(NULL), (char *)enc);
+    }
     if (rc == 0)
         rc = (size_t)snprintf(out, n, "%s", buf_str(&b)) >= n ? E_RANGE : 0;
     buf_fini(&b);
     return rc;
+}
+
+/* Ollama's signature for GET <url>: "GET,<url>,<base64(hex(sha256 of the empty body))>" signed
+ * with ~/.ollama/id_ed25519 (created when missing).  *out NULL when no key is usable. */
+static void sign_token_request(struct reg_client *c, const char *url, char **out)
+{
+    struct reg_key *k = NULL;
+    char hex[65], *msg;
+    unsigned char b64[100];
+    struct buf b;
+    *out = NULL;
+    if (reg_key_load(c->o->key_file, 1, &k) != 0)
+        return;
+    crypto_sha256_hex("", 0, hex);
+    EVP_EncodeBlock(b64, (const unsigned char *)hex, 64);
+    buf_init(&b, REG_URL_MAX + 200);
+    if (buf_printf(&b, "GET,%s,%s", url, (char *)b64) == 0 && (msg = buf_take(&b, NULL))) {
+        if (reg_key_sign(k, msg, strlen(msg), out) != 0)
+            *out = NULL;
+        mem_free(msg);
+    }
+    buf_fini(&b);
+    reg_key_free(k);
 }
 
 int reg__token_fetch(struct reg_client *c, const struct reg_challenge *ch, struct err_info *ei)
@@ -255,6 +295,7 @@ int reg__token_fetch(struct reg_client *c, const struct reg_challenge *ch, struc
     struct reg_resp rs;
     json_t *root = NULL;
     const char *tok;
+    char *sig = NULL;
     int rc;
     if (!ch->realm[0] || !realm_allowed(c, ch->realm))
         return err_set(ei, E_PERM, "unauthorized: token realm %.200s is not on registry host %s",
@@ -264,6 +305,10 @@ int reg__token_fetch(struct reg_client *c, const struct reg_challenge *ch, struc
     reg__req_init(&rq, "GET", url);
     rq.no_auth = 1;
     rq.basic = c->basic[0] ? c->basic : NULL; /* realm is on the registry's host name */
+    if (!rq.basic) {
+        sign_token_request(c, url, &sig);
+        rq.authorization = sig;
+    }
     rq.body_max = TOKEN_MAX;
     reg__resp_init(&rs);
     if ((rc = reg__http(c, &rq, &rs, ei)) != 0)
@@ -286,6 +331,7 @@ int reg__token_fetch(struct reg_client *c, const struct reg_challenge *ch, struc
     rc = c->token ? 0 : E_NOMEM;
     pthread_mutex_unlock(&c->mu);
 out:
+    mem_free(sig);
     json_decref(root);
     reg__resp_fini(&rs);
     return rc;

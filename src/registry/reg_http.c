@@ -379,7 +379,9 @@ static int add_auth(struct reg_client *c, const struct reg_req *rq, struct curl_
     char line[4200];
     struct curl_slist *t;
     line[0] = '\0';
-    if (rq->basic) {
+    if (rq->authorization) {
+        snprintf(line, sizeof(line), "Authorization: %s", rq->authorization);
+    } else if (rq->basic) {
         snprintf(line, sizeof(line), "Authorization: Basic %s", rq->basic);
     } else if (!rq->no_auth && reg__same_host(c, rq->url)) {
         pthread_mutex_lock(&c->mu);

@@ -61,6 +61,7 @@ struct reg_req {
     size_t body_max;           /* cap for resp->body; 0 = REG_MAX_SMALL_BODY */
     int no_auth;               /* never attach credentials (token requests to a realm) */
     const char *basic;         /* Basic credentials to attach regardless of host (token GET) */
+    const char *authorization; /* raw Authorization value (signed token GET), or NULL */
 };
 
 void reg__req_init(struct reg_req *rq, const char *method, const char *url);

@@ -51,6 +51,10 @@ export OLLAMA_MODELS=$W/d
 [ "$(blob_digests "$W/c")" = "$(blob_digests "$W/d")" ] || fail "blobs differ after the token pull"
 TACCESS=$W/nginx-$TOK_PORT/logs/access.log
 grep -q 'GET /token 200' "$TACCESS" || fail "no token request seen"
+# the token request is signed as Ollama signs it, with a key created on first use
+[ -f "$HOME/.ollama/id_ed25519" ] && grep -q '^ssh-ed25519 ' "$HOME/.ollama/id_ed25519.pub" || fail "no identity key created"
+pubblob=$(cut -d' ' -f2 "$HOME/.ollama/id_ed25519.pub")
+grep 'GET /token 200' "$TACCESS" | grep -q "auth=$pubblob:[A-Za-z0-9+/=]\{88\}$" || fail "token request not signed: $(grep /token "$TACCESS" | head -1)"
 # a repository the token does not grant: unauthorized
 out=$("$B" registry pull --insecure "$R/library/other:v1" 2>&1) && fail "pull of an ungranted repo worked"
 echo "$out" | grep -q 'unauthorized' || fail "ungranted text: $out"
