@@ -129,8 +129,10 @@ static int eval_chain(struct tmpl_exec *x, struct tval *cur, const struct tident
         int tag = tmpl_tag_field(cur->tag, id->s);
         if (!v || json_is_null(v)) {
             v = NULL;
-            if (tag == TAG_NONE)
-                tag = is_struct_tag(cur->tag) ? TAG_ZERO : TAG_NOVALUE;
+            if (!is_struct_tag(cur->tag))
+                tag = TAG_NOVALUE; /* a Go map's missing key */
+            else if (tag == TAG_NONE)
+                tag = TAG_ZERO;    /* a struct's zero field */
         }
         json_incref(v);
         val_clear(cur);

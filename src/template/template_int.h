@@ -41,6 +41,7 @@ enum tmpl_tag {
     TAG_TPROP,
     TAG_NOVALUE,  /* a missing key of a map: prints "<no value>" */
     TAG_ZERO,     /* a missing field of a struct: prints "" */
+    TAG_PTYPE,    /* a property's Type: one type prints bare, several as [a b] */
 };
 
 struct tval {

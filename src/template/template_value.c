@@ -169,6 +169,8 @@ int tmpl_tag_field(int parent, const char *name)
         return TAG_TPARAMS;
     if (strcmp(name, "Properties") == 0 && (parent == TAG_TPARAMS || parent == TAG_TPROP))
         return TAG_TPROPS;
+    if (strcmp(name, "Type") == 0 && parent == TAG_TPROP)
+        return TAG_PTYPE;
     return TAG_NONE;
 }
 
@@ -486,7 +488,9 @@ int tmpl_val_print(const struct tval *v, struct buf *out)
 {
     if (!v->j)
         return v->tag == TAG_NOVALUE || v->tag == TAG_NONE ? buf_puts(out, "<no value>") : 0;
-    if (v->tag != TAG_NONE && v->tag != TAG_ROOT && v->tag != TAG_ZERO &&
+    if (v->tag == TAG_PTYPE && json_is_array(v->j) && json_array_size(v->j) == 1)
+        return print_go(json_array_get(v->j, 0), 0, false, out);
+    if (v->tag != TAG_NONE && v->tag != TAG_ROOT && v->tag != TAG_ZERO && v->tag != TAG_PTYPE &&
         (json_is_object(v->j) || json_is_array(v->j)))
         return enc(v->j, v->tag, 0, out);
     return print_go(v->j, 0, false, out);

@@ -389,6 +389,9 @@ TEST(template_tool_json_order)
     ASSERT_RENDERS("{{ range .Messages }}{{ range .ToolCalls }}{{ .Function.Arguments }}"
                    "{{ end }}{{ end }}",
                    d, "{\"a\":[true,null],\"z\":1}");
+    ASSERT_RENDERS("{{ range .Tools }}{{ range $n, $p := .Function.Parameters.Properties }}"
+                   "{{ $n }}:{{ $p.Type }};{{ end }}{{ end }}",
+                   d, "a:[string null];b:string;");
     ASSERT_RENDERS("{{ json .Tools }}", d,
                    "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
                    "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":[\"string\",\"null\"],"
