@@ -280,7 +280,7 @@ TEST(tok_detok_utf8_holdback)
 static size_t random_utf8(unsigned *seed, char *out, size_t max_chars)
 {
     static const uint32_t ranges[][2] = {
-        {0x20, 0x7E}, {0x20, 0x7E}, {0x20, 0x7E}, {0x09, 0x0A}, {0xC0, 0x17F},
+        {0x20, 0x7E},   {0x20, 0x7E},     {0x20, 0x7E},       {0x09, 0x0A},     {0xC0, 0x17F},
         {0x400, 0x4FF}, {0x4E00, 0x9FFF}, {0x1F600, 0x1F64F}, {0x0E00, 0x0E7F}, {0x20, 0x20},
     };
     size_t n = 0, chars = (size_t)(rand_r(seed) % (int)max_chars) + 1;
@@ -318,8 +318,7 @@ static void round_trip(const char *file, int iters)
         ASSERT_OK(tok_encode(t.v, s, n, it & 1, 0, ids, 2048, &n_ids));
         ASSERT_OK(tok_decode(t.v, ids, n_ids, 0, back, sizeof(back), &nb));
         if (nb != n || memcmp(back, s, n) != 0)
-            TEST_FAIL_("%s: round trip of \"%.*s\" gave \"%.*s\"", file, (int)n, s, (int)nb,
-                       back);
+            TEST_FAIL_("%s: round trip of \"%.*s\" gave \"%.*s\"", file, (int)n, s, (int)nb, back);
     }
     tv_close(&t);
 }
@@ -341,8 +340,8 @@ TEST(tok_round_trip_bpe)
 /* Invalid UTF-8 is encoded without error; SPM and BPE keep the bytes (byte fallback). */
 TEST(tok_invalid_utf8_lossless)
 {
-    const char *files[] = {VOCAB_DIR "ggml-vocab-llama-spm.gguf",
-                           VOCAB_DIR "ggml-vocab-qwen2.gguf", VOCAB_DIR "ggml-vocab-gpt-2.gguf"};
+    const char *files[] = {VOCAB_DIR "ggml-vocab-llama-spm.gguf", VOCAB_DIR "ggml-vocab-qwen2.gguf",
+                           VOCAB_DIR "ggml-vocab-gpt-2.gguf"};
     const char s[] = "ab\xff\xfe c\xc3 \xe2\x82 d\x80\xf0\x9f";
     for (size_t f = 0; f < 3; f++) {
         struct tv t;
@@ -358,10 +357,10 @@ TEST(tok_invalid_utf8_lossless)
     }
 }
 
-static double now_ms(void)
+static double clock_ms(clockid_t c)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
@@ -373,22 +372,25 @@ static double time_limit_ms(double ms)
     return ms * (k > 1.0 ? k : 1.0);
 }
 
-/* A 150K vocabulary loads well under 100 ms (measured on the shared 2-core machine). */
+/* A 150K vocabulary loads well under 100 ms.  The limit is on the thread's CPU time (best of 5)
+ * because the shared test machine preempts us; wall time is printed too. */
 TEST(tok_load_speed)
 {
     struct gguf *g = NULL;
     struct tok_vocab *v = NULL;
     struct err_info ei = {0};
     ASSERT_OK(gguf_open_file(VOCAB_DIR "ggml-vocab-qwen2.gguf", 0, &g, &ei));
-    double best = 1e9;
-    for (int i = 0; i < 3; i++) {
-        double t0 = now_ms();
+    double best = 1e9, best_wall = 1e9;
+    for (int i = 0; i < 5; i++) {
+        double c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID), w0 = clock_ms(CLOCK_MONOTONIC);
         ASSERT_OK(tok_vocab_load(g, &v, &ei));
-        double dt = now_ms() - t0;
-        best = dt < best ? dt : best;
+        double dc = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0, dw = clock_ms(CLOCK_MONOTONIC) - w0;
+        best = dc < best ? dc : best;
+        best_wall = dw < best_wall ? dw : best_wall;
         tok_vocab_free(v);
     }
-    fprintf(stderr, "  qwen2 (151,936 tokens, 151,387 merges) loads in %.1f ms\n", best);
+    fprintf(stderr, "  qwen2 (151,936 tokens, 151,387 merges) loads in %.1f ms CPU, %.1f ms wall\n",
+            best, best_wall);
     ASSERT(best < time_limit_ms(100.0));
     gguf_close(g);
 }
@@ -451,14 +453,15 @@ TEST(tok_pre_variants)
         const char *pre;
         size_t digits; /* ids for "1234567" with the gpt-2 vocabulary */
     } pres[] = {
-        {"default", 0},   {"llama3", 3},       {"llama-bpe", 3},      {"qwen2", 7},
-        {"qwen35", 7},    {"gpt-2", 0},        {"phi-2", 0},          {"starcoder", 7},
-        {"refact", 7},    {"command-r", 7},    {"smollm", 7},         {"deepseek-llm", 0},
-        {"deepseek-coder", 7}, {"deepseek-v3", 3}, {"falcon", 0},     {"gpt-4o", 3},
-        {"tekken", 7},    {"no-such-pre", 0},  {"chatglm-bpe", 3},    {"mpt", 0},
+        {"default", 0},        {"llama3", 3},      {"llama-bpe", 3},   {"qwen2", 7},
+        {"qwen35", 7},         {"gpt-2", 0},       {"phi-2", 0},       {"starcoder", 7},
+        {"refact", 7},         {"command-r", 7},   {"smollm", 7},      {"deepseek-llm", 0},
+        {"deepseek-coder", 7}, {"deepseek-v3", 3}, {"falcon", 0},      {"gpt-4o", 3},
+        {"tekken", 7},         {"no-such-pre", 0}, {"chatglm-bpe", 3}, {"mpt", 0},
     };
     const char *text = "Hello, y'all! How are you \xf0\x9f\x98\x81 ?\xe6\x88\x91\xe6\x83\xb3"
-                       "\xe5\x9c\xa8" "apple 1314151\xe5\xa4\xa9 \t\n\n  x 'RE We'Ve \xff\xc3 end ";
+                       "\xe5\x9c\xa8"
+                       "apple 1314151\xe5\xa4\xa9 \t\n\n  x 'RE We'Ve \xff\xc3 end ";
     for (size_t i = 0; i < sizeof(pres) / sizeof(pres[0]); i++) {
         struct gguf *g = NULL;
         uint8_t *mem = NULL;
@@ -594,4 +597,44 @@ TEST(tok_load_errors)
         gguf_close(g);
         mem_free(mem);
     }
+}
+
+/* Phi-3's special tokens eat the whitespace after them (llama.cpp sets RSTRIP by model name);
+ * end-of-turn tokens are found by text. */
+TEST(tok_phi3_rstrip_and_eot)
+{
+    struct tv t;
+    int32_t a[64], b[64];
+    size_t na = 0, nb = 0;
+    tv_open(&t, VOCAB_DIR "ggml-vocab-phi-3.gguf");
+    const char *s1 = "<|user|>\n  Hello<|end|>\n<|assistant|>",
+               *s2 = "<|user|>Hello<|end|><|assistant|>";
+    ASSERT_OK(tok_encode(t.v, s1, strlen(s1), 1, 1, a, 64, &na));
+    ASSERT_OK(tok_encode(t.v, s2, strlen(s2), 1, 1, b, 64, &nb));
+    ASSERT_EQ_SIZE(na, nb);
+    ASSERT_MEMEQ(a, b, na * sizeof(int32_t));
+    ASSERT_EQ_SIZE(na, 5); /* <s> <|user|> ▁Hello <|end|> <|assistant|> */
+    ASSERT_EQ_INT(a[1], 32010);
+    ASSERT_EQ_INT(a[2], 15043);
+    ASSERT_EQ_INT(tok_eot(t.v), 32007);
+    ASSERT(tok_is_eog(t.v, 32007));
+    ASSERT(tok_is_eog(t.v, 32000));
+    ASSERT(!tok_is_eog(t.v, 32010));
+    /* <s> keeps the whitespace after it. */
+    ASSERT_OK(tok_encode(t.v, "<s> Hi", 6, 0, 1, a, 64, &na));
+    ASSERT_OK(tok_encode(t.v, "<s>Hi", 5, 0, 1, b, 64, &nb));
+    ASSERT(na != nb || memcmp(a, b, na * sizeof(int32_t)) != 0);
+    tv_close(&t);
+
+    tv_open(&t, VOCAB_DIR "ggml-vocab-qwen2.gguf");
+    ASSERT_EQ_INT(tok_eot(t.v), 151645); /* <|im_end|> */
+    ASSERT(tok_is_eog(t.v, 151645));
+    ASSERT(tok_is_eog(t.v, 151643));
+    tv_close(&t);
+    tv_open(&t, VOCAB_DIR "ggml-vocab-llama-bpe.gguf");
+    ASSERT_EQ_INT(tok_eot(t.v), 128009); /* <|eot_id|> */
+    ASSERT(tok_is_eog(t.v, 128009));
+    ASSERT(tok_is_eog(t.v, 128001));
+    ASSERT(!tok_is_eog(t.v, 128000));
+    tv_close(&t);
 }

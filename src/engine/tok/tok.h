@@ -26,11 +26,11 @@
 struct gguf;
 struct tok_vocab;
 
-#define TOK_MAX_VOCAB       (1u << 20) /* tokens in one vocabulary */
-#define TOK_MAX_MERGES      (1u << 21) /* BPE merges */
-#define TOK_MAX_TOKEN_BYTES 4096u      /* bytes of one token's text */
+#define TOK_MAX_VOCAB       (1u << 20)  /* tokens in one vocabulary */
+#define TOK_MAX_MERGES      (1u << 21)  /* BPE merges */
+#define TOK_MAX_TOKEN_BYTES 4096u       /* bytes of one token's text */
 #define TOK_MAX_TEXT_BYTES  (64u << 20) /* bytes of text one tok_encode call accepts */
-#define TOK_NONE            (-1)       /* "no such token" (absent special ids) */
+#define TOK_NONE            (-1)        /* "no such token" (absent special ids) */
 
 /* Tokenizer families (tokenizer.ggml.model). */
 enum tok_kind {
@@ -111,9 +111,10 @@ int tok_is_control(const struct tok_vocab *v, int32_t id);
 /* Streaming detokenizer: push ids one at a time, get only complete UTF-8 back; bytes of an
  * incomplete sequence are held until the next ids complete it (or tok_detok_flush writes them,
  * invalid sequences as they are).  Callers may read no fields. */
-#define TOK_DETOK_SPECIAL     1 /* render control tokens' text */
-#define TOK_DETOK_STRIP_SPACE 2 /* sequence start: drop the SPM dummy-prefix space of the first
-                                   piece (what decoding a whole encoded text needs) */
+#define TOK_DETOK_SPECIAL 1 /* render control tokens' text */
+#define TOK_DETOK_STRIP_SPACE                                         \
+    2 /* sequence start: drop the SPM dummy-prefix space of the first \
+         piece (what decoding a whole encoded text needs) */
 struct tok_detok {
     const struct tok_vocab *v;
     unsigned flags;

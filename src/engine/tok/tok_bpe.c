@@ -28,29 +28,28 @@
 
 /* ---- regex sets per tokenizer.ggml.pre ------------------------------------------------- */
 
-#define RE_GPT2                                                                                    \
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
-#define RE_LLAMA3                                                                                  \
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"   \
+#define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define RE_LLAMA3                                                                              \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|" \
     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_QWEN2                                                                                   \
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"   \
+#define RE_QWEN2                                                                               \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|" \
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_QWEN35                                                                                  \
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|"                                 \
-    "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|"         \
+#define RE_QWEN35                                                                        \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|"                         \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|" \
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_CJK_DS "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
-#define RE_O200K_UPPER "[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]"
-#define RE_O200K_LOWER "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
+#define RE_CJK_DS       "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
+#define RE_O200K_UPPER  "[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]"
+#define RE_O200K_LOWER  "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
 #define RE_O200K_SUFFIX "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-#define RE_GPT4O                                                                                   \
-    "[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "*" RE_O200K_LOWER "+" RE_O200K_SUFFIX                 \
-    "|[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "+" RE_O200K_LOWER "*" RE_O200K_SUFFIX                \
+#define RE_GPT4O                                                                    \
+    "[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "*" RE_O200K_LOWER "+" RE_O200K_SUFFIX  \
+    "|[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "+" RE_O200K_LOWER "*" RE_O200K_SUFFIX \
     "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_TEKKEN                                                                                  \
-    "[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "*" RE_O200K_LOWER "+"                                 \
-    "|[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "+" RE_O200K_LOWER "*"                                \
+#define RE_TEKKEN                                                   \
+    "[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "*" RE_O200K_LOWER "+"  \
+    "|[^\\r\\n\\p{L}\\p{N}]?" RE_O200K_UPPER "+" RE_O200K_LOWER "*" \
     "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)"
 
 struct pre_def {
@@ -60,30 +59,37 @@ struct pre_def {
 };
 
 static const struct pre_def pre_defs[] = {
-    {"llama3|llama-v3|llama-bpe|falcon3|pixtral|smaug-bpe|dbrx|chatglm-bpe",
-     1, 1, {RE_LLAMA3}},
+    {"llama3|llama-v3|llama-bpe|falcon3|pixtral|smaug-bpe|dbrx|chatglm-bpe", 1, 1, {RE_LLAMA3}},
     {"qwen2|deepseek-r1-qwen|megrez|stablelm2|hunyuan", 0, 0, {RE_QWEN2}},
     {"qwen35", 0, 0, {RE_QWEN35}},
     {"gpt-2|phi-2|mpt|olmo|jais|jina-es|jina-de|jina-v2-es|jina-v2-de|jina-v2-code|gpt-neox|"
      "trillion|roberta-bpe|gigachat",
-     0, 0, {RE_GPT2}},
+     0,
+     0,
+     {RE_GPT2}},
     {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b|granite",
-     0, 0, {"\\p{N}", RE_GPT2}},
-    {"deepseek-llm", 0, 0,
-     {"[\\r\\n]", "\\s?[\\p{Lu}\\p{Ll}\\p{Lt}]+", "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-"
-      "\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+", "\\s+\\z", RE_CJK_DS, "\\p{N}+"}},
+     0,
+     0,
+     {"\\p{N}", RE_GPT2}},
+    {"deepseek-llm",
+     0,
+     0,
+     {"[\\r\\n]", "\\s?[\\p{Lu}\\p{Ll}\\p{Lt}]+",
+      "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-"
+      "\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+      "\\s+\\z", RE_CJK_DS, "\\p{N}+"}},
     {"deepseek-coder", 0, 0, {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK_DS, "\\p{N}"}},
-    {"deepseek-v3", 0, 0,
+    {"deepseek-v3",
+     0,
+     0,
      {"\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
       "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?"
       "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
-    {"falcon", 0, 0,
-     {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
+    {"falcon", 0, 0, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
     {"gpt-4o|llama4", 0, 0, {RE_GPT4O}},
     {"tekken", 0, 1, {RE_TEKKEN}},
     /* "default" (absent or unknown pre) must stay last. */
-    {"default", 0, 0,
-     {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
+    {"default", 0, 0, {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
 };
 
 #define N_PRE_DEFS (sizeof(pre_defs) / sizeof(pre_defs[0]))
@@ -125,9 +131,9 @@ int tok__bpe_init(struct tok_vocab *v, struct err_info *ei)
     for (int i = 0; i < TOK_MAX_REGEX && d->re[i]; i++) {
         int err = 0;
         PCRE2_SIZE at = 0;
-        pcre2_code *re = pcre2_compile((PCRE2_SPTR)d->re[i], PCRE2_ZERO_TERMINATED,
-                                       PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err,
-                                       &at, NULL);
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)d->re[i], PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &at, NULL);
         if (!re) {
             PCRE2_UCHAR msg[128];
             pcre2_get_error_message(err, msg, sizeof(msg));
@@ -234,7 +240,7 @@ out:
 
 struct sym {
     int32_t prev, next;
-    int32_t id;  /* token of this symbol's text, -1 if none */
+    int32_t id;      /* token of this symbol's text, -1 if none */
     uint32_t off, n; /* bytes of the word */
 };
 

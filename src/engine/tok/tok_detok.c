@@ -31,8 +31,10 @@ static size_t incomplete_tail(const unsigned char *s, size_t n)
         unsigned char c = s[j - 1];
         if ((c & 0xC0) == 0x80)
             continue; /* continuation: look further back for its lead byte */
-        size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3
-                    : c >= 0xC2 && c < 0xE0 ? 2 : 1;
+        size_t need = c >= 0xF0 && c <= 0xF4  ? 4
+                      : c >= 0xE0 && c < 0xF0 ? 3
+                      : c >= 0xC2 && c < 0xE0 ? 2
+                                              : 1;
         return need > n - (j - 1) ? j - 1 : n;
     }
     return n;

@@ -5,8 +5,9 @@
  * Partitioning follows llama.cpp's tokenizer_st_partition: the special tokens are taken one by
  * one, longest text first, and each splits every remaining text fragment at all of its
  * (non-overlapping, leftmost-first) occurrences.  With parse_special = 0 only USER_DEFINED
- * tokens take part.  SPM fragments get the dummy " " prefix when add_space_prefix is set and
- * the fragment starts the text or follows a special token, then " " -> "▁".
+ * tokens take part.  Tokens flagged LSTRIP/RSTRIP (set by model name at load, e.g. Phi-3) drop
+ * the whitespace next to them.  SPM fragments get the dummy " " prefix when add_space_prefix is set
+ * and the fragment starts the text or follows a special token, then " " -> "▁".
  */
 #include "engine/tok/tok.h"
 
@@ -40,6 +41,12 @@ static int frags_push(struct frags *f, size_t off, size_t len, int32_t id)
     return 0;
 }
 
+/* C isspace() in the "C" locale, as llama.cpp's partition uses it. */
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
 /* Splits the text fragments of *cur at every occurrence of token id into *nxt. */
 static int split_special(const struct tok_vocab *v, const char *text, int32_t id,
                          const struct frags *cur, struct frags *nxt)
@@ -58,11 +65,16 @@ static int split_special(const struct tok_vocab *v, const char *text, int32_t id
         size_t pos = f.off, end = f.off + f.len;
         const char *m;
         while (end - pos >= tn && (m = memmem(text + pos, end - pos, t, tn))) {
-            size_t at = (size_t)(m - text);
-            if ((at > pos && (rc = frags_push(nxt, pos, at - pos, -1))) ||
+            size_t at = (size_t)(m - text), left_end = at;
+            while ((v->flags[id] & TOK_FLAG_LSTRIP) && left_end > pos &&
+                   is_space(text[left_end - 1]))
+                left_end--;
+            if ((left_end > pos && (rc = frags_push(nxt, pos, left_end - pos, -1))) ||
                 (rc = frags_push(nxt, 0, 0, id)))
                 return rc;
             pos = at + tn;
+            while ((v->flags[id] & TOK_FLAG_RSTRIP) && pos < end && is_space(text[pos]))
+                pos++;
         }
         if (pos < end && (rc = frags_push(nxt, pos, end - pos, -1)))
             return rc;

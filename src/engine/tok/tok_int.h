@@ -18,7 +18,9 @@
 
 #define TOK_MAX_REGEX 6 /* pre-tokenizer regexes applied in sequence */
 
-#define TOK_FLAG_EOG 1u /* token ends generation */
+#define TOK_FLAG_EOG    1u /* token ends generation */
+#define TOK_FLAG_LSTRIP 2u /* special token eats the whitespace before it */
+#define TOK_FLAG_RSTRIP 4u /* special token eats the whitespace after it */
 
 struct tok_merge {
     uint64_t key;   /* (left << 32 | right) + 1, 0 = empty slot */
@@ -28,24 +30,24 @@ struct tok_merge {
 
 struct tok_vocab {
     enum tok_kind kind;
-    char pre[64];           /* tokenizer.ggml.pre, "default" when absent */
-    uint32_t n;             /* tokens */
-    char *text_pool;        /* all token texts, each NUL-terminated */
-    uint32_t *text_off;     /* (n) offset of token i's text in text_pool */
-    uint32_t *text_len;     /* (n) bytes of token i's text */
-    char *piece_pool;       /* decoded pieces (tok_piece) */
-    uint32_t *piece_off;    /* (n) */
-    uint32_t *piece_len;    /* (n) */
-    float *score;           /* (n) SPM merge priority (0 when absent) */
-    uint8_t *type;          /* (n) enum tok_type */
-    uint8_t *flags;         /* (n) TOK_FLAG_* */
-    uint64_t *hash;         /* (hash_mask + 1) tag << 32 | (id + 1), 0 = empty; the tag holds
-                               19 hash bits and the text length (13 bits) */
+    char pre[64];        /* tokenizer.ggml.pre, "default" when absent */
+    uint32_t n;          /* tokens */
+    char *text_pool;     /* all token texts, each NUL-terminated */
+    uint32_t *text_off;  /* (n) offset of token i's text in text_pool */
+    uint32_t *text_len;  /* (n) bytes of token i's text */
+    char *piece_pool;    /* decoded pieces (tok_piece) */
+    uint32_t *piece_off; /* (n) */
+    uint32_t *piece_len; /* (n) */
+    float *score;        /* (n) SPM merge priority (0 when absent) */
+    uint8_t *type;       /* (n) enum tok_type */
+    uint8_t *flags;      /* (n) TOK_FLAG_* */
+    uint64_t *hash;      /* (hash_mask + 1) tag << 32 | (id + 1), 0 = empty; the tag holds
+                            19 hash bits and the text length (13 bits) */
     size_t hash_mask;
     struct tok_merge *merges; /* (merge_mask + 1) open-addressing table of BPE merges */
     size_t merge_mask;
     uint32_t n_merges;
-    int32_t *special;       /* (n_special) special token ids, longest text first */
+    int32_t *special; /* (n_special) special token ids, longest text first */
     uint32_t n_special;
     int32_t byte_tok[256];  /* token of each raw byte (<0xNN> or the BPE byte char), or -1 */
     uint32_t max_token_len; /* longest token text in bytes */
@@ -92,10 +94,10 @@ void tok__bpe_fini(struct tok_vocab *v);
 void tok__bpe_pre_defaults(const char *pre, int *add_bos, int *ignore_merges);
 
 /* Unicode helpers for WordPiece (tok_unicode.c, generated tables). */
-#define TOK_UC_WHITESPACE  1u
-#define TOK_UC_CONTROL     2u
-#define TOK_UC_PUNCT       4u
-#define TOK_UC_SYMBOL      8u
+#define TOK_UC_WHITESPACE 1u
+#define TOK_UC_CONTROL    2u
+#define TOK_UC_PUNCT      4u
+#define TOK_UC_SYMBOL     8u
 uint32_t tok__uc_flags(uint32_t cp);
 uint32_t tok__uc_lower(uint32_t cp);
 uint32_t tok__uc_nfd_base(uint32_t cp);

@@ -402,8 +402,8 @@ static void set_defaults(struct tok_vocab *v)
 static void load_specials_ids(const struct gguf *g, struct tok_vocab *v)
 {
     set_defaults(v);
-    load_id(g, v, v->kind == TOK_KIND_WPM ? "tokenizer.ggml.cls_token_id"
-                                          : "tokenizer.ggml.bos_token_id",
+    load_id(g, v,
+            v->kind == TOK_KIND_WPM ? "tokenizer.ggml.cls_token_id" : "tokenizer.ggml.bos_token_id",
             &v->bos);
     if (v->kind == TOK_KIND_WPM)
         load_id(g, v, "tokenizer.ggml.bos_token_id", &v->bos);
@@ -546,21 +546,94 @@ static void build_pieces(struct tok_vocab *v)
     }
 }
 
-static const char *const eog_texts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<|return|>", "<|call|>",
+/* Texts llama.cpp takes as end-of-turn when no eot id is given (in this order). */
+static const char *const eot_texts[] = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<EOT>",
+    "_<EOT>",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81"
+    "of\xe2\x96\x81"
+    "sentence\xef\xbd\x9c>",
 };
 
+/* Texts that end generation whatever the ids say. */
+static const char *const eog_texts[] = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<|return|>",
+    "<|call|>",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81"
+    "of\xe2\x96\x81"
+    "sentence\xef\xbd\x9c>",
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* End-of-generation set: eos, eot, eom and the tokens named above, which also become CONTROL
+ * (so they are not matched in text without parse_special), as llama.cpp does. */
 static void mark_eog(struct tok_vocab *v)
 {
+    for (size_t i = 0; v->eot < 0 && i < N_OF(eot_texts); i++)
+        v->eot = tok__lookup(v, eot_texts[i], strlen(eot_texts[i]));
+    if (v->eot < 0)
+        v->eot = TOK_NONE;
+    for (size_t i = 0; i < N_OF(eog_texts); i++) {
+        int32_t id = tok__lookup(v, eog_texts[i], strlen(eog_texts[i]));
+        if (id < 0)
+            continue;
+        v->flags[id] |= TOK_FLAG_EOG;
+        v->type[id] = TOK_TYPE_CONTROL;
+    }
     int32_t ids[] = {v->eos, v->eot, v->eom};
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+    for (size_t i = 0; i < N_OF(ids); i++)
         if (ids[i] >= 0)
             v->flags[ids[i]] |= TOK_FLAG_EOG;
-    for (size_t i = 0; i < sizeof(eog_texts) / sizeof(eog_texts[0]); i++) {
-        int32_t id = tok__lookup(v, eog_texts[i], strlen(eog_texts[i]));
-        if (id >= 0 && (v->type[id] == TOK_TYPE_CONTROL || v->type[id] == TOK_TYPE_USER_DEFINED))
-            v->flags[id] |= TOK_FLAG_EOG;
+}
+
+/* Whitespace stripping around special tokens that llama.cpp sets by model name: Phi-3's
+ * special tokens eat the whitespace after them (except <unk>, <s>, <|endoftext|>); jina-v2 and
+ * nomic-bert-moe's <mask> eats the whitespace before it. */
+static void set_strip_flags(const struct gguf *g, struct tok_vocab *v)
+{
+    struct gguf_str s;
+    char name[128] = "";
+    if (gguf_get_str(g, "general.name", &s) == 0) {
+        size_t n = s.n < sizeof(name) - 1 ? (size_t)s.n : sizeof(name) - 1;
+        for (size_t i = 0; i < n; i++)
+            name[i] = (char)(s.p[i] >= 'A' && s.p[i] <= 'Z' ? s.p[i] + 32 : s.p[i]);
+        name[n] = 0;
+    }
+    struct gguf_str arch = {"", 0};
+    (void)gguf_get_str(g, "general.architecture", &arch);
+    if (strstr(v->pre, "jina-v2-") || gguf_str_eq(arch, "nomic-bert-moe")) {
+        int32_t id = tok__lookup(v, "<mask>", 6);
+        if (id >= 0)
+            v->flags[id] |= TOK_FLAG_LSTRIP;
+    } else if (strstr(name, "phi-3") || strstr(name, "phi3")) {
+        static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+        for (uint32_t i = 0; i < v->n; i++)
+            if (v->type[i] == TOK_TYPE_CONTROL || v->type[i] == TOK_TYPE_USER_DEFINED ||
+                v->type[i] == TOK_TYPE_UNKNOWN)
+                v->flags[i] |= TOK_FLAG_RSTRIP;
+        for (size_t i = 0; i < N_OF(keep); i++) {
+            int32_t id = tok__lookup(v, keep[i], strlen(keep[i]));
+            if (id >= 0)
+                v->flags[id] &= (uint8_t)~TOK_FLAG_RSTRIP;
+        }
     }
 }
 
@@ -623,6 +696,7 @@ int tok_vocab_load(const struct gguf *g, struct tok_vocab **out, struct err_info
     load_specials_ids(g, v);
     build_pieces(v);
     mark_eog(v);
+    set_strip_flags(g, v);
     if ((rc = build_specials(v))) {
         err_set(ei, rc, "special tokens: out of memory");
         goto out;

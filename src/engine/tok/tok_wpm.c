@@ -21,8 +21,11 @@
 static uint32_t next_cp(const unsigned char *s, size_t avail, size_t *used)
 {
     unsigned char c = s[0];
-    size_t l = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3
-             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    size_t l = c < 0x80                 ? 1
+               : c >= 0xC2 && c < 0xE0  ? 2
+               : c >= 0xE0 && c < 0xF0  ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
     uint32_t cp;
     *used = 1;
     if (l == 0 || l > avail)
