@@ -299,22 +299,39 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
  * pair is one aligned 64-byte load), d as float, and c = -d * sum(q).  The row kernels turn the
  * weights into unsigned codes u = q + OFF (Q4_0: the nibbles as stored, OFF 8; Q5_0: OFF 16;
  * Q8_0: q ^ 0x80, OFF 128), multiply with vpdpbusd, and add OFF * dw * c in float. */
-#define P_CHUNK 256 /* blocks per prepared chunk (8192 columns) */
+#define P_CHUNK 128 /* blocks per prepared chunk (4096 columns) */
+#define P_ROWS 4    /* weight rows per pass: each loaded activation pair serves 4 rows */
+#ifndef KERN_PREFETCH_BYTES
+#define KERN_PREFETCH_BYTES 768 /* software prefetch distance in the weight stream */
+#endif
 
+/* One token's chunk.  Pair k (blocks 2k, 2k+1) as one zmm each: codes; dv = d[2k] x8 | d[2k+1] x8;
+ * cv = OFF*c/8 spread over the 8 lanes of each block, so that the lane sum of
+ * (sum_lane * dv + cv) * dw is the block's dot including its offset correction. */
 struct p_prep {
     int8_t q[P_CHUNK * 32];
-    float d[P_CHUNK];
-    float c[P_CHUNK];
+    float dv[P_CHUNK / 2][16];
+    float cv[P_CHUNK / 2][16];
 };
 
-static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, struct p_prep *p)
+static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct p_prep *p)
 {
+    float d[P_CHUNK + 1], c[P_CHUNK + 1];
     for (int64_t i = 0; i < nbc; i++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)x[i].qs);
         _mm256_store_si256((__m256i *)(p->q + 32 * i), q);
         __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
-        p->d[i] = h2f(x[i].d);
-        p->c[i] = -p->d[i] * (float)hsum_epi32(s);
+        d[i] = h2f(x[i].d);
+        c[i] = -off * d[i] * (float)hsum_epi32(s) * 0.125f;
+    }
+    d[nbc] = c[nbc] = 0.0f;
+    if (nbc & 1) /* the odd last block is paired with zero codes */
+        _mm256_store_si256((__m256i *)(p->q + 32 * nbc), _mm256_setzero_si256());
+    for (int64_t k = 0; 2 * k < nbc; k++) {
+        _mm512_store_ps(p->dv[k], _mm512_insertf32x8(_mm512_set1_ps(d[2 * k]),
+                                                      _mm256_set1_ps(d[2 * k + 1]), 1));
+        _mm512_store_ps(p->cv[k], _mm512_insertf32x8(_mm512_set1_ps(c[2 * k]),
+                                                      _mm256_set1_ps(c[2 * k + 1]), 1));
     }
 }
 
@@ -323,9 +340,9 @@ AI __m512i u2_q4_0(const struct kern_bq4_0 *b)
     return lanes4_nibbles(b[0].qs, b[1].qs);
 }
 
-AI __m256i u1_q4_0(const struct kern_bq4_0 *b)
+AI __m512i u1_q4_0(const struct kern_bq4_0 *b)
 {
-    return unpack_nibbles(b->qs);
+    return _mm512_castsi256_si512(unpack_nibbles(b->qs));
 }
 
 AI __m512i u2_q5_0(const struct kern_bq5_0 *b)
@@ -333,9 +350,9 @@ AI __m512i u2_q5_0(const struct kern_bq5_0 *b)
     return _mm512_or_si512(lanes4_nibbles(b[0].qs, b[1].qs), lanes4_bits(b[0].qh, b[1].qh));
 }
 
-AI __m256i u1_q5_0(const struct kern_bq5_0 *b)
+AI __m512i u1_q5_0(const struct kern_bq5_0 *b)
 {
-    return _mm256_or_si256(unpack_nibbles(b->qs), expand_bits_0x10(b->qh));
+    return _mm512_castsi256_si512(_mm256_or_si256(unpack_nibbles(b->qs), expand_bits_0x10(b->qh)));
 }
 
 AI __m512i u2_q8_0(const struct kern_bq8_0 *b)
@@ -343,71 +360,99 @@ AI __m512i u2_q8_0(const struct kern_bq8_0 *b)
     return _mm512_xor_si512(load_pair32(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
 }
 
-AI __m256i u1_q8_0(const struct kern_bq8_0 *b)
+AI __m512i u1_q8_0(const struct kern_bq8_0 *b)
 {
-    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
+    return _mm512_castsi256_si512(
+        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80)));
 }
 
-#define P_ROWS(name, WT, u2, u1, OFF)                                                              \
-    AI void name(int64_t nbc, const struct WT *w, const struct p_prep *p, int nt, float *out)      \
+/* Pair scales of one weight row: dw[2k] x8 | dw[2k+1] x8 (the odd tail: dw x8 | 0). */
+AI __m512 pair_dw(uint16_t h0, uint16_t h1)
+{
+    __m128 f = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                 _mm512_castps128_ps512(f));
+}
+
+/* nr (<= P_ROWS) weight rows x nt (<= 4) tokens over one prepared chunk: out[r * 4 + t]. */
+#define P_KERNEL(name, WT, u2, u1)                                                                 \
+    AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_prep *p, int nr,       \
+                 int nt, float *out)                                                               \
     {                                                                                              \
-        __m512 acc[KERN_AVX2_NT];                                                                  \
-        __m128 accc[KERN_AVX2_NT];                                                                 \
-        for (int t = 0; t < nt; t++) {                                                             \
-            acc[t] = _mm512_setzero_ps();                                                          \
-            accc[t] = _mm_setzero_ps();                                                            \
-        }                                                                                          \
-        const __m512i perm = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);    \
-        int64_t i = 0;                                                                             \
-        for (; i + 2 <= nbc; i += 2) {                                                             \
-            __m512i q = u2(w + i);                                                                 \
-            __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[i].d), w[i + 1].d, 1));  \
+        __m512 acc[P_ROWS][KERN_AVX2_NT];                                                          \
+        for (int r = 0; r < nr; r++)                                                               \
+            for (int t = 0; t < nt; t++)                                                           \
+                acc[r][t] = _mm512_setzero_ps();                                                   \
+        for (int64_t i = 0; i < nbc; i += 2) {                                                     \
+            __m512i q[P_ROWS];                                                                     \
+            __m512 dwv[P_ROWS];                                                                    \
+            for (int r = 0; r < nr; r++) {                                                         \
+                const struct WT *b = (const struct WT *)(w + (size_t)r * wrb) + i;                 \
+                _mm_prefetch((const char *)b + KERN_PREFETCH_BYTES, _MM_HINT_T0);                  \
+                if (i + 1 < nbc) {                                                                 \
+                    q[r] = u2(b);                                                                  \
+                    dwv[r] = pair_dw(b[0].d, b[1].d);                                              \
+                } else {                                                                           \
+                    q[r] = u1(b);                                                                  \
+                    dwv[r] = pair_dw(b[0].d, 0);                                                   \
+                }                                                                                  \
+            }                                                                                      \
             for (int t = 0; t < nt; t++) {                                                         \
-                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,                         \
-                                                _mm512_load_si512(p[t].q + 32 * i));               \
-                __m128 xd = _mm_castpd_ps(_mm_load_sd((const double *)(p[t].d + i)));              \
-                __m128 xc = _mm_castpd_ps(_mm_load_sd((const double *)(p[t].c + i)));              \
-                __m512 sc = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_mul_ps(dw, xd))); \
-                acc[t] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(s), acc[t]);                       \
-                accc[t] = _mm_fmadd_ps(dw, xc, accc[t]);                                           \
+                __m512i xq = _mm512_load_si512(p[t].q + 32 * i);                                   \
+                __m512 dv = _mm512_load_ps(p[t].dv[i / 2]), cv = _mm512_load_ps(p[t].cv[i / 2]);   \
+                for (int r = 0; r < nr; r++) {                                                     \
+                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r], xq);             \
+                    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dv, cv);                     \
+                    acc[r][t] = _mm512_fmadd_ps(v, dwv[r], acc[r][t]);                             \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        float tail[KERN_AVX2_NT] = {0};                                                            \
-        if (i < nbc) {                                                                             \
-            __m256i q = u1(w + i);                                                                 \
-            float dw = h2f(w[i].d);                                                                \
-            for (int t = 0; t < nt; t++) {                                                         \
-                __m256i s = _mm256_dpbusd_epi32(                                                   \
-                    _mm256_setzero_si256(), q, _mm256_load_si256((const __m256i *)(p[t].q + 32 * i))); \
-                tail[t] = dw * p[t].d[i] * (float)hsum_epi32(s) + (OFF) * dw * p[t].c[i];          \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < nt; t++) {                                                             \
-            __m128 c = accc[t];                                                                    \
-            float corr = _mm_cvtss_f32(c) + _mm_cvtss_f32(_mm_movehdup_ps(c));                     \
-            out[t] = _mm512_reduce_add_ps(acc[t]) + (OFF) * corr + tail[t];                        \
+        for (int r = 0; r < nr; r++)                                                               \
+            for (int t = 0; t < nt; t++)                                                           \
+                out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);                       \
+    }
+
+P_KERNEL(p_k_q4_0, kern_bq4_0, u2_q4_0, u1_q4_0)
+P_KERNEL(p_k_q5_0, kern_bq5_0, u2_q5_0, u1_q5_0)
+P_KERNEL(p_k_q8_0, kern_bq8_0, u2_q8_0, u1_q8_0)
+
+/* Constant (nr, nt) instantiations so the register tiles are fully unrolled. */
+#define P_CASE_T(fn, nr, nt_)                                                                      \
+    switch (nt_) {                                                                                 \
+    case 1: fn(nbc, w, wrb, p, nr, 1, out); break;                                                 \
+    case 2: fn(nbc, w, wrb, p, nr, 2, out); break;                                                 \
+    case 3: fn(nbc, w, wrb, p, nr, 3, out); break;                                                 \
+    default: fn(nbc, w, wrb, p, nr, 4, out); break;                                                \
+    }
+#define P_DISPATCH(fn)                                                                             \
+    static void fn##_any(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_prep *p, int nr, \
+                         int nt, float *out)                                                       \
+    {                                                                                              \
+        switch (nr) {                                                                              \
+        case 1: P_CASE_T(fn, 1, nt); break;                                                        \
+        case 2: P_CASE_T(fn, 2, nt); break;                                                        \
+        case 3: P_CASE_T(fn, 3, nt); break;                                                        \
+        default: P_CASE_T(fn, 4, nt); break;                                                       \
         }                                                                                          \
     }
 
-P_ROWS(p_rows_q4_0, kern_bq4_0, u2_q4_0, u1_q4_0, 8.0f)
-P_ROWS(p_rows_q5_0, kern_bq5_0, u2_q5_0, u1_q5_0, 16.0f)
-P_ROWS(p_rows_q8_0, kern_bq8_0, u2_q8_0, u1_q8_0, 128.0f)
-
-#define P_NT_SWITCH(fn, WT, nbc, w, prep, n, part)                                                 \
-    switch (n) {                                                                                   \
-    case 1: fn(nbc, (const struct WT *)(w), prep, 1, part); break;                                 \
-    case 2: fn(nbc, (const struct WT *)(w), prep, 2, part); break;                                 \
-    case 3: fn(nbc, (const struct WT *)(w), prep, 3, part); break;                                 \
-    default: fn(nbc, (const struct WT *)(w), prep, 4, part); break;                                \
-    }
+P_DISPATCH(p_k_q4_0)
+P_DISPATCH(p_k_q5_0)
+P_DISPATCH(p_k_q8_0)
 
 /* Returns 0 when wtype has no prepared-activation kernel. */
 static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
                      int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
                      float *out, int64_t ldo)
 {
-    if (wtype != KERN_T_Q4_0 && wtype != KERN_T_Q5_0 && wtype != KERN_T_Q8_0)
-        return 0;
+    void (*kf)(int64_t, const uint8_t *, size_t, const struct p_prep *, int, int, float *);
+    float off;
+    switch (wtype) {
+    case KERN_T_Q4_0: kf = p_k_q4_0_any; off = 8.0f; break;
+    case KERN_T_Q5_0: kf = p_k_q5_0_any; off = 16.0f; break;
+    case KERN_T_Q8_0: kf = p_k_q8_0_any; off = 128.0f; break;
+    default: return 0;
+    }
     _Alignas(64) struct p_prep prep[KERN_AVX2_NT];
     size_t bbytes = kern_type_block_bytes(wtype);
     int64_t nb = ncols / KERN_QK;
@@ -417,20 +462,22 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
             int64_t nbc = nb - c0 < P_CHUNK ? nb - c0 : P_CHUNK;
             for (int t = 0; t < n; t++)
                 p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0,
-                          nbc, &prep[t]);
-            for (int64_t r = r0; r < r1; r++) {
-                const uint8_t *wr = w + (size_t)r * w_row_bytes + (size_t)c0 * bbytes;
-                float part[KERN_AVX2_NT];
-                if (wtype == KERN_T_Q4_0)
-                    P_NT_SWITCH(p_rows_q4_0, kern_bq4_0, nbc, wr, prep, n, part)
-                else if (wtype == KERN_T_Q5_0)
-                    P_NT_SWITCH(p_rows_q5_0, kern_bq5_0, nbc, wr, prep, n, part)
-                else
-                    P_NT_SWITCH(p_rows_q8_0, kern_bq8_0, nbc, wr, prep, n, part)
-                for (int t = 0; t < n; t++) {
-                    float *o = &out[(int64_t)(t0 + t) * ldo + r];
-                    *o = c0 == 0 ? part[t] : *o + part[t];
-                }
+                          nbc, off, &prep[t]);
+            /* one token (generation) is bound by memory: one row at a time keeps the weights a
+             * single sequential stream for the prefetcher; several tokens are bound by compute
+             * and loads, where 4 rows share each activation load */
+            int rows = n == 1 ? 1 : P_ROWS;
+            for (int64_t r = r0; r < r1; r += rows) {
+                int nr = r1 - r < rows ? (int)(r1 - r) : rows;
+                float part[P_ROWS * KERN_AVX2_NT];
+                kf(nbc, w + (size_t)r * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, prep, nr, n,
+                   part);
+                for (int rr = 0; rr < nr; rr++)
+                    for (int t = 0; t < n; t++) {
+                        float *o = &out[(int64_t)(t0 + t) * ldo + r + rr];
+                        float v = part[rr * KERN_AVX2_NT + t];
+                        *o = c0 == 0 ? v : *o + v;
+                    }
             }
         }
     }
