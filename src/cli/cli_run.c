@@ -1,0 +1,465 @@
+/*
+ * cli_run.c - `corral run MODEL [PROMPT]` and `corral stop MODEL` (ollama-reference.md 2.1).
+ * The model is looked up with /api/show (pulled first when missing, through `corral pull`).  A
+ * prompt argument or piped stdin (prepended to the argument, joined with a space) makes a one-shot
+ * /api/generate whose answer streams to stdout; otherwise the REPL in cli_repl.c runs /api/chat.
+ * Output is word-wrapped on a terminal (unless --nowordwrap); a spinner runs on stderr until the
+ * first token; --verbose prints Ollama's timing block to stderr; Ctrl-C stops a generation.
+ */
+#include "cli/cli_run.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cmd.h"
+#include "common/mem.h"
+
+volatile sig_atomic_t cli_run_interrupted;
+
+/* ---- small pieces ------------------------------------------------------------------------- */
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cli_run_interrupted = 1;
+}
+
+void cli_run_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Appends v with up to `prec` decimals, trailing zeros dropped, then unit. */
+static void frac(char *out, size_t n, double v, int prec, const char *unit)
+{
+    char tmp[64];
+    size_t k;
+    snprintf(tmp, sizeof(tmp), "%.*f", prec, v);
+    k = strlen(tmp);
+    if (strchr(tmp, '.')) {
+        while (k > 0 && tmp[k - 1] == '0')
+            tmp[--k] = '\0';
+        if (k > 0 && tmp[k - 1] == '.')
+            tmp[--k] = '\0';
+    }
+    snprintf(out, n, "%s%s", tmp, unit);
+}
+
+void cli_go_duration(int64_t ns, char *out, size_t n)
+{
+    int64_t h, m;
+    char sec[48];
+    if (ns < 1000) {
+        snprintf(out, n, "%lldns", (long long)ns);
+        return;
+    }
+    if (ns < 1000000) {
+        frac(out, n, (double)ns / 1e3, 3, "\xc2\xb5s");
+        return;
+    }
+    if (ns < 1000000000) {
+        frac(out, n, (double)ns / 1e6, 6, "ms");
+        return;
+    }
+    h = ns / 3600000000000LL;
+    m = (ns / 60000000000LL) % 60;
+    frac(sec, sizeof(sec), (double)(ns % 60000000000LL) / 1e9, 9, "s");
+    if (h)
+        snprintf(out, n, "%lldh%lldm%s", (long long)h, (long long)m, sec);
+    else if (m)
+        snprintf(out, n, "%lldm%s", (long long)m, sec);
+    else
+        snprintf(out, n, "%s", sec);
+}
+
+static void print_verbose(const json_t *d)
+{
+    char b[64];
+    json_int_t pc = json_integer_value(json_object_get(d, "prompt_eval_count"));
+    json_int_t pd = json_integer_value(json_object_get(d, "prompt_eval_duration"));
+    json_int_t ec = json_integer_value(json_object_get(d, "eval_count"));
+    json_int_t ed = json_integer_value(json_object_get(d, "eval_duration"));
+    cli_go_duration(json_integer_value(json_object_get(d, "total_duration")), b, sizeof(b));
+    fprintf(stderr, "total duration:       %s\n", b);
+    cli_go_duration(json_integer_value(json_object_get(d, "load_duration")), b, sizeof(b));
+    fprintf(stderr, "load duration:        %s\n", b);
+    fprintf(stderr, "prompt eval count:    %lld token(s)\n", (long long)pc);
+    cli_go_duration(pd, b, sizeof(b));
+    fprintf(stderr, "prompt eval duration: %s\n", b);
+    fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n", pd > 0 ? (double)pc / (double)pd * 1e9 : 0.0);
+    fprintf(stderr, "eval count:           %lld token(s)\n", (long long)ec);
+    cli_go_duration(ed, b, sizeof(b));
+    fprintf(stderr, "eval duration:        %s\n", b);
+    fprintf(stderr, "eval rate:            %.2f tokens/s\n", ed > 0 ? (double)ec / (double)ed * 1e9 : 0.0);
+}
+
+/* ---- spinner ------------------------------------------------------------------------------ */
+
+struct spinner {
+    pthread_t th;
+    atomic_int stop;
+    int running;
+};
+
+static void *spin_main(void *arg)
+{
+    static const char *const frames[] = {"\xe2\xa0\x8b", "\xe2\xa0\x99", "\xe2\xa0\xb9",
+                                         "\xe2\xa0\xb8", "\xe2\xa0\xbc", "\xe2\xa0\xb4",
+                                         "\xe2\xa0\xa6", "\xe2\xa0\xa7", "\xe2\xa0\x87",
+                                         "\xe2\xa0\x8f"};
+    struct spinner *sp = arg;
+    for (unsigned i = 0; !atomic_load(&sp->stop); i++) {
+        fprintf(stderr, "\r%s ", frames[i % 10]);
+        fflush(stderr);
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+    return NULL;
+}
+
+static void spinner_start(struct spinner *sp)
+{
+    atomic_init(&sp->stop, 0);
+    sp->running = isatty(STDERR_FILENO) && pthread_create(&sp->th, NULL, spin_main, sp) == 0;
+}
+
+static void spinner_stop(struct spinner *sp)
+{
+    if (!sp->running)
+        return;
+    atomic_store(&sp->stop, 1);
+    pthread_join(sp->th, NULL);
+    sp->running = 0;
+}
+
+/* ---- streaming with word wrap --------------------------------------------------------------- */
+
+struct out {
+    struct cli_session *s;
+    struct spinner sp;
+    struct buf word;    /* pending word (wrap mode) */
+    struct buf reply;   /* whole answer */
+    int col, chat;
+    json_t *final;
+};
+
+static void flush_word(struct out *o)
+{
+    int limit = o->s->width - 5;
+    int chars = 0;
+    for (size_t i = 0; i < o->word.n; i++)
+        chars += ((unsigned char)o->word.p[i] & 0xc0) != 0x80;
+    if (o->col > 0 && o->col + chars > limit) {
+        fputc('\n', stdout);
+        o->col = 0;
+    }
+    fwrite(o->word.p ? o->word.p : "", 1, o->word.n, stdout);
+    o->col += chars;
+    buf_reset(&o->word);
+}
+
+static void put_text(struct out *o, const char *p, size_t n)
+{
+    if (!o->s->wordwrap || o->s->width < 20) {
+        fwrite(p, 1, n, stdout);
+        fflush(stdout);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n' || p[i] == ' ') {
+            flush_word(o);
+            if (p[i] == '\n' || o->col + 1 > o->s->width - 5) {
+                fputc('\n', stdout);
+                o->col = 0;
+            } else {
+                fputc(' ', stdout);
+                o->col++;
+            }
+        } else if (buf_putc(&o->word, p[i]) != 0) {
+            flush_word(o);
+        }
+    }
+    fflush(stdout);
+}
+
+static int on_line(void *ctx, const json_t *obj)
+{
+    struct out *o = ctx;
+    const json_t *src = o->chat ? json_object_get(obj, "message") : obj;
+    const char *t = json_string_value(json_object_get(src, o->chat ? "content" : "response"));
+    spinner_stop(&o->sp);
+    if (cli_run_interrupted)
+        return E_CANCELLED;
+    if (t && *t) {
+        put_text(o, t, strlen(t));
+        if (buf_puts(&o->reply, t) != 0)
+            return E_RANGE;
+    }
+    if (json_is_true(json_object_get(obj, "done"))) {
+        json_decref(o->final);
+        o->final = json_incref((json_t *)obj);
+    }
+    return 0;
+}
+
+int cli_run_stream(struct cli_session *s, const char *path, json_t *body, char **reply,
+                   struct err_info *ei)
+{
+    struct out o;
+    int rc;
+    memset(&o, 0, sizeof(o));
+    o.s = s;
+    o.chat = strcmp(path, "/api/chat") == 0;
+    buf_init(&o.word, 4096);
+    buf_init(&o.reply, CLI_RUN_MAX_INPUT * 16);
+    cli_run_interrupted = 0;
+    spinner_start(&o.sp);
+    rc = cli_stream(&s->client, path, body, on_line, &o, ei);
+    spinner_stop(&o.sp);
+    if (s->wordwrap)
+        flush_word(&o);
+    if (cli_run_interrupted)
+        rc = E_CANCELLED;
+    if (o.reply.n || rc == E_CANCELLED)
+        fputs("\n", stdout);
+    fputs("\n", stdout);
+    fflush(stdout);
+    if (rc == 0 && s->verbose && o.final)
+        print_verbose(o.final);
+    if (reply)
+        *reply = buf_take(&o.reply, NULL);
+    json_decref(o.final);
+    buf_fini(&o.word);
+    buf_fini(&o.reply);
+    return rc;
+}
+
+int cli_run_preload(struct cli_session *s, struct err_info *ei)
+{
+    struct spinner sp;
+    json_t *body = json_pack("{s:s}", "model", s->model), *out = NULL;
+    int rc;
+    if (!body)
+        return E_NOMEM;
+    if (s->keep_alive)
+        json_object_set(body, "keep_alive", s->keep_alive);
+    spinner_start(&sp);
+    rc = cli_request(&s->client, "POST", "/api/generate", body, &out, NULL, ei);
+    spinner_stop(&sp);
+    json_decref(out);
+    json_decref(body);
+    return rc;
+}
+
+/* ---- corral run --------------------------------------------------------------------------- */
+
+static int fail_msg(const struct err_info *ei, int rc)
+{
+    fprintf(stderr, "Error: %s\n", ei->msg[0] ? ei->msg : err_str(rc));
+    return 1;
+}
+
+/* /api/show; a missing model is pulled through `corral pull` first. */
+static int ensure_model(struct cli_session *s, struct err_info *ei)
+{
+    json_t *body = json_pack("{s:s}", "model", s->model), *out = NULL;
+    const struct cmd_entry *pull;
+    int rc;
+    if (!body)
+        return E_NOMEM;
+    rc = cli_request(&s->client, "POST", "/api/show", body, &out, NULL, ei);
+    json_decref(out);
+    if (rc == E_NOTFOUND && (pull = cmd_find("pull")) != NULL) {
+        char *argv[3] = {(char *)"pull", s->model, NULL};
+        memset(ei, 0, sizeof(*ei));
+        if (pull->fn(2, argv) != 0) {
+            json_decref(body);
+            return err_set(ei, E_NOTFOUND, "pull of %s failed", s->model);
+        }
+        rc = cli_request(&s->client, "POST", "/api/show", body, &out, NULL, ei);
+        json_decref(out);
+    }
+    json_decref(body);
+    return rc;
+}
+
+static int read_stdin(struct buf *b)
+{
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), stdin)) > 0)
+        if (buf_append(b, tmp, n) != 0)
+            return E_RANGE;
+    return ferror(stdin) ? E_IO : 0;
+}
+
+static int one_shot(struct cli_session *s, const char *prompt)
+{
+    struct err_info ei = {0};
+    json_t *body = json_pack("{s:s, s:s}", "model", s->model, "prompt", prompt);
+    int rc;
+    if (!body)
+        return 1;
+    if (s->format)
+        json_object_set_new(body, "format", json_string(s->format));
+    if (s->keep_alive)
+        json_object_set(body, "keep_alive", s->keep_alive);
+    if (json_object_size(s->options))
+        json_object_set(body, "options", s->options);
+    if (s->nothink)
+        json_object_set_new(body, "think", json_false());
+    rc = cli_run_stream(s, "/api/generate", body, NULL, &ei);
+    json_decref(body);
+    if (rc == E_CANCELLED)
+        return 130;
+    return rc ? fail_msg(&ei, rc) : 0;
+}
+
+static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf *prompt)
+{
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--verbose"))
+            s->verbose = 1;
+        else if (!strcmp(a, "--nowordwrap"))
+            s->wordwrap = 0;
+        else if (!strcmp(a, "--insecure") || !strcmp(a, "--hidethinking"))
+            s->hidethinking |= !strcmp(a, "--hidethinking");
+        else if (!strcmp(a, "--think=false"))
+            s->nothink = 1;
+        else if (!strncmp(a, "--think", 7))
+            s->think = 1;
+        else if ((!strcmp(a, "--format") || !strcmp(a, "--keepalive")) && i + 1 < argc) {
+            if (!strcmp(a, "--format"))
+                s->format = argv[++i];
+            else
+                s->keep_alive = json_string(argv[++i]);
+        } else if (a[0] == '-' && a[1] == '-' && !s->model)
+            return E_INVAL;
+        else if (!s->model)
+            s->model = mem_strdup(a);
+        else
+            rc = (prompt->n ? buf_putc(prompt, ' ') : 0) || buf_puts(prompt, a) ? E_RANGE : 0;
+    }
+    return s->model ? rc : E_INVAL;
+}
+
+static void session_fini(struct cli_session *s)
+{
+    mem_free(s->model);
+    mem_free(s->system);
+    mem_free(s->tmpl);
+    json_decref(s->options);
+    json_decref(s->messages);
+    json_decref(s->keep_alive);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct cli_session s;
+    struct err_info ei = {0};
+    struct buf prompt, in;
+    struct winsize ws;
+    int rc, interactive;
+    memset(&s, 0, sizeof(s));
+    s.wordwrap = 1;
+    s.history = 1;
+    s.options = json_object();
+    s.messages = json_array();
+    buf_init(&prompt, CLI_RUN_MAX_INPUT);
+    buf_init(&in, CLI_RUN_MAX_INPUT);
+    if (parse_flags(&s, argc, argv, &prompt) != 0) {
+        fprintf(stderr, "Usage: corral run MODEL [PROMPT] [--verbose] [--format json] "
+                        "[--keepalive DURATION] [--nowordwrap]\n");
+        rc = 1;
+        goto out;
+    }
+    if (!isatty(STDOUT_FILENO))
+        s.wordwrap = 0;
+    else if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+        s.width = ws.ws_col;
+    if ((rc = cli_client_init(&s.client, &ei)) != 0 || (rc = ensure_model(&s, &ei)) != 0) {
+        rc = fail_msg(&ei, rc);
+        goto out;
+    }
+    interactive = prompt.n == 0 && isatty(STDIN_FILENO);
+    if (!isatty(STDIN_FILENO)) {
+        if (read_stdin(&in) != 0) {
+            fprintf(stderr, "Error: cannot read the prompt from stdin\n");
+            rc = 1;
+            goto out;
+        }
+        if (prompt.n && in.n && (buf_putc(&in, ' ') || buf_append(&in, prompt.p, prompt.n)))
+            rc = 1;
+        else if (prompt.n && !in.n && buf_append(&in, prompt.p, prompt.n))
+            rc = 1;
+    }
+    cli_run_signals();
+    if (interactive)
+        rc = cli_repl(&s);
+    else
+        rc = rc ? rc : one_shot(&s, in.n ? buf_str(&in) : buf_str(&prompt));
+out:
+    buf_fini(&prompt);
+    buf_fini(&in);
+    session_fini(&s);
+    return rc;
+}
+CMD_REGISTER(run, "run", cmd_run, "Run a model")
+
+/* ---- corral stop -------------------------------------------------------------------------- */
+
+static int is_running(json_t *ps, const char *model)
+{
+    size_t i, n = strlen(model);
+    json_t *m;
+    json_array_foreach(json_object_get(ps, "models"), i, m)
+    {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        if (name && (!strcmp(name, model) ||
+                     (!strncmp(name, model, n) && !strcmp(name + n, ":latest"))))
+            return 1;
+    }
+    return 0;
+}
+
+static int cmd_stop(int argc, char **argv)
+{
+    struct cli_client c;
+    struct err_info ei = {0};
+    json_t *ps = NULL, *body, *out = NULL;
+    int rc;
+    if (argc != 2) {
+        fprintf(stderr, "Usage: corral stop MODEL\n");
+        return 1;
+    }
+    if ((rc = cli_client_init(&c, &ei)) != 0 ||
+        (rc = cli_request(&c, "GET", "/api/ps", NULL, &ps, NULL, &ei)) != 0)
+        return fail_msg(&ei, rc);
+    if (!is_running(ps, argv[1])) {
+        json_decref(ps);
+        fprintf(stderr, "Error: couldn't find model \"%s\" to stop\n", argv[1]);
+        return 1;
+    }
+    json_decref(ps);
+    body = json_pack("{s:s, s:i}", "model", argv[1], "keep_alive", 0);
+    rc = body ? cli_request(&c, "POST", "/api/generate", body, &out, NULL, &ei) : E_NOMEM;
+    json_decref(body);
+    json_decref(out);
+    return rc ? fail_msg(&ei, rc) : 0;
+}
+CMD_REGISTER(stop, "stop", cmd_stop, "Stop a running model")
