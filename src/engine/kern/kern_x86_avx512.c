@@ -17,6 +17,11 @@
 
 #include "engine/kern/kern_avx_common.h"
 
+#define P_ROWS 4    /* weight rows per pass: each loaded activation pair serves 4 rows */
+#ifndef KERN_PREFETCH_BYTES
+#define KERN_PREFETCH_BYTES 768 /* software prefetch distance in the weight stream */
+#endif
+
 /* ---- 32-element blocks: vpdpbusd ---- */
 
 AI __m256i vnni_i8(__m256i w, __m256i x)
@@ -137,16 +142,16 @@ AI __m512i load2x256(const void *p)
     return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* Shared body of Q4_K and Q5_K (Q5 adds the fifth bit from qh). */
-AI void z_k45(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
-              int five)
+/* Shared body of Q4_K and Q5_K (Q5 adds the fifth bit from qh): nr weight rows (wrb bytes
+ * apart) x nt tokens, out[r * KERN_AVX2_NT + t].  The min term -dmin*d*sum(m*bsum) goes into
+ * the same float accumulator as the scaled integer sum. */
+AI void z_k45(int64_t nb, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xs, int nr,
+              int nt, float *out, int five)
 {
-    __m512 acc[KERN_AVX2_NT];
-    __m256 accm[KERN_AVX2_NT];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm512_setzero_ps();
-        accm[t] = _mm256_setzero_ps();
-    }
+    __m512 acc[P_ROWS][KERN_AVX2_NT];
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(15), m1 = _mm512_set1_epi8(1);
     const __m512i c04 = half_counts(0, 4), c01 = half_counts(0, 1);
     __m512i pick[4];
@@ -154,51 +159,74 @@ AI void z_k45(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt,
         pick[c] = word_pick(2 * c, 2 * c + 1);
     size_t bbytes = five ? sizeof(struct kern_bq5_k) : sizeof(struct kern_bq4_k);
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *blk = w + (size_t)i * bbytes;
-        /* both layouts start with d, dmin, scales[12]; Q5_K then has qh[32] before qs */
-        const struct kern_bq4_k *b4 = (const struct kern_bq4_k *)blk;
-        const uint8_t *qs = five ? ((const struct kern_bq5_k *)blk)->qs : b4->qs;
-        __m128i scm = kern_avx_k4_scales(b4->scales);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
-        __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(scm));
-        __m512i qh = five ? load2x256(((const struct kern_bq5_k *)blk)->qh) : _mm512_setzero_si512();
-        __m512i isum[KERN_AVX2_NT];
-        for (int t = 0; t < nt; t++)
-            isum[t] = _mm512_setzero_si512();
+        const uint8_t *blk[P_ROWS], *qs[P_ROWS];
+        __m512i sc16[P_ROWS], qh[P_ROWS], isum[P_ROWS][KERN_AVX2_NT];
+        for (int r = 0; r < nr; r++) {
+            /* both layouts start with d, dmin, scales[12]; Q5_K then has qh[32] before qs */
+            blk[r] = w + (size_t)r * wrb + (size_t)i * bbytes;
+            _mm_prefetch((const char *)blk[r] + KERN_PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk[r] + KERN_PREFETCH_BYTES + 64, _MM_HINT_T0);
+            qs[r] = five ? ((const struct kern_bq5_k *)blk[r])->qs
+                         : ((const struct kern_bq4_k *)blk[r])->qs;
+            sc16[r] = _mm512_broadcast_i32x4(
+                _mm_cvtepu8_epi16(kern_avx_k4_scales(((const struct kern_bq4_k *)blk[r])->scales)));
+            qh[r] = five ? load2x256(((const struct kern_bq5_k *)blk[r])->qh) : _mm512_setzero_si512();
+            for (int t = 0; t < nt; t++)
+                isum[r][t] = _mm512_setzero_si512();
+        }
         for (int c = 0; c < 4; c++) {
-            __m512i v = _mm512_and_si512(_mm512_srlv_epi16(load2x256(qs + 32 * c), c04), m4);
-            if (five) {
-                __m512i h = _mm512_and_si512(_mm512_srlv_epi16(qh, c01), m1);
-                v = _mm512_or_si512(v, _mm512_slli_epi16(h, 4));
-                qh = _mm512_srli_epi16(qh, 2);
+            __m512i v[P_ROWS], sc[P_ROWS];
+            for (int r = 0; r < nr; r++) {
+                v[r] = _mm512_and_si512(_mm512_srlv_epi16(load2x256(qs[r] + 32 * c), c04), m4);
+                if (five) {
+                    __m512i h = _mm512_and_si512(_mm512_srlv_epi16(qh[r], c01), m1);
+                    v[r] = _mm512_or_si512(v[r], _mm512_slli_epi16(h, 4));
+                    qh[r] = _mm512_srli_epi16(qh[r], 2);
+                }
+                sc[r] = _mm512_shuffle_epi8(sc16[r], pick[c]);
             }
-            __m512i s = _mm512_shuffle_epi8(sc16, pick[c]);
             for (int t = 0; t < nt; t++) {
                 const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * c;
-                __m512i p = _mm512_maddubs_epi16(v, _mm512_loadu_si512(a));
-                isum[t] = _mm512_dpwssd_epi32(isum[t], p, s);
+                __m512i av = _mm512_loadu_si512(a);
+                for (int r = 0; r < nr; r++)
+                    isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(v[r], av), sc[r]);
             }
         }
-        float dw = h2f(b4->d), dmw = h2f(b4->dmin);
-        for (int t = 0; t < nt; t++) {
-            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * bx->d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
-            accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
+        for (int r = 0; r < nr; r++) {
+            const struct kern_bq4_k *b4 = (const struct kern_bq4_k *)blk[r];
+            __m128i scm = kern_avx_k4_scales(b4->scales);
+            __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+            float dw = h2f(b4->d), dmw = h2f(b4->dmin);
+            for (int t = 0; t < nt; t++) {
+                const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+                __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
+                __m512 msf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(ms));
+                msf = _mm512_insertf32x8(msf, _mm256_setzero_ps(), 1);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * bx->d), _mm512_cvtepi32_ps(isum[r][t]),
+                                            acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(-dmw * bx->d), msf, acc[r][t]);
+            }
         }
     }
-    for (int t = 0; t < nt; t++)
-        out[t] = _mm512_reduce_add_ps(acc[t]) - hsum_ps(accm[t]);
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 AI void z_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
 {
-    z_k45(nb, w, x, xs, nt, out, 0);
+    float o[P_ROWS * KERN_AVX2_NT];
+    z_k45(nb, w, 0, x, xs, 1, nt, o, 0);
+    for (int t = 0; t < nt; t++)
+        out[t] = o[t];
 }
 
 AI void z_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
 {
-    z_k45(nb, w, x, xs, nt, out, 1);
+    float o[P_ROWS * KERN_AVX2_NT];
+    z_k45(nb, w, 0, x, xs, 1, nt, o, 1);
+    for (int t = 0; t < nt; t++)
+        out[t] = o[t];
 }
 
 /* vpshufb index giving 128-bit lane k of the result the word (base + k) of each lane's 8. */
@@ -300,10 +328,6 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
  * weights into unsigned codes u = q + OFF (Q4_0: the nibbles as stored, OFF 8; Q5_0: OFF 16;
  * Q8_0: q ^ 0x80, OFF 128), multiply with vpdpbusd, and add OFF * dw * c in float. */
 #define P_CHUNK 128 /* blocks per prepared chunk (4096 columns) */
-#define P_ROWS 4    /* weight rows per pass: each loaded activation pair serves 4 rows */
-#ifndef KERN_PREFETCH_BYTES
-#define KERN_PREFETCH_BYTES 768 /* software prefetch distance in the weight stream */
-#endif
 
 /* One token's chunk.  Pair k (blocks 2k, 2k+1) as one zmm each: codes; dv = d[2k] x8 | d[2k+1] x8;
  * cv = OFF*c/8 spread over the 8 lanes of each block, so that the lane sum of
@@ -502,6 +526,7 @@ static void avx512_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, in
     float tmp[KERN_AVX2_NT];
     if (p_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
         return;
+
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wb + (size_t)r * w_row_bytes;
         for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
