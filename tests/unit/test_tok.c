@@ -638,3 +638,55 @@ TEST(tok_phi3_rstrip_and_eot)
     ASSERT(!tok_is_eog(t.v, 128000));
     tv_close(&t);
 }
+
+/* WordPiece is lossy (lowercase, accents, punctuation spacing) but plain lowercase words with
+ * single spaces come back exactly. */
+TEST(tok_bert_round_trip_lowercase)
+{
+    struct tv t;
+    int32_t ids[64];
+    char back[256];
+    size_t n = 0, nb = 0;
+    tv_open(&t, VOCAB_DIR "ggml-vocab-bert-bge.gguf");
+    const char *s = "once upon a time there was a tokenizer";
+    ASSERT_OK(tok_encode(t.v, s, strlen(s), 1, 0, ids, 64, &n));
+    ASSERT_EQ_INT(ids[0], 101);
+    ASSERT_EQ_INT(ids[n - 1], 102);
+    ASSERT_OK(tok_decode(t.v, ids, n, 0, back, sizeof(back), &nb));
+    ASSERT_EQ_SIZE(nb, strlen(s));
+    ASSERT_MEMEQ(back, s, nb);
+    /* Case and accents are not kept. */
+    ASSERT_OK(tok_encode(t.v, "\xc3\x84PFEL", 6, 0, 0, ids, 64, &n));
+    ASSERT_OK(tok_decode(t.v, ids, n, 0, back, sizeof(back), &nb));
+    ASSERT_EQ_SIZE(nb, 5);
+    ASSERT_MEMEQ(back, "apfel", 5);
+    tv_close(&t);
+}
+
+/* Many special tokens and a long text: the partition stays exact (and fast). */
+TEST(tok_specials_long_text)
+{
+    struct tv t;
+    size_t len = 200000, n = 0, n2 = 0;
+    char *s = mem_alloc(len + 64);
+    int32_t *ids = mem_alloc_array(len + 64, sizeof(int32_t));
+    ASSERT(s && ids);
+    tv_open(&t, VOCAB_DIR "ggml-vocab-llama-bpe.gguf");
+    for (size_t i = 0; i < len; i++)
+        s[i] = "abc <|>\n"[i % 8];
+    const char *sp = "<|reserved_special_token_7|>";
+    memcpy(s + len / 2, sp, strlen(sp));
+    ASSERT_OK(tok_encode(t.v, s, len, 0, 1, ids, len + 64, &n));
+    int32_t want = tok_find(t.v, sp, strlen(sp));
+    ASSERT(want >= 0);
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++)
+        hits += ids[i] == want;
+    ASSERT_EQ_SIZE(hits, 1);
+    ASSERT_OK(tok_encode(t.v, s, len, 0, 0, ids, len + 64, &n2));
+    for (size_t i = 0; i < n2; i++)
+        ASSERT(ids[i] != want);
+    tv_close(&t);
+    mem_free(s);
+    mem_free(ids);
+}

@@ -111,10 +111,11 @@ int tok_is_control(const struct tok_vocab *v, int32_t id);
 /* Streaming detokenizer: push ids one at a time, get only complete UTF-8 back; bytes of an
  * incomplete sequence are held until the next ids complete it (or tok_detok_flush writes them,
  * invalid sequences as they are).  Callers may read no fields. */
-#define TOK_DETOK_SPECIAL 1 /* render control tokens' text */
-#define TOK_DETOK_STRIP_SPACE                                         \
-    2 /* sequence start: drop the SPM dummy-prefix space of the first \
-         piece (what decoding a whole encoded text needs) */
+/* TOK_DETOK_SPECIAL: render control tokens' text.  TOK_DETOK_STRIP_SPACE: the ids start a
+ * sequence: drop the dummy-prefix space of the first piece (SPM with add_space_prefix, and
+ * WordPiece), which decoding a whole encoded text needs; not for a generation's continuation. */
+#define TOK_DETOK_SPECIAL     1
+#define TOK_DETOK_STRIP_SPACE 2
 struct tok_detok {
     const struct tok_vocab *v;
     unsigned flags;

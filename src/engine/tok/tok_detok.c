@@ -6,8 +6,9 @@
  * TOK_DETOK_SPECIAL) to the held-back bytes and writes out everything except a trailing
  * incomplete UTF-8 sequence (at most 3 bytes), which waits for the next piece.  Invalid bytes
  * are never held: only a valid lead byte followed by valid continuation bytes is.  With
- * TOK_DETOK_STRIP_SPACE and an SPM vocabulary that adds the dummy space prefix, one leading
- * space of the first non-control piece is dropped, as llama.cpp's detokenize does (lstrip 1).
+ * TOK_DETOK_STRIP_SPACE and an SPM vocabulary that adds the dummy space prefix (or WordPiece),
+ * one leading space of the first non-control piece is dropped, as llama.cpp's detokenize does
+ * (lstrip 1).
  */
 #include "engine/tok/tok.h"
 
@@ -20,7 +21,9 @@ void tok_detok_init(struct tok_detok *d, const struct tok_vocab *v, unsigned fla
     memset(d, 0, sizeof(*d));
     d->v = v;
     d->flags = flags;
-    d->strip_pending = (flags & TOK_DETOK_STRIP_SPACE) && v->add_space_prefix;
+    /* WordPiece pieces start words with a space too ("▁once"). */
+    d->strip_pending =
+        (flags & TOK_DETOK_STRIP_SPACE) && (v->add_space_prefix || v->kind == TOK_KIND_WPM);
 }
 
 /* Start of a trailing incomplete UTF-8 sequence in s[0..n), or n when there is none. */

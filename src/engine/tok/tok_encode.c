@@ -90,18 +90,61 @@ static int text_contains(const char *text, const struct frags *f, const char *t,
     return 0;
 }
 
+/* Filter of 4-byte windows present in the text (no false negatives), so that vocabularies with
+ * thousands of special tokens do not run memmem over the whole text for each of them. */
+#define GRAM_BITS 18
+
+static uint32_t gram_hash(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return (x * 2654435761u) >> (32 - GRAM_BITS);
+}
+
+static uint64_t *grams_build(const char *text, size_t len)
+{
+    uint64_t *g = mem_calloc((1u << GRAM_BITS) / 64, sizeof(uint64_t));
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i + 4 <= len; i++) {
+        uint32_t h = gram_hash(text + i);
+        g[h >> 6] |= 1ull << (h & 63);
+    }
+    return g;
+}
+
+static int grams_has(const uint64_t *g, const char *p)
+{
+    uint32_t h = gram_hash(p);
+    return (g[h >> 6] >> (h & 63)) & 1;
+}
+
+/* 0 when t certainly does not occur in the text. */
+static int maybe_in_text(const uint64_t *g, const char *t, size_t tn)
+{
+    if (!g || tn < 4)
+        return 1;
+    return grams_has(g, t) && grams_has(g, t + tn - 4) && grams_has(g, t + (tn - 4) / 2);
+}
+
 static int partition(const struct tok_vocab *v, const char *text, size_t len, int parse_special,
                      struct frags *out)
 {
     struct frags cur = {0}, nxt = {0};
+    uint64_t *grams = NULL;
     int rc;
+    /* Worth it for long texts only; without memory it is just slower. */
+    if (v->n_special > 16 && len >= 256)
+        grams = grams_build(text, len);
     if ((rc = frags_push(&cur, 0, len, -1)))
         goto out;
     for (uint32_t k = 0; k < v->n_special; k++) {
         int32_t id = v->special[k];
         if (!parse_special && v->type[id] != TOK_TYPE_USER_DEFINED)
             continue;
-        if (!text_contains(text, &cur, v->text_pool + v->text_off[id], v->text_len[id]))
+        const char *st = v->text_pool + v->text_off[id];
+        if (!maybe_in_text(grams, st, v->text_len[id]) ||
+            !text_contains(text, &cur, st, v->text_len[id]))
             continue;
         if ((rc = split_special(v, text, id, &cur, &nxt)))
             goto out;
@@ -111,6 +154,7 @@ static int partition(const struct tok_vocab *v, const char *text, size_t len, in
     *out = cur;
     cur.p = NULL;
 out:
+    mem_free(grams);
     mem_free(cur.p);
     mem_free(nxt.p);
     return rc;
