@@ -24,6 +24,7 @@
 #include "common/mem.h"
 #include "engine/gguf/gguf.h"
 #include "engine/kern/kern.h"
+#include "engine/model/model_attn.h"
 #include "engine/thread/pool.h"
 
 #define FWD_LOCAL_TOK  8  /* batches up to this size quantize activations per thread */
@@ -149,10 +150,13 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
 
 /* ---- phase B: attention ---------------------------------------------------------------- */
 
-static float dot_row(const struct kv_cache *kv, const float *q, const void *row, uint32_t off,
+static float dot_row(const struct model_fwd *f, const float *q, const void *row, uint32_t off,
                      uint32_t n)
 {
+    const struct kv_cache *kv = &f->kv;
     float s = 0.0f;
+    if (f->attn_simd && kv->type == GGUF_T_F16)
+        return model_attn_dot_f16_avx2(q, (const uint16_t *)row + off, n);
     if (kv->type == GGUF_T_F32) {
         const float *r = (const float *)row + off;
         for (uint32_t i = 0; i < n; i++)
@@ -165,9 +169,14 @@ static float dot_row(const struct kv_cache *kv, const float *q, const void *row,
     return s;
 }
 
-static void axpy_row(const struct kv_cache *kv, float *acc, float a, const void *row,
+static void axpy_row(const struct model_fwd *f, float *acc, float a, const void *row,
                      uint32_t off, uint32_t n)
 {
+    const struct kv_cache *kv = &f->kv;
+    if (f->attn_simd && kv->type == GGUF_T_F16) {
+        model_attn_axpy_f16_avx2(acc, a, (const uint16_t *)row + off, n);
+        return;
+    }
     if (kv->type == GGUF_T_F32) {
         const float *r = (const float *)row + off;
         for (uint32_t i = 0; i < n; i++)
@@ -188,7 +197,7 @@ static void attend_one(struct model_fwd *f, uint32_t il, int t, uint32_t h, floa
     float *out = f->att + (size_t)t * f->n_q + (size_t)h * hd;
     float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f;
     for (uint32_t j = 0; j <= p; j++) {
-        sc[j] = dot_row(&f->kv, q, kv_k_row(&f->kv, il, s, j), kvh * hd, hd) * scale;
+        sc[j] = dot_row(f, q, kv_k_row(&f->kv, il, s, j), kvh * hd, hd) * scale;
         mx = sc[j] > mx ? sc[j] : mx;
     }
     for (uint32_t j = 0; j <= p; j++) {
@@ -197,7 +206,7 @@ static void attend_one(struct model_fwd *f, uint32_t il, int t, uint32_t h, floa
     }
     memset(out, 0, hd * sizeof(float));
     for (uint32_t j = 0; j <= p; j++)
-        axpy_row(&f->kv, out, sc[j] / sum, kv_v_row(&f->kv, il, s, j), kvh * hd, hd);
+        axpy_row(f, out, sc[j] / sum, kv_v_row(&f->kv, il, s, j), kvh * hd, hd);
 }
 
 static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
@@ -396,6 +405,7 @@ int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, u
     f->n_kv = m->n_head_kv * m->head_dim;
     f->n_qkv = f->n_q + 2 * f->n_kv;
     f->max_vrow = max_vrow_of(m);
+    f->attn_simd = m->k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
     size_t row = (size_t)m->n_vocab * sizeof(float);
     size_t fit = FWD_LOGITS_BUDGET / row;
     f->n_out_max = fit >= n_batch ? n_batch : (fit > n_seq ? (uint32_t)fit : n_seq);

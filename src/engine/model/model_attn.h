@@ -1,0 +1,22 @@
+/*
+ * model_attn.h - ISA-specific attention inner loops over an F16 KV cache (model_attn_avx2.c),
+ * internal to the model module.  Callers check model_attn_have_avx2() first.
+ */
+#ifndef CORRAL_ENGINE_MODEL_ATTN_H
+#define CORRAL_ENGINE_MODEL_ATTN_H
+
+#include <stdint.h>
+
+/* Returns q[0..n) . f16 k[0..n). */
+float model_attn_dot_f16_avx2(const float *q, const uint16_t *k, uint32_t n);
+/* acc[0..n) += a * f16 v[0..n). */
+void model_attn_axpy_f16_avx2(float *acc, float a, const uint16_t *v, uint32_t n);
+
+/* 1 when the CPU has AVX2, FMA and F16C. */
+static inline int model_attn_have_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+#endif
