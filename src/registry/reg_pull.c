@@ -263,12 +263,14 @@ static int part_attempt(struct dl *d, struct part *p, struct err_info *ei)
     rq.no_auth = !d->url_same_host;
     reg__resp_init(&rs);
     rc = d->url_same_host ? reg__request(d->c, &rq, &rs, 0, ei) : reg__http(d->c, &rq, &rs, ei);
-    if (rc == 0 && (rs.status < 200 || rs.status >= 300))
+    if (rc == 0 && rs.status == 416)
+        rc = E_RANGE; /* the blob is shorter than the manifest says */
+    else if (rc == 0 && (rs.status < 200 || rs.status >= 300))
         rc = reg__http_error(&rs, d->digest, ei);
     if (rc == E_UNSUPPORTED)
         err_set(ei, rc, "%s: the server did not honour the Range request", d->digest);
     else if (rc == E_RANGE)
-        err_set(ei, rc, "%s: more data than the declared size %llu", d->digest,
+        err_set(ei, rc, "%s: the data does not match the declared size %llu", d->digest,
                 (unsigned long long)d->total);
     (void)part_persist(d, p);
     reg__resp_fini(&rs);
@@ -387,14 +389,23 @@ static int resolve_url(struct dl *d, struct err_info *ei)
     if (rs.status >= 300 && rs.status < 400 && rs.location[0]) {
         snprintf(d->url, sizeof(d->url), "%s", rs.location); /* a CDN: no credentials */
         d->url_same_host = 0;
+        reg__req_init(&rq, "HEAD", d->url);
+        rq.no_auth = 1;
+        if (reg__http(d->c, &rq, &rs, ei) != 0)
+            rs.status = 0; /* only a size check: failures are left to the GETs */
+    }
+    if (!d->url_same_host && (rs.status < 200 || rs.status >= 300)) {
+        rc = 0; /* a CDN may refuse HEAD on a URL signed for GET: the ranged GETs will tell */
     } else if (rs.status >= 200 && rs.status < 300) {
         if (rs.content_length >= 0 && (uint64_t)rs.content_length != d->total) {
             rc = err_set(ei, E_INTEGRITY, "%s: size %lld does not match the manifest's %llu",
                          d->digest, (long long)rs.content_length, (unsigned long long)d->total);
             goto out;
         }
-        snprintf(d->url, sizeof(d->url), "%s", rs.url);
-        d->url_same_host = reg__same_host(d->c, d->url);
+        if (d->url[0] == '\0') {
+            snprintf(d->url, sizeof(d->url), "%s", rs.url);
+            d->url_same_host = reg__same_host(d->c, d->url);
+        }
     } else {
         rc = reg__http_error(&rs, d->digest, ei);
     }
@@ -500,10 +511,15 @@ static int download_blob(struct reg_client *c, const struct store_layer *l, stru
     }
     if ((rc = reg__progress(c, label, l->digest, d->total, dl_completed(d))) != 0)
         goto out;
-    if (dl_completed(d) < d->total && (rc = resolve_url(d, ei)) != 0)
+    if ((dl_completed(d) < d->total && (rc = resolve_url(d, ei)) != 0) ||
+        (rc = dl_parts(d, label, ei)) != 0) {
+        if (rc == E_RANGE || rc == E_UNSUPPORTED || rc == E_INTEGRITY) {
+            /* not resumable: the registry disagrees with the manifest; keep nothing */
+            unlink(d->data_path);
+            parts_unlink(d, d->n_parts);
+        }
         goto out;
-    if ((rc = dl_parts(d, label, ei)) != 0)
-        goto out;
+    }
     rc = dl_commit(d, ei);
 out:
     if (d->fd >= 0)

@@ -42,6 +42,24 @@ echo "$out" | grep -qx 'Error: pull model manifest: file does not exist' || fail
 out=$("$B" registry pull "http://$NAME" 2>&1) && fail "insecure accepted"
 echo "$out" | grep -q 'insecure protocol http' || fail "insecure text: $out"
 
+# manifests that declare the wrong size for a layer: refused, nothing left in the store
+man=$(cat "$W/a/manifests/$R/library/stories/v1")
+# (the blobs are mounted into that repository first; Distribution checks they exist there)
+for d in $(echo "$man" | grep -o 'sha256:[0-9a-f]\{64\}'); do
+    curl -sS -o /dev/null -X POST "http://$R/v2/library/badsize/blobs/uploads/?mount=$d&from=library/stories"
+done
+for delta in 100 -100; do
+    bad=$(echo "$man" | sed "s/\"size\":1185376/\"size\":$((1185376 + delta))/")
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: application/vnd.docker.distribution.manifest.v2+json" \
+        --data-binary "$bad" "http://$R/v2/library/badsize/manifests/d$delta")
+    [ "$code" = 201 ] || fail "registry refused the wrong-size manifest ($code)"
+    export OLLAMA_MODELS=$W/size$delta
+    out=$(CORRAL_PULL_PART_SIZE=300000 "$B" registry pull --insecure "$R/library/badsize:d$delta" 2>&1 >/dev/null) && fail "pull of a wrong-size layer ($delta) succeeded"
+    echo "size $delta: $out"
+    [ -z "$(ls "$W/size$delta/blobs")" ] || fail "files left after a wrong-size pull ($delta): $(ls "$W/size$delta/blobs")"
+    [ -d "$W/size$delta/manifests/$R" ] && fail "manifest written after a wrong-size pull"
+done
+
 # corrupt the model blob on the registry (same size): verification fails, nothing is left
 hex=270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d
 data=$REGDIR_main/store/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data

@@ -70,4 +70,18 @@ new=$(tail -n +$((lines_before + 1)) "$ACCESS" | grep " 206 ")
 [ "$(echo "$new" | grep -c "$hex")" = 12 ] || fail "expected 12 parts, saw $(echo "$new" | grep -c "$hex")"
 ls "$W/c/blobs" | grep -q partial && fail "partial files left after concurrent pulls"
 
+# a manifest that declares a wrong size, served through the CDN: refused, nothing left
+man=$(cat "$W/a/manifests/$R/library/stories/v1")
+for d in $(echo "$man" | grep -o 'sha256:[0-9a-f]\{64\}'); do
+    curl -sS -o /dev/null -X POST "http://$R/v2/library/badsize/blobs/uploads/?mount=$d&from=library/stories"
+done
+bad=$(echo "$man" | sed 's/"size":1185376/"size":1185476/')
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: application/vnd.docker.distribution.manifest.v2+json" \
+    --data-binary "$bad" "http://$R/v2/library/badsize/manifests/big")
+[ "$code" = 201 ] || fail "registry refused the wrong-size manifest ($code)"
+export OLLAMA_MODELS=$W/d
+out=$("$B" registry pull --insecure "$R/library/badsize:big" 2>&1 >/dev/null) && fail "wrong-size pull via the CDN succeeded"
+echo "$out" | grep -q "does not match" || fail "wrong-size text: $out"
+[ -z "$(ls "$W/d/blobs")" ] || fail "files left after a wrong-size pull: $(ls "$W/d/blobs")"
+
 echo "resume: $done_parts parts were complete at the kill; $(echo "$new" | grep -c ' 206 ') ranged requests after"
