@@ -1,13 +1,16 @@
 /*
  * kern_x86_avx512.c - AVX-512 (F/BW/VL/DQ) + VNNI kernels for the hot weight types.
  *
- * Q8_0/Q4_0/Q5_0: 256-bit blocks as in the AVX2 file, but the u8 x i8 dot and its pairwise
- * widening collapse into one vpdpbusd.  Q4_K/Q5_K/Q6_K: 512-bit registers hold two sub-blocks
- * whose activations are contiguous (a 32-byte chunk of nibbles is broadcast to both halves and
- * shifted by 0 / 4 per half), vpmaddubsw makes i16 pairs and vpdpwssd multiplies them by the
- * sub-block scales and accumulates in one instruction, so a 64-element step is ~5 uops.
- * Mins / offsets use Q8_K's bsums as in the AVX2 file.  Other types use the AVX2 kernels.
- * Same structure: one weight row against up to KERN_AVX2_NT tokens per pass.
+ * Q4_0/Q5_0/Q8_0 (against Q8_0): mul_mat first "prepares" the activations of up to 4 tokens
+ * per chunk of 4096 columns (codes packed so a block pair is one aligned 64-byte load, the fp16
+ * scales as float vectors, the block sums for the offset correction), then the weights are
+ * turned into unsigned codes (nibbles as stored, or q ^ 0x80) and multiplied with one 512-bit
+ * vpdpbusd per block pair.  Prompts use 4-row x 4-token register tiles (each activation load
+ * serves 4 rows); generation walks one row at a time so the weights stay one sequential stream.
+ * Q4_K/Q5_K: the AVX2 kernels with vpdpwssd (scale multiply + accumulate in one op); on Zen 4 a
+ * 512-bit op costs two 256-bit slots, so the narrower form is as fast for these decode-heavy
+ * blocks.  Q6_K: 512-bit registers hold two sub-block groups whose activations are contiguous,
+ * vpmaddubsw + vpdpwssd per 64 elements.  Other types use the AVX2 kernels.
  */
 #include "engine/kern/kern_int.h"
 
@@ -22,25 +25,7 @@
 #define KERN_PREFETCH_BYTES 768 /* software prefetch distance in the weight stream */
 #endif
 
-/* ---- 32-element blocks: vpdpbusd ---- */
-
-AI __m256i vnni_i8(__m256i w, __m256i x)
-{
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w),
-                               _mm256_sign_epi8(x, w));
-}
-
-K_B32(z_q8_0, kern_bq8_0, kern_bq8_0, _mm256_loadu_si256((const __m256i *)bw->qs), vnni_i8, (void)0)
-K_B32(z_q4_0, kern_bq4_0, kern_bq8_0, _mm256_sub_epi8(unpack_nibbles(bw->qs), _mm256_set1_epi8(8)),
-      vnni_i8, (void)0)
-K_B32(z_q5_0, kern_bq5_0, kern_bq8_0,
-      _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(bw->qs), expand_bits_0x10(bw->qh)),
-                      _mm256_set1_epi8(16)),
-      vnni_i8, (void)0)
-
-/* Two 32-element blocks per 512-bit register: [block i | block i+1] of signed weights times
- * the matching activations with one vpdpbusd (sign trick), and the four fp16 scales of the pair
- * converted with one vcvtph2ps.  Halves the per-block overhead that bounds Q4_0 at nt = 1. */
+/* Two 32-element blocks per 512-bit register: [block i | block i+1]. */
 AI __m512i lanes4_nibbles(const uint8_t *q0, const uint8_t *q1)
 {
     __m256i raw = _mm256_loadu2_m128i((const __m128i *)q1, (const __m128i *)q0);
@@ -67,55 +52,6 @@ AI __m512i load_pair32(const int8_t *a, const int8_t *b)
                               _mm256_loadu_si256((const __m256i *)b), 1);
 }
 
-/* [s0 x8 | s1 x8] with s_k = d(w_k) * d(x_k), from four fp16 values. */
-AI __m512 pair_scales(uint16_t w0, uint16_t w1, uint16_t x0, uint16_t x1)
-{
-    __m128i h = _mm_cvtsi32_si128(w0);
-    h = _mm_insert_epi16(h, w1, 1);
-    h = _mm_insert_epi16(h, x0, 2);
-    h = _mm_insert_epi16(h, x1, 3);
-    __m128 f = _mm_cvtph_ps(h);
-    __m128 s = _mm_mul_ps(f, _mm_movehl_ps(f, f));
-    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-                                 _mm512_castps128_ps512(s));
-}
-
-#define Z_B32(name, WT, decode2, tail1)                                                            \
-    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)    \
-    {                                                                                              \
-        __m512 acc[KERN_AVX2_NT];                                                                  \
-        for (int t = 0; t < nt; t++)                                                               \
-            acc[t] = _mm512_setzero_ps();                                                          \
-        int64_t i = 0;                                                                             \
-        for (; i + 2 <= nb; i += 2) {                                                              \
-            const struct WT *b0 = (const struct WT *)w + i, *b1 = b0 + 1;                          \
-            __m512i q = decode2;                                                                   \
-            __m512i aq = _mm512_abs_epi8(q);                                                       \
-            __mmask64 neg = _mm512_movepi8_mask(q);                                                \
-            for (int t = 0; t < nt; t++) {                                                         \
-                const struct kern_bq8_0 *x0 = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i; \
-                __m512i xv = load_pair32(x0[0].qs, x0[1].qs);                                      \
-                xv = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);                    \
-                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, xv);                   \
-                acc[t] = _mm512_fmadd_ps(pair_scales(b0->d, b1->d, x0[0].d, x0[1].d),              \
-                                         _mm512_cvtepi32_ps(s), acc[t]);                           \
-            }                                                                                      \
-        }                                                                                          \
-        float tail[KERN_AVX2_NT] = {0};                                                            \
-        if (i < nb)                                                                                \
-            tail1(1, w + i * sizeof(struct WT), x + i * sizeof(struct kern_bq8_0), xs, nt, tail);  \
-        for (int t = 0; t < nt; t++)                                                               \
-            out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];                                       \
-    }
-
-Z_B32(zz_q8_0, kern_bq8_0, load_pair32(b0->qs, b1->qs), z_q8_0)
-Z_B32(zz_q4_0, kern_bq4_0, _mm512_sub_epi8(lanes4_nibbles(b0->qs, b1->qs), _mm512_set1_epi8(8)),
-      z_q4_0)
-Z_B32(zz_q5_0, kern_bq5_0,
-      _mm512_sub_epi8(_mm512_or_si512(lanes4_nibbles(b0->qs, b1->qs), lanes4_bits(b0->qh, b1->qh)),
-                      _mm512_set1_epi8(16)),
-      z_q5_0)
-
 /* ---- K-quants: 512-bit, vpmaddubsw + vpdpwssd ---- */
 
 /* Words 0..15 = 0, words 16..31 = v: per-half shift counts. */
@@ -125,108 +61,95 @@ AI __m512i half_counts(short lo, short hi)
                               1);
 }
 
-/* vpshufb index broadcasting word a to the low 256 bits and word b to the high 256 bits (the
- * source holds the same 8 words in every 128-bit lane). */
-AI __m512i word_pick(int a, int b)
-{
-    __m128i ia = _mm_set1_epi16((short)(2 * a | (2 * a + 1) << 8));
-    __m128i ib = _mm_set1_epi16((short)(2 * b | (2 * b + 1) << 8));
-    __m512i v = _mm512_castsi128_si512(ia);
-    v = _mm512_inserti32x4(v, ia, 1);
-    v = _mm512_inserti32x4(v, ib, 2);
-    return _mm512_inserti32x4(v, ib, 3);
-}
-
 AI __m512i load2x256(const void *p)
 {
     return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* Shared body of Q4_K and Q5_K (Q5 adds the fifth bit from qh): nr weight rows (wrb bytes
- * apart) x nt tokens, out[r * KERN_AVX2_NT + t].  The min term -dmin*d*sum(m*bsum) goes into
- * the same float accumulator as the scaled integer sum. */
-AI void z_k45(int64_t nb, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xs, int nr,
-              int nt, float *out, int five)
+/* 256-bit variants (the AVX2 kernels with vpdpwssd): on Zen 4 a 512-bit op costs two 256-bit
+ * slots, so for these decode-heavy blocks the narrower form is as fast or faster. */
+AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
 {
-    __m512 acc[P_ROWS][KERN_AVX2_NT];
-    for (int r = 0; r < nr; r++)
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    const __m512i m4 = _mm512_set1_epi8(15), m1 = _mm512_set1_epi8(1);
-    const __m512i c04 = half_counts(0, 4), c01 = half_counts(0, 1);
-    __m512i pick[4];
-    for (int c = 0; c < 4; c++)
-        pick[c] = word_pick(2 * c, 2 * c + 1);
-    size_t bbytes = five ? sizeof(struct kern_bq5_k) : sizeof(struct kern_bq4_k);
+    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15);
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *blk[P_ROWS], *qs[P_ROWS];
-        __m512i sc16[P_ROWS], qh[P_ROWS], isum[P_ROWS][KERN_AVX2_NT];
-        for (int r = 0; r < nr; r++) {
-            /* both layouts start with d, dmin, scales[12]; Q5_K then has qh[32] before qs */
-            blk[r] = w + (size_t)r * wrb + (size_t)i * bbytes;
-            _mm_prefetch((const char *)blk[r] + KERN_PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk[r] + KERN_PREFETCH_BYTES + 64, _MM_HINT_T0);
-            qs[r] = five ? ((const struct kern_bq5_k *)blk[r])->qs
-                         : ((const struct kern_bq4_k *)blk[r])->qs;
-            sc16[r] = _mm512_broadcast_i32x4(
-                _mm_cvtepu8_epi16(kern_avx_k4_scales(((const struct kern_bq4_k *)blk[r])->scales)));
-            qh[r] = five ? load2x256(((const struct kern_bq5_k *)blk[r])->qh) : _mm512_setzero_si512();
-            for (int t = 0; t < nt; t++)
-                isum[r][t] = _mm512_setzero_si512();
-        }
-        for (int c = 0; c < 4; c++) {
-            __m512i v[P_ROWS], sc[P_ROWS];
-            for (int r = 0; r < nr; r++) {
-                v[r] = _mm512_and_si512(_mm512_srlv_epi16(load2x256(qs[r] + 32 * c), c04), m4);
-                if (five) {
-                    __m512i h = _mm512_and_si512(_mm512_srlv_epi16(qh[r], c01), m1);
-                    v[r] = _mm512_or_si512(v[r], _mm512_slli_epi16(h, 4));
-                    qh[r] = _mm512_srli_epi16(qh[r], 2);
-                }
-                sc[r] = _mm512_shuffle_epi8(sc16[r], pick[c]);
-            }
+        const struct kern_bq4_k *bw = (const struct kern_bq4_k *)w + i;
+        __m128i scm = kern_avx_k4_scales(bw->scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
+        __m256i isum[KERN_AVX2_NT];
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
+            __m256i lo = _mm256_and_si256(q, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
+            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
-                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * c;
-                __m512i av = _mm512_loadu_si512(a);
-                for (int r = 0; r < nr; r++)
-                    isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(v[r], av), sc[r]);
+                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
+                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                isum[t] = _mm256_dpwssd_epi32(isum[t], p0, slo);
+                isum[t] = _mm256_dpwssd_epi32(isum[t], p1, shi);
             }
         }
-        for (int r = 0; r < nr; r++) {
-            const struct kern_bq4_k *b4 = (const struct kern_bq4_k *)blk[r];
-            __m128i scm = kern_avx_k4_scales(b4->scales);
-            __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
-            float dw = h2f(b4->d), dmw = h2f(b4->dmin);
-            for (int t = 0; t < nt; t++) {
-                const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-                __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-                __m512 msf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(ms));
-                msf = _mm512_insertf32x8(msf, _mm256_setzero_ps(), 1);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * bx->d), _mm512_cvtepi32_ps(isum[r][t]),
-                                            acc[r][t]);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(-dmw * bx->d), msf, acc[r][t]);
-            }
+        float dw = h2f(bw->d), dmw = h2f(bw->dmin);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
         }
     }
-    for (int r = 0; r < nr; r++)
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
+}
+
+AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+{
+    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15), m1 = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < nb; i++) {
+        const struct kern_bq5_k *bw = (const struct kern_bq5_k *)w + i;
+        __m128i scm = kern_avx_k4_scales(bw->scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
+        __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++)
-            out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-AI void z_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
-{
-    float o[P_ROWS * KERN_AVX2_NT];
-    z_k45(nb, w, 0, x, xs, 1, nt, o, 0);
+            isum[t] = _mm256_setzero_si256();
+        __m256i qh = _mm256_loadu_si256((const __m256i *)bw->qh);
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
+            __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(qh, m1), 4);
+            __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), m1), 4);
+            qh = _mm256_srli_epi16(qh, 2);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
+            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
+            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
+            for (int t = 0; t < nt; t++) {
+                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
+                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                isum[t] = _mm256_dpwssd_epi32(isum[t], p0, slo);
+                isum[t] = _mm256_dpwssd_epi32(isum[t], p1, shi);
+            }
+        }
+        float dw = h2f(bw->d), dmw = h2f(bw->dmin);
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
+        }
+    }
     for (int t = 0; t < nt; t++)
-        out[t] = o[t];
-}
-
-AI void z_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
-{
-    float o[P_ROWS * KERN_AVX2_NT];
-    z_k45(nb, w, 0, x, xs, 1, nt, o, 1);
-    for (int t = 0; t < nt; t++)
-        out[t] = o[t];
+        out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
 }
 
 /* vpshufb index giving 128-bit lane k of the result the word (base + k) of each lane's 8. */
@@ -309,13 +232,10 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
                    int nt, float *out)
 {
-    int64_t nb = n / KERN_QK, nbk = n / KERN_QK_K;
+    int64_t nbk = n / KERN_QK_K;
     switch (wtype) {
-    case KERN_T_Q8_0: NT_SWITCH(zz_q8_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q4_0: NT_SWITCH(zz_q4_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_0: NT_SWITCH(zz_q5_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q4_K: NT_SWITCH(z_q4_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_K: NT_SWITCH(z_q5_k, nbk, w, x, xs, nt, out); return 1;
+    case KERN_T_Q4_K: NT_SWITCH(y_q4_k, nbk, w, x, xs, nt, out); return 1;
+    case KERN_T_Q5_K: NT_SWITCH(y_q5_k, nbk, w, x, xs, nt, out); return 1;
     case KERN_T_Q6_K: NT_SWITCH(z_q6_k, nbk, w, x, xs, nt, out); return 1;
     default: return kern__avx2_row_dot(wtype, n, w, x, xs, nt, out);
     }
