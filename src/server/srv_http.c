@@ -310,8 +310,15 @@ static enum MHD_Result respond_from_worker(struct MHD_Connection *c, struct sreq
     if (start_worker(r) != 0)
         return queue_error(c, r, 503, "server busy");
     pthread_mutex_lock(&r->mu);
-    while (!r->started && !r->done)
-        pthread_cond_wait(&r->cv, &r->mu);
+    while (!r->started && !r->done) {
+        /* a handler may wait long before its first byte (a model loading, a queue): notice a
+         * client that hangs up meanwhile so the handler can give up (499) */
+        timed_wait(r);
+        if (!r->started && !r->done && !atomic_load(&r->cancelled) && socket_gone(r->fd)) {
+            atomic_store(&r->cancelled, 1);
+            pthread_cond_broadcast(&r->cv);
+        }
+    }
     started = r->started;
     pthread_mutex_unlock(&r->mu);
     if (!started) {

@@ -37,6 +37,15 @@ curl -s -D "$T/h" -o /dev/null -H 'Origin: http://localhost:3000' "$URL/api/tags
 grep -qi '^Access-Control-Allow-Origin: http://localhost:3000' "$T/h" || fail "CORS header"
 expect_status 204 -X OPTIONS -H 'Origin: http://localhost:3000' "$URL/api/chat"
 
+# slow clients (headers or body trickling in, then silence) do not stall anyone else
+for fd in 5 6 7 8; do
+    eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"
+    printf 'POST /api/show HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{"mo' >&$fd
+done
+exec 9<>"/dev/tcp/127.0.0.1/$PORT"; printf 'GET /api/tags HTTP/1.1\r\nHo' >&9
+[ "$(curl -s --max-time 3 "$URL/api/tags")" = '{"models":[]}' ] || fail "stalled by slow clients"
+for fd in 5 6 7 8 9; do eval "exec $fd>&-"; done
+
 # a second daemon on the same port: one clear line
 out=$(OLLAMA_MODELS=$T/other "$BIN" serve 2>&1) && fail "second bind succeeded"
 echo "$out" | grep -qx "Error: listen tcp 127.0.0.1:$PORT: bind: address already in use" || fail "busy port: $out"
