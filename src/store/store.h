@@ -141,7 +141,8 @@ CORRAL_WARN_UNUSED int store_manifest_path(const struct store *st, const struct 
  * when the exact path is missing. */
 CORRAL_WARN_UNUSED int store_manifest_read(const struct store *st, const struct store_name *nm,
                                            char **bytes, size_t *n);
-/* Writes bytes atomically as the manifest for nm (creating directories). */
+/* Writes bytes atomically as the manifest for nm (creating directories).  When the model exists
+ * on disk spelled with other case, that file is replaced (the on-disk spelling is kept). */
 CORRAL_WARN_UNUSED int store_manifest_write(struct store *st, const struct store_name *nm,
                                             const void *bytes, size_t n);
 /* Deletes the manifest and removes directories left empty; E_NOTFOUND when missing. */

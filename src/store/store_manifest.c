@@ -106,6 +106,10 @@ int store_manifest_write(struct store *st, const struct store_name *nm, const vo
         return rc;
     if (n > MANIFEST_MAX_BYTES)
         return E_RANGE;
+    /* an existing model spelled with other case keeps its on-disk spelling (Ollama's rule) */
+    if (!fs_exists(path) && path_ci(st, nm, path, sizeof(path)) != 0 &&
+        (rc = store_manifest_path(st, nm, path, sizeof(path))) != 0)
+        return rc;
     *strrchr(path, '/') = '\0';
     if ((rc = fs_mkdir_p(path, 0755)) != 0)
         return rc;

@@ -350,6 +350,13 @@ TEST(store_list_ollama_tree)
     ASSERT_OK(store_manifest_read(st, &nm, &got, &gn));
     ASSERT_EQ_SIZE(gn, n);
     mem_free(got);
+    /* writing under another case replaces the existing file, no second spelling appears */
+    ASSERT_OK(store_manifest_write(st, &nm, "{}", 2));
+    snprintf(path, sizeof(path), "%s/manifests/registry.ollama.ai/library/LLAMA3.2", store_dir(st));
+    ASSERT(!fs_exists(path));
+    ASSERT_OK(store_manifest_read(st, &nm, &got, &gn));
+    ASSERT_EQ_SIZE(gn, 2);
+    mem_free(got);
     ASSERT_OK(store_name_parse("hf.co/bartowski/X:Q4_K_M", &nm, NULL));
     ASSERT_OK(store_manifest_delete(st, &nm));
     ASSERT_EQ_INT(store_manifest_read(st, &nm, &got, &gn), E_NOTFOUND);
