@@ -168,8 +168,8 @@ static int execute_parsed(const struct tmpl *t, const char *src, size_t n, const
         data = json_pack("{s:o, s:o, s:s}", "System", system, "Messages", msgs, "Response", "");
         if (!data)
             return err_set(ei, E_NOMEM, "template: out of memory");
-        if (tools)
-            json_object_set(data, "Tools", tools);
+        /* Ollama always passes Tools (a nil list when there are none) */
+        json_object_set(data, "Tools", tools ? tools : json_null());
         copy_think(data, values);
         rc = tmpl_render(t, data, out, ei);
         json_decref(data);

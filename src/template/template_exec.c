@@ -113,8 +113,11 @@ static bool is_struct_tag(int tag)
 static int eval_chain(struct tmpl_exec *x, struct tval *cur, const struct tident *id, size_t pos)
 {
     for (; id; id = id->next) {
+        if (!cur->j && tmpl_val_is_nil(cur))
+            return tmpl_exec_error(x, E_INVAL, pos, "nil pointer evaluating interface {}.%s",
+                                   id->s);
         if (!cur->j) {
-            cur->tag = cur->tag == TAG_ZERO ? TAG_ZERO : TAG_NOVALUE;
+            cur->tag = TAG_ZERO; /* a field of a struct's zero value */
             continue;
         }
         if (!json_is_object(cur->j)) {
@@ -128,11 +131,13 @@ static int eval_chain(struct tmpl_exec *x, struct tval *cur, const struct tident
         json_t *v = tmpl_obj_field(cur->j, id->s);
         int tag = tmpl_tag_field(cur->tag, id->s);
         if (!v || json_is_null(v)) {
+            /* a struct's missing field is its zero value; a map's missing key (or a null) is
+             * nil, except a null list Ollama passes typed (Tools: nil) */
+            if (is_struct_tag(cur->tag) || (v && tag != TAG_NONE))
+                tag = tag == TAG_NONE ? TAG_ZERO : tag;
+            else
+                tag = TAG_NOVALUE;
             v = NULL;
-            if (!is_struct_tag(cur->tag))
-                tag = TAG_NOVALUE; /* a Go map's missing key */
-            else if (tag == TAG_NONE)
-                tag = TAG_ZERO;    /* a struct's zero field */
         }
         json_incref(v);
         val_clear(cur);

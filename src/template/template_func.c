@@ -70,12 +70,22 @@ static int sprint(const struct tval *a, size_t n, struct buf *b)
     return rc;
 }
 
-/* evalArgs of html/js/urlquery: a lone string as is, else Sprint. */
+/* evalArgs of html/js/urlquery: a lone string as is, else Sprint where a nil operand is the
+ * string "<no value>" (so it takes no spaces). */
 static int eval_args_str(const struct tval *a, size_t n, struct buf *b)
 {
+    int rc = 0;
     if (n == 1 && is_str(&a[0]))
         return buf_append(b, json_string_value(a[0].j), json_string_length(a[0].j));
-    return sprint(a, n, b);
+    for (size_t i = 0; i < n && !rc; i++) {
+        bool s = is_str(&a[i]) || tmpl_val_is_nil(&a[i]);
+        bool ps = i > 0 && (is_str(&a[i - 1]) || tmpl_val_is_nil(&a[i - 1]));
+        if (i > 0 && !s && !ps)
+            rc = buf_putc(b, ' ');
+        if (!rc)
+            rc = tmpl_val_is_nil(&a[i]) ? buf_puts(b, "<no value>") : sprint_one(&a[i], b);
+    }
+    return rc;
 }
 
 /* --- comparison --- */
@@ -109,6 +119,18 @@ static int compare(struct tmpl_exec *x, size_t pos, const struct tval *a, const 
                    bool ordered, int *cmp)
 {
     int ka = kind_of(a), kb = kind_of(b);
+    bool nila = tmpl_val_is_nil(a), nilb = tmpl_val_is_nil(b);
+    if (nila || nilb) {
+        /* Go: nil equals only nil, with no error; nil cannot be ordered */
+        if (ordered)
+            return tmpl_exec_error(x, E_INVAL, pos, "invalid type for comparison");
+        *cmp = nila && nilb ? 0 : 1;
+        return 0;
+    }
+    if (ka == KD_OTHER && kb == KD_OTHER && !ordered && (a->j == NULL || b->j == NULL)) {
+        *cmp = a->j == b->j ? 0 : 1; /* typed nil list vs list */
+        return 0;
+    }
     if (ka == KD_OTHER || kb == KD_OTHER)
         return tmpl_exec_error(x, E_INVAL, pos, "non-comparable type");
     if (ka == KD_NIL && kb == KD_NIL) {
@@ -229,6 +251,8 @@ static int fn_len(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, str
     else if (j && !json_is_null(j))
         return tmpl_exec_error(x, E_INVAL, pos, "len of type %s",
                                json_is_boolean(j) ? "bool" : "number");
+    else if (tmpl_val_is_nil(&a[0]))
+        return tmpl_exec_error(x, E_INVAL, pos, "error calling len: len of nil pointer");
     res->j = json_integer((json_int_t)len);
     return 0;
 }
@@ -245,6 +269,8 @@ static int fn_index(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
 {
     if (n < 1)
         return want_args(x, pos, "index", n, 1, 1);
+    if (tmpl_val_is_nil(&a[0]))
+        return tmpl_exec_error(x, E_INVAL, pos, "error calling index: index of untyped nil");
     struct tval cur = {json_incref(a[0].j), a[0].tag};
     for (size_t i = 1; i < n; i++) {
         json_t *next = NULL;
@@ -260,6 +286,21 @@ static int fn_index(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
                 return rc;
             }
             next = json_array_get(cur.j, (size_t)k);
+        } else if (json_is_string(cur.j)) {
+            long long k = 0;
+            int rc = int_arg(x, pos, &a[i], &k);
+            if (!rc && (k < 0 || (size_t)k >= json_string_length(cur.j)))
+                rc = tmpl_exec_error(x, E_INVAL, pos, "error calling index: index out of "
+                                                      "range: %lld", k);
+            if (rc) {
+                json_decref(cur.j);
+                return rc;
+            }
+            next = json_integer((unsigned char)json_string_value(cur.j)[k]);
+            json_decref(cur.j);
+            cur.j = next; /* a byte, owned */
+            cur.tag = TAG_NONE;
+            continue;
         } else if (json_is_object(cur.j)) {
             if (!is_str(&a[i])) {
                 json_decref(cur.j);
@@ -272,6 +313,8 @@ static int fn_index(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
         } else if (cur.j) {
             json_decref(cur.j);
             return tmpl_exec_error(x, E_INVAL, pos, "can't index item of this type");
+        } else if (tmpl_val_is_nil(&cur)) {
+            return tmpl_exec_error(x, E_INVAL, pos, "error calling index: index of untyped nil");
         }
         json_incref(next);
         json_decref(cur.j);
@@ -347,16 +390,36 @@ struct spec {
     char verb;
 };
 
+/* Runes in p[0..n) (UTF-8 lead bytes), as Go counts width. */
+static size_t rune_count(const char *p, size_t n)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += ((unsigned char)p[i] & 0xC0) != 0x80;
+    return r;
+}
+
+/* Byte length of the first `runes` runes of p[0..n). */
+static size_t rune_prefix(const char *p, size_t n, size_t runes)
+{
+    size_t i = 0;
+    for (size_t r = 0; i < n; i++) {
+        if (((unsigned char)p[i] & 0xC0) != 0x80 && r++ == runes)
+            break;
+    }
+    return i;
+}
+
 static int pad(struct buf *b, const struct spec *s, const char *p, size_t n)
 {
     int rc = 0;
-    size_t w = s->width > 0 ? (size_t)s->width : 0;
+    size_t w = s->width > 0 ? (size_t)s->width : 0, len = rune_count(p, n);
     bool left = strchr(s->flags, '-') != NULL, zero = strchr(s->flags, '0') != NULL;
-    for (size_t i = n; !left && i < w && !rc; i++)
+    for (size_t i = len; !left && i < w && !rc; i++)
         rc = buf_putc(b, zero ? '0' : ' ');
     if (!rc)
         rc = buf_append(b, p, n);
-    for (size_t i = n; left && i < w && !rc; i++)
+    for (size_t i = len; left && i < w && !rc; i++)
         rc = buf_putc(b, ' ');
     return rc;
 }
@@ -376,8 +439,7 @@ static int fmt_number(struct buf *b, const struct spec *s, const struct tval *v)
     if (s->verb == 'd' || s->verb == 'x' || s->verb == 'X' || s->verb == 'c' ||
         s->verb == 'o' || s->verb == 'b') {
         if (!is_int)
-            return buf_printf(b, "%%!%c(float64=", s->verb) ||
-                   tmpl_fmt_float(num_of(v), true, b) || buf_putc(b, ')');
+            return E_INTERNAL;
         long long iv = json_integer_value(v->j);
         if (s->verb == 'c') {
             char u[8];
@@ -424,53 +486,107 @@ static int fmt_quote(struct buf *b, const struct tval *v)
     return rc;
 }
 
-static int fmt_one(struct buf *b, const struct spec *s, const struct tval *v)
+/* %v with the spec's flags, width and precision. */
+static int fmt_v(struct buf *b, const struct spec *s, const struct tval *v)
 {
     struct buf tmp;
     int rc;
+    if (v->j && json_is_integer(v->j)) {
+        struct spec d = *s;
+        d.verb = 'd';
+        return fmt_number(b, &d, v);
+    }
+    buf_init(&tmp, b->max);
+    rc = tmpl_val_is_nil(v) ? buf_puts(&tmp, "<nil>") : sprint_one(v, &tmp);
+    if (!rc) {
+        size_t n = tmp.n;
+        if (is_str(v) && s->prec >= 0)
+            n = rune_prefix(buf_str(&tmp), n, (size_t)s->prec);
+        rc = pad(b, s, buf_str(&tmp), n);
+    }
+    buf_fini(&tmp);
+    return rc;
+}
+
+static const char *go_type(const struct tval *v)
+{
+    switch (v->j ? json_typeof(v->j) : JSON_NULL) {
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "int";
+    case JSON_REAL: return "float64";
+    case JSON_TRUE:
+    case JSON_FALSE: return "bool";
+    case JSON_OBJECT: return "map[string]interface {}";
+    case JSON_ARRAY: return "[]interface {}";
+    default: return NULL;
+    }
+}
+
+/* Go's "%!verb(type=value)" for an operand the verb does not apply to. */
+static int bad_verb(struct buf *b, const struct spec *s, const struct tval *v)
+{
+    int rc = buf_printf(b, "%%!%c(", s->verb);
+    if (!rc && !go_type(v))
+        return buf_puts(b, "<nil>)");
+    if (!rc)
+        rc = buf_printf(b, "%s=", go_type(v));
+    if (!rc)
+        rc = fmt_v(b, s, v);
+    return rc ? rc : buf_putc(b, ')');
+}
+
+static int fmt_hex_string(struct buf *b, const struct tval *v, bool upper)
+{
+    const unsigned char *p = (const unsigned char *)json_string_value(v->j);
+    int rc = 0;
+    for (size_t i = 0; i < json_string_length(v->j) && !rc; i++)
+        rc = buf_printf(b, upper ? "%02X" : "%02x", p[i]);
+    return rc;
+}
+
+static int fmt_one(struct buf *b, const struct spec *s, const struct tval *v)
+{
+    const json_t *j = v->j;
     switch (s->verb) {
-    case 'v':
+    case 'v': return fmt_v(b, s, v);
     case 's':
-        if (s->verb == 's' && v->j && !json_is_string(v->j) &&
-            (json_is_integer(v->j) || json_is_real(v->j)))
-            return buf_printf(b, "%%!s(%s=", json_is_integer(v->j) ? "int" : "float64") ||
-                   sprint_one(v, b) || buf_putc(b, ')');
-        buf_init(&tmp, b->max);
-        rc = sprint_one(v, &tmp);
-        if (!rc) {
-            size_t n = tmp.n;
-            if (s->prec >= 0 && (size_t)s->prec < n)
-                n = (size_t)s->prec;
-            rc = pad(b, s, buf_str(&tmp), n);
-        }
-        buf_fini(&tmp);
-        return rc;
-    case 'q': return fmt_quote(b, v);
-    case 't':
-        if (v->j && json_is_boolean(v->j))
-            return pad(b, s, json_is_true(v->j) ? "true" : "false", json_is_true(v->j) ? 4 : 5);
+        if (is_str(v) || json_is_object(j) || json_is_array(j) || (!j && !tmpl_val_is_nil(v)))
+            return fmt_v(b, s, v);
         break;
-    case 'd':
+    case 'q':
+        if (is_str(v))
+            return fmt_quote(b, v);
+        break;
+    case 't':
+        if (json_is_boolean(j))
+            return pad(b, s, json_is_true(j) ? "true" : "false", json_is_true(j) ? 4 : 5);
+        break;
     case 'x':
     case 'X':
+        if (is_str(v))
+            return fmt_hex_string(b, v, s->verb == 'X');
+        if (json_is_integer(j))
+            return fmt_number(b, s, v);
+        break;
+    case 'd':
     case 'o':
     case 'b':
     case 'c':
+        if (json_is_integer(j))
+            return fmt_number(b, s, v);
+        break;
     case 'e':
     case 'E':
     case 'f':
     case 'F':
     case 'g':
     case 'G':
-        if (v->j && (json_is_integer(v->j) || json_is_real(v->j)))
+        if (json_is_real(j))
             return fmt_number(b, s, v);
         break;
     default: break;
     }
-    rc = buf_printf(b, "%%!%c(", s->verb);
-    if (!rc)
-        rc = sprint_one(v, b);
-    return rc ? rc : buf_putc(b, ')');
+    return bad_verb(b, s, v);
 }
 
 /* Parses a verb spec at f[*i] (after '%'); returns false at the end of the string. */
@@ -534,10 +650,10 @@ static int fn_printf(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n,
         for (size_t i = argi; i < n && !rc; i++) {
             if (i > argi)
                 rc = buf_puts(&b, ", ");
+            if (!rc && go_type(&a[i]))
+                rc = buf_printf(&b, "%s=", go_type(&a[i]));
             if (!rc)
-                rc = buf_puts(&b, is_str(&a[i]) ? "string=" : "");
-            if (!rc)
-                rc = sprint_one(&a[i], &b);
+                rc = go_type(&a[i]) ? sprint_one(&a[i], &b) : buf_puts(&b, "<nil>");
         }
         if (!rc)
             rc = buf_putc(&b, ')');
@@ -578,9 +694,30 @@ static int fn_html(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, st
     return set_str(x, pos, &b, rc, res);
 }
 
+/* Whether the UTF-8 sequence at p is a rune Go's unicode.IsPrint rejects (C1 controls, format
+ * characters, line/paragraph separators): *adv bytes, rune *r. */
+static bool js_nonprint(const char *p, size_t n, size_t *adv, unsigned *r)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    if (u[0] < 0xE0 && n >= 2 && (u[1] & 0xC0) == 0x80) {
+        *r = ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
+        *adv = 2;
+    } else if (u[0] >= 0xE0 && u[0] < 0xF0 && n >= 3 && (u[1] & 0xC0) == 0x80 &&
+               (u[2] & 0xC0) == 0x80) {
+        *r = ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+        *adv = 3;
+    } else {
+        return false;
+    }
+    return (*r >= 0x80 && *r <= 0x9F) || *r == 0xAD || (*r >= 0x200B && *r <= 0x200F) ||
+           (*r >= 0x2028 && *r <= 0x202E) || (*r >= 0x2060 && *r <= 0x2064) || *r == 0xFEFF;
+}
+
 static int fn_js(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, struct tval *res)
 {
     struct buf s, b;
+    size_t adv;
+    unsigned r;
     buf_init(&s, tmpl_exec_strcap(x));
     buf_init(&b, tmpl_exec_strcap(x));
     int rc = eval_args_str(a, n, &s);
@@ -595,7 +732,14 @@ static int fn_js(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, stru
         case '&': rc = buf_puts(&b, "\\u0026"); break;
         case '=': rc = buf_puts(&b, "\\u003D"); break;
         default:
-            rc = c < ' ' ? buf_printf(&b, "\\u%04X", c) : buf_putc(&b, (char)c);
+            if (c < ' ' || c == 0x7F) {
+                rc = buf_printf(&b, "\\u%04X", c);
+            } else if (c >= 0xC2 && i + 1 < s.n && js_nonprint(s.p + i, s.n - i, &adv, &r)) {
+                rc = buf_printf(&b, "\\u%04X", r);
+                i += adv - 1;
+            } else {
+                rc = buf_putc(&b, (char)c);
+            }
         }
     }
     buf_fini(&s);

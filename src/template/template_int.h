@@ -131,6 +131,9 @@ void tmpl_pos_linecol(const char *src, size_t n, size_t pos, int *line, int *col
 
 /* --- values (template_value.c) --- */
 
+/* Whether v is Go's untyped nil (a missing map key, a JSON null), as opposed to the typed zero
+ * value of a missing struct field or absent list (NULL j with a type tag). */
+bool tmpl_val_is_nil(const struct tval *v);
 /* Go truth: false for nil, false, 0, "", empty array/object. */
 bool tmpl_val_truth(const struct tval *v);
 /* Appends v as Go's fmt %v prints it (objects of Ollama types as JSON). */

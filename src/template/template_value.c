@@ -99,6 +99,11 @@ static const struct fspec *spec_for(int tag)
 
 /* --- truth and lookup --- */
 
+bool tmpl_val_is_nil(const struct tval *v)
+{
+    return !v->j && (v->tag == TAG_NONE || v->tag == TAG_NOVALUE || v->tag == TAG_ROOT);
+}
+
 bool tmpl_val_truth(const struct tval *v)
 {
     const json_t *j = v->j;

@@ -443,3 +443,23 @@ TEST(template_arbitrary_bytes)
     buf_fini(&out);
     tmpl_free(t);
 }
+
+TEST(template_go_nil_and_printf_rules)
+{
+    /* checked against Go's text/template with missingkey=zero */
+    const char *d = "{\"S\":\"hello\",\"Z\":null,\"L\":[\"a\"],\"U\":\"\\u00e9\"}";
+    ASSERT_RENDERS("{{ eq .Missing \"\" }} {{ eq .Z nil }} {{ ne .L nil }}", d, "false true true");
+    ASSERT_EXEC_FAILS("{{ .Missing.X }}", d, E_INVAL, "nil pointer evaluating");
+    ASSERT_EXEC_FAILS("{{ len .Missing }}", d, E_INVAL, "len of nil");
+    ASSERT_EXEC_FAILS("{{ lt .Z 1 }}", d, E_INVAL, "invalid type for comparison");
+    ASSERT_RENDERS("{{ index .S 1 }} {{ urlquery .Missing }} {{ js \"\\u2028\" }}", d,
+                   "101 %3Cno+value%3E \\u2028");
+    ASSERT_RENDERS("{{ printf \"%d|%s|%t|%.2f|%x\" \"s\" 1 \"s\" 3 \"hi\" }}", d,
+                   "%!d(string=s)|%!s(int=1)|%!t(string=s)|%!f(int=03)|6869");
+    ASSERT_RENDERS("{{ printf \"%3s|%.1s|%v\" .U .U .Z }} {{ printf \"%s\" }} {{ printf \"x\" 1 nil }}",
+                   d, "  \xc3\xa9|\xc3\xa9|<nil> %!s(MISSING) x%!(EXTRA int=1, <nil>)");
+    /* a struct's missing field is its zero value, not nil */
+    ASSERT_RENDERS("{{ range .Messages }}[{{ .Content }}]{{ eq .Content \"\" }}{{ len .ToolCalls }}"
+                   "{{ end }}",
+                   "{\"Messages\":[{\"role\":\"assistant\"}]}", "[]true0");
+}
