@@ -8,6 +8,7 @@
 #include "engine/engine.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -483,10 +484,20 @@ static int read_int_file(const char *path, int *v)
     return sscanf(buf, "%d", v) == 1 ? 0 : -1;
 }
 
+/* CPUs this process may run on (a syscall: works inside the runner's sandbox, where /sys
+ * cannot be opened), else the online count. */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 && online < ENG_MAX_CPUS ? (int)online : 1;
+}
+
 int eng_physical_cores(void)
 {
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    int n_online = online > 0 && online < ENG_MAX_CPUS ? (int)online : 1;
+    int n_online = usable_cpus();
     int seen[64][2], n_seen = 0;
     for (int cpu = 0; cpu < n_online && n_seen < 64; cpu++) {
         char path[128];
