@@ -48,6 +48,14 @@ static inline float kern__h2f(uint16_t h)
     return kern_fp16_to_f32(h);
 }
 
+/* Element i of a float row at any byte alignment (rows may start anywhere in a mapping). */
+static inline float kern__ldf(const void *p, int64_t i)
+{
+    float f;
+    memcpy(&f, (const uint8_t *)p + 4 * i, sizeof f);
+    return f;
+}
+
 /* Round to nearest, ties to even, for |f| < 2^22 (the 1.5*2^23 trick of the reference). */
 static inline int kern__nearest_int(float f)
 {

@@ -313,12 +313,23 @@ void kern__ref_quantize_row(uint32_t type, const float *src, void *dst, int64_t 
 
 /* ---- vec_dot ---- */
 
-static float dot_f32(int64_t n, const float *w, const float *x)
+static float dot_f32(int64_t n, const void *w, const void *x)
 {
-    return kern_dot_f32(w, x, n);
+    /* same grouping as kern_dot_f32, with loads that allow any alignment */
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += kern__ldf(w, i + k) * kern__ldf(x, i + k);
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += kern__ldf(w, i) * kern__ldf(x, i);
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    return s;
 }
 
-static float dot_f16(int64_t n, const uint8_t *w, const float *x)
+static float dot_f16(int64_t n, const uint8_t *w, const void *x)
 {
     float acc[8] = {0};
     int64_t i = 0;
@@ -326,20 +337,20 @@ static float dot_f16(int64_t n, const uint8_t *w, const float *x)
         for (int k = 0; k < 8; k++) {
             uint16_t h;
             memcpy(&h, w + 2 * (i + k), 2);
-            acc[k] += kern_fp16_to_f32(h) * x[i + k];
+            acc[k] += kern_fp16_to_f32(h) * kern__ldf(x, i + k);
         }
     float s = 0.0f;
     for (; i < n; i++) {
         uint16_t h;
         memcpy(&h, w + 2 * i, 2);
-        s += kern_fp16_to_f32(h) * x[i];
+        s += kern_fp16_to_f32(h) * kern__ldf(x, i);
     }
     for (int k = 0; k < 8; k++)
         s += acc[k];
     return s;
 }
 
-static float dot_bf16(int64_t n, const uint8_t *w, const float *x)
+static float dot_bf16(int64_t n, const uint8_t *w, const void *x)
 {
     float acc[8] = {0};
     int64_t i = 0;
@@ -347,13 +358,13 @@ static float dot_bf16(int64_t n, const uint8_t *w, const float *x)
         for (int k = 0; k < 8; k++) {
             uint16_t h;
             memcpy(&h, w + 2 * (i + k), 2);
-            acc[k] += kern_bf16_to_f32(h) * x[i + k];
+            acc[k] += kern_bf16_to_f32(h) * kern__ldf(x, i + k);
         }
     float s = 0.0f;
     for (; i < n; i++) {
         uint16_t h;
         memcpy(&h, w + 2 * i, 2);
-        s += kern_bf16_to_f32(h) * x[i];
+        s += kern_bf16_to_f32(h) * kern__ldf(x, i);
     }
     for (int k = 0; k < 8; k++)
         s += acc[k];

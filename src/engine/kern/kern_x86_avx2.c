@@ -38,7 +38,7 @@ AI void k_f32(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, 
         const float *xt = (const float *)(x + (size_t)t * xs);
         float s = hsum_ps(_mm256_add_ps(acc[t][0], acc[t][1]));
         for (int64_t j = i; j < n; j++)
-            s += ((const float *)w)[j] * xt[j];
+            s += kern__ldf(w, j) * kern__ldf(xt, j);
         out[t] = s;
     }
 }
@@ -75,7 +75,7 @@ AI __m256 load_bf16x8(const uint8_t *p)
             for (int64_t j = i; j < n; j++) {                                                      \
                 uint16_t h;                                                                        \
                 memcpy(&h, w + 2 * j, 2);                                                          \
-                s += conv(h) * xt[j];                                                              \
+                s += conv(h) * kern__ldf(xt, j);                                                   \
             }                                                                                      \
             out[t] = s;                                                                            \
         }                                                                                          \
