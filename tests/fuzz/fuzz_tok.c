@@ -1,6 +1,6 @@
 /*
  * fuzz_tok.c - libFuzzer target over the tokenizers.  The first input byte picks a vocabulary
- * (SPM llama-spm, BPE qwen2 / gpt-2 / llama-bpe, WordPiece bert-bge; each loaded once from
+ * (SPM llama-spm / phi-3, BPE qwen2 / gpt-2 / llama-bpe, WordPiece bert-bge; each loaded once from
  * tests/data/vocab, so run from the repo root) and the add_special / parse_special flags; the
  * rest is arbitrary bytes (invalid UTF-8 included) to tokenize.  Checks: no crash, ids in
  * range, the E_RANGE count protocol, decode of the ids, SPM/BPE losslessness on valid or
@@ -16,12 +16,12 @@
 #include "engine/gguf/gguf.h"
 #include "engine/tok/tok.h"
 
-#define N_VOCABS 5
+#define N_VOCABS 6
 
 static const char *const vocab_files[N_VOCABS] = {
     "tests/data/vocab/ggml-vocab-llama-spm.gguf", "tests/data/vocab/ggml-vocab-qwen2.gguf",
     "tests/data/vocab/ggml-vocab-gpt-2.gguf",     "tests/data/vocab/ggml-vocab-bert-bge.gguf",
-    "tests/data/vocab/ggml-vocab-llama-bpe.gguf",
+    "tests/data/vocab/ggml-vocab-llama-bpe.gguf", "tests/data/vocab/ggml-vocab-phi-3.gguf",
 };
 static struct tok_vocab *vocabs[N_VOCABS];
 
