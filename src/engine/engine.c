@@ -244,8 +244,6 @@ static int resolve_params(const struct eng_model *em, struct eng_ctx_params *p,
         if (em->info.bytes_per_token < ENG_SMALL_MODEL_BYTES)
             p->n_threads = 1;
     }
-    if (p->kv_type == 0 && p->n_ctx == 0)
-        p->kv_type = GGUF_T_F16;
     if (p->n_ctx > ENG_MAX_CTX || p->n_seq > ENG_MAX_SEQ || p->n_batch > ENG_MAX_BATCH ||
         p->n_threads < 1 || p->n_threads > ENG_MAX_THREADS ||
         (p->kv_type != GGUF_T_F16 && p->kv_type != GGUF_T_F32))

@@ -537,3 +537,55 @@ TEST(engine_truncated_and_foreign_files_fail_cleanly)
     if (rc == E_UNSUPPORTED)
         ASSERT(strstr(ei.msg, "gemmX") != NULL);
 }
+
+static int abort_after(void *user)
+{
+    int *n = user;
+    return --*n < 0;
+}
+
+TEST(engine_abort_rolls_back)
+{
+    struct eng_model *m = load_model("stories260K.gguf", -1);
+    struct eng_ctx *c = new_ctx(m, 1, 2, 64);
+    struct err_info ei = {0};
+    int budget = 2; /* allow two layers, stop at the third */
+    eng_ctx_set_abort(c, abort_after, &budget);
+    struct eng_batch b = {10, TOKS, NULL, NULL, NULL};
+    ASSERT_EQ_INT(eng_decode(c, &b, &ei), E_CANCELLED);
+    ASSERT_EQ_INT(eng_seq_len(c, 0), 0);
+    ASSERT(eng_get_logits(c, 9) == NULL);
+    eng_ctx_set_abort(c, NULL, NULL);
+    decode_or_die(c, TOKS, 10, NULL, NULL);
+    ASSERT_EQ_INT(eng_seq_len(c, 0), 10);
+    ASSERT(eng_get_logits(c, 9) != NULL);
+    eng_ctx_free(c);
+    eng_model_free(m);
+}
+
+TEST(engine_model_info_and_tokens)
+{
+    struct eng_model *m = load_model("synth-qwen3-d256-Q4_K_M.gguf", -1);
+    const struct eng_model_info *in = eng_model_get_info(m);
+    ASSERT_EQ_STR(in->arch, "qwen3");
+    ASSERT_EQ_INT(in->n_embd, 256);
+    ASSERT_EQ_INT(in->n_layer, 2);
+    ASSERT_EQ_INT(in->n_head, 4);
+    ASSERT_EQ_INT(in->n_head_kv, 2);
+    ASSERT_EQ_INT(in->head_dim, 64);
+    ASSERT_EQ_INT(in->n_ff, 768);
+    ASSERT_EQ_INT(in->n_vocab, 512);
+    ASSERT_EQ_INT(in->bos, 1);
+    ASSERT_EQ_INT(in->eos, 2);
+    ASSERT_EQ_STR(in->file_type, "Q4_K_M");
+    ASSERT(in->bytes_per_token > 0 && in->bytes_per_token < in->weight_bytes);
+    ASSERT(eng_token_is_eog(m, 2));
+    ASSERT(!eng_token_is_eog(m, 403));
+    char buf[64];
+    size_t n = 0;
+    ASSERT_EQ_INT(eng_token_piece(m, 403, 0, buf, sizeof(buf), &n), 0);
+    ASSERT(n > 0);
+    ASSERT_EQ_INT(eng_token_piece(m, 512, 0, buf, sizeof(buf), &n), E_INVAL);
+    ASSERT_EQ_INT(eng_token_piece(m, 403, 0, buf, 0, &n), E_RANGE);
+    eng_model_free(m);
+}
