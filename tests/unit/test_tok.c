@@ -690,3 +690,32 @@ TEST(tok_specials_long_text)
     mem_free(s);
     mem_free(ids);
 }
+
+/* SPM merges word by word when the vocabulary allows it (no "▁" inside a token after another
+ * character); the result must equal merging the whole text at once. */
+#include "engine/tok/tok_int.h"
+
+TEST(tok_spm_word_split_equivalent)
+{
+    struct tv t;
+    unsigned seed = 99;
+    char s[2048];
+    int32_t a[2048], b[2048];
+    tv_open(&t, VOCAB_DIR "ggml-vocab-llama-spm.gguf");
+    ASSERT_EQ_INT(t.v->spm_word_split, 1);
+    for (int it = 0; it < 300; it++) {
+        size_t n = random_utf8(&seed, s, 400), na = 0, nb = 0;
+        /* More spaces and runs of them (this also breaks some UTF-8 sequences: fine, both
+         * ways must agree on any bytes). */
+        for (size_t k = 0; k < n; k++)
+            if (rand_r(&seed) % 7 == 0)
+                s[k] = ' ';
+        t.v->spm_word_split = 1;
+        ASSERT_OK(tok_encode(t.v, s, n, it & 1, 1, a, 2048, &na));
+        t.v->spm_word_split = 0;
+        ASSERT_OK(tok_encode(t.v, s, n, it & 1, 1, b, 2048, &nb));
+        ASSERT_EQ_SIZE(na, nb);
+        ASSERT_MEMEQ(a, b, na * sizeof(int32_t));
+    }
+    tv_close(&t);
+}

@@ -53,6 +53,7 @@ struct tok_vocab {
     uint32_t max_token_len; /* longest token text in bytes */
     int32_t bos, eos, eot, eom, unk, pad, sep, nl;
     int add_bos, add_eos, add_space_prefix, ignore_merges;
+    int spm_word_split; /* SPM: no token has "▁" after another character (merges stay in words) */
     void *re[TOK_MAX_REGEX]; /* pcre2_code_8 *, compiled with JIT when available */
     uint32_t n_re;
 };

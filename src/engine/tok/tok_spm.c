@@ -137,49 +137,78 @@ static size_t char_len(const char *s, size_t avail)
     return l;
 }
 
-int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o)
+/* Merges and emits one segment w->text[0..n); w->sym has room for n symbols. */
+static int spm_segment(struct spm_work *w, size_t n, struct tok_out *o)
 {
-    struct spm_work w = {v, s, NULL, NULL, 0, 0, 0};
+    const char *s = w->text;
     size_t n_sym = 0;
-    int rc = 0;
-    if (n == 0)
-        return 0;
-    w.sym = mem_alloc_array(n, sizeof(*w.sym));
-    if (!w.sym) {
-        rc = E_NOMEM;
-        goto out;
-    }
+    w->n_heap = 0;
     for (size_t off = 0; off < n;) {
         size_t l = char_len(s + off, n - off);
-        w.sym[n_sym].prev = (int32_t)n_sym - 1;
-        w.sym[n_sym].off = (uint32_t)off;
-        w.sym[n_sym].n = (uint32_t)l;
+        w->sym[n_sym].prev = (int32_t)n_sym - 1;
+        w->sym[n_sym].off = (uint32_t)off;
+        w->sym[n_sym].n = (uint32_t)l;
         off += l;
-        w.sym[n_sym].next = off < n ? (int32_t)n_sym + 1 : -1;
+        w->sym[n_sym].next = off < n ? (int32_t)n_sym + 1 : -1;
         n_sym++;
     }
     for (size_t i = 1; i < n_sym; i++)
-        try_pair(&w, (int32_t)i - 1, (int32_t)i);
-    while (w.n_heap > 0) {
-        struct spm_pair p = heap_pop(&w);
-        struct spm_sym *l = &w.sym[p.left], *r = &w.sym[p.right];
+        try_pair(w, (int32_t)i - 1, (int32_t)i);
+    while (w->n_heap > 0) {
+        struct spm_pair p = heap_pop(w);
+        struct spm_sym *l = &w->sym[p.left], *r = &w->sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
             continue;
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0)
-            w.sym[r->next].prev = p.left;
-        try_pair(&w, l->prev, p.left);
-        try_pair(&w, p.left, l->next);
+            w->sym[r->next].prev = p.left;
+        try_pair(w, l->prev, p.left);
+        try_pair(w, p.left, l->next);
     }
-    if (w.oom) {
-        rc = E_NOMEM;
-        goto out;
+    if (w->oom)
+        return E_NOMEM;
+    for (int32_t i = 0; i >= 0; i = w->sym[i].next)
+        emit_sym(w, &w->sym[i], o);
+    return 0;
+}
+
+#define SPM_SPACE "\xe2\x96\x81"
+
+/* End of the segment starting at off: just before the next "▁" that follows something other
+ * than "▁" (a word start), or n. */
+static size_t segment_end(const char *s, size_t n, size_t off)
+{
+    for (size_t i = off + 1; i + 3 <= n; i++) {
+        const char *m = memchr(s + i, '\xe2', n - i);
+        if (!m)
+            return n;
+        i = (size_t)(m - s);
+        if (i + 3 <= n && memcmp(s + i, SPM_SPACE, 3) == 0 && i > off &&
+            !(i >= off + 3 && memcmp(s + i - 3, SPM_SPACE, 3) == 0))
+            return i;
     }
-    for (int32_t i = 0; i >= 0; i = w.sym[i].next)
-        emit_sym(&w, &w.sym[i], o);
-out:
+    return n;
+}
+
+int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o)
+{
+    struct spm_work w = {v, s, NULL, NULL, 0, 0, 0};
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    w.sym = mem_alloc_array(n, sizeof(*w.sym));
+    if (!w.sym)
+        return E_NOMEM;
+    /* When no token has a "▁" after another character (checked at load), no merge can cross a
+     * word start, so words are merged one at a time with the same result and a small heap. */
+    for (size_t off = 0; off < n && rc == 0;) {
+        size_t end = v->spm_word_split ? segment_end(s, n, off) : n;
+        w.text = s + off;
+        rc = spm_segment(&w, end - off, o);
+        off = end;
+    }
     mem_free(w.sym);
     mem_free(w.heap);
     return rc;

@@ -375,6 +375,20 @@ static void load_flag(const struct gguf *g, const char *key, int *flag)
         *flag = b ? 1 : 0;
 }
 
+/* 1 when every "▁" in every token is at the start or right after another "▁". */
+static int spm_words_independent(const struct tok_vocab *v)
+{
+    for (uint32_t i = 0; i < v->n; i++) {
+        const char *t = v->text_pool + v->text_off[i];
+        size_t n = v->text_len[i], k = 0;
+        while (k + 3 <= n && memcmp(t + k, "\xe2\x96\x81", 3) == 0)
+            k += 3;
+        if (k < n && memmem(t + k, n - k, "\xe2\x96\x81", 3))
+            return 0;
+    }
+    return 1;
+}
+
 static void set_defaults(struct tok_vocab *v)
 {
     v->bos = v->eos = v->eot = v->eom = v->unk = v->pad = v->sep = v->nl = TOK_NONE;
@@ -695,6 +709,8 @@ int tok_vocab_load(const struct gguf *g, struct tok_vocab **out, struct err_info
         goto out;
     load_specials_ids(g, v);
     build_pieces(v);
+    if (v->kind == TOK_KIND_SPM)
+        v->spm_word_split = spm_words_independent(v);
     mark_eog(v);
     set_strip_flags(g, v);
     if ((rc = build_specials(v))) {
