@@ -21,6 +21,9 @@
 #include "engine/kern/kern_avx_common.h"
 
 #define P_ROWS 4    /* weight rows per pass: each loaded activation pair serves 4 rows */
+#ifndef KERN_GEMV_ROWS
+#define KERN_GEMV_ROWS 1 /* rows per pass for one token: 2 or 4 measured slower (prefetch) */
+#endif
 #ifndef KERN_PREFETCH_BYTES
 #define KERN_PREFETCH_BYTES 768 /* software prefetch distance in the weight stream */
 #endif
@@ -410,7 +413,7 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
             /* one token (generation) is bound by memory: one row at a time keeps the weights a
              * single sequential stream for the prefetcher; several tokens are bound by compute
              * and loads, where 4 rows share each activation load */
-            int rows = n == 1 ? 1 : P_ROWS;
+            int rows = n == 1 ? KERN_GEMV_ROWS : P_ROWS;
             for (int64_t r = r0; r < r1; r += rows) {
                 int nr = r1 - r < rows ? (int)(r1 - r) : rows;
                 float part[P_ROWS * KERN_AVX2_NT];
