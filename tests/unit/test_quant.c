@@ -92,6 +92,14 @@ TEST(quant_synth_f16_byte_identical_by_sha)
         {"q5_K_M", "1dc4f613051d9ef1d7fe4da5c17116a9492bcafbc5571c4ec06bea364b7b49a8"},
         {"q6_K", "79d90c7251222b610ae226b3776d989979256be89daa19da1fbbf541b8a3a786"},
         {"q8_0", "25e827fe54c6d0243f1ea1e8fb80ae4facf2ce4976251c9ec39eb188b2c85d25"},
+        {"q3_K_S", "2b7b889509ae77181064ed314d010b9de4fc7cbdb6ff31aec5df9d765521c2e4"},
+        {"q3_K_L", "b0ed6f467d374f7d1831540ddd3ae1b761b9ac19b206519de1da3fa78ede61b3"},
+        {"q5_K_S", "5ae6225c29b4e34fd9da598101dcaeb8ce702bb8950f4769ee3ccf1ef3d20d6f"},
+        {"q4_1", "f2e68c721ef80a66ef51e1dc45c8ade5944431219fb8293da7a1dfc8d0f73a07"},
+        {"q5_0", "ce4daf4a16c57bb14b8ac1e401758b22ede801324fe485a272b5fc462519ca4e"},
+        {"q5_1", "804ebfebd5dba0c46b770d34f6b39a9b8e72abdca793c85f95650a81d63425e8"},
+        {"f16", "5cfc544c7d70899ede08532911016e9e6fbb10c0a98cf42369f551cb843d76b1"},
+        {"bf16", "396bf71f5ac564c68be703c2d91c13770009633a4136646b196b3e52adedc2bc"},
     };
     if (!fs_exists(SYNTH))
         TEST_FAIL_("missing %s", SYNTH);
