@@ -430,8 +430,10 @@ static void load_specials_ids(const struct gguf *g, struct tok_vocab *v)
     load_flag(g, "tokenizer.ggml.add_bos_token", &v->add_bos);
     load_flag(g, "tokenizer.ggml.add_eos_token", &v->add_eos);
     load_flag(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix);
-    if (v->kind == TOK_KIND_WPM)
+    if (v->kind == TOK_KIND_WPM) {
         v->add_eos = v->sep >= 0; /* [SEP] closes a bert sequence */
+        load_flag(g, "tokenizer.ggml.add_sep_token", &v->add_eos);
+    }
 }
 
 /* ---- pieces, byte tokens, end-of-generation, special list -------------------------------- */
