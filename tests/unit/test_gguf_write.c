@@ -127,3 +127,43 @@ TEST(gguf_write_set_replace_remove)
     mem_free(out);
     gguf_w_free(w);
 }
+
+static int fill_ones(void *ctx, uint64_t i, const void **data)
+{
+    static float ones[40];
+    (void)ctx;
+    for (int k = 0; k < 40; k++)
+        ones[k] = 1.0f;
+    *data = i == 1 ? ones : NULL;
+    return i == 1 ? 0 : E_INTERNAL;
+}
+
+TEST(gguf_write_alignment_and_deferred)
+{
+    struct gguf_writer *w = NULL;
+    struct gguf *g = NULL;
+    struct err_info ei = {0};
+    static float data[40];
+    int64_t ne[1] = {40};
+    char path[512];
+    uint8_t *out = NULL;
+    uint64_t n = 0;
+    ASSERT_OK(gguf_w_new(&w));
+    ASSERT_OK(gguf_w_set_u32(w, "general.alignment", 64));
+    ASSERT_OK(gguf_w_add_tensor(w, "a", GGUF_T_F32, 1, ne, data, sizeof(data), 0));
+    ASSERT_OK(gguf_w_add_tensor(w, "b", GGUF_T_F32, 1, ne, NULL, sizeof(data), GGUF_W_DEFER));
+    ASSERT_EQ_INT(gguf_w_add_tensor(w, "c", GGUF_T_F32, 1, ne, NULL, sizeof(data), 0), E_INVAL);
+    ASSERT_EQ_INT(gguf_w_to_mem(w, &out, &n), E_INVAL); /* deferred data needs a fill */
+    snprintf(path, sizeof(path), "%s/al.gguf", test_tmpdir());
+    ASSERT_EQ_INT(gguf_w_write_file(w, path, &ei), E_INVAL);
+    ASSERT(!fs_exists(path));
+    ASSERT_OK(gguf_w_write_file_fill(w, path, fill_ones, NULL, &ei));
+    ASSERT_OK(gguf_open_file(path, 1, &g, &ei));
+    ASSERT_EQ_INT(g->alignment, 64);
+    ASSERT_EQ_INT(g->data_offset % 64, 0);
+    ASSERT_EQ_INT(g->tensors[1].offset, 192); /* 160 bytes padded to 64 */
+    ASSERT_NEAR(((const float *)g->tensors[1].data)[39], 1.0, 0);
+    ASSERT_EQ_SIZE(g->size, gguf_w_size(w));
+    gguf_close(g);
+    gguf_w_free(w);
+}
