@@ -9,6 +9,8 @@
  *   C  Wo rows, added to the residual
  *   D  rmsnorm + quantize, gate and up rows, silu(gate)*up on the same rows
  *   E  down rows, added to the residual
+ * For small batches (generation) A and B are fused: a work item is one KV head with its query
+ * group, so four barriers per layer remain.
  * Work items are taken from a per-phase atomic counter, so a thread whose vCPU stalled simply
  * takes fewer.  Activations are quantized once per phase: for small batches (generation) each
  * thread quantizes the whole row itself (no extra barrier); for prompt batches the threads
@@ -121,29 +123,50 @@ static void head_post(struct model_fwd *f, const struct model_layer *L, uint32_t
                h * hd, v, hd);
 }
 
+/* Activations of phase A (normalized x in every type Wq/Wk/Wv need). */
+struct qkv_act {
+    struct act a;
+    int map[3];
+};
+
+static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith, int nth,
+                     struct qkv_act *q)
+{
+    const struct model *m = f->m;
+    uint32_t vd[3] = {L->wq.vdt, L->wk.vdt, L->wv.vdt}, u[3];
+    int nu = uniq_types(vd, 3, u, q->map);
+    act_prep(f, ith, nth, f->x, m->n_embd, NULL, f->b->n, m->n_embd, L->attn_norm, u, nu, &q->a);
+}
+
+/* Rows of head h of Wq (which 0), Wk (1) or Wv (2) for all tokens, then bias, norm, RoPE and
+ * the cache store of that head. */
+static void qkv_head(struct model_fwd *f, const struct model_layer *L, uint32_t il,
+                     const struct qkv_act *q, int which, uint32_t h, float *tmp)
+{
+    const struct model_mat *mats[3] = {&L->wq, &L->wk, &L->wv};
+    uint32_t hd = f->m->head_dim;
+    size_t col0 = which == 0 ? 0 : which == 1 ? f->n_q : f->n_q + f->n_kv;
+    int64_t r0 = (int64_t)h * hd;
+    int nt = f->b->n;
+    mat_rows(f, mats[which], q->a.buf[q->map[which]], nt, r0, r0 + hd, f->qkv + col0, f->n_qkv);
+    for (int t = 0; t < nt; t++)
+        head_post(f, L, il, which, h, f->qkv + (size_t)t * f->n_qkv + col0 + r0, t, tmp);
+}
+
 static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t il, int ith,
                       int nth, int *ph)
 {
     const struct model *m = f->m;
-    int nt = f->b->n;
-    const struct model_mat *mats[3] = {&L->wq, &L->wk, &L->wv};
-    uint32_t vd[3] = {L->wq.vdt, L->wk.vdt, L->wv.vdt}, u[3];
-    int map[3];
-    struct act a;
-    int nu = uniq_types(vd, 3, u, map);
-    act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->attn_norm, u, nu, &a);
-    uint32_t hd = m->head_dim, nh = m->n_head, nkv = m->n_head_kv;
+    struct qkv_act q;
+    qkv_prep(f, L, ith, nth, &q);
+    uint32_t nh = m->n_head, nkv = m->n_head_kv;
     int n_chunks = (int)(nh + 2 * nkv);
     float *tmp = f->thr_f[ith] + f->n_ctx;
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
         uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
-        size_t col0 = which == 0 ? 0 : which == 1 ? f->n_q : f->n_q + f->n_kv;
-        int64_t r0 = (int64_t)h * hd;
-        mat_rows(f, mats[which], a.buf[map[which]], nt, r0, r0 + hd, f->qkv + col0, f->n_qkv);
-        for (int t = 0; t < nt; t++)
-            head_post(f, L, il, which, h, f->qkv + (size_t)t * f->n_qkv + col0 + r0, t, tmp);
+        qkv_head(f, L, il, &q, which, h, tmp);
     }
     pool_barrier(f->pool);
 }
@@ -215,6 +238,31 @@ static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;)
         attend_one(f, il, c / (int)f->m->n_head, (uint32_t)c % f->m->n_head, f->thr_f[ith]);
+    pool_barrier(f->pool);
+}
+
+/* Phases A and B in one for small batches: a work item is one KV head with its group of query
+ * heads (K, V and Q rows, then the group's attention), so no other thread's output is needed
+ * and one barrier per layer is saved.  Used when the batch is small (generation), where the
+ * attention is cheap and n_head_kv items are enough work to share. */
+static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uint32_t il,
+                           int ith, int nth, int *ph)
+{
+    const struct model *m = f->m;
+    struct qkv_act q;
+    qkv_prep(f, L, ith, nth, &q);
+    uint32_t gqa = m->n_head / m->n_head_kv;
+    float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->n_ctx;
+    atomic_int *ctr = &f->chunk[(*ph)++];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
+        qkv_head(f, L, il, &q, 1, (uint32_t)c, tmp);
+        qkv_head(f, L, il, &q, 2, (uint32_t)c, tmp);
+        for (uint32_t h = (uint32_t)c * gqa; h < ((uint32_t)c + 1) * gqa; h++) {
+            qkv_head(f, L, il, &q, 0, h, tmp);
+            for (int t = 0; t < f->b->n; t++)
+                attend_one(f, il, t, h, sc);
+        }
+    }
     pool_barrier(f->pool);
 }
 
@@ -292,11 +340,16 @@ static void fwd_worker(void *arg, int ith, int nth)
         const struct model_layer *L = &m->layers[il];
         if (ith == 0 && f->abort_fn && f->abort_fn(f->abort_user))
             atomic_store(&f->aborted, 1);
-        phase_qkv(f, L, il, ith, nth, &ph);
+        int fused = f->b->n <= FWD_LOCAL_TOK && (int)m->n_head_kv >= nth;
+        if (fused)
+            phase_qkv_attn(f, L, il, ith, nth, &ph);
+        else
+            phase_qkv(f, L, il, ith, nth, &ph);
         /* read after the barrier that ends phase A: every thread sees the same value */
         if (atomic_load(&f->aborted))
             return;
-        phase_attn(f, il, ith, &ph);
+        if (!fused)
+            phase_attn(f, il, ith, &ph);
         phase_residual(f, &L->wo, f->att, f->n_q, ith, nth, &ph);
         phase_ffn_up(f, L, ith, nth, &ph);
         phase_residual(f, &L->down, f->ff_g, m->n_ff, ith, nth, &ph);
