@@ -71,6 +71,21 @@ bool tmpl_uses_messages(const struct tmpl *t);
 bool tmpl_uses_field(const struct tmpl *t, const char *name);
 
 /*
+ * The text that opens a tool call in model output, as Ollama infers it: the first non-blank
+ * text inside the template's `{{ if .ToolCalls }}` branch, cut before the first '{' and
+ * trimmed; "{" when there is none (then only output starting with '{' is parsed as a call).
+ * Writes a NUL-terminated string of at most cap-1 bytes to out.
+ */
+void tmpl_tool_call_tag(const struct tmpl *t, char *out, size_t cap);
+
+/*
+ * The tags around thinking text, as Ollama infers them: for a `.Thinking` inside a range over
+ * .Messages, the first and last text (trimmed) of the list holding it.  Empty strings when the
+ * template has none.  Writes NUL-terminated strings of at most ocap-1 / ccap-1 bytes.
+ */
+void tmpl_thinking_tags(const struct tmpl *t, char *open, size_t ocap, char *close, size_t ccap);
+
+/*
  * Ollama's Template.Execute: renders a whole chat the way /api/chat and /api/generate do.
  * `values` is an object with "Messages" (array of API messages: {"role","content",
  * "thinking","tool_calls","tool_name",...}), optional "Tools" (API tools array), "Prompt",

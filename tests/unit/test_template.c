@@ -463,3 +463,43 @@ TEST(template_go_nil_and_printf_rules)
                    "{{ end }}",
                    "{\"Messages\":[{\"role\":\"assistant\"}]}", "[]true0");
 }
+
+static void check_tag(const char *src, const char *want)
+{
+    struct tmpl *t = NULL;
+    char tag[64];
+    ASSERT_OK(tmpl_parse(src, strlen(src), &t, NULL));
+    tmpl_tool_call_tag(t, tag, sizeof(tag));
+    ASSERT_EQ_STR(tag, want);
+    tmpl_free(t);
+}
+
+TEST(template_tool_call_tag_and_thinking_tags)
+{
+    size_t n;
+    char *src = slurp(DATA "qwen2.5.gotmpl", &n);
+    check_tag(src, "<tool_call>");
+    mem_free(src);
+    src = slurp(DATA "llama3.2.gotmpl", &n);
+    check_tag(src, "{");
+    mem_free(src);
+    check_tag(tmpl_builtin_get("command-r")->text, "Action: ```json\n[");
+    check_tag("{{ range .Messages }}{{ if .ToolCalls }} [TOOL_CALLS] [{{ range .ToolCalls }}"
+              "{\"name\": 1}{{ end }}]{{ end }}{{ end }}",
+              "[TOOL_CALLS] [");
+    check_tag("{{ .Prompt }}", "{");
+
+    struct tmpl *t = NULL;
+    char open[32], close[32];
+    const char *think = "{{- range $i, $m := .Messages }}{{ if .Thinking }}<think>\n"
+                        "{{ .Thinking }}\n</think>\n\n{{ end }}{{ .Content }}{{ end }}";
+    ASSERT_OK(tmpl_parse(think, strlen(think), &t, NULL));
+    tmpl_thinking_tags(t, open, sizeof(open), close, sizeof(close));
+    ASSERT_EQ_STR(open, "<think>");
+    ASSERT_EQ_STR(close, "</think>");
+    tmpl_free(t);
+    ASSERT_OK(tmpl_parse("{{ .Thinking }}", 15, &t, NULL));
+    tmpl_thinking_tags(t, open, sizeof(open), close, sizeof(close));
+    ASSERT_EQ_STR(open, "");
+    tmpl_free(t);
+}
