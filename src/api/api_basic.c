@@ -104,7 +104,8 @@ static int h_tags(struct api_req *req, struct api_resp *resp)
     json_t *arr = json_array();
     int rc = arr ? store_manifest_list(req->env->store, tags_cb, &tc) : E_NOMEM;
     if (!rc) {
-        qsort(tc.items, tc.n, sizeof(*tc.items), newest_first);
+        if (tc.n)
+            qsort(tc.items, tc.n, sizeof(*tc.items), newest_first);
         for (size_t i = 0; i < tc.n; i++)
             json_array_append(arr, tc.items[i].obj);
     }

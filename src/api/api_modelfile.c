@@ -276,7 +276,7 @@ static int parse_cmd(struct cursor *c, struct api_modelfile *mf, struct err_info
                        "\"system\", \"adapter\", \"draft\", \"renderer\", \"parser\", "
                        "\"parameter\", \"message\", or \"requires\"",
                        cmd.line);
-    snprintf(cmd.name, sizeof(cmd.name), "%s", key);
+    memcpy(cmd.name, key, strlen(key) + 1); /* a known command: at most 9 characters */
     skip_blank(c);
     if (!strcmp(cmd.name, "parameter") || !strcmp(cmd.name, "message")) {
         if (read_word(c, key, sizeof(key)) != 0)

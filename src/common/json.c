@@ -352,8 +352,7 @@ int json_parse_object(const char *p, size_t n, json_t **out, struct err_info *ei
         return err_set(ei, E_PARSE, "%s", je.text);
     if (!json_is_object(v)) {
         json_decref(v);
-        return err_set(ei, E_PARSE, "json: cannot unmarshal %s into Go value of type object",
-                       json_is_array(v) ? "array" : "value");
+        return err_set(ei, E_PARSE, "json: cannot unmarshal array into Go value of type object");
     }
     *out = v;
     return 0;
