@@ -21,7 +21,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wmissing-declarations -Wold-style-definition -Wredundant-decls -Wpointer-arith \
         -Wwrite-strings -Wformat=2 -Wformat-security -Wundef -Wvla \
-        -Wdouble-promotion -Wimplicit-fallthrough \
+        -Wdouble-promotion -Wimplicit-fallthrough -Wno-format-truncation \
         -Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
         -Werror=return-type -Werror
 HARDEN := -fstack-protector-strong -fstack-clash-protection -fPIE
