@@ -42,6 +42,8 @@ struct eng_ctx {
     uint32_t *seq_add;            /* [n_seq] tokens the batch adds per sequence */
     int n_last;
     float *rot_cs;                /* [n_rot] cos/sin used by a context shift */
+    float *emb;                   /* [n_embd] eng_get_embeddings result */
+    int n_batch_last;             /* tokens of the last successful batch */
     struct eng_perf perf;
 };
 
@@ -275,7 +277,9 @@ int eng_ctx_new(struct eng_model *em, const struct eng_ctx_params *pp, struct en
     c->row_of = mem_calloc(nb, sizeof(int32_t));
     c->seq_add = mem_calloc(c->p.n_seq, sizeof(uint32_t));
     c->rot_cs = mem_calloc(em->m->n_rot, sizeof(float));
-    if (!c->pos || !c->seq || !c->out_tok || !c->row_of || !c->seq_add || !c->rot_cs) {
+    c->emb = mem_calloc(em->m->n_embd, sizeof(float));
+    if (!c->pos || !c->seq || !c->out_tok || !c->row_of || !c->seq_add || !c->rot_cs ||
+        !c->emb) {
         rc = err_set(ei, E_NOMEM, "engine: out of memory");
         goto out;
     }
@@ -303,6 +307,7 @@ void eng_ctx_free(struct eng_ctx *c)
     mem_free(c->row_of);
     mem_free(c->seq_add);
     mem_free(c->rot_cs);
+    mem_free(c->emb);
     mem_free(c);
 }
 
@@ -362,6 +367,7 @@ int eng_decode(struct eng_ctx *c, const struct eng_batch *b, struct err_info *ei
 {
     int rc;
     c->n_last = -1;
+    c->n_batch_last = 0;
     if ((rc = check_batch(c, b, ei)) != 0) {
         c->n_last = 0;
         memset(c->row_of, 0xff, c->p.n_batch * sizeof(int32_t));
@@ -378,6 +384,7 @@ int eng_decode(struct eng_ctx *c, const struct eng_batch *b, struct err_info *ei
     }
     for (uint32_t s = 0; s < c->p.n_seq; s++)
         c->fw.kv.len[s] += c->seq_add[s];
+    c->n_batch_last = b->n;
     if (b->n > 1) {
         c->perf.n_prompt_tok += (uint64_t)b->n;
         c->perf.prompt_s += dt;
@@ -393,6 +400,15 @@ const float *eng_get_logits(const struct eng_ctx *c, int i)
     if (i < 0 || (uint32_t)i >= c->p.n_batch || c->row_of[i] < 0)
         return NULL;
     return c->fw.logits + (size_t)c->row_of[i] * c->em->m->n_vocab;
+}
+
+const float *eng_get_embeddings(struct eng_ctx *c, int i)
+{
+    const struct model *m = c->em->m;
+    if (i < 0 || i >= c->n_batch_last)
+        return NULL;
+    kern_rmsnorm(c->emb, c->fw.x + (size_t)i * m->n_embd, m->output_norm, m->n_embd, m->eps);
+    return c->emb;
 }
 
 /* ---- sequences ------------------------------------------------------------------------- */

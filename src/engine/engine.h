@@ -157,6 +157,12 @@ CORRAL_WARN_UNUSED int eng_decode(struct eng_ctx *c, const struct eng_batch *b,
  * until the next eng_decode. */
 const float *eng_get_logits(const struct eng_ctx *c, int i);
 
+/* Final hidden state of token i of the last successful batch (after the output norm, before the
+ * output matrix): n_embd floats, for embeddings (the caller pools and normalizes).  Any token
+ * of the batch, logits requested or not; NULL when i is out of range.  Borrowed until the next
+ * call of this function or eng_decode. */
+const float *eng_get_embeddings(struct eng_ctx *c, int i);
+
 /* Abort hook checked between layers: return non-zero to stop eng_decode with E_CANCELLED (the
  * sequences of that batch are then rolled back to their previous length). */
 typedef int (*eng_abort_fn)(void *user);

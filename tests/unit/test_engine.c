@@ -589,3 +589,29 @@ TEST(engine_model_info_and_tokens)
     ASSERT_EQ_INT(eng_token_piece(m, 403, 0, buf, 0, &n), E_RANGE);
     eng_model_free(m);
 }
+
+TEST(engine_embeddings_are_the_output_input)
+{
+    /* stories260K's output matrix is F32: logits must equal output . embedding */
+    struct eng_model *m = load_model("stories260K.gguf", -1);
+    const struct eng_model_info *in = eng_model_get_info(m);
+    struct eng_ctx *c = new_ctx(m, 1, 1, 64);
+    decode_or_die(c, TOKS, 5, NULL, NULL);
+    ASSERT(eng_get_embeddings(c, 5) == NULL);
+    const float *e = eng_get_embeddings(c, 4), *l = eng_get_logits(c, 4);
+    ASSERT(e != NULL && l != NULL);
+    struct gguf *g = NULL;
+    ASSERT_EQ_INT(gguf_open_file("tests/data/models/stories260K.gguf", 1, &g, NULL), 0);
+    const struct gguf_tensor *t = gguf_tensor_find(g, "output.weight");
+    ASSERT(t != NULL && t->type == GGUF_T_F32);
+    const float *w = t->data;
+    for (int r = 0; r < (int)in->n_vocab; r += 37) {
+        float d = 0.0f;
+        for (uint32_t k = 0; k < in->n_embd; k++)
+            d += w[(size_t)r * in->n_embd + k] * e[k];
+        ASSERT_NEAR(d, l[r], 1e-3);
+    }
+    gguf_close(g);
+    eng_ctx_free(c);
+    eng_model_free(m);
+}
