@@ -20,40 +20,13 @@
 
 #include "engine/kern/kern_avx_common.h"
 
-#define P_ROWS 4    /* weight rows per pass: each loaded activation pair serves 4 rows */
+#define P_ROWS 2    /* weight rows per pass in prompts: each activation load serves 2 rows */
 #ifndef KERN_GEMV_ROWS
 #define KERN_GEMV_ROWS 1 /* rows per pass for one token: 2 or 4 measured slower (prefetch) */
 #endif
 #ifndef KERN_PREFETCH_BYTES
 #define KERN_PREFETCH_BYTES 768 /* software prefetch distance in the weight stream */
 #endif
-
-/* Two 32-element blocks per 512-bit register: [block i | block i+1]. */
-AI __m512i lanes4_nibbles(const uint8_t *q0, const uint8_t *q1)
-{
-    __m256i raw = _mm256_loadu2_m128i((const __m128i *)q1, (const __m128i *)q0);
-    __m512i v = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3),
-                                         _mm512_castsi256_si512(raw));
-    const __m512i cnt = _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0,
-                                          0x0004000400040004LL, 0x0004000400040004LL);
-    return _mm512_and_si512(_mm512_srlv_epi16(v, cnt), _mm512_set1_epi8(15));
-}
-
-/* 64 bits of two Q5 qh words -> 64 bytes, 0x10 where the bit is set. */
-AI __m512i lanes4_bits(const uint8_t *qh0, const uint8_t *qh1)
-{
-    uint32_t a, b;
-    memcpy(&a, qh0, 4);
-    memcpy(&b, qh1, 4);
-    __mmask64 m = (__mmask64)a | (__mmask64)b << 32;
-    return _mm512_maskz_mov_epi8(m, _mm512_set1_epi8(0x10));
-}
-
-AI __m512i load_pair32(const int8_t *a, const int8_t *b)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
-                              _mm256_loadu_si256((const __m256i *)b), 1);
-}
 
 /* ---- K-quants: 512-bit, vpmaddubsw + vpdpwssd ---- */
 
@@ -246,83 +219,109 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
 
 /* ---- Q4_0 / Q5_0 / Q8_0 with prepared activations ----
  * The per-block work on the activation side (fp16 scale, block sum) is the same for every weight
- * row, so mul_mat prepares it once per chunk of columns: the codes packed contiguously (a block
- * pair is one aligned 64-byte load), d as float, and c = -d * sum(q).  The row kernels turn the
- * weights into unsigned codes u = q + OFF (Q4_0: the nibbles as stored, OFF 8; Q5_0: OFF 16;
- * Q8_0: q ^ 0x80, OFF 128), multiply with vpdpbusd, and add OFF * dw * c in float. */
-#define P_CHUNK 128 /* blocks per prepared chunk (4096 columns) */
+ * row, so mul_mat prepares it once per chunk of columns.  Blocks are taken in quads: register
+ * "lo" holds bytes 0..15 of 4 consecutive blocks, "hi" bytes 16..31, so two vpdpbusd leave 4
+ * lanes per block and ONE convert + two FMAs scale 4 blocks (the float work, not the integer
+ * dot, bounds these small blocks).  The weights become unsigned codes u = q + OFF (Q4_0: the
+ * nibbles as stored, OFF 8; Q5_0: OFF 16; Q8_0: q ^ 0x80, OFF 128); the offset is corrected
+ * with cv = -OFF * d * sum(q) / 4 per lane, so the lane sum of (dot * d + cv) * dw is exact. */
+#define P_CHUNK 128 /* blocks per prepared chunk (4096 columns), a multiple of 4 */
 
-/* One token's chunk.  Pair k (blocks 2k, 2k+1) as one zmm each: codes; dv = d[2k] x8 | d[2k+1] x8;
- * cv = OFF*c/8 spread over the 8 lanes of each block, so that the lane sum of
- * (sum_lane * dv + cv) * dw is the block's dot including its offset correction. */
+/* One token's chunk: quad k = blocks 4k..4k+3. */
 struct p_prep {
-    int8_t q[P_CHUNK * 32];
-    float dv[P_CHUNK / 2][16];
-    float cv[P_CHUNK / 2][16];
+    int8_t lo[P_CHUNK / 4][64];
+    int8_t hi[P_CHUNK / 4][64];
+    float dv[P_CHUNK / 4][16]; /* d of block 4k+j in lanes 4j..4j+3 */
+    float cv[P_CHUNK / 4][16];
 };
 
+/* Prepares nbc blocks (the last quad zero-padded: d = 0, codes 0). */
 static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct p_prep *p)
 {
-    float d[P_CHUNK + 1], c[P_CHUNK + 1];
-    for (int64_t i = 0; i < nbc; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        _mm256_store_si256((__m256i *)(p->q + 32 * i), q);
-        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
-        d[i] = h2f(x[i].d);
-        c[i] = -off * d[i] * (float)hsum_epi32(s) * 0.125f;
+    int64_t nq = (nbc + 3) / 4;
+    for (int64_t k = 0; k < nq; k++) {
+        float d[4] = {0}, c[4] = {0};
+        for (int j = 0; j < 4; j++) {
+            int64_t i = 4 * k + j;
+            __m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
+            if (i < nbc) {
+                a = _mm_loadu_si128((const __m128i *)x[i].qs);
+                b = _mm_loadu_si128((const __m128i *)(x[i].qs + 16));
+                __m128i s = _mm_dpbusd_epi32(_mm_setzero_si128(), _mm_set1_epi8(1), a);
+                s = _mm_dpbusd_epi32(s, _mm_set1_epi8(1), b);
+                s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+                s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+                d[j] = h2f(x[i].d);
+                c[j] = -off * d[j] * (float)_mm_cvtsi128_si32(s) * 0.25f;
+            }
+            _mm_store_si128((__m128i *)(p->lo[k] + 16 * j), a);
+            _mm_store_si128((__m128i *)(p->hi[k] + 16 * j), b);
+        }
+        const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        _mm512_store_ps(p->dv[k], _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(d))));
+        _mm512_store_ps(p->cv[k], _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(c))));
     }
-    d[nbc] = c[nbc] = 0.0f;
-    if (nbc & 1) /* the odd last block is paired with zero codes */
-        _mm256_store_si256((__m256i *)(p->q + 32 * nbc), _mm256_setzero_si256());
-    for (int64_t k = 0; 2 * k < nbc; k++) {
-        _mm512_store_ps(p->dv[k], _mm512_insertf32x8(_mm512_set1_ps(d[2 * k]),
-                                                      _mm256_set1_ps(d[2 * k + 1]), 1));
-        _mm512_store_ps(p->cv[k], _mm512_insertf32x8(_mm512_set1_ps(c[2 * k]),
-                                                      _mm256_set1_ps(c[2 * k + 1]), 1));
+}
+
+/* Four 16-byte pieces into one register. */
+AI __m512i gather4x16(const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d)
+{
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)a));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)b), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)c), 2);
+    return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)d), 3);
+}
+
+/* dw of the 4 blocks spread as dv above. */
+AI __m512 quad_dw(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3)
+{
+    __m128i h = _mm_cvtsi32_si128(h0);
+    h = _mm_insert_epi16(h, h1, 1);
+    h = _mm_insert_epi16(h, h2, 2);
+    h = _mm_insert_epi16(h, h3, 3);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_cvtph_ps(h)));
+}
+
+AI void u4_q4_0(const struct kern_bq4_0 *b, __m512i *lo, __m512i *hi)
+{
+    __m512i raw = gather4x16(b[0].qs, b[1].qs, b[2].qs, b[3].qs);
+    *lo = _mm512_and_si512(raw, _mm512_set1_epi8(15));
+    *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), _mm512_set1_epi8(15));
+}
+
+AI void u4_q5_0(const struct kern_bq5_0 *b, __m512i *lo, __m512i *hi)
+{
+    __m512i raw = gather4x16(b[0].qs, b[1].qs, b[2].qs, b[3].qs);
+    uint64_t mlo = 0, mhi = 0;
+    for (int j = 0; j < 4; j++) {
+        uint32_t qh;
+        memcpy(&qh, b[j].qh, 4);
+        mlo |= (uint64_t)(qh & 0xffff) << (16 * j);
+        mhi |= (uint64_t)(qh >> 16) << (16 * j);
     }
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
+    *lo = _mm512_or_si512(_mm512_and_si512(raw, _mm512_set1_epi8(15)),
+                          _mm512_maskz_mov_epi8((__mmask64)mlo, bit4));
+    *hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(raw, 4), _mm512_set1_epi8(15)),
+                          _mm512_maskz_mov_epi8((__mmask64)mhi, bit4));
 }
 
-AI __m512i u2_q4_0(const struct kern_bq4_0 *b)
+AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
 {
-    return lanes4_nibbles(b[0].qs, b[1].qs);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    *lo = _mm512_xor_si512(gather4x16((const uint8_t *)b[0].qs, (const uint8_t *)b[1].qs,
+                                      (const uint8_t *)b[2].qs, (const uint8_t *)b[3].qs),
+                           flip);
+    *hi = _mm512_xor_si512(gather4x16((const uint8_t *)b[0].qs + 16, (const uint8_t *)b[1].qs + 16,
+                                      (const uint8_t *)b[2].qs + 16, (const uint8_t *)b[3].qs + 16),
+                           flip);
 }
 
-AI __m512i u1_q4_0(const struct kern_bq4_0 *b)
-{
-    return _mm512_castsi256_si512(unpack_nibbles(b->qs));
-}
-
-AI __m512i u2_q5_0(const struct kern_bq5_0 *b)
-{
-    return _mm512_or_si512(lanes4_nibbles(b[0].qs, b[1].qs), lanes4_bits(b[0].qh, b[1].qh));
-}
-
-AI __m512i u1_q5_0(const struct kern_bq5_0 *b)
-{
-    return _mm512_castsi256_si512(_mm256_or_si256(unpack_nibbles(b->qs), expand_bits_0x10(b->qh)));
-}
-
-AI __m512i u2_q8_0(const struct kern_bq8_0 *b)
-{
-    return _mm512_xor_si512(load_pair32(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
-}
-
-AI __m512i u1_q8_0(const struct kern_bq8_0 *b)
-{
-    return _mm512_castsi256_si512(
-        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80)));
-}
-
-/* Pair scales of one weight row: dw[2k] x8 | dw[2k+1] x8 (the odd tail: dw x8 | 0). */
-AI __m512 pair_dw(uint16_t h0, uint16_t h1)
-{
-    __m128 f = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1));
-    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-                                 _mm512_castps128_ps512(f));
-}
-
-/* nr (<= P_ROWS) weight rows x nt (<= 4) tokens over one prepared chunk: out[r * 4 + t]. */
-#define P_KERNEL(name, WT, u2, u1)                                                                 \
+/* nr (<= P_ROWS) weight rows x nt (<= 4) tokens over one prepared chunk: out[r * 4 + t].
+ * The weight rows hold nbc blocks; a last partial quad is copied into a zero-padded buffer
+ * (zero scales) so no byte past the row is read. */
+#define P_KERNEL(name, WT, u4)                                                                     \
     AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_prep *p, int nr,       \
                  int nt, float *out)                                                               \
     {                                                                                              \
@@ -330,27 +329,30 @@ AI __m512 pair_dw(uint16_t h0, uint16_t h1)
         for (int r = 0; r < nr; r++)                                                               \
             for (int t = 0; t < nt; t++)                                                           \
                 acc[r][t] = _mm512_setzero_ps();                                                   \
-        for (int64_t i = 0; i < nbc; i += 2) {                                                     \
-            __m512i q[P_ROWS];                                                                     \
-            __m512 dwv[P_ROWS];                                                                    \
+        for (int64_t i = 0; i < nbc; i += 4) {                                                     \
+            __m512i lo[P_ROWS], hi[P_ROWS];                                                        \
+            __m512 dw[P_ROWS];                                                                     \
             for (int r = 0; r < nr; r++) {                                                         \
                 const struct WT *b = (const struct WT *)(w + (size_t)r * wrb) + i;                 \
-                _mm_prefetch((const char *)b + KERN_PREFETCH_BYTES, _MM_HINT_T0);                  \
-                if (i + 1 < nbc) {                                                                 \
-                    q[r] = u2(b);                                                                  \
-                    dwv[r] = pair_dw(b[0].d, b[1].d);                                              \
-                } else {                                                                           \
-                    q[r] = u1(b);                                                                  \
-                    dwv[r] = pair_dw(b[0].d, 0);                                                   \
+                struct WT pad[4];                                                                  \
+                if (i + 4 > nbc) {                                                                 \
+                    memset(pad, 0, sizeof pad);                                                    \
+                    memcpy(pad, b, (size_t)(nbc - i) * sizeof *b);                                 \
+                    b = pad;                                                                       \
                 }                                                                                  \
+                _mm_prefetch((const char *)b + KERN_PREFETCH_BYTES, _MM_HINT_T0);                  \
+                u4(b, &lo[r], &hi[r]);                                                             \
+                dw[r] = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);                                   \
             }                                                                                      \
             for (int t = 0; t < nt; t++) {                                                         \
-                __m512i xq = _mm512_load_si512(p[t].q + 32 * i);                                   \
-                __m512 dv = _mm512_load_ps(p[t].dv[i / 2]), cv = _mm512_load_ps(p[t].cv[i / 2]);   \
+                const int64_t k = i / 4;                                                           \
+                __m512i xl = _mm512_load_si512(p[t].lo[k]), xh = _mm512_load_si512(p[t].hi[k]);    \
+                __m512 dv = _mm512_load_ps(p[t].dv[k]), cv = _mm512_load_ps(p[t].cv[k]);           \
                 for (int r = 0; r < nr; r++) {                                                     \
-                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r], xq);             \
+                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], xl);            \
+                    s = _mm512_dpbusd_epi32(s, hi[r], xh);                                         \
                     __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dv, cv);                     \
-                    acc[r][t] = _mm512_fmadd_ps(v, dwv[r], acc[r][t]);                             \
+                    acc[r][t] = _mm512_fmadd_ps(v, dw[r], acc[r][t]);                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -359,9 +361,9 @@ AI __m512 pair_dw(uint16_t h0, uint16_t h1)
                 out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);                       \
     }
 
-P_KERNEL(p_k_q4_0, kern_bq4_0, u2_q4_0, u1_q4_0)
-P_KERNEL(p_k_q5_0, kern_bq5_0, u2_q5_0, u1_q5_0)
-P_KERNEL(p_k_q8_0, kern_bq8_0, u2_q8_0, u1_q8_0)
+P_KERNEL(p_k_q4_0, kern_bq4_0, u4_q4_0)
+P_KERNEL(p_k_q5_0, kern_bq5_0, u4_q5_0)
+P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0)
 
 /* Constant (nr, nt) instantiations so the register tiles are fully unrolled. */
 #define P_CASE_T(fn, nr, nt_)                                                                      \
@@ -377,9 +379,7 @@ P_KERNEL(p_k_q8_0, kern_bq8_0, u2_q8_0, u1_q8_0)
     {                                                                                              \
         switch (nr) {                                                                              \
         case 1: P_CASE_T(fn, 1, nt); break;                                                        \
-        case 2: P_CASE_T(fn, 2, nt); break;                                                        \
-        case 3: P_CASE_T(fn, 3, nt); break;                                                        \
-        default: P_CASE_T(fn, 4, nt); break;                                                       \
+        default: P_CASE_T(fn, 2, nt); break;                                                       \
         }                                                                                          \
     }
 
