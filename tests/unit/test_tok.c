@@ -719,3 +719,21 @@ TEST(tok_spm_word_split_equivalent)
     }
     tv_close(&t);
 }
+
+/* Text over the cap is refused before it is read. */
+TEST(tok_text_cap)
+{
+    struct tv t;
+    size_t n = 7;
+    char *s = mem_calloc(TOK_MAX_TEXT_BYTES + 1, 1);
+    ASSERT(s != NULL);
+    tv_open(&t, "tests/data/models/stories260K.gguf");
+    ASSERT_EQ_INT(tok_encode(t.v, s, TOK_MAX_TEXT_BYTES + 1, 0, 0, NULL, 0, &n), E_RANGE);
+    ASSERT_EQ_INT(tok_encode(t.v, NULL, 3, 0, 0, NULL, 0, &n), E_INVAL);
+    ASSERT_OK(tok_encode(t.v, "", 0, 0, 0, NULL, 0, &n));
+    ASSERT_EQ_SIZE(n, 0);
+    ASSERT_EQ_INT(tok_encode(t.v, "", 0, 1, 0, NULL, 0, &n), E_RANGE); /* BOS only */
+    ASSERT_EQ_SIZE(n, 1);
+    tv_close(&t);
+    mem_free(s);
+}

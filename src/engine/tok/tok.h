@@ -29,7 +29,7 @@ struct tok_vocab;
 #define TOK_MAX_VOCAB       (1u << 20)  /* tokens in one vocabulary */
 #define TOK_MAX_MERGES      (1u << 21)  /* BPE merges */
 #define TOK_MAX_TOKEN_BYTES 4096u       /* bytes of one token's text */
-#define TOK_MAX_TEXT_BYTES  (64u << 20) /* bytes of text one tok_encode call accepts */
+#define TOK_MAX_TEXT_BYTES  (16u << 20) /* bytes of text one tok_encode call accepts */
 #define TOK_NONE            (-1)        /* "no such token" (absent special ids) */
 
 /* Tokenizer families (tokenizer.ggml.model). */

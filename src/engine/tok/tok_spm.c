@@ -195,16 +195,22 @@ static size_t segment_end(const char *s, size_t n, size_t off)
 int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o)
 {
     struct spm_work w = {v, s, NULL, NULL, 0, 0, 0};
+    size_t cap_sym = 0;
     int rc = 0;
-    if (n == 0)
-        return 0;
-    w.sym = mem_alloc_array(n, sizeof(*w.sym));
-    if (!w.sym)
-        return E_NOMEM;
     /* When no token has a "▁" after another character (checked at load), no merge can cross a
-     * word start, so words are merged one at a time with the same result and a small heap. */
+     * word start, so words are merged one at a time with the same result, a small heap and
+     * symbol memory for the longest word only. */
     for (size_t off = 0; off < n && rc == 0;) {
         size_t end = v->spm_word_split ? segment_end(s, n, off) : n;
+        if (end - off > cap_sym) {
+            size_t nc = end - off > 2 * cap_sym ? end - off : 2 * cap_sym;
+            struct spm_sym *ns = mem_realloc_array(w.sym, nc, sizeof(*ns));
+            if (!ns) {
+                rc = E_NOMEM;
+                break;
+            }
+            w.sym = ns, cap_sym = nc;
+        }
         w.text = s + off;
         rc = spm_segment(&w, end - off, o);
         off = end;
