@@ -24,6 +24,7 @@
 #define ENG_DEFAULT_CTX       2048
 #define ENG_DEFAULT_BATCH     512
 #define ENG_MAX_CPUS          1024
+#define ENG_PAR_MIN_BYTES     ((uint64_t)8 << 20)
 
 struct eng_model {
     struct model *m;
@@ -228,6 +229,7 @@ void eng_ctx_params_default(struct eng_ctx_params *p)
     p->n_batch = ENG_DEFAULT_BATCH;
     p->n_threads = 0;
     p->kv_type = GGUF_T_F16;
+    p->par_min_bytes = ENG_PAR_MIN_BYTES;
 }
 
 static int resolve_params(const struct eng_model *em, struct eng_ctx_params *p,
@@ -286,6 +288,7 @@ int eng_ctx_new(struct eng_model *em, const struct eng_ctx_params *pp, struct en
     if ((rc = model_fwd_init(&c->fw, em->m, c->p.n_ctx, c->p.n_seq, c->p.n_batch,
                              c->p.n_threads, c->p.kv_type, ei)) != 0)
         goto out;
+    c->fw.par_min_bytes = c->p.par_min_bytes;
     logf_(em, ENG_LOG_INFO, "context: n_ctx %u x %u seq, batch %u, %d threads", c->p.n_ctx,
           c->p.n_seq, c->p.n_batch, c->p.n_threads);
     *out = c;

@@ -96,6 +96,7 @@ static struct eng_ctx *new_ctx(struct eng_model *m, int n_seq, int n_threads, ui
     cp.n_ctx = n_ctx;
     cp.n_seq = (uint32_t)n_seq;
     cp.n_threads = n_threads;
+    cp.par_min_bytes = 0; /* tiny test models: exercise the threads anyway */
     if (eng_ctx_new(m, &cp, &c, &ei) != 0)
         TEST_FAIL_("ctx: %s", ei.msg);
     return c;
@@ -290,6 +291,7 @@ static struct eng_ctx *new_ctx_kv(struct eng_model *m, int n_seq, int n_threads,
     cp.n_seq = (uint32_t)n_seq;
     cp.n_threads = n_threads;
     cp.kv_type = kv;
+    cp.par_min_bytes = 0;
     if (eng_ctx_new(m, &cp, &c, &ei) != 0)
         TEST_FAIL_("ctx: %s", ei.msg);
     return c;

@@ -97,6 +97,8 @@ struct model_fwd {
     struct pool *pool;
     int n_threads;
     int attn_simd;                    /* F16 attention loops with AVX2/F16C */
+    uint64_t par_min_bytes;           /* batches reading less run on the caller alone */
+    int single;                       /* the running batch uses the caller only */
     uint32_t n_batch, n_out_max, n_ctx;
     uint32_t n_q, n_kv, n_qkv;        /* n_head*hd, n_head_kv*hd, sum */
     size_t max_vrow;                  /* bytes of the widest activation row */

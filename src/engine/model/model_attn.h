@@ -12,6 +12,9 @@ float model_attn_dot_f16_avx2(const float *q, const uint16_t *k, uint32_t n);
 /* acc[0..n) += a * f16 v[0..n). */
 void model_attn_axpy_f16_avx2(float *acc, float a, const uint16_t *v, uint32_t n);
 
+/* sc[i] = exp(sc[i] - mx) for i < n (sc[i] <= mx); returns their sum. */
+float model_attn_softmax_avx2(float *sc, uint32_t n, float mx);
+
 /* 1 when the CPU has AVX2, FMA and F16C. */
 static inline int model_attn_have_avx2(void)
 {

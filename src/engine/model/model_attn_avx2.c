@@ -42,3 +42,56 @@ void model_attn_axpy_f16_avx2(float *acc, float a, const uint16_t *v, uint32_t n
     for (; i < n; i++)
         acc[i] += a * _cvtsh_ss(v[i]);
 }
+
+/* exp(x) for 8 lanes, Cephes' single-precision polynomial (relative error ~2e-7), x <= 0
+ * here (scores minus their maximum); very negative inputs flush to 0. */
+static __m256 exp8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f),
+                                                _mm256_set1_ps(0.5f)));
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)),
+                                  23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+
+float model_attn_softmax_avx2(float *sc, uint32_t n, float mx)
+{
+    __m256 vmx = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + i), vmx));
+        _mm256_storeu_ps(sc + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    float sum = _mm_cvtss_f32(s);
+    if (i < n) {
+        float tail[8] = {0};
+        uint32_t k = n - i;
+        for (uint32_t j = 0; j < 8; j++)
+            tail[j] = j < k ? sc[i + j] - mx : -1000.0f;
+        __m256 e = exp8(_mm256_loadu_ps(tail));
+        _mm256_storeu_ps(tail, e);
+        for (uint32_t j = 0; j < k; j++) {
+            sc[i + j] = tail[j];
+            sum += tail[j];
+        }
+    }
+    return sum;
+}

@@ -37,6 +37,13 @@ struct act {
     const uint8_t *buf[FWD_N_SLOTS];
 };
 
+/* Barrier of the running job (nothing when the batch runs on the caller alone). */
+static void sync_all(struct model_fwd *f)
+{
+    if (!f->single)
+        pool_barrier(f->pool);
+}
+
 /* ---- activations ----------------------------------------------------------------------- */
 
 static void quantize_to(const struct kern *k, uint32_t vdt, const float *src, void *dst,
@@ -87,7 +94,7 @@ static void act_prep(struct model_fwd *f, int ith, int nth, const float *src, si
         }
     }
     if (!local)
-        pool_barrier(f->pool);
+        sync_all(f);
 }
 
 static void mat_rows(const struct model_fwd *f, const struct model_mat *w, const uint8_t *x,
@@ -168,7 +175,7 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
         uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
         qkv_head(f, L, il, &q, which, h, tmp);
     }
-    pool_barrier(f->pool);
+    sync_all(f);
 }
 
 /* ---- phase B: attention ---------------------------------------------------------------- */
@@ -223,13 +230,18 @@ static void attend_one(struct model_fwd *f, uint32_t il, int t, uint32_t h, floa
         sc[j] = dot_row(f, q, kv_k_row(&f->kv, il, s, j), kvh * hd, hd) * scale;
         mx = sc[j] > mx ? sc[j] : mx;
     }
-    for (uint32_t j = 0; j <= p; j++) {
-        sc[j] = expf(sc[j] - mx);
-        sum += sc[j];
+    if (f->attn_simd) {
+        sum = model_attn_softmax_avx2(sc, p + 1, mx);
+    } else {
+        for (uint32_t j = 0; j <= p; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += sc[j];
+        }
     }
     memset(out, 0, hd * sizeof(float));
+    float inv = 1.0f / sum;
     for (uint32_t j = 0; j <= p; j++)
-        axpy_row(f, out, sc[j] / sum, kv_v_row(&f->kv, il, s, j), kvh * hd, hd);
+        axpy_row(f, out, sc[j] * inv, kv_v_row(&f->kv, il, s, j), kvh * hd, hd);
 }
 
 static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
@@ -238,7 +250,7 @@ static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;)
         attend_one(f, il, c / (int)f->m->n_head, (uint32_t)c % f->m->n_head, f->thr_f[ith]);
-    pool_barrier(f->pool);
+    sync_all(f);
 }
 
 /* Phases A and B in one for small batches: a work item is one KV head with its group of query
@@ -263,7 +275,7 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
                 attend_one(f, il, t, h, sc);
         }
     }
-    pool_barrier(f->pool);
+    sync_all(f);
 }
 
 /* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
@@ -285,7 +297,7 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
             kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
                      f->tmp + (size_t)t * ne + r0, r1 - r0);
     }
-    pool_barrier(f->pool);
+    sync_all(f);
 }
 
 static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int ith, int nth,
@@ -311,7 +323,7 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
             kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
         }
     }
-    pool_barrier(f->pool);
+    sync_all(f);
 }
 
 static void phase_output(struct model_fwd *f, int ith, int nth, int *ph)
@@ -384,7 +396,12 @@ int model_fwd_decode(struct model_fwd *f, const struct model_batch *b)
         atomic_store(&f->chunk[i], 0);
     atomic_store(&f->aborted, 0);
     f->b = b;
-    pool_run(f->pool, fwd_worker, f);
+    /* a batch reading few weight bytes costs less than the threads' synchronisation */
+    f->single = (uint64_t)b->n * m->bytes_per_token < f->par_min_bytes;
+    if (f->single)
+        fwd_worker(f, 0, 1);
+    else
+        pool_run(f->pool, fwd_worker, f);
     f->b = NULL;
     return atomic_load(&f->aborted) ? E_CANCELLED : 0;
 }
