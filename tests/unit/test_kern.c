@@ -516,6 +516,25 @@ TEST(kern_fast_quantize_dequantize_exact)
     mem_free(q2);
 }
 
+/* The optional prepared path of table fk (when it has one for type t): out = mul_mat via
+ * prepare + mul_mat_prep.  Returns 0 when there is none. */
+static int mul_mat_prepared(const struct kern *fk, uint32_t t, const uint8_t *w, size_t wrb,
+                            int64_t ncol, int64_t r0, int64_t r1, const uint8_t *a, size_t arb,
+                            int nt, float *out, int64_t ldo)
+{
+    if (!fk->prep_bytes)
+        return 0;
+    size_t pb = fk->prep_bytes(t, ncol, nt);
+    if (pb == 0)
+        return 0;
+    void *prep = mem_aligned(64, pb);
+    ASSERT(prep != NULL);
+    fk->prepare(t, a, arb, ncol, nt, prep);
+    fk->mul_mat_prep(t, w, wrb, ncol, r0, r1, prep, nt, out, ldo);
+    mem_free(prep);
+    return 1;
+}
+
 TEST(kern_fast_mul_mat_matches_ref)
 {
     enum { NCOL = 512, NROW = 19, NT = 7 };
@@ -537,12 +556,17 @@ TEST(kern_fast_mul_mat_matches_ref)
                 fill_normal(&r, x, NCOL, 1.0f);
                 rk->quantize_row(at, x, a + 3 + (size_t)i * arb, NCOL);
             }
+            for (int pass = 0; pass < 2; pass++)
             for (int nt = 1; nt <= NT; nt++) {
                 int64_t r0 = nt % 3, r1 = NROW - (nt % 2);
                 for (int i = 0; i < NT * NROW; i++)
                     o1[i] = o2[i] = -12345.0f;
                 rk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o1, NROW);
-                fk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2, NROW);
+                if (pass == 0)
+                    fk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2, NROW);
+                else if (!mul_mat_prepared(fk, t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2,
+                                           NROW))
+                    continue;
                 for (int tt = 0; tt < NT; tt++)
                     for (int rr = 0; rr < NROW; rr++) {
                         float v1 = o1[tt * NROW + rr], v2 = o2[tt * NROW + rr];
@@ -630,7 +654,11 @@ TEST(kern_fast_long_rows)
             const struct kern *fk = fast_tables(fi);
             if (!fk)
                 continue;
-            fk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW);
+            for (int pass = 0; pass < 2; pass++) {
+            if (pass == 0)
+                fk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW);
+            else if (!mul_mat_prepared(fk, t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW))
+                continue;
             for (int tt = 0; tt < NT; tt++)
                 for (int rr = 0; rr < NROW; rr++) {
                     rk->dequantize_row(t, w + (size_t)rr * wrb, dw, NCOL);
@@ -644,6 +672,7 @@ TEST(kern_fast_long_rows)
                         ASSERT(fabs((double)v - (double)o1[0]) <= tol);
                     }
                 }
+            }
         }
     }
     mem_free(x);

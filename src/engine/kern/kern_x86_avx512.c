@@ -227,41 +227,15 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
  * with cv = -OFF * d * sum(q) / 4 per lane, so the lane sum of (dot * d + cv) * dw is exact. */
 #define P_CHUNK 128 /* blocks per prepared chunk (4096 columns), a multiple of 4 */
 
-/* One token's chunk: quad k = blocks 4k..4k+3. */
-struct p_prep {
-    int8_t lo[P_CHUNK / 4][64];
-    int8_t hi[P_CHUNK / 4][64];
-    float dv[P_CHUNK / 4][16]; /* d of block 4k+j in lanes 4j..4j+3 */
-    float cv[P_CHUNK / 4][16];
+/* One prepared quad of one token: blocks 4k..4k+3.  Also the layout of the buffer of
+ * kern.prepare (token-major, ceil(nb/4) quads per token). */
+struct p_quad {
+    int8_t lo[64];
+    int8_t hi[64];
+    float dv[16]; /* d of block 4k+j in lanes 4j..4j+3 */
+    float cv[16];
 };
-
-/* Prepares nbc blocks (the last quad zero-padded: d = 0, codes 0). */
-static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct p_prep *p)
-{
-    int64_t nq = (nbc + 3) / 4;
-    for (int64_t k = 0; k < nq; k++) {
-        float d[4] = {0}, c[4] = {0};
-        for (int j = 0; j < 4; j++) {
-            int64_t i = 4 * k + j;
-            __m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
-            if (i < nbc) {
-                a = _mm_loadu_si128((const __m128i *)x[i].qs);
-                b = _mm_loadu_si128((const __m128i *)(x[i].qs + 16));
-                __m128i s = _mm_dpbusd_epi32(_mm_setzero_si128(), _mm_set1_epi8(1), a);
-                s = _mm_dpbusd_epi32(s, _mm_set1_epi8(1), b);
-                s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-                s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-                d[j] = h2f(x[i].d);
-                c[j] = -off * d[j] * (float)_mm_cvtsi128_si32(s) * 0.25f;
-            }
-            _mm_store_si128((__m128i *)(p->lo[k] + 16 * j), a);
-            _mm_store_si128((__m128i *)(p->hi[k] + 16 * j), b);
-        }
-        const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-        _mm512_store_ps(p->dv[k], _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(d))));
-        _mm512_store_ps(p->cv[k], _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(c))));
-    }
-}
+_Static_assert(sizeof(struct p_quad) == 256, "p_quad");
 
 /* Four 16-byte pieces into one register. */
 AI __m512i gather4x16(const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d)
@@ -281,6 +255,34 @@ AI __m512 quad_dw(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3)
     h = _mm_insert_epi16(h, h3, 3);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_cvtph_ps(h)));
+}
+
+/* Prepares nbc blocks (the last quad zero-padded: d = 0, codes 0).  cv holds, per lane, the
+ * lane's partial code sum times -OFF * d, so its sum over a block's 4 lanes is the correction. */
+static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct p_quad *p)
+{
+    int64_t nq = (nbc + 3) / 4;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t k = 0; k < nq; k++) {
+        const struct kern_bq8_0 *b = x + 4 * k;
+        struct kern_bq8_0 pad[4];
+        if (4 * k + 4 > nbc) {
+            memset(pad, 0, sizeof pad);
+            memcpy(pad, b, (size_t)(nbc - 4 * k) * sizeof *b);
+            b = pad;
+        }
+        __m512i lo = gather4x16((const uint8_t *)b[0].qs, (const uint8_t *)b[1].qs,
+                                (const uint8_t *)b[2].qs, (const uint8_t *)b[3].qs);
+        __m512i hi = gather4x16((const uint8_t *)b[0].qs + 16, (const uint8_t *)b[1].qs + 16,
+                                (const uint8_t *)b[2].qs + 16, (const uint8_t *)b[3].qs + 16);
+        _mm512_store_si512(p[k].lo, lo);
+        _mm512_store_si512(p[k].hi, hi);
+        __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
+        __m512 dv = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);
+        _mm512_store_ps(p[k].dv, dv);
+        _mm512_store_ps(p[k].cv, _mm512_mul_ps(_mm512_mul_ps(dv, _mm512_set1_ps(-off)),
+                                                _mm512_cvtepi32_ps(sum)));
+    }
 }
 
 AI void u4_q4_0(const struct kern_bq4_0 *b, __m512i *lo, __m512i *hi)
@@ -322,8 +324,8 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
  * The weight rows hold nbc blocks; a last partial quad is copied into a zero-padded buffer
  * (zero scales) so no byte past the row is read. */
 #define P_KERNEL(name, WT, u4)                                                                     \
-    AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_prep *p, int nr,       \
-                 int nt, float *out)                                                               \
+    AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p, size_t qs,    \
+                 int nr, int nt, float *out)                                                       \
     {                                                                                              \
         __m512 acc[P_ROWS][KERN_AVX2_NT];                                                          \
         for (int r = 0; r < nr; r++)                                                               \
@@ -346,8 +348,9 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
             }                                                                                      \
             for (int t = 0; t < nt; t++) {                                                         \
                 const int64_t k = i / 4;                                                           \
-                __m512i xl = _mm512_load_si512(p[t].lo[k]), xh = _mm512_load_si512(p[t].hi[k]);    \
-                __m512 dv = _mm512_load_ps(p[t].dv[k]), cv = _mm512_load_ps(p[t].cv[k]);           \
+                const struct p_quad *pq = p + (size_t)t * qs + k;                                  \
+                __m512i xl = _mm512_load_si512(pq->lo), xh = _mm512_load_si512(pq->hi);            \
+                __m512 dv = _mm512_load_ps(pq->dv), cv = _mm512_load_ps(pq->cv);                   \
                 for (int r = 0; r < nr; r++) {                                                     \
                     __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], xl);            \
                     s = _mm512_dpbusd_epi32(s, hi[r], xh);                                         \
@@ -368,14 +371,14 @@ P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0)
 /* Constant (nr, nt) instantiations so the register tiles are fully unrolled. */
 #define P_CASE_T(fn, nr, nt_)                                                                      \
     switch (nt_) {                                                                                 \
-    case 1: fn(nbc, w, wrb, p, nr, 1, out); break;                                                 \
-    case 2: fn(nbc, w, wrb, p, nr, 2, out); break;                                                 \
-    case 3: fn(nbc, w, wrb, p, nr, 3, out); break;                                                 \
-    default: fn(nbc, w, wrb, p, nr, 4, out); break;                                                \
+    case 1: fn(nbc, w, wrb, p, qs, nr, 1, out); break;                                             \
+    case 2: fn(nbc, w, wrb, p, qs, nr, 2, out); break;                                             \
+    case 3: fn(nbc, w, wrb, p, qs, nr, 3, out); break;                                             \
+    default: fn(nbc, w, wrb, p, qs, nr, 4, out); break;                                            \
     }
 #define P_DISPATCH(fn)                                                                             \
-    static void fn##_any(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_prep *p, int nr, \
-                         int nt, float *out)                                                       \
+    static void fn##_any(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p,        \
+                         size_t qs, int nr, int nt, float *out)                                    \
     {                                                                                              \
         switch (nr) {                                                                              \
         case 1: P_CASE_T(fn, 1, nt); break;                                                        \
@@ -387,20 +390,56 @@ P_DISPATCH(p_k_q4_0)
 P_DISPATCH(p_k_q5_0)
 P_DISPATCH(p_k_q8_0)
 
-/* Returns 0 when wtype has no prepared-activation kernel. */
+typedef void (*p_kernel_fn)(int64_t, const uint8_t *, size_t, const struct p_quad *, size_t, int,
+                            int, float *);
+
+/* Kernel and offset for wtype; NULL when it has no prepared-activation kernel. */
+static p_kernel_fn p_kernel(uint32_t wtype, float *off)
+{
+    switch (wtype) {
+    case KERN_T_Q4_0: *off = 8.0f; return p_k_q4_0_any;
+    case KERN_T_Q5_0: *off = 16.0f; return p_k_q5_0_any;
+    case KERN_T_Q8_0: *off = 128.0f; return p_k_q8_0_any;
+    default: return NULL;
+    }
+}
+
+/* Rows [r0, r1) x tokens [0, nt) over prepared quads: token t's quads at p + t * qs.  One token
+ * (generation) is bound by memory: one row at a time keeps the weights a single sequential stream
+ * for the prefetcher; several tokens are bound by compute and loads, where P_ROWS rows share each
+ * activation load.  accumulate: add to out instead of storing (column chunks after the first). */
+static void p_run(p_kernel_fn kf, int64_t nbc, const uint8_t *w, size_t w_row_bytes, int64_t r0,
+                  int64_t r1, const struct p_quad *p, size_t qs, int nt, float *out, int64_t ldo,
+                  int accumulate)
+{
+    for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
+        int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
+        int rows = n == 1 ? KERN_GEMV_ROWS : P_ROWS;
+        for (int64_t r = r0; r < r1; r += rows) {
+            int nr = r1 - r < rows ? (int)(r1 - r) : rows;
+            float part[P_ROWS * KERN_AVX2_NT];
+            kf(nbc, w + (size_t)r * w_row_bytes, w_row_bytes, p + (size_t)t0 * qs, qs, nr, n, part);
+            for (int rr = 0; rr < nr; rr++)
+                for (int t = 0; t < n; t++) {
+                    float *o = &out[(int64_t)(t0 + t) * ldo + r + rr];
+                    float v = part[rr * KERN_AVX2_NT + t];
+                    *o = accumulate ? *o + v : v;
+                }
+        }
+    }
+}
+
+/* mul_mat for the prepared types, preparing chunks of columns on the stack.  Returns 0 when
+ * wtype has no prepared-activation kernel. */
 static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
                      int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
                      float *out, int64_t ldo)
 {
-    void (*kf)(int64_t, const uint8_t *, size_t, const struct p_prep *, int, int, float *);
     float off;
-    switch (wtype) {
-    case KERN_T_Q4_0: kf = p_k_q4_0_any; off = 8.0f; break;
-    case KERN_T_Q5_0: kf = p_k_q5_0_any; off = 16.0f; break;
-    case KERN_T_Q8_0: kf = p_k_q8_0_any; off = 128.0f; break;
-    default: return 0;
-    }
-    _Alignas(64) struct p_prep prep[KERN_AVX2_NT];
+    p_kernel_fn kf = p_kernel(wtype, &off);
+    if (!kf)
+        return 0;
+    _Alignas(64) struct p_quad prep[KERN_AVX2_NT][P_CHUNK / 4];
     size_t bbytes = kern_type_block_bytes(wtype);
     int64_t nb = ncols / KERN_QK;
     for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
@@ -409,26 +448,49 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
             int64_t nbc = nb - c0 < P_CHUNK ? nb - c0 : P_CHUNK;
             for (int t = 0; t < n; t++)
                 p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0,
-                          nbc, off, &prep[t]);
-            /* one token (generation) is bound by memory: one row at a time keeps the weights a
-             * single sequential stream for the prefetcher; several tokens are bound by compute
-             * and loads, where 4 rows share each activation load */
-            int rows = n == 1 ? KERN_GEMV_ROWS : P_ROWS;
-            for (int64_t r = r0; r < r1; r += rows) {
-                int nr = r1 - r < rows ? (int)(r1 - r) : rows;
-                float part[P_ROWS * KERN_AVX2_NT];
-                kf(nbc, w + (size_t)r * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, prep, nr, n,
-                   part);
-                for (int rr = 0; rr < nr; rr++)
-                    for (int t = 0; t < n; t++) {
-                        float *o = &out[(int64_t)(t0 + t) * ldo + r + rr];
-                        float v = part[rr * KERN_AVX2_NT + t];
-                        *o = c0 == 0 ? v : *o + v;
-                    }
-            }
+                          nbc, off, prep[t]);
+            p_run(kf, nbc, w + (size_t)c0 * bbytes, w_row_bytes, r0, r1, &prep[0][0], P_CHUNK / 4,
+                  n, out + (int64_t)t0 * ldo, ldo, c0 > 0);
         }
     }
     return 1;
+}
+
+static size_t avx512_prep_bytes(uint32_t wtype, int64_t ncols, int nt)
+{
+    float off;
+    if (!p_kernel(wtype, &off) || ncols <= 0 || ncols % KERN_QK != 0 || nt <= 0)
+        return 0;
+    uint64_t nq = (uint64_t)(ncols / KERN_QK + 3) / 4;
+    if (nq > SIZE_MAX / sizeof(struct p_quad) / (uint64_t)nt)
+        return 0;
+    return (size_t)(nq * (uint64_t)nt * sizeof(struct p_quad));
+}
+
+static void avx512_prepare(uint32_t wtype, const void *x, size_t x_row_bytes, int64_t ncols, int nt,
+                           void *prep)
+{
+    float off;
+    if (!p_kernel(wtype, &off))
+        return;
+    int64_t nb = ncols / KERN_QK;
+    size_t nq = (size_t)(nb + 3) / 4;
+    for (int t = 0; t < nt; t++)
+        p_prepare((const struct kern_bq8_0 *)((const uint8_t *)x + (size_t)t * x_row_bytes), nb,
+                  off, (struct p_quad *)prep + (size_t)t * nq);
+}
+
+static void avx512_mul_mat_prep(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                                int64_t r0, int64_t r1, const void *prep, int nt, float *out,
+                                int64_t ldo)
+{
+    float off;
+    p_kernel_fn kf = p_kernel(wtype, &off);
+    if (!kf)
+        return;
+    int64_t nb = ncols / KERN_QK;
+    size_t nq = (size_t)(nb + 3) / 4;
+    p_run(kf, nb, w, w_row_bytes, r0, r1, prep, nq, nt, out, ldo, 0);
 }
 
 static float avx512_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
@@ -472,6 +534,9 @@ const struct kern kern__table_avx512 = {
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx512_vec_dot,
     .mul_mat = avx512_mul_mat,
+    .prep_bytes = avx512_prep_bytes,
+    .prepare = avx512_prepare,
+    .mul_mat_prep = avx512_mul_mat_prep,
 };
 
 #endif
