@@ -335,7 +335,8 @@ static enum MHD_Result respond_from_worker(struct MHD_Connection *c, struct sreq
     pthread_mutex_lock(&r->mu);
     r->refs++; /* the response's reference, dropped by stream_free */
     pthread_mutex_unlock(&r->mu);
-    add_common_headers(r, mr, "application/x-ndjson");
+    add_common_headers(r, mr,
+                       r->resp.content_type ? r->resp.content_type : "application/x-ndjson");
     ret = MHD_queue_response(c, 200, mr);
     MHD_destroy_response(mr);
     return ret;
