@@ -5,7 +5,8 @@
  * rest is arbitrary bytes (invalid UTF-8 included) to tokenize.  Checks: no crash, ids in
  * range, the E_RANGE count protocol, decode of the ids, SPM/BPE losslessness on valid or
  * invalid input without special parsing, and the streaming detokenizer over the input read as
- * ids (output never holds more than 3 bytes back).
+ * ids (output never holds more than 3 bytes back).  A first byte 0xFF instead fuzzes the vocabulary
+ * loader: the rest is a GGUF file.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -54,12 +55,44 @@ static void check_detok(const struct tok_vocab *v, const uint8_t *data, size_t s
         abort();
 }
 
+/* Input byte 0 == 0xFF: the rest is a GGUF file whose tokenizer metadata is loaded (any error
+ * is fine) and, when it loads, used to tokenize a fixed text. */
+static void fuzz_loader(const uint8_t *data, size_t size)
+{
+    struct gguf *g = NULL;
+    struct tok_vocab *v = NULL;
+    struct err_info ei = {0};
+    static const char text[] = "Hello  world!\n 123 <s> <|im_start|> \xc3\xa9\xff [CLS]";
+    int32_t ids[256];
+    char back[1024];
+    size_t n = 0, nb = 0;
+    if (gguf_open_mem(data, size, 0, &g, &ei) != 0)
+        return;
+    if (tok_vocab_load(g, &v, &ei) == 0) {
+        if (tok_encode(v, text, sizeof(text) - 1, 1, 1, ids, 256, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (ids[i] < 0 || (size_t)ids[i] >= tok_n_vocab(v))
+                    abort();
+            int rc = tok_decode(v, ids, n, 1, back, sizeof(back), &nb);
+            if (rc != 0 && rc != E_RANGE)
+                abort();
+        }
+        check_detok(v, data, size > 512 ? 512 : size);
+        tok_vocab_free(v);
+    }
+    gguf_close(g);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    if (data[0] == 0xFF) {
+        fuzz_loader(data + 1, size - 1);
+        return 0;
+    }
     unsigned sel = data[0] % N_VOCABS, add = (data[0] >> 4) & 1, parse = (data[0] >> 5) & 1;
     const struct tok_vocab *v = get_vocab(sel);
     const char *text = (const char *)data + 1;
