@@ -737,3 +737,47 @@ TEST(tok_text_cap)
     tv_close(&t);
     mem_free(s);
 }
+
+/* A loaded vocabulary is shared by threads: concurrent encodes give the single-thread ids. */
+#include <pthread.h>
+
+struct enc_job {
+    const struct tok_vocab *v;
+    unsigned seed;
+    uint64_t sum; /* checksum of every id of every text */
+    int err;
+};
+
+static void *enc_thread(void *arg)
+{
+    struct enc_job *j = arg;
+    char s[512];
+    int32_t ids[1024];
+    for (int it = 0; it < 200; it++) {
+        size_t n = random_utf8(&j->seed, s, 100), k = 0;
+        j->err |= tok_encode(j->v, s, n, 1, 1, ids, 1024, &k);
+        for (size_t i = 0; i < k; i++)
+            j->sum = j->sum * 1000003u + (uint64_t)ids[i];
+    }
+    return NULL;
+}
+
+TEST(tok_threads)
+{
+    struct tv t;
+    pthread_t th[4];
+    struct enc_job jobs[4], ref;
+    tv_open(&t, VOCAB_DIR "ggml-vocab-qwen2.gguf");
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct enc_job){t.v, (unsigned)i + 1, 0, 0};
+        ASSERT_OK(pthread_create(&th[i], NULL, enc_thread, &jobs[i]));
+    }
+    for (int i = 0; i < 4; i++) {
+        ASSERT_OK(pthread_join(th[i], NULL));
+        ASSERT_EQ_INT(jobs[i].err, 0);
+        ref = (struct enc_job){t.v, (unsigned)i + 1, 0, 0};
+        enc_thread(&ref); /* the same texts on this thread alone */
+        ASSERT(ref.sum == jobs[i].sum);
+    }
+    tv_close(&t);
+}
