@@ -1,17 +1,21 @@
 /*
  * test_tok.c - tokenizer tests: llama.cpp's vocab test vectors (tests/data/vocab/NAME.inp/.out,
  * add_special = 0, parse_special = 0), reference prompts with specials, special-token parsing
- * on/off, the streaming detokenizer's UTF-8 hold-back, round trips of random UTF-8, and
- * loader error handling.
+ * on/off, the streaming detokenizer's UTF-8 hold-back, round trips of random UTF-8 (SPM and
+ * BPE are lossless; WordPiece is not: lowercase, accents, punctuation spacing), every
+ * pre-tokenizer variant, loader error handling, load speed and concurrent use.
  */
 #include "harness/test.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #include "common/fs.h"
 #include "common/mem.h"
 #include "engine/gguf/gguf.h"
+#include "engine/gguf/gguf_write.h"
 #include "engine/tok/tok.h"
+#include "engine/tok/tok_int.h" /* tok_spm_word_split_equivalent flips an internal switch */
 
 #define VOCAB_DIR "tests/data/vocab/"
 #define MAX_IDS   4096
@@ -397,7 +401,6 @@ TEST(tok_load_speed)
 
 /* ---- vocabularies rewritten with the GGUF writer ------------------------------------------ */
 
-#include "engine/gguf/gguf_write.h"
 
 /* Copies the key/values of src and applies edit; returns the serialized file (mem_free). */
 typedef int (*kv_edit_fn)(struct gguf_writer *w, const void *arg);
@@ -693,7 +696,6 @@ TEST(tok_specials_long_text)
 
 /* SPM merges word by word when the vocabulary allows it (no "▁" inside a token after another
  * character); the result must equal merging the whole text at once. */
-#include "engine/tok/tok_int.h"
 
 TEST(tok_spm_word_split_equivalent)
 {
@@ -739,7 +741,6 @@ TEST(tok_text_cap)
 }
 
 /* A loaded vocabulary is shared by threads: concurrent encodes give the single-thread ids. */
-#include <pthread.h>
 
 struct enc_job {
     const struct tok_vocab *v;
