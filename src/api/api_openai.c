@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/json.h"
+#include "common/mem.h"
 
 /* ---- typed field access with Go decoder messages ----------------------------------------- */
 
@@ -792,4 +793,71 @@ static json_t *cmpl_final(const struct oai_conv *c, const json_t *native)
 json_t *oai_conv_final(const struct oai_conv *c, const json_t *native)
 {
     return c->kind == OAI_CHAT ? chat_final(c, native) : cmpl_final(c, native);
+}
+
+/* ---- embeddings ---------------------------------------------------------------------------- */
+
+int oai_embed_request(const json_t *in, json_t **out, struct err_info *ei)
+{
+    const char *S = "EmbedRequest", *model = NULL;
+    const json_t *input = field(in, "input");
+    json_int_t dims = 0;
+    int set = 0, rc;
+    json_t *body;
+    if (!json_is_object(in))
+        return err_set(ei, E_INVAL, "invalid request");
+    if ((rc = get_str(in, S, "model", &model, ei)) != 0 ||
+        (rc = get_int(in, S, "dimensions", &dims, &set, ei)) != 0)
+        return rc;
+    if (!input || (json_is_array(input) && json_array_size(input) == 0))
+        return err_set(ei, E_INVAL, "invalid input");
+    if (!(body = json_object()))
+        return E_NOMEM;
+    if (model)
+        json_object_set_new(body, "model", json_string(model));
+    if (json_is_string(input) && json_string_length(input) == 0)
+        json_object_set_new(body, "input", json_pack("[s]", ""));
+    else
+        json_object_set(body, "input", (json_t *)input);
+    if (set && dims > 0)
+        json_object_set_new(body, "dimensions", json_integer(dims));
+    *out = body;
+    return 0;
+}
+
+/* One vector as base64 of little-endian float32 values. */
+static json_t *vector_b64(const json_t *vec)
+{
+    size_t n = json_array_size(vec);
+    float *f = n ? mem_calloc(n, sizeof(float)) : NULL;
+    struct buf b;
+    json_t *s = NULL;
+    if (n && !f)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)json_number_value(json_array_get(vec, i));
+    buf_init(&b, (n + 3) * 8);
+    if (api_embed_b64(f, n, &b) == 0)
+        s = json_stringn(b.p ? b.p : "", b.n);
+    buf_fini(&b);
+    mem_free(f);
+    return s;
+}
+
+json_t *oai_embed_list(const json_t *native, const char *model, int b64)
+{
+    const json_t *vecs = json_object_get(native, "embeddings");
+    json_int_t p = count(native, "prompt_eval_count");
+    json_t *data = json_array(), *v;
+    size_t i;
+    if (!data)
+        return NULL;
+    json_array_foreach((json_t *)vecs, i, v)
+    {
+        json_t *e = b64 ? vector_b64(v) : json_incref(v);
+        json_array_append_new(data, json_pack("{s:s, s:o*, s:I}", "object", "embedding",
+                                              "embedding", e, "index", (json_int_t)i));
+    }
+    return json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model",
+                     model ? model : "", "usage", "prompt_tokens", p, "total_tokens", p);
 }

@@ -25,7 +25,7 @@
 #define OAI_MAX_IMAGE_B64 (32u << 20) /* bytes of one base64 image data URI payload */
 #define OAI_MAX_EMBED_INPUTS 2048  /* inputs of one embeddings request */
 
-enum oai_kind { OAI_CHAT = 1, OAI_COMPLETION = 2 };
+enum oai_kind { OAI_CHAT = 1, OAI_COMPLETION = 2, OAI_EMBED = 3 };
 
 /* Translates an OpenAI chat.completions request into a native /api/chat body (model, messages,
  * format, options, stream, tools, think).  E_INVAL with Ollama's message in ei on bad input
@@ -66,5 +66,27 @@ json_t *oai_conv_final(const struct oai_conv *c, const json_t *native);
 
 /* Appends "data: <Go-style JSON of v>\n\n". */
 CORRAL_WARN_UNUSED int oai_sse_event(const json_t *v, struct buf *out);
+
+/* ---- embeddings (api_embed.c) ---- */
+
+/* The "input" of /api/embed as a new array of strings: a string gives [s] ("" gives []), an
+ * array must hold only strings, absent/null gives [].  E_INVAL "invalid input type" otherwise,
+ * E_RANGE over OAI_MAX_EMBED_INPUTS. */
+CORRAL_WARN_UNUSED int api_embed_inputs(const json_t *input, json_t **out, struct err_info *ei);
+
+/* Truncates v to dims values (dims <= 0 or >= *n: all kept; *n updated) and L2-normalises it in
+ * place (an all-zero vector stays zero).  E_RANGE when a value is NaN or infinite. */
+CORRAL_WARN_UNUSED int api_embed_normalize(float *v, size_t *n, int64_t dims);
+
+/* Appends standard base64 (with padding) of v as little-endian float32 bytes. */
+CORRAL_WARN_UNUSED int api_embed_b64(const float *v, size_t n, struct buf *out);
+
+/* The /v1/embeddings list for a native /api/embed response: data[{object, embedding (floats or
+ * base64 when b64), index}], model (as requested), usage {prompt_tokens, total_tokens}. */
+json_t *oai_embed_list(const json_t *native, const char *model, int b64);
+
+/* The /v1/embeddings request as a native /api/embed body (model, input, dimensions).  "" becomes
+ * [""]; absent, null or [] is E_INVAL "invalid input". */
+CORRAL_WARN_UNUSED int oai_embed_request(const json_t *in, json_t **out, struct err_info *ei);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "api/api_model.h"
@@ -65,7 +66,9 @@ struct bridge {
     struct api_resp *out;
     struct oai_conv conv;
     struct buf ev;
-    int failed; /* an error event went out */
+    int failed;        /* an error event went out */
+    const char *model; /* embeddings: the requested name */
+    int b64;           /* embeddings: encoding_format base64 */
 };
 
 /* Sink of the native response: one NDJSON line per call. */
@@ -115,14 +118,17 @@ static int bridge_finish(struct bridge *b, struct api_resp *ir, int rc)
     o = ir->body.n ? json_loadb(ir->body.p, ir->body.n, 0, NULL) : NULL;
     if (!o)
         return oai_error(resp, 500, "empty response");
-    rc = api_resp_json(resp, 200, oai_conv_final(&b->conv, o));
+    if (b->conv.kind == OAI_EMBED)
+        rc = api_resp_json(resp, 200, oai_embed_list(o, b->model, b->b64));
+    else
+        rc = api_resp_json(resp, 200, oai_conv_final(&b->conv, o));
     json_decref(o);
     return rc;
 }
 
 /* Runs the native handler of path on body (owned by the caller). */
 static int run_native(struct api_req *req, struct api_resp *resp, const char *path, json_t *body,
-                      enum oai_kind kind, int include_usage)
+                      enum oai_kind kind, int include_usage, const json_t *oreq)
 {
     const struct api_route *rt = NULL;
     const char *param = NULL;
@@ -134,6 +140,9 @@ static int run_native(struct api_req *req, struct api_resp *resp, const char *pa
         return oai_error(resp, 500, "no handler for %s", path);
     memset(&b, 0, sizeof(b));
     b.out = resp;
+    b.model = json_string_value(json_object_get(oreq, "model"));
+    b.b64 = json_is_string(json_object_get(oreq, "encoding_format")) &&
+            !strcasecmp(json_string_value(json_object_get(oreq, "encoding_format")), "base64");
     oai_conv_init(&b.conv, kind, include_usage);
     buf_init(&b.ev, OAI_EVENT_MAX);
     in.path = path;
@@ -179,7 +188,8 @@ static int h_chat_completions(struct api_req *req, struct api_resp *resp)
     if ((rc = oai_chat_request(in, &native, &ei)) != 0)
         rc = oai_error(resp, 400, "%s", ei.msg[0] ? ei.msg : err_str(rc));
     else
-        rc = run_native(req, resp, "/api/chat", native, OAI_CHAT, include_usage(in));
+        rc = run_native(req, resp, "/api/chat", native, OAI_CHAT, include_usage(in),
+                        in);
     json_decref(native);
     json_decref(in);
     return rc;
@@ -196,12 +206,30 @@ static int h_completions(struct api_req *req, struct api_resp *resp)
     if ((rc = oai_completion_request(in, &native, &ei)) != 0)
         rc = oai_error(resp, 400, "%s", ei.msg[0] ? ei.msg : err_str(rc));
     else
-        rc = run_native(req, resp, "/api/generate", native, OAI_COMPLETION, include_usage(in));
+        rc = run_native(req, resp, "/api/generate", native, OAI_COMPLETION,
+                        include_usage(in), in);
     json_decref(native);
     json_decref(in);
     return rc;
 }
 API_ROUTE(oai_completions, "POST", "/v1/completions", h_completions, 0)
+
+static int h_embeddings(struct api_req *req, struct api_resp *resp)
+{
+    struct err_info ei = {0};
+    json_t *in = NULL, *native = NULL;
+    int rc;
+    if (parse_body(req, resp, &in, &rc))
+        return rc;
+    if ((rc = oai_embed_request(in, &native, &ei)) != 0)
+        rc = oai_error(resp, 400, "%s", ei.msg[0] ? ei.msg : err_str(rc));
+    else
+        rc = run_native(req, resp, "/api/embed", native, OAI_EMBED, 0, in);
+    json_decref(native);
+    json_decref(in);
+    return rc;
+}
+API_ROUTE(oai_embeddings, "POST", "/v1/embeddings", h_embeddings, 0)
 
 /* ---- models ------------------------------------------------------------------------------ */
 
