@@ -59,7 +59,8 @@ struct pre_def {
 };
 
 static const struct pre_def pre_defs[] = {
-    {"llama3|llama-v3|llama-bpe|falcon3|pixtral|smaug-bpe|dbrx|chatglm-bpe", 1, 1, {RE_LLAMA3}},
+    {"llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2", 1, 1, {RE_LLAMA3}},
+    {"smaug-bpe|dbrx|chatglm-bpe", 0, 0, {RE_LLAMA3}},
     {"qwen2|deepseek-r1-qwen|megrez|stablelm2|hunyuan", 0, 0, {RE_QWEN2}},
     {"qwen35", 0, 0, {RE_QWEN35}},
     {"gpt-2|phi-2|mpt|olmo|jais|jina-es|jina-de|jina-v2-es|jina-v2-de|jina-v2-code|gpt-neox|"
@@ -87,7 +88,7 @@ static const struct pre_def pre_defs[] = {
       "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
     {"falcon", 0, 0, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
     {"gpt-4o|llama4", 0, 0, {RE_GPT4O}},
-    {"tekken", 0, 1, {RE_TEKKEN}},
+    {"tekken", 1, 1, {RE_TEKKEN}},
     /* "default" (absent or unknown pre) must stay last. */
     {"default", 0, 0, {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
 };
