@@ -110,7 +110,8 @@ struct model_fwd {
     float *ff_g, *ff_u;               /* [n_batch][n_ff] */
     uint8_t *xq[3];                   /* [n_batch][max_vrow] shared quantized activations */
     uint8_t **xq_local;               /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
-    float **thr_f;                    /* [n_threads] -> scores [n_ctx] + row [max dim] */
+    float **thr_f;                    /* [n_threads] -> scores [sc_len] + row [max dim] */
+    size_t sc_len;                    /* gqa * n_ctx: attention scores of one GQA group */
     float *rope;                      /* [n_batch][n_rot] cos/sin */
     float *logits;                    /* [n_out_max][n_vocab] */
     atomic_int *chunk;                /* [n_phase_max] work counters */

@@ -78,7 +78,7 @@ static void act_prep(struct model_fwd *f, int ith, int nth, const float *src, si
 {
     const struct model *m = f->m;
     int local = nt <= FWD_LOCAL_TOK;
-    float *tmp = f->thr_f[ith] + f->n_ctx;
+    float *tmp = f->thr_f[ith] + f->sc_len;
     size_t slot_bytes = (size_t)FWD_LOCAL_TOK * f->max_vrow;
     for (int j = 0; j < nu; j++)
         a->buf[j] = local ? f->xq_local[ith] + j * slot_bytes : f->xq[j];
@@ -168,7 +168,7 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
     qkv_prep(f, L, ith, nth, &q);
     uint32_t nh = m->n_head, nkv = m->n_head_kv;
     int n_chunks = (int)(nh + 2 * nkv);
-    float *tmp = f->thr_f[ith] + f->n_ctx;
+    float *tmp = f->thr_f[ith] + f->sc_len;
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
@@ -218,38 +218,53 @@ static void axpy_row(const struct model_fwd *f, float *acc, float a, const void 
         acc[i] += a * kv->h2f[r[i]];
 }
 
-static void attend_one(struct model_fwd *f, uint32_t il, int t, uint32_t h, float *sc)
+/* Attention of token t for the query heads of KV head kvh (the GQA group): each cached key and
+ * value row is read once for the whole group.  sc: gqa x n_ctx scores. */
+static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, float *sc)
 {
     const struct model *m = f->m;
-    uint32_t hd = m->head_dim, kvh = h / (m->n_head / m->n_head_kv);
+    uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv, koff = kvh * hd;
     uint32_t s = (uint32_t)f->b->seq[t], p = (uint32_t)f->b->pos[t];
-    const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)h * hd;
-    float *out = f->att + (size_t)t * f->n_q + (size_t)h * hd;
-    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f;
+    const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)kvh * gqa * hd;
+    float *out = f->att + (size_t)t * f->n_q + (size_t)kvh * gqa * hd;
+    float scale = 1.0f / sqrtf((float)hd), mx[MODEL_MAX_HEADS], inv[MODEL_MAX_HEADS];
+    for (uint32_t g = 0; g < gqa; g++)
+        mx[g] = -INFINITY;
     for (uint32_t j = 0; j <= p; j++) {
-        sc[j] = dot_row(f, q, kv_k_row(&f->kv, il, s, j), kvh * hd, hd) * scale;
-        mx = sc[j] > mx ? sc[j] : mx;
-    }
-    if (f->attn_simd) {
-        sum = model_attn_softmax_avx2(sc, p + 1, mx);
-    } else {
-        for (uint32_t j = 0; j <= p; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
+        const void *krow = kv_k_row(&f->kv, il, s, j);
+        for (uint32_t g = 0; g < gqa; g++) {
+            float v = dot_row(f, q + (size_t)g * hd, krow, koff, hd) * scale;
+            sc[(size_t)g * f->n_ctx + j] = v;
+            mx[g] = v > mx[g] ? v : mx[g];
         }
     }
-    memset(out, 0, hd * sizeof(float));
-    float inv = 1.0f / sum;
-    for (uint32_t j = 0; j <= p; j++)
-        axpy_row(f, out, sc[j] * inv, kv_v_row(&f->kv, il, s, j), kvh * hd, hd);
+    for (uint32_t g = 0; g < gqa; g++) {
+        float *sg = sc + (size_t)g * f->n_ctx, sum = 0.0f;
+        if (f->attn_simd) {
+            sum = model_attn_softmax_avx2(sg, p + 1, mx[g]);
+        } else {
+            for (uint32_t j = 0; j <= p; j++) {
+                sg[j] = expf(sg[j] - mx[g]);
+                sum += sg[j];
+            }
+        }
+        inv[g] = 1.0f / sum;
+    }
+    memset(out, 0, (size_t)gqa * hd * sizeof(float));
+    for (uint32_t j = 0; j <= p; j++) {
+        const void *vrow = kv_v_row(&f->kv, il, s, j);
+        for (uint32_t g = 0; g < gqa; g++)
+            axpy_row(f, out + (size_t)g * hd, sc[(size_t)g * f->n_ctx + j] * inv[g], vrow, koff,
+                     hd);
+    }
 }
 
 static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
 {
-    int n_items = f->b->n * (int)f->m->n_head;
+    int nkv = (int)f->m->n_head_kv, n_items = f->b->n * nkv;
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;)
-        attend_one(f, il, c / (int)f->m->n_head, (uint32_t)c % f->m->n_head, f->thr_f[ith]);
+        attend_group(f, il, c / nkv, (uint32_t)(c % nkv), f->thr_f[ith]);
     sync_all(f);
 }
 
@@ -264,16 +279,15 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
     struct qkv_act q;
     qkv_prep(f, L, ith, nth, &q);
     uint32_t gqa = m->n_head / m->n_head_kv;
-    float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->n_ctx;
+    float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->sc_len;
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
         qkv_head(f, L, il, &q, 1, (uint32_t)c, tmp);
         qkv_head(f, L, il, &q, 2, (uint32_t)c, tmp);
-        for (uint32_t h = (uint32_t)c * gqa; h < ((uint32_t)c + 1) * gqa; h++) {
+        for (uint32_t h = (uint32_t)c * gqa; h < ((uint32_t)c + 1) * gqa; h++)
             qkv_head(f, L, il, &q, 0, h, tmp);
-            for (int t = 0; t < f->b->n; t++)
-                attend_one(f, il, t, h, sc);
-        }
+        for (int t = 0; t < f->b->n; t++)
+            attend_group(f, il, t, (uint32_t)c, sc);
     }
     sync_all(f);
 }
@@ -430,7 +444,7 @@ static int alloc_thread_bufs(struct model_fwd *f)
         return E_NOMEM;
     for (int i = 0; i < f->n_threads; i++) {
         f->xq_local[i] = mem_aligned(64, (size_t)FWD_N_SLOTS * FWD_LOCAL_TOK * f->max_vrow);
-        f->thr_f[i] = mem_aligned(64, (f->n_ctx + maxdim + 2 * m->head_dim) * sizeof(float));
+        f->thr_f[i] = mem_aligned(64, (f->sc_len + maxdim + 2 * m->head_dim) * sizeof(float));
         if (!f->xq_local[i] || !f->thr_f[i])
             return E_NOMEM;
     }
@@ -474,6 +488,7 @@ int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, u
     f->n_q = m->n_head * m->head_dim;
     f->n_kv = m->n_head_kv * m->head_dim;
     f->n_qkv = f->n_q + 2 * f->n_kv;
+    f->sc_len = (size_t)(m->n_head / m->n_head_kv) * n_ctx;
     f->max_vrow = max_vrow_of(m);
     f->attn_simd = m->k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
     size_t row = (size_t)m->n_vocab * sizeof(float);
