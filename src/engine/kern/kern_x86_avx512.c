@@ -368,64 +368,71 @@ P_KERNEL(p_k_q4_0, kern_bq4_0, u4_q4_0)
 P_KERNEL(p_k_q5_0, kern_bq5_0, u4_q5_0)
 P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0)
 
-/* Constant (nr, nt) instantiations so the register tiles are fully unrolled. */
-#define P_CASE_T(fn, nr, nt_)                                                                      \
-    switch (nt_) {                                                                                 \
-    case 1: fn(nbc, w, wrb, p, qs, nr, 1, out); break;                                             \
-    case 2: fn(nbc, w, wrb, p, qs, nr, 2, out); break;                                             \
-    case 3: fn(nbc, w, wrb, p, qs, nr, 3, out); break;                                             \
-    default: fn(nbc, w, wrb, p, qs, nr, 4, out); break;                                            \
+/* Rows [0, nrows) x n (<= 4) tokens over prepared quads (token t's quads at p + t * qs), into
+ * out[t * ldo + r] (added when accumulate: column chunks after the first).  Tiles of constant
+ * size so the register tiles are fully unrolled.  One token (generation) is bound by memory:
+ * one row at a time keeps the weights a single sequential stream for the prefetcher; several
+ * tokens are bound by compute and loads, where P_ROWS rows share each activation load. */
+#define P_STORE(nr_, T)                                                                            \
+    for (int rr = 0; rr < (nr_); rr++)                                                             \
+        for (int t = 0; t < (T); t++) {                                                            \
+            float *o = &out[(int64_t)t * ldo + r + rr];                                            \
+            float v = part[rr * KERN_AVX2_NT + t];                                                 \
+            *o = accumulate ? *o + v : v;                                                          \
+        }
+#define P_LOOP(fn, R, T)                                                                           \
+    for (int64_t r = 0; r < nrows;) {                                                              \
+        float part[P_ROWS * KERN_AVX2_NT];                                                         \
+        if (nrows - r >= (R)) {                                                                    \
+            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, (R), (T), part);                              \
+            P_STORE(R, T)                                                                          \
+            r += (R);                                                                              \
+        } else {                                                                                   \
+            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, 1, (T), part);                                \
+            P_STORE(1, T)                                                                          \
+            r += 1;                                                                                \
+        }                                                                                          \
     }
-#define P_DISPATCH(fn)                                                                             \
-    static void fn##_any(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p,        \
-                         size_t qs, int nr, int nt, float *out)                                    \
+#define P_RUNNER(fn)                                                                               \
+    static void fn##_run(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,                 \
+                         const struct p_quad *p, size_t qs, int n, float *out, int64_t ldo,        \
+                         int accumulate)                                                           \
     {                                                                                              \
-        switch (nr) {                                                                              \
-        case 1: P_CASE_T(fn, 1, nt); break;                                                        \
-        default: P_CASE_T(fn, 2, nt); break;                                                       \
+        switch (n) {                                                                               \
+        case 1: P_LOOP(fn, KERN_GEMV_ROWS, 1) break;                                               \
+        case 2: P_LOOP(fn, P_ROWS, 2) break;                                                       \
+        case 3: P_LOOP(fn, P_ROWS, 3) break;                                                       \
+        default: P_LOOP(fn, P_ROWS, 4) break;                                                      \
         }                                                                                          \
     }
 
-P_DISPATCH(p_k_q4_0)
-P_DISPATCH(p_k_q5_0)
-P_DISPATCH(p_k_q8_0)
+P_RUNNER(p_k_q4_0)
+P_RUNNER(p_k_q5_0)
+P_RUNNER(p_k_q8_0)
 
-typedef void (*p_kernel_fn)(int64_t, const uint8_t *, size_t, const struct p_quad *, size_t, int,
-                            int, float *);
+typedef void (*p_runner_fn)(int64_t, const uint8_t *, size_t, int64_t, const struct p_quad *,
+                            size_t, int, float *, int64_t, int);
 
-/* Kernel and offset for wtype; NULL when it has no prepared-activation kernel. */
-static p_kernel_fn p_kernel(uint32_t wtype, float *off)
+/* Runner and offset for wtype; NULL when it has no prepared-activation kernel. */
+static p_runner_fn p_kernel(uint32_t wtype, float *off)
 {
     switch (wtype) {
-    case KERN_T_Q4_0: *off = 8.0f; return p_k_q4_0_any;
-    case KERN_T_Q5_0: *off = 16.0f; return p_k_q5_0_any;
-    case KERN_T_Q8_0: *off = 128.0f; return p_k_q8_0_any;
+    case KERN_T_Q4_0: *off = 8.0f; return p_k_q4_0_run;
+    case KERN_T_Q5_0: *off = 16.0f; return p_k_q5_0_run;
+    case KERN_T_Q8_0: *off = 128.0f; return p_k_q8_0_run;
     default: return NULL;
     }
 }
 
-/* Rows [r0, r1) x tokens [0, nt) over prepared quads: token t's quads at p + t * qs.  One token
- * (generation) is bound by memory: one row at a time keeps the weights a single sequential stream
- * for the prefetcher; several tokens are bound by compute and loads, where P_ROWS rows share each
- * activation load.  accumulate: add to out instead of storing (column chunks after the first). */
-static void p_run(p_kernel_fn kf, int64_t nbc, const uint8_t *w, size_t w_row_bytes, int64_t r0,
+/* Rows [r0, r1) x tokens [0, nt), in groups of KERN_AVX2_NT tokens. */
+static void p_run(p_runner_fn kf, int64_t nbc, const uint8_t *w, size_t w_row_bytes, int64_t r0,
                   int64_t r1, const struct p_quad *p, size_t qs, int nt, float *out, int64_t ldo,
                   int accumulate)
 {
     for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
         int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
-        int rows = n == 1 ? KERN_GEMV_ROWS : P_ROWS;
-        for (int64_t r = r0; r < r1; r += rows) {
-            int nr = r1 - r < rows ? (int)(r1 - r) : rows;
-            float part[P_ROWS * KERN_AVX2_NT];
-            kf(nbc, w + (size_t)r * w_row_bytes, w_row_bytes, p + (size_t)t0 * qs, qs, nr, n, part);
-            for (int rr = 0; rr < nr; rr++)
-                for (int t = 0; t < n; t++) {
-                    float *o = &out[(int64_t)(t0 + t) * ldo + r + rr];
-                    float v = part[rr * KERN_AVX2_NT + t];
-                    *o = accumulate ? *o + v : v;
-                }
-        }
+        kf(nbc, w + (size_t)r0 * w_row_bytes, w_row_bytes, r1 - r0, p + (size_t)t0 * qs, qs, n,
+           out + (int64_t)t0 * ldo + r0, ldo, accumulate);
     }
 }
 
@@ -436,7 +443,7 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
                      float *out, int64_t ldo)
 {
     float off;
-    p_kernel_fn kf = p_kernel(wtype, &off);
+    p_runner_fn kf = p_kernel(wtype, &off);
     if (!kf)
         return 0;
     _Alignas(64) struct p_quad prep[KERN_AVX2_NT][P_CHUNK / 4];
@@ -485,7 +492,7 @@ static void avx512_mul_mat_prep(uint32_t wtype, const void *w, size_t w_row_byte
                                 int64_t ldo)
 {
     float off;
-    p_kernel_fn kf = p_kernel(wtype, &off);
+    p_runner_fn kf = p_kernel(wtype, &off);
     if (!kf)
         return;
     int64_t nb = ncols / KERN_QK;
