@@ -204,6 +204,7 @@ TEST(tok_range_and_accessors)
     size_t n = 0, len = 0;
     tv_open(&t, VOCAB_DIR "ggml-vocab-llama-spm.gguf");
     ASSERT_EQ_SIZE(tok_n_vocab(t.v), 32000);
+    ASSERT(tok_max_piece(t.v) >= 16 && tok_max_piece(t.v) <= 48);
     ASSERT_EQ_INT(tok_kind(t.v), TOK_KIND_SPM);
     ASSERT_EQ_INT(tok_bos(t.v), 1);
     ASSERT_EQ_INT(tok_eos(t.v), 2);

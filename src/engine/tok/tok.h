@@ -87,6 +87,9 @@ CORRAL_WARN_UNUSED int tok_decode(const struct tok_vocab *v, const int32_t *ids,
                                   int render_special, char *out, size_t cap, size_t *n_out);
 
 size_t tok_n_vocab(const struct tok_vocab *v);
+/* Bytes of the longest piece (tok_piece) in v; a detokenizer output buffer of this + 3 bytes
+ * always suffices for v (TOK_DETOK_MAX_OUT suffices for every vocabulary). */
+size_t tok_max_piece(const struct tok_vocab *v);
 enum tok_kind tok_kind(const struct tok_vocab *v);
 /* Name of tokenizer.ggml.pre as loaded ("default" when absent); borrowed. */
 const char *tok_pre_name(const struct tok_vocab *v);

@@ -51,6 +51,7 @@ struct tok_vocab {
     uint32_t n_special;
     int32_t byte_tok[256];  /* token of each raw byte (<0xNN> or the BPE byte char), or -1 */
     uint32_t max_token_len; /* longest token text in bytes */
+    uint32_t max_piece_len; /* longest decoded piece in bytes */
     int32_t bos, eos, eot, eom, unk, pad, sep, nl;
     int add_bos, add_eos, add_space_prefix, ignore_merges;
     int spm_word_split; /* SPM: no token has "▁" after another character (merges stay in words) */

@@ -548,6 +548,8 @@ static void build_pieces(struct tok_vocab *v)
         }
         v->piece_off[i] = off;
         v->piece_len[i] = (uint32_t)k;
+        if (k > v->max_piece_len)
+            v->max_piece_len = (uint32_t)k;
         o[k] = 0;
         off += (uint32_t)k + 1;
     }
@@ -779,6 +781,11 @@ int32_t tok_find(const struct tok_vocab *v, const char *s, size_t n)
 size_t tok_n_vocab(const struct tok_vocab *v)
 {
     return v->n;
+}
+
+size_t tok_max_piece(const struct tok_vocab *v)
+{
+    return v->max_piece_len;
 }
 
 enum tok_kind tok_kind(const struct tok_vocab *v)
