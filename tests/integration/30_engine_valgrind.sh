@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 for m in stories260K.gguf synth-qwen2-d256-Q4_K_M.gguf; do
     timeout 120 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
-        "$CORRAL_BIN_ABS" bench "tests/data/models/$m" -p 12 -n 24 -t 2 -r 1 --no-bw \
+        "$CORRAL_BIN_ABS" bench "tests/data/models/$m" -p 12 -n 24 -t 2 -r 1 --no-bw --all-threads \
         >"$TMPDIR_TEST/out.txt" 2>"$TMPDIR_TEST/vg.txt" || { cat "$TMPDIR_TEST/vg.txt"; exit 1; }
     grep -q '^RESULT ' "$TMPDIR_TEST/out.txt" || { cat "$TMPDIR_TEST/out.txt"; exit 1; }
 done

@@ -28,7 +28,8 @@
 struct bench_opts {
     const char *path;
     int n_prompt, n_gen, n_threads, reps;
-    int no_bw; /* --no-bw: skip the bandwidth measurement (valgrind runs) */
+    int no_bw;       /* --no-bw: skip the bandwidth measurement (valgrind runs) */
+    int all_threads; /* --all-threads: use every thread even on tiny models */
 };
 
 static double now_s(void)
@@ -141,7 +142,7 @@ static int run_gen(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, do
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps] [--no-bw]\n"
+    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps] [--no-bw] [--all-threads]\n"
                     "  -p  prompt tokens (default 128)   -n  generated tokens (default 64)\n"
                     "  -t  threads (default: physical cores)   -r  repetitions, best kept (2)\n");
     return 2;
@@ -149,12 +150,12 @@ static int usage(void)
 
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
 {
-    *o = (struct bench_opts){NULL, 128, 64, 0, 2, 0};
+    *o = (struct bench_opts){NULL, 128, 64, 0, 2, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int *dst = NULL;
-        if (strcmp(a, "--no-bw") == 0) {
-            o->no_bw = 1;
+        if (strcmp(a, "--no-bw") == 0 || strcmp(a, "--all-threads") == 0) {
+            *(a[2] == 'n' ? &o->no_bw : &o->all_threads) = 1;
             continue;
         }
         if (strcmp(a, "-p") == 0)
@@ -216,6 +217,8 @@ static int bench_model(struct eng_model *m, const struct bench_opts *o)
     eng_ctx_params_default(&cp);
     cp.n_ctx = (uint32_t)(o->n_prompt + o->n_gen + 8);
     cp.n_threads = o->n_threads;
+    if (o->all_threads)
+        cp.par_min_bytes = 0;
     if ((rc = eng_ctx_new(m, &cp, &c, &ei)) != 0) {
         fprintf(stderr, "corral bench: %s\n", ei.msg);
         goto out;
