@@ -522,39 +522,44 @@ static size_t spm_unescape(const char *s, size_t n, char *o)
     return k;
 }
 
+/* Writes the decoded piece of token i to o (never longer than its text); returns its length. */
+static size_t piece_of(struct tok_vocab *v, uint32_t i, const int16_t *cp2byte, char *o)
+{
+    const char *s = v->text_pool + v->text_off[i];
+    size_t n = v->text_len[i];
+    uint8_t t = v->type[i];
+    int byte = parse_byte_token(s, n);
+    if (t == TOK_TYPE_CONTROL || t == TOK_TYPE_UNKNOWN || t == TOK_TYPE_USER_DEFINED) {
+        memcpy(o, s, n);
+        return n;
+    }
+    if (byte >= 0 && (t == TOK_TYPE_BYTE || v->kind == TOK_KIND_SPM)) {
+        o[0] = (char)byte;
+        if (v->byte_tok[byte] < 0)
+            v->byte_tok[byte] = (int32_t)i;
+        return 1;
+    }
+    if (v->kind == TOK_KIND_BPE)
+        return bpe_decode(cp2byte, s, n, o);
+    return spm_unescape(s, n, o);
+}
+
 static void build_pieces(struct tok_vocab *v)
 {
     int16_t cp2byte[324];
+    uint32_t off = 0;
     memset(cp2byte, 0xff, sizeof(cp2byte));
     for (unsigned b = 0; b < 256; b++)
         cp2byte[bpe_byte_cp(b)] = (int16_t)b;
     for (int b = 0; b < 256; b++)
         v->byte_tok[b] = -1;
-    uint32_t off = 0;
     for (uint32_t i = 0; i < v->n; i++) {
-        const char *s = v->text_pool + v->text_off[i];
-        size_t n = v->text_len[i], k;
-        char *o = v->piece_pool + off;
-        int byte = parse_byte_token(s, n);
-        if (v->type[i] == TOK_TYPE_CONTROL || v->type[i] == TOK_TYPE_UNKNOWN ||
-            v->type[i] == TOK_TYPE_USER_DEFINED) {
-            memcpy(o, s, n);
-            k = n;
-        } else if (byte >= 0 && (v->type[i] == TOK_TYPE_BYTE || v->kind == TOK_KIND_SPM)) {
-            o[0] = (char)byte;
-            k = 1;
-            if (v->byte_tok[byte] < 0)
-                v->byte_tok[byte] = (int32_t)i;
-        } else if (v->kind == TOK_KIND_BPE) {
-            k = bpe_decode(cp2byte, s, n, o);
-        } else {
-            k = spm_unescape(s, n, o);
-        }
+        size_t k = piece_of(v, i, cp2byte, v->piece_pool + off);
         v->piece_off[i] = off;
         v->piece_len[i] = (uint32_t)k;
         if (k > v->max_piece_len)
             v->max_piece_len = (uint32_t)k;
-        o[k] = 0;
+        v->piece_pool[off + k] = 0;
         off += (uint32_t)k + 1;
     }
     if (v->kind == TOK_KIND_BPE) {
@@ -564,6 +569,12 @@ static void build_pieces(struct tok_vocab *v)
         }
         v->nl = tok__lookup(v, "\xc4\x8a", 2);
     } else if (v->kind == TOK_KIND_SPM) {
+        /* Without <0xNN> tokens llama.cpp falls back to the one-byte token. */
+        for (unsigned b = 0; b < 256; b++)
+            if (v->byte_tok[b] < 0) {
+                char c = (char)b;
+                v->byte_tok[b] = tok__lookup(v, &c, 1);
+            }
         v->nl = v->byte_tok['\n'];
     }
 }
