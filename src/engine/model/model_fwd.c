@@ -30,7 +30,8 @@
 #include "engine/thread/pool.h"
 
 #define FWD_LOCAL_TOK  8  /* batches up to this size quantize activations per thread */
-#define FWD_ROW_CHUNK  64 /* weight rows per work item (Wo, FFN, output) */
+#define FWD_ROW_CHUNK  64 /* minimum weight rows per work item (Wo, FFN, output) */
+#define FWD_CHUNKS_PER_THREAD 16 /* work items per thread and phase: balance vs atomics */
 #define FWD_N_SLOTS    3  /* distinct activation types one phase may need */
 
 struct act {
@@ -292,6 +293,17 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
     sync_all(f);
 }
 
+/* Rows per work item for a matrix of nrows rows: about FWD_CHUNKS_PER_THREAD items per thread
+ * (enough for a thread to take over a stalled one's share), at least FWD_ROW_CHUNK rows,
+ * a multiple of 16. */
+static int64_t chunk_rows(const struct model_fwd *f, int64_t nrows)
+{
+    int nth = f->single ? 1 : f->n_threads;
+    int64_t r = nrows / ((int64_t)nth * FWD_CHUNKS_PER_THREAD);
+    r = (r + 15) / 16 * 16;
+    return r < FWD_ROW_CHUNK ? FWD_ROW_CHUNK : r;
+}
+
 /* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
 
 static void phase_residual(struct model_fwd *f, const struct model_mat *w, const float *src,
@@ -301,11 +313,12 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
     struct act a;
     int64_t ne = f->m->n_embd;
     act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
-    int n_chunks = (int)((w->nrows + FWD_ROW_CHUNK - 1) / FWD_ROW_CHUNK);
+    int64_t cr = chunk_rows(f, w->nrows);
+    int n_chunks = (int)((w->nrows + cr - 1) / cr);
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
-        int64_t r0 = (int64_t)c * FWD_ROW_CHUNK;
-        int64_t r1 = r0 + FWD_ROW_CHUNK < w->nrows ? r0 + FWD_ROW_CHUNK : w->nrows;
+        int64_t r0 = (int64_t)c * cr;
+        int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, w, a.buf[0], nt, r0, r1, f->tmp, ne);
         for (int t = 0; t < nt; t++)
             kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
@@ -325,11 +338,12 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     int nu = uniq_types(vd, 2, u, map);
     act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
     int64_t nf = m->n_ff;
-    int n_chunks = (int)((nf + FWD_ROW_CHUNK - 1) / FWD_ROW_CHUNK);
+    int64_t cr = chunk_rows(f, nf);
+    int n_chunks = (int)((nf + cr - 1) / cr);
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
-        int64_t r0 = (int64_t)c * FWD_ROW_CHUNK;
-        int64_t r1 = r0 + FWD_ROW_CHUNK < nf ? r0 + FWD_ROW_CHUNK : nf;
+        int64_t r0 = (int64_t)c * cr;
+        int64_t r1 = r0 + cr < nf ? r0 + cr : nf;
         mat_rows(f, &L->gate, a.buf[map[0]], nt, r0, r1, f->ff_g, nf);
         mat_rows(f, &L->up, a.buf[map[1]], nt, r0, r1, f->ff_u, nf);
         for (int t = 0; t < nt; t++) {
@@ -348,11 +362,12 @@ static void phase_output(struct model_fwd *f, int ith, int nth, int *ph)
     int n_out = f->b->n_out;
     act_prep(f, ith, nth, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm,
              &w->vdt, 1, &a);
-    int n_chunks = (int)((w->nrows + FWD_ROW_CHUNK - 1) / FWD_ROW_CHUNK);
+    int64_t cr = chunk_rows(f, w->nrows);
+    int n_chunks = (int)((w->nrows + cr - 1) / cr);
     atomic_int *ctr = &f->chunk[(*ph)++];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
-        int64_t r0 = (int64_t)c * FWD_ROW_CHUNK;
-        int64_t r1 = r0 + FWD_ROW_CHUNK < w->nrows ? r0 + FWD_ROW_CHUNK : w->nrows;
+        int64_t r0 = (int64_t)c * cr;
+        int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, w, a.buf[0], n_out, r0, r1, f->logits, m->n_vocab);
     }
 }
