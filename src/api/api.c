@@ -33,12 +33,14 @@ static int method_in(const char *methods, const char *m)
 /* 1 when path matches pattern; *param set for a trailing ":name" segment. */
 static int path_match(const char *pat, const char *path, const char **param)
 {
-    const char *colon = strstr(pat, "/:");
+    const char *colon = strstr(pat, "/:"), *star = strstr(pat, "/*");
     size_t pre;
-    if (!colon)
+    if (!colon && !star)
         return !strcmp(pat, path);
+    if (!colon)
+        colon = star; /* a "*name" segment: the rest of the path, slashes included */
     pre = (size_t)(colon - pat) + 1; /* including the slash */
-    if (strncmp(pat, path, pre) != 0 || !path[pre] || strchr(path + pre, '/'))
+    if (strncmp(pat, path, pre) != 0 || !path[pre] || (!star && strchr(path + pre, '/')))
         return 0;
     *param = path + pre;
     return 1;

@@ -124,7 +124,8 @@ enum api_route_flags {
 
 struct api_route {
     const char *methods; /* space-separated, e.g. "GET HEAD" */
-    const char *path;    /* exact, or ending in "/:name" for one trailing segment */
+    const char *path;    /* exact, or ending in "/:name" for one trailing segment, or in
+                          * a "*name" last segment for the rest of the path, slashes included */
     api_handler_fn fn;
     int flags;
     const struct api_upload_ops *upload;
