@@ -274,4 +274,5 @@ static int h_model(struct api_req *req, struct api_resp *resp)
     api_model_fini(&m);
     return rc;
 }
-API_ROUTE(oai_model, "GET", "/v1/models/:model", h_model, API_ROUTE_NOBODY)
+/* "*model": a namespaced id arrives with its slash (clients send %2F, decoded) */
+API_ROUTE(oai_model, "GET", "/v1/models/*model", h_model, API_ROUTE_NOBODY)

@@ -490,3 +490,17 @@ TEST(openai_handlers_without_models)
     api_resp_fini(&resp);
     store_close(st);
 }
+
+TEST(openai_model_route_takes_namespaced_ids)
+{
+    const struct api_route *r = NULL;
+    const char *param = NULL;
+    ASSERT_OK(api_route_find("GET", "/v1/models/myuser/model:1b", &r, &param));
+    ASSERT_EQ_STR(param, "myuser/model:1b");
+    ASSERT_OK(api_route_find("GET", "/v1/models/stories", &r, &param));
+    ASSERT_EQ_STR(param, "stories");
+    ASSERT_EQ_INT(api_route_find("GET", "/v1/models/", &r, &param), E_NOTFOUND);
+    ASSERT_EQ_INT(api_route_find("POST", "/v1/models/x", &r, &param), E_UNSUPPORTED);
+    /* one-segment ":name" routes still refuse slashes */
+    ASSERT_EQ_INT(api_route_find("HEAD", "/api/blobs/a/b", &r, &param), E_NOTFOUND);
+}
