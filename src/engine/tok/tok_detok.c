@@ -3,12 +3,12 @@
  * tok_decode for whole sequences.
  *
  * A push appends the token's piece (tok_piece; control and unknown tokens only with
- * TOK_DETOK_SPECIAL) to the held-back bytes and writes out everything except a trailing
- * incomplete UTF-8 sequence (at most 3 bytes), which waits for the next piece.  Invalid bytes
- * are never held: only a valid lead byte followed by valid continuation bytes is.  With
- * TOK_DETOK_STRIP_SPACE and an SPM vocabulary that adds the dummy space prefix (or WordPiece),
- * one leading space of the first non-control piece is dropped, as llama.cpp's detokenize does
- * (lstrip 1).
+ * TOK_DETOK_SPECIAL, unused and undefined ones never, as llama.cpp's token_to_piece) to the
+ * held-back bytes and writes out everything except a trailing incomplete UTF-8 sequence (at most 3
+ * bytes), which waits for the next piece.  Invalid bytes are never held: only a valid lead byte
+ * followed by valid continuation bytes is.  With TOK_DETOK_STRIP_SPACE and an SPM vocabulary that
+ * adds the dummy space prefix (or WordPiece), one leading space of the first non-control piece is
+ * dropped, as llama.cpp's detokenize does (lstrip 1).
  */
 #include "engine/tok/tok.h"
 
@@ -52,7 +52,8 @@ int tok_detok_push(struct tok_detok *d, int32_t id, char *out, size_t cap, size_
         return E_INVAL;
     p = tok_piece(v, id, &plen);
     uint8_t t = v->type[id];
-    if ((t == TOK_TYPE_CONTROL || t == TOK_TYPE_UNKNOWN) && !(d->flags & TOK_DETOK_SPECIAL)) {
+    if (((t == TOK_TYPE_CONTROL || t == TOK_TYPE_UNKNOWN) && !(d->flags & TOK_DETOK_SPECIAL)) ||
+        t == TOK_TYPE_UNUSED || t == TOK_TYPE_UNDEFINED) {
         plen = 0;
     } else if (d->strip_pending && t != TOK_TYPE_CONTROL) {
         if (plen > 0 && p[0] == ' ')
