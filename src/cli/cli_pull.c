@@ -21,9 +21,9 @@
 #include "common/cmd.h"
 #include "common/mem.h"
 
-#define CLI_MAX_LINES   256       /* progress lines kept for redraws */
-#define CLI_LINE_MAX    (1u << 20) /* one NDJSON line from the daemon */
-#define CLI_LABEL_MAX   96
+#define CLI_MAX_LINES 256        /* progress lines kept for redraws */
+#define CLI_LINE_MAX  (1u << 20) /* one NDJSON line from the daemon */
+#define CLI_LABEL_MAX 96
 
 /* The transfer client, shared with cli_push.c (declared there too; no header of its own). */
 int cli__transfer(const char *verb, int argc, char **argv);
@@ -42,7 +42,7 @@ struct xfer_ui {
     int width;
     struct pline lines[CLI_MAX_LINES];
     size_t n;
-    size_t drawn; /* lines on screen from the last redraw */
+    size_t drawn;  /* lines on screen from the last redraw */
     struct buf in; /* partial NDJSON line */
     char error[1024];
     int success;
@@ -274,8 +274,9 @@ static void daemon_url(char *out, size_t n)
 
 static int usage(const char *verb)
 {
-    fprintf(stderr, "Usage:\n  corral %s MODEL [flags]\n\nFlags:\n  -h, --help       help for %s\n"
-                    "      --insecure   Use an insecure registry\n",
+    fprintf(stderr,
+            "Usage:\n  corral %s MODEL [flags]\n\nFlags:\n  -h, --help       help for %s\n"
+            "      --insecure   Use an insecure registry\n",
             verb, verb);
     return 1;
 }
@@ -345,9 +346,10 @@ int cli__transfer(const char *verb, int argc, char **argv)
         snprintf(ui->error, sizeof(ui->error), "%s failed with HTTP %ld", verb, status);
     if (ui->error[0]) {
         if (!strcmp(verb, "push") && strstr(ui->error, "unauthorized"))
-            snprintf(ui->error, sizeof(ui->error), "you are not authorized to push to this "
-                                                   "namespace, create the model under a namespace "
-                                                   "you own");
+            snprintf(ui->error, sizeof(ui->error),
+                     "you are not authorized to push to this "
+                     "namespace, create the model under a namespace "
+                     "you own");
         fprintf(stderr, "Error: %s\n", ui->error);
     } else if (ui->success) {
         rc = 0;

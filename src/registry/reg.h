@@ -30,16 +30,16 @@
 #include "common/err.h"
 #include "store/store.h"
 
-#define REG_MAX_PARTS        1024               /* parts of one blob */
-#define REG_MAX_WORKERS      16                 /* concurrent part downloads per blob */
-#define REG_PART_MIN         (100ull * 1000 * 1000)
-#define REG_PART_MAX         (1000ull * 1000 * 1000)
-#define REG_MAX_REDIRECTS    10
-#define REG_PART_ATTEMPTS    6
-#define REG_STALL_SECONDS    30                 /* no byte for this long = stalled part */
-#define REG_PROGRESS_MS      60                 /* progress callback cadence */
-#define REG_MAX_SMALL_BODY   (1u << 20)         /* error bodies, token replies */
-#define REG_PUSH_CHUNK       (64ull << 20)      /* PATCH chunk size */
+#define REG_MAX_PARTS      1024 /* parts of one blob */
+#define REG_MAX_WORKERS    16   /* concurrent part downloads per blob */
+#define REG_PART_MIN       (100ull * 1000 * 1000)
+#define REG_PART_MAX       (1000ull * 1000 * 1000)
+#define REG_MAX_REDIRECTS  10
+#define REG_PART_ATTEMPTS  6
+#define REG_STALL_SECONDS  30            /* no byte for this long = stalled part */
+#define REG_PROGRESS_MS    60            /* progress callback cadence */
+#define REG_MAX_SMALL_BODY (1u << 20)    /* error bodies, token replies */
+#define REG_PUSH_CHUNK     (64ull << 20) /* PATCH chunk size */
 
 /* Connects to host:port (TCP) and returns a connected socket in *fd_out (the caller of the
  * callback owns it); 0 or a negative E_* code. */
@@ -62,10 +62,10 @@ struct reg_progress {
 typedef int (*reg_progress_fn)(void *ctx, const struct reg_progress *p);
 
 struct reg_opts {
-    int insecure;                /* plain http (required for http:// names) */
-    reg_connect_fn connect;      /* NULL = reg_connect_default */
+    int insecure;           /* plain http (required for http:// names) */
+    reg_connect_fn connect; /* NULL = reg_connect_default */
     void *connect_ctx;
-    reg_progress_fn progress;    /* may be NULL */
+    reg_progress_fn progress; /* may be NULL */
     void *progress_ctx;
     const atomic_int *cancelled; /* polled; may be NULL */
     const char *auth_file;       /* NULL = $HOME/.ollama/registry-auth.json */
@@ -125,8 +125,7 @@ CORRAL_WARN_UNUSED int reg_key_load(const char *path, int create, struct reg_key
 void reg_key_free(struct reg_key *k);
 /* Signs msg as Ollama does: *out = "<base64 SSH public key blob>:<base64 signature>" (caller
  * owns; mem_free). */
-CORRAL_WARN_UNUSED int reg_key_sign(const struct reg_key *k, const void *msg, size_t n,
-                                    char **out);
+CORRAL_WARN_UNUSED int reg_key_sign(const struct reg_key *k, const void *msg, size_t n, char **out);
 /* "ssh-ed25519 <base64 blob>" (the .pub line without newline). */
 CORRAL_WARN_UNUSED int reg_key_public_line(const struct reg_key *k, char *out, size_t n);
 

@@ -217,8 +217,7 @@ static int realm_allowed(struct reg_client *c, const char *realm)
     return ok;
 }
 
-static int build_token_url(const char *realm, const struct reg_challenge *ch, char *out,
-                           size_t n)
+static int build_token_url(const char *realm, const struct reg_challenge *ch, char *out, size_t n)
 {
     struct buf b;
     char *esc;

@@ -65,8 +65,8 @@ int reg_connect_default(void *ctx, const char *host, int port, int *fd_out)
     if (getaddrinfo(host, ports, &hints, &res) != 0)
         return E_NET;
     for (ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                        ai->ai_protocol);
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0)
             continue;
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
@@ -240,8 +240,8 @@ struct xfer {
     struct reg_resp *rs;
     char host[256];
     int port;
-    uint64_t sent;   /* upload bytes given to curl */
-    int sink_rc;     /* first sink error */
+    uint64_t sent; /* upload bytes given to curl */
+    int sink_rc;   /* first sink error */
     int connect_rc;
 };
 
@@ -409,16 +409,16 @@ static int build_headers(struct reg_client *c, const struct reg_req *rq, struct 
     /* no "Expect: 100-continue" round trip on uploads */
     if (!(h = curl_slist_append(NULL, "Expect:")))
         return E_NOMEM;
-#define ADDH(fmt, v)                                                                               \
-    do {                                                                                           \
-        if (v) {                                                                                   \
-            snprintf(line, sizeof(line), fmt, v);                                                  \
-            if (!(t = curl_slist_append(h, line))) {                                               \
-                rc = E_NOMEM;                                                                      \
-                goto out;                                                                          \
-            }                                                                                      \
-            h = t;                                                                                 \
-        }                                                                                          \
+#define ADDH(fmt, v)                                 \
+    do {                                             \
+        if (v) {                                     \
+            snprintf(line, sizeof(line), fmt, v);    \
+            if (!(t = curl_slist_append(h, line))) { \
+                rc = E_NOMEM;                        \
+                goto out;                            \
+            }                                        \
+            h = t;                                   \
+        }                                            \
     } while (0)
     ADDH("Accept: %s", rq->accept);
     ADDH("Content-Type: %s", rq->content_type);
@@ -454,13 +454,13 @@ static void set_method(CURL *e, const struct reg_req *rq)
 static int curl_failed(CURLcode cc, struct xfer *x, const char *errbuf, struct err_info *ei)
 {
     if (x->sink_rc)
-        return err_set(ei, x->sink_rc, "%s", x->sink_rc == E_RANGE ? "response too large"
-                                                                  : "download aborted");
+        return err_set(ei, x->sink_rc, "%s",
+                       x->sink_rc == E_RANGE ? "response too large" : "download aborted");
     if (cc == CURLE_ABORTED_BY_CALLBACK || reg__cancelled(x->c))
         return err_set(ei, E_CANCELLED, "cancelled");
     if (x->connect_rc)
-        return err_set(ei, x->connect_rc == E_PERM ? E_PERM : E_NET, "dial tcp %s:%d: %s",
-                       x->host, x->port, err_str(x->connect_rc));
+        return err_set(ei, x->connect_rc == E_PERM ? E_PERM : E_NET, "dial tcp %s:%d: %s", x->host,
+                       x->port, err_str(x->connect_rc));
     if (cc == CURLE_OPERATION_TIMEDOUT)
         return err_set(ei, E_TIMEOUT, "stalled: %s", errbuf[0] ? errbuf : "timeout");
     return err_set(ei, E_NET, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
@@ -594,6 +594,6 @@ int reg__http_error(const struct reg_resp *rs, const char *what, struct err_info
         return err_set(ei, E_PERM, "unauthorized: access denied");
     if (rs->status == 404)
         return err_set(ei, E_NOTFOUND, "%s: file does not exist", what);
-    return err_set(ei, rs->status == 429 || rs->status >= 500 ? E_NET : E_INVAL,
-                   "%s: %ld: %.180s", what, rs->status, body);
+    return err_set(ei, rs->status == 429 || rs->status >= 500 ? E_NET : E_INVAL, "%s: %ld: %.180s",
+                   what, rs->status, body);
 }

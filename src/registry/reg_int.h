@@ -22,18 +22,18 @@ struct reg_client {
     char host[256];     /* registry host[:port] as in the name */
     char hostname[256]; /* host without the port (and without brackets) */
     int port;
-    char base[600];     /* scheme://host */
-    char repo[300];     /* ns/model */
+    char base[600]; /* scheme://host */
+    char repo[300]; /* ns/model */
     pthread_mutex_t mu;
-    char *token;        /* bearer token for this operation, or NULL */
-    char basic[1024];   /* base64 user:pass for this registry from the auth file, or "" */
-    int use_basic;      /* the registry asked for Basic: send it from now on */
-    atomic_int stop;    /* set when the progress callback asked to cancel */
+    char *token;      /* bearer token for this operation, or NULL */
+    char basic[1024]; /* base64 user:pass for this registry from the auth file, or "" */
+    int use_basic;    /* the registry asked for Basic: send it from now on */
+    atomic_int stop;  /* set when the progress callback asked to cancel */
 };
 
 struct reg_resp {
     long status;
-    char url[REG_URL_MAX];             /* the URL that gave this reply (after same-host hops) */
+    char url[REG_URL_MAX]; /* the URL that gave this reply (after same-host hops) */
     char location[REG_URL_MAX];
     char upload_location[REG_URL_MAX];
     char www_auth[2048];
@@ -46,7 +46,7 @@ struct reg_resp {
 typedef int (*reg_sink_fn)(void *ctx, const char *p, size_t n);
 
 struct reg_req {
-    const char *method;        /* GET HEAD POST PUT PATCH */
+    const char *method; /* GET HEAD POST PUT PATCH */
     const char *url;
     const char *accept;        /* may be NULL */
     const char *content_type;  /* may be NULL */
@@ -54,9 +54,9 @@ struct reg_req {
     const char *content_range; /* "a-b" (upload chunk) or NULL */
     const void *body;          /* memory body, or NULL */
     size_t body_len;
-    int body_fd;               /* file body when >= 0 (pread from body_off, body_n bytes) */
+    int body_fd; /* file body when >= 0 (pread from body_off, body_n bytes) */
     uint64_t body_off, body_n;
-    reg_sink_fn sink;          /* NULL: 2xx body goes to resp->body (capped at body_max) */
+    reg_sink_fn sink; /* NULL: 2xx body goes to resp->body (capped at body_max) */
     void *sink_ctx;
     size_t body_max;           /* cap for resp->body; 0 = REG_MAX_SMALL_BODY */
     int no_auth;               /* never attach credentials (token requests to a realm) */

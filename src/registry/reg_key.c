@@ -19,12 +19,12 @@
 #include "common/fs.h"
 #include "common/mem.h"
 
-#define KEY_FILE_MAX   8192
-#define KEY_MAGIC      "openssh-key-v1"
-#define KEY_TYPE       "ssh-ed25519"
-#define PEM_BEGIN      "-----BEGIN OPENSSH PRIVATE KEY-----"
-#define PEM_END        "-----END OPENSSH PRIVATE KEY-----"
-#define PUB_BLOB_LEN   (4 + 11 + 4 + 32) /* string "ssh-ed25519", string pk */
+#define KEY_FILE_MAX 8192
+#define KEY_MAGIC    "openssh-key-v1"
+#define KEY_TYPE     "ssh-ed25519"
+#define PEM_BEGIN    "-----BEGIN OPENSSH PRIVATE KEY-----"
+#define PEM_END      "-----END OPENSSH PRIVATE KEY-----"
+#define PUB_BLOB_LEN (4 + 11 + 4 + 32) /* string "ssh-ed25519", string pk */
 
 struct reg_key {
     EVP_PKEY *pkey;

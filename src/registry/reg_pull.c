@@ -38,8 +38,9 @@
 
 #define REG_PERSIST_BYTES   (8u << 20) /* part records rewritten at least this often... */
 #define REG_PERSIST_SECONDS 1          /* ...and at least once a second while bytes arrive */
-#define PART_RECORD_MAX   512
-#define MT_OLLAMA_PREFIX  "application/vnd.ollama.image."
+#define PART_RECORD_MAX     512
+#define REG_MAX_STALLS      20 /* stalled attempts (no byte for REG_STALL_SECONDS) per part */
+#define MT_OLLAMA_PREFIX    "application/vnd.ollama.image."
 
 struct part {
     int n;
@@ -99,9 +100,9 @@ static int part_persist(struct dl *d, struct part *p)
 {
     char path[PATH_MAX + 16], rec[PART_RECORD_MAX];
     uint64_t done = atomic_load(&p->completed);
-    int len = snprintf(rec, sizeof(rec), "{\"N\":%d,\"Offset\":%llu,\"Size\":%llu,\"Completed\":%llu}",
-                       p->n, (unsigned long long)p->off, (unsigned long long)p->size,
-                       (unsigned long long)done);
+    int len = snprintf(
+        rec, sizeof(rec), "{\"N\":%d,\"Offset\":%llu,\"Size\":%llu,\"Completed\":%llu}", p->n,
+        (unsigned long long)p->off, (unsigned long long)p->size, (unsigned long long)done);
     part_record_path(d, p->n, path, sizeof(path));
     p->persisted = done;
     p->persisted_at = time(NULL);
@@ -284,12 +285,13 @@ static int retryable(int rc)
 
 static int part_run(struct dl *d, struct part *p, struct err_info *ei)
 {
-    int rc = 0;
+    int rc = 0, stalls = 0;
     for (int attempt = 0; attempt < REG_PART_ATTEMPTS; attempt++) {
         if (atomic_load(&p->completed) >= p->size)
             return 0;
         if (reg__cancelled(d->c))
             return err_set(ei, E_CANCELLED, "cancelled");
+        uint64_t before = atomic_load(&p->completed);
         rc = part_attempt(d, p, ei);
         if (rc == 0 && atomic_load(&p->completed) >= p->size)
             return 0;
@@ -297,6 +299,11 @@ static int part_run(struct dl *d, struct part *p, struct err_info *ei)
             rc = err_set(ei, E_NET, "unexpected EOF"); /* short body: resumable */
         if (!retryable(rc))
             return rc;
+        if ((rc == E_TIMEOUT && ++stalls <= REG_MAX_STALLS) ||
+            atomic_load(&p->completed) > before) {
+            attempt--; /* stalled, or cut off after some progress: not a failed try */
+            continue;
+        }
         struct timespec ts = {.tv_sec = attempt < 3 ? 1L << attempt : 8, .tv_nsec = 0};
         nanosleep(&ts, NULL);
     }
@@ -569,7 +576,8 @@ static int check_media_types(const struct store_manifest *m, struct err_info *ei
     for (size_t i = 0; i < m->n_layers; i++) {
         const char *mt = m->layers[i].media_type;
         if (!mt || strncmp(mt, MT_OLLAMA_PREFIX, strlen(MT_OLLAMA_PREFIX)) != 0)
-            return err_set(ei, E_UNSUPPORTED, "pull model manifest: unsupported layer media type %.100s",
+            return err_set(ei, E_UNSUPPORTED,
+                           "pull model manifest: unsupported layer media type %.100s",
                            mt ? mt : "(none)");
     }
     return 0;

@@ -41,12 +41,12 @@
 #define STORE_MT_PROJECTOR "application/vnd.ollama.image.projector"
 #define STORE_MT_ADAPTER   "application/vnd.ollama.image.adapter"
 
-#define MANIFEST_MAX_BYTES   (4u << 20) /* manifests larger than this are refused */
-#define STORE_MANIFEST_MAX_LAYERS 4096  /* layers[] entries accepted by the parser */
-#define STORE_NAME_MAX_PART  80         /* ns, model, tag: 1..80 characters */
-#define STORE_NAME_MAX_HOST  255        /* host[:port]: 1..255 (Ollama allows 350) */
-#define STORE_DIGEST_LEN     71         /* "sha256:" + 64 hex */
-#define STORE_PRUNE_GRACE_S  3600       /* default grace period for young files in blobs/ */
+#define MANIFEST_MAX_BYTES        (4u << 20) /* manifests larger than this are refused */
+#define STORE_MANIFEST_MAX_LAYERS 4096       /* layers[] entries accepted by the parser */
+#define STORE_NAME_MAX_PART       80         /* ns, model, tag: 1..80 characters */
+#define STORE_NAME_MAX_HOST       255        /* host[:port]: 1..255 (Ollama allows 350) */
+#define STORE_DIGEST_LEN          71         /* "sha256:" + 64 hex */
+#define STORE_PRUNE_GRACE_S       3600       /* default grace period for young files in blobs/ */
 
 /* ---- names ---- */
 
@@ -55,15 +55,14 @@ struct store_name {
     char host[256]; /* host or host:port, default registry.ollama.ai */
     char ns[128];   /* namespace, default library */
     char model[128];
-    char tag[128];  /* default latest */
-    int http;       /* 1 when the text carried an explicit http:// scheme */
+    char tag[128]; /* default latest */
+    int http;      /* 1 when the text carried an explicit http:// scheme */
 };
 
 /* Parses `[scheme://][host[:port]/][namespace/]model[:tag]` with Ollama's defaults and rules
  * (parts 1..80 chars, first [A-Za-z0-9_], then [A-Za-z0-9_.-]; no '.' in the namespace; ':' only
  * in the host).  E_INVAL with ei->msg "invalid model name" on any violation; out untouched then. */
-CORRAL_WARN_UNUSED int store_name_parse(const char *s, struct store_name *out,
-                                        struct err_info *ei);
+CORRAL_WARN_UNUSED int store_name_parse(const char *s, struct store_name *out, struct err_info *ei);
 /* Shortest display form: `model:tag`, `ns/model:tag` or `host/ns/model:tag`.  Truncates to n-1
  * bytes (always NUL-terminated); returns the length it wanted (snprintf-style). */
 size_t store_name_display(const struct store_name *nm, char *out, size_t n);
@@ -103,8 +102,7 @@ CORRAL_WARN_UNUSED int store_blob_path(const struct store *st, const char *diges
 /* 1 when the complete blob exists (a regular file), 0 otherwise (also for a bad digest). */
 int store_blob_has(const struct store *st, const char *digest);
 /* Size in bytes of a complete blob; E_NOTFOUND when missing, E_INVAL for a bad digest. */
-CORRAL_WARN_UNUSED int store_blob_size(const struct store *st, const char *digest,
-                                       uint64_t *size);
+CORRAL_WARN_UNUSED int store_blob_size(const struct store *st, const char *digest, uint64_t *size);
 /* Opens a blob read-only (O_CLOEXEC); caller owns *fd. */
 CORRAL_WARN_UNUSED int store_blob_open(const struct store *st, const char *digest, int *fd);
 /* Deletes a blob; missing is fine. */
@@ -153,7 +151,7 @@ struct store_list_entry {
     const struct store_name *name;
     const char *bytes; /* manifest bytes */
     size_t n;
-    time_t mtime;      /* manifest file's modification time */
+    time_t mtime; /* manifest file's modification time */
 };
 /* Return nonzero from the callback to stop; that value is returned by store_manifest_list. */
 typedef int (*store_list_cb)(void *ctx, const struct store_list_entry *e);
@@ -170,13 +168,13 @@ struct store_layer {
     char *media_type;
     char digest[72]; /* "sha256:<hex>", validated */
     uint64_t size;
-    char *from;      /* optional, NULL when absent */
-    char *name;      /* optional, NULL when absent */
+    char *from; /* optional, NULL when absent */
+    char *name; /* optional, NULL when absent */
 };
 
 struct store_manifest {
     int schema_version;
-    char *media_type;        /* may be NULL */
+    char *media_type; /* may be NULL */
     struct store_layer config;
     struct store_layer *layers;
     size_t n_layers;

@@ -97,8 +97,7 @@ int store_manifest_read(const struct store *st, const struct store_name *nm, cha
     return rc;
 }
 
-int store_manifest_write(struct store *st, const struct store_name *nm, const void *bytes,
-                         size_t n)
+int store_manifest_write(struct store *st, const struct store_name *nm, const void *bytes, size_t n)
 {
     char path[PATH_MAX];
     int rc = store_manifest_path(st, nm, path, sizeof(path));
@@ -300,8 +299,7 @@ static int parse_root(json_t *root, struct store_manifest *m, struct err_info *e
     return 0;
 }
 
-int store_manifest_parse(const void *bytes, size_t n, struct store_manifest *m,
-                         struct err_info *ei)
+int store_manifest_parse(const void *bytes, size_t n, struct store_manifest *m, struct err_info *ei)
 {
     struct store_manifest tmp;
     json_error_t jerr;

@@ -124,8 +124,8 @@ TEST(reg_key_create_load_sign)
     mem_free(text);
     if (system("command -v ssh-keygen > /dev/null") == 0) { /* OpenSSH agrees on the format */
         char cmd[9000];
-        snprintf(cmd, sizeof(cmd), "ssh-keygen -y -f '%s' | cut -d' ' -f1,2 | cmp -s - '%s'",
-                 path, pub);
+        snprintf(cmd, sizeof(cmd), "ssh-keygen -y -f '%s' | cut -d' ' -f1,2 | cmp -s - '%s'", path,
+                 pub);
         ASSERT(system(cmd) == 0);
         snprintf(path, sizeof(path), "%s/sshkey", test_tmpdir());
         snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t ed25519 -N '' -C c -f '%s'", path);
@@ -139,8 +139,10 @@ TEST(reg_key_create_load_sign)
         ASSERT_EQ_INT(reg_key_load(path, 0, &k3), E_UNSUPPORTED);
     }
     snprintf(path, sizeof(path), "%s/garbage", test_tmpdir());
-    ASSERT_OK(fs_write_atomic(path, "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
-                                    "-----END OPENSSH PRIVATE KEY-----\n", 75, 0600));
+    ASSERT_OK(fs_write_atomic(path,
+                              "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
+                              "-----END OPENSSH PRIVATE KEY-----\n",
+                              75, 0600));
     struct reg_key *k4 = NULL;
     ASSERT(reg_key_load(path, 1, &k4) != 0 && !k4);
     reg_key_free(k);

@@ -49,10 +49,33 @@ TEST(store_name_defaults)
 TEST(store_name_rejects)
 {
     static const char *bad[] = {
-        "", ":", "model:", ":tag", "/model", "ns/", "/ns/model", "a//b", "h/ns/m/extra",
-        "..", "../x", "ns/..", "h/../m", ".hidden", "-dash", "mo del", "mo\tdel", "a/b.c/d",
-        "model:ta:g", "model:t/g", "h/n/m:", "ftp://h/n/m", "http:///n/m", "na$me",
-        "model:.tag", "ns:1/model", "m\xc3\xa9",
+        "",
+        ":",
+        "model:",
+        ":tag",
+        "/model",
+        "ns/",
+        "/ns/model",
+        "a//b",
+        "h/ns/m/extra",
+        "..",
+        "../x",
+        "ns/..",
+        "h/../m",
+        ".hidden",
+        "-dash",
+        "mo del",
+        "mo\tdel",
+        "a/b.c/d",
+        "model:ta:g",
+        "model:t/g",
+        "h/n/m:",
+        "ftp://h/n/m",
+        "http:///n/m",
+        "na$me",
+        "model:.tag",
+        "ns:1/model",
+        "m\xc3\xa9",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -182,7 +205,11 @@ TEST(store_manifest_from_and_escapes)
 TEST(store_manifest_rejects)
 {
     static const char *bad[] = {
-        "", "[]", "{", "{\"config\":1}", "{\"config\":{\"digest\":\"sha256:abc\"}}",
+        "",
+        "[]",
+        "{",
+        "{\"config\":1}",
+        "{\"config\":{\"digest\":\"sha256:abc\"}}",
         "{\"config\":{\"digest\":\"sha256-34bb5ab01051a11372a91f95f3fbbc51173eed8e7f13ec395b9ae9b8"
         "bd0e242b\"}}",
         "{\"config\":{\"digest\":\"sha256:34bb5ab01051a11372a91f95f3fbbc51173eed8e7f13ec395b9ae9b8"
