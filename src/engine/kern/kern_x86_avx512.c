@@ -21,12 +21,9 @@
 #include "engine/kern/kern_avx_common.h"
 
 #define P_ROWS 2    /* weight rows per pass in prompts: each activation load serves 2 rows */
-#ifndef KERN_GEMV_ROWS
-#define KERN_GEMV_ROWS 1 /* rows per pass for one token: 2 or 4 measured slower (prefetch) */
-#endif
-#ifndef KERN_PREFETCH_BYTES
-#define KERN_PREFETCH_BYTES 3072 /* software prefetch distance in the weight stream (measured) */
-#endif
+#define KERN_GEMV_ROWS 1 /* rows per pass for one token: 2 or 4 measured slower */
+/* No software prefetch: it helped on anonymous memory (+15%) but made the same kernels 1.5-2x
+ * slower on an mmapped model file (page cache, 4 KB pages), which is what the engine reads. */
 
 /* ---- K-quants: 512-bit, vpmaddubsw + vpdpwssd ---- */
 
@@ -342,7 +339,6 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
                     memcpy(pad, b, (size_t)(nbc - i) * sizeof *b);                                 \
                     b = pad;                                                                       \
                 }                                                                                  \
-                _mm_prefetch((const char *)b + KERN_PREFETCH_BYTES, _MM_HINT_T0);                  \
                 u4(b, &lo[r], &hi[r]);                                                             \
                 dw[r] = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);                                   \
             }                                                                                      \
