@@ -115,6 +115,7 @@ struct model_fwd {
     float *rope;                      /* [n_batch][n_rot] cos/sin */
     float *logits;                    /* [n_out_max][n_vocab] */
     atomic_int *chunk;                /* [n_phase_max] work counters */
+    _Atomic uint32_t *done;           /* [n_phase_max] finished work items */
     int n_phase_max;
 
     const struct model_batch *b;      /* the batch being decoded */

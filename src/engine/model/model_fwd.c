@@ -2,7 +2,7 @@
  * model_fwd.c - the forward pass of the llama-family decoder over a batch, run by every thread
  * of the context's pool at once (model.h).
  *
- * Per layer the work is cut into five phases separated by one barrier each:
+ * Per layer the work is cut into five phases:
  *   A  rmsnorm + quantize x, Wq/Wk/Wv row blocks of one head each; the thread that produced a
  *      head also adds its bias, applies q/k norm and RoPE and stores K/V into the cache
  *   B  attention, one (token, head) pair per work item
@@ -10,7 +10,11 @@
  *   D  rmsnorm + quantize, gate and up rows, silu(gate)*up on the same rows
  *   E  down rows, added to the residual
  * For small batches (generation) A and B are fused: a work item is one KV head with its query
- * group, so four barriers per layer remain.
+ * group, so four synchronisation points per layer remain, and they are not barriers: a phase
+ * ends when all its items are done (pool_wait_count), so a thread whose vCPU was descheduled
+ * while holding no item is not waited for; it catches up through the exhausted phases when it
+ * runs again.  Prompt batches end phases with barriers (their activation quantization is split
+ * between the threads).
  * Work items are taken from a per-phase atomic counter, so a thread whose vCPU stalled simply
  * takes fewer.  Activations are quantized once per phase: for small batches (generation) each
  * thread quantizes the whole row itself (no extra barrier); for prompt batches the threads
@@ -42,6 +46,26 @@ struct act {
 static void sync_all(struct model_fwd *f)
 {
     if (!f->single)
+        pool_barrier(f->pool);
+}
+
+/* One work item of phase ph is finished. */
+static void item_done(struct model_fwd *f, int ph)
+{
+    if (!f->single)
+        pool_count(f->pool, &f->done[ph]);
+}
+
+/* End of phase ph (n_items items): small batches wait only for the items to be done (a thread
+ * that took none is not waited for); prompt batches use a barrier because their activation
+ * preparation is shared between the threads. */
+static void phase_end(struct model_fwd *f, int ph, int n_items)
+{
+    if (f->single)
+        return;
+    if (f->b->n <= FWD_LOCAL_TOK)
+        pool_wait_count(f->pool, &f->done[ph], (uint32_t)n_items);
+    else
         pool_barrier(f->pool);
 }
 
@@ -170,13 +194,15 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
     uint32_t nh = m->n_head, nkv = m->n_head_kv;
     int n_chunks = (int)(nh + 2 * nkv);
     float *tmp = f->thr_f[ith] + f->sc_len;
-    atomic_int *ctr = &f->chunk[(*ph)++];
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
         uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
         qkv_head(f, L, il, &q, which, h, tmp);
+        item_done(f, phx);
     }
-    sync_all(f);
+    phase_end(f, phx, n_chunks);
 }
 
 /* ---- phase B: attention ---------------------------------------------------------------- */
@@ -263,10 +289,13 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
 static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
 {
     int nkv = (int)f->m->n_head_kv, n_items = f->b->n * nkv;
-    atomic_int *ctr = &f->chunk[(*ph)++];
-    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;)
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;) {
         attend_group(f, il, c / nkv, (uint32_t)(c % nkv), f->thr_f[ith]);
-    sync_all(f);
+        item_done(f, phx);
+    }
+    phase_end(f, phx, n_items);
 }
 
 /* Phases A and B in one for small batches: a work item is one KV head with its group of query
@@ -281,7 +310,8 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
     qkv_prep(f, L, ith, nth, &q);
     uint32_t gqa = m->n_head / m->n_head_kv;
     float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->sc_len;
-    atomic_int *ctr = &f->chunk[(*ph)++];
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
         qkv_head(f, L, il, &q, 1, (uint32_t)c, tmp);
         qkv_head(f, L, il, &q, 2, (uint32_t)c, tmp);
@@ -289,8 +319,9 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
             qkv_head(f, L, il, &q, 0, h, tmp);
         for (int t = 0; t < f->b->n; t++)
             attend_group(f, il, t, (uint32_t)c, sc);
+        item_done(f, phx);
     }
-    sync_all(f);
+    phase_end(f, phx, (int)m->n_head_kv);
 }
 
 /* Rows per work item for a matrix of nrows rows: about FWD_CHUNKS_PER_THREAD items per thread
@@ -315,7 +346,8 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
     act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
-    atomic_int *ctr = &f->chunk[(*ph)++];
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
@@ -323,8 +355,9 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
         for (int t = 0; t < nt; t++)
             kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
                      f->tmp + (size_t)t * ne + r0, r1 - r0);
+        item_done(f, phx);
     }
-    sync_all(f);
+    phase_end(f, phx, n_chunks);
 }
 
 static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int ith, int nth,
@@ -340,7 +373,8 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     int64_t nf = m->n_ff;
     int64_t cr = chunk_rows(f, nf);
     int n_chunks = (int)((nf + cr - 1) / cr);
-    atomic_int *ctr = &f->chunk[(*ph)++];
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < nf ? r0 + cr : nf;
@@ -350,8 +384,9 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
             float *g = f->ff_g + (size_t)t * nf + r0;
             kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
         }
+        item_done(f, phx);
     }
-    sync_all(f);
+    phase_end(f, phx, n_chunks);
 }
 
 static void phase_output(struct model_fwd *f, int ith, int nth, int *ph)
@@ -364,12 +399,14 @@ static void phase_output(struct model_fwd *f, int ith, int nth, int *ph)
              &w->vdt, 1, &a);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
-    atomic_int *ctr = &f->chunk[(*ph)++];
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, w, a.buf[0], n_out, r0, r1, f->logits, m->n_vocab);
     }
+    (void)phx; /* the end of the job (a barrier in pool_run) ends this phase */
 }
 
 static void fwd_worker(void *arg, int ith, int nth)
@@ -421,8 +458,10 @@ int model_fwd_decode(struct model_fwd *f, const struct model_batch *b)
         model_rope_cs(m, (float)b->pos[t], f->rope + (size_t)t * m->n_rot);
         embed(f, b->tok[t], f->x + (size_t)t * m->n_embd);
     }
-    for (int i = 0; i < f->n_phase_max; i++)
+    for (int i = 0; i < f->n_phase_max; i++) {
         atomic_store(&f->chunk[i], 0);
+        atomic_store(&f->done[i], 0);
+    }
     atomic_store(&f->aborted, 0);
     f->b = b;
     /* a batch reading few weight bytes costs less than the threads' synchronisation */
@@ -480,8 +519,9 @@ static int alloc_bufs(struct model_fwd *f)
     f->logits = mem_aligned(64, (size_t)f->n_out_max * m->n_vocab * sizeof(float));
     f->n_phase_max = (int)m->n_layer * 8 + 8;
     f->chunk = mem_calloc((size_t)f->n_phase_max, sizeof(*f->chunk));
+    f->done = mem_calloc((size_t)f->n_phase_max, sizeof(*f->done));
     if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope ||
-        !f->logits || !f->chunk)
+        !f->logits || !f->chunk || !f->done)
         return E_NOMEM;
     for (int j = 0; j < FWD_N_SLOTS; j++)
         if (!(f->xq[j] = mem_aligned(64, nb * f->max_vrow)))
@@ -540,6 +580,7 @@ void model_fwd_fini(struct model_fwd *f)
     mem_free(f->rope);
     mem_free(f->logits);
     mem_free(f->chunk);
+    mem_free(f->done);
     for (int j = 0; j < FWD_N_SLOTS; j++)
         mem_free(f->xq[j]);
     for (int i = 0; f->xq_local && i < f->n_threads; i++)

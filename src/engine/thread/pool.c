@@ -113,6 +113,34 @@ void pool_barrier(struct pool *p)
     wait_change(p, &p->bar_gen, gen);
 }
 
+void pool_count(struct pool *p, _Atomic uint32_t *done)
+{
+    atomic_fetch_add(done, 1);
+    if (atomic_load(&p->n_sleep) > 0)
+        futex_wake_all(done);
+}
+
+void pool_wait_count(struct pool *p, _Atomic uint32_t *done, uint32_t target)
+{
+    int64_t t0 = 0;
+    for (unsigned i = 0;; i++) {
+        if (atomic_load(done) >= target)
+            return;
+        cpu_relax();
+        if ((i & 63) == 63) {
+            int64_t t = now_ns();
+            if (t0 == 0)
+                t0 = t;
+            else if (t - t0 > p->spin_ns)
+                break;
+        }
+    }
+    atomic_fetch_add(&p->n_sleep, 1);
+    for (uint32_t v; (v = atomic_load(done)) < target;)
+        futex_wait(done, v);
+    atomic_fetch_sub(&p->n_sleep, 1);
+}
+
 static void *worker_main(void *argp)
 {
     struct pool_worker_arg *wa = argp;

@@ -13,6 +13,8 @@
 #ifndef CORRAL_ENGINE_POOL_H
 #define CORRAL_ENGINE_POOL_H
 
+#include <stdint.h>
+
 #include "common/err.h"
 
 #define POOL_MAX_THREADS 256
@@ -32,5 +34,13 @@ int pool_n_threads(const struct pool *p);
 void pool_run(struct pool *p, pool_fn fn, void *arg);
 /* Waits until all threads of the running job reached it. */
 void pool_barrier(struct pool *p);
+
+/* Completion counters: a phase whose work items are shared through an atomic counter ends when
+ * all items are done, whichever threads did them.  pool_count adds 1 to *done (after one
+ * finished item) and wakes sleeping waiters; pool_wait_count waits until *done >= target
+ * (spin, then futex).  Unlike a barrier this does not wait for a thread that holds no item,
+ * so a descheduled vCPU only delays the phase if it was in the middle of an item. */
+void pool_count(struct pool *p, _Atomic uint32_t *done);
+void pool_wait_count(struct pool *p, _Atomic uint32_t *done, uint32_t target);
 
 #endif
