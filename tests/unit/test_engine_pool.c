@@ -73,3 +73,42 @@ TEST(engine_pool_many_short_runs_with_sleeps)
     ASSERT_EQ_INT(pool_new(POOL_MAX_THREADS + 1, 0, &p), E_INVAL);
     pool_free(NULL);
 }
+
+struct cjob {
+    struct pool *p;
+    atomic_int next[PHASES];
+    _Atomic uint32_t done[PHASES];
+    int val[PHASES][64];
+    atomic_int bad;
+};
+
+static void cjob_fn(void *arg, int ith, int nth)
+{
+    struct cjob *j = arg;
+    (void)ith;
+    (void)nth;
+    for (int ph = 0; ph < PHASES; ph++) {
+        for (int c; (c = atomic_fetch_add(&j->next[ph], 1)) < 64;) {
+            j->val[ph][c] = (ph > 0 ? j->val[ph - 1][63 - c] : 0) + 1;
+            pool_count(j->p, &j->done[ph]);
+        }
+        pool_wait_count(j->p, &j->done[ph], 64);
+        /* every item of this phase is visible now, whoever did it */
+        for (int c = 0; c < 64; c++)
+            if (j->val[ph][c] != ph + 1)
+                atomic_store(&j->bad, 1);
+    }
+}
+
+TEST(engine_pool_completion_counters)
+{
+    static struct cjob j;
+    for (int run = 0; run < 200; run++) {
+        memset(&j, 0, sizeof(j));
+        ASSERT_EQ_INT(pool_new(2, run % 2 ? 1 : 0, &j.p), 0);
+        pool_run(j.p, cjob_fn, &j);
+        ASSERT_EQ_INT(atomic_load(&j.bad), 0);
+        pool_free(j.p);
+        j.p = NULL;
+    }
+}
