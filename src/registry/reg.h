@@ -42,11 +42,19 @@
 #define REG_PUSH_CHUNK     (64ull << 20) /* PATCH chunk size */
 
 /* Connects to host:port (TCP) and returns a connected socket in *fd_out (the caller of the
- * callback owns it); 0 or a negative E_* code. */
+ * callback owns it); 0 or a negative E_* code.
+ * The socket must come from reg_connect_addr (or the same recipe: a non-blocking connect()
+ * completed by poll + SO_ERROR, connect() not called again): libcurl 7.88 ignores
+ * CURL_SOCKOPT_ALREADY_CONNECTED and calls connect() once more, which Linux answers with 0 for
+ * such a socket but with EISCONN for one connected by a blocking connect(). */
 typedef int (*reg_connect_fn)(void *ctx, const char *host, int port, int *fd_out);
 
-/* The default connect: getaddrinfo + connect with a 30 s timeout, close-on-exec. */
+/* The default connect: getaddrinfo, then reg_connect_addr on each address in turn. */
 int reg_connect_default(void *ctx, const char *host, int port, int *fd_out);
+struct sockaddr;
+/* Connects a new TCP socket (close-on-exec, left blocking) to sa within timeout_ms, the way
+ * reg_connect_fn requires; for the monitor process.  E_NET, E_TIMEOUT. */
+int reg_connect_addr(const struct sockaddr *sa, unsigned sa_len, int timeout_ms, int *fd_out);
 
 /* One progress event, as Ollama streams them: status ("pulling manifest", "pulling <12hex>",
  * "verifying sha256 digest", "writing manifest", "removing unused layers", "success";

@@ -40,15 +40,34 @@ static void curl_init_once(void)
 
 /* ---- default connect ---- */
 
-static int connect_wait(int fd)
+static int connect_wait(int fd, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     int err = 0;
     socklen_t len = sizeof(err);
-    if (poll(&p, 1, CONNECT_TIMEOUT_MS) != 1)
+    if (poll(&p, 1, timeout_ms) != 1)
         return E_TIMEOUT;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
         return E_NET;
+    return 0;
+}
+
+int reg_connect_addr(const struct sockaddr *sa, unsigned sa_len, int timeout_ms, int *fd_out)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc;
+    if (fd < 0)
+        return E_NET;
+    /* non-blocking on purpose: see reg_connect_fn in reg.h */
+    if (connect(fd, sa, (socklen_t)sa_len) == 0)
+        rc = 0;
+    else
+        rc = errno == EINPROGRESS ? connect_wait(fd, timeout_ms) : E_NET;
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    *fd_out = fd;
     return 0;
 }
 
@@ -64,21 +83,9 @@ int reg_connect_default(void *ctx, const char *host, int port, int *fd_out)
     snprintf(ports, sizeof(ports), "%d", port);
     if (getaddrinfo(host, ports, &hints, &res) != 0)
         return E_NET;
-    for (ai = res; ai; ai = ai->ai_next) {
-        int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && (rc = connect_wait(fd)) == 0)) {
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-            *fd_out = fd;
-            rc = 0;
+    for (ai = res; ai; ai = ai->ai_next)
+        if ((rc = reg_connect_addr(ai->ai_addr, ai->ai_addrlen, CONNECT_TIMEOUT_MS, fd_out)) == 0)
             break;
-        }
-        rc = E_NET;
-        close(fd);
-    }
     freeaddrinfo(res);
     return rc;
 }
@@ -520,6 +527,8 @@ int reg__http(struct reg_client *c, const struct reg_req *rq, struct reg_resp *r
     curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, &x);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)REG_STALL_SECONDS);
+    if (getenv("CORRAL_CURL_VERBOSE"))
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* debugging aid: libcurl's trace on stderr */
     set_method(e, rq);
     cc = curl_easy_perform(e);
     if (cc != CURLE_OK && !(cc == CURLE_PARTIAL_FILE && rs->status == 416)) {
