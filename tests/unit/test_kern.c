@@ -681,3 +681,21 @@ TEST(kern_fast_long_rows)
     mem_free(w);
     mem_free(a);
 }
+
+TEST(kern_dispatch_env_cap)
+{
+    setenv("CORRAL_KERN", "scalar", 1);
+    ASSERT_EQ_STR(kern_get(KERN_ISA_BEST)->name, "scalar");
+    setenv("CORRAL_KERN", "avx2", 1);
+    const struct kern *k = kern_get(KERN_ISA_BEST);
+    ASSERT_EQ_STR(k->name, kern_get(KERN_ISA_AVX2) ? "avx2" : "scalar");
+    unsetenv("CORRAL_KERN");
+    k = kern_get(KERN_ISA_BEST);
+    ASSERT_EQ_STR(k->name, kern_get(KERN_ISA_AVX512) ? "avx512"
+                           : kern_get(KERN_ISA_AVX2)  ? "avx2"
+                                                      : "scalar");
+    /* an explicit ISA is not capped by the environment */
+    setenv("CORRAL_KERN", "scalar", 1);
+    if (__builtin_cpu_supports("avx2"))
+        ASSERT(kern_get(KERN_ISA_AVX2) != NULL);
+}
