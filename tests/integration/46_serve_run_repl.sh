@@ -1,0 +1,69 @@
+#!/bin/bash
+# `corral run`: one-shot with a prompt argument and with piped stdin, --verbose timing block,
+# `corral stop`, and the interactive REPL driven through a pty (python's pty module): /set,
+# /show, /clear, unknown commands, """ multi-line input, Ctrl-C stopping a long generation and
+# returning to the prompt, /bye.
+set -eu
+source tests/integration/serve_lib.bash
+serve_setup
+serve_install tiny "$MODEL_GGUF" "" '{"temperature":0,"num_predict":12}'
+serve_start
+out=$("$CORRAL_BIN_ABS" run tiny "Once upon a time" 2>"$TMPDIR_TEST/err")
+[ -n "$out" ] || fail "no continuation printed"
+case "$out" in *"there was"*|*" "*) ;; *) fail "odd output: $out";; esac
+o2=$(printf "Once upon a time" | "$CORRAL_BIN_ABS" run tiny 2>/dev/null)
+[ "$o2" = "$out" ] || fail "stdin prompt '$o2' != argument prompt '$out'"
+"$CORRAL_BIN_ABS" run tiny "Once" --verbose >/dev/null 2>"$TMPDIR_TEST/err"
+for k in "total duration:" "load duration:" "prompt eval count:" "eval rate:"; do
+    grep -q "$k" "$TMPDIR_TEST/err" || fail "verbose block lacks '$k': $(cat "$TMPDIR_TEST/err")"
+done
+"$CORRAL_BIN_ABS" ps | grep -q '^tiny:latest' || fail "ps: $("$CORRAL_BIN_ABS" ps)"
+"$CORRAL_BIN_ABS" stop tiny || fail "stop failed"
+"$CORRAL_BIN_ABS" ps | grep -q '^tiny:latest' && fail "still running after stop"
+"$CORRAL_BIN_ABS" stop tiny 2>"$TMPDIR_TEST/err" && fail "stop of a stopped model succeeded"
+grep -q "couldn't find model \"tiny\" to stop" "$TMPDIR_TEST/err" || fail "stop message: $(cat "$TMPDIR_TEST/err")"
+
+HOME="$TMPDIR_TEST" python3 - "$CORRAL_BIN_ABS" <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "run", "tiny"])
+buf = b""
+def expect(pat, timeout=20):
+    global buf
+    end = time.time() + timeout
+    while pat.encode() not in buf:
+        left = end - time.time()
+        if left <= 0:
+            sys.exit("timeout waiting for %r; got %r" % (pat, buf[-400:]))
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                buf += os.read(fd, 65536)
+            except OSError:
+                break
+    i = buf.index(pat.encode()) + len(pat)
+    seen, buf = buf[:i], buf[i:]
+    return seen.decode(errors="replace")
+def send(s):
+    os.write(fd, s.encode())
+expect(">>> ")
+send("/set parameter num_predict 8\r"); expect("Set parameter 'num_predict' to '8'"); expect(">>> ")
+send("Once upon a time\r"); got = expect(">>> ")
+if len(got.strip()) < 5: sys.exit("no answer: %r" % got)
+send('"""\r'); expect("... "); send("hello\r"); expect("... "); send('world"""\r'); expect(">>> ")
+send("/show parameters\r"); expect("num_predict"); expect(">>> ")
+send("/set system You tell stories.\r"); expect("Set system message."); expect(">>> ")
+send("/clear\r"); expect("Cleared session context"); expect(">>> ")
+send("/nonsense\r"); expect("Unknown command '/nonsense'"); expect(">>> ")
+send("/?\r"); expect("/bye"); expect(">>> ")
+send("/set parameter num_predict 1000000\r"); expect(">>> ")
+send("Once upon a time\r"); time.sleep(1.0)
+t0 = time.time(); send("\x03"); expect(">>> ", timeout=10)
+if time.time() - t0 > 8: sys.exit("Ctrl-C took too long")
+send("/bye\r")
+_, status = os.waitpid(pid, 0)
+if os.WEXITSTATUS(status) != 0: sys.exit("exit status %d" % os.WEXITSTATUS(status))
+print("repl ok")
+PY
+echo ok
