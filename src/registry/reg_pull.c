@@ -451,9 +451,17 @@ static int dl_commit(struct dl *d, struct err_info *ei)
 
 /* Opens and locks the data file, waiting for another downloader; re-opens when the file it
  * locked was renamed or removed meanwhile.  Returns 1 when the blob is already complete. */
-static int dl_lock(struct dl *d, struct err_info *ei)
+/* While another downloader holds the blob, show its progress from its part records. */
+static int dl_wait_progress(struct dl *d, const char *label)
+{
+    uint64_t done = parts_load(d) ? dl_completed(d) : 0;
+    return reg__progress(d->c, label, d->digest, d->total, done);
+}
+
+static int dl_lock(struct dl *d, const char *label, struct err_info *ei)
 {
     for (;;) {
+        int waited = 0;
         struct stat a, b;
         int fd = open(d->data_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -466,6 +474,10 @@ static int dl_lock(struct dl *d, struct err_info *ei)
                                d->data_path);
             }
             nanosleep(&ts, NULL);
+            if (++waited % 5 == 0 && dl_wait_progress(d, label) != 0) {
+                close(fd);
+                return err_set(ei, E_CANCELLED, "cancelled");
+            }
         }
         int same = fstat(fd, &a) == 0 && stat(d->data_path, &b) == 0 && a.st_ino == b.st_ino &&
                    a.st_dev == b.st_dev;
@@ -504,7 +516,7 @@ static int download_blob(struct reg_client *c, const struct store_layer *l, stru
         goto out;
     size_t dl_len = strlen(d->data_path);
     snprintf(d->data_path + dl_len, sizeof(d->data_path) - dl_len, "-partial");
-    if ((rc = dl_lock(d, ei)) != 0) {
+    if ((rc = dl_lock(d, label, ei)) != 0) {
         if (rc == 1)
             rc = reg__progress(c, label, l->digest, l->size, l->size);
         goto out;

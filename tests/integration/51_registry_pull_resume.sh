@@ -69,6 +69,11 @@ new=$(tail -n +$((lines_before + 1)) "$ACCESS" | grep " 206 ")
 [ "$(echo "$new" | awk '{print $4}' | sort | uniq -d)" = "" ] || fail "a range was fetched twice by concurrent pulls"
 [ "$(echo "$new" | grep -c "$hex")" = 12 ] || fail "expected 12 parts, saw $(echo "$new" | grep -c "$hex")"
 ls "$W/c/blobs" | grep -q partial && fail "partial files left after concurrent pulls"
+# both show the shared download's progress, not only its end
+for f in "$W/c1.out" "$W/c2.out"; do
+    n=$(grep "pulling ${hex:0:12}" "$f" | grep '"completed":[1-9]' | grep -vc '"completed":1185376}')
+    [ "$n" -ge 1 ] || fail "no intermediate progress in $f"
+done
 
 # a manifest that declares a wrong size, served through the CDN: refused, nothing left
 man=$(cat "$W/a/manifests/$R/library/stories/v1")
