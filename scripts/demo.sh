@@ -58,6 +58,12 @@ step "corral show stories"
 step "curl /api/tags"
 curl -s "http://$OLLAMA_HOST/api/tags"; echo
 
-# (the serve module adds a generation step here: corral run stories "Once upon a time")
+# generation (serve module).  The bundled model never emits an end-of-story token, so the demo
+# shows the first 600 bytes; closing the pipe cancels the generation in the daemon.
+step 'corral run stories "Once upon a time"'
+("$BIN" run stories "Once upon a time" || true) | head -c 600; echo
+
+step "corral ps"
+"$BIN" ps
 echo
 echo "demo: done (daemon stopped, temporary store removed)"
