@@ -246,6 +246,23 @@ static int list_cb(void *ctx, const struct store_list_entry *e)
     return json_array_append_new(ctx, model_obj(name, e->mtime, e->name->ns)) ? E_NOMEM : 0;
 }
 
+/* Newest first, as /api/tags lists them (stable: store order among equal times). */
+static void sort_newest_first(json_t *data)
+{
+    size_t n = json_array_size(data);
+    for (size_t i = 1; i < n; i++) {
+        json_t *v = json_incref(json_array_get(data, i));
+        json_int_t t = json_integer_value(json_object_get(v, "created"));
+        size_t k = i;
+        while (k > 0 &&
+               json_integer_value(json_object_get(json_array_get(data, k - 1), "created")) < t) {
+            json_array_set(data, k, json_array_get(data, k - 1));
+            k--;
+        }
+        json_array_set_new(data, k, v);
+    }
+}
+
 static int h_models(struct api_req *req, struct api_resp *resp)
 {
     json_t *data = json_array();
@@ -256,6 +273,7 @@ static int h_models(struct api_req *req, struct api_resp *resp)
         json_decref(data);
         return oai_error(resp, 500, "%s", err_str(rc));
     }
+    sort_newest_first(data);
     return api_resp_json(resp, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 API_ROUTE(oai_models, "GET", "/v1/models", h_models, API_ROUTE_NOBODY)
