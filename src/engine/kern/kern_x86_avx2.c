@@ -255,9 +255,24 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 
 /* Q2_K and Q3_K share the walk: 8 steps of 32 two-bit codes (qs half n, shift 2j) whose 16-byte
  * halves belong to sub-blocks 8n+2j and 8n+2j+1, against activations 128n+32j.. . */
-AI __m256i scale_pair16(int lo, int hi)
+/* vpshufb index: word 2j of each lane in the low 128 bits, word 2j+1 in the high 128 bits. */
+AI __m256i pair_pick(int j)
 {
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+    return _mm256_set_m128i(_mm_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)),
+                            _mm_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)));
+}
+
+/* The 16 signed 6-bit Q3_K scales (minus 32) as bytes: low nibbles from bytes 0-7 (scales 0-7
+ * low, 8-15 high nibble), the high 2 bits of scale j from byte 8 + j % 4 at bit 2 * (j / 4). */
+AI __m128i q3k_scales(const uint8_t *b)
+{
+    uint32_t hi4;
+    memcpy(&hi4, b + 8, 4);
+    __m128i lo8 = _mm_loadl_epi64((const __m128i *)b);
+    __m128i lo = _mm_and_si128(_mm_unpacklo_epi64(lo8, _mm_srli_epi16(lo8, 4)), _mm_set1_epi8(15));
+    __m128i hi = _mm_srlv_epi32(_mm_set1_epi32((int)hi4), _mm_setr_epi32(0, 2, 4, 6));
+    hi = _mm_slli_epi16(_mm_and_si128(hi, _mm_set1_epi8(3)), 4);
+    return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
 }
 
 AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
@@ -270,6 +285,9 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         const struct kern_bq2_k *bw = (const struct kern_bq2_k *)w + i;
         __m128i sc8 = _mm_loadu_si128((const __m128i *)bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(15)));
+        __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(15)));
+        __m256i sch[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                          _mm256_permute2x128_si256(sc16, sc16, 0x11)};
         __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
@@ -278,8 +296,7 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             for (int j = 0; j < 4; j++) {
                 __m256i v = _mm256_and_si256(q, m3);
                 q = _mm256_srli_epi16(q, 2);
-                int is = 8 * n + 2 * j;
-                __m256i s = scale_pair16(bw->scales[is] & 15, bw->scales[is + 1] & 15);
+                __m256i s = _mm256_shuffle_epi8(sch[n], pair_pick(j));
                 for (int t = 0; t < nt; t++) {
                     const int8_t *a =
                         ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * n + 32 * j;
@@ -308,13 +325,7 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq3_k *bw = (const struct kern_bq3_k *)w + i;
-        int sc[16];
-        for (int j = 0; j < 16; j++)
-            sc[j] = kern__scale_q3k(j, bw->scales);
-        __m256i sc16 = _mm256_setr_epi16((short)sc[0], (short)sc[1], (short)sc[2], (short)sc[3],
-                                         (short)sc[4], (short)sc[5], (short)sc[6], (short)sc[7],
-                                         (short)sc[8], (short)sc[9], (short)sc[10], (short)sc[11],
-                                         (short)sc[12], (short)sc[13], (short)sc[14], (short)sc[15]);
+        __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(bw->scales));
         __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++) {
             /* codes are stored as u = q + 4 in [0, 7]: subtract 4 * sum_j sc_j * bsum_j */
@@ -322,6 +333,9 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), sc16);
             isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(ms, 2));
         }
+        /* sch[n]: scales 8n..8n+7 as words in both 128-bit lanes */
+        __m256i sch[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                          _mm256_permute2x128_si256(sc16, sc16, 0x11)};
         __m256i hm = _mm256_loadu_si256((const __m256i *)bw->hmask);
         for (int n = 0; n < 2; n++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * n));
@@ -330,8 +344,7 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
                 hm = _mm256_srli_epi16(hm, 1);
                 __m256i v = _mm256_or_si256(_mm256_and_si256(q, m3), h);
                 q = _mm256_srli_epi16(q, 2);
-                int is = 8 * n + 2 * j;
-                __m256i s = scale_pair16(sc[is], sc[is + 1]);
+                __m256i s = _mm256_shuffle_epi8(sch[n], pair_pick(j));
                 for (int t = 0; t < nt; t++) {
                     const int8_t *a =
                         ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * n + 32 * j;
