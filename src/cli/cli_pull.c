@@ -261,7 +261,7 @@ static void daemon_url(char *out, size_t n)
         const char *colon = memrchr(h, ':', len);
         if (colon && (h[0] != '[' || colon > (const char *)memchr(h, ']', len))) {
             if (isdigit((unsigned char)colon[1]))
-                port = atoi(colon + 1);
+                port = (int)strtol(colon + 1, NULL, 10);
             len = (size_t)(colon - h);
         }
         if (len > 0 && len < sizeof(host))

@@ -149,9 +149,59 @@ struct list_walk {
     struct store_name nm;
 };
 
-static int skip_dot(const struct dirent *de)
+#define STORE_LIST_MAX_ENTRIES 100000 /* entries read from one manifests/ directory */
+
+static int cmp_str(const void *a, const void *b)
 {
-    return de->d_name[0] != '.';
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mem_free(names[i]);
+    mem_free(names);
+}
+
+/* Sorted names in dir (no dot files); caller frees with names_free. */
+static int dir_names(const char *dir, char ***out, size_t *count)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR ? E_NOTFOUND : E_IO;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            char **p =
+                nc > STORE_LIST_MAX_ENTRIES ? NULL : mem_realloc_array(names, nc, sizeof(*p));
+            if (!p) {
+                rc = nc > STORE_LIST_MAX_ENTRIES ? E_RANGE : E_NOMEM;
+                break;
+            }
+            names = p;
+            cap = nc;
+        }
+        if (!(names[n] = mem_strdup(de->d_name)))
+            rc = E_NOMEM;
+        else
+            n++;
+    }
+    closedir(d);
+    if (rc != 0) {
+        names_free(names, n);
+        return rc;
+    }
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
+    *out = names;
+    *count = n;
+    return 0;
 }
 
 static int list_leaf(struct list_walk *lw, const char *path)
@@ -180,23 +230,21 @@ static int list_level(struct list_walk *lw, const char *dir, int level)
     char *parts[4] = {lw->nm.host, lw->nm.ns, lw->nm.model, lw->nm.tag};
     size_t caps[4] = {sizeof(lw->nm.host), sizeof(lw->nm.ns), sizeof(lw->nm.model),
                       sizeof(lw->nm.tag)};
-    struct dirent **ents = NULL;
-    char path[PATH_MAX];
-    int cnt = scandir(dir, &ents, skip_dot, alphasort), rc = 0;
-    if (cnt < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : E_IO;
-    for (int i = 0; i < cnt; i++) {
-        const char *nm = ents[i]->d_name;
-        if (rc != 0 || !store_name_part_valid(nm, kinds[level]) || strlen(nm) >= caps[level])
+    char path[PATH_MAX], **names = NULL;
+    size_t cnt = 0;
+    int rc = dir_names(dir, &names, &cnt);
+    if (rc != 0)
+        return rc == E_NOTFOUND ? 0 : rc;
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        const char *nm = names[i];
+        if (!store_name_part_valid(nm, kinds[level]) || strlen(nm) >= caps[level])
             continue;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, nm) >= sizeof(path))
             continue;
         snprintf(parts[level], caps[level], "%s", nm);
         rc = level == 3 ? list_leaf(lw, path) : list_level(lw, path, level + 1);
     }
-    for (int i = 0; i < cnt; i++)
-        free(ents[i]); /* scandir allocates with malloc */
-    free(ents);
+    names_free(names, cnt);
     return rc;
 }
 
