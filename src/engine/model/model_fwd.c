@@ -56,6 +56,15 @@ static void item_done(struct model_fwd *f, int ph)
         pool_count(f->pool, &f->done[ph]);
 }
 
+/* Whether a phase prepares its activations before taking work items.  Prompt batches must (the
+ * preparation is shared and ends in a barrier).  Small batches prepare lazily, after their
+ * first successful take: a thread that arrives late, when the others already finished the
+ * phase and write the next phase's inputs, then never reads them. */
+static int prep_now(const struct model_fwd *f)
+{
+    return f->single || f->b->n > FWD_LOCAL_TOK;
+}
+
 /* End of phase ph (n_items items): small batches wait only for the items to be done (a thread
  * that took none is not waited for); prompt batches use a barrier because their activation
  * preparation is shared between the threads. */
@@ -190,13 +199,18 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
 {
     const struct model *m = f->m;
     struct qkv_act q;
-    qkv_prep(f, L, ith, nth, &q);
+    int ready = prep_now(f);
+    if (ready)
+        qkv_prep(f, L, ith, nth, &q);
     uint32_t nh = m->n_head, nkv = m->n_head_kv;
     int n_chunks = (int)(nh + 2 * nkv);
     float *tmp = f->thr_f[ith] + f->sc_len;
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        if (!ready)
+            qkv_prep(f, L, ith, nth, &q);
+        ready = 1;
         int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
         uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
         qkv_head(f, L, il, &q, which, h, tmp);
@@ -307,12 +321,17 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
 {
     const struct model *m = f->m;
     struct qkv_act q;
-    qkv_prep(f, L, ith, nth, &q);
+    int ready = prep_now(f);
+    if (ready)
+        qkv_prep(f, L, ith, nth, &q);
     uint32_t gqa = m->n_head / m->n_head_kv;
     float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->sc_len;
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
+        if (!ready)
+            qkv_prep(f, L, ith, nth, &q);
+        ready = 1;
         qkv_head(f, L, il, &q, 1, (uint32_t)c, tmp);
         qkv_head(f, L, il, &q, 2, (uint32_t)c, tmp);
         for (uint32_t h = (uint32_t)c * gqa; h < ((uint32_t)c + 1) * gqa; h++)
@@ -343,12 +362,17 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
     int nt = f->b->n;
     struct act a;
     int64_t ne = f->m->n_embd;
-    act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
+    int ready = prep_now(f);
+    if (ready)
+        act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        if (!ready)
+            act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
+        ready = 1;
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, w, a.buf[0], nt, r0, r1, f->tmp, ne);
@@ -369,13 +393,18 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     int map[2];
     struct act a;
     int nu = uniq_types(vd, 2, u, map);
-    act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
+    int ready = prep_now(f);
+    if (ready)
+        act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
     int64_t nf = m->n_ff;
     int64_t cr = chunk_rows(f, nf);
     int n_chunks = (int)((nf + cr - 1) / cr);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        if (!ready)
+            act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
+        ready = 1;
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < nf ? r0 + cr : nf;
         mat_rows(f, &L->gate, a.buf[map[0]], nt, r0, r1, f->ff_g, nf);
