@@ -396,9 +396,173 @@ int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_
     }
 }
 
+/* ---- Q4_0 / Q5_0 with prepared activations (as the AVX-512 file, in block pairs) ----
+ * mul_mat prepares the activations of up to 4 tokens per chunk of columns: pair k (blocks 2k,
+ * 2k+1) as lo = bytes 0-15 of both, hi = bytes 16-31 of both, so the weight codes of a pair
+ * (nibbles, low then high) line up without shuffles; d as [d0 x4 | d1 x4]; cv = the per-lane code
+ * sums times -OFF * d.  Per pair and token: 2 vpmaddubsw, one add in i16 (codes <= 31 keep the
+ * sums in range), one vpmaddwd, one convert, two FMAs. */
+#define Y_CHUNK 128 /* blocks per prepared chunk (4096 columns), even */
+
+struct y_pair {
+    int8_t lo[32];
+    int8_t hi[32];
+    float dv[8];
+    float cv[8];
+};
+
+static void y_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct y_pair *p)
+{
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t k = 0; 2 * k < nbc; k++) {
+        const struct kern_bq8_0 *b0 = x + 2 * k;
+        struct kern_bq8_0 z;
+        const struct kern_bq8_0 *b1 = b0 + 1;
+        if (2 * k + 1 >= nbc) {
+            memset(&z, 0, sizeof z);
+            b1 = &z;
+        }
+        __m256i lo = _mm256_loadu2_m128i((const __m128i *)b1->qs, (const __m128i *)b0->qs);
+        __m256i hi =
+            _mm256_loadu2_m128i((const __m128i *)(b1->qs + 16), (const __m128i *)(b0->qs + 16));
+        _mm256_store_si256((__m256i *)p[k].lo, lo);
+        _mm256_store_si256((__m256i *)p[k].hi, hi);
+        __m256i sum = _mm256_madd_epi16(
+            _mm256_add_epi16(_mm256_maddubs_epi16(ones8, lo), _mm256_maddubs_epi16(ones8, hi)),
+            ones16);
+        __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b0->d), b1->d, 1));
+        __m256 dv = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),
+                                             _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        _mm256_store_ps(p[k].dv, dv);
+        _mm256_store_ps(p[k].cv, _mm256_mul_ps(_mm256_mul_ps(dv, _mm256_set1_ps(-off)),
+                                               _mm256_cvtepi32_ps(sum)));
+    }
+}
+
+AI void y_u2_q4_0(const struct kern_bq4_0 *b, __m256i *lo, __m256i *hi)
+{
+    __m256i raw = _mm256_loadu2_m128i((const __m128i *)b[1].qs, (const __m128i *)b[0].qs);
+    *lo = _mm256_and_si256(raw, _mm256_set1_epi8(15));
+    *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15));
+}
+
+AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
+{
+    __m256i raw = _mm256_loadu2_m128i((const __m128i *)b[1].qs, (const __m128i *)b[0].qs);
+    uint32_t h0, h1;
+    memcpy(&h0, b[0].qh, 4);
+    memcpy(&h1, b[1].qh, 4);
+    uint32_t mlo = (h0 & 0xffff) | h1 << 16, mhi = h0 >> 16 | (h1 & 0xffff0000u);
+    *lo = _mm256_or_si256(_mm256_and_si256(raw, _mm256_set1_epi8(15)),
+                          expand_bits_0x10((const uint8_t *)&mlo));
+    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15)),
+                          expand_bits_0x10((const uint8_t *)&mhi));
+}
+
+#define Y_KERNEL(name, WT, u2)                                                                     \
+    AI void name(int64_t nbc, const uint8_t *w, const struct y_pair *p, size_t qs, int nt,         \
+                 float *out)                                                                       \
+    {                                                                                              \
+        __m256 acc[KERN_AVX2_NT];                                                                  \
+        for (int t = 0; t < nt; t++)                                                               \
+            acc[t] = _mm256_setzero_ps();                                                          \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                               \
+        for (int64_t i = 0; i < nbc; i += 2) {                                                     \
+            const struct WT *b = (const struct WT *)w + i;                                         \
+            struct WT pad[2];                                                                      \
+            if (i + 2 > nbc) {                                                                     \
+                memset(pad, 0, sizeof pad);                                                        \
+                pad[0] = b[0];                                                                     \
+                b = pad;                                                                           \
+            }                                                                                      \
+            __m256i lo, hi;                                                                        \
+            u2(b, &lo, &hi);                                                                       \
+            __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1));       \
+            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),                        \
+                                                 _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));       \
+            for (int t = 0; t < nt; t++) {                                                         \
+                const struct y_pair *pp = p + (size_t)t * qs + i / 2;                              \
+                __m256i s16 = _mm256_add_epi16(                                                    \
+                    _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)pp->lo)),          \
+                    _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)pp->hi)));         \
+                __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones16)),     \
+                                           _mm256_load_ps(pp->dv), _mm256_load_ps(pp->cv));        \
+                acc[t] = _mm256_fmadd_ps(v, dw, acc[t]);                                           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < nt; t++)                                                               \
+            out[t] = hsum_ps(acc[t]);                                                              \
+    }
+
+Y_KERNEL(y_k_q4_0, kern_bq4_0, y_u2_q4_0)
+Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0)
+
+#define Y_NT_SWITCH(fn)                                                                            \
+    for (int64_t r = 0; r < nrows; r++) {                                                          \
+        float part[KERN_AVX2_NT];                                                                  \
+        const uint8_t *wr = w + (size_t)r * wrb;                                                   \
+        switch (n) {                                                                               \
+        case 1: fn(nbc, wr, p, qs, 1, part); break;                                                \
+        case 2: fn(nbc, wr, p, qs, 2, part); break;                                                \
+        case 3: fn(nbc, wr, p, qs, 3, part); break;                                                \
+        default: fn(nbc, wr, p, qs, 4, part); break;                                               \
+        }                                                                                          \
+        for (int t = 0; t < n; t++) {                                                              \
+            float *o = &out[(int64_t)t * ldo + r];                                                 \
+            *o = accumulate ? *o + part[t] : part[t];                                              \
+        }                                                                                          \
+    }
+
+static void y_run_q4_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
+                       const struct y_pair *p, size_t qs, int n, float *out, int64_t ldo,
+                       int accumulate)
+{
+    Y_NT_SWITCH(y_k_q4_0)
+}
+
+static void y_run_q5_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
+                       const struct y_pair *p, size_t qs, int n, float *out, int64_t ldo,
+                       int accumulate)
+{
+    Y_NT_SWITCH(y_k_q5_0)
+}
+
+/* mul_mat of Q4_0/Q5_0 with chunks of activations prepared on the stack.  Returns 0 for other
+ * types. */
+static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
+                     int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
+                     float *out, int64_t ldo)
+{
+    void (*run)(int64_t, const uint8_t *, size_t, int64_t, const struct y_pair *, size_t, int,
+                float *, int64_t, int);
+    float off;
+    switch (wtype) {
+    case KERN_T_Q4_0: run = y_run_q4_0; off = 8.0f; break;
+    case KERN_T_Q5_0: run = y_run_q5_0; off = 16.0f; break;
+    default: return 0;
+    }
+    _Alignas(32) struct y_pair prep[KERN_AVX2_NT][Y_CHUNK / 2];
+    size_t bbytes = kern_type_block_bytes(wtype);
+    int64_t nb = ncols / KERN_QK;
+    for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
+        int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
+        for (int64_t c0 = 0; c0 < nb; c0 += Y_CHUNK) {
+            int64_t nbc = nb - c0 < Y_CHUNK ? nb - c0 : Y_CHUNK;
+            for (int t = 0; t < n; t++)
+                y_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0,
+                          nbc, off, prep[t]);
+            run(nbc, w + (size_t)r0 * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, r1 - r0,
+                &prep[0][0], Y_CHUNK / 2, n, out + (int64_t)t0 * ldo + r0, ldo, c0 > 0);
+        }
+    }
+    return 1;
+}
+
 static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
+    if (y_mul_mat(wtype, w, 0, n, 0, 1, x, 0, 1, &out, 1))
+        return out;
     if (kern__avx2_row_dot(wtype, n, w, x, 0, 1, &out))
         return out;
     return kern__ref_vec_dot(wtype, n, w, x);
@@ -410,6 +574,8 @@ static void avx2_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int6
 {
     const uint8_t *wb = w, *xb = x;
     float tmp[KERN_AVX2_NT];
+    if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
+        return;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wb + (size_t)r * w_row_bytes;
         for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
