@@ -8,7 +8,9 @@
  * sign(x, w) as i8 in vpmaddubsw, then vpmaddwd to i32); unsigned weight codes (Q4_1, Q5_1,
  * K-quants) go straight into vpmaddubsw, their offsets/mins handled with the activation block
  * sums (Q8_1 s, Q8_K bsums).  Per-block float scales are applied with one FMA per block.
- * Types without a kernel here (and tails of float rows) use the scalar reference.
+ * Q4_0/Q5_0 instead prepare the activations once per mul_mat chunk (see y_prepare) so that the
+ * per-block float work is shared by every weight row.  Q2_K/Q3_K decode their 16 sub-block scales
+ * in SIMD.  Types without a kernel here use the scalar reference.
  */
 #include "engine/kern/kern_int.h"
 
