@@ -18,6 +18,14 @@
 #include "common/crypto.h"
 #include "common/json.h"
 
+/* A TCP port 1..65535, else dflt (Ollama falls back to the default on a bad port). */
+static int port_or(const char *s, int dflt)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return (*s && !*end && v > 0 && v < 65536) ? (int)v : dflt;
+}
+
 int cli_base_url(const char *host_env, char *out, size_t n)
 {
     char buf[512], host[300] = "", *h, *p;
@@ -40,13 +48,12 @@ int cli_base_url(const char *host_env, char *out, size_t n)
     if (*h == '[' && (p = strchr(h, ']'))) {
         *p = '\0';
         snprintf(host, sizeof(host), "%s", h + 1);
-        if (p[1] == ':' && atoi(p + 2) > 0)
-            port = atoi(p + 2);
+        if (p[1] == ':')
+            port = port_or(p + 2, port);
     } else {
         if ((p = strrchr(h, ':')) && strchr(h, ':') == p) {
             *p = '\0';
-            if (atoi(p + 1) > 0 && atoi(p + 1) < 65536)
-                port = atoi(p + 1);
+            port = port_or(p + 1, port);
         }
         snprintf(host, sizeof(host), "%s", h);
     }

@@ -26,6 +26,17 @@ static int usage_error(const char *usage)
     return 1;
 }
 
+/* `corral CMD -h|--help`: prints the usage line; returns 1 when help was asked for. */
+static int wants_help(int argc, char **argv, const char *summary, const char *usage)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("%s\n\nUsage:\n  %s\n", summary, usage);
+            return 1;
+        }
+    return 0;
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
@@ -58,6 +69,8 @@ static int cmd_list(int argc, char **argv)
     json_t *out = NULL, *models;
     const char *prefix = argc > 1 ? argv[1] : NULL;
     int rc;
+    if (wants_help(argc, argv, "List models", "corral list [PREFIX]"))
+        return 0;
     if ((rc = cli_client_init(&c, &ei)) != 0 ||
         (rc = cli_request(&c, "GET", "/api/tags", NULL, &out, NULL, &ei)) != 0)
         return fail(&ei, rc);
@@ -123,8 +136,8 @@ static int cmd_ps(int argc, char **argv)
     struct cli_table t;
     json_t *out = NULL, *models;
     int rc;
-    (void)argc;
-    (void)argv;
+    if (wants_help(argc, argv, "List running models", "corral ps"))
+        return 0;
     if ((rc = cli_client_init(&c, &ei)) != 0 ||
         (rc = cli_request(&c, "GET", "/api/ps", NULL, &out, NULL, &ei)) != 0)
         return fail(&ei, rc);
@@ -147,6 +160,8 @@ static int cmd_rm(int argc, char **argv)
     struct cli_client c;
     struct err_info ei = {0};
     int rc;
+    if (wants_help(argc, argv, "Remove a model", "corral rm MODEL [MODEL...]"))
+        return 0;
     if (argc < 2)
         return usage_error("corral rm MODEL [MODEL...]");
     if ((rc = cli_client_init(&c, &ei)) != 0)
@@ -180,6 +195,8 @@ static int cmd_cp(int argc, char **argv)
     struct err_info ei = {0};
     json_t *body;
     int rc;
+    if (wants_help(argc, argv, "Copy a model", "corral cp SOURCE DESTINATION"))
+        return 0;
     if (argc != 3)
         return usage_error("corral cp SOURCE DESTINATION");
     if ((rc = cli_client_init(&c, &ei)) != 0)

@@ -31,6 +31,12 @@ static int parse_opts(int argc, char **argv, struct create_opts *o)
     o->file = "Modelfile";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("Create a model\n\nUsage:\n  corral create MODEL [flags]\n\nFlags:\n"
+                   "  -f, --file string       Name of the Modelfile (default \"Modelfile\")\n"
+                   "  -q, --quantize string   Quantize model to this level (not supported yet)\n");
+            return 2;
+        }
         if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc)
             o->file = argv[++i];
         else if ((!strcmp(a, "-q") || !strcmp(a, "--quantize")) && i + 1 < argc)
@@ -126,8 +132,8 @@ static int cmd_create(int argc, char **argv)
     struct err_info ei = {0};
     json_t *req = NULL;
     int rc;
-    if (parse_opts(argc, argv, &o) != 0)
-        return 1;
+    if ((rc = parse_opts(argc, argv, &o)) != 0)
+        return rc == 2 ? 0 : 1;
     memset(&mf, 0, sizeof(mf));
     if ((rc = read_modelfile(o.file, &mf, &ei)) != 0)
         goto out;
@@ -153,4 +159,4 @@ out:
     }
     return 0;
 }
-CMD_REGISTER(create, "create", cmd_create, "Create a model from a Modelfile")
+CMD_REGISTER(create, "create", cmd_create, "Create a model")

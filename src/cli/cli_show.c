@@ -40,6 +40,16 @@ static int parse_opts(int argc, char **argv, struct show_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int matched = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("Show information for a model\n\nUsage:\n  corral show MODEL [flags]\n\n"
+                   "Flags:\n      --license      Show license of a model\n"
+                   "      --modelfile    Show Modelfile of a model\n"
+                   "      --parameters   Show parameters of a model\n"
+                   "      --system       Show system message of a model\n"
+                   "      --template     Show template of a model\n"
+                   "  -v, --verbose      Show detailed model information\n");
+            return 2;
+        }
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
             continue;
@@ -180,8 +190,8 @@ static int cmd_show(int argc, char **argv)
     struct err_info ei = {0};
     json_t *body, *out = NULL;
     int rc;
-    if (parse_opts(argc, argv, &o) != 0)
-        return 1;
+    if ((rc = parse_opts(argc, argv, &o)) != 0)
+        return rc == 2 ? 0 : 1;
     if ((rc = cli_client_init(&c, &ei)) != 0) {
         fprintf(stderr, "Error: %s\n", ei.msg);
         return 1;
