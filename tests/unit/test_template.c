@@ -503,3 +503,54 @@ TEST(template_tool_call_tag_and_thinking_tags)
     ASSERT_EQ_STR(open, "");
     tmpl_free(t);
 }
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* tests/data/templates/go-vectors.jsonl: random templates (gen/gen_cases.py) with the output or
+ * failure of Go's own text/template (gen/go_oracle.go, missingkey=zero, Ollama's json). */
+TEST(template_matches_go_vectors)
+{
+    json_t *data = load_json(DATA "go-vectors.data.json");
+    size_t n = 0;
+    char *all = slurp(DATA "go-vectors.jsonl", &n);
+    int cases = 0, oks = 0;
+    for (char *save = NULL, *line = strtok_r(all, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t je;
+        json_t *c = json_loads(line, 0, &je);
+        ASSERT(c != NULL);
+        const char *src = json_string_value(json_object_get(c, "t"));
+        const char *want = json_string_value(json_object_get(c, "want"));
+        struct tmpl *t = NULL;
+        struct buf out;
+        struct err_info ei = {0};
+        buf_init(&out, 1u << 20);
+        int rc = tmpl_parse_ex(src, strlen(src), 0, &t, &ei);
+        if (!rc)
+            rc = tmpl_render(t, data, &out, &ei);
+        if (want) {
+            size_t wn = strlen(want) / 2;
+            char *w = mem_alloc(wn + 1);
+            for (size_t i = 0; i < wn; i++)
+                w[i] = (char)(hexval(want[2 * i]) << 4 | hexval(want[2 * i + 1]));
+            if (rc || out.n != wn || memcmp(out.p ? out.p : "", w, wn) != 0)
+                TEST_FAIL_("template %s: rc %d (%s), got \"%s\" want \"%.*s\"", src, rc, ei.msg,
+                           buf_str(&out), (int)wn, w);
+            mem_free(w);
+            oks++;
+        } else if (rc == 0) {
+            TEST_FAIL_("template %s: Go fails, we rendered \"%s\"", src, buf_str(&out));
+        }
+        cases++;
+        buf_fini(&out);
+        tmpl_free(t);
+        json_decref(c);
+    }
+    ASSERT_EQ_INT(cases, 500);
+    ASSERT_EQ_INT(oks, 400);
+    mem_free(all);
+    json_decref(data);
+}
