@@ -10,6 +10,7 @@
 #include <time.h>
 
 #define LOG_MODULE "api"
+#include "api/api_create.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -27,13 +28,12 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int api_template_for_gguf(const char *gguf_path, char **tmpl, json_t **params)
+/* The catalogue entry matching the GGUF's tokenizer.chat_template, or NULL. */
+static const struct tmpl_builtin *builtin_for_gguf(const char *gguf_path)
 {
     struct gguf *g = NULL;
     struct gguf_str s;
     const struct tmpl_builtin *b = NULL;
-    *tmpl = NULL;
-    *params = NULL;
     if (gguf_open_file(gguf_path, 0, &g, NULL) == 0 &&
         gguf_get_str(g, "tokenizer.chat_template", &s) == 0 && s.n < CHAT_TEMPLATE_MAX) {
         char *jinja = mem_strndup(s.p, (size_t)s.n);
@@ -42,14 +42,41 @@ int api_template_for_gguf(const char *gguf_path, char **tmpl, json_t **params)
         mem_free(jinja);
     }
     gguf_close(g);
-    if (b) {
-        *tmpl = mem_strdup(b->text);
-        if (b->params && *b->params)
-            *params = json_loads(b->params, 0, NULL);
-    } else {
-        *tmpl = mem_strdup(DEFAULT_TEMPLATE);
-    }
+    return b;
+}
+
+int api_template_for_gguf(const char *gguf_path, char **tmpl, json_t **params)
+{
+    const struct tmpl_builtin *b = builtin_for_gguf(gguf_path);
+    *params = NULL;
+    *tmpl = mem_strdup(b ? b->text : DEFAULT_TEMPLATE);
+    if (b && b->params && *b->params)
+        *params = json_loads(b->params, 0, NULL);
     return *tmpl ? 0 : E_NOMEM;
+}
+
+/* api_create's hook: a GGUF imported without a TEMPLATE gets the matching built-in one (and its
+ * default parameters); none when nothing matches (serving then uses {{ .Prompt }}). */
+static int create_template_hook(const char *gguf_path, char **tmpl, json_t **params,
+                                const char **name)
+{
+    const struct tmpl_builtin *b = builtin_for_gguf(gguf_path);
+    *tmpl = NULL;
+    *params = NULL;
+    if (!b)
+        return 0;
+    if (!(*tmpl = mem_strdup(b->text)))
+        return E_NOMEM;
+    if (b->params && *b->params)
+        *params = json_loads(b->params, 0, NULL);
+    if (name)
+        *name = b->name;
+    return 0;
+}
+
+__attribute__((constructor)) static void register_create_hook(void)
+{
+    api_create_set_template_hook(create_template_hook);
 }
 
 static void capabilities(struct api_serve_model *m)
