@@ -554,3 +554,45 @@ TEST(template_matches_go_vectors)
     mem_free(all);
     json_decref(data);
 }
+
+/* tests/data/templates/execute-cases.json: Ollama's TestExecuteWithMessages vectors (legacy
+ * .Prompt/.Response templates and their .Messages equivalents must render the same chat). */
+TEST(template_execute_legacy_equals_messages)
+{
+    json_t *cases = load_json(DATA "execute-cases.json");
+    size_t i, checked = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        json_t *values = json_pack("{s:O}", "Messages", json_object_get(c, "messages"));
+        const char *want = json_string_value(json_object_get(c, "expected"));
+        size_t k;
+        json_t *tv;
+        json_array_foreach(json_object_get(c, "templates"), k, tv)
+        {
+            const char *src = json_string_value(tv);
+            char *got = execute(src, strlen(src), values);
+            if (strcmp(got, want) != 0)
+                TEST_FAIL_("%s #%zu: got\n%s\n--- want\n%s",
+                           json_string_value(json_object_get(c, "name")), k, got, want);
+            mem_free(got);
+            checked++;
+        }
+        json_decref(values);
+    }
+    ASSERT_EQ_SIZE(checked, 11);
+    json_decref(cases);
+    /* Ollama's TestExecuteWithSuffix */
+    const char *fim = "{{- if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>\n"
+                      "{{- else }}{{ .Prompt }}\n{{- end }}";
+    json_t *v = json_pack("{s:[{s:s,s:s}]}", "Messages", "role", "user", "content", "hello");
+    char *got = execute(fim, strlen(fim), v);
+    ASSERT_EQ_STR(got, "hello");
+    mem_free(got);
+    json_decref(v);
+    v = json_pack("{s:s,s:s}", "Prompt", "def add(", "Suffix", "return x");
+    got = execute(fim, strlen(fim), v);
+    ASSERT_EQ_STR(got, "<PRE> def add( <SUF>return x <MID>");
+    mem_free(got);
+    json_decref(v);
+}
