@@ -306,11 +306,11 @@ static enum MHD_Result respond_from_worker(struct MHD_Connection *c, struct sreq
 {
     struct MHD_Response *mr;
     enum MHD_Result ret;
-    int started;
+    int started, done;
     if (start_worker(r) != 0)
         return queue_error(c, r, 503, "server busy");
     pthread_mutex_lock(&r->mu);
-    while (!r->started && !r->done) {
+    while (!r->started && !r->done && !atomic_load(&r->cancelled)) {
         /* a handler may wait long before its first byte (a model loading, a queue): notice a
          * client that hangs up meanwhile so the handler can give up (499) */
         timed_wait(r);
@@ -320,7 +320,10 @@ static enum MHD_Result respond_from_worker(struct MHD_Connection *c, struct sreq
         }
     }
     started = r->started;
+    done = r->done;
     pthread_mutex_unlock(&r->mu);
+    if (!started && !done)
+        return MHD_NO; /* the client left (or the daemon stops): close; the worker finishes alone */
     if (!started) {
         if (!strcmp(r->method, "HEAD") || !r->resp.body.n)
             return queue_buffer(c, r, r->resp.status ? r->resp.status : 200,
