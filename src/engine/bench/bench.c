@@ -240,7 +240,13 @@ static int bench_model(struct eng_model *m, const struct bench_opts *o)
     double frac = bw > 0 ? (double)in->bytes_per_token * tg / bw : 0.0;
     printf("model      %s (%s, %s, %.1f MB, %.1f MB read per token)\n", o->path, in->arch,
            in->file_type, (double)in->weight_bytes / 1e6, (double)in->bytes_per_token / 1e6);
-    printf("threads    %d\n", nt);
+    const struct eng_ctx_params *ep = eng_ctx_get_params(c);
+    if (nt > 1 && in->bytes_per_token < ep->par_min_bytes)
+        printf("threads    %d (single tokens read under %llu MB: they run on one thread; "
+               "--all-threads forces %d)\n",
+               nt, (unsigned long long)(ep->par_min_bytes >> 20), nt);
+    else
+        printf("threads    %d\n", nt);
     printf("prompt     %d tokens  %.2f tok/s\n", o->n_prompt, pp);
     printf("generation %d tokens  %.2f tok/s\n", o->n_gen, tg);
     printf("bandwidth  %.2f GB/s measured (%d threads, read)  -> %.1f %% achieved\n", bw / 1e9,
