@@ -699,3 +699,79 @@ TEST(kern_dispatch_env_cap)
     if (__builtin_cpu_supports("avx2"))
         ASSERT(kern_get(KERN_ISA_AVX2) != NULL);
 }
+
+/* Weight blocks of random bytes (every code value, including ones our quantizer never writes:
+ * Q8_0 -128, Q6_K scale -128, Q4_1 negative mins ...) with the fp16/f32 scale fields replaced
+ * by random finite values: every fast table must still match the reference. */
+static void randomize_scales(struct rng *r, uint32_t t, uint8_t *p, int64_t nblocks)
+{
+    static const struct {
+        uint32_t t;
+        int off[2];
+        int n;
+    } f[] = {{KERN_T_Q4_0, {0}, 1},      {KERN_T_Q4_1, {0, 2}, 2},  {KERN_T_Q5_0, {0}, 1},
+             {KERN_T_Q5_1, {0, 2}, 2},   {KERN_T_Q8_0, {0}, 1},     {KERN_T_Q2_K, {80, 82}, 2},
+             {KERN_T_Q3_K, {108}, 1},    {KERN_T_Q4_K, {0, 2}, 2},  {KERN_T_Q5_K, {0, 2}, 2},
+             {KERN_T_Q6_K, {208}, 1}};
+    uint32_t bb = kern_type_block_bytes(t);
+    for (int64_t b = 0; b < nblocks; b++) {
+        uint8_t *blk = p + b * bb;
+        if (t == KERN_T_F32) {
+            float v = rng_normal(r);
+            memcpy(blk, &v, 4);
+        } else if (t == KERN_T_F16 || t == KERN_T_BF16) {
+            float v = rng_normal(r);
+            uint16_t h = t == KERN_T_F16 ? kern_f32_to_fp16(v) : kern_f32_to_bf16(v);
+            memcpy(blk, &h, 2);
+        }
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            if (f[i].t == t)
+                for (int k = 0; k < f[i].n; k++) {
+                    uint16_t h = kern_f32_to_fp16(rng_normal(r) * 0.01f);
+                    memcpy(blk + f[i].off[k], &h, 2);
+                }
+    }
+}
+
+TEST(kern_fast_matches_ref_random_blocks)
+{
+    enum { NCOL = 1024, NT = 3 };
+    struct rng r = {31};
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    float *x = mem_alloc(NCOL * 4), *dw = mem_alloc(NCOL * 4), *da = mem_alloc(NCOL * 4);
+    uint8_t *w = mem_alloc(NCOL * 4 + 8), *a = mem_alloc((size_t)NT * NCOL * 4);
+    for (size_t ti = 0; ti < N_WTYPES; ti++) {
+        uint32_t t = all_wtypes[ti], at = rk->vec_dot_type(t);
+        size_t wrb = kern_row_bytes(t, NCOL), arb = kern_row_bytes(at, NCOL);
+        for (int rep = 0; rep < 20; rep++) {
+            for (size_t i = 0; i < wrb; i++)
+                w[i] = (uint8_t)rng_u32(&r);
+            randomize_scales(&r, t, w, NCOL / block_elems(t));
+            for (int i = 0; i < NT; i++) {
+                fill_normal(&r, x, NCOL, 1.0f);
+                rk->quantize_row(at, x, a + (size_t)i * arb, NCOL);
+            }
+            float o1[NT], o2[NT];
+            rk->mul_mat(t, w, wrb, NCOL, 0, 1, a, arb, NT, o1, 1);
+            rk->dequantize_row(t, w, dw, NCOL);
+            for (int fi = 0; fi < 2; fi++) {
+                const struct kern *fk = fast_tables(fi);
+                if (!fk)
+                    continue;
+                fk->mul_mat(t, w, wrb, NCOL, 0, 1, a, arb, NT, o2, 1);
+                for (int tt = 0; tt < NT; tt++) {
+                    rk->dequantize_row(at, a + (size_t)tt * arb, da, NCOL);
+                    double tol = order_tol(dw, da, NCOL);
+                    if (fabs((double)o1[tt] - (double)o2[tt]) > tol)
+                        TEST_FAIL_("%s random blocks type %u tok %d: %g vs ref %g", fk->name, t, tt,
+                                   (double)o2[tt], (double)o1[tt]);
+                }
+            }
+        }
+    }
+    mem_free(x);
+    mem_free(dw);
+    mem_free(da);
+    mem_free(w);
+    mem_free(a);
+}
