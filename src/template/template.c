@@ -11,8 +11,8 @@
 #include "template/template_builtin.h"
 #include "template/template_int.h"
 
-#define LEV_LIMIT 100              /* Ollama accepts a catalogue match below this distance */
-#define LEV_MAX_RUNES (64u << 10)  /* longest Jinja text compared */
+#define LEV_LIMIT     100         /* Ollama accepts a catalogue match below this distance */
+#define LEV_MAX_RUNES (64u << 10) /* longest Jinja text compared */
 
 /* --- collation --- */
 
@@ -66,8 +66,7 @@ static int collate(const json_t *msgs, json_t **out, json_t **system)
         }
         size_t n = json_array_size(list);
         const json_t *last = n ? json_array_get(list, n - 1) : NULL;
-        if (!rc && last && strcmp(msg_str(last, "Role"), role) == 0 &&
-            strcmp(role, "tool") != 0) {
+        if (!rc && last && strcmp(msg_str(last, "Role"), role) == 0 && strcmp(role, "tool") != 0) {
             json_t *merged = NULL;
             rc = merge_content(last, msg_str(m, "Content"), &merged);
             if (!rc && json_array_set_new(list, n - 1, merged))
@@ -93,8 +92,8 @@ static void copy_think(json_t *data, const json_t *values)
     json_t *v = json_object_get(values, "Think");
     json_object_set_new(data, "Think", json_boolean(json_is_true(v)));
     v = json_object_get(values, "ThinkLevel");
-    json_object_set_new(data, "ThinkLevel", json_string(json_is_string(v) ? json_string_value(v)
-                                                                           : ""));
+    json_object_set_new(data, "ThinkLevel",
+                        json_string(json_is_string(v) ? json_string_value(v) : ""));
     v = json_object_get(values, "IsThinkSet");
     json_object_set_new(data, "IsThinkSet", json_boolean(json_is_true(v)));
 }
@@ -103,8 +102,8 @@ static int render_turn(const struct tmpl *t, const json_t *values, const char *s
                        const char *prompt, const char *response, struct buf *out,
                        struct err_info *ei)
 {
-    json_t *data = json_pack("{s:s, s:s, s:s}", "System", system, "Prompt", prompt, "Response",
-                             response);
+    json_t *data =
+        json_pack("{s:s, s:s, s:s}", "System", system, "Prompt", prompt, "Response", response);
     if (!data)
         return err_set(ei, E_NOMEM, "template: out of memory");
     copy_think(data, values);
@@ -223,8 +222,8 @@ static size_t to_runes(const char *s, uint32_t *r, size_t cap)
 }
 
 /* Levenshtein distance of a and b, or `limit` when it is at least that. */
-static size_t levenshtein(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
-                          size_t limit, size_t *row)
+static size_t levenshtein(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t limit,
+                          size_t *row)
 {
     if ((na > nb ? na - nb : nb - na) >= limit)
         return limit;

@@ -24,10 +24,10 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define TMPL_MAX_SRC (1u << 20)        /* largest template text accepted, bytes */
-#define TMPL_MAX_OUTPUT (16u << 20)    /* cap on one render's output, bytes */
-#define TMPL_MAX_DEPTH 64              /* nesting of blocks / parentheses / template calls */
-#define TMPL_MAX_STEPS (4u << 20)      /* evaluation steps per render (bounds range loops) */
+#define TMPL_MAX_SRC    (1u << 20)  /* largest template text accepted, bytes */
+#define TMPL_MAX_OUTPUT (16u << 20) /* cap on one render's output, bytes */
+#define TMPL_MAX_DEPTH  64          /* nesting of blocks / parentheses / template calls */
+#define TMPL_MAX_STEPS  (4u << 20)  /* evaluation steps per render (bounds range loops) */
 
 struct tmpl;
 
@@ -100,9 +100,9 @@ int tmpl_execute(const char *src, size_t n, const json_t *values, struct buf *ou
 
 /* A built-in template from Ollama's catalogue (embedded in the binary). */
 struct tmpl_builtin {
-    const char *name;     /* catalogue name, e.g. "chatml" */
-    const char *text;     /* Go template text (.gotmpl) */
-    const char *params;   /* default parameters JSON, e.g. {"stop":["<|im_start|>","<|im_end|>"]} */
+    const char *name;   /* catalogue name, e.g. "chatml" */
+    const char *text;   /* Go template text (.gotmpl) */
+    const char *params; /* default parameters JSON, e.g. {"stop":["<|im_start|>","<|im_end|>"]} */
 };
 
 /*

@@ -5,6 +5,7 @@
  */
 #include "template/template_builtin.h"
 
+/* clang-format off */
 const struct tmpl_builtin tmpl_builtin_table[] = {
     {
         "alfred",

@@ -25,10 +25,10 @@ struct tmpl_exec {
     const struct tmpl *t;
     struct buf *out;
     struct err_info *ei;
-    size_t cap;   /* output limit, bytes */
+    size_t cap; /* output limit, bytes */
     size_t steps;
-    int ctl;      /* pending break / continue */
-    bool failed;  /* ei already filled */
+    int ctl;     /* pending break / continue */
+    bool failed; /* ei already filled */
     size_t n_vars;
     struct tvar vars[TMPL_MAX_VARS];
 };
@@ -101,8 +101,8 @@ static struct tvar *var_find(struct tmpl_exec *x, const char *name)
 
 /* --- evaluation --- */
 
-static int eval_pipe(struct tmpl_exec *x, const struct tpipe *pp, const struct tval *dot,
-                     bool bind, struct tval *res);
+static int eval_pipe(struct tmpl_exec *x, const struct tpipe *pp, const struct tval *dot, bool bind,
+                     struct tval *res);
 
 static bool is_struct_tag(int tag)
 {
@@ -157,11 +157,19 @@ static int eval_arg(struct tmpl_exec *x, const struct targ *a, const struct tval
     res->j = NULL;
     res->tag = TAG_NONE;
     switch (a->kind) {
-    case A_DOT: *res = val_ref(dot); return 0;
-    case A_NIL: return 0;
-    case A_LIT: res->j = json_incref(a->lit); return 0;
-    case A_IDENT: return eval_func(x, a, NULL, dot, NULL, res);
-    case A_FIELD: *res = val_ref(dot); break;
+    case A_DOT:
+        *res = val_ref(dot);
+        return 0;
+    case A_NIL:
+        return 0;
+    case A_LIT:
+        res->j = json_incref(a->lit);
+        return 0;
+    case A_IDENT:
+        return eval_func(x, a, NULL, dot, NULL, res);
+    case A_FIELD:
+        *res = val_ref(dot);
+        break;
     case A_VAR: {
         struct tvar *v = var_find(x, a->name);
         if (!v)
@@ -173,7 +181,8 @@ static int eval_arg(struct tmpl_exec *x, const struct targ *a, const struct tval
         if ((rc = eval_pipe(x, a->pipe, dot, true, res)))
             return rc;
         break;
-    default: return tmpl_exec_error(x, E_INTERNAL, a->pos, "bad argument");
+    default:
+        return tmpl_exec_error(x, E_INTERNAL, a->pos, "bad argument");
     }
     if ((rc = eval_chain(x, res, a->idents, a->pos)))
         val_clear(res);
@@ -187,8 +196,10 @@ static int eval_andor(struct tmpl_exec *x, const struct targ *fn, const struct t
     bool is_and = strcmp(fn->name, "and") == 0;
     int rc = 0;
     if (!args && !final)
-        return tmpl_exec_error(x, E_INVAL, fn->pos, "wrong number of args for %s: want at "
-                                                    "least 1 got 0", fn->name);
+        return tmpl_exec_error(x, E_INVAL, fn->pos,
+                               "wrong number of args for %s: want at "
+                               "least 1 got 0",
+                               fn->name);
     for (const struct targ *a = args;; a = a->next) {
         val_clear(res);
         if (a)
@@ -209,8 +220,7 @@ static int eval_func(struct tmpl_exec *x, const struct targ *fn, const struct ta
     if (strcmp(fn->name, "and") == 0 || strcmp(fn->name, "or") == 0)
         return eval_andor(x, fn, args, dot, final, res);
     if (!tmpl_func_known(fn->name))
-        return tmpl_exec_error(x, E_INVAL, fn->pos, "\"%s\" is not a defined function",
-                               fn->name);
+        return tmpl_exec_error(x, E_INVAL, fn->pos, "\"%s\" is not a defined function", fn->name);
     for (const struct targ *a = args; a && !rc; a = a->next)
         if ((rc = eval_arg(x, a, dot, &argv[argc])) == 0)
             argc++;
@@ -254,8 +264,8 @@ static int bind_decl(struct tmpl_exec *x, const struct tpipe *pp, const struct t
     return 0;
 }
 
-static int eval_pipe(struct tmpl_exec *x, const struct tpipe *pp, const struct tval *dot,
-                     bool bind, struct tval *res)
+static int eval_pipe(struct tmpl_exec *x, const struct tpipe *pp, const struct tval *dot, bool bind,
+                     struct tval *res)
 {
     struct tval prev = {NULL, TAG_NONE};
     int rc = 0;
@@ -355,8 +365,9 @@ static int range_over(struct tmpl_exec *x, const struct tnode *n, const struct t
 {
     int rc = 0, etag = tmpl_tag_elem(v->tag);
     const json_t *j = v->j;
-    size_t len = json_is_array(j) ? json_array_size(j) : json_is_object(j) ? json_object_size(j)
-                                                                           : 0;
+    size_t len = json_is_array(j)    ? json_array_size(j)
+                 : json_is_object(j) ? json_object_size(j)
+                                     : 0;
     const char **keys = NULL;
     if (json_is_integer(j))
         len = json_integer_value(j) > 0 ? (size_t)json_integer_value(j) : 0;
@@ -428,13 +439,21 @@ static int exec_node(struct tmpl_exec *x, const struct tnode *n, const struct tv
         if (buf_append(x->out, n->text, n->text_len))
             return tmpl_exec_error(x, E_RANGE, n->pos, "output over %zu bytes", x->cap);
         return 0;
-    case N_ACTION: return exec_action(x, n, dot);
+    case N_ACTION:
+        return exec_action(x, n, dot);
     case N_IF:
-    case N_WITH: return exec_ifwith(x, n, dot);
-    case N_RANGE: return exec_range(x, n, dot);
-    case N_BREAK: x->ctl = CTL_BREAK; return 0;
-    case N_CONTINUE: x->ctl = CTL_CONTINUE; return 0;
-    default: return tmpl_exec_error(x, E_INTERNAL, n->pos, "bad node");
+    case N_WITH:
+        return exec_ifwith(x, n, dot);
+    case N_RANGE:
+        return exec_range(x, n, dot);
+    case N_BREAK:
+        x->ctl = CTL_BREAK;
+        return 0;
+    case N_CONTINUE:
+        x->ctl = CTL_CONTINUE;
+        return 0;
+    default:
+        return tmpl_exec_error(x, E_INTERNAL, n->pos, "bad node");
     }
 }
 

@@ -15,8 +15,7 @@
 #include "common/mem.h"
 #include "template/template_int.h"
 
-typedef int (*tfunc)(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n,
-                     struct tval *res);
+typedef int (*tfunc)(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, struct tval *res);
 
 /* --- helpers --- */
 
@@ -24,8 +23,8 @@ static int want_args(struct tmpl_exec *x, size_t pos, const char *fn, size_t n, 
                      size_t hi)
 {
     if (n < lo || n > hi)
-        return tmpl_exec_error(x, E_INVAL, pos, "wrong number of args for %s: want %zu got %zu",
-                               fn, lo, n);
+        return tmpl_exec_error(x, E_INVAL, pos, "wrong number of args for %s: want %zu got %zu", fn,
+                               lo, n);
     return 0;
 }
 
@@ -39,8 +38,8 @@ static int set_str(struct tmpl_exec *x, size_t pos, struct buf *b, int rc, struc
     }
     buf_fini(b);
     if (rc)
-        return tmpl_exec_error(x, rc, pos, rc == E_RANGE ? "string over the output limit"
-                                                         : "out of memory");
+        return tmpl_exec_error(x, rc, pos,
+                               rc == E_RANGE ? "string over the output limit" : "out of memory");
     return 0;
 }
 
@@ -98,12 +97,18 @@ static int kind_of(const struct tval *v)
         return KD_NIL;
     switch (json_typeof(v->j)) {
     case JSON_TRUE:
-    case JSON_FALSE: return KD_BOOL;
-    case JSON_INTEGER: return KD_INT;
-    case JSON_REAL: return KD_FLOAT;
-    case JSON_STRING: return KD_STR;
-    case JSON_NULL: return KD_NIL;
-    default: return KD_OTHER;
+    case JSON_FALSE:
+        return KD_BOOL;
+    case JSON_INTEGER:
+        return KD_INT;
+    case JSON_REAL:
+        return KD_FLOAT;
+    case JSON_STRING:
+        return KD_STR;
+    case JSON_NULL:
+        return KD_NIL;
+    default:
+        return KD_OTHER;
     }
 }
 
@@ -159,7 +164,8 @@ static int compare(struct tmpl_exec *x, size_t pos, const struct tval *a, const 
         return 0;
     }
     if (ka == KD_INT && kb == KD_INT) {
-        json_int_t ia = a->j ? json_integer_value(a->j) : 0, ib = b->j ? json_integer_value(b->j) : 0;
+        json_int_t ia = a->j ? json_integer_value(a->j) : 0,
+                   ib = b->j ? json_integer_value(b->j) : 0;
         *cmp = (ia > ib) - (ia < ib);
         return 0;
     }
@@ -279,8 +285,10 @@ static int fn_index(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
             long long k = 0;
             int rc = int_arg(x, pos, &a[i], &k);
             if (!rc && (k < 0 || (size_t)k >= json_array_size(cur.j)))
-                rc = tmpl_exec_error(x, E_INVAL, pos, "error calling index: index out of "
-                                                      "range: %lld", k);
+                rc = tmpl_exec_error(x, E_INVAL, pos,
+                                     "error calling index: index out of "
+                                     "range: %lld",
+                                     k);
             if (rc) {
                 json_decref(cur.j);
                 return rc;
@@ -290,8 +298,10 @@ static int fn_index(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
             long long k = 0;
             int rc = int_arg(x, pos, &a[i], &k);
             if (!rc && (k < 0 || (size_t)k >= json_string_length(cur.j)))
-                rc = tmpl_exec_error(x, E_INVAL, pos, "error calling index: index out of "
-                                                      "range: %lld", k);
+                rc = tmpl_exec_error(x, E_INVAL, pos,
+                                     "error calling index: index out of "
+                                     "range: %lld",
+                                     k);
             if (rc) {
                 json_decref(cur.j);
                 return rc;
@@ -304,8 +314,9 @@ static int fn_index(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
         } else if (json_is_object(cur.j)) {
             if (!is_str(&a[i])) {
                 json_decref(cur.j);
-                return tmpl_exec_error(x, E_INVAL, pos, "value has type non-string; should be "
-                                                        "string");
+                return tmpl_exec_error(x, E_INVAL, pos,
+                                       "value has type non-string; should be "
+                                       "string");
             }
             next = json_object_get(cur.j, json_string_value(a[i].j));
             if (!next)
@@ -367,8 +378,7 @@ static int fn_print(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, s
     return set_str(x, pos, &b, sprint(a, n, &b), res);
 }
 
-static int fn_println(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n,
-                      struct tval *res)
+static int fn_println(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, struct tval *res)
 {
     struct buf b;
     int rc = 0;
@@ -436,8 +446,8 @@ static int fmt_number(struct buf *b, const struct spec *s, const struct tval *v)
     if (s->prec >= 0)
         k += snprintf(cf + k, sizeof(cf) - (size_t)k, ".%d", s->prec > 64 ? 64 : s->prec);
     bool is_int = json_is_integer(v->j);
-    if (s->verb == 'd' || s->verb == 'x' || s->verb == 'X' || s->verb == 'c' ||
-        s->verb == 'o' || s->verb == 'b') {
+    if (s->verb == 'd' || s->verb == 'x' || s->verb == 'X' || s->verb == 'c' || s->verb == 'o' ||
+        s->verb == 'b') {
         if (!is_int)
             return E_INTERNAL;
         long long iv = json_integer_value(v->j);
@@ -461,8 +471,8 @@ static int fmt_quote(struct buf *b, const struct tval *v)
 {
     struct buf tmp;
     buf_init(&tmp, b->max);
-    int rc = is_str(v) ? tmpl_json_string(json_string_value(v->j), json_string_length(v->j), &tmp)
-                       : 0;
+    int rc =
+        is_str(v) ? tmpl_json_string(json_string_value(v->j), json_string_length(v->j), &tmp) : 0;
     if (!is_str(v)) {
         rc = buf_putc(b, '"');
         if (!rc)
@@ -511,14 +521,21 @@ static int fmt_v(struct buf *b, const struct spec *s, const struct tval *v)
 static const char *go_type(const struct tval *v)
 {
     switch (v->j ? json_typeof(v->j) : JSON_NULL) {
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "int";
-    case JSON_REAL: return "float64";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "int";
+    case JSON_REAL:
+        return "float64";
     case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    case JSON_OBJECT: return "map[string]interface {}";
-    case JSON_ARRAY: return "[]interface {}";
-    default: return NULL;
+    case JSON_FALSE:
+        return "bool";
+    case JSON_OBJECT:
+        return "map[string]interface {}";
+    case JSON_ARRAY:
+        return "[]interface {}";
+    default:
+        return NULL;
     }
 }
 
@@ -548,7 +565,8 @@ static int fmt_one(struct buf *b, const struct spec *s, const struct tval *v)
 {
     const json_t *j = v->j;
     switch (s->verb) {
-    case 'v': return fmt_v(b, s, v);
+    case 'v':
+        return fmt_v(b, s, v);
     case 's':
         if (is_str(v) || json_is_object(j) || json_is_array(j) || (!j && !tmpl_val_is_nil(v)))
             return fmt_v(b, s, v);
@@ -584,7 +602,8 @@ static int fmt_one(struct buf *b, const struct spec *s, const struct tval *v)
         if (json_is_real(j))
             return fmt_number(b, s, v);
         break;
-    default: break;
+    default:
+        break;
     }
     return bad_verb(b, s, v);
 }
@@ -614,8 +633,7 @@ static bool parse_spec(const char *f, size_t n, size_t *i, struct spec *s)
     return true;
 }
 
-static int fn_printf(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n,
-                     struct tval *res)
+static int fn_printf(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, struct tval *res)
 {
     struct buf b;
     int rc = 0;
@@ -681,13 +699,26 @@ static int fn_html(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, st
     int rc = eval_args_str(a, n, &s);
     for (size_t i = 0; !rc && i < s.n; i++) {
         switch (s.p[i]) {
-        case '"': rc = buf_puts(&b, "&#34;"); break;
-        case '\'': rc = buf_puts(&b, "&#39;"); break;
-        case '&': rc = buf_puts(&b, "&amp;"); break;
-        case '<': rc = buf_puts(&b, "&lt;"); break;
-        case '>': rc = buf_puts(&b, "&gt;"); break;
-        case '\0': rc = buf_puts(&b, "\xEF\xBF\xBD"); break;
-        default: rc = buf_putc(&b, s.p[i]);
+        case '"':
+            rc = buf_puts(&b, "&#34;");
+            break;
+        case '\'':
+            rc = buf_puts(&b, "&#39;");
+            break;
+        case '&':
+            rc = buf_puts(&b, "&amp;");
+            break;
+        case '<':
+            rc = buf_puts(&b, "&lt;");
+            break;
+        case '>':
+            rc = buf_puts(&b, "&gt;");
+            break;
+        case '\0':
+            rc = buf_puts(&b, "\xEF\xBF\xBD");
+            break;
+        default:
+            rc = buf_putc(&b, s.p[i]);
         }
     }
     buf_fini(&s);
@@ -724,13 +755,27 @@ static int fn_js(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, stru
     for (size_t i = 0; !rc && i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
         switch (c) {
-        case '\\': rc = buf_puts(&b, "\\\\"); break;
-        case '\'': rc = buf_puts(&b, "\\'"); break;
-        case '"': rc = buf_puts(&b, "\\\""); break;
-        case '<': rc = buf_puts(&b, "\\u003C"); break;
-        case '>': rc = buf_puts(&b, "\\u003E"); break;
-        case '&': rc = buf_puts(&b, "\\u0026"); break;
-        case '=': rc = buf_puts(&b, "\\u003D"); break;
+        case '\\':
+            rc = buf_puts(&b, "\\\\");
+            break;
+        case '\'':
+            rc = buf_puts(&b, "\\'");
+            break;
+        case '"':
+            rc = buf_puts(&b, "\\\"");
+            break;
+        case '<':
+            rc = buf_puts(&b, "\\u003C");
+            break;
+        case '>':
+            rc = buf_puts(&b, "\\u003E");
+            break;
+        case '&':
+            rc = buf_puts(&b, "\\u0026");
+            break;
+        case '=':
+            rc = buf_puts(&b, "\\u003D");
+            break;
         default:
             if (c < ' ' || c == 0x7F) {
                 rc = buf_printf(&b, "\\u%04X", c);
@@ -746,8 +791,7 @@ static int fn_js(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, stru
     return set_str(x, pos, &b, rc, res);
 }
 
-static int fn_urlquery(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n,
-                       struct tval *res)
+static int fn_urlquery(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, struct tval *res)
 {
     struct buf s, b;
     buf_init(&s, tmpl_exec_strcap(x));
@@ -757,8 +801,9 @@ static int fn_urlquery(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n
         unsigned char c = (unsigned char)s.p[i];
         bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '_' || c == '.' || c == '~';
-        rc = keep ? buf_putc(&b, (char)c) : c == ' ' ? buf_putc(&b, '+')
-                                                     : buf_printf(&b, "%%%02X", c);
+        rc = keep       ? buf_putc(&b, (char)c)
+             : c == ' ' ? buf_putc(&b, '+')
+                        : buf_printf(&b, "%%%02X", c);
     }
     buf_fini(&s);
     return set_str(x, pos, &b, rc, res);
@@ -794,7 +839,7 @@ static int fn_yesterday_date(struct tmpl_exec *x, size_t pos, struct tval *a, si
 static const char *ts_type(const char *t)
 {
     static const char *map[][2] = {
-        {"string", "string"}, {"number", "number"},   {"integer", "number"},
+        {"string", "string"},   {"number", "number"}, {"integer", "number"},
         {"boolean", "boolean"}, {"array", "any[]"},   {"object", "Record<string, any>"},
         {"null", "null"},
     };
@@ -804,8 +849,7 @@ static const char *ts_type(const char *t)
     return "any";
 }
 
-static int fn_ts_type(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n,
-                      struct tval *res)
+static int fn_ts_type(struct tmpl_exec *x, size_t pos, struct tval *a, size_t n, struct tval *res)
 {
     struct buf b;
     int rc = want_args(x, pos, "toTypeScriptType", n, 1, 1);

@@ -20,8 +20,8 @@
 #include "common/err.h"
 #include "template/template.h"
 
-#define TMPL_MAX_VARS 1024  /* variables alive at once during a render */
-#define TMPL_MAX_ARGS 64    /* arguments of one function call */
+#define TMPL_MAX_VARS 1024 /* variables alive at once during a render */
+#define TMPL_MAX_ARGS 64   /* arguments of one function call */
 
 /* Which Ollama Go type a JSON value stands for (decides printing and JSON key order). */
 enum tmpl_tag {
@@ -29,19 +29,19 @@ enum tmpl_tag {
     TAG_ROOT,     /* the data object: missing keys print "<no value>" */
     TAG_MSGS,     /* []Message */
     TAG_MSG,
-    TAG_TCALLS,   /* []ToolCall */
+    TAG_TCALLS, /* []ToolCall */
     TAG_TCALL,
-    TAG_TCFUNC,   /* ToolCall.Function */
-    TAG_ARGS,     /* ToolCall.Function.Arguments (sorted JSON object) */
-    TAG_TOOLS,    /* Tools */
+    TAG_TCFUNC, /* ToolCall.Function */
+    TAG_ARGS,   /* ToolCall.Function.Arguments (sorted JSON object) */
+    TAG_TOOLS,  /* Tools */
     TAG_TOOL,
-    TAG_TFUNC,    /* Tool.Function */
-    TAG_TPARAMS,  /* Tool.Function.Parameters */
-    TAG_TPROPS,   /* map name -> property */
+    TAG_TFUNC,   /* Tool.Function */
+    TAG_TPARAMS, /* Tool.Function.Parameters */
+    TAG_TPROPS,  /* map name -> property */
     TAG_TPROP,
-    TAG_NOVALUE,  /* a missing key of a map: prints "<no value>" */
-    TAG_ZERO,     /* a missing field of a struct: prints "" */
-    TAG_PTYPE,    /* a property's Type: one type prints bare, several as [a b] */
+    TAG_NOVALUE, /* a missing key of a map: prints "<no value>" */
+    TAG_ZERO,    /* a missing field of a struct: prints "" */
+    TAG_PTYPE,   /* a property's Type: one type prints bare, several as [a b] */
 };
 
 struct tval {
@@ -50,13 +50,13 @@ struct tval {
 };
 
 enum targ_kind {
-    A_FIELD,  /* .A.B (idents) */
-    A_VAR,    /* $x.A.B (name, idents) */
-    A_DOT,    /* . */
+    A_FIELD, /* .A.B (idents) */
+    A_VAR,   /* $x.A.B (name, idents) */
+    A_DOT,   /* . */
     A_NIL,
-    A_LIT,    /* bool, number or string literal (lit) */
-    A_IDENT,  /* function name (name) */
-    A_PIPE,   /* ( pipe ) with optional .A.B chain (idents) */
+    A_LIT,   /* bool, number or string literal (lit) */
+    A_IDENT, /* function name (name) */
+    A_PIPE,  /* ( pipe ) with optional .A.B chain (idents) */
 };
 
 struct tident {
@@ -85,8 +85,8 @@ struct tcmd {
 
 struct tpipe {
     size_t pos;
-    bool is_assign;        /* `=` rather than `:=` */
-    const char *decl[2];   /* declared variable names (with '$') */
+    bool is_assign;      /* `=` rather than `:=` */
+    const char *decl[2]; /* declared variable names (with '$') */
     int n_decl;
     struct tcmd *cmds;
     size_t n_cmds;
@@ -105,10 +105,10 @@ enum tnode_kind {
 struct tnode {
     int kind;
     size_t pos;
-    const char *text;      /* N_TEXT (arena) */
+    const char *text; /* N_TEXT (arena) */
     size_t text_len;
-    struct tpipe *pipe;    /* N_ACTION, N_IF, N_RANGE, N_WITH */
-    struct tnode *list;    /* body */
+    struct tpipe *pipe; /* N_ACTION, N_IF, N_RANGE, N_WITH */
+    struct tnode *list; /* body */
     struct tnode *else_list;
     struct tnode *next;
 };
@@ -116,11 +116,11 @@ struct tnode {
 struct tmpl_chunk;
 
 struct tmpl {
-    char *src;             /* copy of the source text (for positions) */
+    char *src; /* copy of the source text (for positions) */
     size_t n;
     struct tnode *root;
     struct tmpl_chunk *arena;
-    json_t **lits;         /* literal values, decref'd by tmpl_free */
+    json_t **lits; /* literal values, decref'd by tmpl_free */
     size_t n_lits, cap_lits;
 };
 

@@ -68,10 +68,10 @@ static const struct {
     const char *word;
     int kind;
 } keywords[] = {
-    {"if", K_IF},           {"else", K_ELSE},         {"end", K_END},     {"range", K_RANGE},
-    {"with", K_WITH},       {"define", K_DEFINE},     {"template", K_TEMPLATE},
-    {"block", K_BLOCK},     {"break", K_BREAK},       {"continue", K_CONTINUE},
-    {"nil", K_NIL},         {"true", K_BOOL},         {"false", K_BOOL},
+    {"if", K_IF},       {"else", K_ELSE},         {"end", K_END},           {"range", K_RANGE},
+    {"with", K_WITH},   {"define", K_DEFINE},     {"template", K_TEMPLATE}, {"block", K_BLOCK},
+    {"break", K_BREAK}, {"continue", K_CONTINUE}, {"nil", K_NIL},           {"true", K_BOOL},
+    {"false", K_BOOL},
 };
 
 static int keyword_kind(const char *s, size_t len)
@@ -114,9 +114,10 @@ static int lex_quote(struct tmpl_lexer *l, size_t *p, bool space)
             return lex_emit(l, kind, start, i + 1 - start, space);
         }
     }
-    return lex_fail(l, start, q == '\'' ? "unterminated character constant"
-                                        : q == '`' ? "unterminated raw quoted string"
-                                                   : "unterminated quoted string");
+    return lex_fail(l, start,
+                    q == '\''  ? "unterminated character constant"
+                    : q == '`' ? "unterminated raw quoted string"
+                               : "unterminated quoted string");
 }
 
 static int lex_number(struct tmpl_lexer *l, size_t *p, bool space)
@@ -125,10 +126,9 @@ static int lex_number(struct tmpl_lexer *l, size_t *p, bool space)
     size_t start = *p, i = start;
     if (s[i] == '+' || s[i] == '-')
         i++;
-    while (i < l->n_src &&
-           (is_alnum(s[i]) || s[i] == '.' ||
-            ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E' ||
-                                              s[i - 1] == 'p' || s[i - 1] == 'P'))))
+    while (i < l->n_src && (is_alnum(s[i]) || s[i] == '.' ||
+                            ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E' ||
+                                                              s[i - 1] == 'p' || s[i - 1] == 'P'))))
         i++;
     if (i == start + 1 && (s[start] == '+' || s[start] == '-'))
         return lex_fail(l, start, "bad number syntax");
@@ -168,9 +168,15 @@ static int lex_punct(struct tmpl_lexer *l, size_t *p, bool space, int *parens)
     size_t i = *p;
     int kind;
     switch (s[i]) {
-    case '|': kind = K_PIPE; break;
-    case ',': kind = K_COMMA; break;
-    case '=': kind = K_ASSIGN; break;
+    case '|':
+        kind = K_PIPE;
+        break;
+    case ',':
+        kind = K_COMMA;
+        break;
+    case '=':
+        kind = K_ASSIGN;
+        break;
     case '(':
         kind = K_LPAREN;
         (*parens)++;

@@ -15,9 +15,9 @@ enum tmpl_tok_kind {
     K_TEXT,
     K_LDELIM,
     K_RDELIM,
-    K_FIELD,     /* .Name */
-    K_VAR,       /* $ or $name */
-    K_IDENT,     /* function name */
+    K_FIELD, /* .Name */
+    K_VAR,   /* $ or $name */
+    K_IDENT, /* function name */
     K_DOT,
     K_STRING,    /* "..." (raw source, quotes included) */
     K_RAWSTRING, /* `...` */
@@ -28,8 +28,8 @@ enum tmpl_tok_kind {
     K_PIPE,
     K_LPAREN,
     K_RPAREN,
-    K_DECLARE,   /* := */
-    K_ASSIGN,    /* = */
+    K_DECLARE, /* := */
+    K_ASSIGN,  /* = */
     K_COMMA,
     K_IF,
     K_ELSE,
@@ -55,7 +55,7 @@ struct tmpl_lexer {
     size_t n_src;
     struct tmpl_tok *toks; /* owned */
     size_t n, cap;
-    size_t err_pos;        /* on E_PARSE: where and what */
+    size_t err_pos; /* on E_PARSE: where and what */
     const char *err_msg;
 };
 

@@ -216,10 +216,9 @@ static int unescape_one(const char *s, size_t n, size_t *i, char *d, size_t *o)
     if (start + (size_t)digits > n)
         return E_PARSE;
     for (int k = 0; k < digits; k++) {
-        int h = c >= '0' && c <= '7' ? (s[start + k] >= '0' && s[start + k] <= '7'
-                                             ? s[start + k] - '0'
-                                             : -1)
-                                     : hexval(s[start + k]);
+        int h = c >= '0' && c <= '7'
+                    ? (s[start + k] >= '0' && s[start + k] <= '7' ? s[start + k] - '0' : -1)
+                    : hexval(s[start + k]);
         if (h < 0)
             return E_PARSE;
         v = v * (c >= '0' && c <= '7' ? 8 : 16) + (unsigned long)h;
@@ -367,9 +366,15 @@ static int parse_literal(struct parser *p, const struct tmpl_tok *k, struct targ
         v = json_boolean(p->t->src[k->pos] == 't');
         rc = v ? 0 : E_NOMEM;
         break;
-    case K_NUMBER: rc = parse_number(p, k, &v); break;
-    case K_CHAR: rc = parse_char(p, k, &v); break;
-    default: rc = parse_string(p, k, &v); break;
+    case K_NUMBER:
+        rc = parse_number(p, k, &v);
+        break;
+    case K_CHAR:
+        rc = parse_char(p, k, &v);
+        break;
+    default:
+        rc = parse_string(p, k, &v);
+        break;
     }
     if (rc)
         return rc;
@@ -388,8 +393,12 @@ static int parse_term(struct parser *p, struct targ *a)
         a->kind = A_IDENT;
         a->name = arena_strndup(p->t, p->t->src + k->pos, k->len);
         return a->name ? 0 : E_NOMEM;
-    case K_DOT: a->kind = A_DOT; return 0;
-    case K_NIL: a->kind = A_NIL; return 0;
+    case K_DOT:
+        a->kind = A_DOT;
+        return 0;
+    case K_NIL:
+        a->kind = A_NIL;
+        return 0;
     case K_FIELD:
         a->kind = A_FIELD;
         a->idents = tmpl_arena_alloc(p->t, sizeof(*a->idents));
@@ -420,8 +429,10 @@ static int parse_term(struct parser *p, struct targ *a)
     case K_NUMBER:
     case K_CHAR:
     case K_STRING:
-    case K_RAWSTRING: return parse_literal(p, k, a);
-    default: return unexpected(p, k, "operand");
+    case K_RAWSTRING:
+        return parse_literal(p, k, a);
+    default:
+        return unexpected(p, k, "operand");
     }
 }
 
@@ -590,8 +601,10 @@ static int parse_control(struct parser *p, int kind, size_t pos, struct tnode **
 static int parse_simple(struct parser *p, int kind, const struct tmpl_tok *k, struct tnode **out)
 {
     if (p->range_depth == 0)
-        return fail(p, k->pos, kind == N_BREAK ? "{{break}} outside {{range}}"
-                                               : "{{continue}} outside {{range}}", NULL);
+        return fail(p, k->pos,
+                    kind == N_BREAK ? "{{break}} outside {{range}}"
+                                    : "{{continue}} outside {{range}}",
+                    NULL);
     int rc = expect_rdelim(p, kind == N_BREAK ? "break" : "continue");
     if (rc)
         return rc;
@@ -619,17 +632,30 @@ static int parse_action(struct parser *p, struct tnode **out, int *term)
         p->term_pos = k->pos;
         *term = K_ELSE;
         return 0;
-    case K_IF: next(p); return parse_control(p, N_IF, k->pos, out);
-    case K_RANGE: next(p); return parse_control(p, N_RANGE, k->pos, out);
-    case K_WITH: next(p); return parse_control(p, N_WITH, k->pos, out);
-    case K_BREAK: next(p); return parse_simple(p, N_BREAK, k, out);
-    case K_CONTINUE: next(p); return parse_simple(p, N_CONTINUE, k, out);
+    case K_IF:
+        next(p);
+        return parse_control(p, N_IF, k->pos, out);
+    case K_RANGE:
+        next(p);
+        return parse_control(p, N_RANGE, k->pos, out);
+    case K_WITH:
+        next(p);
+        return parse_control(p, N_WITH, k->pos, out);
+    case K_BREAK:
+        next(p);
+        return parse_simple(p, N_BREAK, k, out);
+    case K_CONTINUE:
+        next(p);
+        return parse_simple(p, N_CONTINUE, k, out);
     case K_DEFINE:
     case K_TEMPLATE:
     case K_BLOCK:
-        return fail(p, k->pos, "define, template and block are not supported "
-                               "(undefined template specified)", NULL);
-    default: break;
+        return fail(p, k->pos,
+                    "define, template and block are not supported "
+                    "(undefined template specified)",
+                    NULL);
+    default:
+        break;
     }
     struct tnode *n = tmpl_arena_alloc(p->t, sizeof(*n));
     if (!n)
@@ -826,8 +852,7 @@ static void cut_list(struct tnode **head, bool *cut)
 
 /* --- entry points --- */
 
-int tmpl_parse_ex(const char *src, size_t n, unsigned flags, struct tmpl **out,
-                  struct err_info *ei)
+int tmpl_parse_ex(const char *src, size_t n, unsigned flags, struct tmpl **out, struct err_info *ei)
 {
     struct tmpl_lexer lx;
     struct parser *p = NULL;

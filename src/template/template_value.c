@@ -52,14 +52,10 @@ static const struct fspec spec_tparams[] = {
     {NULL, NULL, 0, 0},
 };
 static const struct fspec spec_tprop[] = {
-    {"anyOf", "AnyOf", TAG_NONE, F_OMIT},
-    {"type", "Type", TAG_NONE, F_TYPE},
-    {"items", "Items", TAG_NONE, F_OMIT},
-    {"description", "Description", TAG_NONE, F_OMIT},
-    {"enum", "Enum", TAG_NONE, F_OMIT},
-    {"properties", "Properties", TAG_TPROPS, F_OMIT},
-    {"required", "Required", TAG_NONE, F_OMIT},
-    {NULL, NULL, 0, 0},
+    {"anyOf", "AnyOf", TAG_NONE, F_OMIT},       {"type", "Type", TAG_NONE, F_TYPE},
+    {"items", "Items", TAG_NONE, F_OMIT},       {"description", "Description", TAG_NONE, F_OMIT},
+    {"enum", "Enum", TAG_NONE, F_OMIT},         {"properties", "Properties", TAG_TPROPS, F_OMIT},
+    {"required", "Required", TAG_NONE, F_OMIT}, {NULL, NULL, 0, 0},
 };
 static const struct fspec spec_tcall[] = {
     {"id", "ID", TAG_NONE, F_OMIT},
@@ -86,14 +82,22 @@ static const struct fspec spec_msg[] = {
 static const struct fspec *spec_for(int tag)
 {
     switch (tag) {
-    case TAG_TOOL: return spec_tool;
-    case TAG_TFUNC: return spec_tfunc;
-    case TAG_TPARAMS: return spec_tparams;
-    case TAG_TPROP: return spec_tprop;
-    case TAG_TCALL: return spec_tcall;
-    case TAG_TCFUNC: return spec_tcfunc;
-    case TAG_MSG: return spec_msg;
-    default: return NULL;
+    case TAG_TOOL:
+        return spec_tool;
+    case TAG_TFUNC:
+        return spec_tfunc;
+    case TAG_TPARAMS:
+        return spec_tparams;
+    case TAG_TPROP:
+        return spec_tprop;
+    case TAG_TCALL:
+        return spec_tcall;
+    case TAG_TCFUNC:
+        return spec_tcfunc;
+    case TAG_MSG:
+        return spec_msg;
+    default:
+        return NULL;
     }
 }
 
@@ -110,13 +114,20 @@ bool tmpl_val_truth(const struct tval *v)
     if (!j)
         return false;
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return json_object_size(j) > 0;
-    case JSON_ARRAY: return json_array_size(j) > 0;
-    case JSON_STRING: return json_string_length(j) > 0;
-    case JSON_INTEGER: return json_integer_value(j) != 0;
-    case JSON_REAL: return json_real_value(j) != 0.0;
-    case JSON_TRUE: return true;
-    default: return false;
+    case JSON_OBJECT:
+        return json_object_size(j) > 0;
+    case JSON_ARRAY:
+        return json_array_size(j) > 0;
+    case JSON_STRING:
+        return json_string_length(j) > 0;
+    case JSON_INTEGER:
+        return json_integer_value(j) != 0;
+    case JSON_REAL:
+        return json_real_value(j) != 0.0;
+    case JSON_TRUE:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -182,11 +193,16 @@ int tmpl_tag_field(int parent, const char *name)
 int tmpl_tag_elem(int parent)
 {
     switch (parent) {
-    case TAG_MSGS: return TAG_MSG;
-    case TAG_TCALLS: return TAG_TCALL;
-    case TAG_TOOLS: return TAG_TOOL;
-    case TAG_TPROPS: return TAG_TPROP;
-    default: return TAG_NONE;
+    case TAG_MSGS:
+        return TAG_MSG;
+    case TAG_TCALLS:
+        return TAG_TCALL;
+    case TAG_TOOLS:
+        return TAG_TOOL;
+    case TAG_TPROPS:
+        return TAG_TPROP;
+    default:
+        return TAG_NONE;
     }
 }
 
@@ -266,13 +282,27 @@ int tmpl_json_string(const char *s, size_t n, struct buf *out)
         size_t adv = 1;
         if (c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') {
             switch (c) {
-            case '"': esc = "\\\""; break;
-            case '\\': esc = "\\\\"; break;
-            case '\n': esc = "\\n"; break;
-            case '\r': esc = "\\r"; break;
-            case '\t': esc = "\\t"; break;
-            case '\b': esc = "\\b"; break;
-            case '\f': esc = "\\f"; break;
+            case '"':
+                esc = "\\\"";
+                break;
+            case '\\':
+                esc = "\\\\";
+                break;
+            case '\n':
+                esc = "\\n";
+                break;
+            case '\r':
+                esc = "\\r";
+                break;
+            case '\t':
+                esc = "\\t";
+                break;
+            case '\b':
+                esc = "\\b";
+                break;
+            case '\f':
+                esc = "\\f";
+                break;
             default:
                 snprintf(u, sizeof(u), "\\u00%c%c", hex[c >> 4], hex[c & 15]);
                 esc = u;
@@ -426,12 +456,18 @@ static int enc(const json_t *j, int tag, int depth, struct buf *out)
         }
         return rc ? rc : buf_putc(out, ']');
     }
-    case JSON_STRING: return tmpl_json_string(json_string_value(j), json_string_length(j), out);
-    case JSON_INTEGER: return buf_printf(out, "%lld", (long long)json_integer_value(j));
-    case JSON_REAL: return tmpl_fmt_float(json_real_value(j), false, out);
-    case JSON_TRUE: return buf_puts(out, "true");
-    case JSON_FALSE: return buf_puts(out, "false");
-    default: return buf_puts(out, "null");
+    case JSON_STRING:
+        return tmpl_json_string(json_string_value(j), json_string_length(j), out);
+    case JSON_INTEGER:
+        return buf_printf(out, "%lld", (long long)json_integer_value(j));
+    case JSON_REAL:
+        return tmpl_fmt_float(json_real_value(j), false, out);
+    case JSON_TRUE:
+        return buf_puts(out, "true");
+    case JSON_FALSE:
+        return buf_puts(out, "false");
+    default:
+        return buf_puts(out, "null");
     }
 }
 
@@ -470,7 +506,8 @@ static int print_go(const json_t *j, int depth, bool nested, struct buf *out)
     if (!j || json_is_null(j))
         return buf_puts(out, nested ? "<nil>" : "<no value>");
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return print_map(j, depth, out);
+    case JSON_OBJECT:
+        return print_map(j, depth, out);
     case JSON_ARRAY: {
         int rc = buf_putc(out, '[');
         for (size_t i = 0; !rc && i < json_array_size(j); i++) {
@@ -481,11 +518,16 @@ static int print_go(const json_t *j, int depth, bool nested, struct buf *out)
         }
         return rc ? rc : buf_putc(out, ']');
     }
-    case JSON_STRING: return buf_append(out, json_string_value(j), json_string_length(j));
-    case JSON_INTEGER: return buf_printf(out, "%lld", (long long)json_integer_value(j));
-    case JSON_REAL: return tmpl_fmt_float(json_real_value(j), true, out);
-    case JSON_TRUE: return buf_puts(out, "true");
-    default: return buf_puts(out, "false");
+    case JSON_STRING:
+        return buf_append(out, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return buf_printf(out, "%lld", (long long)json_integer_value(j));
+    case JSON_REAL:
+        return tmpl_fmt_float(json_real_value(j), true, out);
+    case JSON_TRUE:
+        return buf_puts(out, "true");
+    default:
+        return buf_puts(out, "false");
     }
 }
 

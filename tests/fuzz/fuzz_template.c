@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char fuzz_data[] =
     "{\"System\":\"sys\",\"Prompt\":\"p\",\"Response\":\"\",\"Think\":true,\"ThinkLevel\":\"high\","
-    "\"Messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"u<&>\"},"
+    "\"Messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"u<&>\"}"
+    ","
     "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"1\",\"function\":{\"name\":\"f\","
     "\"arguments\":{\"b\":1.5e30,\"a\":[null,true,-0.000001]}}}]},{\"role\":\"tool\","
     "\"content\":\"22\"},{\"role\":\"assistant\",\"content\":\"done\"}],"

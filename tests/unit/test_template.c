@@ -57,26 +57,26 @@ static char *render(const char *src, const char *data_json, int *rc_out, struct 
     return s ? s : mem_strdup("");
 }
 
-#define ASSERT_RENDERS(src, data, want)                                                            \
-    do {                                                                                           \
-        struct err_info ei_ = {0};                                                                 \
-        int rc_;                                                                                   \
-        char *got_ = render(src, data, &rc_, &ei_);                                                \
-        if (rc_)                                                                                   \
-            TEST_FAIL_("render of %s failed: %s", #src, ei_.msg);                                  \
-        ASSERT_EQ_STR(got_, want);                                                                 \
-        mem_free(got_);                                                                            \
+#define ASSERT_RENDERS(src, data, want)                           \
+    do {                                                          \
+        struct err_info ei_ = {0};                                \
+        int rc_;                                                  \
+        char *got_ = render(src, data, &rc_, &ei_);               \
+        if (rc_)                                                  \
+            TEST_FAIL_("render of %s failed: %s", #src, ei_.msg); \
+        ASSERT_EQ_STR(got_, want);                                \
+        mem_free(got_);                                           \
     } while (0)
 
-#define ASSERT_EXEC_FAILS(src, data, code, substr)                                                 \
-    do {                                                                                           \
-        struct err_info ei_ = {0};                                                                 \
-        int rc_;                                                                                   \
-        char *got_ = render(src, data, &rc_, &ei_);                                                \
-        mem_free(got_);                                                                            \
-        ASSERT_EQ_INT(rc_, code);                                                                  \
-        if (!strstr(ei_.msg, substr))                                                              \
-            TEST_FAIL_("error \"%s\" lacks \"%s\"", ei_.msg, substr);                              \
+#define ASSERT_EXEC_FAILS(src, data, code, substr)                    \
+    do {                                                              \
+        struct err_info ei_ = {0};                                    \
+        int rc_;                                                      \
+        char *got_ = render(src, data, &rc_, &ei_);                   \
+        mem_free(got_);                                               \
+        ASSERT_EQ_INT(rc_, code);                                     \
+        if (!strstr(ei_.msg, substr))                                 \
+            TEST_FAIL_("error \"%s\" lacks \"%s\"", ei_.msg, substr); \
     } while (0)
 
 static char *execute(const char *src, size_t n, json_t *values)
@@ -128,7 +128,7 @@ static json_t *conversation(const char *name)
         const char *content = strcmp(r, "system") == 0      ? "You are a helpful assistant."
                               : strcmp(r, "assistant") == 0 ? "I'm doing great. How can I help "
                                                               "you today?"
-                              : users++ == 0 ? "Hello, how are you?"
+                              : users++ == 0                ? "Hello, how are you?"
                                              : "I'd like to show off how chat templating works!";
         json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", r, "content", content));
     }
@@ -138,8 +138,8 @@ static json_t *conversation(const char *name)
 TEST(template_builtins_match_ollama_renders)
 {
     static const char *convs[] = {"user", "user-assistant-user", "system-user-assistant-user"};
-    static const char *trailing_space[] = {"chatqa", "llama2-chat", "mistral-instruct",
-                                           "openchat", "vicuna"};
+    static const char *trailing_space[] = {"chatqa", "llama2-chat", "mistral-instruct", "openchat",
+                                           "vicuna"};
     size_t n = 0, checked = 0;
     const struct tmpl_builtin *all = tmpl_builtin_all(&n);
     ASSERT_EQ_SIZE(n, 20);
@@ -218,7 +218,9 @@ TEST(template_text_trim_and_comments)
 
 TEST(template_literals)
 {
-    ASSERT_RENDERS("{{ \"a\\tb\\n\\u00e9\\x41\\101\" }}", NULL, "a\tb\n\xc3\xa9" "AA");
+    ASSERT_RENDERS("{{ \"a\\tb\\n\\u00e9\\x41\\101\" }}", NULL,
+                   "a\tb\n\xc3\xa9"
+                   "AA");
     ASSERT_RENDERS("{{ `raw\\n` }}", NULL, "raw\\n");
     ASSERT_RENDERS("{{ 'a' }} {{ 0x1F }} {{ 1_000 }} {{ 1.5 }} {{ 1e3 }} {{ -2 }}", NULL,
                    "97 31 1000 1.5 1000 -2");
@@ -274,8 +276,7 @@ TEST(template_functions)
                    "{\"k\":\"\\u003cv\\u0026\\u003e\"} [\"a\",\"b\"] 1");
     ASSERT_RENDERS("{{ html \"<a href='x'>\" }} {{ js \"a'b\" }} {{ urlquery \"a b&c\" }}", d,
                    "&lt;a href=&#39;x&#39;&gt; a\\'b a+b%26c");
-    ASSERT_RENDERS("{{ .S | printf \"%s!\" }} {{ \"x\" | printf \"%s%s\" \"y\" }}", d,
-                   "hello! yx");
+    ASSERT_RENDERS("{{ .S | printf \"%s!\" }} {{ \"x\" | printf \"%s%s\" \"y\" }}", d, "hello! yx");
 }
 
 TEST(template_exec_errors)
@@ -355,8 +356,7 @@ TEST(template_fim_and_collation)
 {
     size_t n;
     char *src = slurp(DATA "qwen2.5.gotmpl", &n);
-    json_t *v = json_pack("{s:s, s:s, s:[]}", "Prompt", "def f(", "Suffix", "return x",
-                          "Messages");
+    json_t *v = json_pack("{s:s, s:s, s:[]}", "Prompt", "def f(", "Suffix", "return x", "Messages");
     char *got = execute(src, n, v);
     ASSERT_EQ_STR(got, "<|fim_prefix|>def f(<|fim_suffix|>return x<|fim_middle|>");
     mem_free(got);
@@ -365,8 +365,7 @@ TEST(template_fim_and_collation)
     const char *t = "{{ .System }}|{{ range .Messages }}{{ .Role }}:{{ .Content }};{{ end }}";
     v = json_pack("{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]}", "Messages", "role",
                   "system", "content", "s1", "role", "system", "content", "s2", "role", "user",
-                  "content", "a", "role", "tool", "content", "t1", "role", "tool", "content",
-                  "t2");
+                  "content", "a", "role", "tool", "content", "t1", "role", "tool", "content", "t2");
     got = execute(t, strlen(t), v);
     ASSERT_EQ_STR(got, "s1\n\ns2|system:s1\n\ns2;user:a;tool:t1;tool:t2;");
     mem_free(got);
@@ -456,8 +455,9 @@ TEST(template_go_nil_and_printf_rules)
                    "101 %3Cno+value%3E \\u2028");
     ASSERT_RENDERS("{{ printf \"%d|%s|%t|%.2f|%x\" \"s\" 1 \"s\" 3 \"hi\" }}", d,
                    "%!d(string=s)|%!s(int=1)|%!t(string=s)|%!f(int=03)|6869");
-    ASSERT_RENDERS("{{ printf \"%3s|%.1s|%v\" .U .U .Z }} {{ printf \"%s\" }} {{ printf \"x\" 1 nil }}",
-                   d, "  \xc3\xa9|\xc3\xa9|<nil> %!s(MISSING) x%!(EXTRA int=1, <nil>)");
+    ASSERT_RENDERS(
+        "{{ printf \"%3s|%.1s|%v\" .U .U .Z }} {{ printf \"%s\" }} {{ printf \"x\" 1 nil }}", d,
+        "  \xc3\xa9|\xc3\xa9|<nil> %!s(MISSING) x%!(EXTRA int=1, <nil>)");
     /* a struct's missing field is its zero value, not nil */
     ASSERT_RENDERS("{{ range .Messages }}[{{ .Content }}]{{ eq .Content \"\" }}{{ len .ToolCalls }}"
                    "{{ end }}",
