@@ -262,3 +262,51 @@ TEST(samp_rejects_bad_params)
     ASSERT(samp_sample(s, l) < 0);
     samp_free(s);
 }
+
+TEST(samp_top_k_selection_on_a_big_vocabulary)
+{
+    enum { N = 5000, K = 7 };
+    static float l[N];
+    uint64_t x = 99;
+    for (int i = 0; i < N; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        l[i] = (float)(x >> 40) / (float)(1u << 24) * 8.0f;
+    }
+    l[17] = l[4000] = 9.5f; /* a tie among the best */
+    /* the K best by (logit desc, id asc) */
+    int best[K];
+    for (int k = 0; k < K; k++) {
+        int b = -1;
+        for (int i = 0; i < N; i++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++)
+                taken |= best[j] == i;
+            if (!taken && (b < 0 || l[i] > l[b]))
+                b = i;
+        }
+        best[k] = b;
+    }
+    ASSERT_EQ_INT(best[0], 17);
+    ASSERT_EQ_INT(best[1], 4000);
+    struct samp_params p;
+    samp_params_default(&p);
+    p.top_k = K;
+    p.top_p = 1.0f;
+    p.temperature = 50.0f;
+    p.seed = 5;
+    struct samp *s = NULL;
+    ASSERT_EQ_INT(samp_new(&p, N, 0, &s), 0);
+    int seen[K] = {0};
+    for (int r = 0; r < 2000; r++) {
+        int32_t t = samp_sample(s, l);
+        int k = 0;
+        while (k < K && best[k] != t)
+            k++;
+        if (k == K)
+            TEST_FAIL_("token %d is not among the top %d", t, K);
+        seen[k] = 1;
+    }
+    for (int k = 0; k < K; k++)
+        ASSERT(seen[k]);
+    samp_free(s);
+}

@@ -197,51 +197,58 @@ static int cand_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Keeps the k best (sorted); k >= n sorts everything.  Min-heap selection for small k. */
-static int top_k_sorted(struct samp_cand *c, int n, int k)
+/* Restores the heap property below j in c[0..k): the root is the worst kept candidate. */
+static void sift_down(struct samp_cand *c, int k, int j)
 {
+    for (;;) {
+        int l = 2 * j + 1, w = j;
+        if (l < k && cand_cmp(&c[l], &c[w]) > 0)
+            w = l;
+        if (l + 1 < k && cand_cmp(&c[l + 1], &c[w]) > 0)
+            w = l + 1;
+        if (w == j)
+            return;
+        struct samp_cand t = c[j];
+        c[j] = c[w];
+        c[w] = t;
+        j = w;
+    }
+}
+
+static int usable(float l)
+{
+    return !isnan(l) && l != -INFINITY;
+}
+
+/* Candidates from the penalized logits, sorted best first: the top_k best in one pass with a
+ * k-heap (most logits are rejected by one comparison with the heap root), or all of them when
+ * top_k is off.  Returns the count (0 when every token is excluded). */
+static int gather(struct samp *s, int k)
+{
+    struct samp_cand *c = s->cand;
+    int n = s->n_vocab, m = 0, i = 0;
     if (k <= 0 || k >= n) {
-        qsort(c, (size_t)n, sizeof(*c), cand_cmp);
-        return n;
+        for (; i < n; i++)
+            if (usable(s->work[i]))
+                c[m++] = (struct samp_cand){i, s->work[i], 0.0f};
+        qsort(c, (size_t)m, sizeof(*c), cand_cmp);
+        return m;
     }
-    /* c[0..k) is a heap whose root is the worst kept candidate */
-    for (int i = k / 2 - 1; i >= -1; i--) {
-        if (i < 0)
-            break;
-        for (int j = i;;) {
-            int l = 2 * j + 1, w = j;
-            if (l < k && cand_cmp(&c[l], &c[w]) > 0)
-                w = l;
-            if (l + 1 < k && cand_cmp(&c[l + 1], &c[w]) > 0)
-                w = l + 1;
-            if (w == j)
-                break;
-            struct samp_cand t = c[j];
-            c[j] = c[w];
-            c[w] = t;
-            j = w;
-        }
-    }
-    for (int i = k; i < n; i++) {
-        if (cand_cmp(&c[i], &c[0]) >= 0)
+    for (; i < n && m < k; i++)
+        if (usable(s->work[i]))
+            c[m++] = (struct samp_cand){i, s->work[i], 0.0f};
+    for (int j = m / 2 - 1; j >= 0; j--)
+        sift_down(c, m, j);
+    for (; i < n; i++) {
+        float l = s->work[i];
+        /* ids grow, so an equal logit never beats the root (ties keep the lower id) */
+        if (!usable(l) || !(l > c[0].logit))
             continue;
-        c[0] = c[i];
-        for (int j = 0;;) {
-            int l = 2 * j + 1, w = j;
-            if (l < k && cand_cmp(&c[l], &c[w]) > 0)
-                w = l;
-            if (l + 1 < k && cand_cmp(&c[l + 1], &c[w]) > 0)
-                w = l + 1;
-            if (w == j)
-                break;
-            struct samp_cand t = c[j];
-            c[j] = c[w];
-            c[w] = t;
-            j = w;
-        }
+        c[0] = (struct samp_cand){i, l, 0.0f};
+        sift_down(c, m, 0);
     }
-    qsort(c, (size_t)k, sizeof(*c), cand_cmp);
-    return k;
+    qsort(c, (size_t)m, sizeof(*c), cand_cmp);
+    return m;
 }
 
 /* p = softmax(logit / temp) over c[0..n), sorted descending (c[0] is the max). */
@@ -339,13 +346,9 @@ int32_t samp_sample(struct samp *s, const float *logits)
         s->bias(s->bias_user, s->work, n);
     if (p->temperature <= 0.0f)
         return argmax(s->work, n);
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(s->work[i]) && s->work[i] != -INFINITY)
-            s->cand[m++] = (struct samp_cand){i, s->work[i], 0.0f};
+    int m = gather(s, p->top_k);
     if (m == 0)
         return E_INVAL;
-    m = top_k_sorted(s->cand, m, p->top_k);
     softmax_cand(s->cand, m, 1.0f);
     if (p->typical_p > 0.0f && p->typical_p < 1.0f) {
         m = cut_typical(s, s->cand, m, p->typical_p);
