@@ -152,3 +152,75 @@ TEST_T(kern_fast_matches_ref_on_llama_cpp_files, 120)
     }
     fast_vs_ref_file(MODELS "stories260K-Q4_0.gguf");
 }
+
+/* Expected relative RMS error of each type on normal data (see test_kern.c round trip). */
+static double type_bound(uint32_t t)
+{
+    switch (t) {
+    case GGUF_T_F16: return 4e-4;
+    case GGUF_T_BF16: return 3e-3;
+    case GGUF_T_Q8_0: return 0.007;
+    case GGUF_T_Q4_0:
+    case GGUF_T_Q4_1: return 0.11;
+    case GGUF_T_Q5_0:
+    case GGUF_T_Q5_1: return 0.055;
+    case GGUF_T_Q2_K: return 0.42;
+    case GGUF_T_Q3_K: return 0.22;
+    case GGUF_T_Q4_K: return 0.10;
+    case GGUF_T_Q5_K: return 0.05;
+    case GGUF_T_Q6_K: return 0.025;
+    default: return 0.0;
+    }
+}
+
+/* Every tensor of llama.cpp's quantized synth files, dequantized by the reference, stays within
+ * its type's error bound of the F16 file's values (F16 is 2^-11 from the F32 source, far below
+ * every bound but F16's own). */
+TEST_T(kern_dequant_llama_cpp_files_vs_f16, 120)
+{
+    static const char *const files[] = {"Q8_0", "Q4_0", "Q4_1",   "Q5_0", "Q5_1",
+                                        "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "BF16"};
+    struct gguf *ref = NULL;
+    struct err_info ei;
+    memset(&ei, 0, sizeof ei);
+    ASSERT_OK(gguf_open_file(MODELS "synth-llama-d256-F16.gguf", 1, &ref, &ei));
+    const struct kern *k = kern_get(KERN_ISA_SCALAR);
+    int checked = 0;
+    for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
+        char path[256];
+        snprintf(path, sizeof path, MODELS "synth-llama-d256-%s.gguf", files[fi]);
+        struct gguf *g = NULL;
+        ASSERT_OK(gguf_open_file(path, 1, &g, &ei));
+        for (uint64_t i = 0; i < g->n_tensors; i++) {
+            const struct gguf_tensor *t = &g->tensors[i];
+            if (t->type == GGUF_T_F32)
+                continue;
+            char name[GGUF_MAX_NAME + 1];
+            snprintf(name, sizeof name, "%.*s", (int)t->name.n, t->name.p);
+            const struct gguf_tensor *f = gguf_tensor_find(ref, name);
+            ASSERT(f != NULL && f->type == GGUF_T_F16 && f->ne[0] == t->ne[0]);
+            int64_t n = (int64_t)(t->nbytes / kern_type_block_bytes(t->type)) *
+                        kern_type_block_elems(t->type);
+            float *a = mem_alloc(sizeof(float) * (size_t)n), *b = mem_alloc(sizeof(float) * (size_t)n);
+            k->dequantize_row(t->type, t->data, a, n);
+            k->dequantize_row(GGUF_T_F16, f->data, b, n);
+            double se = 0.0, sb = 0.0;
+            for (int64_t j = 0; j < n; j++) {
+                se += ((double)a[j] - (double)b[j]) * ((double)a[j] - (double)b[j]);
+                sb += (double)b[j] * (double)b[j];
+            }
+            double rel = sqrt(se / sb);
+            if (getenv("KERN_TEST_VERBOSE"))
+                fprintf(stderr, "  %s %s type %u rel %.4f\n", files[fi], name, t->type, rel);
+            if (!(rel <= type_bound(t->type)))
+                TEST_FAIL_("%s %s (type %u): relative rms error %g > %g", path, name, t->type, rel,
+                           type_bound(t->type));
+            mem_free(a);
+            mem_free(b);
+            checked++;
+        }
+        gguf_close(g);
+    }
+    gguf_close(ref);
+    ASSERT(checked > 50);
+}
