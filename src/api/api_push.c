@@ -46,6 +46,7 @@ static int h_push(struct api_req *req, struct api_resp *resp)
     o.insecure = insecure;
     o.connect = conn ? conn->fn : NULL;
     o.connect_ctx = conn ? conn->ctx : NULL;
+    o.key = conn ? conn->key : NULL;
     o.progress = push_progress;
     o.progress_ctx = resp;
     o.cancelled = req->cancelled;

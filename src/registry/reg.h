@@ -41,6 +41,8 @@
 #define REG_MAX_SMALL_BODY (1u << 20)    /* error bodies, token replies */
 #define REG_PUSH_CHUNK     (64ull << 20) /* PATCH chunk size */
 
+struct reg_key; /* Ollama's identity key; opaque, immutable once loaded (thread-safe) */
+
 /* Connects to host:port (TCP) and returns a connected socket in *fd_out (the caller of the
  * callback owns it); 0 or a negative E_* code.
  * The socket must come from reg_connect_addr (or the same recipe: a non-blocking connect()
@@ -80,14 +82,16 @@ struct reg_opts {
     uint64_t part_size;          /* 0 = Ollama's sizing, lowered by $CORRAL_PULL_PART_SIZE */
     int noprune;                 /* do not delete layers a re-pulled tag no longer uses */
     const char *key_file;        /* NULL = $HOME/.ollama/id_ed25519 (created when missing) */
+    const struct reg_key *key;   /* already loaded key (borrowed); wins over key_file */
 };
 
 /* How the daemon connects out: api_env.user[REG_ENV_SLOT] may point to one of these (set by the
  * server when the monitor process answers connects); NULL there means reg_connect_default. */
 #define REG_ENV_SLOT 1
 struct reg_connector {
-    reg_connect_fn fn;
+    reg_connect_fn fn; /* NULL = reg_connect_default */
     void *ctx;
+    const struct reg_key *key; /* identity key loaded before the sandbox, or NULL */
 };
 
 /* Ollama's ProgressResponse as JSON: {"status", "digest"?, "total"?, "completed"?} with zero or
@@ -123,7 +127,6 @@ CORRAL_WARN_UNUSED int reg_auth_lookup(const char *auth_file, const char *host, 
 
 /* ---- Ollama's identity key (~/.ollama/id_ed25519) ---- */
 
-struct reg_key; /* opaque; immutable once loaded (thread-safe) */
 
 /* Loads an unencrypted OpenSSH-format ed25519 private key from path (NULL =
  * $HOME/.ollama/id_ed25519); with create set, a missing key is generated and written (0600) with

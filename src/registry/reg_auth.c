@@ -268,13 +268,16 @@ static int build_token_url(const char *realm, const struct reg_challenge *ch, ch
  * with ~/.ollama/id_ed25519 (created when missing).  *out NULL when no key is usable. */
 static void sign_token_request(struct reg_client *c, const char *url, char **out)
 {
-    struct reg_key *k = NULL;
+    struct reg_key *owned = NULL;
+    const struct reg_key *k = c->o->key;
     char hex[65], *msg;
     unsigned char b64[100];
     struct buf b;
     *out = NULL;
-    if (reg_key_load(c->o->key_file, 1, &k) != 0)
+    if (!k && reg_key_load(c->o->key_file, 1, &owned) != 0)
         return;
+    if (!k)
+        k = owned;
     crypto_sha256_hex("", 0, hex);
     EVP_EncodeBlock(b64, (const unsigned char *)hex, 64);
     buf_init(&b, REG_URL_MAX + 200);
@@ -284,7 +287,7 @@ static void sign_token_request(struct reg_client *c, const char *url, char **out
         mem_free(msg);
     }
     buf_fini(&b);
-    reg_key_free(k);
+    reg_key_free(owned);
 }
 
 int reg__token_fetch(struct reg_client *c, const struct reg_challenge *ch, struct err_info *ei)
