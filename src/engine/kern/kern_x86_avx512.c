@@ -21,7 +21,9 @@
 #include "engine/kern/kern_avx_common.h"
 
 #define P_ROWS 2    /* weight rows per pass in prompts: each activation load serves 2 rows */
+#ifndef KERN_GEMV_ROWS
 #define KERN_GEMV_ROWS 1 /* rows per pass for one token: 2 or 4 measured slower */
+#endif
 /* No software prefetch: it helped on anonymous memory (+15%) but made the same kernels 1.5-2x
  * slower on an mmapped model file (page cache, 4 KB pages), which is what the engine reads. */
 
