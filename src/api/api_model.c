@@ -40,6 +40,27 @@ static void load_config(struct store *st, struct api_model *m)
     m->config = v ? v : json_object();
 }
 
+static int find_spelling(void *ctx, const struct store_list_entry *e)
+{
+    struct store_name *nm = ctx;
+    if (!store_name_eq(nm, e->name))
+        return 0;
+    *nm = *e->name;
+    return 1;
+}
+
+/* Replaces nm by the on-disk spelling of the same name (Ollama matches names
+ * case-insensitively and then uses the stored spelling). */
+static void canonical_name(struct store *st, struct store_name *nm)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    if (store_manifest_path(st, nm, path, sizeof(path)) == 0 && stat(path, &sb) == 0)
+        return;
+    if (store_manifest_list(st, find_spelling, nm) < 0)
+        return; /* listing failed: keep the requested spelling */
+}
+
 int api_model_open(struct store *st, const char *name, struct api_model *out,
                    struct err_info *ei)
 {
@@ -48,6 +69,7 @@ int api_model_open(struct store *st, const char *name, struct api_model *out,
     memset(&m, 0, sizeof(m));
     if (store_name_parse(name, &m.name, ei) != 0)
         return err_set(ei, E_INVAL, "invalid model name");
+    canonical_name(st, &m.name);
     rc = store_manifest_read(st, &m.name, &m.manifest, &m.manifest_n);
     if (rc == E_NOTFOUND)
         return err_set(ei, E_NOTFOUND, "model '%s' not found", name);

@@ -31,7 +31,11 @@ grep -q -- '-bad' "$T/tags" && fail "invalid name listed"
 "$BIN" list | grep -Eq "^tiny:latest +$id +1\.2 MB " || fail "CLI list: $("$BIN" list)"
 "$BIN" show tiny --parameters | grep -Eq '^stop +"</s>"$' || fail "params from the Ollama blob"
 "$BIN" show TINY:Latest >/dev/null || fail "case-insensitive name"
+curl -s "$URL/api/show" -d '{"model":"Tiny"}' | grep -q '"modified_at":"20' || fail "show by other case"
 # manifests are kept byte for byte: copying keeps the id
 "$BIN" cp tiny tiny-copy >/dev/null
 "$BIN" list | grep -Eq "^tiny-copy:latest +$id " || fail "copy changed the manifest bytes"
+"$BIN" rm TINY-COPY >/dev/null || fail "rm by other case"
+"$BIN" list | grep -q '^tiny-copy' && fail "rm by other case left the model"
+[ -f "$M/blobs/sha256-$gh" ] || fail "rm pruned a blob another model uses"
 echo ok
