@@ -5,7 +5,7 @@
 # error; a corrupted blob on the registry fails verification and leaves nothing in the store.
 set -u
 . tests/data/store/registry_lib.sh
-start_registry main
+REG_LOG_LEVEL=info start_registry main   # info: the registry logs every request
 R=127.0.0.1:$REG_PORT_main
 NAME=$R/library/stories:v1
 
@@ -16,6 +16,18 @@ grep -q '"status":"pushing manifest"' "$W/push.out" || fail "no pushing manifest
 tail -1 "$W/push.out" | grep -qx '{"status":"success"}' || fail "push did not end in success"
 # second push: every blob already there
 "$B" registry push --insecure "$NAME" > /dev/null || fail "re-push"
+
+# a layer that records where it came from is mounted across repositories, not uploaded
+man=$(cat "$W/a/manifests/$R/library/stories/v1")
+mkdir -p "$W/a/manifests/$R/library/copy"
+echo "$man" | sed "s|\"size\":1185376}|\"size\":1185376,\"from\":\"$R/library/stories:v1\"}|" > "$W/a/manifests/$R/library/copy/v1"
+grep -q '"from"' "$W/a/manifests/$R/library/copy/v1" || fail "test manifest without from"
+"$B" registry push --insecure "$R/library/copy:v1" > "$W/copy.out" || fail "push with from: $(cat "$W/copy.out")"
+grep 'library/copy/blobs/uploads/?mount=sha256:270cba1bd510' "$REGDIR_main/log" | grep -q 'http.response.status=201' ||
+    fail "the layer was not mounted: $(grep library/copy "$REGDIR_main/log" | head -5)"
+# only the config (no "from") is uploaded: one PATCH of its 254 bytes
+n=$(grep 'library/copy/blobs/uploads' "$REGDIR_main/log" | grep -c 'http.request.method=PATCH')
+[ "$n" = 1 ] || fail "expected one PATCH (the config), saw $n: the mounted layer was uploaded"
 
 # pull back into an empty store, in 100 kB parts
 export OLLAMA_MODELS=$W/b

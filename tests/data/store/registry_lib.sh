@@ -20,7 +20,7 @@ start_registry() {
     port=$(rand_port)
     {
         echo "version: 0.1"
-        echo "log: {level: warn}"
+        echo "log: {level: ${REG_LOG_LEVEL:-warn}}"
         echo "storage:"
         echo "  filesystem: {rootdirectory: $dir/store}"
         echo "  delete: {enabled: true}"
