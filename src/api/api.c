@@ -190,7 +190,7 @@ int api_stream_finish(struct api_resp *resp)
         return 0;
     resp->last = NULL;
     if (!v)
-        return api_resp_ok(resp);
+        return resp->status ? 0 : api_resp_ok(resp); /* keep an error already answered */
     return api_resp_json(resp, 200, v);
 }
 

@@ -301,11 +301,15 @@ TEST(api_bad_requests)
     ASSERT_EQ_INT(call(&e, "POST", "/api/copy", "{\"source\":\"a\",\"destination\":\"a/../../b\"}",
                        &resp), 400);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\"}", &resp), 400);
+    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\",\"stream\":false}", &resp), 400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"neither 'from' or 'files' was specified\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/create",
                        "{\"model\":\"x\",\"from\":\"y\",\"quantize\":\"q4_K_M\"}", &resp), 400);
+    api_resp_fini(&resp);
+    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\",\"from\":\"nope\",\"stream\":false}",
+                       &resp), 404);
+    ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'nope' not found\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/create",
                        "{\"model\":\"x\",\"files\":{\"../a.gguf\":\"sha256:00\"}}", &resp), 400);
