@@ -31,12 +31,12 @@
 #include "common/mem.h"
 #include "engine/kern/kern.h"
 
-#define NCOL 4096
-#define TARGET_BYTES (256u << 20)
-#define GEMM_ROWS 1024
-#define GEMM_NT 32
+#define NCOL           4096
+#define TARGET_BYTES   (256u << 20)
+#define GEMM_ROWS      1024
+#define GEMM_NT        32
 #define GEMM_CALL_ROWS 64 /* rows per mul_mat call, as the model's work items */
-#define REPS 3
+#define REPS           3
 
 static double now_s(void)
 {

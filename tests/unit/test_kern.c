@@ -119,7 +119,8 @@ TEST(kern_layout_q4_k_q6_k)
     b.scales[9] = 3 | 4 << 4;
     b.scales[1] |= 1 << 6;
     b.scales[5] |= 2 << 6;
-    b.qs[0] = 0x5a; /* elem 0 = low nibble 10 (sub-block 0), elem 32 = high nibble 5 (sub-block 1) */
+    b.qs[0] =
+        0x5a; /* elem 0 = low nibble 10 (sub-block 0), elem 32 = high nibble 5 (sub-block 1) */
     b.qs[64 + 3] = 0x70; /* elem 128+32+3 = high nibble 7 of chunk 2 = sub-block 5 */
     float y[256];
     k->dequantize_row(KERN_T_Q4_K, &b, y, 256);
@@ -133,7 +134,7 @@ TEST(kern_layout_q4_k_q6_k)
     c.d = 0x3c00;
     for (int j = 0; j < 16; j++)
         c.scales[j] = (int8_t)(j - 8);
-    c.ql[0] = 0x3f;   /* elem 0 low 4 bits 15, elem 64 low 4 bits 3 */
+    c.ql[0] = 0x3f;        /* elem 0 low 4 bits 15, elem 64 low 4 bits 3 */
     c.qh[0] = 0x02 | 0x30; /* elem 0 high bits 2 -> 47-32 = 15; elem 64 high 3 -> 51-32 = 19 */
     k->dequantize_row(KERN_T_Q6_K, &c, y, 256);
     ASSERT_NEAR(y[0], -8 * 15, 0);
@@ -304,20 +305,34 @@ TEST(kern_ref_dot_matches_dequant)
 static double round_trip_bound(uint32_t t)
 {
     switch (t) {
-    case KERN_T_F32: return 0.0;
-    case KERN_T_F16: return 4e-4;
-    case KERN_T_BF16: return 3e-3;
-    case KERN_T_Q8_0: return 0.007;
-    case KERN_T_Q4_0: return 0.11;
-    case KERN_T_Q4_1: return 0.11;
-    case KERN_T_Q5_0: return 0.055;
-    case KERN_T_Q5_1: return 0.055;
-    case KERN_T_Q2_K: return 0.42;
-    case KERN_T_Q3_K: return 0.22;
-    case KERN_T_Q4_K: return 0.10;
-    case KERN_T_Q5_K: return 0.05;
-    case KERN_T_Q6_K: return 0.025;
-    default: return 0.0;
+    case KERN_T_F32:
+        return 0.0;
+    case KERN_T_F16:
+        return 4e-4;
+    case KERN_T_BF16:
+        return 3e-3;
+    case KERN_T_Q8_0:
+        return 0.007;
+    case KERN_T_Q4_0:
+        return 0.11;
+    case KERN_T_Q4_1:
+        return 0.11;
+    case KERN_T_Q5_0:
+        return 0.055;
+    case KERN_T_Q5_1:
+        return 0.055;
+    case KERN_T_Q2_K:
+        return 0.42;
+    case KERN_T_Q3_K:
+        return 0.22;
+    case KERN_T_Q4_K:
+        return 0.10;
+    case KERN_T_Q5_K:
+        return 0.05;
+    case KERN_T_Q6_K:
+        return 0.025;
+    default:
+        return 0.0;
     }
 }
 
@@ -541,7 +556,8 @@ TEST(kern_fast_mul_mat_matches_ref)
     struct rng r = {13};
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     float *x = mem_alloc(NCOL * 4), *dw = mem_alloc(NCOL * 4), *da = mem_alloc(NCOL * 4);
-    uint8_t *w = mem_alloc((size_t)NROW * NCOL * 4 + 64), *a = mem_alloc((size_t)NT * NCOL * 4 + 64);
+    uint8_t *w = mem_alloc((size_t)NROW * NCOL * 4 + 64),
+            *a = mem_alloc((size_t)NT * NCOL * 4 + 64);
     float *o1 = mem_alloc(NT * NROW * 4), *o2 = mem_alloc(NT * NROW * 4);
     for (int fi = 0; fi < 2; fi++) {
         const struct kern *fk = fast_tables(fi);
@@ -557,31 +573,31 @@ TEST(kern_fast_mul_mat_matches_ref)
                 rk->quantize_row(at, x, a + 3 + (size_t)i * arb, NCOL);
             }
             for (int pass = 0; pass < 2; pass++)
-            for (int nt = 1; nt <= NT; nt++) {
-                int64_t r0 = nt % 3, r1 = NROW - (nt % 2);
-                for (int i = 0; i < NT * NROW; i++)
-                    o1[i] = o2[i] = -12345.0f;
-                rk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o1, NROW);
-                if (pass == 0)
-                    fk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2, NROW);
-                else if (!mul_mat_prepared(fk, t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2,
-                                           NROW))
-                    continue;
-                for (int tt = 0; tt < NT; tt++)
-                    for (int rr = 0; rr < NROW; rr++) {
-                        float v1 = o1[tt * NROW + rr], v2 = o2[tt * NROW + rr];
-                        if (tt >= nt || rr < r0 || rr >= r1) {
-                            ASSERT(v2 == -12345.0f); /* untouched outside the block */
-                            continue;
+                for (int nt = 1; nt <= NT; nt++) {
+                    int64_t r0 = nt % 3, r1 = NROW - (nt % 2);
+                    for (int i = 0; i < NT * NROW; i++)
+                        o1[i] = o2[i] = -12345.0f;
+                    rk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o1, NROW);
+                    if (pass == 0)
+                        fk->mul_mat(t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2, NROW);
+                    else if (!mul_mat_prepared(fk, t, w + 1, wrb, NCOL, r0, r1, a + 3, arb, nt, o2,
+                                               NROW))
+                        continue;
+                    for (int tt = 0; tt < NT; tt++)
+                        for (int rr = 0; rr < NROW; rr++) {
+                            float v1 = o1[tt * NROW + rr], v2 = o2[tt * NROW + rr];
+                            if (tt >= nt || rr < r0 || rr >= r1) {
+                                ASSERT(v2 == -12345.0f); /* untouched outside the block */
+                                continue;
+                            }
+                            rk->dequantize_row(t, w + 1 + (size_t)rr * wrb, dw, NCOL);
+                            rk->dequantize_row(at, a + 3 + (size_t)tt * arb, da, NCOL);
+                            double tol = order_tol(dw, da, NCOL);
+                            if (fabs((double)v1 - (double)v2) > tol)
+                                TEST_FAIL_("%s mul_mat type %u nt %d row %d tok %d: %g vs %g",
+                                           fk->name, t, nt, rr, tt, (double)v2, (double)v1);
                         }
-                        rk->dequantize_row(t, w + 1 + (size_t)rr * wrb, dw, NCOL);
-                        rk->dequantize_row(at, a + 3 + (size_t)tt * arb, da, NCOL);
-                        double tol = order_tol(dw, da, NCOL);
-                        if (fabs((double)v1 - (double)v2) > tol)
-                            TEST_FAIL_("%s mul_mat type %u nt %d row %d tok %d: %g vs %g", fk->name,
-                                       t, nt, rr, tt, (double)v2, (double)v1);
-                    }
-            }
+                }
         }
     }
     mem_free(x);
@@ -655,23 +671,24 @@ TEST(kern_fast_long_rows)
             if (!fk)
                 continue;
             for (int pass = 0; pass < 2; pass++) {
-            if (pass == 0)
-                fk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW);
-            else if (!mul_mat_prepared(fk, t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW))
-                continue;
-            for (int tt = 0; tt < NT; tt++)
-                for (int rr = 0; rr < NROW; rr++) {
-                    rk->dequantize_row(t, w + (size_t)rr * wrb, dw, NCOL);
-                    rk->dequantize_row(at, a + (size_t)tt * arb, da, NCOL);
-                    double tol = order_tol(dw, da, NCOL);
-                    if (fabs((double)o1[tt * NROW + rr] - (double)o2[tt * NROW + rr]) > tol)
-                        TEST_FAIL_("%s long row type %u tok %d row %d: %g vs %g", fk->name, t, tt,
-                                   rr, (double)o2[tt * NROW + rr], (double)o1[tt * NROW + rr]);
-                    if (tt == 0 && rr == 0) {
-                        float v = fk->vec_dot(t, NCOL, w, a);
-                        ASSERT(fabs((double)v - (double)o1[0]) <= tol);
+                if (pass == 0)
+                    fk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW);
+                else if (!mul_mat_prepared(fk, t, w, wrb, NCOL, 0, NROW, a, arb, NT, o2, NROW))
+                    continue;
+                for (int tt = 0; tt < NT; tt++)
+                    for (int rr = 0; rr < NROW; rr++) {
+                        rk->dequantize_row(t, w + (size_t)rr * wrb, dw, NCOL);
+                        rk->dequantize_row(at, a + (size_t)tt * arb, da, NCOL);
+                        double tol = order_tol(dw, da, NCOL);
+                        if (fabs((double)o1[tt * NROW + rr] - (double)o2[tt * NROW + rr]) > tol)
+                            TEST_FAIL_("%s long row type %u tok %d row %d: %g vs %g", fk->name, t,
+                                       tt, rr, (double)o2[tt * NROW + rr],
+                                       (double)o1[tt * NROW + rr]);
+                        if (tt == 0 && rr == 0) {
+                            float v = fk->vec_dot(t, NCOL, w, a);
+                            ASSERT(fabs((double)v - (double)o1[0]) <= tol);
+                        }
                     }
-                }
             }
         }
     }
@@ -692,8 +709,8 @@ TEST(kern_dispatch_env_cap)
     unsetenv("CORRAL_KERN");
     k = kern_get(KERN_ISA_BEST);
     ASSERT_EQ_STR(k->name, kern_get(KERN_ISA_AVX512) ? "avx512"
-                           : kern_get(KERN_ISA_AVX2)  ? "avx2"
-                                                      : "scalar");
+                           : kern_get(KERN_ISA_AVX2) ? "avx2"
+                                                     : "scalar");
     /* an explicit ISA is not capped by the environment */
     setenv("CORRAL_KERN", "scalar", 1);
     if (__builtin_cpu_supports("avx2"))
@@ -709,9 +726,9 @@ static void randomize_scales(struct rng *r, uint32_t t, uint8_t *p, int64_t nblo
         uint32_t t;
         int off[2];
         int n;
-    } f[] = {{KERN_T_Q4_0, {0}, 1},      {KERN_T_Q4_1, {0, 2}, 2},  {KERN_T_Q5_0, {0}, 1},
-             {KERN_T_Q5_1, {0, 2}, 2},   {KERN_T_Q8_0, {0}, 1},     {KERN_T_Q2_K, {80, 82}, 2},
-             {KERN_T_Q3_K, {108}, 1},    {KERN_T_Q4_K, {0, 2}, 2},  {KERN_T_Q5_K, {0, 2}, 2},
+    } f[] = {{KERN_T_Q4_0, {0}, 1},    {KERN_T_Q4_1, {0, 2}, 2}, {KERN_T_Q5_0, {0}, 1},
+             {KERN_T_Q5_1, {0, 2}, 2}, {KERN_T_Q8_0, {0}, 1},    {KERN_T_Q2_K, {80, 82}, 2},
+             {KERN_T_Q3_K, {108}, 1},  {KERN_T_Q4_K, {0, 2}, 2}, {KERN_T_Q5_K, {0, 2}, 2},
              {KERN_T_Q6_K, {208}, 1}};
     uint32_t bb = kern_type_block_bytes(t);
     for (int64_t b = 0; b < nblocks; b++) {

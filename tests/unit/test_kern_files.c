@@ -65,9 +65,9 @@ TEST(kern_quantize_matches_llama_cpp_stories)
 
 TEST(kern_quantize_matches_llama_cpp_synth)
 {
-    static const char *const files[] = {"Q8_0", "Q4_0", "Q4_1", "Q5_0",   "Q5_1",  "Q2_K",
-                                        "Q3_K_M", "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q6_K", "BF16",
-                                        "F16"};
+    static const char *const files[] = {"Q8_0", "Q4_0",   "Q4_1",   "Q5_0",   "Q5_1",
+                                        "Q2_K", "Q3_K_M", "Q4_K_M", "Q4_K_S", "Q5_K_M",
+                                        "Q6_K", "BF16",   "F16"};
     const char *src = MODELS "synth-llama-d256-f32.gguf";
     if (access(src, R_OK) != 0) {
         fprintf(stderr, "  %s not present: synth byte-equality not checked here\n", src);
@@ -99,8 +99,9 @@ static void fast_vs_ref_file(const char *path)
         enum { NT = 5 };
         uint32_t at = rk->vec_dot_type(t->type);
         size_t rb = kern_row_bytes(t->type, ncol), arb = kern_row_bytes(at, ncol);
-        float *xf = mem_alloc(sizeof(float) * (size_t)ncol), *o1 = mem_alloc(sizeof(float) * NT * 64),
-              *o2 = mem_alloc(sizeof(float) * NT * 64), *dw = mem_alloc(sizeof(float) * (size_t)ncol),
+        float *xf = mem_alloc(sizeof(float) * (size_t)ncol),
+              *o1 = mem_alloc(sizeof(float) * NT * 64), *o2 = mem_alloc(sizeof(float) * NT * 64),
+              *dw = mem_alloc(sizeof(float) * (size_t)ncol),
               *da = mem_alloc(sizeof(float) * (size_t)ncol);
         uint8_t *xa = mem_alloc(arb * NT);
         for (int tk = 0; tk < NT; tk++) {
@@ -118,7 +119,8 @@ static void fast_vs_ref_file(const char *path)
             fk->mul_mat(t->type, t->data, rb, ncol, 0, nrow, xa, arb, NT, o2, nrow);
             for (int tk = 0; tk < NT; tk++)
                 for (int64_t r = 0; r < nrow; r++) {
-                    rk->dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * rb, dw, ncol);
+                    rk->dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * rb, dw,
+                                       ncol);
                     rk->dequantize_row(at, xa + (size_t)tk * arb, da, ncol);
                     double s = 0.0;
                     for (int64_t c = 0; c < ncol; c++)
@@ -126,8 +128,8 @@ static void fast_vs_ref_file(const char *path)
                     double tol = (double)ncol * 1.2e-7 * s + 1e-7;
                     double a = o1[tk * nrow + r], b = o2[tk * nrow + r];
                     if (fabs(a - b) > tol)
-                        TEST_FAIL_("%s %.*s %s row %lld tok %d: %g vs ref %g", path,
-                                   (int)t->name.n, t->name.p, fk->name, (long long)r, tk, b, a);
+                        TEST_FAIL_("%s %.*s %s row %lld tok %d: %g vs ref %g", path, (int)t->name.n,
+                                   t->name.p, fk->name, (long long)r, tk, b, a);
                 }
         }
         mem_free(xf);
@@ -142,7 +144,7 @@ static void fast_vs_ref_file(const char *path)
 
 TEST_T(kern_fast_matches_ref_on_llama_cpp_files, 120)
 {
-    static const char *const files[] = {"Q8_0", "Q4_0", "Q4_1",   "Q5_0", "Q5_1", "Q2_K",
+    static const char *const files[] = {"Q8_0",   "Q4_0",   "Q4_1",   "Q5_0", "Q5_1", "Q2_K",
                                         "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "BF16", "F16"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[256];
@@ -157,19 +159,30 @@ TEST_T(kern_fast_matches_ref_on_llama_cpp_files, 120)
 static double type_bound(uint32_t t)
 {
     switch (t) {
-    case GGUF_T_F16: return 4e-4;
-    case GGUF_T_BF16: return 3e-3;
-    case GGUF_T_Q8_0: return 0.007;
+    case GGUF_T_F16:
+        return 4e-4;
+    case GGUF_T_BF16:
+        return 3e-3;
+    case GGUF_T_Q8_0:
+        return 0.007;
     case GGUF_T_Q4_0:
-    case GGUF_T_Q4_1: return 0.11;
+    case GGUF_T_Q4_1:
+        return 0.11;
     case GGUF_T_Q5_0:
-    case GGUF_T_Q5_1: return 0.055;
-    case GGUF_T_Q2_K: return 0.42;
-    case GGUF_T_Q3_K: return 0.22;
-    case GGUF_T_Q4_K: return 0.10;
-    case GGUF_T_Q5_K: return 0.05;
-    case GGUF_T_Q6_K: return 0.025;
-    default: return 0.0;
+    case GGUF_T_Q5_1:
+        return 0.055;
+    case GGUF_T_Q2_K:
+        return 0.42;
+    case GGUF_T_Q3_K:
+        return 0.22;
+    case GGUF_T_Q4_K:
+        return 0.10;
+    case GGUF_T_Q5_K:
+        return 0.05;
+    case GGUF_T_Q6_K:
+        return 0.025;
+    default:
+        return 0.0;
     }
 }
 
@@ -178,8 +191,8 @@ static double type_bound(uint32_t t)
  * every bound but F16's own). */
 TEST_T(kern_dequant_llama_cpp_files_vs_f16, 120)
 {
-    static const char *const files[] = {"Q8_0", "Q4_0", "Q4_1",   "Q5_0", "Q5_1",
-                                        "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "BF16"};
+    static const char *const files[] = {"Q8_0",   "Q4_0",   "Q4_1",   "Q5_0", "Q5_1", "Q2_K",
+                                        "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "BF16"};
     struct gguf *ref = NULL;
     struct err_info ei;
     memset(&ei, 0, sizeof ei);
@@ -201,7 +214,8 @@ TEST_T(kern_dequant_llama_cpp_files_vs_f16, 120)
             ASSERT(f != NULL && f->type == GGUF_T_F16 && f->ne[0] == t->ne[0]);
             int64_t n = (int64_t)(t->nbytes / kern_type_block_bytes(t->type)) *
                         kern_type_block_elems(t->type);
-            float *a = mem_alloc(sizeof(float) * (size_t)n), *b = mem_alloc(sizeof(float) * (size_t)n);
+            float *a = mem_alloc(sizeof(float) * (size_t)n),
+                  *b = mem_alloc(sizeof(float) * (size_t)n);
             k->dequantize_row(t->type, t->data, a, n);
             k->dequantize_row(GGUF_T_F16, f->data, b, n);
             double se = 0.0, sb = 0.0;

@@ -22,9 +22,21 @@
 
 /* Type ids (equal to the ggml ids of gguf.h GGUF_T_*, repeated so kern does not depend on gguf). */
 enum kern_type {
-    KERN_T_F32 = 0, KERN_T_F16 = 1, KERN_T_Q4_0 = 2, KERN_T_Q4_1 = 3, KERN_T_Q5_0 = 6,
-    KERN_T_Q5_1 = 7, KERN_T_Q8_0 = 8, KERN_T_Q8_1 = 9, KERN_T_Q2_K = 10, KERN_T_Q3_K = 11,
-    KERN_T_Q4_K = 12, KERN_T_Q5_K = 13, KERN_T_Q6_K = 14, KERN_T_Q8_K = 15, KERN_T_BF16 = 30,
+    KERN_T_F32 = 0,
+    KERN_T_F16 = 1,
+    KERN_T_Q4_0 = 2,
+    KERN_T_Q4_1 = 3,
+    KERN_T_Q5_0 = 6,
+    KERN_T_Q5_1 = 7,
+    KERN_T_Q8_0 = 8,
+    KERN_T_Q8_1 = 9,
+    KERN_T_Q2_K = 10,
+    KERN_T_Q3_K = 11,
+    KERN_T_Q4_K = 12,
+    KERN_T_Q5_K = 13,
+    KERN_T_Q6_K = 14,
+    KERN_T_Q8_K = 15,
+    KERN_T_BF16 = 30,
 };
 
 enum kern_isa { KERN_ISA_SCALAR = 0, KERN_ISA_AVX2 = 1, KERN_ISA_AVX512 = 2, KERN_ISA_BEST = 99 };
@@ -47,8 +59,7 @@ struct kern {
      * W: rows of w_row_bytes bytes of wtype, each ncols long.  X: nt rows of x_row_bytes bytes of
      * vec_dot_type(wtype).  Fast versions tile over several rows and tokens at once. */
     void (*mul_mat)(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
-                    int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
-                    int64_t ldo);
+                    int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out, int64_t ldo);
 
     /* Optional, NULL in tables without it (test for NULL, or for prep_bytes() == 0).  Some
      * kernels reorganize the activations before the dot (AVX-512 Q4_0/Q5_0/Q8_0: ~10-15% of a
@@ -99,6 +110,6 @@ void kern_softmax(float *x, int64_t n);
 void kern_silu_mul(float *out, const float *gate, const float *up, int64_t n); /* silu(g)*u */
 void kern_add(float *out, const float *a, const float *b, int64_t n);
 float kern_dot_f32(const float *a, const float *b, int64_t n);
-void kern_axpy(float *y, float a, const float *x, int64_t n);  /* y += a*x */
+void kern_axpy(float *y, float a, const float *x, int64_t n); /* y += a*x */
 
 #endif

@@ -88,37 +88,37 @@ AI __m256i expand_bits_0x10(const uint8_t *qh4)
 
 /* Two blocks per step into two accumulators: the FMA latency chain, not the loads, bounds a
  * single-accumulator loop over these small blocks. */
-#define K_B32_STEP(WT, XT, decode, dotfn, extra, i, A)                                             \
-    do {                                                                                           \
-        const struct WT *bw = (const struct WT *)w + (i);                                          \
-        __m256i q = decode;                                                                        \
-        float dw = h2f(bw->d);                                                                     \
-        for (int t = 0; t < nt; t++) {                                                             \
-            const struct XT *bx = (const struct XT *)(x + (size_t)t * xs) + (i);                   \
-            __m256i s = dotfn(q, _mm256_loadu_si256((const __m256i *)bx->qs));                     \
-            A[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(bx->d)), _mm256_cvtepi32_ps(s), A[t]);  \
-            extra;                                                                                 \
-        }                                                                                          \
+#define K_B32_STEP(WT, XT, decode, dotfn, extra, i, A)                                            \
+    do {                                                                                          \
+        const struct WT *bw = (const struct WT *)w + (i);                                         \
+        __m256i q = decode;                                                                       \
+        float dw = h2f(bw->d);                                                                    \
+        for (int t = 0; t < nt; t++) {                                                            \
+            const struct XT *bx = (const struct XT *)(x + (size_t)t * xs) + (i);                  \
+            __m256i s = dotfn(q, _mm256_loadu_si256((const __m256i *)bx->qs));                    \
+            A[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(bx->d)), _mm256_cvtepi32_ps(s), A[t]); \
+            extra;                                                                                \
+        }                                                                                         \
     } while (0)
 
-#define K_B32(name, WT, XT, decode, dotfn, extra)                                                  \
-    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)    \
-    {                                                                                              \
-        __m256 acc0[KERN_AVX2_NT], acc1[KERN_AVX2_NT];                                             \
-        float ext[KERN_AVX2_NT];                                                                   \
-        for (int t = 0; t < nt; t++) {                                                             \
-            acc0[t] = acc1[t] = _mm256_setzero_ps();                                               \
-            ext[t] = 0.0f;                                                                         \
-        }                                                                                          \
-        int64_t i = 0;                                                                             \
-        for (; i + 2 <= nb; i += 2) {                                                              \
-            K_B32_STEP(WT, XT, decode, dotfn, extra, i, acc0);                                     \
-            K_B32_STEP(WT, XT, decode, dotfn, extra, i + 1, acc1);                                 \
-        }                                                                                          \
-        if (i < nb)                                                                                \
-            K_B32_STEP(WT, XT, decode, dotfn, extra, i, acc0);                                     \
-        for (int t = 0; t < nt; t++)                                                               \
-            out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) + ext[t];                            \
+#define K_B32(name, WT, XT, decode, dotfn, extra)                                               \
+    AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out) \
+    {                                                                                           \
+        __m256 acc0[KERN_AVX2_NT], acc1[KERN_AVX2_NT];                                          \
+        float ext[KERN_AVX2_NT];                                                                \
+        for (int t = 0; t < nt; t++) {                                                          \
+            acc0[t] = acc1[t] = _mm256_setzero_ps();                                            \
+            ext[t] = 0.0f;                                                                      \
+        }                                                                                       \
+        int64_t i = 0;                                                                          \
+        for (; i + 2 <= nb; i += 2) {                                                           \
+            K_B32_STEP(WT, XT, decode, dotfn, extra, i, acc0);                                  \
+            K_B32_STEP(WT, XT, decode, dotfn, extra, i + 1, acc1);                              \
+        }                                                                                       \
+        if (i < nb)                                                                             \
+            K_B32_STEP(WT, XT, decode, dotfn, extra, i, acc0);                                  \
+        for (int t = 0; t < nt; t++)                                                            \
+            out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) + ext[t];                         \
     }
 
 #endif

@@ -29,12 +29,16 @@ static int cpu_has(enum kern_isa isa)
 static const struct kern *table(enum kern_isa isa)
 {
     switch (isa) {
-    case KERN_ISA_SCALAR: return &kern__table_scalar;
+    case KERN_ISA_SCALAR:
+        return &kern__table_scalar;
 #if defined(__x86_64__)
-    case KERN_ISA_AVX2: return &kern__table_avx2;
-    case KERN_ISA_AVX512: return &kern__table_avx512;
+    case KERN_ISA_AVX2:
+        return &kern__table_avx2;
+    case KERN_ISA_AVX512:
+        return &kern__table_avx512;
 #endif
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 

@@ -16,18 +16,65 @@
 
 #define KERN_PACKED __attribute__((packed))
 
-struct KERN_PACKED kern_bq4_0 { uint16_t d; uint8_t qs[16]; };
-struct KERN_PACKED kern_bq4_1 { uint16_t d, m; uint8_t qs[16]; };
-struct KERN_PACKED kern_bq5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
-struct KERN_PACKED kern_bq5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
-struct KERN_PACKED kern_bq8_0 { uint16_t d; int8_t qs[32]; };
-struct KERN_PACKED kern_bq8_1 { uint16_t d, s; int8_t qs[32]; };
-struct KERN_PACKED kern_bq2_k { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; };
-struct KERN_PACKED kern_bq3_k { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; };
-struct KERN_PACKED kern_bq4_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
-struct KERN_PACKED kern_bq5_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
-struct KERN_PACKED kern_bq6_k { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
-struct KERN_PACKED kern_bq8_k { float d; int8_t qs[256]; int16_t bsums[16]; };
+struct KERN_PACKED kern_bq4_0 {
+    uint16_t d;
+    uint8_t qs[16];
+};
+struct KERN_PACKED kern_bq4_1 {
+    uint16_t d, m;
+    uint8_t qs[16];
+};
+struct KERN_PACKED kern_bq5_0 {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[16];
+};
+struct KERN_PACKED kern_bq5_1 {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[16];
+};
+struct KERN_PACKED kern_bq8_0 {
+    uint16_t d;
+    int8_t qs[32];
+};
+struct KERN_PACKED kern_bq8_1 {
+    uint16_t d, s;
+    int8_t qs[32];
+};
+struct KERN_PACKED kern_bq2_k {
+    uint8_t scales[16];
+    uint8_t qs[64];
+    uint16_t d, dmin;
+};
+struct KERN_PACKED kern_bq3_k {
+    uint8_t hmask[32];
+    uint8_t qs[64];
+    uint8_t scales[12];
+    uint16_t d;
+};
+struct KERN_PACKED kern_bq4_k {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qs[128];
+};
+struct KERN_PACKED kern_bq5_k {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+};
+struct KERN_PACKED kern_bq6_k {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    uint16_t d;
+};
+struct KERN_PACKED kern_bq8_k {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+};
 
 _Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
 _Static_assert(sizeof(struct kern_bq4_1) == 20, "q4_1");
@@ -90,9 +137,9 @@ uint32_t kern__ref_vec_dot_type(uint32_t wtype);
 void kern__ref_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
 void kern__ref_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 float kern__ref_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x);
-void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
-                       int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
-                       float *out, int64_t ldo);
+void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
+                       int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
+                       int64_t ldo);
 
 /* The weight quantizers (kern_quant.c): llama.cpp's reference algorithms; n checked by caller. */
 void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int64_t n);

@@ -514,7 +514,8 @@ static void q_q5_k(const float *x, struct kern_bq5_k *b, int64_t nb)
         memset(b->qh, 0, 32);
         uint8_t *ql = b->qs;
         uint8_t m1 = 1, m2 = 2;
-        for (int n = 0; n < 256; n += 64, ql += 32, m1 = (uint8_t)(m1 << 2), m2 = (uint8_t)(m2 << 2))
+        for (int n = 0; n < 256;
+             n += 64, ql += 32, m1 = (uint8_t)(m1 << 2), m2 = (uint8_t)(m2 << 2))
             for (int j = 0; j < 32; j++) {
                 int l1 = L[n + j], l2 = L[n + j + 32];
                 if (l1 > 15) {
@@ -576,7 +577,9 @@ void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int6
     int64_t nb32 = n / KERN_QK, nbk = n / KERN_QK_K;
     uint8_t *d8 = dst;
     switch (type) {
-    case KERN_T_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    case KERN_T_F32:
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        break;
     case KERN_T_F16:
         for (int64_t i = 0; i < n; i++) {
             uint16_t h = kern_f32_to_fp16(src[i]);
@@ -589,18 +592,41 @@ void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int6
             memcpy(d8 + 2 * i, &h, 2);
         }
         break;
-    case KERN_T_Q4_0: q_q4_0(src, dst, nb32); break;
-    case KERN_T_Q4_1: q_q4_1(src, dst, nb32); break;
-    case KERN_T_Q5_0: q_q5_0(src, dst, nb32); break;
-    case KERN_T_Q5_1: q_q5_1(src, dst, nb32); break;
-    case KERN_T_Q8_0: q_q8_0(src, dst, nb32); break;
-    case KERN_T_Q8_1: q_q8_1(src, dst, nb32); break;
-    case KERN_T_Q2_K: q_q2_k(src, dst, nbk); break;
-    case KERN_T_Q3_K: q_q3_k(src, dst, nbk); break;
-    case KERN_T_Q4_K: q_q4_k(src, dst, nbk); break;
-    case KERN_T_Q5_K: q_q5_k(src, dst, nbk); break;
-    case KERN_T_Q6_K: q_q6_k(src, dst, nbk); break;
-    default: break;
+    case KERN_T_Q4_0:
+        q_q4_0(src, dst, nb32);
+        break;
+    case KERN_T_Q4_1:
+        q_q4_1(src, dst, nb32);
+        break;
+    case KERN_T_Q5_0:
+        q_q5_0(src, dst, nb32);
+        break;
+    case KERN_T_Q5_1:
+        q_q5_1(src, dst, nb32);
+        break;
+    case KERN_T_Q8_0:
+        q_q8_0(src, dst, nb32);
+        break;
+    case KERN_T_Q8_1:
+        q_q8_1(src, dst, nb32);
+        break;
+    case KERN_T_Q2_K:
+        q_q2_k(src, dst, nbk);
+        break;
+    case KERN_T_Q3_K:
+        q_q3_k(src, dst, nbk);
+        break;
+    case KERN_T_Q4_K:
+        q_q4_k(src, dst, nbk);
+        break;
+    case KERN_T_Q5_K:
+        q_q5_k(src, dst, nbk);
+        break;
+    case KERN_T_Q6_K:
+        q_q6_k(src, dst, nbk);
+        break;
+    default:
+        break;
     }
 }
 

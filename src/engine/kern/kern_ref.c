@@ -201,7 +201,9 @@ void kern__ref_dequantize_row(uint32_t type, const void *src, float *dst, int64_
 {
     int64_t nb32 = n / KERN_QK, nbk = n / KERN_QK_K;
     switch (type) {
-    case KERN_T_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    case KERN_T_F32:
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        break;
     case KERN_T_F16:
         for (int64_t i = 0; i < n; i++) {
             uint16_t h;
@@ -216,19 +218,45 @@ void kern__ref_dequantize_row(uint32_t type, const void *src, float *dst, int64_
             dst[i] = kern_bf16_to_f32(h);
         }
         break;
-    case KERN_T_Q4_0: deq_q4_0(src, dst, nb32); break;
-    case KERN_T_Q4_1: deq_q4_1(src, dst, nb32); break;
-    case KERN_T_Q5_0: deq_q5_0(src, dst, nb32); break;
-    case KERN_T_Q5_1: deq_q5_1(src, dst, nb32); break;
-    case KERN_T_Q8_0: deq_q8_0(src, dst, nb32); break;
-    case KERN_T_Q8_1: deq_q8_1(src, dst, nb32); break;
-    case KERN_T_Q2_K: deq_q2_k(src, dst, nbk); break;
-    case KERN_T_Q3_K: deq_q3_k(src, dst, nbk); break;
-    case KERN_T_Q4_K: deq_q4_k(src, dst, nbk); break;
-    case KERN_T_Q5_K: deq_q5_k(src, dst, nbk); break;
-    case KERN_T_Q6_K: deq_q6_k(src, dst, nbk); break;
-    case KERN_T_Q8_K: deq_q8_k(src, dst, nbk); break;
-    default: memset(dst, 0, (size_t)n * sizeof(float)); break;
+    case KERN_T_Q4_0:
+        deq_q4_0(src, dst, nb32);
+        break;
+    case KERN_T_Q4_1:
+        deq_q4_1(src, dst, nb32);
+        break;
+    case KERN_T_Q5_0:
+        deq_q5_0(src, dst, nb32);
+        break;
+    case KERN_T_Q5_1:
+        deq_q5_1(src, dst, nb32);
+        break;
+    case KERN_T_Q8_0:
+        deq_q8_0(src, dst, nb32);
+        break;
+    case KERN_T_Q8_1:
+        deq_q8_1(src, dst, nb32);
+        break;
+    case KERN_T_Q2_K:
+        deq_q2_k(src, dst, nbk);
+        break;
+    case KERN_T_Q3_K:
+        deq_q3_k(src, dst, nbk);
+        break;
+    case KERN_T_Q4_K:
+        deq_q4_k(src, dst, nbk);
+        break;
+    case KERN_T_Q5_K:
+        deq_q5_k(src, dst, nbk);
+        break;
+    case KERN_T_Q6_K:
+        deq_q6_k(src, dst, nbk);
+        break;
+    case KERN_T_Q8_K:
+        deq_q8_k(src, dst, nbk);
+        break;
+    default:
+        memset(dst, 0, (size_t)n * sizeof(float));
+        break;
     }
 }
 
@@ -304,10 +332,18 @@ static void quant_act_q8_k(const float *x, struct kern_bq8_k *b, int64_t nb)
 void kern__ref_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
 {
     switch (type) {
-    case KERN_T_Q8_0: quant_act_q8_0(src, dst, n / KERN_QK); break;
-    case KERN_T_Q8_1: quant_act_q8_1(src, dst, n / KERN_QK); break;
-    case KERN_T_Q8_K: quant_act_q8_k(src, dst, n / KERN_QK_K); break;
-    default: kern__quantize_weights_row(type, src, dst, n); break;
+    case KERN_T_Q8_0:
+        quant_act_q8_0(src, dst, n / KERN_QK);
+        break;
+    case KERN_T_Q8_1:
+        quant_act_q8_1(src, dst, n / KERN_QK);
+        break;
+    case KERN_T_Q8_K:
+        quant_act_q8_k(src, dst, n / KERN_QK_K);
+        break;
+    default:
+        kern__quantize_weights_row(type, src, dst, n);
+        break;
     }
 }
 
@@ -525,8 +561,8 @@ static float dot_q5_k(int64_t nb, const struct kern_bq5_k *w, const struct kern_
         const uint8_t *q = w->qs;
         const int8_t *a = x->qs;
         uint8_t u1 = 1, u2 = 2;
-        for (int j = 0; j < 8; j += 2, q += 32, a += 64, u1 = (uint8_t)(u1 << 2),
-                 u2 = (uint8_t)(u2 << 2)) {
+        for (int j = 0; j < 8;
+             j += 2, q += 32, a += 64, u1 = (uint8_t)(u1 << 2), u2 = (uint8_t)(u2 << 2)) {
             uint8_t sc1, m1, sc2, m2;
             kern__scale_min_k4(j, w->scales, &sc1, &m1);
             kern__scale_min_k4(j + 1, w->scales, &sc2, &m2);
@@ -567,20 +603,34 @@ float kern__ref_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     int64_t nb32 = n / KERN_QK, nbk = n / KERN_QK_K;
     switch (wtype) {
-    case KERN_T_F32: return dot_f32(n, w, x);
-    case KERN_T_F16: return dot_f16(n, w, x);
-    case KERN_T_BF16: return dot_bf16(n, w, x);
-    case KERN_T_Q4_0: return dot_q4_0(nb32, w, x);
-    case KERN_T_Q4_1: return dot_q4_1(nb32, w, x);
-    case KERN_T_Q5_0: return dot_q5_0(nb32, w, x);
-    case KERN_T_Q5_1: return dot_q5_1(nb32, w, x);
-    case KERN_T_Q8_0: return dot_q8_0(nb32, w, x);
-    case KERN_T_Q2_K: return dot_q2_k(nbk, w, x);
-    case KERN_T_Q3_K: return dot_q3_k(nbk, w, x);
-    case KERN_T_Q4_K: return dot_q4_k(nbk, w, x);
-    case KERN_T_Q5_K: return dot_q5_k(nbk, w, x);
-    case KERN_T_Q6_K: return dot_q6_k(nbk, w, x);
-    default: return 0.0f;
+    case KERN_T_F32:
+        return dot_f32(n, w, x);
+    case KERN_T_F16:
+        return dot_f16(n, w, x);
+    case KERN_T_BF16:
+        return dot_bf16(n, w, x);
+    case KERN_T_Q4_0:
+        return dot_q4_0(nb32, w, x);
+    case KERN_T_Q4_1:
+        return dot_q4_1(nb32, w, x);
+    case KERN_T_Q5_0:
+        return dot_q5_0(nb32, w, x);
+    case KERN_T_Q5_1:
+        return dot_q5_1(nb32, w, x);
+    case KERN_T_Q8_0:
+        return dot_q8_0(nb32, w, x);
+    case KERN_T_Q2_K:
+        return dot_q2_k(nbk, w, x);
+    case KERN_T_Q3_K:
+        return dot_q3_k(nbk, w, x);
+    case KERN_T_Q4_K:
+        return dot_q4_k(nbk, w, x);
+    case KERN_T_Q5_K:
+        return dot_q5_k(nbk, w, x);
+    case KERN_T_Q6_K:
+        return dot_q6_k(nbk, w, x);
+    default:
+        return 0.0f;
     }
 }
 
@@ -589,30 +639,35 @@ uint32_t kern__ref_vec_dot_type(uint32_t wtype)
     switch (wtype) {
     case KERN_T_F32:
     case KERN_T_F16:
-    case KERN_T_BF16: return KERN_T_F32;
+    case KERN_T_BF16:
+        return KERN_T_F32;
     case KERN_T_Q4_0:
     case KERN_T_Q5_0:
-    case KERN_T_Q8_0: return KERN_T_Q8_0;
+    case KERN_T_Q8_0:
+        return KERN_T_Q8_0;
     case KERN_T_Q4_1:
-    case KERN_T_Q5_1: return KERN_T_Q8_1;
+    case KERN_T_Q5_1:
+        return KERN_T_Q8_1;
     case KERN_T_Q2_K:
     case KERN_T_Q3_K:
     case KERN_T_Q4_K:
     case KERN_T_Q5_K:
-    case KERN_T_Q6_K: return KERN_T_Q8_K;
-    default: return KERN_T_F32;
+    case KERN_T_Q6_K:
+        return KERN_T_Q8_K;
+    default:
+        return KERN_T_F32;
     }
 }
 
-void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
-                       int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
-                       float *out, int64_t ldo)
+void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
+                       int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
+                       int64_t ldo)
 {
     const uint8_t *wb = w, *xb = x;
     for (int64_t r = r0; r < r1; r++)
         for (int t = 0; t < nt; t++)
-            out[(int64_t)t * ldo + r] = kern__ref_vec_dot(wtype, ncols, wb + (size_t)r * w_row_bytes,
-                                                          xb + (size_t)t * x_row_bytes);
+            out[(int64_t)t * ldo + r] = kern__ref_vec_dot(
+                wtype, ncols, wb + (size_t)r * w_row_bytes, xb + (size_t)t * x_row_bytes);
 }
 
 const struct kern kern__table_scalar = {

@@ -20,22 +20,53 @@ static struct type_fact type_fact(uint32_t type)
 {
     struct type_fact f = {0, 0, 0};
     switch (type) {
-    case KERN_T_F32: f = (struct type_fact){1, 4, 1}; break;
-    case KERN_T_F16: f = (struct type_fact){1, 2, 1}; break;
-    case KERN_T_BF16: f = (struct type_fact){1, 2, 1}; break;
-    case KERN_T_Q4_0: f = (struct type_fact){32, 18, 1}; break;
-    case KERN_T_Q4_1: f = (struct type_fact){32, 20, 1}; break;
-    case KERN_T_Q5_0: f = (struct type_fact){32, 22, 1}; break;
-    case KERN_T_Q5_1: f = (struct type_fact){32, 24, 1}; break;
-    case KERN_T_Q8_0: f = (struct type_fact){32, 34, 1}; break;
-    case KERN_T_Q8_1: f = (struct type_fact){32, 36, 0}; break;
-    case KERN_T_Q2_K: f = (struct type_fact){256, 84, 1}; break;
-    case KERN_T_Q3_K: f = (struct type_fact){256, 110, 1}; break;
-    case KERN_T_Q4_K: f = (struct type_fact){256, 144, 1}; break;
-    case KERN_T_Q5_K: f = (struct type_fact){256, 176, 1}; break;
-    case KERN_T_Q6_K: f = (struct type_fact){256, 210, 1}; break;
-    case KERN_T_Q8_K: f = (struct type_fact){256, 292, 0}; break;
-    default: break;
+    case KERN_T_F32:
+        f = (struct type_fact){1, 4, 1};
+        break;
+    case KERN_T_F16:
+        f = (struct type_fact){1, 2, 1};
+        break;
+    case KERN_T_BF16:
+        f = (struct type_fact){1, 2, 1};
+        break;
+    case KERN_T_Q4_0:
+        f = (struct type_fact){32, 18, 1};
+        break;
+    case KERN_T_Q4_1:
+        f = (struct type_fact){32, 20, 1};
+        break;
+    case KERN_T_Q5_0:
+        f = (struct type_fact){32, 22, 1};
+        break;
+    case KERN_T_Q5_1:
+        f = (struct type_fact){32, 24, 1};
+        break;
+    case KERN_T_Q8_0:
+        f = (struct type_fact){32, 34, 1};
+        break;
+    case KERN_T_Q8_1:
+        f = (struct type_fact){32, 36, 0};
+        break;
+    case KERN_T_Q2_K:
+        f = (struct type_fact){256, 84, 1};
+        break;
+    case KERN_T_Q3_K:
+        f = (struct type_fact){256, 110, 1};
+        break;
+    case KERN_T_Q4_K:
+        f = (struct type_fact){256, 144, 1};
+        break;
+    case KERN_T_Q5_K:
+        f = (struct type_fact){256, 176, 1};
+        break;
+    case KERN_T_Q6_K:
+        f = (struct type_fact){256, 210, 1};
+        break;
+    case KERN_T_Q8_K:
+        f = (struct type_fact){256, 292, 0};
+        break;
+    default:
+        break;
     }
     return f;
 }

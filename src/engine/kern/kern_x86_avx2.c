@@ -29,7 +29,8 @@ AI void k_f32(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, 
         acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256 w0 = _mm256_loadu_ps((const float *)w + i), w1 = _mm256_loadu_ps((const float *)w + i + 8);
+        __m256 w0 = _mm256_loadu_ps((const float *)w + i),
+               w1 = _mm256_loadu_ps((const float *)w + i + 8);
         for (int t = 0; t < nt; t++) {
             const float *xt = (const float *)(x + (size_t)t * xs);
             acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc[t][0]);
@@ -56,31 +57,31 @@ AI __m256 load_bf16x8(const uint8_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-#define K_HALF(name, loader, conv)                                                                 \
-    AI void name(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)     \
-    {                                                                                              \
-        __m256 acc[KERN_AVX2_NT][2];                                                               \
-        for (int t = 0; t < nt; t++)                                                               \
-            acc[t][0] = acc[t][1] = _mm256_setzero_ps();                                           \
-        int64_t i = 0;                                                                             \
-        for (; i + 16 <= n; i += 16) {                                                             \
-            __m256 w0 = loader(w + 2 * i), w1 = loader(w + 2 * i + 16);                            \
-            for (int t = 0; t < nt; t++) {                                                         \
-                const float *xt = (const float *)(x + (size_t)t * xs);                             \
-                acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc[t][0]);               \
-                acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + i + 8), acc[t][1]);           \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < nt; t++) {                                                             \
-            const float *xt = (const float *)(x + (size_t)t * xs);                                 \
-            float s = hsum_ps(_mm256_add_ps(acc[t][0], acc[t][1]));                                \
-            for (int64_t j = i; j < n; j++) {                                                      \
-                uint16_t h;                                                                        \
-                memcpy(&h, w + 2 * j, 2);                                                          \
-                s += conv(h) * kern__ldf(xt, j);                                                   \
-            }                                                                                      \
-            out[t] = s;                                                                            \
-        }                                                                                          \
+#define K_HALF(name, loader, conv)                                                             \
+    AI void name(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out) \
+    {                                                                                          \
+        __m256 acc[KERN_AVX2_NT][2];                                                           \
+        for (int t = 0; t < nt; t++)                                                           \
+            acc[t][0] = acc[t][1] = _mm256_setzero_ps();                                       \
+        int64_t i = 0;                                                                         \
+        for (; i + 16 <= n; i += 16) {                                                         \
+            __m256 w0 = loader(w + 2 * i), w1 = loader(w + 2 * i + 16);                        \
+            for (int t = 0; t < nt; t++) {                                                     \
+                const float *xt = (const float *)(x + (size_t)t * xs);                         \
+                acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc[t][0]);           \
+                acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + i + 8), acc[t][1]);       \
+            }                                                                                  \
+        }                                                                                      \
+        for (int t = 0; t < nt; t++) {                                                         \
+            const float *xt = (const float *)(x + (size_t)t * xs);                             \
+            float s = hsum_ps(_mm256_add_ps(acc[t][0], acc[t][1]));                            \
+            for (int64_t j = i; j < n; j++) {                                                  \
+                uint16_t h;                                                                    \
+                memcpy(&h, w + 2 * j, 2);                                                      \
+                s += conv(h) * kern__ldf(xt, j);                                               \
+            }                                                                                  \
+            out[t] = s;                                                                        \
+        }                                                                                      \
     }
 
 K_HALF(k_f16, load_f16x8, kern_fp16_to_f32)
@@ -138,9 +139,11 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
             __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
-                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                const int8_t *a =
+                    ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                __m256i p1 =
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p0, slo));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p1, shi));
             }
@@ -149,7 +152,8 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
             accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
         }
     }
@@ -182,9 +186,11 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
             __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
-                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                const int8_t *a =
+                    ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                __m256i p1 =
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p0, slo));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p1, shi));
             }
@@ -193,7 +199,8 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
             accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
         }
     }
@@ -238,8 +245,8 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             for (int k = 0; k < 4; k++) {
                 __m256i s = pair_scale(bw->scales, 8 * h + 2 * k);
                 for (int t = 0; t < nt; t++) {
-                    const int8_t *a =
-                        ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * h + 32 * k;
+                    const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs +
+                                      128 * h + 32 * k;
                     __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)a));
                     isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
                 }
@@ -248,7 +255,8 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         float dw = h2f(bw->d);
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
         }
     }
     for (int t = 0; t < nt; t++)
@@ -286,7 +294,8 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq2_k *bw = (const struct kern_bq2_k *)w + i;
         __m128i sc8 = _mm_loadu_si128((const __m128i *)bw->scales);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(15)));
+        __m256i mins16 =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(15)));
         __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(15)));
         __m256i sch[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
                           _mm256_permute2x128_si256(sc16, sc16, 0x11)};
@@ -300,8 +309,8 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
                 q = _mm256_srli_epi16(q, 2);
                 __m256i s = _mm256_shuffle_epi8(sch[n], pair_pick(j));
                 for (int t = 0; t < nt; t++) {
-                    const int8_t *a =
-                        ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * n + 32 * j;
+                    const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs +
+                                      128 * n + 32 * j;
                     __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)a));
                     isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
                 }
@@ -311,7 +320,8 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
             accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
         }
     }
@@ -348,8 +358,8 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
                 q = _mm256_srli_epi16(q, 2);
                 __m256i s = _mm256_shuffle_epi8(sch[n], pair_pick(j));
                 for (int t = 0; t < nt; t++) {
-                    const int8_t *a =
-                        ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * n + 32 * j;
+                    const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs +
+                                      128 * n + 32 * j;
                     __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)a));
                     isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
                 }
@@ -358,7 +368,8 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         float dw = h2f(bw->d);
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
         }
     }
     for (int t = 0; t < nt; t++)
@@ -367,34 +378,69 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 
 /* ---- dispatch of one weight row against nt <= KERN_AVX2_NT tokens ---- */
 
-#define NT_SWITCH(fn, n, w, x, xs, nt, out)                                                        \
-    switch (nt) {                                                                                  \
-    case 1: fn(n, w, x, xs, 1, out); break;                                                        \
-    case 2: fn(n, w, x, xs, 2, out); break;                                                        \
-    case 3: fn(n, w, x, xs, 3, out); break;                                                        \
-    default: fn(n, w, x, xs, 4, out); break;                                                       \
+#define NT_SWITCH(fn, n, w, x, xs, nt, out) \
+    switch (nt) {                           \
+    case 1:                                 \
+        fn(n, w, x, xs, 1, out);            \
+        break;                              \
+    case 2:                                 \
+        fn(n, w, x, xs, 2, out);            \
+        break;                              \
+    case 3:                                 \
+        fn(n, w, x, xs, 3, out);            \
+        break;                              \
+    default:                                \
+        fn(n, w, x, xs, 4, out);            \
+        break;                              \
     }
 
 /* Returns 0 when the type has no AVX2 kernel (the caller falls back to the reference). */
 int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
-                   int nt, float *out)
+                       int nt, float *out)
 {
     int64_t nb = n / KERN_QK, nbk = n / KERN_QK_K;
     switch (wtype) {
-    case KERN_T_F32: NT_SWITCH(k_f32, n, w, x, xs, nt, out); return 1;
-    case KERN_T_F16: NT_SWITCH(k_f16, n, w, x, xs, nt, out); return 1;
-    case KERN_T_BF16: NT_SWITCH(k_bf16, n, w, x, xs, nt, out); return 1;
-    case KERN_T_Q8_0: NT_SWITCH(k_q8_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q4_0: NT_SWITCH(k_q4_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_0: NT_SWITCH(k_q5_0, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q4_1: NT_SWITCH(k_q4_1, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_1: NT_SWITCH(k_q5_1, nb, w, x, xs, nt, out); return 1;
-    case KERN_T_Q2_K: NT_SWITCH(k_q2_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q3_K: NT_SWITCH(k_q3_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q4_K: NT_SWITCH(k_q4_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_K: NT_SWITCH(k_q5_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q6_K: NT_SWITCH(k_q6_k, nbk, w, x, xs, nt, out); return 1;
-    default: return 0;
+    case KERN_T_F32:
+        NT_SWITCH(k_f32, n, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_F16:
+        NT_SWITCH(k_f16, n, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_BF16:
+        NT_SWITCH(k_bf16, n, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q8_0:
+        NT_SWITCH(k_q8_0, nb, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q4_0:
+        NT_SWITCH(k_q4_0, nb, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q5_0:
+        NT_SWITCH(k_q5_0, nb, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q4_1:
+        NT_SWITCH(k_q4_1, nb, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q5_1:
+        NT_SWITCH(k_q5_1, nb, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q2_K:
+        NT_SWITCH(k_q2_k, nbk, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q3_K:
+        NT_SWITCH(k_q3_k, nbk, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q4_K:
+        NT_SWITCH(k_q4_k, nbk, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q5_K:
+        NT_SWITCH(k_q5_k, nbk, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q6_K:
+        NT_SWITCH(k_q6_k, nbk, w, x, xs, nt, out);
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -461,58 +507,66 @@ AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
                           expand_bits_0x10((const uint8_t *)&mhi));
 }
 
-#define Y_KERNEL(name, WT, u2)                                                                     \
-    AI void name(int64_t nbc, const uint8_t *w, const struct y_pair *p, size_t qs, int nt,         \
-                 float *out)                                                                       \
-    {                                                                                              \
-        __m256 acc[KERN_AVX2_NT];                                                                  \
-        for (int t = 0; t < nt; t++)                                                               \
-            acc[t] = _mm256_setzero_ps();                                                          \
-        const __m256i ones16 = _mm256_set1_epi16(1);                                               \
-        for (int64_t i = 0; i < nbc; i += 2) {                                                     \
-            const struct WT *b = (const struct WT *)w + i;                                         \
-            struct WT pad[2];                                                                      \
-            if (i + 2 > nbc) {                                                                     \
-                memset(pad, 0, sizeof pad);                                                        \
-                pad[0] = b[0];                                                                     \
-                b = pad;                                                                           \
-            }                                                                                      \
-            __m256i lo, hi;                                                                        \
-            u2(b, &lo, &hi);                                                                       \
-            __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1));       \
-            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),                        \
-                                                 _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));       \
-            for (int t = 0; t < nt; t++) {                                                         \
-                const struct y_pair *pp = p + (size_t)t * qs + i / 2;                              \
-                __m256i s16 = _mm256_add_epi16(                                                    \
-                    _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)pp->lo)),          \
-                    _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)pp->hi)));         \
-                __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones16)),     \
-                                           _mm256_load_ps(pp->dv), _mm256_load_ps(pp->cv));        \
-                acc[t] = _mm256_fmadd_ps(v, dw, acc[t]);                                           \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < nt; t++)                                                               \
-            out[t] = hsum_ps(acc[t]);                                                              \
+#define Y_KERNEL(name, WT, u2)                                                                 \
+    AI void name(int64_t nbc, const uint8_t *w, const struct y_pair *p, size_t qs, int nt,     \
+                 float *out)                                                                   \
+    {                                                                                          \
+        __m256 acc[KERN_AVX2_NT];                                                              \
+        for (int t = 0; t < nt; t++)                                                           \
+            acc[t] = _mm256_setzero_ps();                                                      \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                           \
+        for (int64_t i = 0; i < nbc; i += 2) {                                                 \
+            const struct WT *b = (const struct WT *)w + i;                                     \
+            struct WT pad[2];                                                                  \
+            if (i + 2 > nbc) {                                                                 \
+                memset(pad, 0, sizeof pad);                                                    \
+                pad[0] = b[0];                                                                 \
+                b = pad;                                                                       \
+            }                                                                                  \
+            __m256i lo, hi;                                                                    \
+            u2(b, &lo, &hi);                                                                   \
+            __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1));   \
+            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),                    \
+                                                 _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));   \
+            for (int t = 0; t < nt; t++) {                                                     \
+                const struct y_pair *pp = p + (size_t)t * qs + i / 2;                          \
+                __m256i s16 = _mm256_add_epi16(                                                \
+                    _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)pp->lo)),      \
+                    _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)pp->hi)));     \
+                __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones16)), \
+                                           _mm256_load_ps(pp->dv), _mm256_load_ps(pp->cv));    \
+                acc[t] = _mm256_fmadd_ps(v, dw, acc[t]);                                       \
+            }                                                                                  \
+        }                                                                                      \
+        for (int t = 0; t < nt; t++)                                                           \
+            out[t] = hsum_ps(acc[t]);                                                          \
     }
 
 Y_KERNEL(y_k_q4_0, kern_bq4_0, y_u2_q4_0)
 Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0)
 
-#define Y_NT_SWITCH(fn)                                                                            \
-    for (int64_t r = 0; r < nrows; r++) {                                                          \
-        float part[KERN_AVX2_NT];                                                                  \
-        const uint8_t *wr = w + (size_t)r * wrb;                                                   \
-        switch (n) {                                                                               \
-        case 1: fn(nbc, wr, p, qs, 1, part); break;                                                \
-        case 2: fn(nbc, wr, p, qs, 2, part); break;                                                \
-        case 3: fn(nbc, wr, p, qs, 3, part); break;                                                \
-        default: fn(nbc, wr, p, qs, 4, part); break;                                               \
-        }                                                                                          \
-        for (int t = 0; t < n; t++) {                                                              \
-            float *o = &out[(int64_t)t * ldo + r];                                                 \
-            *o = accumulate ? *o + part[t] : part[t];                                              \
-        }                                                                                          \
+#define Y_NT_SWITCH(fn)                               \
+    for (int64_t r = 0; r < nrows; r++) {             \
+        float part[KERN_AVX2_NT];                     \
+        const uint8_t *wr = w + (size_t)r * wrb;      \
+        switch (n) {                                  \
+        case 1:                                       \
+            fn(nbc, wr, p, qs, 1, part);              \
+            break;                                    \
+        case 2:                                       \
+            fn(nbc, wr, p, qs, 2, part);              \
+            break;                                    \
+        case 3:                                       \
+            fn(nbc, wr, p, qs, 3, part);              \
+            break;                                    \
+        default:                                      \
+            fn(nbc, wr, p, qs, 4, part);              \
+            break;                                    \
+        }                                             \
+        for (int t = 0; t < n; t++) {                 \
+            float *o = &out[(int64_t)t * ldo + r];    \
+            *o = accumulate ? *o + part[t] : part[t]; \
+        }                                             \
     }
 
 static void y_run_q4_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
@@ -539,9 +593,16 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
                 float *, int64_t, int);
     float off;
     switch (wtype) {
-    case KERN_T_Q4_0: run = y_run_q4_0; off = 8.0f; break;
-    case KERN_T_Q5_0: run = y_run_q5_0; off = 16.0f; break;
-    default: return 0;
+    case KERN_T_Q4_0:
+        run = y_run_q4_0;
+        off = 8.0f;
+        break;
+    case KERN_T_Q5_0:
+        run = y_run_q5_0;
+        off = 16.0f;
+        break;
+    default:
+        return 0;
     }
     _Alignas(32) struct y_pair prep[KERN_AVX2_NT][Y_CHUNK / 2];
     size_t bbytes = kern_type_block_bytes(wtype);
@@ -551,8 +612,8 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
         for (int64_t c0 = 0; c0 < nb; c0 += Y_CHUNK) {
             int64_t nbc = nb - c0 < Y_CHUNK ? nb - c0 : Y_CHUNK;
             for (int t = 0; t < n; t++)
-                y_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0,
-                          nbc, off, prep[t]);
+                y_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0, nbc,
+                          off, prep[t]);
             run(nbc, w + (size_t)r0 * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, r1 - r0,
                 &prep[0][0], Y_CHUNK / 2, n, out + (int64_t)t0 * ldo + r0, ldo, c0 > 0);
         }
@@ -609,8 +670,8 @@ static void quant_q8_0(const float *x, struct kern_bq8_0 *b, int64_t nb, int wit
         __m256 mul = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; k++)
-            q[k] = _mm256_cvtps_epi32(
-                _mm256_round_ps(_mm256_mul_ps(v[k], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(
+                _mm256_mul_ps(v[k], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
         __m256i p = _mm256_packs_epi16(p01, p23);
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -618,7 +679,8 @@ static void quant_q8_0(const float *x, struct kern_bq8_0 *b, int64_t nb, int wit
         if (with_sum) {
             struct kern_bq8_1 *b1 = (struct kern_bq8_1 *)b + i;
             _mm256_storeu_si256((__m256i *)b1->qs, p);
-            __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m256i s =
+                _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
             b1->d = kern_f32_to_fp16(d);
             b1->s = kern_f32_to_fp16(d * (float)hsum_epi32(s));
         } else {
@@ -631,9 +693,15 @@ static void quant_q8_0(const float *x, struct kern_bq8_0 *b, int64_t nb, int wit
 void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
 {
     switch (type) {
-    case KERN_T_Q8_0: quant_q8_0(src, dst, n / KERN_QK, 0); break;
-    case KERN_T_Q8_1: quant_q8_0(src, dst, n / KERN_QK, 1); break;
-    default: kern__ref_quantize_row(type, src, dst, n); break;
+    case KERN_T_Q8_0:
+        quant_q8_0(src, dst, n / KERN_QK, 0);
+        break;
+    case KERN_T_Q8_1:
+        quant_q8_0(src, dst, n / KERN_QK, 1);
+        break;
+    default:
+        kern__ref_quantize_row(type, src, dst, n);
+        break;
     }
 }
 

@@ -20,7 +20,7 @@
 
 #include "engine/kern/kern_avx_common.h"
 
-#define P_ROWS 2    /* weight rows per pass in prompts: each activation load serves 2 rows */
+#define P_ROWS 2 /* weight rows per pass in prompts: each activation load serves 2 rows */
 #ifndef KERN_GEMV_ROWS
 #define KERN_GEMV_ROWS 1 /* rows per pass for one token: 2 or 4 measured slower */
 #endif
@@ -64,9 +64,11 @@ AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
             __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
-                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                const int8_t *a =
+                    ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                __m256i p1 =
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
                 isum[t] = _mm256_dpwssd_epi32(isum[t], p0, slo);
                 isum[t] = _mm256_dpwssd_epi32(isum[t], p1, shi);
             }
@@ -75,7 +77,8 @@ AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
             accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
         }
     }
@@ -108,9 +111,11 @@ AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
             __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
             for (int t = 0; t < nt; t++) {
-                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
+                const int8_t *a =
+                    ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
+                __m256i p1 =
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
                 isum[t] = _mm256_dpwssd_epi32(isum[t], p0, slo);
                 isum[t] = _mm256_dpwssd_epi32(isum[t], p1, shi);
             }
@@ -119,7 +124,8 @@ AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dw * bx->d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
             accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmw * bx->d), _mm256_cvtepi32_ps(ms), accm[t]);
         }
     }
@@ -135,10 +141,18 @@ AI __m512i lane_pick(int base)
         int wd = base + k;
         __m128i ix = _mm_set1_epi16((short)(2 * wd | (2 * wd + 1) << 8));
         switch (k) {
-        case 0: v = _mm512_inserti32x4(v, ix, 0); break;
-        case 1: v = _mm512_inserti32x4(v, ix, 1); break;
-        case 2: v = _mm512_inserti32x4(v, ix, 2); break;
-        default: v = _mm512_inserti32x4(v, ix, 3); break;
+        case 0:
+            v = _mm512_inserti32x4(v, ix, 0);
+            break;
+        case 1:
+            v = _mm512_inserti32x4(v, ix, 1);
+            break;
+        case 2:
+            v = _mm512_inserti32x4(v, ix, 2);
+            break;
+        default:
+            v = _mm512_inserti32x4(v, ix, 3);
+            break;
         }
     }
     return v;
@@ -163,8 +177,8 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
             __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), sc16);
-            isum[t] = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(),
-                                                              _mm256_slli_epi32(ms, 5)));
+            isum[t] = _mm512_castsi256_si512(
+                _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(ms, 5)));
             isum[t] = _mm512_inserti64x4(isum[t], _mm256_setzero_si256(), 1);
         }
         for (int h = 0; h < 2; h++) {
@@ -179,7 +193,8 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             const __m512i ssrc = h ? shi : slo;
             __m512i sa = _mm512_shuffle_epi8(ssrc, pick0), sb = _mm512_shuffle_epi8(ssrc, pick4);
             for (int t = 0; t < nt; t++) {
-                const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * h;
+                const int8_t *a =
+                    ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * h;
                 __m512i pa = _mm512_maddubs_epi16(va, _mm512_loadu_si512(a));
                 __m512i pb = _mm512_maddubs_epi16(vb, _mm512_loadu_si512(a + 64));
                 isum[t] = _mm512_dpwssd_epi32(isum[t], pa, sa);
@@ -189,30 +204,46 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         float dw = h2f(bw->d);
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * bx->d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] =
+                _mm512_fmadd_ps(_mm512_set1_ps(dw * bx->d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
         }
     }
     for (int t = 0; t < nt; t++)
         out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
-#define NT_SWITCH(fn, n, w, x, xs, nt, out)                                                        \
-    switch (nt) {                                                                                  \
-    case 1: fn(n, w, x, xs, 1, out); break;                                                        \
-    case 2: fn(n, w, x, xs, 2, out); break;                                                        \
-    case 3: fn(n, w, x, xs, 3, out); break;                                                        \
-    default: fn(n, w, x, xs, 4, out); break;                                                       \
+#define NT_SWITCH(fn, n, w, x, xs, nt, out) \
+    switch (nt) {                           \
+    case 1:                                 \
+        fn(n, w, x, xs, 1, out);            \
+        break;                              \
+    case 2:                                 \
+        fn(n, w, x, xs, 2, out);            \
+        break;                              \
+    case 3:                                 \
+        fn(n, w, x, xs, 3, out);            \
+        break;                              \
+    default:                                \
+        fn(n, w, x, xs, 4, out);            \
+        break;                              \
     }
 
-static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
-                   int nt, float *out)
+static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt,
+                   float *out)
 {
     int64_t nbk = n / KERN_QK_K;
     switch (wtype) {
-    case KERN_T_Q4_K: NT_SWITCH(y_q4_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q5_K: NT_SWITCH(y_q5_k, nbk, w, x, xs, nt, out); return 1;
-    case KERN_T_Q6_K: NT_SWITCH(z_q6_k, nbk, w, x, xs, nt, out); return 1;
-    default: return kern__avx2_row_dot(wtype, n, w, x, xs, nt, out);
+    case KERN_T_Q4_K:
+        NT_SWITCH(y_q4_k, nbk, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q5_K:
+        NT_SWITCH(y_q5_k, nbk, w, x, xs, nt, out);
+        return 1;
+    case KERN_T_Q6_K:
+        NT_SWITCH(z_q6_k, nbk, w, x, xs, nt, out);
+        return 1;
+    default:
+        return kern__avx2_row_dot(wtype, n, w, x, xs, nt, out);
     }
 }
 
@@ -276,11 +307,12 @@ static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct
                                 (const uint8_t *)b[2].qs + 16, (const uint8_t *)b[3].qs + 16);
         _mm512_store_si512(p[k].lo, lo);
         _mm512_store_si512(p[k].hi, hi);
-        __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
+        __m512i sum =
+            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
         __m512 dv = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);
         _mm512_store_ps(p[k].dv, dv);
         _mm512_store_ps(p[k].cv, _mm512_mul_ps(_mm512_mul_ps(dv, _mm512_set1_ps(-off)),
-                                                _mm512_cvtepi32_ps(sum)));
+                                               _mm512_cvtepi32_ps(sum)));
     }
 }
 
@@ -322,44 +354,44 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
 /* nr (<= P_ROWS) weight rows x nt (<= 4) tokens over one prepared chunk: out[r * 4 + t].
  * The weight rows hold nbc blocks; a last partial quad is copied into a zero-padded buffer
  * (zero scales) so no byte past the row is read. */
-#define P_KERNEL(name, WT, u4)                                                                     \
-    AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p, size_t qs,    \
-                 int nr, int nt, float *out)                                                       \
-    {                                                                                              \
-        __m512 acc[P_ROWS][KERN_AVX2_NT];                                                          \
-        for (int r = 0; r < nr; r++)                                                               \
-            for (int t = 0; t < nt; t++)                                                           \
-                acc[r][t] = _mm512_setzero_ps();                                                   \
-        for (int64_t i = 0; i < nbc; i += 4) {                                                     \
-            __m512i lo[P_ROWS], hi[P_ROWS];                                                        \
-            __m512 dw[P_ROWS];                                                                     \
-            for (int r = 0; r < nr; r++) {                                                         \
-                const struct WT *b = (const struct WT *)(w + (size_t)r * wrb) + i;                 \
-                struct WT pad[4];                                                                  \
-                if (i + 4 > nbc) {                                                                 \
-                    memset(pad, 0, sizeof pad);                                                    \
-                    memcpy(pad, b, (size_t)(nbc - i) * sizeof *b);                                 \
-                    b = pad;                                                                       \
-                }                                                                                  \
-                u4(b, &lo[r], &hi[r]);                                                             \
-                dw[r] = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);                                   \
-            }                                                                                      \
-            for (int t = 0; t < nt; t++) {                                                         \
-                const int64_t k = i / 4;                                                           \
-                const struct p_quad *pq = p + (size_t)t * qs + k;                                  \
-                __m512i xl = _mm512_load_si512(pq->lo), xh = _mm512_load_si512(pq->hi);            \
-                __m512 dv = _mm512_load_ps(pq->dv), cv = _mm512_load_ps(pq->cv);                   \
-                for (int r = 0; r < nr; r++) {                                                     \
-                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], xl);            \
-                    s = _mm512_dpbusd_epi32(s, hi[r], xh);                                         \
-                    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dv, cv);                     \
-                    acc[r][t] = _mm512_fmadd_ps(v, dw[r], acc[r][t]);                              \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        for (int r = 0; r < nr; r++)                                                               \
-            for (int t = 0; t < nt; t++)                                                           \
-                out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);                       \
+#define P_KERNEL(name, WT, u4)                                                                 \
+    AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p, size_t qs, \
+                 int nr, int nt, float *out)                                                   \
+    {                                                                                          \
+        __m512 acc[P_ROWS][KERN_AVX2_NT];                                                      \
+        for (int r = 0; r < nr; r++)                                                           \
+            for (int t = 0; t < nt; t++)                                                       \
+                acc[r][t] = _mm512_setzero_ps();                                               \
+        for (int64_t i = 0; i < nbc; i += 4) {                                                 \
+            __m512i lo[P_ROWS], hi[P_ROWS];                                                    \
+            __m512 dw[P_ROWS];                                                                 \
+            for (int r = 0; r < nr; r++) {                                                     \
+                const struct WT *b = (const struct WT *)(w + (size_t)r * wrb) + i;             \
+                struct WT pad[4];                                                              \
+                if (i + 4 > nbc) {                                                             \
+                    memset(pad, 0, sizeof pad);                                                \
+                    memcpy(pad, b, (size_t)(nbc - i) * sizeof *b);                             \
+                    b = pad;                                                                   \
+                }                                                                              \
+                u4(b, &lo[r], &hi[r]);                                                         \
+                dw[r] = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);                               \
+            }                                                                                  \
+            for (int t = 0; t < nt; t++) {                                                     \
+                const int64_t k = i / 4;                                                       \
+                const struct p_quad *pq = p + (size_t)t * qs + k;                              \
+                __m512i xl = _mm512_load_si512(pq->lo), xh = _mm512_load_si512(pq->hi);        \
+                __m512 dv = _mm512_load_ps(pq->dv), cv = _mm512_load_ps(pq->cv);               \
+                for (int r = 0; r < nr; r++) {                                                 \
+                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], xl);        \
+                    s = _mm512_dpbusd_epi32(s, hi[r], xh);                                     \
+                    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dv, cv);                 \
+                    acc[r][t] = _mm512_fmadd_ps(v, dw[r], acc[r][t]);                          \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        for (int r = 0; r < nr; r++)                                                           \
+            for (int t = 0; t < nt; t++)                                                       \
+                out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);                   \
     }
 
 P_KERNEL(p_k_q4_0, kern_bq4_0, u4_q4_0)
@@ -371,37 +403,41 @@ P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0)
  * size so the register tiles are fully unrolled.  One token (generation) is bound by memory:
  * one row at a time keeps the weights a single sequential stream for the prefetcher; several
  * tokens are bound by compute and loads, where P_ROWS rows share each activation load. */
-#define P_STORE(nr_, T)                                                                            \
-    for (int rr = 0; rr < (nr_); rr++)                                                             \
-        for (int t = 0; t < (T); t++) {                                                            \
-            float *o = &out[(int64_t)t * ldo + r + rr];                                            \
-            float v = part[rr * KERN_AVX2_NT + t];                                                 \
-            *o = accumulate ? *o + v : v;                                                          \
+#define P_STORE(nr_, T)                                 \
+    for (int rr = 0; rr < (nr_); rr++)                  \
+        for (int t = 0; t < (T); t++) {                 \
+            float *o = &out[(int64_t)t * ldo + r + rr]; \
+            float v = part[rr * KERN_AVX2_NT + t];      \
+            *o = accumulate ? *o + v : v;               \
         }
-#define P_LOOP(fn, R, T)                                                                           \
-    for (int64_t r = 0; r < nrows;) {                                                              \
-        float part[P_ROWS * KERN_AVX2_NT];                                                         \
-        if (nrows - r >= (R)) {                                                                    \
-            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, (R), (T), part);                              \
-            P_STORE(R, T)                                                                          \
-            r += (R);                                                                              \
-        } else {                                                                                   \
-            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, 1, (T), part);                                \
-            P_STORE(1, T)                                                                          \
-            r += 1;                                                                                \
-        }                                                                                          \
+#define P_LOOP(fn, R, T)                                              \
+    for (int64_t r = 0; r < nrows;) {                                 \
+        float part[P_ROWS * KERN_AVX2_NT];                            \
+        if (nrows - r >= (R)) {                                       \
+            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, (R), (T), part); \
+            P_STORE(R, T)                                             \
+            r += (R);                                                 \
+        } else {                                                      \
+            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, 1, (T), part);   \
+            P_STORE(1, T)                                             \
+            r += 1;                                                   \
+        }                                                             \
     }
-#define P_RUNNER(fn)                                                                               \
-    static void fn##_run(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,                 \
-                         const struct p_quad *p, size_t qs, int n, float *out, int64_t ldo,        \
-                         int accumulate)                                                           \
-    {                                                                                              \
-        switch (n) {                                                                               \
-        case 1: P_LOOP(fn, KERN_GEMV_ROWS, 1) break;                                               \
-        case 2: P_LOOP(fn, P_ROWS, 2) break;                                                       \
-        case 3: P_LOOP(fn, P_ROWS, 3) break;                                                       \
-        default: P_LOOP(fn, P_ROWS, 4) break;                                                      \
-        }                                                                                          \
+#define P_RUNNER(fn)                                                                        \
+    static void fn##_run(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,          \
+                         const struct p_quad *p, size_t qs, int n, float *out, int64_t ldo, \
+                         int accumulate)                                                    \
+    {                                                                                       \
+        switch (n) {                                                                        \
+        case 1:                                                                             \
+            P_LOOP(fn, KERN_GEMV_ROWS, 1) break;                                            \
+        case 2:                                                                             \
+            P_LOOP(fn, P_ROWS, 2) break;                                                    \
+        case 3:                                                                             \
+            P_LOOP(fn, P_ROWS, 3) break;                                                    \
+        default:                                                                            \
+            P_LOOP(fn, P_ROWS, 4) break;                                                    \
+        }                                                                                   \
     }
 
 P_RUNNER(p_k_q4_0)
@@ -415,10 +451,17 @@ typedef void (*p_runner_fn)(int64_t, const uint8_t *, size_t, int64_t, const str
 static p_runner_fn p_kernel(uint32_t wtype, float *off)
 {
     switch (wtype) {
-    case KERN_T_Q4_0: *off = 8.0f; return p_k_q4_0_run;
-    case KERN_T_Q5_0: *off = 16.0f; return p_k_q5_0_run;
-    case KERN_T_Q8_0: *off = 128.0f; return p_k_q8_0_run;
-    default: return NULL;
+    case KERN_T_Q4_0:
+        *off = 8.0f;
+        return p_k_q4_0_run;
+    case KERN_T_Q5_0:
+        *off = 16.0f;
+        return p_k_q5_0_run;
+    case KERN_T_Q8_0:
+        *off = 128.0f;
+        return p_k_q8_0_run;
+    default:
+        return NULL;
     }
 }
 
@@ -452,8 +495,8 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
         for (int64_t c0 = 0; c0 < nb; c0 += P_CHUNK) {
             int64_t nbc = nb - c0 < P_CHUNK ? nb - c0 : P_CHUNK;
             for (int t = 0; t < n; t++)
-                p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0,
-                          nbc, off, prep[t]);
+                p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0, nbc,
+                          off, prep[t]);
             p_run(kf, nbc, w + (size_t)c0 * bbytes, w_row_bytes, r0, r1, &prep[0][0], P_CHUNK / 4,
                   n, out + (int64_t)t0 * ldo, ldo, c0 > 0);
         }
