@@ -87,15 +87,25 @@ static int collate(const json_t *msgs, json_t **out, json_t **system)
 
 /* --- execution --- */
 
-static void copy_think(json_t *data, const json_t *values)
+/* Adds the think variables to data, renders it and drops it (data may be NULL: E_NOMEM). */
+static int render_data(const struct tmpl *t, json_t *data, const json_t *values, struct buf *out,
+                       struct err_info *ei)
 {
-    json_t *v = json_object_get(values, "Think");
-    json_object_set_new(data, "Think", json_boolean(json_is_true(v)));
-    v = json_object_get(values, "ThinkLevel");
-    json_object_set_new(data, "ThinkLevel",
-                        json_string(json_is_string(v) ? json_string_value(v) : ""));
-    v = json_object_get(values, "IsThinkSet");
-    json_object_set_new(data, "IsThinkSet", json_boolean(json_is_true(v)));
+    const json_t *level = json_object_get(values, "ThinkLevel");
+    int rc = !data;
+    if (!rc)
+        rc = json_object_set_new(data, "Think",
+                                 json_boolean(json_is_true(json_object_get(values, "Think"))));
+    if (!rc)
+        rc = json_object_set_new(
+            data, "ThinkLevel",
+            json_string_nocheck(json_is_string(level) ? json_string_value(level) : ""));
+    if (!rc)
+        rc = json_object_set_new(data, "IsThinkSet",
+                                 json_boolean(json_is_true(json_object_get(values, "IsThinkSet"))));
+    rc = rc ? err_set(ei, E_NOMEM, "template: out of memory") : tmpl_render(t, data, out, ei);
+    json_decref(data);
+    return rc;
 }
 
 static int render_turn(const struct tmpl *t, const json_t *values, const char *system,
@@ -104,12 +114,7 @@ static int render_turn(const struct tmpl *t, const json_t *values, const char *s
 {
     json_t *data =
         json_pack("{s:s, s:s, s:s}", "System", system, "Prompt", prompt, "Response", response);
-    if (!data)
-        return err_set(ei, E_NOMEM, "template: out of memory");
-    copy_think(data, values);
-    int rc = tmpl_render(t, data, out, ei);
-    json_decref(data);
-    return rc;
+    return render_data(t, data, values, out, ei);
 }
 
 /* The legacy walk: one full render per completed turn, the last one cut at .Response. */
@@ -153,26 +158,16 @@ static int execute_parsed(const struct tmpl *t, const char *src, size_t n, const
     int rc;
     if (prompt && *prompt && suffix && *suffix) {
         data = json_pack("{s:s, s:s, s:s}", "Prompt", prompt, "Suffix", suffix, "Response", "");
-        if (!data)
-            return err_set(ei, E_NOMEM, "template: out of memory");
-        copy_think(data, values);
-        rc = tmpl_render(t, data, out, ei);
-        json_decref(data);
-        return rc;
+        return render_data(t, data, values, out, ei);
     }
     if ((rc = collate(json_object_get(values, "Messages"), &msgs, &system)))
         return err_set(ei, rc, "template: out of memory");
     if (tmpl_uses_messages(t)) {
         json_t *tools = json_object_get(values, "Tools");
-        data = json_pack("{s:o, s:o, s:s}", "System", system, "Messages", msgs, "Response", "");
-        if (!data)
-            return err_set(ei, E_NOMEM, "template: out of memory");
         /* Ollama always passes Tools (a nil list when there are none) */
-        json_object_set(data, "Tools", tools ? tools : json_null());
-        copy_think(data, values);
-        rc = tmpl_render(t, data, out, ei);
-        json_decref(data);
-        return rc;
+        data = json_pack("{s:o, s:o, s:s, s:O}", "System", system, "Messages", msgs, "Response", "",
+                         "Tools", tools ? tools : json_null());
+        return render_data(t, data, values, out, ei);
     }
     json_decref(system);
     rc = execute_legacy(t, src, n, msgs, values, out, ei);

@@ -399,6 +399,12 @@ static int range_over(struct tmpl_exec *x, const struct tnode *n, const struct t
             k.j = json_integer((json_int_t)i);
             e.j = json_integer((json_int_t)i);
         }
+        if (!k.j || (!e.j && !json_is_array(j) && !keys)) {
+            val_clear(&k);
+            val_clear(&e);
+            rc = tmpl_exec_error(x, E_NOMEM, n->pos, "out of memory");
+            break;
+        }
         if (e.j && json_is_null(e.j))
             val_clear(&e);
         rc = range_step(x, n, &k, &e);

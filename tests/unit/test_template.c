@@ -596,3 +596,34 @@ TEST(template_execute_legacy_equals_messages)
     mem_free(got);
     json_decref(v);
 }
+
+/* Every allocation of a full chat render failing in turn: an error or success, never a crash
+ * or a leak (the sanitizer build checks the leaks). */
+TEST(template_allocation_failures)
+{
+    size_t n;
+    char *src = slurp(DATA "llama3.2.gotmpl", &n);
+    json_set_alloc_funcs(mem_alloc, mem_free);
+    json_t *values = json_pack("{s:o, s:o}", "Messages", load_json(DATA "messages.json"), "Tools",
+                               load_json(DATA "tools.json"));
+    int ok = 0, failed = 0;
+    for (long k = 1; k < 3000 && ok < 50; k++) {
+        struct buf out;
+        struct err_info ei = {0};
+        buf_init(&out, 1u << 20);
+        mem_fault_set_nth(k);
+        int rc = tmpl_execute(src, n, values, &out, &ei);
+        mem_fault_set_nth(0);
+        if (rc == 0 && out.n != 1591) /* success must be the whole render */
+            TEST_FAIL_("fault %ld: rendered %zu bytes", k, out.n);
+        if (rc == 0)
+            ok++;
+        else
+            failed++;
+        buf_fini(&out);
+    }
+    ASSERT(ok > 0);
+    ASSERT(failed > 50);
+    json_decref(values);
+    mem_free(src);
+}
