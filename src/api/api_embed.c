@@ -110,8 +110,8 @@ static int count_tokens(struct api_llm *llm, void *lease, const char *text, size
 }
 
 /* The embedding of text.  Missing: a scheduler/runner embed call (see the top of the file). */
-static int embed_vector(struct api_llm *llm, void *lease, const char *text, float **vec,
-                        size_t *n, struct err_info *ei)
+static int embed_vector(struct api_llm *llm, void *lease, const char *text, float **vec, size_t *n,
+                        struct err_info *ei)
 {
     (void)llm, (void)lease, (void)text;
     *vec = NULL;
@@ -122,10 +122,10 @@ static int embed_vector(struct api_llm *llm, void *lease, const char *text, floa
 /* ---- /api/embed and /api/embeddings -------------------------------------------------------- */
 
 struct embed_job {
-    const json_t *inputs;   /* strings */
-    int truncate, legacy;   /* legacy: /api/embeddings (one vector, not normalised) */
+    const json_t *inputs; /* strings */
+    int truncate, legacy; /* legacy: /api/embeddings (one vector, not normalised) */
     int64_t dims;
-    struct buf out;         /* the vectors as JSON text: [[...],...] or [...] */
+    struct buf out; /* the vectors as JSON text: [[...],...] or [...] */
     size_t prompt_tokens;
     uint64_t load_ns;
 };
@@ -234,8 +234,7 @@ static int embed_handle(struct api_req *req, struct api_resp *resp, int legacy)
     if ((rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
         (rc = api_embed_inputs(json_object_get(req->json, legacy ? "prompt" : "input"), &inputs,
                                &ei)) != 0 ||
-        ((rc = json_get_bool(req->json, "truncate", &j.truncate, &ei)) != 0 &&
-         rc != E_NOTFOUND) ||
+        ((rc = json_get_bool(req->json, "truncate", &j.truncate, &ei)) != 0 && rc != E_NOTFOUND) ||
         ((rc = json_get_int(req->json, "dimensions", &j.dims, &ei)) != 0 && rc != E_NOTFOUND)) {
         rc = api_resp_error(resp, 400, "%s", ei.msg);
         goto out;

@@ -52,8 +52,8 @@ static int get_str(const json_t *o, const char *strct, const char *key, const ch
 }
 
 /* Optional integer field (Go *int: reals are an error); *set is 1 when present. */
-static int get_int(const json_t *o, const char *strct, const char *key, json_int_t *out,
-                   int *set, struct err_info *ei)
+static int get_int(const json_t *o, const char *strct, const char *key, json_int_t *out, int *set,
+                   struct err_info *ei)
 {
     const json_t *v = field(o, key);
     if (!v)
@@ -133,8 +133,7 @@ static const char *name_for_call(const json_t *msgs, const char *id)
         {
             const char *cid = json_string_value(json_object_get(tc, "id"));
             if (cid && strcmp(cid, id) == 0)
-                return json_string_value(json_object_get(json_object_get(tc, "function"),
-                                                         "name"));
+                return json_string_value(json_object_get(json_object_get(tc, "function"), "name"));
         }
     }
     return NULL;
@@ -166,13 +165,14 @@ static int image_part(const json_t *part, const char **b64, struct err_info *ei)
                                            "data:image/jpg;base64,", "data:image/png;base64,",
                                            "data:image/webp;base64,"};
     const json_t *iu = json_object_get(part, "image_url");
-    const char *url = json_is_object(iu) ? json_string_value(json_object_get(iu, "url"))
-                                         : json_string_value(iu);
+    const char *url =
+        json_is_object(iu) ? json_string_value(json_object_get(iu, "url")) : json_string_value(iu);
     if (!url)
         return err_set(ei, E_INVAL, "invalid message format");
     if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
-        return err_set(ei, E_INVAL, "image URLs are not currently supported, please use base64 "
-                                    "encoded data instead");
+        return err_set(ei, E_INVAL,
+                       "image URLs are not currently supported, please use base64 "
+                       "encoded data instead");
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         size_t pl = strlen(prefixes[i]), n;
         if (strncmp(url, prefixes[i], pl) != 0)
@@ -539,7 +539,7 @@ out:
 
 json_t *oai_error_body(int status, const char *msg)
 {
-    const char *type = status == 400 ? "invalid_request_error"
+    const char *type = status == 400   ? "invalid_request_error"
                        : status == 404 ? "not_found_error"
                                        : "api_error";
     return json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", msg ? msg : "", "type", type,
@@ -584,8 +584,8 @@ static json_int_t count(const json_t *native, const char *key)
 static json_t *usage(const json_t *native)
 {
     json_int_t p = count(native, "prompt_eval_count"), e = count(native, "eval_count");
-    return json_pack("{s:I, s:I, s:I}", "prompt_tokens", p, "completion_tokens", e,
-                     "total_tokens", p + e);
+    return json_pack("{s:I, s:I, s:I}", "prompt_tokens", p, "completion_tokens", e, "total_tokens",
+                     p + e);
 }
 
 /* Native tool calls -> OpenAI ones (arguments as a JSON string, Go map key order). */
@@ -604,9 +604,10 @@ static json_t *tool_calls_out(const json_t *calls)
             buf_reset(&args);
         o = json_pack("{s:s, s:I, s:s, s:{s:s, s:s}}", "id", id ? id : "", "index",
                       json_integer_value(json_object_get(fn, "index")), "type", "function",
-                      "function", "name", json_string_value(json_object_get(fn, "name"))
-                                              ? json_string_value(json_object_get(fn, "name"))
-                                              : "",
+                      "function", "name",
+                      json_string_value(json_object_get(fn, "name"))
+                          ? json_string_value(json_object_get(fn, "name"))
+                          : "",
                       "arguments", args.n ? buf_str(&args) : "{}");
         buf_fini(&args);
         json_array_append_new(arr, o);
@@ -675,8 +676,8 @@ static int chat_line(struct oai_conv *c, const json_t *native, struct buf *out)
     c->done = 1;
     if (!reason || !*reason)
         reason = "stop";
-    if ((rc = event(chat_chunk(c, native, delta(""), c->tool_sent ? "tool_calls" : reason),
-                    out)) != 0)
+    if ((rc = event(chat_chunk(c, native, delta(""), c->tool_sent ? "tool_calls" : reason), out)) !=
+        0)
         return rc;
     if (c->include_usage) {
         json_t *o = head_out(c, "chat.completion.chunk", native);
@@ -723,8 +724,7 @@ static int cmpl_line(struct oai_conv *c, const json_t *native, struct buf *out)
     if (!done)
         return text && *text ? event(cmpl_chunk(c, native, text, NULL, 1), out) : 0;
     c->done = 1;
-    if ((rc = event(cmpl_chunk(c, native, text, reason && *reason ? reason : "stop", 1), out)) !=
-        0)
+    if ((rc = event(cmpl_chunk(c, native, text, reason && *reason ? reason : "stop", 1), out)) != 0)
         return rc;
     if (!c->include_usage)
         return 0;

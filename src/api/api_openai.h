@@ -20,10 +20,10 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define OAI_MAX_PARTS     1024     /* content parts in one message */
-#define OAI_MAX_STOPS     64       /* stop strings in one request (the runner caps further) */
-#define OAI_MAX_IMAGE_B64 (32u << 20) /* bytes of one base64 image data URI payload */
-#define OAI_MAX_EMBED_INPUTS 2048  /* inputs of one embeddings request */
+#define OAI_MAX_PARTS        1024        /* content parts in one message */
+#define OAI_MAX_STOPS        64          /* stop strings in one request (the runner caps further) */
+#define OAI_MAX_IMAGE_B64    (32u << 20) /* bytes of one base64 image data URI payload */
+#define OAI_MAX_EMBED_INPUTS 2048        /* inputs of one embeddings request */
 
 enum oai_kind { OAI_CHAT = 1, OAI_COMPLETION = 2, OAI_EMBED = 3 };
 
@@ -35,8 +35,7 @@ CORRAL_WARN_UNUSED int oai_chat_request(const json_t *in, json_t **out, struct e
 
 /* Translates an OpenAI completions request into a native /api/generate body (model, prompt,
  * suffix, options, stream).  E_INVAL as above. */
-CORRAL_WARN_UNUSED int oai_completion_request(const json_t *in, json_t **out,
-                                              struct err_info *ei);
+CORRAL_WARN_UNUSED int oai_completion_request(const json_t *in, json_t **out, struct err_info *ei);
 
 /* {"error":{"message","type","param":null,"code":null}}; type by status: 400
  * invalid_request_error, 404 not_found_error, else api_error. */

@@ -188,8 +188,7 @@ static int h_chat_completions(struct api_req *req, struct api_resp *resp)
     if ((rc = oai_chat_request(in, &native, &ei)) != 0)
         rc = oai_error(resp, 400, "%s", ei.msg[0] ? ei.msg : err_str(rc));
     else
-        rc = run_native(req, resp, "/api/chat", native, OAI_CHAT, include_usage(in),
-                        in);
+        rc = run_native(req, resp, "/api/chat", native, OAI_CHAT, include_usage(in), in);
     json_decref(native);
     json_decref(in);
     return rc;
@@ -206,8 +205,7 @@ static int h_completions(struct api_req *req, struct api_resp *resp)
     if ((rc = oai_completion_request(in, &native, &ei)) != 0)
         rc = oai_error(resp, 400, "%s", ei.msg[0] ? ei.msg : err_str(rc));
     else
-        rc = run_native(req, resp, "/api/generate", native, OAI_COMPLETION,
-                        include_usage(in), in);
+        rc = run_native(req, resp, "/api/generate", native, OAI_COMPLETION, include_usage(in), in);
     json_decref(native);
     json_decref(in);
     return rc;

@@ -128,13 +128,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     setup();
     switch (data[0] % 8) {
-    case 0: translate(0, p, n); break;
-    case 1: translate(1, p, n); break;
-    case 2: translate(2, p, n); break;
-    case 3: convert(OAI_CHAT, p, n); break;
-    case 4: convert(OAI_COMPLETION, p, n); break;
-    case 5: handler("POST", "/v1/chat/completions", p, n); break;
-    case 6: handler("POST", data[0] & 8 ? "/v1/embeddings" : "/v1/completions", p, n); break;
+    case 0:
+        translate(0, p, n);
+        break;
+    case 1:
+        translate(1, p, n);
+        break;
+    case 2:
+        translate(2, p, n);
+        break;
+    case 3:
+        convert(OAI_CHAT, p, n);
+        break;
+    case 4:
+        convert(OAI_COMPLETION, p, n);
+        break;
+    case 5:
+        handler("POST", "/v1/chat/completions", p, n);
+        break;
+    case 6:
+        handler("POST", data[0] & 8 ? "/v1/embeddings" : "/v1/completions", p, n);
+        break;
     default:
         /* the model id: the rest of the path, slashes and all */
         if (n > sizeof(path) - 16 || memchr(p, '\0', n))

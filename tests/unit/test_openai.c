@@ -63,7 +63,8 @@ TEST(openai_chat_request_full)
 {
     expect_native(
         "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
-        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},{\"type\":\"image_url\","
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},{\"type\":\"image_"
+        "url\","
         "\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]},"
         "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
         "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]},"
@@ -95,11 +96,12 @@ TEST(openai_chat_request_defaults_and_options)
                   "\"num_predict\":9,\"temperature\":1,\"frequency_penalty\":0.25,"
                   "\"presence_penalty\":-1,\"top_p\":0.5},\"stream\":false,\"tools\":[{\"type\":"
                   "\"function\",\"function\":{\"name\":\"f\"}}],\"think\":false}");
-    expect_native("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                  "\"reasoning_effort\":\"xhigh\",\"stream\":false}",
-                  0,
-                  "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                  "\"options\":{\"temperature\":1,\"top_p\":1},\"stream\":false,\"think\":\"max\"}");
+    expect_native(
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"reasoning_effort\":\"xhigh\",\"stream\":false}",
+        0,
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"options\":{\"temperature\":1,\"top_p\":1},\"stream\":false,\"think\":\"max\"}");
 }
 
 TEST(openai_chat_request_errors)
@@ -117,8 +119,9 @@ TEST(openai_chat_request_errors)
                  "invalid message content type: <nil>");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
                  "\"image_url\",\"image_url\":\"https://x/y.png\"}]}]}",
-                 0, "image URLs are not currently supported, please use base64 encoded data "
-                    "instead");
+                 0,
+                 "image URLs are not currently supported, please use base64 encoded data "
+                 "instead");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
                  "\"image_url\",\"image_url\":\"data:image/gif;base64,AAAA\"}]}]}",
                  0, "invalid image input");
@@ -132,17 +135,21 @@ TEST(openai_chat_request_errors)
                  "\"function\":{\"name\":\"f\",\"arguments\":\"{nope\"}}]}]}",
                  0, "invalid tool call arguments");
     snprintf(in, sizeof(in), "{\"model\":\"m\",\"messages\":%s,\"max_tokens\":1.5}", u);
-    expect_error(in, 0, "json: cannot unmarshal number 1.5 into Go struct field "
-                        "ChatCompletionRequest.max_tokens of type int");
+    expect_error(in, 0,
+                 "json: cannot unmarshal number 1.5 into Go struct field "
+                 "ChatCompletionRequest.max_tokens of type int");
     snprintf(in, sizeof(in), "{\"model\":\"m\",\"messages\":%s,\"temperature\":\"hot\"}", u);
-    expect_error(in, 0, "json: cannot unmarshal string into Go struct field "
-                        "ChatCompletionRequest.temperature of type float64");
+    expect_error(in, 0,
+                 "json: cannot unmarshal string into Go struct field "
+                 "ChatCompletionRequest.temperature of type float64");
     snprintf(in, sizeof(in), "{\"model\":\"m\",\"messages\":%s,\"stream\":1}", u);
-    expect_error(in, 0, "json: cannot unmarshal number 1 into Go struct field "
-                        "ChatCompletionRequest.stream of type bool");
+    expect_error(in, 0,
+                 "json: cannot unmarshal number 1 into Go struct field "
+                 "ChatCompletionRequest.stream of type bool");
     snprintf(in, sizeof(in), "{\"model\":\"m\",\"messages\":%s,\"reasoning_effort\":\"lots\"}", u);
-    expect_error(in, 0, "invalid reasoning value: 'lots' (must be \"high\", \"medium\", \"low\", "
-                        "or \"none\")");
+    expect_error(in, 0,
+                 "invalid reasoning value: 'lots' (must be \"high\", \"medium\", \"low\", "
+                 "or \"none\")");
 }
 
 TEST(openai_completion_request)
@@ -207,8 +214,8 @@ static void fixed_conv(struct oai_conv *c, enum oai_kind kind, int usage)
     c->created = 1700000000;
 }
 
-#define CHUNK_HEAD                                                                                 \
-    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"   \
+#define CHUNK_HEAD                                                                              \
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1700000000," \
     "\"model\":\"m\",\"system_fingerprint\":\"fp_ollama\","
 
 TEST(openai_chat_stream_encoding)
@@ -252,13 +259,14 @@ TEST(openai_chat_stream_tool_calls)
     char *s;
     fixed_conv(&c, OAI_CHAT, 0);
     s = convert(&c, lines, 2);
-    ASSERT_EQ_STR(s, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                                "\"content\":\"\",\"tool_calls\":[{\"id\":\"call_abc\","
-                                "\"index\":0,\"type\":\"function\",\"function\":{\"name\":\"get\","
-                                "\"arguments\":\"{\\\"a\\\":\\\"\\\\u003cb\\\\u003e\\\",\\\"z\\\":1}"
-                                "\"}}]},\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-                                "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                                "\"content\":\"\"},\"finish_reason\":\"tool_calls\"}]}\n\n");
+    ASSERT_EQ_STR(s,
+                  CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                             "\"content\":\"\",\"tool_calls\":[{\"id\":\"call_abc\","
+                             "\"index\":0,\"type\":\"function\",\"function\":{\"name\":\"get\","
+                             "\"arguments\":\"{\\\"a\\\":\\\"\\\\u003cb\\\\u003e\\\",\\\"z\\\":1}"
+                             "\"}}]},\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+                             "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                             "\"content\":\"\"},\"finish_reason\":\"tool_calls\"}]}\n\n");
     mem_free(s);
 }
 
@@ -324,10 +332,11 @@ TEST(openai_final_objects)
                      "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
                      "\"completion_tokens\":2,\"total_tokens\":5}}");
     mem_free(s);
-    s = final_of(OAI_CHAT, "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":"
-                           "\"\",\"thinking\":\"t\",\"tool_calls\":[{\"id\":\"call_x\",\"function\":"
-                           "{\"index\":0,\"name\":\"f\",\"arguments\":{}}}]},\"done\":true,"
-                           "\"done_reason\":\"stop\"}");
+    s = final_of(OAI_CHAT,
+                 "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":"
+                 "\"\",\"thinking\":\"t\",\"tool_calls\":[{\"id\":\"call_x\",\"function\":"
+                 "{\"index\":0,\"name\":\"f\",\"arguments\":{}}}]},\"done\":true,"
+                 "\"done_reason\":\"stop\"}");
     ASSERT_EQ_STR(s, "{\"id\":\"chatcmpl-7\",\"object\":\"chat.completion\",\"created\":1700000000,"
                      "\"model\":\"m\",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{\"index\":"
                      "0,\"message\":{\"role\":\"assistant\",\"content\":\"\",\"reasoning\":\"t\","
@@ -414,8 +423,8 @@ TEST(openai_embed_translation)
     mem_free(s);
     json_decref(out);
     out = oai_embed_list(native, "m", 1);
-    ASSERT_EQ_STR(json_string_value(json_object_get(
-                      json_array_get(json_object_get(out, "data"), 0), "embedding")),
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(out, "data"), 0),
+                                                    "embedding")),
                   "AACAPwAAAMA=");
     json_decref(out);
     json_decref(native);
@@ -481,9 +490,8 @@ TEST(openai_handlers_without_models)
                   404);
     ASSERT(strstr(buf_str(&resp.body), "not_found_error"));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "POST", "/v1/embeddings", "{\"model\":\"nope\",\"input\":\"x\"}",
-                       &resp),
-                  404);
+    ASSERT_EQ_INT(
+        call(&env, "POST", "/v1/embeddings", "{\"model\":\"nope\",\"input\":\"x\"}", &resp), 404);
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&env, "POST", "/v1/embeddings", "{\"model\":\"nope\"}", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "invalid input"));
