@@ -118,6 +118,21 @@ TEST(template_library_qwen25_exact)
     check_library(DATA "library-qwen2.5-template-eb4402837c78.gotmpl", DATA "qwen2.5.out");
 }
 
+/* More of Ollama's tool-template vectors (tools/testdata before 2d8665198): same messages and
+ * tools, each model's template and its exact render. */
+TEST(template_library_tool_templates_exact)
+{
+    static const char *names[] = {
+        "command-r-plus", "firefunction", "llama3-groq-tool-use", "mistral", "nemotron",
+        "qwen3",          "xlam"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char t[256], o[256];
+        snprintf(t, sizeof(t), DATA "tools/%s.gotmpl", names[i]);
+        snprintf(o, sizeof(o), DATA "tools/%s.out", names[i]);
+        check_library(t, o);
+    }
+}
+
 static json_t *conversation(const char *name)
 {
     json_t *msgs = json_array();
