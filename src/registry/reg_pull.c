@@ -39,6 +39,7 @@
 #define REG_PERSIST_BYTES   (8u << 20) /* part records rewritten at least this often... */
 #define REG_PERSIST_SECONDS 1          /* ...and at least once a second while bytes arrive */
 #define PART_RECORD_MAX     512
+#define REG_RESOLVE_SECONDS 30 /* retrying the blob's location */
 #define REG_MAX_STALLS      20 /* stalled attempts (no byte for REG_STALL_SECONDS) per part */
 #define MT_OLLAMA_PREFIX    "application/vnd.ollama.image."
 
@@ -421,6 +422,24 @@ out:
     return rc;
 }
 
+/* Ollama retries the blob's location for a while: network failures back off n^2 * 10 ms (at most
+ * 10 s apart) for up to REG_RESOLVE_SECONDS. */
+static int resolve_url_retry(struct dl *d, struct err_info *ei)
+{
+    time_t start = time(NULL);
+    int rc;
+    for (long n = 1;; n++) {
+        rc = resolve_url(d, ei);
+        if (rc != E_NET && rc != E_TIMEOUT)
+            return rc;
+        long ms = n * n * 10 > 10000 ? 10000 : n * n * 10;
+        if (time(NULL) - start + ms / 1000 >= REG_RESOLVE_SECONDS || reg__cancelled(d->c))
+            return rc;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* ---- verify and commit ---- */
 
 static int dl_commit(struct dl *d, struct err_info *ei)
@@ -530,7 +549,7 @@ static int download_blob(struct reg_client *c, const struct store_layer *l, stru
     }
     if ((rc = reg__progress(c, label, l->digest, d->total, dl_completed(d))) != 0)
         goto out;
-    if ((dl_completed(d) < d->total && (rc = resolve_url(d, ei)) != 0) ||
+    if ((dl_completed(d) < d->total && (rc = resolve_url_retry(d, ei)) != 0) ||
         (rc = dl_parts(d, label, ei)) != 0) {
         if (rc == E_RANGE || rc == E_UNSUPPORTED || rc == E_INTEGRITY) {
             /* not resumable: the registry disagrees with the manifest; keep nothing */
