@@ -71,6 +71,9 @@ seeded() {
 }
 a=$(seeded 42); b=$(seeded 42)
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "seed 42 not reproducible: '$a' vs '$b'"
+# and the seed matters: of three other seeds at least one answers differently
+c1=$(seeded 1); c2=$(seeded 2); c3=$(seeded 3)
+[ "$c1" != "$a" ] || [ "$c2" != "$a" ] || [ "$c3" != "$a" ] || fail "seed ignored: '$a'"
 
 # ---- completions, both ways
 code=$(post /v1/completions '{"model":"stories","prompt":"Once upon a time","max_tokens":8,"temperature":0}')
