@@ -642,3 +642,28 @@ TEST(template_allocation_failures)
     json_decref(values);
     mem_free(src);
 }
+
+/* tests/data/templates/tool-tag-cases.json: Ollama's parseTag vectors (tools/template_test.go). */
+TEST(template_tool_call_tag_vectors)
+{
+    json_t *cases = load_json(DATA "tool-tag-cases.json");
+    size_t i;
+    json_t *c;
+    ASSERT(json_array_size(cases) >= 20);
+    json_array_foreach(cases, i, c)
+    {
+        const char *src = json_string_value(json_object_get(c, "template"));
+        const char *want = json_string_value(json_object_get(c, "want"));
+        struct tmpl *t = NULL;
+        struct err_info ei = {0};
+        char tag[128];
+        if (tmpl_parse_ex(src, strlen(src), 0, &t, &ei) != 0)
+            TEST_FAIL_("%s: %s", json_string_value(json_object_get(c, "name")), ei.msg);
+        tmpl_tool_call_tag(t, tag, sizeof(tag));
+        if (strcmp(tag, want) != 0)
+            TEST_FAIL_("%s: tag \"%s\", want \"%s\"", json_string_value(json_object_get(c, "name")),
+                       tag, want);
+        tmpl_free(t);
+    }
+    json_decref(cases);
+}
