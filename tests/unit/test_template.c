@@ -667,3 +667,26 @@ TEST(template_tool_call_tag_vectors)
     }
     json_decref(cases);
 }
+
+/* tests/data/templates/thinking-tag-cases.json: Ollama's InferTags vectors. */
+TEST(template_thinking_tag_vectors)
+{
+    json_t *cases = load_json(DATA "thinking-tag-cases.json");
+    size_t i;
+    json_t *c;
+    ASSERT(json_array_size(cases) >= 4);
+    json_array_foreach(cases, i, c)
+    {
+        const char *src = json_string_value(json_object_get(c, "template"));
+        struct tmpl *t = NULL;
+        struct err_info ei = {0};
+        char open[64], close[64];
+        if (tmpl_parse_ex(src, strlen(src), 0, &t, &ei) != 0)
+            TEST_FAIL_("%s: %s", json_string_value(json_object_get(c, "name")), ei.msg);
+        tmpl_thinking_tags(t, open, sizeof(open), close, sizeof(close));
+        ASSERT_EQ_STR(open, json_string_value(json_object_get(c, "open")));
+        ASSERT_EQ_STR(close, json_string_value(json_object_get(c, "close")));
+        tmpl_free(t);
+    }
+    json_decref(cases);
+}
