@@ -122,21 +122,25 @@ static int tool_calls_in(const json_t *calls, json_t **out, struct err_info *ei)
     return 0;
 }
 
-/* Name of the tool whose call had id (last one wins), or NULL. */
-static const char *name_for_call(const json_t *msgs, const char *id)
+/* id -> function name of every assistant tool call (a later call with the same id wins), so a
+ * tool message finds its name in one look-up however long the conversation. */
+static json_t *call_names(const json_t *msgs)
 {
-    for (size_t i = json_array_size(msgs); i-- > 0;) {
-        const json_t *calls = json_object_get(json_array_get(msgs, i), "tool_calls");
-        size_t k;
-        json_t *tc;
-        json_array_foreach((json_t *)calls, k, tc)
+    json_t *ids = json_object(), *m, *tc;
+    size_t i, k;
+    if (!ids)
+        return NULL;
+    json_array_foreach((json_t *)msgs, i, m)
+    {
+        json_array_foreach(json_object_get(m, "tool_calls"), k, tc)
         {
             const char *cid = json_string_value(json_object_get(tc, "id"));
-            if (cid && strcmp(cid, id) == 0)
-                return json_string_value(json_object_get(json_object_get(tc, "function"), "name"));
+            json_t *name = json_object_get(json_object_get(tc, "function"), "name");
+            if (cid && json_is_string(name))
+                json_object_set(ids, cid, name);
         }
     }
-    return NULL;
+    return ids;
 }
 
 static int b64_valid(const char *s, size_t n)
@@ -226,7 +230,7 @@ static int parts_in(const char *role, const json_t *parts, json_t *out, struct e
 }
 
 /* Adds thinking / tool_calls / tool_name of an OpenAI message to the native message m. */
-static int msg_extras(const json_t *msg, const json_t *all, const char *role, json_t *m,
+static int msg_extras(const json_t *msg, const json_t *ids, const char *role, json_t *m,
                       struct err_info *ei)
 {
     const char *reasoning = json_string_value(json_object_get(msg, "reasoning"));
@@ -238,7 +242,7 @@ static int msg_extras(const json_t *msg, const json_t *all, const char *role, js
         const char *id = json_string_value(json_object_get(msg, "tool_call_id"));
         tool_name = json_string_value(json_object_get(msg, "name"));
         if ((!tool_name || !*tool_name) && id && *id)
-            tool_name = name_for_call(all, id);
+            tool_name = json_string_value(json_object_get(ids, id));
     }
     if (reasoning && *reasoning)
         json_object_set_new(m, "thinking", json_string(reasoning));
@@ -263,7 +267,7 @@ static const char *go_type_of(const json_t *v)
     return "map[string]interface {}";
 }
 
-static int message_in(const json_t *msg, const json_t *all, json_t *out, struct err_info *ei)
+static int message_in(const json_t *msg, const json_t *ids, json_t *out, struct err_info *ei)
 {
     const json_t *content = json_object_get(msg, "content");
     const char *role = json_string_value(json_object_get(msg, "role"));
@@ -285,16 +289,16 @@ static int message_in(const json_t *msg, const json_t *all, json_t *out, struct 
             return err_set(ei, E_INVAL, "invalid message content type: %s", go_type_of(content));
         json_array_append_new(out, native_msg(role, NULL, NULL));
     }
-    return msg_extras(msg, all, role, json_array_get(out, json_array_size(out) - 1), ei);
+    return msg_extras(msg, ids, role, json_array_get(out, json_array_size(out) - 1), ei);
 }
 
 static int messages_in(const json_t *in, json_t *body, struct err_info *ei)
 {
     const json_t *msgs = field(in, "messages");
-    json_t *out;
+    json_t *out, *ids;
     size_t i;
     json_t *m;
-    int rc;
+    int rc = 0;
     if (msgs && !json_is_array(msgs))
         return go_type_err(ei, msgs, "ChatCompletionRequest", "messages", "[]openai.Message");
     if (json_array_size(msgs) == 0)
@@ -302,12 +306,15 @@ static int messages_in(const json_t *in, json_t *body, struct err_info *ei)
     if (!(out = json_array()))
         return E_NOMEM;
     json_object_set_new(body, "messages", out);
+    if (!(ids = call_names(msgs)))
+        return E_NOMEM;
     json_array_foreach((json_t *)msgs, i, m)
     {
-        if ((rc = message_in(m, msgs, out, ei)) != 0)
-            return rc;
+        if ((rc = message_in(m, ids, out, ei)) != 0)
+            break;
     }
-    return 0;
+    json_decref(ids);
+    return rc;
 }
 
 /* ---- options ------------------------------------------------------------------------------- */

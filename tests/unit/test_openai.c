@@ -512,3 +512,28 @@ TEST(openai_model_route_takes_namespaced_ids)
     /* one-segment ":name" routes still refuse slashes */
     ASSERT_EQ_INT(api_route_find("HEAD", "/api/blobs/a/b", &r, &param), E_NOTFOUND);
 }
+
+/* A long tool conversation translates in linear time (tool names found by id in one look-up). */
+TEST_T(openai_long_tool_conversation, 20)
+{
+    struct err_info ei = {0};
+    json_t *msgs = json_array(), *in, *out = NULL;
+    for (int i = 0; i < 40000; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "call_%d", i);
+        json_array_append_new(msgs,
+                              json_pack("{s:s, s:[{s:s, s:s, s:{s:s, s:s}}]}", "role", "assistant",
+                                        "tool_calls", "id", id, "type", "function", "function",
+                                        "name", "f", "arguments", "{}"));
+        json_array_append_new(
+            msgs, json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id", id, "content", "r"));
+    }
+    in = json_pack("{s:s, s:o}", "model", "m", "messages", msgs);
+    ASSERT_OK(oai_chat_request(in, &out, &ei));
+    ASSERT_EQ_SIZE(json_array_size(json_object_get(out, "messages")), 80000);
+    ASSERT_EQ_STR(json_string_value(json_object_get(
+                      json_array_get(json_object_get(out, "messages"), 79999), "tool_name")),
+                  "f");
+    json_decref(out);
+    json_decref(in);
+}
