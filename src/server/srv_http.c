@@ -16,6 +16,7 @@
  */
 #include "server/srv.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -52,8 +53,9 @@ struct sreq {
     char *path;
     char *param;
     struct buf body;
-    int body_too_large;
     int early_status;        /* answered before running the handler (policy, upload open) */
+    int answered;            /* HTTP status queued, for the access log */
+    struct timespec t0;      /* arrival, for the access log */
     void *upload;
     int upload_rc;
     struct api_req req;
@@ -107,6 +109,7 @@ static struct sreq *sreq_new(struct srv_http *s, const char *method, const char 
     pthread_cond_init(&r->cv, NULL);
     r->refs = 1;
     r->fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
     return r;
 }
 
@@ -132,6 +135,7 @@ static enum MHD_Result queue_buffer(struct MHD_Connection *c, struct sreq *r, in
     if (!mr)
         return MHD_NO;
     add_common_headers(r, mr, ctype);
+    r->answered = status;
     ret = MHD_queue_response(c, (unsigned)status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -370,6 +374,7 @@ static enum MHD_Result preflight(struct MHD_Connection *c, struct sreq *r)
                             "x-stainless-runtime,x-stainless-runtime-version,"
                             "x-stainless-timeout");
     MHD_add_response_header(mr, "Access-Control-Max-Age", "43200");
+    r->answered = 204;
     ret = MHD_queue_response(c, 204, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -475,14 +480,34 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     return respond_from_worker(c, r);
 }
 
+/* One line per request, like Ollama's gin log: status, duration, client, method, path. */
+static void access_log(struct MHD_Connection *c, const struct sreq *r,
+                       enum MHD_RequestTerminationCode toe)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char peer[64] = "?";
+    struct timespec t1;
+    double ms;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer,
+                  sizeof(peer));
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, peer,
+                  sizeof(peer));
+    LOG_INFO("%d | %10.3fms | %15s | %-7s \"%s\"%s", r->answered, ms, peer, r->method, r->path,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (client gone)");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct sreq *r = *con_cls;
     (void)cls;
-    (void)c;
     if (!r)
         return;
+    access_log(c, r, toe);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         pthread_mutex_lock(&r->mu);
         atomic_store(&r->cancelled, 1);
