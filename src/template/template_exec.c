@@ -211,6 +211,23 @@ static int eval_andor(struct tmpl_exec *x, const struct targ *fn, const struct t
     }
 }
 
+/* Work done by a call, in steps: strings read and built (per 64 bytes) and lists built, so a
+ * loop of costly calls (json of a big object, slice of a long list) stops at TMPL_MAX_STEPS. */
+static int charge_call(struct tmpl_exec *x, size_t pos, const struct tval *argv, size_t argc,
+                       struct tval *res)
+{
+    size_t bytes = json_is_string(res->j) ? json_string_length(res->j) : 0;
+    size_t cost = 1 + (json_is_array(res->j) ? json_array_size(res->j) : 0);
+    for (size_t i = 0; i < argc; i++)
+        bytes += json_is_string(argv[i].j) ? json_string_length(argv[i].j) : 0;
+    x->steps += cost + bytes / 64;
+    if (x->steps > TMPL_MAX_STEPS) {
+        val_clear(res);
+        return tmpl_exec_error(x, E_RANGE, pos, "too much work (over %u steps)", TMPL_MAX_STEPS);
+    }
+    return 0;
+}
+
 static int eval_func(struct tmpl_exec *x, const struct targ *fn, const struct targ *args,
                      const struct tval *dot, const struct tval *final, struct tval *res)
 {
@@ -228,6 +245,8 @@ static int eval_func(struct tmpl_exec *x, const struct targ *fn, const struct ta
         argv[argc++] = val_ref(final);
     if (!rc)
         rc = tmpl_call_func(x, fn->name, fn->pos, argv, argc, res);
+    if (!rc)
+        rc = charge_call(x, fn->pos, argv, argc, res);
     for (size_t i = 0; i < argc; i++)
         val_clear(&argv[i]);
     return rc;

@@ -690,3 +690,23 @@ TEST(template_thinking_tag_vectors)
     }
     json_decref(cases);
 }
+
+/* Costly calls in a loop are bounded by work, not only by node count. */
+TEST(template_work_bound)
+{
+    struct tmpl *t = NULL;
+    struct err_info ei = {0};
+    struct buf out;
+    json_t *big = json_array();
+    for (int i = 0; i < 2000; i++)
+        json_array_append_new(big, json_string("0123456789012345678901234567890123456789"));
+    json_t *data = json_pack("{s:o}", "L", big);
+    const char *src = "{{ range 1000000 }}{{ $x := slice $.L 0 }}{{ $y := json $.L }}{{ end }}";
+    ASSERT_OK(tmpl_parse_ex(src, strlen(src), 0, &t, NULL));
+    buf_init(&out, 1u << 20);
+    ASSERT_EQ_INT(tmpl_render(t, data, &out, &ei), E_RANGE);
+    ASSERT(strstr(ei.msg, "too much work") != NULL);
+    buf_fini(&out);
+    tmpl_free(t);
+    json_decref(data);
+}
