@@ -29,6 +29,7 @@
 #include "common/err.h"
 
 #define API_MAX_BODY_BYTES (8u << 20)  /* JSON request bodies */
+#define API_MAX_LARGE_BODY_BYTES (128u << 20) /* routes flagged API_ROUTE_LARGE_BODY (images) */
 #define API_MAX_RESP_BYTES (64u << 20) /* one non-streamed response body */
 #define API_MAX_LINE_BYTES (16u << 20) /* one NDJSON line */
 
@@ -120,6 +121,7 @@ enum api_route_flags {
     API_ROUTE_JSON = 1,    /* body is a JSON object: parsed into req->json (400 on errors) */
     API_ROUTE_UPLOAD = 2,  /* body streamed through route->upload */
     API_ROUTE_NOBODY = 4,  /* body ignored */
+    API_ROUTE_LARGE_BODY = 8, /* JSON body up to API_MAX_LARGE_BODY_BYTES (base64 images) */
 };
 
 struct api_route {

@@ -465,6 +465,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             return MHD_NO;
         *con_cls = r;
         r->early_status = classify(c, r);
+        if (!r->early_status && (r->route->flags & API_ROUTE_LARGE_BODY))
+            r->body.max = API_MAX_LARGE_BODY_BYTES; /* still empty: only the cap changes */
         if (!r->early_status && (r->route->flags & API_ROUTE_UPLOAD) && r->route->upload)
             upload_open(r);
         return MHD_YES;
