@@ -113,6 +113,7 @@ static bool is_struct_tag(int tag)
 static int eval_chain(struct tmpl_exec *x, struct tval *cur, const struct tident *id, size_t pos)
 {
     for (; id; id = id->next) {
+        x->steps++; /* checked by the caller's next step */
         if (!cur->j && tmpl_val_is_nil(cur))
             return tmpl_exec_error(x, E_INVAL, pos, "nil pointer evaluating interface {}.%s",
                                    id->s);
@@ -156,6 +157,8 @@ static int eval_arg(struct tmpl_exec *x, const struct targ *a, const struct tval
     int rc;
     res->j = NULL;
     res->tag = TAG_NONE;
+    if (++x->steps > TMPL_MAX_STEPS)
+        return tmpl_exec_error(x, E_RANGE, a->pos, "too much work (over %u steps)", TMPL_MAX_STEPS);
     switch (a->kind) {
     case A_DOT:
         *res = val_ref(dot);
