@@ -1,7 +1,7 @@
 /*
  * kern_dispatch.c - picks the kernel table for this CPU: __builtin_cpu_supports at each call
  * (cheap; nothing cached, so no mutable global state), capped by CORRAL_KERN=scalar|avx2|avx512.
- * AVX2 needs AVX2+FMA+F16C; AVX-512 needs F+BW+VL+DQ+VNNI.
+ * AVX2 needs AVX2+FMA+F16C+BMI2; AVX-512 needs those and F+BW+VL+DQ+VNNI.
  */
 #include "engine/kern/kern.h"
 
@@ -14,8 +14,9 @@ static int cpu_has(enum kern_isa isa)
 {
 #if defined(__x86_64__)
     __builtin_cpu_init();
+    /* the ISA files are compiled with -mbmi2 too (the compiler may emit shlx/shrx) */
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
     if (isa == KERN_ISA_AVX2)
         return avx2;
     if (isa == KERN_ISA_AVX512)
