@@ -242,3 +242,29 @@ int api_gguf_model_info(const char *path, int verbose, json_t **out, struct err_
     json_decref(o);
     return *out ? 0 : E_NOMEM;
 }
+
+int api_gguf_tensors(const char *path, json_t **out, struct err_info *ei)
+{
+    struct gguf *g = NULL;
+    json_t *arr;
+    int rc;
+    if ((rc = gguf_open_file(path, 1, &g, ei)) != 0)
+        return rc;
+    if (!(arr = json_array())) {
+        gguf_close(g);
+        return E_NOMEM;
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const struct gguf_tensor *t = &g->tensors[i];
+        const char *tn = gguf_type_name(t->type);
+        json_t *shape = json_array();
+        for (uint32_t d = 0; shape && d < t->n_dims && d < GGUF_MAX_DIMS; d++)
+            json_array_append_new(shape, json_integer(t->ne[d]));
+        json_array_append_new(arr, json_pack("{s:s%,s:s,s:o*}", "name", t->name.p,
+                                             (size_t)t->name.n, "type", tn ? tn : "unknown",
+                                             "shape", shape));
+    }
+    gguf_close(g);
+    *out = arr;
+    return 0;
+}

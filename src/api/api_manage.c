@@ -232,6 +232,10 @@ static int show_build(struct store *st, const struct api_model *m, int verbose,
         json_object_set(o, "messages", sp->messages);
     json_object_set_new(o, "model_info", info ? info : json_object());
     info = NULL;
+    if (verbose && *sp->gguf && api_gguf_tensors(sp->gguf, &info, NULL) == 0) {
+        json_object_set_new(o, "tensors", info);
+        info = NULL;
+    }
     json_object_set_new(o, "capabilities", capabilities(sp, &facts));
     json_object_set_new(o, "modified_at", json_time_new(m->mtime, m->mtime_ns, 0));
 out:

@@ -83,6 +83,9 @@ CORRAL_WARN_UNUSED int api_gguf_facts(const char *path, struct api_gguf_facts *f
  * emitted sorted by the caller (Go map).  New reference in *out. */
 CORRAL_WARN_UNUSED int api_gguf_model_info(const char *path, int verbose, json_t **out,
                                            struct err_info *ei);
+/* Tensor list for /api/show (verbose): [{"name","type","shape":[...]}] in file order.  New
+ * reference in *out. */
+CORRAL_WARN_UNUSED int api_gguf_tensors(const char *path, json_t **out, struct err_info *ei);
 /* Ollama's format.HumanNumber: whole values without decimals ("7B", "137M"), else B with one
  * decimal ("3.2B"), M with two ("22.57M"), K rounded ("292K"). */
 void api_human_number(uint64_t n, char *out, size_t len);

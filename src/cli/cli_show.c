@@ -166,6 +166,45 @@ static void text_section(const char *title, const char *text)
     section(title, &t);
 }
 
+/* Compact JSON text of v into b (reset first); "" on failure. */
+static const char *json_text(const json_t *v, struct buf *b)
+{
+    buf_reset(b);
+    if (json_go_encode(v, 0, b) != 0)
+        buf_reset(b);
+    return buf_str(b);
+}
+
+/* -v: every model_info key with its value, and the tensor list. */
+static void verbose_sections(const json_t *r)
+{
+    const json_t *info = json_object_get(r, "model_info"), *ts = json_object_get(r, "tensors");
+    struct cli_table t;
+    struct buf b;
+    const char *k;
+    json_t *v;
+    buf_init(&b, 16u << 20);
+    cli_table_init(&t, 2);
+    json_object_foreach((json_t *)info, k, v)
+    {
+        const char *cells[2] = {k, json_is_string(v) ? json_string_value(v) : json_text(v, &b)};
+        if (cli_table_add(&t, cells) != 0)
+            break;
+    }
+    section("Metadata", &t);
+    cli_table_init(&t, 3);
+    for (size_t i = 0; i < json_array_size(ts); i++) {
+        const json_t *e = json_array_get(ts, i);
+        const char *cells[3] = {json_string_value(json_object_get(e, "name")),
+                                json_string_value(json_object_get(e, "type")),
+                                json_text(json_object_get(e, "shape"), &b)};
+        if (cli_table_add(&t, cells) != 0)
+            break;
+    }
+    section("Tensors", &t);
+    buf_fini(&b);
+}
+
 static void default_view(const json_t *r)
 {
     const json_t *caps = json_object_get(r, "capabilities");
@@ -208,6 +247,8 @@ static int cmd_show(int argc, char **argv)
         printf("%s\n", v && *v ? v : none_msg(o.field));
     } else {
         default_view(out);
+        if (o.verbose)
+            verbose_sections(out);
     }
     json_decref(out);
     return 0;
