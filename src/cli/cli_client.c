@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -273,10 +274,34 @@ static size_t on_read(char *p, size_t sz, size_t nm, void *ud)
     return fread(p, 1, sz * nm, ud);
 }
 
+/* "copying file sha256:<hex> NN%" redrawn on a terminal (stderr), at most once per percent. */
+struct upload_progress {
+    const char *digest;
+    int last_pct;
+};
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct upload_progress *up = ud;
+    int pct;
+    (void)dltotal;
+    (void)dlnow;
+    if (ultotal <= 0)
+        return 0;
+    pct = (int)(ulnow * 100 / ultotal);
+    if (pct != up->last_pct) {
+        fprintf(stderr, "\rcopying file %s %d%%", up->digest, pct);
+        up->last_pct = pct;
+    }
+    return 0;
+}
+
 static int post_file(struct cli_client *c, const char *digest, FILE *f,
                      curl_off_t size, struct err_info *ei)
 {
     struct curl_slist *hdrs = NULL;
+    struct upload_progress up = {digest, -1};
     struct xfer x;
     char p[128];
     CURL *h;
@@ -296,7 +321,14 @@ static int post_file(struct cli_client *c, const char *digest, FILE *f,
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, size);
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (isatty(STDERR_FILENO)) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &up);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     cc = curl_easy_perform(h);
+    if (up.last_pct >= 0)
+        fputc('\n', stderr);
     rc = finish(&x, cc, NULL);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api_modelfile.h"
 #include "cli/cli_client.h"
@@ -102,7 +103,8 @@ static int set_base(struct cli_client *c, const char *from, const char *mf_path,
     fprintf(stderr, "gathering model components\n");
     if ((rc = cli_upload_file(c, path, digest, ei)) != 0)
         return rc;
-    fprintf(stderr, "copying file %s 100%%\n", digest);
+    if (!isatty(STDERR_FILENO))
+        fprintf(stderr, "copying file %s 100%%\n", digest);
     snprintf(tmp, sizeof(tmp), "%s", path);
     return json_object_set_new(req, "files", json_pack("{s:s}", basename(tmp), digest)) ? E_NOMEM
                                                                                        : 0;
