@@ -60,3 +60,15 @@ TEST(sha256_known_vectors)
     crypto_sha256_hex("", 0, hex);
     ASSERT_EQ_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
+
+#include "common/cpu.h"
+
+TEST(cpu_features_agree_with_compiler_builtin)
+{
+    unsigned f = cpu_features();
+    __builtin_cpu_init();
+    ASSERT_EQ_INT(!!(f & CPU_AVX2), !!__builtin_cpu_supports("avx2"));
+    ASSERT_EQ_INT(!!(f & CPU_FMA), !!__builtin_cpu_supports("fma"));
+    ASSERT_EQ_INT(!!(f & CPU_AVX512F), !!__builtin_cpu_supports("avx512f"));
+    ASSERT(cpu_has(0));
+}
