@@ -450,7 +450,9 @@ int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_
  * (nibbles, low then high) line up without shuffles; d as [d0 x4 | d1 x4]; cv = the per-lane code
  * sums times -OFF * d.  Per pair and token: 2 vpmaddubsw, one add in i16 (codes <= 31 keep the
  * sums in range), one vpmaddwd, one convert, two FMAs. */
-#define Y_CHUNK 128 /* blocks per prepared chunk (4096 columns), even */
+/* Stack space for prepared activations: 512 pairs (64 KiB) = 1024 blocks of one token or 256 of
+ * each of 4 (one token must not be cut into column chunks: that breaks the weight stream). */
+#define Y_PREP_PAIRS 512
 
 struct y_pair {
     int8_t lo[32];
@@ -604,18 +606,22 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
     default:
         return 0;
     }
-    _Alignas(32) struct y_pair prep[KERN_AVX2_NT][Y_CHUNK / 2];
+    _Alignas(32) struct y_pair prep[Y_PREP_PAIRS];
     size_t bbytes = kern_type_block_bytes(wtype);
     int64_t nb = ncols / KERN_QK;
     for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
         int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
-        for (int64_t c0 = 0; c0 < nb; c0 += Y_CHUNK) {
-            int64_t nbc = nb - c0 < Y_CHUNK ? nb - c0 : Y_CHUNK;
+        /* tokens packed back to back (a fixed stride of 16 KiB would alias in L1) */
+        size_t qs = (size_t)(Y_PREP_PAIRS / n), need = (size_t)((nb + 2 - 1) / 2);
+        qs = qs < need ? qs : need;
+        int64_t chunk = 2 * (int64_t)qs;
+        for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+            int64_t nbc = nb - c0 < chunk ? nb - c0 : chunk;
             for (int t = 0; t < n; t++)
                 y_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0, nbc,
-                          off, prep[t]);
-            run(nbc, w + (size_t)r0 * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, r1 - r0,
-                &prep[0][0], Y_CHUNK / 2, n, out + (int64_t)t0 * ldo + r0, ldo, c0 > 0);
+                          off, prep + (size_t)t * qs);
+            run(nbc, w + (size_t)r0 * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, r1 - r0, prep,
+                qs, n, out + (int64_t)t0 * ldo + r0, ldo, c0 > 0);
         }
     }
     return 1;

@@ -255,7 +255,11 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
  * dot, bounds these small blocks).  The weights become unsigned codes u = q + OFF (Q4_0: the
  * nibbles as stored, OFF 8; Q5_0: OFF 16; Q8_0: q ^ 0x80, OFF 128); the offset is corrected
  * with cv = -OFF * d * sum(q) / 4 per lane, so the lane sum of (dot * d + cv) * dw is exact. */
-#define P_CHUNK 128 /* blocks per prepared chunk (4096 columns), a multiple of 4 */
+/* Stack space for prepared activations: 256 quads (64 KiB) = 1024 blocks (32768 columns) of one
+ * token, or 256 blocks of each of 4 tokens.  Rows longer than that are done in column chunks;
+ * for one token that breaks the sequential weight stream (measured: 4-5x slower gemv), hence
+ * the large one-token chunk. */
+#define P_PREP_QUADS 256
 
 /* One prepared quad of one token: blocks 4k..4k+3.  Also the layout of the buffer of
  * kern.prepare (token-major, ceil(nb/4) quads per token). */
@@ -487,18 +491,22 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
     p_runner_fn kf = p_kernel(wtype, &off);
     if (!kf)
         return 0;
-    _Alignas(64) struct p_quad prep[KERN_AVX2_NT][P_CHUNK / 4];
+    _Alignas(64) struct p_quad prep[P_PREP_QUADS];
     size_t bbytes = kern_type_block_bytes(wtype);
     int64_t nb = ncols / KERN_QK;
     for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
         int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
-        for (int64_t c0 = 0; c0 < nb; c0 += P_CHUNK) {
-            int64_t nbc = nb - c0 < P_CHUNK ? nb - c0 : P_CHUNK;
+        /* tokens packed back to back (a fixed stride of 16 KiB would alias in L1) */
+        size_t qs = (size_t)(P_PREP_QUADS / n), need = (size_t)((nb + 4 - 1) / 4);
+        qs = qs < need ? qs : need;
+        int64_t chunk = 4 * (int64_t)qs;
+        for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+            int64_t nbc = nb - c0 < chunk ? nb - c0 : chunk;
             for (int t = 0; t < n; t++)
                 p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0, nbc,
-                          off, prep[t]);
-            p_run(kf, nbc, w + (size_t)c0 * bbytes, w_row_bytes, r0, r1, &prep[0][0], P_CHUNK / 4,
-                  n, out + (int64_t)t0 * ldo, ldo, c0 > 0);
+                          off, prep + (size_t)t * qs);
+            p_run(kf, nbc, w + (size_t)c0 * bbytes, w_row_bytes, r0, r1, prep, qs, n,
+                  out + (int64_t)t0 * ldo, ldo, c0 > 0);
         }
     }
     return 1;
