@@ -348,7 +348,9 @@ int json_parse_object(const char *p, size_t n, json_t **out, struct err_info *ei
         i++;
     if (i == n)
         return err_set(ei, E_INVAL, "missing request body");
-    if (!(v = json_loadb(p, n, 0, &je)))
+    /* Go's json.Decoder (what Ollama's handlers use) reads the first value and ignores what
+     * follows it; do the same */
+    if (!(v = json_loadb(p, n, JSON_DISABLE_EOF_CHECK, &je)))
         return err_set(ei, E_PARSE, "%s", je.text);
     if (!json_is_object(v)) {
         json_decref(v);

@@ -45,7 +45,8 @@ void json_time_rfc3339nano(time_t sec, long nsec, int utc, char out[40]);
 /* The same as a jansson string (new reference, NULL on OOM). */
 json_t *json_time_new(time_t sec, long nsec, int utc);
 
-/* Parses a request body of n bytes (need not be NUL-terminated).  Empty input gives E_INVAL
+/* Parses a request body of n bytes (need not be NUL-terminated); like Go's json.Decoder, bytes
+ * after the first value are ignored.  Empty input gives E_INVAL
  * "missing request body"; malformed JSON E_PARSE with jansson's message and position; a top
  * level that is not an object E_PARSE.  Caller owns *out (json_decref). */
 CORRAL_WARN_UNUSED int json_parse_object(const char *p, size_t n, json_t **out,

@@ -103,6 +103,9 @@ TEST(json_parse_errors_and_getters)
     ASSERT_EQ_STR(ei.msg, "missing request body");
     ASSERT_EQ_INT(json_parse_object("{\"a\":", 5, &o, &ei), E_PARSE);
     ASSERT_EQ_INT(json_parse_object("[1]", 3, &o, &ei), E_PARSE);
+    ASSERT_OK(json_parse_object("{\"a\":1}\n{\"b\":2}", 15, &o, &ei)); /* like json.Decoder */
+    ASSERT(json_object_get(o, "a") && !json_object_get(o, "b"));
+    json_decref(o);
     ASSERT_OK(json_parse_object("{\"model\":5,\"n\":2.9,\"s\":\"x\",\"b\":true,\"z\":null}", 45,
                                 &o, &ei));
     ASSERT_EQ_INT(json_get_str(o, "model", &s, &ei), E_INVAL);
