@@ -24,7 +24,7 @@
 #define ENG_DEFAULT_CTX       2048
 #define ENG_DEFAULT_BATCH     512
 #define ENG_MAX_CPUS          1024
-#define ENG_PAR_MIN_BYTES     ((uint64_t)8 << 20)
+#define ENG_PAR_MIN_BYTES     ((uint64_t)32 << 20)
 
 struct eng_model {
     struct model *m;

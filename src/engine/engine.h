@@ -126,7 +126,7 @@ struct eng_ctx_params {
     uint32_t kv_type;   /* GGUF_T_F16 (default) or GGUF_T_F32 */
     uint64_t par_min_bytes; /* a batch whose weight reads (tokens x bytes per token) are below
                                this runs on the calling thread alone: synchronising threads
-                               costs more than it gains on tiny models (default 8 MB; 0 =
+                               costs more than it gains on tiny models (default 32 MB; 0 =
                                always use every thread) */
 };
 void eng_ctx_params_default(struct eng_ctx_params *p);
