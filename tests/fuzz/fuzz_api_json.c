@@ -1,7 +1,9 @@
 /*
  * fuzz_api_json.c - API request bodies: the JSON body parser, the typed getters, the Go-style
  * encoder, the option checks, and the show/copy/delete/create handlers themselves on an empty
- * temporary store.  Input layout: first byte picks the route, the rest is the body.
+ * temporary store.  Input layout: first byte picks the route, the rest is the body.  A first
+ * byte of 0xff instead feeds the rest to the server's header policy (OLLAMA_HOST parsing, Host
+ * check, Origin check) and the client's OLLAMA_HOST -> URL rule.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +14,9 @@
 #include "api/api.h"
 #include "api/api_modelfile.h"
 #include "common/fs.h"
+#include "cli/cli_client.h"
 #include "common/json.h"
+#include "server/srv.h"
 #include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,6 +60,21 @@ static void exercise_json(json_t *obj)
             o = NULL;
 }
 
+static void policy(const uint8_t *data, size_t size)
+{
+    char s[600], host[256], url[700];
+    int port = 0;
+    size_t n = size < sizeof(s) - 1 ? size : sizeof(s) - 1;
+    memcpy(s, data, n);
+    s[n] = '\0';
+    if (srv_parse_host(s, host, sizeof(host), &port) == 0 && (port < 0 || port > 65535))
+        abort();
+    (void)srv_host_allowed(s);
+    (void)srv_origin_allowed(NULL, s);
+    if (cli_base_url(s, url, sizeof(url)) != 0)
+        url[0] = '\0';
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const routes[][2] = {
@@ -68,6 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct api_resp resp;
     json_t *obj = NULL;
     size_t k;
+    if (size >= 1 && data[0] == 0xff) {
+        policy(data + 1, size - 1);
+        return 0;
+    }
     setup();
     if (size < 1 || !env.store)
         return 0;
