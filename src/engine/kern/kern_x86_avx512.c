@@ -1,12 +1,12 @@
 /*
  * kern_x86_avx512.c - AVX-512 (F/BW/VL/DQ) + VNNI kernels for the hot weight types.
  *
- * Q4_0/Q5_0/Q8_0 (against Q8_0): mul_mat first "prepares" the activations of up to 4 tokens
- * per chunk of 4096 columns (codes packed so a block pair is one aligned 64-byte load, the fp16
- * scales as float vectors, the block sums for the offset correction), then the weights are
- * turned into unsigned codes (nibbles as stored, or q ^ 0x80) and multiplied with one 512-bit
- * vpdpbusd per block pair.  Prompts use 4-row x 4-token register tiles (each activation load
- * serves 4 rows); generation walks one row at a time so the weights stay one sequential stream.
+ * Q4_0/Q5_0/Q8_0 (against Q8_0) and Q4_1/Q5_1 (against Q8_1): mul_mat first "prepares" the
+ * activations of up to 4 tokens (codes regrouped so 4 blocks fill two 64-byte registers, the
+ * fp16 scales as float vectors, the block sums for the offset correction or the m * s term),
+ * then the weights are turned into unsigned codes (nibbles as stored, or q ^ 0x80) and multiplied
+ * with vpdpbusd, one convert and two FMAs per 4 blocks.  Prompts use 2-row x 4-token register
+ * tiles; generation walks one row at a time so the weights stay one sequential stream.
  * Q4_K/Q5_K: the AVX2 kernels with vpdpwssd (scale multiply + accumulate in one op); on Zen 4 a
  * 512-bit op costs two 256-bit slots, so the narrower form is as fast for these decode-heavy
  * blocks.  Q6_K: 512-bit registers hold two sub-block groups whose activations are contiguous,
@@ -320,6 +320,40 @@ static void p_prepare(const struct kern_bq8_0 *x, int64_t nbc, float off, struct
     }
 }
 
+/* The same for Q8_1 activations (Q4_1/Q5_1 weights): cv holds s / 4 per lane (s = d * sum(q)),
+ * which the kernel multiplies by the weight block's m. */
+static void p_prepare1(const struct kern_bq8_1 *x, int64_t nbc, struct p_quad *p)
+{
+    int64_t nq = (nbc + 3) / 4;
+    for (int64_t k = 0; k < nq; k++) {
+        const struct kern_bq8_1 *b = x + 4 * k;
+        struct kern_bq8_1 pad[4];
+        if (4 * k + 4 > nbc) {
+            memset(pad, 0, sizeof pad);
+            memcpy(pad, b, (size_t)(nbc - 4 * k) * sizeof *b);
+            b = pad;
+        }
+        _mm512_store_si512(p[k].lo, gather4x16((const uint8_t *)b[0].qs, (const uint8_t *)b[1].qs,
+                                               (const uint8_t *)b[2].qs, (const uint8_t *)b[3].qs));
+        _mm512_store_si512(
+            p[k].hi, gather4x16((const uint8_t *)b[0].qs + 16, (const uint8_t *)b[1].qs + 16,
+                                (const uint8_t *)b[2].qs + 16, (const uint8_t *)b[3].qs + 16));
+        _mm512_store_ps(p[k].dv, quad_dw(b[0].d, b[1].d, b[2].d, b[3].d));
+        _mm512_store_ps(
+            p[k].cv, _mm512_mul_ps(quad_dw(b[0].s, b[1].s, b[2].s, b[3].s), _mm512_set1_ps(0.25f)));
+    }
+}
+
+/* Prepares blocks [c0, c0 + nbc) of one activation row for weights of wtype. */
+static void p_prepare_row(uint32_t wtype, const uint8_t *xrow, int64_t c0, int64_t nbc, float off,
+                          struct p_quad *p)
+{
+    if (wtype == KERN_T_Q4_1 || wtype == KERN_T_Q5_1)
+        p_prepare1((const struct kern_bq8_1 *)xrow + c0, nbc, p);
+    else
+        p_prepare((const struct kern_bq8_0 *)xrow + c0, nbc, off, p);
+}
+
 AI void u4_q4_0(const struct kern_bq4_0 *b, __m512i *lo, __m512i *hi)
 {
     __m512i raw = gather4x16(b[0].qs, b[1].qs, b[2].qs, b[3].qs);
@@ -355,10 +389,34 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
                            flip);
 }
 
+AI void u4_q4_1(const struct kern_bq4_1 *b, __m512i *lo, __m512i *hi)
+{
+    __m512i raw = gather4x16(b[0].qs, b[1].qs, b[2].qs, b[3].qs);
+    *lo = _mm512_and_si512(raw, _mm512_set1_epi8(15));
+    *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), _mm512_set1_epi8(15));
+}
+
+AI void u4_q5_1(const struct kern_bq5_1 *b, __m512i *lo, __m512i *hi)
+{
+    __m512i raw = gather4x16(b[0].qs, b[1].qs, b[2].qs, b[3].qs);
+    uint64_t mlo = 0, mhi = 0;
+    for (int j = 0; j < 4; j++) {
+        uint32_t qh;
+        memcpy(&qh, b[j].qh, 4);
+        mlo |= (uint64_t)(qh & 0xffff) << (16 * j);
+        mhi |= (uint64_t)(qh >> 16) << (16 * j);
+    }
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
+    *lo = _mm512_or_si512(_mm512_and_si512(raw, _mm512_set1_epi8(15)),
+                          _mm512_maskz_mov_epi8((__mmask64)mlo, bit4));
+    *hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(raw, 4), _mm512_set1_epi8(15)),
+                          _mm512_maskz_mov_epi8((__mmask64)mhi, bit4));
+}
+
 /* nr (<= P_ROWS) weight rows x nt (<= 4) tokens over one prepared chunk: out[r * 4 + t].
  * The weight rows hold nbc blocks; a last partial quad is copied into a zero-padded buffer
  * (zero scales) so no byte past the row is read. */
-#define P_KERNEL(name, WT, u4)                                                                 \
+#define P_KERNEL(name, WT, u4, HASM, MW)                                                       \
     AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p, size_t qs, \
                  int nr, int nt, float *out)                                                   \
     {                                                                                          \
@@ -368,7 +426,7 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
                 acc[r][t] = _mm512_setzero_ps();                                               \
         for (int64_t i = 0; i < nbc; i += 4) {                                                 \
             __m512i lo[P_ROWS], hi[P_ROWS];                                                    \
-            __m512 dw[P_ROWS];                                                                 \
+            __m512 dw[P_ROWS], mw[P_ROWS];                                                     \
             for (int r = 0; r < nr; r++) {                                                     \
                 const struct WT *b = (const struct WT *)(w + (size_t)r * wrb) + i;             \
                 struct WT pad[4];                                                              \
@@ -379,6 +437,7 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
                 }                                                                              \
                 u4(b, &lo[r], &hi[r]);                                                         \
                 dw[r] = quad_dw(b[0].d, b[1].d, b[2].d, b[3].d);                               \
+                mw[r] = MW;                                                                    \
             }                                                                                  \
             for (int t = 0; t < nt; t++) {                                                     \
                 const int64_t k = i / 4;                                                       \
@@ -388,8 +447,14 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
                 for (int r = 0; r < nr; r++) {                                                 \
                     __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], xl);        \
                     s = _mm512_dpbusd_epi32(s, hi[r], xh);                                     \
-                    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dv, cv);                 \
-                    acc[r][t] = _mm512_fmadd_ps(v, dw[r], acc[r][t]);                          \
+                    if (HASM) {                                                                \
+                        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), dv);                   \
+                        acc[r][t] = _mm512_fmadd_ps(v, dw[r], acc[r][t]);                      \
+                        acc[r][t] = _mm512_fmadd_ps(cv, mw[r], acc[r][t]);                     \
+                    } else {                                                                   \
+                        __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dv, cv);             \
+                        acc[r][t] = _mm512_fmadd_ps(v, dw[r], acc[r][t]);                      \
+                    }                                                                          \
                 }                                                                              \
             }                                                                                  \
         }                                                                                      \
@@ -398,9 +463,14 @@ AI void u4_q8_0(const struct kern_bq8_0 *b, __m512i *lo, __m512i *hi)
                 out[r * KERN_AVX2_NT + t] = _mm512_reduce_add_ps(acc[r][t]);                   \
     }
 
-P_KERNEL(p_k_q4_0, kern_bq4_0, u4_q4_0)
-P_KERNEL(p_k_q5_0, kern_bq5_0, u4_q5_0)
-P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0)
+/* The m of Q4_1/Q5_1 blocks spread as dw (a macro: the two block types differ). */
+#define quad_m(b) quad_dw((b)[0].m, (b)[1].m, (b)[2].m, (b)[3].m)
+
+P_KERNEL(p_k_q4_0, kern_bq4_0, u4_q4_0, 0, _mm512_setzero_ps())
+P_KERNEL(p_k_q5_0, kern_bq5_0, u4_q5_0, 0, _mm512_setzero_ps())
+P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0, 0, _mm512_setzero_ps())
+P_KERNEL(p_k_q4_1, kern_bq4_1, u4_q4_1, 1, quad_m(b))
+P_KERNEL(p_k_q5_1, kern_bq5_1, u4_q5_1, 1, quad_m(b))
 
 /* Rows [0, nrows) x n (<= 4) tokens over prepared quads (token t's quads at p + t * qs), into
  * out[t * ldo + r] (added when accumulate: column chunks after the first).  Tiles of constant
@@ -447,6 +517,8 @@ P_KERNEL(p_k_q8_0, kern_bq8_0, u4_q8_0)
 P_RUNNER(p_k_q4_0)
 P_RUNNER(p_k_q5_0)
 P_RUNNER(p_k_q8_0)
+P_RUNNER(p_k_q4_1)
+P_RUNNER(p_k_q5_1)
 
 typedef void (*p_runner_fn)(int64_t, const uint8_t *, size_t, int64_t, const struct p_quad *,
                             size_t, int, float *, int64_t, int);
@@ -464,6 +536,12 @@ static p_runner_fn p_kernel(uint32_t wtype, float *off)
     case KERN_T_Q8_0:
         *off = 128.0f;
         return p_k_q8_0_run;
+    case KERN_T_Q4_1: /* against Q8_1: no offset, the m * s term instead */
+        *off = 0.0f;
+        return p_k_q4_1_run;
+    case KERN_T_Q5_1:
+        *off = 0.0f;
+        return p_k_q5_1_run;
     default:
         return NULL;
     }
@@ -503,8 +581,8 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
         for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
             int64_t nbc = nb - c0 < chunk ? nb - c0 : chunk;
             for (int t = 0; t < n; t++)
-                p_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0, nbc,
-                          off, prep + (size_t)t * qs);
+                p_prepare_row(wtype, x + (size_t)(t0 + t) * x_row_bytes, c0, nbc, off,
+                              prep + (size_t)t * qs);
             p_run(kf, nbc, w + (size_t)c0 * bbytes, w_row_bytes, r0, r1, prep, qs, n,
                   out + (int64_t)t0 * ldo, ldo, c0 > 0);
         }
@@ -532,8 +610,8 @@ static void avx512_prepare(uint32_t wtype, const void *x, size_t x_row_bytes, in
     int64_t nb = ncols / KERN_QK;
     size_t nq = (size_t)(nb + 3) / 4;
     for (int t = 0; t < nt; t++)
-        p_prepare((const struct kern_bq8_0 *)((const uint8_t *)x + (size_t)t * x_row_bytes), nb,
-                  off, (struct p_quad *)prep + (size_t)t * nq);
+        p_prepare_row(wtype, (const uint8_t *)x + (size_t)t * x_row_bytes, 0, nb, off,
+                      (struct p_quad *)prep + (size_t)t * nq);
 }
 
 static void avx512_mul_mat_prep(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
