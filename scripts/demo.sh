@@ -2,7 +2,8 @@
 # scripts/demo.sh - the README's demo (`make demo` runs it after installing deps and building):
 # starts `bin/corral serve` on a random free 127.0.0.1 port with a temporary OLLAMA_MODELS,
 # imports the bundled tiny model testdata/models/stories260K.gguf as `stories` with
-# `corral create`, runs `corral list` and `corral show`, and stops the daemon on exit.
+# `corral create`, runs `corral list` and `corral show`, generates a continuation with
+# `corral run`, and stops the daemon on exit.
 # CORRAL_BIN overrides the binary (default bin/corral).
 set -euo pipefail
 cd "$(dirname "$0")/.."
