@@ -321,7 +321,7 @@ void json_time_rfc3339nano(time_t sec, long nsec, int utc, char out[40])
     off = utc ? 0 : tm.tm_gmtoff;
     if (nsec > 0 && nsec < 1000000000L) {
         snprintf(frac, sizeof(frac), ".%09ld", nsec);
-        for (k = strlen(frac); frac[k - 1] == '0'; k--)
+        for (k = strlen(frac); k > 1 && frac[k - 1] == '0'; k--)
             frac[k - 1] = '\0';
     }
     k = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
