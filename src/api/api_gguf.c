@@ -141,7 +141,7 @@ static json_t *scalar(enum gguf_vtype t, const uint8_t *p)
     case GGUF_VT_INT32: memcpy(&u.i32, p, 4); return json_integer(u.i32);
     case GGUF_VT_UINT64: memcpy(&u.u64, p, 8); return json_integer((json_int_t)u.u64);
     case GGUF_VT_INT64: memcpy(&u.i64, p, 8); return json_integer(u.i64);
-    case GGUF_VT_FLOAT32: memcpy(&u.f32, p, 4); return isfinite(u.f32) ? json_real(u.f32) : json_null();
+    case GGUF_VT_FLOAT32: memcpy(&u.f32, p, 4); return isfinite(u.f32) ? json_real((double)u.f32) : json_null();
     case GGUF_VT_FLOAT64: memcpy(&u.f64, p, 8); return isfinite(u.f64) ? json_real(u.f64) : json_null();
     case GGUF_VT_BOOL: return json_boolean(p[0] != 0);
     default: return NULL;
