@@ -1,5 +1,5 @@
 /*
- * kern_dispatch.c - picks the kernel table for this CPU: __builtin_cpu_supports at each call
+ * kern_dispatch.c - picks the kernel table for this CPU: CPUID (common/cpu.h) at each call
  * (cheap; nothing cached, so no mutable global state), capped by CORRAL_KERN=scalar|avx2|avx512.
  * AVX2 needs AVX2+FMA+F16C+BMI2; AVX-512 needs those and F+BW+VL+DQ+VNNI.
  */
@@ -8,21 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cpu.h"
 #include "engine/kern/kern_int.h"
 
-static int cpu_has(enum kern_isa isa)
+static int isa_supported(enum kern_isa isa)
 {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
     /* the ISA files are compiled with -mbmi2 too (the compiler may emit shlx/shrx) */
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+    int avx2 = cpu_has(CPU_AVX2 | CPU_FMA | CPU_F16C | CPU_BMI2);
     if (isa == KERN_ISA_AVX2)
         return avx2;
     if (isa == KERN_ISA_AVX512)
-        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vnni");
+        return avx2 && cpu_has(CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ |
+                               CPU_AVX512VNNI);
 #endif
     return isa == KERN_ISA_SCALAR;
 }
@@ -58,9 +56,9 @@ static enum kern_isa env_cap(void)
 const struct kern *kern_get(enum kern_isa isa)
 {
     if (isa != KERN_ISA_BEST)
-        return cpu_has(isa) ? table(isa) : NULL;
+        return isa_supported(isa) ? table(isa) : NULL;
     for (int i = (int)env_cap(); i > (int)KERN_ISA_SCALAR; i--)
-        if (cpu_has((enum kern_isa)i) && table((enum kern_isa)i))
+        if (isa_supported((enum kern_isa)i) && table((enum kern_isa)i))
             return table((enum kern_isa)i);
     return &kern__table_scalar;
 }
