@@ -5,22 +5,21 @@
  * Per layer the work is cut into five phases:
  *   A  rmsnorm + quantize x, Wq/Wk/Wv row blocks of one head each; the thread that produced a
  *      head also adds its bias, applies q/k norm and RoPE and stores K/V into the cache
- *   B  attention, one (token, head) pair per work item
+ *   B  attention, one (token, KV-head group) pair per work item
  *   C  Wo rows, added to the residual
  *   D  rmsnorm + quantize, gate and up rows, silu(gate)*up on the same rows
  *   E  down rows, added to the residual
  * For small batches (generation) A and B are fused: a work item is one KV head with its query
- * group, so four synchronisation points per layer remain, and they are not barriers: a phase
- * ends when all its items are done (pool_wait_count), so a thread whose vCPU was descheduled
- * while holding no item is not waited for; it catches up through the exhausted phases when it
- * runs again.  Prompt batches end phases with barriers (their activation quantization is split
- * between the threads).
- * Work items are taken from a per-phase atomic counter, so a thread whose vCPU stalled simply
- * takes fewer.  Activations are quantized once per phase: for small batches (generation) each
- * thread quantizes the whole row itself (no extra barrier); for prompt batches the threads
- * split the tokens and meet at one more barrier.  Matrix products go through kern->mul_mat
- * (one weight row block times all tokens of the batch), which is the matrix-vector product
- * for generation and the tiled matrix-matrix product for prompts.
+ * group.  Work items are taken from a per-phase atomic counter, so a thread whose vCPU stalled
+ * simply takes fewer, and a phase ends when all its items are done (pool_wait_count), not when
+ * every thread arrives: a thread holding no item is never waited for, it catches up through
+ * the exhausted phases when it runs again.  The only barrier is the end of the job.
+ * Activations are quantized once per phase: for small batches each thread quantizes the whole
+ * row itself, lazily after taking its first item (so a late thread never reads inputs the next
+ * phase is already rewriting); for prompt batches the quantization is a phase of shared items.
+ * Matrix products go through kern->mul_mat (one weight row block times all tokens of the
+ * batch), which is the matrix-vector product for generation and the tiled matrix-matrix
+ * product for prompts.
  */
 #include "engine/model/model.h"
 
@@ -37,17 +36,11 @@
 #define FWD_ROW_CHUNK  64 /* minimum weight rows per work item (Wo, FFN, output) */
 #define FWD_CHUNKS_PER_THREAD 16 /* work items per thread and phase: balance vs atomics */
 #define FWD_N_SLOTS    3  /* distinct activation types one phase may need */
+#define FWD_PREP_TOK   4  /* rows per activation-preparation work item (prompts) */
 
 struct act {
     const uint8_t *buf[FWD_N_SLOTS];
 };
-
-/* Barrier of the running job (nothing when the batch runs on the caller alone). */
-static void sync_all(struct model_fwd *f)
-{
-    if (!f->single)
-        pool_barrier(f->pool);
-}
 
 /* One work item of phase ph is finished. */
 static void item_done(struct model_fwd *f, int ph)
@@ -56,8 +49,8 @@ static void item_done(struct model_fwd *f, int ph)
         pool_count(f->pool, &f->done[ph]);
 }
 
-/* Whether a phase prepares its activations before taking work items.  Prompt batches must (the
- * preparation is shared and ends in a barrier).  Small batches prepare lazily, after their
+/* Whether a phase prepares its activations before taking work items.  Prompt batches do (the
+ * preparation is itself a phase of shared items).  Small batches prepare lazily, after their
  * first successful take: a thread that arrives late, when the others already finished the
  * phase and write the next phase's inputs, then never reads them. */
 static int prep_now(const struct model_fwd *f)
@@ -65,17 +58,12 @@ static int prep_now(const struct model_fwd *f)
     return f->single || f->b->n > FWD_LOCAL_TOK;
 }
 
-/* End of phase ph (n_items items): small batches wait only for the items to be done (a thread
- * that took none is not waited for); prompt batches use a barrier because their activation
- * preparation is shared between the threads. */
+/* End of phase ph (n_items items): waits until all items are done, whoever did them; a thread
+ * that holds none (e.g. its vCPU was descheduled) is not waited for. */
 static void phase_end(struct model_fwd *f, int ph, int n_items)
 {
-    if (f->single)
-        return;
-    if (f->b->n <= FWD_LOCAL_TOK)
+    if (!f->single)
         pool_wait_count(f->pool, &f->done[ph], (uint32_t)n_items);
-    else
-        pool_barrier(f->pool);
 }
 
 /* ---- activations ----------------------------------------------------------------------- */
@@ -104,31 +92,48 @@ static int uniq_types(const uint32_t *vdt, int n, uint32_t *u, int *map)
     return nu;
 }
 
-/* Normalizes (when norm_w) and quantizes nt rows of ncols floats: row t is
- * src + (rows ? rows[t] : t) * ld.  Results in a->buf[slot], rows of vrow_bytes(u[slot]). */
-static void act_prep(struct model_fwd *f, int ith, int nth, const float *src, size_t ld,
-                     const int32_t *rows, int nt, int64_t ncols, const float *norm_w,
-                     const uint32_t *u, int nu, struct act *a)
+static void prep_row(struct model_fwd *f, float *tmp, const float *src, size_t ld,
+                     const int32_t *rows, int t, int64_t ncols, const float *norm_w,
+                     const uint32_t *u, int nu, const struct act *a)
 {
     const struct model *m = f->m;
+    const float *s = src + (size_t)(rows ? rows[t] : t) * ld;
+    if (norm_w) {
+        kern_rmsnorm(tmp, s, norm_w, ncols, m->eps);
+        s = tmp;
+    }
+    for (int j = 0; j < nu; j++) {
+        size_t vrb = kern_row_bytes(u[j], ncols);
+        quantize_to(m->k, u[j], s, (uint8_t *)a->buf[j] + (size_t)t * vrb, ncols);
+    }
+}
+
+/* Normalizes (when norm_w) and quantizes nt rows of ncols floats: row t is
+ * src + (rows ? rows[t] : t) * ld.  Results in a->buf[slot], rows of vrow_bytes(u[slot]).
+ * Small batches: every thread prepares all rows into its own buffers (no synchronisation).
+ * Larger ones: shared buffers, FWD_PREP_TOK rows per work item, a phase of its own. */
+static void act_prep(struct model_fwd *f, int ith, const float *src, size_t ld,
+                     const int32_t *rows, int nt, int64_t ncols, const float *norm_w,
+                     const uint32_t *u, int nu, struct act *a, int *ph)
+{
     int local = nt <= FWD_LOCAL_TOK;
     float *tmp = f->thr_f[ith] + f->sc_len;
     size_t slot_bytes = (size_t)FWD_LOCAL_TOK * f->max_vrow;
     for (int j = 0; j < nu; j++)
         a->buf[j] = local ? f->xq_local[ith] + j * slot_bytes : f->xq[j];
-    for (int t = local ? 0 : ith; t < nt; t += local ? 1 : nth) {
-        const float *s = src + (size_t)(rows ? rows[t] : t) * ld;
-        if (norm_w) {
-            kern_rmsnorm(tmp, s, norm_w, ncols, m->eps);
-            s = tmp;
-        }
-        for (int j = 0; j < nu; j++) {
-            size_t vrb = kern_row_bytes(u[j], ncols);
-            quantize_to(m->k, u[j], s, (uint8_t *)a->buf[j] + (size_t)t * vrb, ncols);
-        }
+    if (local) {
+        for (int t = 0; t < nt; t++)
+            prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, a);
+        return;
     }
-    if (!local)
-        sync_all(f);
+    int phx = (*ph)++, n_items = (nt + FWD_PREP_TOK - 1) / FWD_PREP_TOK;
+    atomic_int *ctr = &f->chunk[phx];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;) {
+        for (int t = c * FWD_PREP_TOK; t < nt && t < (c + 1) * FWD_PREP_TOK; t++)
+            prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, a);
+        item_done(f, phx);
+    }
+    phase_end(f, phx, n_items);
 }
 
 static void mat_rows(const struct model_fwd *f, const struct model_mat *w, const uint8_t *x,
@@ -170,13 +175,13 @@ struct qkv_act {
     int map[3];
 };
 
-static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith, int nth,
-                     struct qkv_act *q)
+static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith,
+                     struct qkv_act *q, int *ph)
 {
     const struct model *m = f->m;
     uint32_t vd[3] = {L->wq.vdt, L->wk.vdt, L->wv.vdt}, u[3];
     int nu = uniq_types(vd, 3, u, q->map);
-    act_prep(f, ith, nth, f->x, m->n_embd, NULL, f->b->n, m->n_embd, L->attn_norm, u, nu, &q->a);
+    act_prep(f, ith, f->x, m->n_embd, NULL, f->b->n, m->n_embd, L->attn_norm, u, nu, &q->a, ph);
 }
 
 /* Rows of head h of Wq (which 0), Wk (1) or Wv (2) for all tokens, then bias, norm, RoPE and
@@ -195,13 +200,13 @@ static void qkv_head(struct model_fwd *f, const struct model_layer *L, uint32_t 
 }
 
 static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t il, int ith,
-                      int nth, int *ph)
+                      int *ph)
 {
     const struct model *m = f->m;
     struct qkv_act q;
     int ready = prep_now(f);
     if (ready)
-        qkv_prep(f, L, ith, nth, &q);
+        qkv_prep(f, L, ith, &q, ph);
     uint32_t nh = m->n_head, nkv = m->n_head_kv;
     int n_chunks = (int)(nh + 2 * nkv);
     float *tmp = f->thr_f[ith] + f->sc_len;
@@ -209,7 +214,7 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         if (!ready)
-            qkv_prep(f, L, ith, nth, &q);
+            qkv_prep(f, L, ith, &q, ph);
         ready = 1;
         int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
         uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
@@ -317,20 +322,20 @@ static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
  * and one barrier per layer is saved.  Used when the batch is small (generation), where the
  * attention is cheap and n_head_kv items are enough work to share. */
 static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uint32_t il,
-                           int ith, int nth, int *ph)
+                           int ith, int *ph)
 {
     const struct model *m = f->m;
     struct qkv_act q;
     int ready = prep_now(f);
     if (ready)
-        qkv_prep(f, L, ith, nth, &q);
+        qkv_prep(f, L, ith, &q, ph);
     uint32_t gqa = m->n_head / m->n_head_kv;
     float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->sc_len;
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
         if (!ready)
-            qkv_prep(f, L, ith, nth, &q);
+            qkv_prep(f, L, ith, &q, ph);
         ready = 1;
         qkv_head(f, L, il, &q, 1, (uint32_t)c, tmp);
         qkv_head(f, L, il, &q, 2, (uint32_t)c, tmp);
@@ -357,21 +362,21 @@ static int64_t chunk_rows(const struct model_fwd *f, int64_t nrows)
 /* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
 
 static void phase_residual(struct model_fwd *f, const struct model_mat *w, const float *src,
-                           int64_t ld, int ith, int nth, int *ph)
+                           int64_t ld, int ith, int *ph)
 {
     int nt = f->b->n;
     struct act a;
     int64_t ne = f->m->n_embd;
     int ready = prep_now(f);
     if (ready)
-        act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
+        act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a, ph);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         if (!ready)
-            act_prep(f, ith, nth, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a);
+            act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a, ph);
         ready = 1;
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
@@ -384,8 +389,7 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
     phase_end(f, phx, n_chunks);
 }
 
-static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int ith, int nth,
-                         int *ph)
+static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int ith, int *ph)
 {
     const struct model *m = f->m;
     int nt = f->b->n;
@@ -395,7 +399,7 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     int nu = uniq_types(vd, 2, u, map);
     int ready = prep_now(f);
     if (ready)
-        act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
+        act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a, ph);
     int64_t nf = m->n_ff;
     int64_t cr = chunk_rows(f, nf);
     int n_chunks = (int)((nf + cr - 1) / cr);
@@ -403,7 +407,7 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         if (!ready)
-            act_prep(f, ith, nth, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a);
+            act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a, ph);
         ready = 1;
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < nf ? r0 + cr : nf;
@@ -418,14 +422,14 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     phase_end(f, phx, n_chunks);
 }
 
-static void phase_output(struct model_fwd *f, int ith, int nth, int *ph)
+static void phase_output(struct model_fwd *f, int ith, int *ph)
 {
     const struct model *m = f->m;
     const struct model_mat *w = &m->output;
     struct act a;
     int n_out = f->b->n_out;
-    act_prep(f, ith, nth, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm,
-             &w->vdt, 1, &a);
+    act_prep(f, ith, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm, &w->vdt,
+             1, &a, ph);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
     int phx = (*ph)++;
@@ -449,20 +453,20 @@ static void fwd_worker(void *arg, int ith, int nth)
             atomic_store(&f->aborted, 1);
         int fused = f->b->n <= FWD_LOCAL_TOK && (int)m->n_head_kv >= nth;
         if (fused)
-            phase_qkv_attn(f, L, il, ith, nth, &ph);
+            phase_qkv_attn(f, L, il, ith, &ph);
         else
-            phase_qkv(f, L, il, ith, nth, &ph);
+            phase_qkv(f, L, il, ith, &ph);
         /* read after the barrier that ends phase A: every thread sees the same value */
         if (atomic_load(&f->aborted))
             return;
         if (!fused)
             phase_attn(f, il, ith, &ph);
-        phase_residual(f, &L->wo, f->att, f->n_q, ith, nth, &ph);
-        phase_ffn_up(f, L, ith, nth, &ph);
-        phase_residual(f, &L->down, f->ff_g, m->n_ff, ith, nth, &ph);
+        phase_residual(f, &L->wo, f->att, f->n_q, ith, &ph);
+        phase_ffn_up(f, L, ith, &ph);
+        phase_residual(f, &L->down, f->ff_g, m->n_ff, ith, &ph);
     }
     if (f->b->n_out > 0)
-        phase_output(f, ith, nth, &ph);
+        phase_output(f, ith, &ph);
 }
 
 /* ---- setup ----------------------------------------------------------------------------- */
@@ -546,7 +550,7 @@ static int alloc_bufs(struct model_fwd *f)
     f->ff_u = mem_aligned(64, nb * m->n_ff * sizeof(float));
     f->rope = mem_aligned(64, nb * m->n_rot * sizeof(float));
     f->logits = mem_aligned(64, (size_t)f->n_out_max * m->n_vocab * sizeof(float));
-    f->n_phase_max = (int)m->n_layer * 8 + 8;
+    f->n_phase_max = (int)m->n_layer * 10 + 8;
     f->chunk = mem_calloc((size_t)f->n_phase_max, sizeof(*f->chunk));
     f->done = mem_calloc((size_t)f->n_phase_max, sizeof(*f->done));
     if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope ||
