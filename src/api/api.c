@@ -38,7 +38,7 @@ static int path_match(const char *pat, const char *path, const char **param)
     if (!colon && !star)
         return !strcmp(pat, path);
     if (!colon)
-        colon = star; /* a "*name" segment: the rest of the path, slashes included */
+        colon = star;                /* a "*name" segment: the rest of the path, slashes included */
     pre = (size_t)(colon - pat) + 1; /* including the slash */
     if (strncmp(pat, path, pre) != 0 || !path[pre] || (!star && strchr(path + pre, '/')))
         return 0;
@@ -197,18 +197,26 @@ int api_stream_finish(struct api_resp *resp)
 int api_status_for(int rc)
 {
     switch (rc) {
-    case 0: return 200;
+    case 0:
+        return 200;
     case E_INVAL:
     case E_PARSE:
     case E_INTEGRITY:
-    case E_UNSUPPORTED: return 400;
-    case E_PERM: return 403;
-    case E_NOTFOUND: return 404;
-    case E_RANGE: return 413;
-    case E_CANCELLED: return 499;
+    case E_UNSUPPORTED:
+        return 400;
+    case E_PERM:
+        return 403;
+    case E_NOTFOUND:
+        return 404;
+    case E_RANGE:
+        return 413;
+    case E_CANCELLED:
+        return 499;
     case E_BUSY:
-    case E_NOMEM: return 503;
-    default: return 500;
+    case E_NOMEM:
+        return 503;
+    default:
+        return 500;
     }
 }
 

@@ -28,33 +28,33 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define API_MAX_BODY_BYTES (8u << 20)  /* JSON request bodies */
+#define API_MAX_BODY_BYTES       (8u << 20)   /* JSON request bodies */
 #define API_MAX_LARGE_BODY_BYTES (128u << 20) /* routes flagged API_ROUTE_LARGE_BODY (images) */
-#define API_MAX_RESP_BYTES (64u << 20) /* one non-streamed response body */
-#define API_MAX_LINE_BYTES (16u << 20) /* one NDJSON line */
+#define API_MAX_RESP_BYTES       (64u << 20)  /* one non-streamed response body */
+#define API_MAX_LINE_BYTES       (16u << 20)  /* one NDJSON line */
 
 struct store;
 
 /* Daemon-wide state a handler may use; filled by the server at start-up. */
 struct api_env {
-    struct store *store;     /* the model store (thread-safe) */
-    int noprune;             /* OLLAMA_NOPRUNE set */
+    struct store *store;      /* the model store (thread-safe) */
+    int noprune;              /* OLLAMA_NOPRUNE set */
     const char *sandbox_mode; /* "off" | "warn" | "enforce"; reported by /api/version */
-    json_t *sandbox_info;    /* optional extra sandbox status object (borrowed), or NULL */
+    json_t *sandbox_info;     /* optional extra sandbox status object (borrowed), or NULL */
     /* Filled by the scheduler when it exists: appends loaded models to the JSON array out
      * (objects as /api/ps lists them).  NULL = no models loaded. */
     int (*ps)(void *ctx, json_t *out);
     void *ps_ctx;
-    void *user[4];           /* slots for later modules (scheduler, registry); owner documents */
+    void *user[4]; /* slots for later modules (scheduler, registry); owner documents */
 };
 
 struct api_req {
-    const char *method;          /* "GET", "POST", ... */
-    const char *path;            /* without the query string */
-    const char *param;           /* value of a trailing :param segment, or NULL */
-    const char *body;            /* raw body (JSON routes), NUL-terminated; may be NULL */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string */
+    const char *param;  /* value of a trailing :param segment, or NULL */
+    const char *body;   /* raw body (JSON routes), NUL-terminated; may be NULL */
     size_t body_len;
-    json_t *json;                /* parsed body object on API_ROUTE_JSON routes (borrowed) */
+    json_t *json; /* parsed body object on API_ROUTE_JSON routes (borrowed) */
     struct api_env *env;
     const atomic_int *cancelled; /* nonzero once the client went away; may be NULL */
     void *upload;                /* the route's upload state (API_ROUTE_UPLOAD), or NULL */
@@ -118,9 +118,9 @@ struct api_upload_ops {
 };
 
 enum api_route_flags {
-    API_ROUTE_JSON = 1,    /* body is a JSON object: parsed into req->json (400 on errors) */
-    API_ROUTE_UPLOAD = 2,  /* body streamed through route->upload */
-    API_ROUTE_NOBODY = 4,  /* body ignored */
+    API_ROUTE_JSON = 1,       /* body is a JSON object: parsed into req->json (400 on errors) */
+    API_ROUTE_UPLOAD = 2,     /* body streamed through route->upload */
+    API_ROUTE_NOBODY = 4,     /* body ignored */
     API_ROUTE_LARGE_BODY = 8, /* JSON body up to API_MAX_LARGE_BODY_BYTES (base64 images) */
 };
 
@@ -141,13 +141,13 @@ void api_route_register(struct api_route *r);
 int api_route_find(const char *method, const char *path, const struct api_route **out,
                    const char **param);
 
-#define API_ROUTE_EX(ident, methods_, path_, fn_, flags_, upload_)                                 \
-    static struct api_route api_route_##ident = {methods_, path_, fn_, flags_, upload_, 0};        \
-    __attribute__((constructor)) static void api_route_reg_##ident(void)                           \
-    {                                                                                              \
-        api_route_register(&api_route_##ident);                                                    \
+#define API_ROUTE_EX(ident, methods_, path_, fn_, flags_, upload_)                          \
+    static struct api_route api_route_##ident = {methods_, path_, fn_, flags_, upload_, 0}; \
+    __attribute__((constructor)) static void api_route_reg_##ident(void)                    \
+    {                                                                                       \
+        api_route_register(&api_route_##ident);                                             \
     }
-#define API_ROUTE(ident, methods_, path_, fn_, flags_)                                             \
+#define API_ROUTE(ident, methods_, path_, fn_, flags_) \
     API_ROUTE_EX(ident, methods_, path_, fn_, flags_, 0)
 
 /* ---- request helpers ---- */

@@ -96,8 +96,8 @@ static int h_blob_post(struct api_req *req, struct api_resp *resp)
         const char *d[1] = {got};
         if (store_prune_digests(req->env->store, d, 1) != 0)
             rc = E_IO;
-        rc = api_resp_error(resp, 400, "digest mismatch, expected \"%s\", got \"%s\"", u->want,
-                            got);
+        rc =
+            api_resp_error(resp, 400, "digest mismatch, expected \"%s\", got \"%s\"", u->want, got);
     } else if (!rc) {
         resp->status = 201;
     } else {

@@ -37,11 +37,11 @@ struct create {
     struct store *st;
     const char *name;
     struct store_name nm;
-    struct store_manifest m;   /* the manifest being built (owns its layers) */
-    json_t *config;            /* config blob object */
-    json_t *params;            /* merged parameters, or NULL */
-    json_t *messages;          /* or NULL */
-    char gguf[PATH_MAX];       /* model blob path when created from a file */
+    struct store_manifest m; /* the manifest being built (owns its layers) */
+    json_t *config;          /* config blob object */
+    json_t *params;          /* merged parameters, or NULL */
+    json_t *messages;        /* or NULL */
+    char gguf[PATH_MAX];     /* model blob path when created from a file */
     int has_template;
     struct err_info ei;
 };
@@ -189,9 +189,8 @@ static int base_from_files(struct create *c, json_t *files)
         store_blob_path(c->st, d, c->gguf, sizeof(c->gguf)) != 0)
         return api_resp_error(c->resp, 400, "blob \"%s\" not found", d) ? E_IO : E_INVAL;
     if (api_gguf_facts(c->gguf, &f, &c->ei) != 0)
-        return api_resp_error(c->resp, 400, "invalid GGUF file %s: %s", fname, c->ei.msg)
-                   ? E_IO
-                   : E_INVAL;
+        return api_resp_error(c->resp, 400, "invalid GGUF file %s: %s", fname, c->ei.msg) ? E_IO
+                                                                                          : E_INVAL;
     if (f.adapter)
         return bad(c, 400, "adapters are not supported yet");
     config_from_facts(c, &f);
@@ -262,8 +261,9 @@ static int check_messages(struct create *c)
     c->messages = json_array();
     for (size_t i = 0; c->messages && i < json_array_size(msgs); i++) {
         json_t *m = json_array_get(msgs, i);
-        json_array_append_new(c->messages, json_pack("{s:O,s:O}", "role", json_object_get(m, "role"),
-                                                     "content", json_object_get(m, "content")));
+        json_array_append_new(c->messages,
+                              json_pack("{s:O,s:O}", "role", json_object_get(m, "role"), "content",
+                                        json_object_get(m, "content")));
     }
     return c->messages ? 0 : E_NOMEM;
 }
@@ -339,8 +339,7 @@ static int derived_template(struct create *c)
     json_t *p = NULL;
     const char *tname = NULL;
     int rc;
-    if (!template_hook || c->has_template || !*c->gguf ||
-        json_object_get(c->req->json, "template"))
+    if (!template_hook || c->has_template || !*c->gguf || json_object_get(c->req->json, "template"))
         return 0;
     if (template_hook(c->gguf, &tmpl, &p, &tname) != 0 || !tmpl) {
         json_decref(p);
@@ -376,8 +375,9 @@ static int write_layers(struct create *c)
         if ((rc = api_stream_status(c->resp, status)) != 0)
             return rc;
     }
-    if ((rc = text_field(c, "template", STORE_MT_TEMPLATE)) != 0 || (rc = derived_template(c)) != 0 ||
-        (rc = text_field(c, "system", STORE_MT_SYSTEM)) != 0 || (rc = licenses(c)) != 0)
+    if ((rc = text_field(c, "template", STORE_MT_TEMPLATE)) != 0 ||
+        (rc = derived_template(c)) != 0 || (rc = text_field(c, "system", STORE_MT_SYSTEM)) != 0 ||
+        (rc = licenses(c)) != 0)
         return rc;
     if (c->params && json_object_size(c->params) &&
         (rc = layer_put_json(c, STORE_MT_PARAMS, c->params, 1)) != 0)
@@ -473,7 +473,9 @@ static int h_create(struct api_req *req, struct api_resp *resp)
 out:
     if (rc && rc != E_CANCELLED && !resp->status && !resp->started)
         rc = api_resp_error(resp, api_status_for(rc), "creating %s: %s", c.name ? c.name : "model",
-                            err_str(rc)) ? rc : rc;
+                            err_str(rc))
+                 ? rc
+                 : rc;
     else if (rc && resp->started && rc != E_CANCELLED)
         (void)api_resp_error(resp, 500, "%s", err_str(rc));
     store_manifest_fini(&c.m);

@@ -129,33 +129,75 @@ int api_gguf_facts(const char *path, struct api_gguf_facts *f, struct err_info *
 static json_t *scalar(enum gguf_vtype t, const uint8_t *p)
 {
     union {
-        uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
-        uint64_t u64; int64_t i64; float f32; double f64;
+        uint8_t u8;
+        int8_t i8;
+        uint16_t u16;
+        int16_t i16;
+        uint32_t u32;
+        int32_t i32;
+        uint64_t u64;
+        int64_t i64;
+        float f32;
+        double f64;
     } u;
     switch (t) {
-    case GGUF_VT_UINT8: memcpy(&u.u8, p, 1); return json_integer(u.u8);
-    case GGUF_VT_INT8: memcpy(&u.i8, p, 1); return json_integer(u.i8);
-    case GGUF_VT_UINT16: memcpy(&u.u16, p, 2); return json_integer(u.u16);
-    case GGUF_VT_INT16: memcpy(&u.i16, p, 2); return json_integer(u.i16);
-    case GGUF_VT_UINT32: memcpy(&u.u32, p, 4); return json_integer(u.u32);
-    case GGUF_VT_INT32: memcpy(&u.i32, p, 4); return json_integer(u.i32);
-    case GGUF_VT_UINT64: memcpy(&u.u64, p, 8); return json_integer((json_int_t)u.u64);
-    case GGUF_VT_INT64: memcpy(&u.i64, p, 8); return json_integer(u.i64);
-    case GGUF_VT_FLOAT32: memcpy(&u.f32, p, 4); return isfinite(u.f32) ? json_real((double)u.f32) : json_null();
-    case GGUF_VT_FLOAT64: memcpy(&u.f64, p, 8); return isfinite(u.f64) ? json_real(u.f64) : json_null();
-    case GGUF_VT_BOOL: return json_boolean(p[0] != 0);
-    default: return NULL;
+    case GGUF_VT_UINT8:
+        memcpy(&u.u8, p, 1);
+        return json_integer(u.u8);
+    case GGUF_VT_INT8:
+        memcpy(&u.i8, p, 1);
+        return json_integer(u.i8);
+    case GGUF_VT_UINT16:
+        memcpy(&u.u16, p, 2);
+        return json_integer(u.u16);
+    case GGUF_VT_INT16:
+        memcpy(&u.i16, p, 2);
+        return json_integer(u.i16);
+    case GGUF_VT_UINT32:
+        memcpy(&u.u32, p, 4);
+        return json_integer(u.u32);
+    case GGUF_VT_INT32:
+        memcpy(&u.i32, p, 4);
+        return json_integer(u.i32);
+    case GGUF_VT_UINT64:
+        memcpy(&u.u64, p, 8);
+        return json_integer((json_int_t)u.u64);
+    case GGUF_VT_INT64:
+        memcpy(&u.i64, p, 8);
+        return json_integer(u.i64);
+    case GGUF_VT_FLOAT32:
+        memcpy(&u.f32, p, 4);
+        return isfinite(u.f32) ? json_real((double)u.f32) : json_null();
+    case GGUF_VT_FLOAT64:
+        memcpy(&u.f64, p, 8);
+        return isfinite(u.f64) ? json_real(u.f64) : json_null();
+    case GGUF_VT_BOOL:
+        return json_boolean(p[0] != 0);
+    default:
+        return NULL;
     }
 }
 
 static size_t scalar_size(enum gguf_vtype t)
 {
     switch (t) {
-    case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
-    case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
-    case GGUF_VT_UINT32: case GGUF_VT_INT32: case GGUF_VT_FLOAT32: return 4;
-    case GGUF_VT_UINT64: case GGUF_VT_INT64: case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
+    case GGUF_VT_UINT8:
+    case GGUF_VT_INT8:
+    case GGUF_VT_BOOL:
+        return 1;
+    case GGUF_VT_UINT16:
+    case GGUF_VT_INT16:
+        return 2;
+    case GGUF_VT_UINT32:
+    case GGUF_VT_INT32:
+    case GGUF_VT_FLOAT32:
+        return 4;
+    case GGUF_VT_UINT64:
+    case GGUF_VT_INT64:
+    case GGUF_VT_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -185,7 +227,7 @@ static json_t *kv_value(const struct gguf *g, const struct gguf_kv *kv, const ch
         return array_value(kv, verbose);
     if (kv->type == GGUF_VT_STRING)
         return gguf_get_str(g, key, &str) == 0 ? json_stringn_nocheck(str.p, (size_t)str.n)
-                                                : json_null();
+                                               : json_null();
     return scalar(kv->type, kv->val);
 }
 
@@ -236,7 +278,8 @@ int api_gguf_model_info(const char *path, int verbose, json_t **out, struct err_
             json_object_set_new(o, key, v);
     }
     if (g->tensors)
-        json_object_set_new(o, "general.parameter_count", json_integer((json_int_t)count_params(g)));
+        json_object_set_new(o, "general.parameter_count",
+                            json_integer((json_int_t)count_params(g)));
     gguf_close(g);
     *out = sorted_copy(o);
     json_decref(o);
@@ -260,9 +303,9 @@ int api_gguf_tensors(const char *path, json_t **out, struct err_info *ei)
         json_t *shape = json_array();
         for (uint32_t d = 0; shape && d < t->n_dims && d < GGUF_MAX_DIMS; d++)
             json_array_append_new(shape, json_integer(t->ne[d]));
-        json_array_append_new(arr, json_pack("{s:s%,s:s,s:o*}", "name", t->name.p,
-                                             (size_t)t->name.n, "type", tn ? tn : "unknown",
-                                             "shape", shape));
+        json_array_append_new(arr,
+                              json_pack("{s:s%,s:s,s:o*}", "name", t->name.p, (size_t)t->name.n,
+                                        "type", tn ? tn : "unknown", "shape", shape));
     }
     gguf_close(g);
     *out = arr;

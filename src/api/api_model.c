@@ -61,8 +61,7 @@ static void canonical_name(struct store *st, struct store_name *nm)
         return; /* listing failed: keep the requested spelling */
 }
 
-int api_model_open(struct store *st, const char *name, struct api_model *out,
-                   struct err_info *ei)
+int api_model_open(struct store *st, const char *name, struct api_model *out, struct err_info *ei)
 {
     struct api_model m;
     int rc;
@@ -115,8 +114,7 @@ int api_model_read_layer(struct store *st, const struct store_layer *l, char **o
     return fs_read_all(path, API_LAYER_MAX_BYTES, out, n);
 }
 
-int api_model_text(struct store *st, const struct api_model *m, const char *media_type,
-                   char **out)
+int api_model_text(struct store *st, const struct api_model *m, const char *media_type, char **out)
 {
     const struct store_layer *l = api_model_layer(m, media_type);
     size_t n = 0;

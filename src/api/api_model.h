@@ -23,8 +23,8 @@
 
 struct api_model {
     struct store_name name;
-    char display[600];       /* shortest display name, e.g. "stories:latest" */
-    char *manifest;          /* raw manifest bytes (owned) */
+    char display[600]; /* shortest display name, e.g. "stories:latest" */
+    char *manifest;    /* raw manifest bytes (owned) */
     size_t manifest_n;
     char id[65];             /* sha256 hex of the manifest bytes */
     struct store_manifest m; /* parsed manifest (owned) */
@@ -70,8 +70,8 @@ struct api_gguf_facts {
     uint64_t n_params;       /* from the tensor shapes; 0 when unknown */
     int64_t context_length;  /* <arch>.context_length, 0 when absent */
     int64_t embedding_length;
-    int embedding_only;      /* <arch>.pooling_type present */
-    int adapter;             /* general.type == "adapter" */
+    int embedding_only; /* <arch>.pooling_type present */
+    int adapter;        /* general.type == "adapter" */
 };
 
 /* Reads the facts /api/create and /api/show need from a GGUF file's metadata (and tensor

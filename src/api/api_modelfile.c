@@ -17,28 +17,45 @@
 #include "common/mem.h"
 
 static const struct api_param params[] = {
-    {"num_keep", API_PARAM_INT, 0},        {"seed", API_PARAM_INT, 0},
-    {"num_predict", API_PARAM_INT, 0},     {"top_k", API_PARAM_INT, 0},
-    {"top_p", API_PARAM_FLOAT, 0},         {"min_p", API_PARAM_FLOAT, 0},
-    {"typical_p", API_PARAM_FLOAT, 0},     {"repeat_last_n", API_PARAM_INT, 0},
-    {"temperature", API_PARAM_FLOAT, 0},   {"repeat_penalty", API_PARAM_FLOAT, 0},
-    {"presence_penalty", API_PARAM_FLOAT, 0}, {"frequency_penalty", API_PARAM_FLOAT, 0},
-    {"stop", API_PARAM_STRINGS, 0},        {"num_ctx", API_PARAM_INT, 0},
-    {"num_batch", API_PARAM_INT, 0},       {"num_gpu", API_PARAM_INT, 0},
-    {"main_gpu", API_PARAM_INT, 0},        {"use_mmap", API_PARAM_BOOL, 0},
-    {"num_thread", API_PARAM_INT, 0},      {"draft_num_predict", API_PARAM_INT, 0},
+    {"num_keep", API_PARAM_INT, 0},
+    {"seed", API_PARAM_INT, 0},
+    {"num_predict", API_PARAM_INT, 0},
+    {"top_k", API_PARAM_INT, 0},
+    {"top_p", API_PARAM_FLOAT, 0},
+    {"min_p", API_PARAM_FLOAT, 0},
+    {"typical_p", API_PARAM_FLOAT, 0},
+    {"repeat_last_n", API_PARAM_INT, 0},
+    {"temperature", API_PARAM_FLOAT, 0},
+    {"repeat_penalty", API_PARAM_FLOAT, 0},
+    {"presence_penalty", API_PARAM_FLOAT, 0},
+    {"frequency_penalty", API_PARAM_FLOAT, 0},
+    {"stop", API_PARAM_STRINGS, 0},
+    {"num_ctx", API_PARAM_INT, 0},
+    {"num_batch", API_PARAM_INT, 0},
+    {"num_gpu", API_PARAM_INT, 0},
+    {"main_gpu", API_PARAM_INT, 0},
+    {"use_mmap", API_PARAM_BOOL, 0},
+    {"num_thread", API_PARAM_INT, 0},
+    {"draft_num_predict", API_PARAM_INT, 0},
     /* removed from Ollama; a Modelfile naming them gets a warning */
-    {"penalize_newline", API_PARAM_BOOL, 1}, {"low_vram", API_PARAM_BOOL, 1},
-    {"f16_kv", API_PARAM_BOOL, 1},         {"logits_all", API_PARAM_BOOL, 1},
-    {"vocab_only", API_PARAM_BOOL, 1},     {"use_mlock", API_PARAM_BOOL, 1},
-    {"mirostat", API_PARAM_INT, 1},        {"mirostat_tau", API_PARAM_FLOAT, 1},
-    {"mirostat_eta", API_PARAM_FLOAT, 1},  {"numa", API_PARAM_BOOL, 1},
-    {"num_gqa", API_PARAM_INT, 1},         {"tfs_z", API_PARAM_FLOAT, 1},
-    {"rope_frequency_base", API_PARAM_FLOAT, 1}, {"rope_frequency_scale", API_PARAM_FLOAT, 1},
+    {"penalize_newline", API_PARAM_BOOL, 1},
+    {"low_vram", API_PARAM_BOOL, 1},
+    {"f16_kv", API_PARAM_BOOL, 1},
+    {"logits_all", API_PARAM_BOOL, 1},
+    {"vocab_only", API_PARAM_BOOL, 1},
+    {"use_mlock", API_PARAM_BOOL, 1},
+    {"mirostat", API_PARAM_INT, 1},
+    {"mirostat_tau", API_PARAM_FLOAT, 1},
+    {"mirostat_eta", API_PARAM_FLOAT, 1},
+    {"numa", API_PARAM_BOOL, 1},
+    {"num_gqa", API_PARAM_INT, 1},
+    {"tfs_z", API_PARAM_FLOAT, 1},
+    {"rope_frequency_base", API_PARAM_FLOAT, 1},
+    {"rope_frequency_scale", API_PARAM_FLOAT, 1},
 };
 
-static const char *const commands[] = {"from",   "license",  "template", "system",
-                                       "adapter", "draft",   "renderer", "parser",
+static const char *const commands[] = {"from",      "license", "template", "system",
+                                       "adapter",   "draft",   "renderer", "parser",
                                        "parameter", "message", "requires"};
 
 const struct api_param *api_param_find(const char *name)
@@ -90,7 +107,9 @@ int api_param_from_text(const char *name, const char *text, json_t **out, struct
             return err_set(ei, E_INVAL, "invalid bool value [%s]", text);
         *out = json_boolean(b);
         break;
-    default: *out = json_string(text); break;
+    default:
+        *out = json_string(text);
+        break;
     }
     return *out ? 0 : E_NOMEM;
 }
@@ -102,10 +121,18 @@ static int check_param(const char *k, const json_t *v, struct err_info *ei)
     if (!p)
         return err_set(ei, E_INVAL, "unknown parameter '%s'", k);
     switch (p->type) {
-    case API_PARAM_INT: ok = json_is_number(v); break;
-    case API_PARAM_FLOAT: ok = json_is_number(v); break;
-    case API_PARAM_BOOL: ok = json_is_boolean(v); break;
-    case API_PARAM_STRING: ok = json_is_string(v); break;
+    case API_PARAM_INT:
+        ok = json_is_number(v);
+        break;
+    case API_PARAM_FLOAT:
+        ok = json_is_number(v);
+        break;
+    case API_PARAM_BOOL:
+        ok = json_is_boolean(v);
+        break;
+    case API_PARAM_STRING:
+        ok = json_is_string(v);
+        break;
     default:
         ok = json_is_array(v);
         for (size_t i = 0; ok && i < json_array_size(v); i++)
@@ -115,11 +142,11 @@ static int check_param(const char *k, const json_t *v, struct err_info *ei)
     if (ok)
         return 0;
     return err_set(ei, E_INVAL, "option \"%s\" must be of type %s", k,
-                   p->type == API_PARAM_INT     ? "integer"
-                   : p->type == API_PARAM_FLOAT ? "float"
-                   : p->type == API_PARAM_BOOL  ? "boolean"
+                   p->type == API_PARAM_INT      ? "integer"
+                   : p->type == API_PARAM_FLOAT  ? "float"
+                   : p->type == API_PARAM_BOOL   ? "boolean"
                    : p->type == API_PARAM_STRING ? "string"
-                                                  : "array of strings");
+                                                 : "array of strings");
 }
 
 int api_params_check(const json_t *params_obj, struct err_info *ei)
@@ -192,8 +219,7 @@ static int read_value(struct cursor *c, char **out, struct err_info *ei)
         c->p = e + qlen;
         skip_blank(c);
         if (!at_eol(c))
-            return err_set(ei, E_PARSE, "(line %d): unexpected text after closing quote",
-                           c->line);
+            return err_set(ei, E_PARSE, "(line %d): unexpected text after closing quote", c->line);
     } else {
         while (c->p < c->end && *c->p != '\n')
             c->p++;
@@ -235,11 +261,12 @@ static int check_cmd(struct api_modelfile *mf, struct api_mf_cmd *cmd, struct er
     if (!strcmp(cmd->name, "adapter") || !strcmp(cmd->name, "draft") ||
         !strcmp(cmd->name, "renderer") || !strcmp(cmd->name, "parser"))
         return err_set(ei, E_UNSUPPORTED, "(line %d): %s is not supported yet", cmd->line,
-                       !strcmp(cmd->name, "adapter") ? "ADAPTER"
-                       : !strcmp(cmd->name, "draft") ? "DRAFT"
-                       : !strcmp(cmd->name, "renderer") ? "RENDERER" : "PARSER");
-    if (!strcmp(cmd->name, "message") && strcmp(cmd->key, "system") &&
-        strcmp(cmd->key, "user") && strcmp(cmd->key, "assistant"))
+                       !strcmp(cmd->name, "adapter")    ? "ADAPTER"
+                       : !strcmp(cmd->name, "draft")    ? "DRAFT"
+                       : !strcmp(cmd->name, "renderer") ? "RENDERER"
+                                                        : "PARSER");
+    if (!strcmp(cmd->name, "message") && strcmp(cmd->key, "system") && strcmp(cmd->key, "user") &&
+        strcmp(cmd->key, "assistant"))
         return err_set(ei, E_INVAL,
                        "(line %d): role must be one of \"system\", \"user\", or \"assistant\"",
                        cmd->line);
@@ -382,8 +409,8 @@ int api_modelfile_to_request(const struct api_modelfile *mf, json_t *req, struct
         else if (!strcmp(c->name, "license"))
             rc = json_array_append_new(lic, json_string(c->args)) ? E_NOMEM : 0;
         else if (!strcmp(c->name, "message"))
-            rc = json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", c->key, "content",
-                                                       c->args))
+            rc = json_array_append_new(msgs,
+                                       json_pack("{s:s,s:s}", "role", c->key, "content", c->args))
                      ? E_NOMEM
                      : 0;
         else if (!strcmp(c->name, "parameter"))

@@ -76,10 +76,10 @@ int cli_client_init(struct cli_client *c, struct err_info *ei)
 /* ---- transfers ---- */
 
 struct xfer {
-    struct buf body;   /* whole answer, or the partial line when streaming */
-    cli_line_fn fn;    /* streaming when set */
+    struct buf body; /* whole answer, or the partial line when streaming */
+    cli_line_fn fn;  /* streaming when set */
     void *ctx;
-    int stop_rc;       /* set when a line callback or an error line ended the stream */
+    int stop_rc; /* set when a line callback or an error line ended the stream */
     struct err_info *ei;
     long status;
 };
@@ -87,12 +87,18 @@ struct xfer {
 static int error_code(long status)
 {
     switch (status) {
-    case 400: return E_INVAL;
-    case 403: return E_PERM;
-    case 404: return E_NOTFOUND;
-    case 413: return E_RANGE;
-    case 503: return E_BUSY;
-    default: return E_IO;
+    case 400:
+        return E_INVAL;
+    case 403:
+        return E_PERM;
+    case 404:
+        return E_NOTFOUND;
+    case 413:
+        return E_RANGE;
+    case 503:
+        return E_BUSY;
+    default:
+        return E_IO;
     }
 }
 
@@ -180,8 +186,8 @@ static int finish(struct xfer *x, CURLcode cc, json_t **out)
     return 0;
 }
 
-static CURL *easy_new(struct cli_client *c, const char *method, const char *path,
-                      struct xfer *x, struct curl_slist **hdrs)
+static CURL *easy_new(struct cli_client *c, const char *method, const char *path, struct xfer *x,
+                      struct curl_slist **hdrs)
 {
     char url[1200];
     CURL *h = curl_easy_init();
@@ -201,7 +207,8 @@ static CURL *easy_new(struct cli_client *c, const char *method, const char *path
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     *hdrs = curl_slist_append(*hdrs, "Accept: application/x-ndjson");
-    *hdrs = curl_slist_append(*hdrs, "User-Agent: corral/" "cli");
+    *hdrs = curl_slist_append(*hdrs, "User-Agent: corral/"
+                                     "cli");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
     return h;
 }
@@ -297,8 +304,8 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
-static int post_file(struct cli_client *c, const char *digest, FILE *f,
-                     curl_off_t size, struct err_info *ei)
+static int post_file(struct cli_client *c, const char *digest, FILE *f, curl_off_t size,
+                     struct err_info *ei)
 {
     struct curl_slist *hdrs = NULL;
     struct upload_progress up = {digest, -1};

@@ -43,7 +43,7 @@ CORRAL_WARN_UNUSED int cli_stream(struct cli_client *c, const char *path, const 
 
 /* Uploads a file as a blob unless the daemon has it (HEAD, then POST streamed from disk);
  * digest_out receives "sha256:<hex>". */
-CORRAL_WARN_UNUSED int cli_upload_file(struct cli_client *c, const char *path,
-                                       char digest_out[72], struct err_info *ei);
+CORRAL_WARN_UNUSED int cli_upload_file(struct cli_client *c, const char *path, char digest_out[72],
+                                       struct err_info *ei);
 
 #endif

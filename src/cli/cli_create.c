@@ -107,7 +107,7 @@ static int set_base(struct cli_client *c, const char *from, const char *mf_path,
         fprintf(stderr, "copying file %s 100%%\n", digest);
     snprintf(tmp, sizeof(tmp), "%s", path);
     return json_object_set_new(req, "files", json_pack("{s:s}", basename(tmp), digest)) ? E_NOMEM
-                                                                                       : 0;
+                                                                                        : 0;
 }
 
 static int read_modelfile(const char *path, struct api_modelfile *mf, struct err_info *ei)

@@ -52,7 +52,7 @@ static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 
 static int put_u4(struct buf *out, unsigned v)
 {
-    char e[6] = {'\\', 'u', hexd[(v >> 12) & 15], hexd[(v >> 8) & 15], hexd[(v >> 4) & 15],
+    char e[6] = {'\\',        'u', hexd[(v >> 12) & 15], hexd[(v >> 8) & 15], hexd[(v >> 4) & 15],
                  hexd[v & 15]};
     return buf_append(out, e, sizeof(e));
 }
@@ -61,14 +61,22 @@ static int put_u4(struct buf *out, unsigned v)
 static const char *ascii_escape(unsigned char c)
 {
     switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    case '\b': return "\\b"; /* Go >= 1.22 */
-    case '\f': return "\\f";
-    default: return NULL;
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    case '\b':
+        return "\\b"; /* Go >= 1.22 */
+    case '\f':
+        return "\\f";
+    default:
+        return NULL;
     }
 }
 
@@ -269,14 +277,22 @@ static int encode(const json_t *v, int flags, int depth, struct buf *out)
     if (depth > JSON_GO_MAX_DEPTH)
         return E_RANGE;
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return encode_obj(v, flags, depth, out);
-    case JSON_ARRAY: return encode_arr(v, flags, depth, out);
-    case JSON_STRING: return json_go_string(json_string_value(v), json_string_length(v), out);
-    case JSON_INTEGER: return buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    case JSON_REAL: return real_go(json_real_value(v), out);
-    case JSON_TRUE: return buf_puts(out, "true");
-    case JSON_FALSE: return buf_puts(out, "false");
-    default: return buf_puts(out, "null");
+    case JSON_OBJECT:
+        return encode_obj(v, flags, depth, out);
+    case JSON_ARRAY:
+        return encode_arr(v, flags, depth, out);
+    case JSON_STRING:
+        return json_go_string(json_string_value(v), json_string_length(v), out);
+    case JSON_INTEGER:
+        return buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        return real_go(json_real_value(v), out);
+    case JSON_TRUE:
+        return buf_puts(out, "true");
+    case JSON_FALSE:
+        return buf_puts(out, "false");
+    default:
+        return buf_puts(out, "null");
     }
 }
 
@@ -328,8 +344,8 @@ void json_time_rfc3339nano(time_t sec, long nsec, int utc, char out[40])
     if (off == 0)
         snprintf(out + k, 40 - k, "%sZ", frac);
     else
-        snprintf(out + k, 40 - k, "%s%c%02ld:%02ld", frac, off < 0 ? '-' : '+',
-                 labs(off) / 3600, (labs(off) / 60) % 60);
+        snprintf(out + k, 40 - k, "%s%c%02ld:%02ld", frac, off < 0 ? '-' : '+', labs(off) / 3600,
+                 (labs(off) / 60) % 60);
 }
 
 json_t *json_time_new(time_t sec, long nsec, int utc)
@@ -363,14 +379,20 @@ int json_parse_object(const char *p, size_t n, json_t **out, struct err_info *ei
 const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
     case JSON_INTEGER:
-    case JSON_REAL: return "number";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "null";
+    case JSON_FALSE:
+        return "bool";
+    default:
+        return "null";
     }
 }
 

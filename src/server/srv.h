@@ -21,19 +21,19 @@
 #define SRV_MAX_ORIGINS      64
 #define SRV_MAX_CONNECTIONS  256 /* simultaneous connections */
 #define SRV_MAX_PER_IP       64
-#define SRV_IDLE_TIMEOUT_S   120 /* a connection idle this long (headers, body) is closed */
+#define SRV_IDLE_TIMEOUT_S   120        /* a connection idle this long (headers, body) is closed */
 #define SRV_MAX_QUEUED_BYTES (4u << 20) /* streamed bytes waiting for a slow client */
 
 struct api_env;
 
 struct srv_config {
-    char host[256];                   /* bind host ("" = all interfaces) */
+    char host[256]; /* bind host ("" = all interfaces) */
     int port;
-    int loopback;                     /* bound to a loopback address: Host-header check on */
-    char *origins[SRV_MAX_ORIGINS];   /* extra CORS origins from OLLAMA_ORIGINS (owned) */
+    int loopback;                   /* bound to a loopback address: Host-header check on */
+    char *origins[SRV_MAX_ORIGINS]; /* extra CORS origins from OLLAMA_ORIGINS (owned) */
     size_t n_origins;
-    int allow_all_origins;            /* OLLAMA_ORIGINS contains "*" */
-    int noprune;                      /* OLLAMA_NOPRUNE */
+    int allow_all_origins; /* OLLAMA_ORIGINS contains "*" */
+    int noprune;           /* OLLAMA_NOPRUNE */
 };
 
 /* Parses an OLLAMA_HOST value (host, host:port, :port, [v6]:port, http(s)://host[:port][/path];

@@ -120,8 +120,7 @@ static int load_origins(struct srv_config *cfg, struct err_info *ei)
          tok = strtok_r(NULL, ",", &save)) {
         env_clean(tok, one, sizeof(one));
         if ((rc = add_origin(cfg, one)) != 0)
-            return err_set(ei, rc, "OLLAMA_ORIGINS: too many origins (max %d)",
-                           SRV_MAX_ORIGINS);
+            return err_set(ei, rc, "OLLAMA_ORIGINS: too many origins (max %d)", SRV_MAX_ORIGINS);
     }
     return 0;
 }
@@ -181,8 +180,7 @@ int srv_listen(struct srv_config *cfg, int *fd, struct err_info *ei)
     hints.ai_flags = AI_PASSIVE;
     snprintf(portstr, sizeof(portstr), "%d", cfg->port);
     if ((gai = getaddrinfo(h, portstr, &hints, &res)) != 0)
-        return err_set(ei, E_NET, "listen tcp %s:%d: %s", cfg->host, cfg->port,
-                       gai_strerror(gai));
+        return err_set(ei, E_NET, "listen tcp %s:%d: %s", cfg->host, cfg->port, gai_strerror(gai));
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         if ((e = bind_one(ai, fd)) == 0) {
             cfg->loopback = addr_is_loopback(ai->ai_addr);
@@ -206,8 +204,8 @@ static int ip_private_or_local(const char *h)
     struct in6_addr a6;
     if (inet_pton(AF_INET, h, &a4) == 1) {
         uint32_t v = ntohl(a4.s_addr);
-        return (v >> 24) == 127 || (v >> 24) == 10 || (v >> 20) == 0xac1 ||
-               (v >> 16) == 0xc0a8 || v == 0;
+        return (v >> 24) == 127 || (v >> 24) == 10 || (v >> 20) == 0xac1 || (v >> 16) == 0xc0a8 ||
+               v == 0;
     }
     if (inet_pton(AF_INET6, h, &a6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_UNSPECIFIED(&a6) ||
@@ -280,12 +278,11 @@ int srv_host_allowed(const char *host_header)
 /* ---- CORS ---- */
 
 static const char *const default_origins[] = {
-    "http://localhost",      "https://localhost",      "http://localhost:*",
-    "https://localhost:*",   "http://127.0.0.1",       "https://127.0.0.1",
-    "http://127.0.0.1:*",    "https://127.0.0.1:*",    "http://0.0.0.0",
-    "https://0.0.0.0",       "http://0.0.0.0:*",       "https://0.0.0.0:*",
-    "app://*",               "file://*",               "tauri://*",
-    "vscode-webview://*",    "vscode-file://*",
+    "http://localhost", "https://localhost", "http://localhost:*", "https://localhost:*",
+    "http://127.0.0.1", "https://127.0.0.1", "http://127.0.0.1:*", "https://127.0.0.1:*",
+    "http://0.0.0.0",   "https://0.0.0.0",   "http://0.0.0.0:*",   "https://0.0.0.0:*",
+    "app://*",          "file://*",          "tauri://*",          "vscode-webview://*",
+    "vscode-file://*",
 };
 
 int srv_origin_allowed(const struct srv_config *cfg, const char *origin)

@@ -34,9 +34,9 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-#define SRV_STREAM_BLOCK   (64u << 10) /* MHD read block for streamed responses */
-#define SRV_WAIT_SLICE_MS  200
-#define SRV_STOP_WAIT_S    10
+#define SRV_STREAM_BLOCK  (64u << 10) /* MHD read block for streamed responses */
+#define SRV_WAIT_SLICE_MS 200
+#define SRV_STOP_WAIT_S   10
 
 struct srv_http {
     struct MHD_Daemon *mhd;
@@ -53,20 +53,20 @@ struct sreq {
     char *path;
     char *param;
     struct buf body;
-    int early_status;        /* answered before running the handler (policy, upload open) */
-    int answered;            /* HTTP status queued, for the access log */
-    struct timespec t0;      /* arrival, for the access log */
+    int early_status;   /* answered before running the handler (policy, upload open) */
+    int answered;       /* HTTP status queued, for the access log */
+    struct timespec t0; /* arrival, for the access log */
     void *upload;
     int upload_rc;
     struct api_req req;
     struct api_resp resp;
-    char origin[512];        /* allowed Origin to echo, "" if none */
-    int fd;                  /* the connection's socket, for hang-up polling */
+    char origin[512]; /* allowed Origin to echo, "" if none */
+    int fd;           /* the connection's socket, for hang-up polling */
     atomic_int cancelled;
     /* worker <-> connection, protected by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct buf queue;        /* streamed bytes not yet taken by MHD */
+    struct buf queue; /* streamed bytes not yet taken by MHD */
     size_t qoff;
     int started, done;
     int refs;
@@ -224,7 +224,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max)
         got = (ssize_t)n;
     } else {
         got = atomic_load(&r->cancelled) ? MHD_CONTENT_READER_END_WITH_ERROR
-                                          : MHD_CONTENT_READER_END_OF_STREAM;
+                                         : MHD_CONTENT_READER_END_OF_STREAM;
     }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -342,8 +342,7 @@ static enum MHD_Result respond_from_worker(struct MHD_Connection *c, struct sreq
     pthread_mutex_lock(&r->mu);
     r->refs++; /* the response's reference, dropped by stream_free */
     pthread_mutex_unlock(&r->mu);
-    add_common_headers(r, mr,
-                       r->resp.content_type ? r->resp.content_type : "application/x-ndjson");
+    add_common_headers(r, mr, r->resp.content_type ? r->resp.content_type : "application/x-ndjson");
     ret = MHD_queue_response(c, 200, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -358,7 +357,8 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
 
 static enum MHD_Result preflight(struct MHD_Connection *c, struct sreq *r)
 {
-    struct MHD_Response *mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *mr =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret;
     if (!mr)
         return MHD_NO;
@@ -410,10 +410,14 @@ static int classify(struct MHD_Connection *c, struct sreq *r)
 static enum MHD_Result early_answer(struct MHD_Connection *c, struct sreq *r)
 {
     switch (r->early_status) {
-    case 403: return queue_buffer(c, r, 403, NULL, "", 0);
-    case 204: return preflight(c, r);
-    case 404: return queue_text(c, r, 404, "404 page not found");
-    case 405: return queue_text(c, r, 405, "405 method not allowed");
+    case 403:
+        return queue_buffer(c, r, 403, NULL, "", 0);
+    case 204:
+        return preflight(c, r);
+    case 404:
+        return queue_text(c, r, 404, "404 page not found");
+    case 405:
+        return queue_text(c, r, 405, "405 method not allowed");
     case 413:
         return queue_error(c, r, 413, "request body too large");
     default:
@@ -486,7 +490,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 static void access_log(struct MHD_Connection *c, const struct sreq *r,
                        enum MHD_RequestTerminationCode toe)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char peer[64] = "?";
     struct timespec t1;
     double ms;
@@ -529,8 +534,8 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     LOG_DEBUG("microhttpd: %s", msg);
 }
 
-int srv_http_start(int fd, const struct srv_config *cfg, struct api_env *env,
-                   struct srv_http **out, struct err_info *ei)
+int srv_http_start(int fd, const struct srv_config *cfg, struct api_env *env, struct srv_http **out,
+                   struct err_info *ei)
 {
     struct srv_http *s = mem_calloc(1, sizeof(*s));
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -544,10 +549,9 @@ int srv_http_start(int fd, const struct srv_config *cfg, struct api_env *env,
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SRV_MAX_PER_IP,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SRV_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)SRV_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
         mem_free(s);

@@ -92,7 +92,7 @@ static int serve_run(struct serve_state *st, struct err_info *ei)
     st->env.store = st->store;
     st->env.noprune = st->cfg.noprune;
     st->env.sandbox_mode = "off";
-    st->listen_fd = -1; /* srv_http_start owns it */
+    st->listen_fd = -1;                             /* srv_http_start owns it */
     if ((rc = sched_env_attach(&st->env, ei)) != 0) /* model scheduler (serve engineer) */
         return rc;
     if ((rc = srv_http_start(fd, &st->cfg, &st->env, &http, ei)) != 0) {

@@ -78,8 +78,8 @@ static void policy(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const routes[][2] = {
-        {"POST", "/api/show"}, {"POST", "/api/copy"}, {"DELETE", "/api/delete"},
-        {"POST", "/api/create"}, {"GET", "/api/tags"}, {"GET", "/api/version"},
+        {"POST", "/api/show"},   {"POST", "/api/copy"}, {"DELETE", "/api/delete"},
+        {"POST", "/api/create"}, {"GET", "/api/tags"},  {"GET", "/api/version"},
     };
     const struct api_route *r = NULL;
     const char *param = NULL;

@@ -238,14 +238,15 @@ TEST(api_create_show_copy_delete)
     ASSERT((v = json_loads(buf_str(&resp.body), 0, NULL)));
     ASSERT_EQ_STR(json_string_value(json_object_get(v, "system")), "be <brief>");
     ASSERT(strstr(json_string_value(json_object_get(v, "parameters")), "temperature"));
-    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(v, "model_info"),
-                                                    "general.architecture")),
+    ASSERT_EQ_STR(json_string_value(
+                      json_object_get(json_object_get(v, "model_info"), "general.architecture")),
                   "llama");
     ASSERT(strstr(buf_str(&resp.body), "be \\u003cbrief\\u003e")); /* Go escaping on the wire */
     json_decref(v);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/copy", "{\"source\":\"stories\",\"destination\":\"me/s2:v1\"}",
-                       &resp), 200);
+    ASSERT_EQ_INT(call(&e, "POST", "/api/copy",
+                       "{\"source\":\"stories\",\"destination\":\"me/s2:v1\"}", &resp),
+                  200);
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"me/s2:v1\"}", &resp), 200);
     api_resp_fini(&resp);
@@ -272,7 +273,8 @@ TEST(api_create_streams_status_lines)
     ASSERT_EQ_INT(call(&e, "POST", "/api/create", body, &resp), 200);
     ASSERT_EQ_STR(resp.content_type, "application/x-ndjson");
     ASSERT(strstr(buf_str(&resp.body), "{\"status\":\"parsing GGUF\"}\n"));
-    ASSERT(strstr(buf_str(&resp.body), "{\"status\":\"writing manifest\"}\n{\"status\":\"success\"}\n"));
+    ASSERT(strstr(buf_str(&resp.body),
+                  "{\"status\":\"writing manifest\"}\n{\"status\":\"success\"}\n"));
     api_resp_fini(&resp);
     store_close(e.st);
 }
@@ -295,24 +297,29 @@ TEST(api_bad_requests)
     ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"nope\"}", &resp), 404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'nope' not found\"}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/copy", "{\"source\":\"nope\",\"destination\":\"x\"}",
-                       &resp), 404);
+    ASSERT_EQ_INT(
+        call(&e, "POST", "/api/copy", "{\"source\":\"nope\",\"destination\":\"x\"}", &resp), 404);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/copy", "{\"source\":\"a\",\"destination\":\"a/../../b\"}",
-                       &resp), 400);
+    ASSERT_EQ_INT(
+        call(&e, "POST", "/api/copy", "{\"source\":\"a\",\"destination\":\"a/../../b\"}", &resp),
+        400);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\",\"stream\":false}", &resp), 400);
+    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\",\"stream\":false}", &resp),
+                  400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"neither 'from' or 'files' was specified\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"x\",\"from\":\"y\",\"quantize\":\"q4_K_M\"}", &resp), 400);
+                       "{\"model\":\"x\",\"from\":\"y\",\"quantize\":\"q4_K_M\"}", &resp),
+                  400);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\",\"from\":\"nope\",\"stream\":false}",
-                       &resp), 404);
+    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
+                       "{\"model\":\"x\",\"from\":\"nope\",\"stream\":false}", &resp),
+                  404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'nope' not found\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"x\",\"files\":{\"../a.gguf\":\"sha256:00\"}}", &resp), 400);
+                       "{\"model\":\"x\",\"files\":{\"../a.gguf\":\"sha256:00\"}}", &resp),
+                  400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"file path must be relative\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/create",
@@ -331,7 +338,9 @@ TEST(api_create_from_model_merges_parameters)
     create_stories(&e, "base");
     ASSERT_EQ_INT(call(&e, "POST", "/api/create",
                        "{\"model\":\"derived\",\"from\":\"base\",\"parameters\":{\"top_k\":7},"
-                       "\"stream\":false}", &resp), 200);
+                       "\"stream\":false}",
+                       &resp),
+                  200);
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"derived\"}", &resp), 200);
     ASSERT((v = json_loads(buf_str(&resp.body), 0, NULL)));

@@ -32,7 +32,8 @@ static char *num(double v, int bits)
 TEST(json_go_escapes_html_and_controls)
 {
     json_t *s = json_string("<|eot_id|> & \"q\"\\ \n\t\x01\b\f");
-    ASSERT_EQ_STR(enc(s, 0), "\"\\u003c|eot_id|\\u003e \\u0026 \\\"q\\\"\\\\ \\n\\t\\u0001\\b\\f\"");
+    ASSERT_EQ_STR(enc(s, 0),
+                  "\"\\u003c|eot_id|\\u003e \\u0026 \\\"q\\\"\\\\ \\n\\t\\u0001\\b\\f\"");
     json_decref(s);
 }
 
@@ -40,7 +41,10 @@ TEST(json_go_escapes_line_separators_and_bad_utf8)
 {
     struct buf b;
     buf_init(&b, 1024);
-    ASSERT_OK(json_go_string("a\xe2\x80\xa8" "b\xff" "c\xc3\xa9\xed\xa0\x80", 12, &b));
+    ASSERT_OK(json_go_string("a\xe2\x80\xa8"
+                             "b\xff"
+                             "c\xc3\xa9\xed\xa0\x80",
+                             12, &b));
     ASSERT_EQ_STR(buf_str(&b), "\"a\\u2028b\\ufffdcé\\ufffd\\ufffd\\ufffd\"");
     buf_fini(&b);
 }
@@ -106,10 +110,11 @@ TEST(json_parse_errors_and_getters)
     ASSERT_OK(json_parse_object("{\"a\":1}\n{\"b\":2}", 15, &o, &ei)); /* like json.Decoder */
     ASSERT(json_object_get(o, "a") && !json_object_get(o, "b"));
     json_decref(o);
-    ASSERT_OK(json_parse_object("{\"model\":5,\"n\":2.9,\"s\":\"x\",\"b\":true,\"z\":null}", 45,
-                                &o, &ei));
+    ASSERT_OK(json_parse_object("{\"model\":5,\"n\":2.9,\"s\":\"x\",\"b\":true,\"z\":null}", 45, &o,
+                                &ei));
     ASSERT_EQ_INT(json_get_str(o, "model", &s, &ei), E_INVAL);
-    ASSERT_EQ_STR(ei.msg, "json: cannot unmarshal number into Go struct field .model of type string");
+    ASSERT_EQ_STR(ei.msg,
+                  "json: cannot unmarshal number into Go struct field .model of type string");
     ASSERT_OK(json_get_int(o, "n", &i, &ei));
     ASSERT_EQ_INT(i, 2);
     ASSERT_OK(json_get_str(o, "s", &s, &ei));

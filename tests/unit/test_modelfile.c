@@ -101,8 +101,8 @@ TEST(modelfile_deprecated_parameter_warns)
 TEST(modelfile_params_check_json)
 {
     struct err_info ei = {0};
-    json_t *ok = json_pack("{s:f,s:i,s:[s],s:b}", "temperature", 0.5, "num_ctx", 128, "stop",
-                           "x", "use_mmap", 1);
+    json_t *ok = json_pack("{s:f,s:i,s:[s],s:b}", "temperature", 0.5, "num_ctx", 128, "stop", "x",
+                           "use_mmap", 1);
     json_t *bad = json_pack("{s:s}", "num_ctx", "big");
     json_t *unk = json_pack("{s:i}", "nope", 1);
     ASSERT_OK(api_params_check(ok, &ei));
