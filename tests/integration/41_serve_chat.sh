@@ -41,6 +41,14 @@ code=$(curl -s -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE/api/chat" -d "{\"mod
 o=$(chat "{\"model\":\"chatty\",\"messages\":$msgs,\"tools\":$tools,\"stream\":false,\"options\":{\"num_predict\":8}}")
 echo "$o" | grep -q '"done":true' || fail "chat with tools: $o"
 
+# a history longer than num_ctx is truncated (oldest messages dropped, logged), not an error
+long=$(python3 -c 'import json; print(json.dumps([{"role":"user" if i%2==0 else "assistant","content":"Once upon a time there was a dog. "*8} for i in range(15)]))')
+o=$(chat "{\"model\":\"stories\",\"messages\":$long,\"stream\":false,\"options\":{\"num_ctx\":128,\"num_predict\":4}}")
+echo "$o" | grep -q '"done":true' || fail "long chat: $o"
+grep -q 'truncating input messages' "$TMPDIR_TEST/daemon.log" || fail "truncation not logged"
+o=$(curl -s "$BASE/api/ps")
+echo "$o" | grep -q '"context_length":128' || fail "num_ctx 128 not applied: $o"
+
 # load / unload idiom
 o=$(chat '{"model":"stories","messages":[]}')
 echo "$o" | grep -q '"done_reason":"load"' || fail "load: $o"

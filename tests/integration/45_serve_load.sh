@@ -38,7 +38,10 @@ round warmup "$N"; rss1=$(rss)
 round round1 "$N"; rss2=$(rss)
 round round2 "$N"; rss3=$(rss)
 kill -0 "$DAEMON_PID" || fail "daemon died"
-# flat: the later rounds grow the daemon by less than 8 MB
-[ $(( rss3 - rss1 )) -lt 8192 ] || fail "RSS grew: $rss1 -> $rss2 -> $rss3 kB"
+# flat: the later rounds grow the daemon by less than 8 MB (not under ASan, whose quarantine
+# keeps freed memory resident by design; its leak check runs at the daemon's exit instead)
+if [ -z "${ASAN_OPTIONS:-}" ]; then
+    [ $(( rss3 - rss1 )) -lt 8192 ] || fail "RSS grew: $rss1 -> $rss2 -> $rss3 kB"
+fi
 echo "RSS after rounds: $rss1 $rss2 $rss3 kB"
 echo ok
