@@ -458,6 +458,7 @@ static int h_create(struct api_req *req, struct api_resp *resp)
     c.req = req;
     c.resp = resp;
     c.st = req->env->store;
+    api_store_write_lock();
     if ((rc = check_request(&c)) != 0)
         goto out;
     if (!c.config && !(c.config = json_object())) {
@@ -471,6 +472,7 @@ static int h_create(struct api_req *req, struct api_resp *resp)
         goto out;
     rc = api_stream_status(resp, "success");
 out:
+    api_store_write_unlock();
     if (rc && rc != E_CANCELLED && !resp->status && !resp->started)
         rc = api_resp_error(resp, api_status_for(rc), "creating %s: %s", c.name ? c.name : "model",
                             err_str(rc))

@@ -303,12 +303,14 @@ static int h_copy(struct api_req *req, struct api_resp *resp)
         return api_resp_error(resp, 400, "invalid model name");
     if (store_name_parse(d, &dst, NULL) != 0)
         return api_resp_error(resp, 400, "invalid model name");
+    api_store_write_lock();
     rc = store_manifest_read(req->env->store, &src, &bytes, &n);
-    if (rc == E_NOTFOUND)
-        return api_resp_error(resp, 404, "model \"%s\" not found", s);
     if (!rc)
         rc = store_manifest_write(req->env->store, &dst, bytes, n);
+    api_store_write_unlock();
     mem_free(bytes);
+    if (rc == E_NOTFOUND)
+        return api_resp_error(resp, 404, "model \"%s\" not found", s);
     if (rc)
         return api_resp_error(resp, 500, "copying %s to %s: %s", s, d, err_str(rc));
     return api_resp_ok(resp);
@@ -341,11 +343,15 @@ static int h_delete(struct api_req *req, struct api_resp *resp)
     int rc;
     if ((rc = api_req_model_name(req->json, &name, &ei)) != 0)
         return api_resp_error(resp, 400, "%s", ei.msg);
-    if ((rc = api_model_open(req->env->store, name, &m, &ei)) != 0)
+    api_store_write_lock();
+    if ((rc = api_model_open(req->env->store, name, &m, &ei)) != 0) {
+        api_store_write_unlock();
         return model_error(resp, rc, &ei);
+    }
     rc = store_manifest_delete(req->env->store, &m.name);
-    if (!rc)
-        (void)prune_model_blobs(req->env, &m);
+    if (!rc && prune_model_blobs(req->env, &m) != 0)
+        rc = 0; /* the model is gone; a later start-up prune collects what is left */
+    api_store_write_unlock();
     api_model_fini(&m);
     if (rc == E_NOTFOUND)
         return api_resp_error(resp, 404, "model '%s' not found", name);

@@ -5,12 +5,25 @@
 #include "api/api_model.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common/fs.h"
 #include "common/mem.h"
+
+static pthread_mutex_t store_write_mu = PTHREAD_MUTEX_INITIALIZER; /* see api_store_write_lock */
+
+void api_store_write_lock(void)
+{
+    pthread_mutex_lock(&store_write_mu);
+}
+
+void api_store_write_unlock(void)
+{
+    pthread_mutex_unlock(&store_write_mu);
+}
 
 static void load_mtime(struct store *st, struct api_model *m)
 {

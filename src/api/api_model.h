@@ -39,6 +39,12 @@ CORRAL_WARN_UNUSED int api_model_open(struct store *st, const char *name, struct
                                       struct err_info *ei);
 void api_model_fini(struct api_model *m);
 
+/* Serialises the daemon's manifest changes (create, copy, delete and their pruning; pull should
+ * take it around its manifest write and prune) so a prune never removes a blob that a create
+ * running at the same time has just decided to use.  Thread-safe; not reentrant. */
+void api_store_write_lock(void);
+void api_store_write_unlock(void);
+
 /* First layer of the given media type, or NULL. (borrowed from m) */
 const struct store_layer *api_model_layer(const struct api_model *m, const char *media_type);
 /* Reads a layer blob as text (at most API_LAYER_MAX_BYTES); caller owns *out (mem_free). */
