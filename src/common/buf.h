@@ -19,8 +19,8 @@ struct buf {
 };
 
 void buf_init(struct buf *b, size_t max);
-void buf_fini(struct buf *b);                 /* frees; b can be reused after buf_init */
-void buf_reset(struct buf *b);                /* keeps memory, n = 0 */
+void buf_fini(struct buf *b);  /* frees; b can be reused after buf_init */
+void buf_reset(struct buf *b); /* keeps memory, n = 0 */
 CORRAL_WARN_UNUSED int buf_append(struct buf *b, const void *p, size_t n);
 CORRAL_WARN_UNUSED int buf_puts(struct buf *b, const char *s);
 CORRAL_WARN_UNUSED int buf_putc(struct buf *b, char c);

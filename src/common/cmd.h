@@ -22,11 +22,11 @@ const struct cmd_entry *cmd_find(const char *name);
 /* First entry of the list (sorted by name); iterate with ->next. */
 const struct cmd_entry *cmd_first(void);
 
-#define CMD_REGISTER(ident, name_, fn_, summary_)                                                  \
-    static struct cmd_entry cmd_entry_##ident = {name_, fn_, summary_, 0};                         \
-    __attribute__((constructor)) static void cmd_reg_##ident(void)                                 \
-    {                                                                                              \
-        cmd_register(&cmd_entry_##ident);                                                          \
+#define CMD_REGISTER(ident, name_, fn_, summary_)                          \
+    static struct cmd_entry cmd_entry_##ident = {name_, fn_, summary_, 0}; \
+    __attribute__((constructor)) static void cmd_reg_##ident(void)         \
+    {                                                                      \
+        cmd_register(&cmd_entry_##ident);                                  \
     }
 
 #endif

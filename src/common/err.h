@@ -13,21 +13,21 @@
 
 enum {
     E_OK = 0,
-    E_NOMEM = -1,       /* allocation failed */
-    E_IO = -2,          /* read/write/system call failed */
-    E_INVAL = -3,       /* bad argument or request */
-    E_PARSE = -4,       /* malformed input */
-    E_RANGE = -5,       /* too large or out of bounds */
-    E_NOTFOUND = -6,    /* no such thing */
-    E_EXISTS = -7,      /* already exists */
-    E_PERM = -8,        /* not allowed */
-    E_TIMEOUT = -9,     /* took too long */
-    E_CANCELLED = -10,  /* cancelled by the caller or the client */
-    E_NET = -11,        /* network failure */
-    E_INTEGRITY = -12,  /* digest or signature mismatch */
-    E_UNSUPPORTED = -13,/* valid but not supported */
-    E_INTERNAL = -14,   /* a bug */
-    E_BUSY = -15,       /* resource locked or queue full */
+    E_NOMEM = -1,        /* allocation failed */
+    E_IO = -2,           /* read/write/system call failed */
+    E_INVAL = -3,        /* bad argument or request */
+    E_PARSE = -4,        /* malformed input */
+    E_RANGE = -5,        /* too large or out of bounds */
+    E_NOTFOUND = -6,     /* no such thing */
+    E_EXISTS = -7,       /* already exists */
+    E_PERM = -8,         /* not allowed */
+    E_TIMEOUT = -9,      /* took too long */
+    E_CANCELLED = -10,   /* cancelled by the caller or the client */
+    E_NET = -11,         /* network failure */
+    E_INTEGRITY = -12,   /* digest or signature mismatch */
+    E_UNSUPPORTED = -13, /* valid but not supported */
+    E_INTERNAL = -14,    /* a bug */
+    E_BUSY = -15,        /* resource locked or queue full */
 };
 
 #define CORRAL_WARN_UNUSED __attribute__((warn_unused_result))

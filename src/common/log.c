@@ -50,7 +50,10 @@ void log_write(int level, const char *module, const char *func, int line, const 
     gmtime_r(&ts.tv_sec, &tm);
     n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
     k = snprintf(buf + n, sizeof(buf) - n, ".%03ldZ %-5s %s: ", ts.tv_nsec / 1000000L,
-                 names[level < 0 ? 0 : level > 3 ? 3 : level], module);
+                 names[level < 0   ? 0
+                       : level > 3 ? 3
+                                   : level],
+                 module);
     if (k > 0)
         n += (size_t)k < sizeof(buf) - n ? (size_t)k : sizeof(buf) - n - 1;
     va_start(ap, fmt);

@@ -22,10 +22,10 @@ void log_write(int level, const char *module, const char *func, int line, const 
 #define LOG_MODULE "corral"
 #endif
 
-#define LOG_AT(lvl, ...)                                                                           \
-    do {                                                                                           \
-        if ((lvl) <= log_level_current)                                                            \
-            log_write((lvl), LOG_MODULE, __func__, __LINE__, __VA_ARGS__);                         \
+#define LOG_AT(lvl, ...)                                                   \
+    do {                                                                   \
+        if ((lvl) <= log_level_current)                                    \
+            log_write((lvl), LOG_MODULE, __func__, __LINE__, __VA_ARGS__); \
     } while (0)
 #define LOG_ERR(...)   LOG_AT(LOG_LEVEL_ERR, __VA_ARGS__)
 #define LOG_WARN(...)  LOG_AT(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -29,9 +29,9 @@ static int cmd_sandbox(int argc, char **argv)
     else
         printf("landlock:      unavailable (%s)\n", strerror(st.landlock_errno));
     printf("seccomp:       %s\n", st.seccomp ? "available" : "unavailable");
-    printf("runner:        %s\n",
-           mode == SBX_MODE_OFF ? "unconfined (sandbox off)"
-                                : "no file opens, no network, no exec, seccomp allow-list");
+    printf("runner:        %s\n", mode == SBX_MODE_OFF
+                                      ? "unconfined (sandbox off)"
+                                      : "no file opens, no network, no exec, seccomp allow-list");
     printf("tcp port rules: %s\n", st.landlock_abi >= 4 ? "landlock" : "seccomp only");
     return 0;
 }

@@ -21,14 +21,14 @@
 #define LL_CREATE_RULESET_VERSION (1u << 0)
 
 /* File system rights by the ABI that introduced them. */
-#define LL_FS_ABI1        ((1ull << 13) - 1) /* execute .. make_sym */
-#define LL_FS_REFER       (1ull << 13)       /* ABI 2 */
-#define LL_FS_TRUNCATE    (1ull << 14)       /* ABI 3 */
-#define LL_FS_IOCTL_DEV   (1ull << 15)       /* ABI 5 */
-#define LL_NET_BIND_TCP   (1ull << 0)        /* ABI 4 */
-#define LL_NET_CONNECT_TCP (1ull << 1)       /* ABI 4 */
-#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)   /* ABI 6 */
-#define LL_SCOPE_SIGNAL   (1ull << 1)        /* ABI 6 */
+#define LL_FS_ABI1             ((1ull << 13) - 1) /* execute .. make_sym */
+#define LL_FS_REFER            (1ull << 13)       /* ABI 2 */
+#define LL_FS_TRUNCATE         (1ull << 14)       /* ABI 3 */
+#define LL_FS_IOCTL_DEV        (1ull << 15)       /* ABI 5 */
+#define LL_NET_BIND_TCP        (1ull << 0)        /* ABI 4 */
+#define LL_NET_CONNECT_TCP     (1ull << 1)        /* ABI 4 */
+#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)        /* ABI 6 */
+#define LL_SCOPE_SIGNAL        (1ull << 1)        /* ABI 6 */
 
 struct ll_ruleset_attr {
     uint64_t handled_access_fs;

@@ -28,10 +28,10 @@
 #error "gguf.c reads little-endian values in place; big-endian hosts are not supported"
 #endif
 
-#define GGUF_MAGIC           0x46554747u /* "GGUF" read as a little-endian u32 */
-#define GGUF_DEFAULT_ALIGN   32u
-#define GGUF_MAX_ALIGN       (1u << 20)
-#define GGUF_KEY_ALIGNMENT   "general.alignment"
+#define GGUF_MAGIC         0x46554747u /* "GGUF" read as a little-endian u32 */
+#define GGUF_DEFAULT_ALIGN 32u
+#define GGUF_MAX_ALIGN     (1u << 20)
+#define GGUF_KEY_ALIGNMENT "general.alignment"
 
 /* ---- type facts ------------------------------------------------------------------------- */
 
@@ -42,22 +42,38 @@ struct type_fact {
 };
 
 static const struct type_fact type_facts[] = {
-    [GGUF_T_F32] = {"F32", 1, 4},          [GGUF_T_F16] = {"F16", 1, 2},
-    [GGUF_T_Q4_0] = {"Q4_0", 32, 18},      [GGUF_T_Q4_1] = {"Q4_1", 32, 20},
-    [GGUF_T_Q5_0] = {"Q5_0", 32, 22},      [GGUF_T_Q5_1] = {"Q5_1", 32, 24},
-    [GGUF_T_Q8_0] = {"Q8_0", 32, 34},      [GGUF_T_Q8_1] = {"Q8_1", 32, 36},
-    [GGUF_T_Q2_K] = {"Q2_K", 256, 84},     [GGUF_T_Q3_K] = {"Q3_K", 256, 110},
-    [GGUF_T_Q4_K] = {"Q4_K", 256, 144},    [GGUF_T_Q5_K] = {"Q5_K", 256, 176},
-    [GGUF_T_Q6_K] = {"Q6_K", 256, 210},    [GGUF_T_Q8_K] = {"Q8_K", 256, 292},
-    [16] = {"IQ2_XXS", 256, 66},           [17] = {"IQ2_XS", 256, 74},
-    [18] = {"IQ3_XXS", 256, 98},           [19] = {"IQ1_S", 256, 50},
-    [20] = {"IQ4_NL", 32, 18},             [21] = {"IQ3_S", 256, 110},
-    [22] = {"IQ2_S", 256, 82},             [23] = {"IQ4_XS", 256, 136},
-    [24] = {"I8", 1, 1},                   [25] = {"I16", 1, 2},
-    [26] = {"I32", 1, 4},                  [27] = {"I64", 1, 8},
-    [28] = {"F64", 1, 8},                  [29] = {"IQ1_M", 256, 56},
-    [GGUF_T_BF16] = {"BF16", 1, 2},        [34] = {"TQ1_0", 256, 54},
-    [35] = {"TQ2_0", 256, 66},             [39] = {"MXFP4", 32, 17},
+    [GGUF_T_F32] = {"F32", 1, 4},
+    [GGUF_T_F16] = {"F16", 1, 2},
+    [GGUF_T_Q4_0] = {"Q4_0", 32, 18},
+    [GGUF_T_Q4_1] = {"Q4_1", 32, 20},
+    [GGUF_T_Q5_0] = {"Q5_0", 32, 22},
+    [GGUF_T_Q5_1] = {"Q5_1", 32, 24},
+    [GGUF_T_Q8_0] = {"Q8_0", 32, 34},
+    [GGUF_T_Q8_1] = {"Q8_1", 32, 36},
+    [GGUF_T_Q2_K] = {"Q2_K", 256, 84},
+    [GGUF_T_Q3_K] = {"Q3_K", 256, 110},
+    [GGUF_T_Q4_K] = {"Q4_K", 256, 144},
+    [GGUF_T_Q5_K] = {"Q5_K", 256, 176},
+    [GGUF_T_Q6_K] = {"Q6_K", 256, 210},
+    [GGUF_T_Q8_K] = {"Q8_K", 256, 292},
+    [16] = {"IQ2_XXS", 256, 66},
+    [17] = {"IQ2_XS", 256, 74},
+    [18] = {"IQ3_XXS", 256, 98},
+    [19] = {"IQ1_S", 256, 50},
+    [20] = {"IQ4_NL", 32, 18},
+    [21] = {"IQ3_S", 256, 110},
+    [22] = {"IQ2_S", 256, 82},
+    [23] = {"IQ4_XS", 256, 136},
+    [24] = {"I8", 1, 1},
+    [25] = {"I16", 1, 2},
+    [26] = {"I32", 1, 4},
+    [27] = {"I64", 1, 8},
+    [28] = {"F64", 1, 8},
+    [29] = {"IQ1_M", 256, 56},
+    [GGUF_T_BF16] = {"BF16", 1, 2},
+    [34] = {"TQ1_0", 256, 54},
+    [35] = {"TQ2_0", 256, 66},
+    [39] = {"MXFP4", 32, 17},
 };
 #define N_TYPE_FACTS (sizeof(type_facts) / sizeof(type_facts[0]))
 
@@ -79,12 +95,12 @@ const char *gguf_type_name(uint32_t type)
 const char *gguf_ftype_name(uint32_t ftype)
 {
     static const char *const names[] = {
-        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",    [3] = "Q4_1",     [7] = "Q8_0",
-        [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",   [11] = "Q3_K_S",  [12] = "Q3_K_M",
-        [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S",  [17] = "Q5_K_M",
-        [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S",  [22] = "IQ3_XS",
-        [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL", [26] = "IQ3_S",   [27] = "IQ3_M",
-        [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",   [32] = "BF16",
+        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",       [3] = "Q4_1",    [7] = "Q8_0",
+        [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",      [11] = "Q3_K_S", [12] = "Q3_K_M",
+        [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M",    [16] = "Q5_K_S", [17] = "Q5_K_M",
+        [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS",    [21] = "Q2_K_S", [22] = "IQ3_XS",
+        [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL",    [26] = "IQ3_S",  [27] = "IQ3_M",
+        [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS",    [31] = "IQ1_M",  [32] = "BF16",
         [36] = "TQ1_0",   [37] = "TQ2_0",   [38] = "MXFP4_MOE",
     };
     if (ftype < sizeof(names) / sizeof(names[0]) && names[ftype])
@@ -104,16 +120,21 @@ static uint32_t vtype_size(uint32_t t)
     switch (t) {
     case GGUF_VT_UINT8:
     case GGUF_VT_INT8:
-    case GGUF_VT_BOOL: return 1;
+    case GGUF_VT_BOOL:
+        return 1;
     case GGUF_VT_UINT16:
-    case GGUF_VT_INT16: return 2;
+    case GGUF_VT_INT16:
+        return 2;
     case GGUF_VT_UINT32:
     case GGUF_VT_INT32:
-    case GGUF_VT_FLOAT32: return 4;
+    case GGUF_VT_FLOAT32:
+        return 4;
     case GGUF_VT_UINT64:
     case GGUF_VT_INT64:
-    case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
+    case GGUF_VT_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -179,8 +200,8 @@ static int cur_str(struct cur *c, struct gguf_str *s, uint64_t max, const char *
         return cur_fail(c, E_RANGE, at, "%s length %llu exceeds the cap %llu", what,
                         (unsigned long long)n, (unsigned long long)max);
     if (n > cur_left(c))
-        return cur_fail(c, E_PARSE, at, "%s length %llu runs past the end (%llu bytes left)",
-                        what, (unsigned long long)n, (unsigned long long)cur_left(c));
+        return cur_fail(c, E_PARSE, at, "%s length %llu runs past the end (%llu bytes left)", what,
+                        (unsigned long long)n, (unsigned long long)cur_left(c));
     s->p = (const char *)c->p + c->pos;
     s->n = n;
     c->pos += n;
@@ -439,8 +460,10 @@ static int tensor_type(struct cur *c, struct gguf_tensor *t, const char *name)
     if (!blk)
         return cur_fail(c, E_UNSUPPORTED, at, "tensor '%s': unknown tensor type %u", name, ty);
     if (t->ne[0] % blk != 0)
-        return cur_fail(c, E_PARSE, at, "tensor '%s': row length %lld is not a multiple of the %s "
-                        "block size %u", name, (long long)t->ne[0], gguf_type_name(ty), blk);
+        return cur_fail(c, E_PARSE, at,
+                        "tensor '%s': row length %lld is not a multiple of the %s "
+                        "block size %u",
+                        name, (long long)t->ne[0], gguf_type_name(ty), blk);
     t->type = (enum gguf_ttype)ty;
     /* ne products were checked to fit in int64 by tensor_shape. */
     uint64_t rows = (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
@@ -469,8 +492,10 @@ static int parse_tensor(struct cur *c, struct gguf *g, uint64_t i)
     if ((rc = cur_u64(c, &t->offset, "tensor offset")))
         return rc;
     if (t->offset % g->alignment != 0)
-        return cur_fail(c, E_PARSE, at, "tensor '%s': offset %llu is not a multiple of the "
-                        "alignment %u", show, (unsigned long long)t->offset, g->alignment);
+        return cur_fail(c, E_PARSE, at,
+                        "tensor '%s': offset %llu is not a multiple of the "
+                        "alignment %u",
+                        show, (unsigned long long)t->offset, g->alignment);
     return 0;
 }
 
@@ -495,8 +520,8 @@ static int check_extents(struct cur *c, struct gguf *g)
         if (t->offset > avail || t->nbytes > avail - t->offset)
             return cur_fail(c, E_RANGE, g->data_offset + (t->offset < avail ? t->offset : avail),
                             "tensor '%s': data [%llu, +%llu) is outside the file",
-                            str_show(t->name, show, sizeof(show)),
-                            (unsigned long long)t->offset, (unsigned long long)t->nbytes);
+                            str_show(t->name, show, sizeof(show)), (unsigned long long)t->offset,
+                            (unsigned long long)t->nbytes);
         t->data = g->base + g->data_offset + t->offset;
     }
     if (g->n_tensors < 2)
@@ -519,9 +544,9 @@ static int check_extents(struct cur *c, struct gguf *g)
         const struct gguf_tensor *a = &g->tensors[ord[i - 1].i], *b = &g->tensors[ord[i].i];
         char s1[80], s2[80];
         if (a->offset + a->nbytes > b->offset)
-            rc = cur_fail(c, E_PARSE, g->data_offset + b->offset,
-                          "tensor '%s' overlaps tensor '%s'", str_show(b->name, s1, sizeof(s1)),
-                          str_show(a->name, s2, sizeof(s2)));
+            rc =
+                cur_fail(c, E_PARSE, g->data_offset + b->offset, "tensor '%s' overlaps tensor '%s'",
+                         str_show(b->name, s1, sizeof(s1)), str_show(a->name, s2, sizeof(s2)));
     }
     mem_free(ord);
     return rc;
@@ -563,8 +588,10 @@ static int parse_header(struct cur *c, struct gguf *g)
     if (g->version == 1)
         return cur_fail(c, E_UNSUPPORTED, 4, "GGUF version 1 is not supported");
     if (g->version < 2 || g->version > 3)
-        return cur_fail(c, g->version ? E_UNSUPPORTED : E_PARSE, 4, "GGUF version %u is not "
-                        "supported (2 and 3 are)", g->version);
+        return cur_fail(c, g->version ? E_UNSUPPORTED : E_PARSE, 4,
+                        "GGUF version %u is not "
+                        "supported (2 and 3 are)",
+                        g->version);
     if ((rc = cur_u64(c, &g->n_tensors, "tensor count")) ||
         (rc = cur_u64(c, &g->n_kv, "key/value count")))
         return rc;
@@ -693,13 +720,39 @@ static int read_int(uint32_t t, const uint8_t *p, int64_t *v, int *big)
 {
     *big = 0;
     switch (t) {
-    case GGUF_VT_UINT8: *v = *p; return 0;
-    case GGUF_VT_INT8: *v = (int8_t)*p; return 0;
-    case GGUF_VT_UINT16: { uint16_t x; memcpy(&x, p, 2); *v = x; return 0; }
-    case GGUF_VT_INT16: { int16_t x; memcpy(&x, p, 2); *v = x; return 0; }
-    case GGUF_VT_UINT32: { uint32_t x; memcpy(&x, p, 4); *v = x; return 0; }
-    case GGUF_VT_INT32: { int32_t x; memcpy(&x, p, 4); *v = x; return 0; }
-    case GGUF_VT_INT64: memcpy(v, p, 8); return 0;
+    case GGUF_VT_UINT8:
+        *v = *p;
+        return 0;
+    case GGUF_VT_INT8:
+        *v = (int8_t)*p;
+        return 0;
+    case GGUF_VT_UINT16: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        *v = x;
+        return 0;
+    }
+    case GGUF_VT_INT16: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        *v = x;
+        return 0;
+    }
+    case GGUF_VT_UINT32: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        *v = x;
+        return 0;
+    }
+    case GGUF_VT_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        *v = x;
+        return 0;
+    }
+    case GGUF_VT_INT64:
+        memcpy(v, p, 8);
+        return 0;
     case GGUF_VT_UINT64: {
         uint64_t x;
         memcpy(&x, p, 8);
@@ -707,7 +760,8 @@ static int read_int(uint32_t t, const uint8_t *p, int64_t *v, int *big)
         *v = (int64_t)(x & (uint64_t)INT64_MAX);
         return 0;
     }
-    default: return E_INVAL;
+    default:
+        return E_INVAL;
     }
 }
 

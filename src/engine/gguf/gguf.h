@@ -21,25 +21,46 @@
 
 #include "common/err.h"
 
-#define GGUF_MAX_TENSORS  (1u << 16)
-#define GGUF_MAX_KV       (1u << 16)
-#define GGUF_MAX_STRING   (1u << 24)  /* one string value or key */
-#define GGUF_MAX_ARRAY    (1u << 24)  /* elements in one array (vocabularies are ~256K) */
-#define GGUF_MAX_DIMS     4
-#define GGUF_MAX_NAME     64
+#define GGUF_MAX_TENSORS (1u << 16)
+#define GGUF_MAX_KV      (1u << 16)
+#define GGUF_MAX_STRING  (1u << 24) /* one string value or key */
+#define GGUF_MAX_ARRAY   (1u << 24) /* elements in one array (vocabularies are ~256K) */
+#define GGUF_MAX_DIMS    4
+#define GGUF_MAX_NAME    64
 
 enum gguf_vtype {
-    GGUF_VT_UINT8 = 0, GGUF_VT_INT8 = 1, GGUF_VT_UINT16 = 2, GGUF_VT_INT16 = 3,
-    GGUF_VT_UINT32 = 4, GGUF_VT_INT32 = 5, GGUF_VT_FLOAT32 = 6, GGUF_VT_BOOL = 7,
-    GGUF_VT_STRING = 8, GGUF_VT_ARRAY = 9, GGUF_VT_UINT64 = 10, GGUF_VT_INT64 = 11,
+    GGUF_VT_UINT8 = 0,
+    GGUF_VT_INT8 = 1,
+    GGUF_VT_UINT16 = 2,
+    GGUF_VT_INT16 = 3,
+    GGUF_VT_UINT32 = 4,
+    GGUF_VT_INT32 = 5,
+    GGUF_VT_FLOAT32 = 6,
+    GGUF_VT_BOOL = 7,
+    GGUF_VT_STRING = 8,
+    GGUF_VT_ARRAY = 9,
+    GGUF_VT_UINT64 = 10,
+    GGUF_VT_INT64 = 11,
     GGUF_VT_FLOAT64 = 12,
 };
 
 /* ggml tensor type ids as stored in GGUF. */
 enum gguf_ttype {
-    GGUF_T_F32 = 0, GGUF_T_F16 = 1, GGUF_T_Q4_0 = 2, GGUF_T_Q4_1 = 3, GGUF_T_Q5_0 = 6,
-    GGUF_T_Q5_1 = 7, GGUF_T_Q8_0 = 8, GGUF_T_Q8_1 = 9, GGUF_T_Q2_K = 10, GGUF_T_Q3_K = 11,
-    GGUF_T_Q4_K = 12, GGUF_T_Q5_K = 13, GGUF_T_Q6_K = 14, GGUF_T_Q8_K = 15, GGUF_T_BF16 = 30,
+    GGUF_T_F32 = 0,
+    GGUF_T_F16 = 1,
+    GGUF_T_Q4_0 = 2,
+    GGUF_T_Q4_1 = 3,
+    GGUF_T_Q5_0 = 6,
+    GGUF_T_Q5_1 = 7,
+    GGUF_T_Q8_0 = 8,
+    GGUF_T_Q8_1 = 9,
+    GGUF_T_Q2_K = 10,
+    GGUF_T_Q3_K = 11,
+    GGUF_T_Q4_K = 12,
+    GGUF_T_Q5_K = 13,
+    GGUF_T_Q6_K = 14,
+    GGUF_T_Q8_K = 15,
+    GGUF_T_BF16 = 30,
     GGUF_T_COUNT = 42,
 };
 
@@ -51,12 +72,12 @@ struct gguf_str {
 struct gguf_kv {
     struct gguf_str key;
     enum gguf_vtype type;
-    enum gguf_vtype arr_type;  /* element type when type == GGUF_VT_ARRAY */
-    uint64_t arr_n;            /* element count when type == GGUF_VT_ARRAY */
-    const uint8_t *val;        /* raw little-endian value bytes (for arrays: first element) */
-    uint64_t val_bytes;        /* bytes of the whole value (for arrays: all elements) */
-    const uint64_t *str_off;   /* string arrays only: offset of element i's length prefix from
-                                * val (arr_n entries, built at open so gguf_arr_str is O(1)) */
+    enum gguf_vtype arr_type; /* element type when type == GGUF_VT_ARRAY */
+    uint64_t arr_n;           /* element count when type == GGUF_VT_ARRAY */
+    const uint8_t *val;       /* raw little-endian value bytes (for arrays: first element) */
+    uint64_t val_bytes;       /* bytes of the whole value (for arrays: all elements) */
+    const uint64_t *str_off;  /* string arrays only: offset of element i's length prefix from
+                               * val (arr_n entries, built at open so gguf_arr_str is O(1)) */
 };
 
 struct gguf_index;
@@ -66,9 +87,9 @@ struct gguf_tensor {
     uint32_t n_dims;
     int64_t ne[GGUF_MAX_DIMS]; /* ne[0] is the row length; unused dims are 1 */
     enum gguf_ttype type;
-    uint64_t offset;           /* relative to the data section */
-    uint64_t nbytes;           /* validated byte size */
-    const void *data;          /* start of the bytes inside the mapped range */
+    uint64_t offset;  /* relative to the data section */
+    uint64_t nbytes;  /* validated byte size */
+    const void *data; /* start of the bytes inside the mapped range */
 };
 
 struct gguf {
@@ -78,11 +99,11 @@ struct gguf {
     struct gguf_kv *kv;
     uint64_t n_tensors;
     struct gguf_tensor *tensors;
-    uint64_t data_offset;      /* file offset of the data section */
-    const uint8_t *base;       /* the whole range */
+    uint64_t data_offset; /* file offset of the data section */
+    const uint8_t *base;  /* the whole range */
     uint64_t size;
-    int owns_map;              /* 1 when gguf_open_fd mapped the file */
-    struct gguf_index *idx;    /* private: hash indexes of keys and tensor names */
+    int owns_map;           /* 1 when gguf_open_fd mapped the file */
+    struct gguf_index *idx; /* private: hash indexes of keys and tensor names */
 };
 
 /* Parses the range [p, p+n) which must stay valid until gguf_close().  When tensors is 0 only the

@@ -78,16 +78,21 @@ static uint32_t w_vsize(uint32_t t)
     switch (t) {
     case GGUF_VT_UINT8:
     case GGUF_VT_INT8:
-    case GGUF_VT_BOOL: return 1;
+    case GGUF_VT_BOOL:
+        return 1;
     case GGUF_VT_UINT16:
-    case GGUF_VT_INT16: return 2;
+    case GGUF_VT_INT16:
+        return 2;
     case GGUF_VT_UINT32:
     case GGUF_VT_INT32:
-    case GGUF_VT_FLOAT32: return 4;
+    case GGUF_VT_FLOAT32:
+        return 4;
     case GGUF_VT_UINT64:
     case GGUF_VT_INT64:
-    case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
+    case GGUF_VT_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -369,8 +374,8 @@ int gguf_w_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, ui
                       const int64_t *ne, const void *data, uint64_t nbytes, int flags)
 {
     int own = (flags & GGUF_W_OWN) != 0;
-    int rc = add_tensor(w, name, type, n_dims, ne, data, nbytes,
-                        flags & (GGUF_W_OWN | GGUF_W_DEFER));
+    int rc =
+        add_tensor(w, name, type, n_dims, ne, data, nbytes, flags & (GGUF_W_OWN | GGUF_W_DEFER));
     if (rc && own)
         mem_free((void *)data);
     return rc;

@@ -76,7 +76,6 @@ CORRAL_WARN_UNUSED int gguf_w_write_file(const struct gguf_writer *w, const char
  * GGUF_W_DEFER, so a quantizer never holds more than one output tensor in memory.  An error of
  * fill is returned as is and no file is left behind. */
 CORRAL_WARN_UNUSED int gguf_w_write_file_fill(const struct gguf_writer *w, const char *path,
-                                              gguf_w_fill_fn fill, void *ctx,
-                                              struct err_info *ei);
+                                              gguf_w_fill_fn fill, void *ctx, struct err_info *ei);
 
 #endif

@@ -19,8 +19,8 @@ static int isa_supported(enum kern_isa isa)
     if (isa == KERN_ISA_AVX2)
         return avx2;
     if (isa == KERN_ISA_AVX512)
-        return avx2 && cpu_has(CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ |
-                               CPU_AVX512VNNI);
+        return avx2 &&
+               cpu_has(CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ | CPU_AVX512VNNI);
 #endif
     return isa == KERN_ISA_SCALAR;
 }

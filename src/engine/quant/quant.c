@@ -35,15 +35,15 @@ struct ftype_info {
 };
 
 static const struct ftype_info ftypes[] = {
-    {"F32", QUANT_FT_F32, GGUF_T_F32},          {"F16", QUANT_FT_F16, GGUF_T_F16},
-    {"BF16", QUANT_FT_BF16, GGUF_T_BF16},       {"Q4_0", QUANT_FT_Q4_0, GGUF_T_Q4_0},
-    {"Q4_1", QUANT_FT_Q4_1, GGUF_T_Q4_1},       {"Q5_0", QUANT_FT_Q5_0, GGUF_T_Q5_0},
-    {"Q5_1", QUANT_FT_Q5_1, GGUF_T_Q5_1},       {"Q8_0", QUANT_FT_Q8_0, GGUF_T_Q8_0},
-    {"Q2_K", QUANT_FT_Q2_K, GGUF_T_Q2_K},       {"Q2_K_S", QUANT_FT_Q2_K_S, GGUF_T_Q2_K},
-    {"Q3_K_S", QUANT_FT_Q3_K_S, GGUF_T_Q3_K},   {"Q3_K_M", QUANT_FT_Q3_K_M, GGUF_T_Q3_K},
-    {"Q3_K_L", QUANT_FT_Q3_K_L, GGUF_T_Q3_K},   {"Q4_K_S", QUANT_FT_Q4_K_S, GGUF_T_Q4_K},
-    {"Q4_K_M", QUANT_FT_Q4_K_M, GGUF_T_Q4_K},   {"Q5_K_S", QUANT_FT_Q5_K_S, GGUF_T_Q5_K},
-    {"Q5_K_M", QUANT_FT_Q5_K_M, GGUF_T_Q5_K},   {"Q6_K", QUANT_FT_Q6_K, GGUF_T_Q6_K},
+    {"F32", QUANT_FT_F32, GGUF_T_F32},        {"F16", QUANT_FT_F16, GGUF_T_F16},
+    {"BF16", QUANT_FT_BF16, GGUF_T_BF16},     {"Q4_0", QUANT_FT_Q4_0, GGUF_T_Q4_0},
+    {"Q4_1", QUANT_FT_Q4_1, GGUF_T_Q4_1},     {"Q5_0", QUANT_FT_Q5_0, GGUF_T_Q5_0},
+    {"Q5_1", QUANT_FT_Q5_1, GGUF_T_Q5_1},     {"Q8_0", QUANT_FT_Q8_0, GGUF_T_Q8_0},
+    {"Q2_K", QUANT_FT_Q2_K, GGUF_T_Q2_K},     {"Q2_K_S", QUANT_FT_Q2_K_S, GGUF_T_Q2_K},
+    {"Q3_K_S", QUANT_FT_Q3_K_S, GGUF_T_Q3_K}, {"Q3_K_M", QUANT_FT_Q3_K_M, GGUF_T_Q3_K},
+    {"Q3_K_L", QUANT_FT_Q3_K_L, GGUF_T_Q3_K}, {"Q4_K_S", QUANT_FT_Q4_K_S, GGUF_T_Q4_K},
+    {"Q4_K_M", QUANT_FT_Q4_K_M, GGUF_T_Q4_K}, {"Q5_K_S", QUANT_FT_Q5_K_S, GGUF_T_Q5_K},
+    {"Q5_K_M", QUANT_FT_Q5_K_M, GGUF_T_Q5_K}, {"Q6_K", QUANT_FT_Q6_K, GGUF_T_Q6_K},
 };
 #define N_FTYPES (sizeof(ftypes) / sizeof(ftypes[0]))
 
@@ -64,8 +64,9 @@ int quant_ftype_parse(const char *name, uint32_t *ftype)
         }
     if (strcasecmp(name, "Q4_K") == 0 || strcasecmp(name, "Q5_K") == 0 ||
         strcasecmp(name, "Q3_K") == 0) { /* llama-quantize aliases: the _M mixes */
-        *ftype = name[1] == '4' ? QUANT_FT_Q4_K_M : name[1] == '5' ? QUANT_FT_Q5_K_M
-                                                                  : QUANT_FT_Q3_K_M;
+        *ftype = name[1] == '4'   ? QUANT_FT_Q4_K_M
+                 : name[1] == '5' ? QUANT_FT_Q5_K_M
+                                  : QUANT_FT_Q3_K_M;
         return 0;
     }
     return E_INVAL;
@@ -164,13 +165,30 @@ static int ends_with(const char *s, const char *suf)
 static int should_quantize(const char *name, const struct gguf_tensor *t)
 {
     static const char *const skip[] = {
-        "_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
-        "ssm_conv1d.weight", "shortconv.conv.weight", "time_mix_first.weight",
-        "time_mix_w0.weight", "time_mix_w1.weight", "time_mix_w2.weight", "time_mix_v0.weight",
-        "time_mix_v1.weight", "time_mix_v2.weight", "time_mix_a0.weight", "time_mix_a1.weight",
-        "time_mix_a2.weight", "time_mix_g1.weight", "time_mix_g2.weight",
-        "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight",
-        "attn_rel_b.weight", ".position_embd.",
+        "_norm.weight",
+        "ffn_gate_inp.weight",
+        "altup",
+        "laurel",
+        "per_layer_model_proj",
+        "ssm_conv1d.weight",
+        "shortconv.conv.weight",
+        "time_mix_first.weight",
+        "time_mix_w0.weight",
+        "time_mix_w1.weight",
+        "time_mix_w2.weight",
+        "time_mix_v0.weight",
+        "time_mix_v1.weight",
+        "time_mix_v2.weight",
+        "time_mix_a0.weight",
+        "time_mix_a1.weight",
+        "time_mix_a2.weight",
+        "time_mix_g1.weight",
+        "time_mix_g2.weight",
+        "time_mix_decay_w1.weight",
+        "time_mix_decay_w2.weight",
+        "time_mix_lerp_fused.weight",
+        "attn_rel_b.weight",
+        ".position_embd.",
     };
     if (!ends_with(name, "weight") || eff_dims(t) < 2)
         return 0;
@@ -216,8 +234,7 @@ static uint32_t attn_v_type(struct qctx *q, uint32_t t)
         t = i < 2 ? GGUF_T_Q5_K : GGUF_T_Q4_K;
     else if (f == QUANT_FT_Q3_K_L)
         t = GGUF_T_Q5_K;
-    else if ((f == QUANT_FT_Q4_K_M || f == QUANT_FT_Q5_K_M) &&
-             use_more_bits(i, q->n_attention_wv))
+    else if ((f == QUANT_FT_Q4_K_M || f == QUANT_FT_Q5_K_M) && use_more_bits(i, q->n_attention_wv))
         t = GGUF_T_Q6_K;
     else if (f == QUANT_FT_Q4_K_S && i < 4)
         t = GGUF_T_Q5_K;
@@ -238,7 +255,7 @@ static uint32_t ffn_down_type(struct qctx *q, uint32_t t, const char *name)
         if (i < n / 8)
             t = GGUF_T_Q4_K;
     } else if (f == QUANT_FT_Q3_K_M)
-        t = i < n / 16 ? GGUF_T_Q5_K
+        t = i < n / 16                            ? GGUF_T_Q5_K
             : (!q->falcon || use_more_bits(i, n)) ? GGUF_T_Q4_K
                                                   : GGUF_T_Q3_K;
     else if (f == QUANT_FT_Q3_K_L)
@@ -291,13 +308,23 @@ static uint32_t fallback(uint32_t t, int64_t nx, uint32_t *fb)
     if (nx % gguf_type_block_elems(t) == 0)
         return t;
     switch (t) {
-    case GGUF_T_Q4_K: t = GGUF_T_Q5_0; break;
-    case GGUF_T_Q5_K: t = GGUF_T_Q5_1; break;
-    case GGUF_T_Q6_K: t = GGUF_T_Q8_0; break;
+    case GGUF_T_Q4_K:
+        t = GGUF_T_Q5_0;
+        break;
+    case GGUF_T_Q5_K:
+        t = GGUF_T_Q5_1;
+        break;
+    case GGUF_T_Q6_K:
+        t = GGUF_T_Q8_0;
+        break;
     /* llama.cpp picks IQ4_NL for Q2_K/Q3_K, which we cannot write: Q4_0 is the nearest type. */
     case GGUF_T_Q2_K:
-    case GGUF_T_Q3_K: t = GGUF_T_Q4_0; break;
-    default: t = GGUF_T_F16; break;
+    case GGUF_T_Q3_K:
+        t = GGUF_T_Q4_0;
+        break;
+    default:
+        t = GGUF_T_F16;
+        break;
     }
     if (nx % gguf_type_block_elems(t) != 0)
         t = GGUF_T_F16;
@@ -396,11 +423,15 @@ static int plan_one(struct qctx *q, const struct quant_opts *o, const struct fty
     }
     if (nt != t->type) {
         if (!input_convertible(t->type))
-            return err_set(ei, E_UNSUPPORTED, "quantize: tensor '%s' has type %s, which cannot be "
-                           "converted", name, gguf_type_name(t->type));
+            return err_set(ei, E_UNSUPPORTED,
+                           "quantize: tensor '%s' has type %s, which cannot be "
+                           "converted",
+                           name, gguf_type_name(t->type));
         if (is_quantized_type(t->type) && !o->allow_requantize)
-            return err_set(ei, E_UNSUPPORTED, "quantize: tensor '%s' is already %s; requantizing "
-                           "is disabled (use --allow-requantize)", name, gguf_type_name(t->type));
+            return err_set(ei, E_UNSUPPORTED,
+                           "quantize: tensor '%s' is already %s; requantizing "
+                           "is disabled (use --allow-requantize)",
+                           name, gguf_type_name(t->type));
     }
     *out = nt;
     return 0;

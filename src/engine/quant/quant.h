@@ -23,10 +23,23 @@
 
 /* llama_ftype values (general.file_type). */
 enum quant_ftype {
-    QUANT_FT_F32 = 0, QUANT_FT_F16 = 1, QUANT_FT_Q4_0 = 2, QUANT_FT_Q4_1 = 3, QUANT_FT_Q8_0 = 7,
-    QUANT_FT_Q5_0 = 8, QUANT_FT_Q5_1 = 9, QUANT_FT_Q2_K = 10, QUANT_FT_Q3_K_S = 11,
-    QUANT_FT_Q3_K_M = 12, QUANT_FT_Q3_K_L = 13, QUANT_FT_Q4_K_S = 14, QUANT_FT_Q4_K_M = 15,
-    QUANT_FT_Q5_K_S = 16, QUANT_FT_Q5_K_M = 17, QUANT_FT_Q6_K = 18, QUANT_FT_Q2_K_S = 21,
+    QUANT_FT_F32 = 0,
+    QUANT_FT_F16 = 1,
+    QUANT_FT_Q4_0 = 2,
+    QUANT_FT_Q4_1 = 3,
+    QUANT_FT_Q8_0 = 7,
+    QUANT_FT_Q5_0 = 8,
+    QUANT_FT_Q5_1 = 9,
+    QUANT_FT_Q2_K = 10,
+    QUANT_FT_Q3_K_S = 11,
+    QUANT_FT_Q3_K_M = 12,
+    QUANT_FT_Q3_K_L = 13,
+    QUANT_FT_Q4_K_S = 14,
+    QUANT_FT_Q4_K_M = 15,
+    QUANT_FT_Q5_K_S = 16,
+    QUANT_FT_Q5_K_M = 17,
+    QUANT_FT_Q6_K = 18,
+    QUANT_FT_Q2_K_S = 21,
     QUANT_FT_BF16 = 32,
 };
 
