@@ -395,8 +395,8 @@ static int classify(struct MHD_Connection *c, struct sreq *r)
             return 403;
         snprintf(r->origin, sizeof(r->origin), "%s", origin);
     }
-    if (!strcmp(r->method, "OPTIONS"))
-        return 204;
+    if (!strcmp(r->method, "OPTIONS") && *r->origin)
+        return 204; /* CORS preflight; a bare OPTIONS falls through to routing (405/404) */
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;
     rc = api_route_find(r->method, r->path, &r->route, (const char **)&r->param);

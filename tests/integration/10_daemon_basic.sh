@@ -36,6 +36,7 @@ expect_status 403 -H 'Origin: https://evil.example' "$URL/api/tags"
 curl -s -D "$T/h" -o /dev/null -H 'Origin: http://localhost:3000' "$URL/api/tags"
 grep -qi '^Access-Control-Allow-Origin: http://localhost:3000' "$T/h" || fail "CORS header"
 expect_status 204 -X OPTIONS -H 'Origin: http://localhost:3000' "$URL/api/chat"
+expect_status 405 -X OPTIONS "$URL/api/tags"
 
 # slow clients (headers or body trickling in, then silence) do not stall anyone else
 for fd in 5 6 7 8; do
