@@ -29,6 +29,7 @@ struct chat {
     int mode;                 /* 0 undecided, 1 content, 2 tool call */
     struct buf held;          /* text held while undecided / in a tool call */
     struct buf text;          /* whole answer when not streaming */
+    struct buf think;         /* whole thinking when not streaming */
     uint64_t t0, load_ns;
 };
 
@@ -145,6 +146,8 @@ static json_t *chat_line(const struct chat *c, const char *p, size_t n, json_t *
     if (!o)
         return NULL;
     msg = json_pack("{s:s, s:s%}", "role", "assistant", "content", p, n);
+    if (msg && done && !c->resp->stream && c->think.n)
+        json_object_set_new(msg, "thinking", json_stringn(buf_str(&c->think), c->think.n));
     if (msg && calls)
         json_object_set_new(msg, "tool_calls", calls);
     json_object_set_new(o, "message", msg);
@@ -189,6 +192,18 @@ static int chat_piece(void *user, const char *p, size_t n)
     if ((rc = buf_append(&c->held, p, n)) != 0)
         return rc;
     return c->mode == 0 ? decide(c) : 0;
+}
+
+static int chat_thinking(void *user, const char *p, size_t n)
+{
+    struct chat *c = user;
+    json_t *o;
+    if (!c->resp->stream)
+        return buf_append(&c->think, p, n);
+    if (!(o = chat_line(c, "", 0, NULL, 0)))
+        return E_NOMEM;
+    json_object_set_new(json_object_get(o, "message"), "thinking", json_stringn(p, n));
+    return api_stream_line(c->resp, o);
 }
 
 static int chat_done(void *user, const json_t *done)
@@ -355,7 +370,7 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
     struct api_llm *llm = api_serve_llm(req->env);
     struct err_info ei = {0};
     struct chat c;
-    struct api_serve_sink sink = {&c, chat_piece, chat_done};
+    struct api_serve_sink sink = {&c, chat_piece, chat_done, chat_thinking};
     struct buf prompt;
     json_t *msgs = assemble(m, json_object_get(req->json, "messages")), *body = NULL;
     void *lease = NULL;
@@ -370,6 +385,7 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
     buf_init(&prompt, TMPL_MAX_OUTPUT);
     buf_init(&c.held, API_SERVE_MAX_TEXT);
     buf_init(&c.text, API_SERVE_MAX_TEXT);
+    buf_init(&c.think, API_SERVE_MAX_TEXT);
     (void)json_get_bool(req->json, "truncate", &truncate, NULL);
     if (!msgs || !llm) {
         rc = api_resp_error(resp, 500, "%s", msgs ? "no scheduler" : "out of memory");
@@ -384,7 +400,9 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
     rc = fit_prompt(llm, lease, m, r, msgs, tools, truncate, &prompt, &ei);
     if (rc == 0) {
         body = api_serve_complete_body(buf_str(&prompt), NULL, r->options);
-        rc = body ? api_serve_run(req, llm, lease, body, &sink, &ei) : E_NOMEM;
+        rc = body ? api_serve_run(req, llm, lease, body, &sink,
+                                  api_serve_think_mode(r, m, buf_str(&prompt)), &ei)
+                  : E_NOMEM;
     }
     llm->release(lease, r->keep_alive_ns);
     if (rc == E_CANCELLED)
@@ -400,6 +418,7 @@ out:
     buf_fini(&prompt);
     buf_fini(&c.held);
     buf_fini(&c.text);
+    buf_fini(&c.think);
     return rc;
 }
 

@@ -19,6 +19,7 @@ struct gen {
     struct api_resp *resp;
     struct api_serve_req *r;
     struct buf text;      /* whole answer when not streaming */
+    struct buf think;     /* whole thinking when not streaming */
     uint64_t t0, load_ns;
     int raw;
 };
@@ -36,6 +37,20 @@ static int gen_piece(void *user, const char *p, size_t n)
     return api_stream_line(g->resp, o);
 }
 
+static int gen_thinking(void *user, const char *p, size_t n)
+{
+    struct gen *g = user;
+    json_t *o;
+    if (!g->resp->stream)
+        return buf_append(&g->think, p, n);
+    if (!(o = api_serve_head(g->r->model)))
+        return E_NOMEM;
+    json_object_set_new(o, "response", json_string(""));
+    json_object_set_new(o, "thinking", json_stringn(p, n));
+    json_object_set_new(o, "done", json_false());
+    return api_stream_line(g->resp, o);
+}
+
 static int gen_done(void *user, const json_t *done)
 {
     struct gen *g = user;
@@ -45,6 +60,8 @@ static int gen_done(void *user, const json_t *done)
         return E_NOMEM;
     json_object_set_new(o, "response", json_stringn(g->resp->stream ? "" : buf_str(&g->text),
                                                     g->resp->stream ? 0 : g->text.n));
+    if (!g->resp->stream && g->think.n)
+        json_object_set_new(o, "thinking", json_stringn(buf_str(&g->think), g->think.n));
     json_object_set_new(o, "done", json_true());
     json_object_set_new(o, "done_reason", json_string(reason ? reason : "stop"));
     if (!g->raw && json_is_array(json_object_get(done, "context")))
@@ -161,14 +178,15 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
 {
     struct api_llm *llm = api_serve_llm(req->env);
     struct err_info ei = {0};
-    struct gen g = {resp, r, {0}, api_serve_now_ns(), 0, raw};
-    struct api_serve_sink sink = {&g, gen_piece, gen_done};
+    struct gen g = {resp, r, {0}, {0}, api_serve_now_ns(), 0, raw};
+    struct api_serve_sink sink = {&g, gen_piece, gen_done, gen_thinking};
     struct buf prompt;
     json_t *body = NULL;
     void *lease = NULL;
     int rc;
     buf_init(&prompt, TMPL_MAX_OUTPUT);
     buf_init(&g.text, API_SERVE_MAX_TEXT);
+    buf_init(&g.think, API_SERVE_MAX_TEXT);
     if (raw)
         rc = buf_puts(&prompt, json_string_value(json_object_get(req->json, "prompt")));
     else
@@ -189,7 +207,10 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
     }
     body = api_serve_complete_body(buf_str(&prompt), json_object_get(req->json, "context"),
                                    r->options);
-    rc = body ? api_serve_run(req, llm, lease, body, &sink, &ei) : E_NOMEM;
+    rc = body ? api_serve_run(req, llm, lease, body, &sink,
+                              raw ? API_THINK_OFF : api_serve_think_mode(r, m, buf_str(&prompt)),
+                              &ei)
+              : E_NOMEM;
     llm->release(lease, r->keep_alive_ns);
     if (rc == E_CANCELLED)
         goto out;
@@ -202,6 +223,7 @@ out:
     json_decref(body);
     buf_fini(&prompt);
     buf_fini(&g.text);
+    buf_fini(&g.think);
     return rc;
 }
 

@@ -319,12 +319,107 @@ static int cancelled(const struct api_req *req)
     return req->cancelled && atomic_load(req->cancelled);
 }
 
-int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
-                  const json_t *body, const struct api_serve_sink *sink, struct err_info *ei)
+enum api_think_mode api_serve_think_mode(const struct api_serve_req *r,
+                                         const struct api_serve_model *m, const char *prompt)
+{
+    size_t n = strlen(prompt);
+    if (!(r->think || (!r->think_set && m->thinking)) || !strstr(m->tmpl, "<think>"))
+        return API_THINK_OFF;
+    while (n > 0 && (prompt[n - 1] == '\n' || prompt[n - 1] == ' '))
+        n--;
+    return n >= 7 && memcmp(prompt + n - 7, "<think>", 7) == 0 ? API_THINK_INSIDE
+                                                               : API_THINK_TAGS;
+}
+
+/* Streaming splitter: state 0 = before the answer (a <think> may come), 1 = thinking,
+ * 2 = content.  A tail that may be the start of a tag is held back. */
+struct splitter {
+    int state;
+    struct buf hold;
+    const struct api_serve_sink *sink;
+};
+
+static size_t tag_prefix_tail(const char *p, size_t n, const char *tag)
+{
+    size_t tl = strlen(tag);
+    for (size_t k = tl - 1; k > 0; k--)
+        if (k <= n && memcmp(p + n - k, tag, k) == 0)
+            return k;
+    return 0;
+}
+
+static int emit_part(const struct splitter *sp, int thinking, const char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (thinking)
+        return sp->sink->thinking ? sp->sink->thinking(sp->sink->user, p, n) : 0;
+    return sp->sink->piece(sp->sink->user, p, n);
+}
+
+/* Processes what is held; final flushes everything. */
+static int split_step(struct splitter *sp, int final)
+{
+    const char *h = buf_str(&sp->hold);
+    size_t n = sp->hold.n, lead, keep;
+    const char *end;
+    int rc;
+    if (sp->state == 0) {
+        lead = strspn(h, " \t\r\n");
+        if (n - lead >= 7 || final) {
+            sp->state = (n - lead >= 7 && !memcmp(h + lead, "<think>", 7)) ? 1 : 2;
+            if (sp->state == 1) {
+                memmove(sp->hold.p, h + lead + 7, n - lead - 7);
+                sp->hold.n = n - lead - 7;
+                sp->hold.p[sp->hold.n] = '\0';
+            }
+            return split_step(sp, final);
+        }
+        if (memcmp(h + lead, "<think>", n - lead) != 0) {
+            sp->state = 2;
+            return split_step(sp, final);
+        }
+        return 0;
+    }
+    if (sp->state == 2) {
+        rc = emit_part(sp, 0, h, n);
+        buf_reset(&sp->hold);
+        return rc;
+    }
+    if ((end = strstr(h, "</think>")) != NULL) {
+        size_t at = (size_t)(end - h), rest = at + 8;
+        if ((rc = emit_part(sp, 1, h, at)) != 0)
+            return rc;
+        rest += strspn(h + rest, " \t\r\n");
+        memmove(sp->hold.p, h + rest, n - rest);
+        sp->hold.n = n - rest;
+        sp->hold.p[sp->hold.n] = '\0';
+        sp->state = 2;
+        return split_step(sp, final);
+    }
+    keep = final ? 0 : tag_prefix_tail(h, n, "</think>");
+    if ((rc = emit_part(sp, 1, h, n - keep)) != 0)
+        return rc;
+    memmove(sp->hold.p, h + n - keep, keep);
+    sp->hold.n = keep;
+    sp->hold.p[keep] = '\0';
+    return 0;
+}
+
+static int split_push(struct splitter *sp, const char *p, size_t n)
 {
     int rc;
-    if ((rc = llm->complete(lease, body, ei)) != 0)
+    if (sp->state == 2 && sp->hold.n == 0)
+        return sp->sink->piece(sp->sink->user, p, n);
+    if ((rc = buf_append(&sp->hold, p, n)) != 0)
         return rc;
+    return split_step(sp, 0);
+}
+
+static int run_loop(const struct api_req *req, struct api_llm *llm, void *lease,
+                    struct splitter *sp, struct err_info *ei)
+{
+    int rc;
     for (;;) {
         json_t *ev = NULL;
         const char *t;
@@ -342,9 +437,11 @@ int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
         if (!strcmp(t, "piece")) {
             json_t *tx = json_object_get(ev, "text");
             if (json_string_length(tx) > 0)
-                rc = sink->piece(sink->user, json_string_value(tx), json_string_length(tx));
+                rc = split_push(sp, json_string_value(tx), json_string_length(tx));
         } else if (!strcmp(t, "done")) {
-            rc = sink->done(sink->user, ev);
+            rc = split_step(sp, 1);
+            if (rc == 0)
+                rc = sp->sink->done(sp->sink->user, ev);
             json_decref(ev);
             return rc;
         } else if (!strcmp(t, "error")) {
@@ -358,6 +455,22 @@ int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
             return rc;
         }
     }
+}
+
+int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
+                  const json_t *body, const struct api_serve_sink *sink,
+                  enum api_think_mode mode, struct err_info *ei)
+{
+    struct splitter sp;
+    int rc;
+    if ((rc = llm->complete(lease, body, ei)) != 0)
+        return rc;
+    sp.state = mode == API_THINK_OFF ? 2 : mode == API_THINK_INSIDE ? 1 : 0;
+    sp.sink = sink;
+    buf_init(&sp.hold, API_SERVE_MAX_TEXT);
+    rc = run_loop(req, llm, lease, &sp, ei);
+    buf_fini(&sp.hold);
+    return rc;
 }
 
 uint64_t api_serve_now_ns(void)

@@ -91,15 +91,30 @@ json_t *api_serve_complete_body(const char *prompt, const json_t *context,
 /* Per-event callbacks of api_serve_run. */
 struct api_serve_sink {
     void *user;
-    /* a text piece (UTF-8, never empty) */
+    /* a text piece of the answer (UTF-8, never empty) */
     int (*piece)(void *user, const char *text, size_t n);
     /* the final event (`done`) */
     int (*done)(void *user, const json_t *done);
+    /* a piece of thinking (text between <think> and </think>), never empty; NULL drops it */
+    int (*thinking)(void *user, const char *text, size_t n);
 };
 
-/* Sends body to the lease and forwards events to sink until `done`.  Returns 0, E_CANCELLED
- * (client gone: the runner was told to stop), or the runner's error (message in ei). */
+enum api_think_mode {
+    API_THINK_OFF = 0,    /* the output is all content */
+    API_THINK_TAGS = 1,   /* a leading <think>...</think> block is thinking */
+    API_THINK_INSIDE = 2, /* the prompt opened <think>: output is thinking until </think> */
+};
+
+/* How to split the output of a request: thinking requested (or defaulted on for a thinking
+ * model) and a template that uses <think> tags; INSIDE when the prompt ends in "<think>". */
+enum api_think_mode api_serve_think_mode(const struct api_serve_req *r,
+                                         const struct api_serve_model *m, const char *prompt);
+
+/* Sends body to the lease and forwards events to sink until `done`, splitting thinking from
+ * content per mode.  Returns 0, E_CANCELLED (client gone: the runner was told to stop), or the
+ * runner's error (message in ei). */
 int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
-                  const json_t *body, const struct api_serve_sink *sink, struct err_info *ei);
+                  const json_t *body, const struct api_serve_sink *sink,
+                  enum api_think_mode mode, struct err_info *ei);
 
 #endif

@@ -145,6 +145,9 @@ static void setup(struct fixture *x)
               "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}{{ if .Tools }}T{{ end "
               "}}<|assistant|>{{ if .ToolCalls }}<tool_call>{{ range .ToolCalls }}{{ "
               ".Function.Name }}{{ end }}</tool_call>{{ end }}");
+    put_model(x, "thinky",
+              "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}<|assistant|>{{ if "
+              ".Think }}<think>{{ end }}");
 }
 
 static json_t *call(struct fixture *x, const char *path, const char *body, int *status)
@@ -321,4 +324,42 @@ TEST(api_template_from_gguf_chat_template)
     ASSERT_EQ_STR(tmpl, "{{ .Prompt }}");
     ASSERT(params == NULL);
     mem_free(tmpl);
+}
+
+TEST(api_thinking_split)
+{
+    struct fixture x;
+    const char *inside[] = {"I ponder", " more</thi", "nk>\n\nAnswer", NULL};
+    const char *tags[] = {"  <thi", "nk>hmm</think>", "Done", NULL};
+    int st = 0;
+    json_t *o, *msg;
+    setup(&x);
+    /* chat, think:true: the prompt opens <think>, output is thinking until </think> */
+    x.f.pieces = inside;
+    o = call(&x, "/api/chat",
+             "{\"model\":\"thinky\",\"think\":true,\"stream\":false,\"messages\":"
+             "[{\"role\":\"user\",\"content\":\"q\"}]}",
+             &st);
+    ASSERT_EQ_INT(st, 200);
+    msg = json_object_get(o, "message");
+    ASSERT_EQ_STR(json_string_value(json_object_get(msg, "thinking")), "I ponder more");
+    ASSERT_EQ_STR(json_string_value(json_object_get(msg, "content")), "Answer");
+    json_decref(o);
+    json_decref(x.f.last_body);
+    x.f.last_body = NULL;
+    /* generate, think unset on a thinking model: a leading <think> block is split off */
+    x.f.pieces = tags;
+    o = call(&x, "/api/generate", "{\"model\":\"thinky\",\"prompt\":\"q\",\"stream\":false}",
+             &st);
+    ASSERT_EQ_INT(st, 200);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "thinking")), "hmm");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "response")), "Done");
+    json_decref(o);
+    json_decref(x.f.last_body);
+    x.f.last_body = NULL;
+    /* think on a model without thinking is a 400 */
+    o = call(&x, "/api/generate", "{\"model\":\"plain\",\"prompt\":\"q\",\"think\":true}", &st);
+    ASSERT_EQ_INT(st, 400);
+    json_decref(o);
+    store_close(x.st);
 }
