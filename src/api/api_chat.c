@@ -24,12 +24,12 @@
 struct chat {
     struct api_resp *resp;
     struct api_serve_req *r;
-    const json_t *tools;      /* request tools or NULL */
-    char tag[CHAT_TAG_MAX];   /* tool-call tag; "" when tools are off */
-    int mode;                 /* 0 undecided, 1 content, 2 tool call */
-    struct buf held;          /* text held while undecided / in a tool call */
-    struct buf text;          /* whole answer when not streaming */
-    struct buf think;         /* whole thinking when not streaming */
+    const json_t *tools;    /* request tools or NULL */
+    char tag[CHAT_TAG_MAX]; /* tool-call tag; "" when tools are off */
+    int mode;               /* 0 undecided, 1 content, 2 tool call */
+    struct buf held;        /* text held while undecided / in a tool call */
+    struct buf text;        /* whole answer when not streaming */
+    struct buf think;       /* whole thinking when not streaming */
     uint64_t t0, load_ns;
 };
 
@@ -122,11 +122,9 @@ static json_t *parse_calls(const json_t *tools, const char *p, size_t n)
         used = obj ? je.position : 1;
         if (obj && json_is_object(obj) &&
             tool_known(tools, json_string_value(json_object_get(obj, "name")))) {
-            json_t *fn = json_pack("{s:i, s:O, s:o}", "index", (int)json_array_size(calls),
-                                   "name", json_object_get(obj, "name"), "arguments",
-                                   call_args(obj));
-            json_array_append_new(calls, json_pack("{s:o, s:o}", "id", call_id(), "function",
-                                                   fn));
+            json_t *fn = json_pack("{s:i, s:O, s:o}", "index", (int)json_array_size(calls), "name",
+                                   json_object_get(obj, "name"), "arguments", call_args(obj));
+            json_array_append_new(calls, json_pack("{s:o, s:o}", "id", call_id(), "function", fn));
         }
         json_decref(obj);
         i = (size_t)(o - p) + (used ? used : 1);
@@ -274,8 +272,7 @@ static json_t *assemble(const struct api_serve_model *m, const json_t *req_msgs)
     if (!all)
         return NULL;
     if (m->system && *m->system && (!first || strcasecmp(first, "system") != 0))
-        json_array_append_new(all,
-                              json_pack("{s:s, s:s}", "role", "system", "content", m->system));
+        json_array_append_new(all, json_pack("{s:s, s:s}", "role", "system", "content", m->system));
     if (json_is_array(m->messages))
         json_array_foreach(m->messages, i, v) json_array_append(all, v);
     json_array_foreach((json_t *)req_msgs, i, v)
@@ -295,9 +292,9 @@ static json_t *assemble(const struct api_serve_model *m, const json_t *req_msgs)
 static int render(const struct api_serve_model *m, const struct api_serve_req *r,
                   const json_t *msgs, const json_t *tools, struct buf *out, struct err_info *ei)
 {
-    json_t *vals = json_pack("{s:O, s:b, s:s, s:b}", "Messages", msgs, "Think", r->think,
-                             "ThinkLevel", r->think_level ? r->think_level : "", "IsThinkSet",
-                             r->think_set);
+    json_t *vals =
+        json_pack("{s:O, s:b, s:s, s:b}", "Messages", msgs, "Think", r->think, "ThinkLevel",
+                  r->think_level ? r->think_level : "", "IsThinkSet", r->think_set);
     int rc;
     if (!vals)
         return E_NOMEM;
@@ -391,8 +388,8 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
         rc = api_resp_error(resp, 500, "%s", msgs ? "no scheduler" : "out of memory");
         goto out;
     }
-    rc = llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &c.load_ns,
-                      &ei);
+    rc =
+        llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &c.load_ns, &ei);
     if (rc != 0) {
         rc = api_serve_acquire_error(resp, rc, &ei);
         goto out;
@@ -408,8 +405,8 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
     if (rc == E_CANCELLED)
         goto out;
     if (rc != 0)
-        rc = api_resp_error(resp, rc == E_INVAL ? 400 : 500, "%s",
-                            ei.msg[0] ? ei.msg : err_str(rc));
+        rc =
+            api_resp_error(resp, rc == E_INVAL ? 400 : 500, "%s", ei.msg[0] ? ei.msg : err_str(rc));
     else
         rc = 0; /* the adapter calls api_stream_finish */
 out:

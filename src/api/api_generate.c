@@ -18,8 +18,8 @@
 struct gen {
     struct api_resp *resp;
     struct api_serve_req *r;
-    struct buf text;      /* whole answer when not streaming */
-    struct buf think;     /* whole thinking when not streaming */
+    struct buf text;  /* whole answer when not streaming */
+    struct buf think; /* whole thinking when not streaming */
     uint64_t t0, load_ns;
     int raw;
 };
@@ -58,8 +58,9 @@ static int gen_done(void *user, const json_t *done)
     json_t *o = api_serve_head(g->r->model);
     if (!o)
         return E_NOMEM;
-    json_object_set_new(o, "response", json_stringn(g->resp->stream ? "" : buf_str(&g->text),
-                                                    g->resp->stream ? 0 : g->text.n));
+    json_object_set_new(
+        o, "response",
+        json_stringn(g->resp->stream ? "" : buf_str(&g->text), g->resp->stream ? 0 : g->text.n));
     if (!g->resp->stream && g->think.n)
         json_object_set_new(o, "thinking", json_stringn(buf_str(&g->think), g->think.n));
     json_object_set_new(o, "done", json_true());
@@ -71,8 +72,8 @@ static int gen_done(void *user, const json_t *done)
 }
 
 /* Messages for the template: system, model MESSAGEs (without a context), the user prompt. */
-static json_t *gen_messages(const struct api_serve_model *m, const char *system,
-                            const char *prompt, const json_t *images, int have_context)
+static json_t *gen_messages(const struct api_serve_model *m, const char *system, const char *prompt,
+                            const json_t *images, int have_context)
 {
     json_t *msgs = json_array(), *u;
     size_t i;
@@ -116,11 +117,10 @@ static int gen_render(const json_t *body, const struct api_serve_model *m,
         json_object_set_new(vals, "Suffix", json_string(suffix));
         json_object_set_new(vals, "Messages", json_array());
     } else {
-        json_object_set_new(
-            vals, "Messages",
-            gen_messages(m, system ? system : m->system, prompt ? prompt : "",
-                         json_object_get(body, "images"),
-                         json_array_size(json_object_get(body, "context")) > 0));
+        json_object_set_new(vals, "Messages",
+                            gen_messages(m, system ? system : m->system, prompt ? prompt : "",
+                                         json_object_get(body, "images"),
+                                         json_array_size(json_object_get(body, "context")) > 0));
     }
     think_values(vals, r);
     rc = tmpl_execute(tsrc, strlen(tsrc), vals, out, ei);
@@ -146,15 +146,17 @@ static int gen_check_body(const json_t *body, int *raw, struct err_info *ei)
     if (ctx && !json_is_null(ctx)) {
         if (!json_is_array(ctx) || json_array_size(ctx) > API_SERVE_MAX_CTX)
             return err_set(ei, E_INVAL, "context must be an array of token ids");
-        json_array_foreach(ctx, i, v) if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return err_set(ei, E_INVAL, "context must be an array of token ids");
+        json_array_foreach(ctx, i,
+                           v) if (!json_is_integer(v) ||
+                                  json_integer_value(v) <
+                                      0) return err_set(ei, E_INVAL,
+                                                        "context must be an array of token ids");
     }
     v = json_object_get(body, "images");
     if (v && !json_is_null(v) && !json_is_array(v))
         return err_set(ei, E_INVAL, "images must be an array of base64 strings");
     if (*raw && ((json_get_str(body, "template", &s, NULL) == 0 && *s) ||
-                 (json_get_str(body, "system", &s, NULL) == 0 && *s) ||
-                 json_array_size(ctx) > 0))
+                 (json_get_str(body, "system", &s, NULL) == 0 && *s) || json_array_size(ctx) > 0))
         return err_set(ei, E_INVAL, "raw mode does not support template, system, or context");
     return 0;
 }
@@ -199,8 +201,8 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
         rc = api_resp_error(resp, 500, "no scheduler");
         goto out;
     }
-    rc = llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &g.load_ns,
-                      &ei);
+    rc =
+        llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &g.load_ns, &ei);
     if (rc != 0) {
         rc = api_serve_acquire_error(resp, rc, &ei);
         goto out;
@@ -215,8 +217,8 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
     if (rc == E_CANCELLED)
         goto out;
     if (rc != 0)
-        rc = api_resp_error(resp, rc == E_INVAL ? 400 : 500, "%s",
-                            ei.msg[0] ? ei.msg : err_str(rc));
+        rc =
+            api_resp_error(resp, rc == E_INVAL ? 400 : 500, "%s", ei.msg[0] ? ei.msg : err_str(rc));
     else
         rc = 0; /* the adapter calls api_stream_finish */
 out:

@@ -19,22 +19,43 @@ static const struct {
     const char *name;
     enum api_opt_type type;
 } options[] = {
-    {"num_ctx", API_OPT_INT},          {"num_predict", API_OPT_INT},
-    {"num_keep", API_OPT_INT},         {"temperature", API_OPT_FLOAT},
-    {"top_k", API_OPT_INT},            {"top_p", API_OPT_FLOAT},
-    {"min_p", API_OPT_FLOAT},          {"typical_p", API_OPT_FLOAT},
-    {"repeat_last_n", API_OPT_INT},    {"repeat_penalty", API_OPT_FLOAT},
-    {"presence_penalty", API_OPT_FLOAT}, {"frequency_penalty", API_OPT_FLOAT},
-    {"seed", API_OPT_INT},             {"stop", API_OPT_STRS},
-    {"num_batch", API_OPT_INT},        {"num_gpu", API_OPT_INT},
-    {"main_gpu", API_OPT_INT},         {"use_mmap", API_OPT_BOOL},
-    {"num_thread", API_OPT_INT},       {"draft_num_predict", API_OPT_INT},
+    {"num_ctx", API_OPT_INT},
+    {"num_predict", API_OPT_INT},
+    {"num_keep", API_OPT_INT},
+    {"temperature", API_OPT_FLOAT},
+    {"top_k", API_OPT_INT},
+    {"top_p", API_OPT_FLOAT},
+    {"min_p", API_OPT_FLOAT},
+    {"typical_p", API_OPT_FLOAT},
+    {"repeat_last_n", API_OPT_INT},
+    {"repeat_penalty", API_OPT_FLOAT},
+    {"presence_penalty", API_OPT_FLOAT},
+    {"frequency_penalty", API_OPT_FLOAT},
+    {"seed", API_OPT_INT},
+    {"stop", API_OPT_STRS},
+    {"num_batch", API_OPT_INT},
+    {"num_gpu", API_OPT_INT},
+    {"main_gpu", API_OPT_INT},
+    {"use_mmap", API_OPT_BOOL},
+    {"num_thread", API_OPT_INT},
+    {"draft_num_predict", API_OPT_INT},
 };
 
 static const char *const deprecated[] = {
-    "penalize_newline", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mlock",
-    "mirostat", "mirostat_tau", "mirostat_eta", "numa", "num_gqa", "tfs_z",
-    "rope_frequency_base", "rope_frequency_scale",
+    "penalize_newline",
+    "low_vram",
+    "f16_kv",
+    "logits_all",
+    "vocab_only",
+    "use_mlock",
+    "mirostat",
+    "mirostat_tau",
+    "mirostat_eta",
+    "numa",
+    "num_gqa",
+    "tfs_z",
+    "rope_frequency_base",
+    "rope_frequency_scale",
 };
 
 static int unit_ns(const char *u, size_t n, double *out)
@@ -42,8 +63,8 @@ static int unit_ns(const char *u, size_t n, double *out)
     static const struct {
         const char *u;
         double ns;
-    } units[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6}, {"s", 1e9},
-                 {"m", 60e9}, {"h", 3600e9}};
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strlen(units[i].u) == n && memcmp(units[i].u, u, n) == 0) {
             *out = units[i].ns;

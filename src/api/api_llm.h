@@ -22,17 +22,17 @@
 
 #include "common/err.h"
 
-#define API_ENV_LLM 0                   /* index of the scheduler interface in api_env.user */
-#define API_KEEP_UNSET   INT64_MIN      /* request gave no keep_alive */
+#define API_ENV_LLM      0         /* index of the scheduler interface in api_env.user */
+#define API_KEEP_UNSET   INT64_MIN /* request gave no keep_alive */
 #define API_KEEP_FOREVER INT64_MAX
 
 /* What to load (copied by acquire). */
 struct api_llm_model {
-    const char *key;         /* path of the model blob: the instance identity */
-    const char *name;        /* display name ("stories:latest") */
-    const char *digest;      /* manifest digest (hex) */
-    const json_t *details;   /* /api/tags details, may be NULL */
-    int32_t num_ctx;         /* runner options; 0 = defaults */
+    const char *key;       /* path of the model blob: the instance identity */
+    const char *name;      /* display name ("stories:latest") */
+    const char *digest;    /* manifest digest (hex) */
+    const json_t *details; /* /api/tags details, may be NULL */
+    int32_t num_ctx;       /* runner options; 0 = defaults */
     int32_t num_batch;
     int32_t num_thread;
 };
@@ -47,8 +47,7 @@ struct api_llm {
     int32_t (*num_ctx)(void *lease);
     int (*tokenize)(void *lease, const char *text, int add_special, int special, int32_t **ids,
                     size_t *n, struct err_info *ei);
-    int (*detokenize)(void *lease, const int32_t *ids, size_t n, char **text,
-                      struct err_info *ei);
+    int (*detokenize)(void *lease, const int32_t *ids, size_t n, char **text, struct err_info *ei);
     /* msg: a complete body without "t"/"rid" (borrowed); E_INVAL/E_PARSE/E_RANGE on bad
      * options with a message. */
     int (*complete)(void *lease, const json_t *msg, struct err_info *ei);

@@ -18,7 +18,7 @@
 #include "store/store.h"
 #include "template/template.h"
 
-#define DEFAULT_TEMPLATE "{{ .Prompt }}"
+#define DEFAULT_TEMPLATE  "{{ .Prompt }}"
 #define CHAT_TEMPLATE_MAX (1u << 20) /* bytes of a GGUF chat template we look at */
 
 static uint64_t mono_ns(void)
@@ -250,8 +250,8 @@ static json_t *load_reply(const char *model, const char *reason, int chat)
     if (!o)
         return NULL;
     if (chat)
-        json_object_set_new(o, "message", json_pack("{s:s, s:s}", "role", "assistant", "content",
-                                                     ""));
+        json_object_set_new(o, "message",
+                            json_pack("{s:s, s:s}", "role", "assistant", "content", ""));
     else
         json_object_set_new(o, "response", json_string(""));
     json_object_set_new(o, "done", json_true());
@@ -269,8 +269,8 @@ int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info
     return api_resp_error(resp, rc == E_NOTFOUND ? 404 : 500, "%s", msg);
 }
 
-int api_serve_load_only(const struct api_req *req, struct api_resp *resp,
-                        struct api_serve_req *r, int chat)
+int api_serve_load_only(const struct api_req *req, struct api_resp *resp, struct api_serve_req *r,
+                        int chat)
 {
     struct api_llm *llm = api_serve_llm(req->env);
     struct err_info ei = {0};
@@ -284,8 +284,7 @@ int api_serve_load_only(const struct api_req *req, struct api_resp *resp,
             LOG_INFO("unloading on request model=%s", r->spec.name);
         return api_resp_json(resp, 200, load_reply(r->model, "unload", chat));
     }
-    rc = llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &load_ns,
-                      &ei);
+    rc = llm->acquire(llm->ctx, &r->spec, r->keep_alive_ns, req->cancelled, &lease, &load_ns, &ei);
     if (rc != 0)
         return api_serve_acquire_error(resp, rc, &ei);
     llm->release(lease, r->keep_alive_ns);
@@ -327,8 +326,7 @@ enum api_think_mode api_serve_think_mode(const struct api_serve_req *r,
         return API_THINK_OFF;
     while (n > 0 && (prompt[n - 1] == '\n' || prompt[n - 1] == ' '))
         n--;
-    return n >= 7 && memcmp(prompt + n - 7, "<think>", 7) == 0 ? API_THINK_INSIDE
-                                                               : API_THINK_TAGS;
+    return n >= 7 && memcmp(prompt + n - 7, "<think>", 7) == 0 ? API_THINK_INSIDE : API_THINK_TAGS;
 }
 
 /* Streaming splitter: state 0 = before the answer (a <think> may come), 1 = thinking,
@@ -457,9 +455,8 @@ static int run_loop(const struct api_req *req, struct api_llm *llm, void *lease,
     }
 }
 
-int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
-                  const json_t *body, const struct api_serve_sink *sink,
-                  enum api_think_mode mode, struct err_info *ei)
+int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease, const json_t *body,
+                  const struct api_serve_sink *sink, enum api_think_mode mode, struct err_info *ei)
 {
     struct splitter sp;
     int rc;

@@ -23,18 +23,18 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define API_SERVE_POLL_MS   100          /* how often a waiting handler checks for a disconnect */
-#define API_SERVE_MAX_TEXT  (64u << 20)  /* generated text kept for a non-streamed answer */
-#define API_SERVE_MAX_CTX   (1u << 20)   /* context token ids accepted in a request */
+#define API_SERVE_POLL_MS  100         /* how often a waiting handler checks for a disconnect */
+#define API_SERVE_MAX_TEXT (64u << 20) /* generated text kept for a non-streamed answer */
+#define API_SERVE_MAX_CTX  (1u << 20)  /* context token ids accepted in a request */
 
 struct api_serve_model {
     struct api_model am;
-    char gguf[PATH_MAX];   /* model blob path */
-    char *tmpl;            /* TEMPLATE text (layer, or derived from the GGUF); owned */
-    char *system;          /* SYSTEM layer or NULL; owned */
-    json_t *params;        /* PARAMETERs object or NULL */
-    json_t *messages;      /* MESSAGE list or NULL */
-    int vision;            /* has a projector layer */
+    char gguf[PATH_MAX];         /* model blob path */
+    char *tmpl;                  /* TEMPLATE text (layer, or derived from the GGUF); owned */
+    char *system;                /* SYSTEM layer or NULL; owned */
+    json_t *params;              /* PARAMETERs object or NULL */
+    json_t *messages;            /* MESSAGE list or NULL */
+    int vision;                  /* has a projector layer */
     int tools, thinking, insert; /* capabilities from the template */
 };
 
@@ -50,11 +50,11 @@ CORRAL_WARN_UNUSED int api_template_for_gguf(const char *gguf_path, char **tmpl,
 
 /* Decoded fields common to generate and chat. */
 struct api_serve_req {
-    const char *model;     /* as requested (borrowed) */
-    json_t *options;       /* merged: model params < request options (owned) */
-    int64_t keep_alive_ns; /* API_KEEP_UNSET when absent */
-    int think_set, think;  /* request "think" given / truthy */
-    const char *think_level; /* "low"|"medium"|"high"|"max" or NULL */
+    const char *model;         /* as requested (borrowed) */
+    json_t *options;           /* merged: model params < request options (owned) */
+    int64_t keep_alive_ns;     /* API_KEEP_UNSET when absent */
+    int think_set, think;      /* request "think" given / truthy */
+    const char *think_level;   /* "low"|"medium"|"high"|"max" or NULL */
     struct api_llm_model spec; /* what to load (strings borrowed from the model) */
 };
 
@@ -78,15 +78,14 @@ void api_serve_metrics(json_t *obj, uint64_t total_ns, uint64_t load_ns, const j
 
 /* The empty-request idiom: keep_alive 0 unloads (done_reason "unload"), anything else loads
  * (done_reason "load").  chat selects the response shape.  Answers resp itself. */
-int api_serve_load_only(const struct api_req *req, struct api_resp *resp,
-                        struct api_serve_req *r, int chat);
+int api_serve_load_only(const struct api_req *req, struct api_resp *resp, struct api_serve_req *r,
+                        int chat);
 
 /* Answers resp with the scheduler error rc (503 queue full, 499 gone, 500 load failure). */
 int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info *ei);
 
 /* Builds the complete body for the runner: prompt, context ids (may be NULL), options. */
-json_t *api_serve_complete_body(const char *prompt, const json_t *context,
-                                const json_t *options);
+json_t *api_serve_complete_body(const char *prompt, const json_t *context, const json_t *options);
 
 /* Per-event callbacks of api_serve_run. */
 struct api_serve_sink {
@@ -113,8 +112,7 @@ enum api_think_mode api_serve_think_mode(const struct api_serve_req *r,
 /* Sends body to the lease and forwards events to sink until `done`, splitting thinking from
  * content per mode.  Returns 0, E_CANCELLED (client gone: the runner was told to stop), or the
  * runner's error (message in ei). */
-int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease,
-                  const json_t *body, const struct api_serve_sink *sink,
-                  enum api_think_mode mode, struct err_info *ei);
+int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease, const json_t *body,
+                  const struct api_serve_sink *sink, enum api_think_mode mode, struct err_info *ei);
 
 #endif

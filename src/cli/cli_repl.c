@@ -23,54 +23,50 @@
 /* readline and jansson allocate with libc; their strings go back through this */
 static void (*const libc_free)(void *) = free;
 
-static const char help_main[] =
-    "Available Commands:\n"
-    "  /set            Set session variables\n"
-    "  /show           Show model information\n"
-    "  /load <model>   Load a session or model\n"
-    "  /save <model>   Save your current session\n"
-    "  /clear          Clear session context\n"
-    "  /bye            Exit\n"
-    "  /?, /help       Help for a command\n"
-    "  /? shortcuts    Help for keyboard shortcuts\n"
-    "\n"
-    "Use \"\"\" to begin a multi-line message.\n";
+static const char help_main[] = "Available Commands:\n"
+                                "  /set            Set session variables\n"
+                                "  /show           Show model information\n"
+                                "  /load <model>   Load a session or model\n"
+                                "  /save <model>   Save your current session\n"
+                                "  /clear          Clear session context\n"
+                                "  /bye            Exit\n"
+                                "  /?, /help       Help for a command\n"
+                                "  /? shortcuts    Help for keyboard shortcuts\n"
+                                "\n"
+                                "Use \"\"\" to begin a multi-line message.\n";
 
-static const char help_set[] =
-    "Available Commands:\n"
-    "  /set parameter ...     Set a parameter\n"
-    "  /set system <string>   Set system message\n"
-    "  /set template <string> Set prompt template\n"
-    "  /set history           Enable history\n"
-    "  /set nohistory         Disable history\n"
-    "  /set wordwrap          Enable wordwrap\n"
-    "  /set nowordwrap        Disable wordwrap\n"
-    "  /set format json       Enable JSON mode\n"
-    "  /set noformat          Disable formatting\n"
-    "  /set verbose           Show LLM stats\n"
-    "  /set quiet             Disable LLM stats\n"
-    "  /set think             Enable thinking\n"
-    "  /set nothink           Disable thinking\n";
+static const char help_set[] = "Available Commands:\n"
+                               "  /set parameter ...     Set a parameter\n"
+                               "  /set system <string>   Set system message\n"
+                               "  /set template <string> Set prompt template\n"
+                               "  /set history           Enable history\n"
+                               "  /set nohistory         Disable history\n"
+                               "  /set wordwrap          Enable wordwrap\n"
+                               "  /set nowordwrap        Disable wordwrap\n"
+                               "  /set format json       Enable JSON mode\n"
+                               "  /set noformat          Disable formatting\n"
+                               "  /set verbose           Show LLM stats\n"
+                               "  /set quiet             Disable LLM stats\n"
+                               "  /set think             Enable thinking\n"
+                               "  /set nothink           Disable thinking\n";
 
-static const char help_show[] =
-    "Available Commands:\n"
-    "  /show info         Show details for this model\n"
-    "  /show license      Show model license\n"
-    "  /show modelfile    Show Modelfile for this model\n"
-    "  /show parameters   Show parameters for this model\n"
-    "  /show system       Show system message\n"
-    "  /show template     Show prompt template\n";
+static const char help_show[] = "Available Commands:\n"
+                                "  /show info         Show details for this model\n"
+                                "  /show license      Show model license\n"
+                                "  /show modelfile    Show Modelfile for this model\n"
+                                "  /show parameters   Show parameters for this model\n"
+                                "  /show system       Show system message\n"
+                                "  /show template     Show prompt template\n";
 
-static const char help_keys[] =
-    "Available keyboard shortcuts:\n"
-    "  Ctrl + a            Move to the beginning of the line (Home)\n"
-    "  Ctrl + e            Move to the end of the line (End)\n"
-    "  Ctrl + k            Delete the sentence after the cursor\n"
-    "  Ctrl + u            Delete the sentence before the cursor\n"
-    "  Ctrl + w            Delete the word before the cursor\n"
-    "  Ctrl + l            Clear the screen\n"
-    "  Ctrl + c            Stop the model from responding\n"
-    "  Ctrl + d            Exit corral (/bye)\n";
+static const char help_keys[] = "Available keyboard shortcuts:\n"
+                                "  Ctrl + a            Move to the beginning of the line (Home)\n"
+                                "  Ctrl + e            Move to the end of the line (End)\n"
+                                "  Ctrl + k            Delete the sentence after the cursor\n"
+                                "  Ctrl + u            Delete the sentence before the cursor\n"
+                                "  Ctrl + w            Delete the word before the cursor\n"
+                                "  Ctrl + l            Clear the screen\n"
+                                "  Ctrl + c            Stop the model from responding\n"
+                                "  Ctrl + d            Exit corral (/bye)\n";
 
 /* ---- chat ---------------------------------------------------------------------------------- */
 
@@ -80,8 +76,8 @@ static json_t *chat_body(struct cli_session *s)
     if (!msgs)
         return NULL;
     if (s->system)
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content",
-                                              s->system));
+        json_array_append_new(msgs,
+                              json_pack("{s:s, s:s}", "role", "system", "content", s->system));
     json_array_extend(msgs, s->messages);
     b = json_pack("{s:s, s:o}", "model", s->model, "messages", msgs);
     if (!b)
@@ -111,8 +107,8 @@ static void submit(struct cli_session *s, const char *text)
     rc = cli_run_stream(s, "/api/chat", body, &reply, &ei);
     json_decref(body);
     if (rc == 0) {
-        json_array_append_new(s->messages, json_pack("{s:s, s:s}", "role", "assistant",
-                                                      "content", reply ? reply : ""));
+        json_array_append_new(s->messages, json_pack("{s:s, s:s}", "role", "assistant", "content",
+                                                     reply ? reply : ""));
     } else {
         json_array_remove(s->messages, json_array_size(s->messages) - 1);
         if (rc != E_CANCELLED)
@@ -158,7 +154,8 @@ static void set_parameter(struct cli_session *s, char **w, int n)
                "  /set parameter num_predict <int>      Max number of tokens to predict\n"
                "  /set parameter top_k <int>            Pick from top k num of tokens\n"
                "  /set parameter top_p <float>          Pick token based on sum of probabilities\n"
-               "  /set parameter min_p <float>          Pick token based on top token probability * min_p\n"
+               "  /set parameter min_p <float>          Pick token based on top token probability "
+               "* min_p\n"
                "  /set parameter num_ctx <int>          Set the context size\n"
                "  /set parameter temperature <float>    Set creativity level\n"
                "  /set parameter repeat_penalty <float> How strongly to penalize repetitions\n"
@@ -253,9 +250,8 @@ static void cmd_show(struct cli_session *s, const char *what)
         printf("%s\n", s->system);
     } else if (!strcmp(what, "template") && s->tmpl) {
         printf("%s\n", s->tmpl);
-    } else if (!strcmp(what, "license") || !strcmp(what, "modelfile") ||
-               !strcmp(what, "system") || !strcmp(what, "template") ||
-               !strcmp(what, "parameters")) {
+    } else if (!strcmp(what, "license") || !strcmp(what, "modelfile") || !strcmp(what, "system") ||
+               !strcmp(what, "template") || !strcmp(what, "parameters")) {
         field = json_string_value(json_object_get(out, what));
         if (!strcmp(what, "parameters")) {
             if (field && *field)

@@ -98,11 +98,13 @@ static void print_verbose(const json_t *d)
     fprintf(stderr, "prompt eval count:    %lld token(s)\n", (long long)pc);
     cli_go_duration(pd, b, sizeof(b));
     fprintf(stderr, "prompt eval duration: %s\n", b);
-    fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n", pd > 0 ? (double)pc / (double)pd * 1e9 : 0.0);
+    fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n",
+            pd > 0 ? (double)pc / (double)pd * 1e9 : 0.0);
     fprintf(stderr, "eval count:           %lld token(s)\n", (long long)ec);
     cli_go_duration(ed, b, sizeof(b));
     fprintf(stderr, "eval duration:        %s\n", b);
-    fprintf(stderr, "eval rate:            %.2f tokens/s\n", ed > 0 ? (double)ec / (double)ed * 1e9 : 0.0);
+    fprintf(stderr, "eval rate:            %.2f tokens/s\n",
+            ed > 0 ? (double)ec / (double)ed * 1e9 : 0.0);
 }
 
 /* ---- spinner ------------------------------------------------------------------------------ */
@@ -115,10 +117,9 @@ struct spinner {
 
 static void *spin_main(void *arg)
 {
-    static const char *const frames[] = {"\xe2\xa0\x8b", "\xe2\xa0\x99", "\xe2\xa0\xb9",
-                                         "\xe2\xa0\xb8", "\xe2\xa0\xbc", "\xe2\xa0\xb4",
-                                         "\xe2\xa0\xa6", "\xe2\xa0\xa7", "\xe2\xa0\x87",
-                                         "\xe2\xa0\x8f"};
+    static const char *const frames[] = {
+        "\xe2\xa0\x8b", "\xe2\xa0\x99", "\xe2\xa0\xb9", "\xe2\xa0\xb8", "\xe2\xa0\xbc",
+        "\xe2\xa0\xb4", "\xe2\xa0\xa6", "\xe2\xa0\xa7", "\xe2\xa0\x87", "\xe2\xa0\x8f"};
     struct spinner *sp = arg;
     for (unsigned i = 0; !atomic_load(&sp->stop); i++) {
         fprintf(stderr, "\r%s ", frames[i % 10]);
@@ -150,8 +151,8 @@ static void spinner_stop(struct spinner *sp)
 struct out {
     struct cli_session *s;
     struct spinner sp;
-    struct buf word;    /* pending word (wrap mode) */
-    struct buf reply;   /* whole answer */
+    struct buf word;  /* pending word (wrap mode) */
+    struct buf reply; /* whole answer */
     int col, chat;
     json_t *final;
 };
@@ -430,8 +431,8 @@ static int is_running(json_t *ps, const char *model)
     json_array_foreach(json_object_get(ps, "models"), i, m)
     {
         const char *name = json_string_value(json_object_get(m, "name"));
-        if (name && (!strcmp(name, model) ||
-                     (!strncmp(name, model, n) && !strcmp(name + n, ":latest"))))
+        if (name &&
+            (!strcmp(name, model) || (!strncmp(name, model, n) && !strcmp(name + n, ":latest"))))
             return 1;
     }
     return 0;

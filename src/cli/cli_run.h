@@ -19,15 +19,15 @@
 
 struct cli_session {
     struct cli_client client;
-    char *model;          /* owned */
-    json_t *options;      /* /set parameter values */
-    json_t *messages;     /* chat history */
-    char *system;         /* /set system, or NULL; owned */
-    char *tmpl;           /* /set template, or NULL; owned */
-    json_t *keep_alive;   /* --keepalive as given, or NULL */
-    const char *format;   /* "json" or NULL */
+    char *model;        /* owned */
+    json_t *options;    /* /set parameter values */
+    json_t *messages;   /* chat history */
+    char *system;       /* /set system, or NULL; owned */
+    char *tmpl;         /* /set template, or NULL; owned */
+    json_t *keep_alive; /* --keepalive as given, or NULL */
+    const char *format; /* "json" or NULL */
     int verbose, wordwrap, think, nothink, hidethinking, history;
-    int width;            /* terminal columns (0 = unknown) */
+    int width; /* terminal columns (0 = unknown) */
 };
 
 /* Set by the SIGINT handler while a generation runs; cleared by the caller. */

@@ -343,8 +343,7 @@ int rproto_complete_parse(const json_t *msg, struct rproto_complete *c, struct e
     c->special = json_is_true(json_object_get(msg, "special"));
     if ((rc = parse_numbers(msg, c, ei)) != 0 || (rc = parse_stop(msg, c, ei)) != 0)
         return rc;
-    return rproto_tokens_parse(json_object_get(msg, "context"), 0, &c->context, &c->n_context,
-                               ei);
+    return rproto_tokens_parse(json_object_get(msg, "context"), 0, &c->context, &c->n_context, ei);
 }
 
 void rproto_complete_fini(struct rproto_complete *c)
@@ -356,17 +355,16 @@ void rproto_complete_fini(struct rproto_complete *c)
 
 json_t *rproto_complete_build(const struct rproto_complete *c)
 {
-    json_t *m = json_pack("{s:s, s:I, s:s, s:i, s:i, s:I, s:f, s:i, s:f, s:f, s:f, s:i, s:f, s:f, "
-                          "s:f, s:b}",
-                          "t", "complete", "rid", (json_int_t)c->rid, "prompt",
-                          c->prompt ? c->prompt : "", "num_predict", c->num_predict, "num_keep",
-                          c->num_keep, "seed", (json_int_t)c->seed, "temperature",
-                          (double)c->temperature, "top_k", c->top_k, "top_p", (double)c->top_p,
-                          "min_p", (double)c->min_p, "typical_p", (double)c->typical_p,
-                          "repeat_last_n", c->repeat_last_n, "repeat_penalty",
-                          (double)c->repeat_penalty, "presence_penalty",
-                          (double)c->presence_penalty, "frequency_penalty",
-                          (double)c->frequency_penalty, "special", c->special);
+    json_t *m =
+        json_pack("{s:s, s:I, s:s, s:i, s:i, s:I, s:f, s:i, s:f, s:f, s:f, s:i, s:f, s:f, "
+                  "s:f, s:b}",
+                  "t", "complete", "rid", (json_int_t)c->rid, "prompt", c->prompt ? c->prompt : "",
+                  "num_predict", c->num_predict, "num_keep", c->num_keep, "seed",
+                  (json_int_t)c->seed, "temperature", (double)c->temperature, "top_k", c->top_k,
+                  "top_p", (double)c->top_p, "min_p", (double)c->min_p, "typical_p",
+                  (double)c->typical_p, "repeat_last_n", c->repeat_last_n, "repeat_penalty",
+                  (double)c->repeat_penalty, "presence_penalty", (double)c->presence_penalty,
+                  "frequency_penalty", (double)c->frequency_penalty, "special", c->special);
     json_t *st, *ctx;
     if (!m)
         return NULL;

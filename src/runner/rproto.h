@@ -32,31 +32,31 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define RPROTO_MAX_FRAME     (16u << 20) /* bytes of one JSON body */
-#define RPROTO_MAX_STOP      16          /* stop strings per request */
-#define RPROTO_MAX_STOP_LEN  256         /* bytes of one stop string */
-#define RPROTO_MAX_TOKENS    (1u << 20)  /* token ids in one array */
-#define RPROTO_MAX_CTX       (1 << 20)   /* num_ctx */
-#define RPROTO_MAX_PARALLEL  64          /* num_parallel */
-#define RPROTO_MAX_THREADS   1024        /* num_thread */
-#define RPROTO_HDR           4           /* bytes of the length prefix */
+#define RPROTO_MAX_FRAME    (16u << 20) /* bytes of one JSON body */
+#define RPROTO_MAX_STOP     16          /* stop strings per request */
+#define RPROTO_MAX_STOP_LEN 256         /* bytes of one stop string */
+#define RPROTO_MAX_TOKENS   (1u << 20)  /* token ids in one array */
+#define RPROTO_MAX_CTX      (1 << 20)   /* num_ctx */
+#define RPROTO_MAX_PARALLEL 64          /* num_parallel */
+#define RPROTO_MAX_THREADS  1024        /* num_thread */
+#define RPROTO_HDR          4           /* bytes of the length prefix */
 
 /* Sampling and stopping options of one completion (defaults: rproto_complete_defaults). */
 struct rproto_complete {
     uint64_t rid;
-    const char *prompt;      /* borrowed from the json it was parsed from */
-    int32_t *context;        /* caller owns (mem_free); token ids prepended to the prompt */
+    const char *prompt; /* borrowed from the json it was parsed from */
+    int32_t *context;   /* caller owns (mem_free); token ids prepended to the prompt */
     size_t n_context;
-    int32_t num_predict;     /* -1 unbounded */
+    int32_t num_predict; /* -1 unbounded */
     int32_t num_keep;
-    int64_t seed;            /* -1 random */
+    int64_t seed; /* -1 random */
     float temperature, top_p, min_p, typical_p;
     int32_t top_k;
     int32_t repeat_last_n;
     float repeat_penalty, presence_penalty, frequency_penalty;
     const char *stop[RPROTO_MAX_STOP]; /* borrowed */
     size_t n_stop;
-    int special;             /* 1: parse special tokens in the prompt text (templated prompts) */
+    int special; /* 1: parse special tokens in the prompt text (templated prompts) */
 };
 
 /* Options of the load message. */
@@ -64,7 +64,7 @@ struct rproto_load {
     int32_t num_ctx;      /* per sequence */
     int32_t num_parallel; /* sequences decoded together */
     int32_t num_batch;
-    int32_t num_thread;   /* 0 = automatic */
+    int32_t num_thread; /* 0 = automatic */
 };
 
 /* Incremental frame reader over a stream; buffers at most one frame plus what follows it. */

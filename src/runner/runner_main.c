@@ -34,25 +34,25 @@
 #include "runner/rproto.h"
 #include "sandbox/sbx.h"
 
-#define RUNNER_PIECE_MAX   1024           /* bytes of text one token may add */
-#define RUNNER_PEND_MAX    (64u << 10)    /* bytes held back for stop matching */
-#define RUNNER_TEXT_MAX    (8u << 20)     /* bytes of prompt text accepted */
-#define RUNNER_UNBOUNDED_X 4              /* num_predict <= 0: at most this many windows */
+#define RUNNER_PIECE_MAX   1024        /* bytes of text one token may add */
+#define RUNNER_PEND_MAX    (64u << 10) /* bytes held back for stop matching */
+#define RUNNER_TEXT_MAX    (8u << 20)  /* bytes of prompt text accepted */
+#define RUNNER_UNBOUNDED_X 4           /* num_predict <= 0: at most this many windows */
 
 struct slot {
     int active;
     uint64_t rid;
-    int32_t *toks;      /* (cap) tokens of this sequence: prompt then generated */
+    int32_t *toks; /* (cap) tokens of this sequence: prompt then generated */
     size_t n_toks, cap;
-    size_t n_fed;       /* toks[0..n_fed) are in the KV cache */
-    int take;           /* tokens of this slot in the current batch */
-    int logit_row;      /* batch row of this slot's logits, -1 none */
+    size_t n_fed;  /* toks[0..n_fed) are in the KV cache */
+    int take;      /* tokens of this slot in the current batch */
+    int logit_row; /* batch row of this slot's logits, -1 none */
     int prompt_done;
     int n_gen, n_limit, num_keep, n_prompt_eval;
     struct samp *samp;
     struct eng_detok detok;
-    struct buf pend;    /* decoded text not yet emitted (may be a stop-string prefix) */
-    struct buf out;     /* text to emit after this step */
+    struct buf pend; /* decoded text not yet emitted (may be a stop-string prefix) */
+    struct buf out;  /* text to emit after this step */
     char *stop[RPROTO_MAX_STOP];
     size_t n_stop;
     uint64_t t_start, t_prompt; /* ns, monotonic */
@@ -293,8 +293,7 @@ static void truncate_prompt(struct runner *r, int32_t *t, size_t *n, int num_kee
     *n = keep + tail;
 }
 
-static int build_prompt(struct runner *r, const struct rproto_complete *c, int32_t **out,
-                        size_t *n)
+static int build_prompt(struct runner *r, const struct rproto_complete *c, int32_t **out, size_t *n)
 {
     int32_t *p = NULL, *all;
     size_t np = 0;
@@ -421,9 +420,8 @@ static int on_tokenize(struct runner *r, const json_t *msg)
                   json_is_true(json_object_get(msg, "special")), &ids, &n);
     if (rc != 0)
         return send_error(r, rproto_rid(msg), "tokenize failed");
-    rc = send_msg(r, json_pack("{s:s, s:I, s:o}", "t", "tokens", "rid",
-                               (json_int_t)rproto_rid(msg), "tokens",
-                               rproto_tokens_build(ids, n)));
+    rc = send_msg(r, json_pack("{s:s, s:I, s:o}", "t", "tokens", "rid", (json_int_t)rproto_rid(msg),
+                               "tokens", rproto_tokens_build(ids, n)));
     mem_free(ids);
     return rc;
 }
@@ -478,8 +476,8 @@ static int on_message(struct runner *r, const json_t *msg)
         int busy = 0;
         for (int i = 0; i < r->n_slots; i++)
             busy += r->slots[i].active;
-        return send_msg(r, json_pack("{s:s, s:I, s:s, s:i}", "t", "health", "rid",
-                                     (json_int_t)rid, "status", "ok", "busy", busy));
+        return send_msg(r, json_pack("{s:s, s:I, s:s, s:i}", "t", "health", "rid", (json_int_t)rid,
+                                     "status", "ok", "busy", busy));
     }
     if (strcmp(t, "embed") == 0)
         return send_error(r, rid, "this model does not support embeddings");

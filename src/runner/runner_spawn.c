@@ -37,8 +37,7 @@ static int setup_attr(posix_spawnattr_t *attr)
     return 0;
 }
 
-int runner_spawn(const char *self_exe, int model_fd, struct runner_proc *out,
-                 struct err_info *ei)
+int runner_spawn(const char *self_exe, int model_fd, struct runner_proc *out, struct err_info *ei)
 {
     int sv[2] = {-1, -1}, rc;
     char mfd[16], sfd[16];

@@ -31,8 +31,8 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-#define CRASH_MSG                                                                                  \
-    "model runner has unexpectedly stopped, this may be due to resource limitations or an "       \
+#define CRASH_MSG                                                                           \
+    "model runner has unexpectedly stopped, this may be due to resource limitations or an " \
     "internal error, check ollama server logs for details"
 #define NS_PER_S 1000000000LL
 
@@ -48,12 +48,12 @@ struct inst;
 struct sched_lease {
     struct sched *s;
     struct inst *in;
-    uint64_t rid;              /* request currently routed to this lease, 0 none */
+    uint64_t rid; /* request currently routed to this lease, 0 none */
     struct lease_ev *head, *tail;
     size_t n_ev;
-    int gone;                  /* instance died: sched_next reports an error */
-    pthread_cond_t cv;         /* signalled on a new event (with s->mu) */
-    struct sched_lease *next;  /* on in->leases */
+    int gone;                 /* instance died: sched_next reports an error */
+    pthread_cond_t cv;        /* signalled on a new event (with s->mu) */
+    struct sched_lease *next; /* on in->leases */
 };
 
 struct inst {
@@ -67,12 +67,12 @@ struct inst {
     int refs;
     int in_list;
     int64_t keep_alive_ns;
-    int64_t expires_ns;     /* realtime ns when idle; meaningful when refs == 0 */
-    uint64_t last_used;     /* monotonic ns, for LRU */
+    int64_t expires_ns; /* realtime ns when idle; meaningful when refs == 0 */
+    uint64_t last_used; /* monotonic ns, for LRU */
     struct runner_proc proc;
     pthread_t reader;
     int reader_started;
-    pthread_mutex_t wmu;    /* serialises writes to proc.sock */
+    pthread_mutex_t wmu; /* serialises writes to proc.sock */
     struct sched_lease *leases;
     struct inst *next;
 };
@@ -80,9 +80,9 @@ struct inst {
 struct sched {
     struct sched_config cfg;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* instance state changes, slot frees */
+    pthread_cond_t cv; /* instance state changes, slot frees */
     struct inst *list;
-    int pending;            /* requests inside sched_acquire */
+    int pending; /* requests inside sched_acquire */
     atomic_ullong next_rid;
     int stopping;
     pthread_t reaper;
@@ -316,14 +316,13 @@ static int inst_load(struct sched *s, struct inst *in, struct err_info *ei)
     if (s->cfg.spawn)
         rc = s->cfg.spawn(s->cfg.spawn_user, fd, &in->proc, ei);
     else
-        rc = runner_spawn(s->cfg.self_exe ? s->cfg.self_exe : "/proc/self/exe", fd, &in->proc,
-                          ei);
+        rc = runner_spawn(s->cfg.self_exe ? s->cfg.self_exe : "/proc/self/exe", fd, &in->proc, ei);
     close(fd);
     if (rc != 0)
         return rc;
-    msg = json_pack("{s:s, s:i, s:i, s:i, s:i}", "t", "load", "num_ctx", in->num_ctx,
-                    "num_parallel", s->cfg.num_parallel, "num_batch", in->num_batch,
-                    "num_thread", in->num_thread);
+    msg =
+        json_pack("{s:s, s:i, s:i, s:i, s:i}", "t", "load", "num_ctx", in->num_ctx, "num_parallel",
+                  s->cfg.num_parallel, "num_batch", in->num_batch, "num_thread", in->num_thread);
     rc = msg ? send_frame(in, msg) : E_NOMEM;
     json_decref(msg);
     if (rc == 0)
@@ -388,7 +387,8 @@ static struct inst *pick_victim(struct sched *s)
 {
     struct inst *best = NULL;
     for (struct inst *in = s->list; in; in = in->next)
-        if (in->refs == 0 && in->state != INST_LOADING && (!best || in->last_used < best->last_used))
+        if (in->refs == 0 && in->state != INST_LOADING &&
+            (!best || in->last_used < best->last_used))
             best = in;
     if (best)
         detach(s, best);
@@ -440,8 +440,7 @@ static int load_locked(struct sched *s, const struct sched_model *m, struct inst
     in->next = s->list;
     s->list = in;
     pthread_mutex_unlock(&s->mu);
-    LOG_INFO("loading model=%s num_ctx=%d parallel=%d", in->name, in->num_ctx,
-             s->cfg.num_parallel);
+    LOG_INFO("loading model=%s num_ctx=%d parallel=%d", in->name, in->num_ctx, s->cfg.num_parallel);
     rc = inst_load(s, in, ei);
     pthread_mutex_lock(&s->mu);
     in->refs--;
@@ -572,9 +571,8 @@ void sched_release(struct sched_lease *l, int64_t keep_alive_ns)
     if (keep_alive_ns != SCHED_KEEP_UNSET)
         in->keep_alive_ns = keep_alive_ns;
     if (in->refs == 0) {
-        in->expires_ns = in->keep_alive_ns == SCHED_KEEP_FOREVER
-                             ? INT64_MAX
-                             : real_ns() + in->keep_alive_ns;
+        in->expires_ns =
+            in->keep_alive_ns == SCHED_KEEP_FOREVER ? INT64_MAX : real_ns() + in->keep_alive_ns;
         if (in->keep_alive_ns == 0 || !in->in_list) {
             detach(s, in);
             kill = in;
@@ -694,8 +692,8 @@ int sched_detokenize(struct sched_lease *l, const int32_t *ids, size_t n, char *
     int rc;
     if (!arr)
         return E_NOMEM;
-    rc = request_reply(l, json_pack("{s:s, s:o}", "t", "detokenize", "tokens", arr), "text",
-                       &reply, ei);
+    rc = request_reply(l, json_pack("{s:s, s:o}", "t", "detokenize", "tokens", arr), "text", &reply,
+                       ei);
     if (rc != 0)
         return rc;
     {
@@ -769,8 +767,8 @@ static void *reaper_main(void *arg)
         struct inst *kill = NULL;
         int64_t now = real_ns();
         for (struct inst *in = s->list; in; in = in->next)
-            if (in->refs == 0 && ((in->state == INST_READY && in->expires_ns <= now) ||
-                                  in->state == INST_DEAD)) {
+            if (in->refs == 0 &&
+                ((in->state == INST_READY && in->expires_ns <= now) || in->state == INST_DEAD)) {
                 kill = in;
                 break;
             }
@@ -842,9 +840,8 @@ void sched_free(struct sched *s)
 
 static json_t *ps_entry(const struct inst *in, int64_t now)
 {
-    int64_t exp = in->refs > 0 ? (in->keep_alive_ns == SCHED_KEEP_FOREVER
-                                      ? INT64_MAX
-                                      : now + in->keep_alive_ns)
+    int64_t exp = in->refs > 0 ? (in->keep_alive_ns == SCHED_KEEP_FOREVER ? INT64_MAX
+                                                                          : now + in->keep_alive_ns)
                                : in->expires_ns;
     time_t sec;
     long nsec;

@@ -30,11 +30,11 @@
 #include "runner/rproto.h"
 #include "runner/runner.h"
 
-#define SCHED_KEEP_UNSET   INT64_MIN       /* request gave no keep_alive (= API_KEEP_UNSET) */
-#define SCHED_KEEP_FOREVER INT64_MAX       /* = API_KEEP_FOREVER */
-#define SCHED_MAX_QUEUE    (1 << 20)       /* cap on OLLAMA_MAX_QUEUE */
-#define SCHED_MAX_LOADED   64              /* cap on OLLAMA_MAX_LOADED_MODELS */
-#define SCHED_MAX_EVENTS   8192            /* events buffered per lease before it is cancelled */
+#define SCHED_KEEP_UNSET      INT64_MIN /* request gave no keep_alive (= API_KEEP_UNSET) */
+#define SCHED_KEEP_FOREVER    INT64_MAX /* = API_KEEP_FOREVER */
+#define SCHED_MAX_QUEUE       (1 << 20) /* cap on OLLAMA_MAX_QUEUE */
+#define SCHED_MAX_LOADED      64        /* cap on OLLAMA_MAX_LOADED_MODELS */
+#define SCHED_MAX_EVENTS      8192      /* events buffered per lease before it is cancelled */
 #define SCHED_LOAD_TIMEOUT_MS (10 * 60 * 1000)
 #define SCHED_DEFAULT_NUM_CTX 4096
 
@@ -43,26 +43,26 @@ typedef int (*sched_spawn_fn)(void *user, int model_fd, struct runner_proc *out,
                               struct err_info *ei);
 
 struct sched_config {
-    int max_loaded;          /* OLLAMA_MAX_LOADED_MODELS (0 = 3) */
-    int num_parallel;        /* OLLAMA_NUM_PARALLEL (0 = 1) */
-    int max_queue;           /* OLLAMA_MAX_QUEUE (0 = 512) */
-    int64_t keep_alive_ns;   /* OLLAMA_KEEP_ALIVE (default 5m) */
-    int32_t num_ctx;         /* OLLAMA_CONTEXT_LENGTH (0 = SCHED_DEFAULT_NUM_CTX) */
-    const char *self_exe;    /* binary for runner_spawn ("/proc/self/exe") */
-    sched_spawn_fn spawn;    /* NULL = runner_spawn(self_exe, ...) */
+    int max_loaded;        /* OLLAMA_MAX_LOADED_MODELS (0 = 3) */
+    int num_parallel;      /* OLLAMA_NUM_PARALLEL (0 = 1) */
+    int max_queue;         /* OLLAMA_MAX_QUEUE (0 = 512) */
+    int64_t keep_alive_ns; /* OLLAMA_KEEP_ALIVE (default 5m) */
+    int32_t num_ctx;       /* OLLAMA_CONTEXT_LENGTH (0 = SCHED_DEFAULT_NUM_CTX) */
+    const char *self_exe;  /* binary for runner_spawn ("/proc/self/exe") */
+    sched_spawn_fn spawn;  /* NULL = runner_spawn(self_exe, ...) */
     void *spawn_user;
 };
 
 /* What to load: identity (key: the model blob path) and runner options.  Strings and details
  * are copied by sched_acquire. */
 struct sched_model {
-    const char *key;         /* path of the model blob; opened O_RDONLY for the runner */
-    const char *name;        /* display name for /api/ps ("stories:latest") */
-    const char *digest;      /* manifest digest (hex) */
-    const json_t *details;   /* /api/tags style details object, may be NULL */
-    int32_t num_ctx;         /* 0 = config default */
-    int32_t num_batch;       /* 0 = 512 */
-    int32_t num_thread;      /* 0 = automatic */
+    const char *key;       /* path of the model blob; opened O_RDONLY for the runner */
+    const char *name;      /* display name for /api/ps ("stories:latest") */
+    const char *digest;    /* manifest digest (hex) */
+    const json_t *details; /* /api/tags style details object, may be NULL */
+    int32_t num_ctx;       /* 0 = config default */
+    int32_t num_batch;     /* 0 = 512 */
+    int32_t num_thread;    /* 0 = automatic */
 };
 
 struct sched;
@@ -95,8 +95,7 @@ int32_t sched_lease_num_ctx(const struct sched_lease *l);
 /* Tokenizes text through the runner (add_special: BOS etc.; special: parse control tokens).
  * Caller owns *ids (mem_free). */
 CORRAL_WARN_UNUSED int sched_tokenize(struct sched_lease *l, const char *text, int add_special,
-                                      int special, int32_t **ids, size_t *n,
-                                      struct err_info *ei);
+                                      int special, int32_t **ids, size_t *n, struct err_info *ei);
 /* Detokenizes ids; caller owns *text (mem_free). */
 CORRAL_WARN_UNUSED int sched_detokenize(struct sched_lease *l, const int32_t *ids, size_t n,
                                         char **text, struct err_info *ei);

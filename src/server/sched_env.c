@@ -21,7 +21,7 @@ static int e_acquire(void *ctx, const struct api_llm_model *m, int64_t keep_aliv
                      const atomic_int *cancelled, void **lease, uint64_t *load_ns,
                      struct err_info *ei)
 {
-    struct sched_model sm = {m->key, m->name, m->digest, m->details,
+    struct sched_model sm = {m->key,     m->name,      m->digest,    m->details,
                              m->num_ctx, m->num_batch, m->num_thread};
     struct sched_lease *l = NULL;
     int rc = sched_acquire(ctx, &sm, keep_alive_ns, cancelled, &l, load_ns, ei);
@@ -46,8 +46,7 @@ static int e_tokenize(void *lease, const char *text, int add_special, int specia
     return sched_tokenize(lease, text, add_special, special, ids, n, ei);
 }
 
-static int e_detokenize(void *lease, const int32_t *ids, size_t n, char **text,
-                        struct err_info *ei)
+static int e_detokenize(void *lease, const int32_t *ids, size_t n, char **text, struct err_info *ei)
 {
     return sched_detokenize(lease, ids, n, text, ei);
 }
@@ -115,9 +114,9 @@ int sched_env_attach(struct api_env *env, struct err_info *ei)
         mem_free(se);
         return rc;
     }
-    se->llm = (struct api_llm){se->s,      e_acquire, e_release, e_num_ctx, e_tokenize,
-                               e_detokenize, e_complete, e_next,  e_cancel,  e_unload,
-                               e_is_loaded};
+    se->llm =
+        (struct api_llm){se->s,      e_acquire, e_release, e_num_ctx, e_tokenize, e_detokenize,
+                         e_complete, e_next,    e_cancel,  e_unload,  e_is_loaded};
     env->user[API_ENV_LLM] = &se->llm;
     env->ps = e_ps;
     env->ps_ctx = se->s;

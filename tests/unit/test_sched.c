@@ -17,8 +17,8 @@
 
 struct fake {
     atomic_int spawns;
-    int crash_after;  /* pieces before the fake closes its socket mid-request (0 never) */
-    int piece_ms;     /* delay per piece */
+    int crash_after; /* pieces before the fake closes its socket mid-request (0 never) */
+    int piece_ms;    /* delay per piece */
     atomic_int cancels;
 };
 
@@ -59,8 +59,8 @@ static int fake_complete(struct fake_conn *c, struct rproto_reader *rd, const js
             json_decref(in);
         }
         fcntl(c->fd, F_SETFL, 0);
-        reply(c->fd, json_pack("{s:s,s:I,s:s,s:[i]}", "t", "piece", "rid", (json_int_t)rid,
-                               "text", "a", "tokens", i));
+        reply(c->fd, json_pack("{s:s,s:I,s:s,s:[i]}", "t", "piece", "rid", (json_int_t)rid, "text",
+                               "a", "tokens", i));
     }
     reply(c->fd, json_pack("{s:s,s:I,s:s,s:i,s:i,s:[]}", "t", "done", "rid", (json_int_t)rid,
                            "reason", "length", "prompt_n", 3, "eval_n", n, "context"));
@@ -145,8 +145,8 @@ TEST(sched_keep_alive_parse)
     const struct {
         const char *s;
         int64_t ns;
-    } ok[] = {{"5m", 300000000000LL}, {"1h30m", 5400000000000LL}, {"0", 0},
-              {"-1m", SCHED_KEEP_FOREVER}, {"1.5s", 1500000000LL}, {"10", 10000000000LL}};
+    } ok[] = {{"5m", 300000000000LL},      {"1h30m", 5400000000000LL}, {"0", 0},
+              {"-1m", SCHED_KEEP_FOREVER}, {"1.5s", 1500000000LL},     {"10", 10000000000LL}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         v = json_string(ok[i].s);
         ASSERT_OK(api_parse_keep_alive(v, &ns, NULL));
@@ -257,8 +257,7 @@ TEST(sched_cancelled_waiter_leaves)
     struct sched_lease *l = NULL, *l2 = NULL;
     atomic_int cancelled = 1;
     ASSERT_OK(sched_acquire(s, &m, SCHED_KEEP_UNSET, NULL, &l, NULL, NULL));
-    ASSERT_EQ_INT(sched_acquire(s, &m, SCHED_KEEP_UNSET, &cancelled, &l2, NULL, NULL),
-                  E_CANCELLED);
+    ASSERT_EQ_INT(sched_acquire(s, &m, SCHED_KEEP_UNSET, &cancelled, &l2, NULL, NULL), E_CANCELLED);
     sched_release(l, SCHED_KEEP_UNSET);
     sched_free(s);
 }

@@ -74,8 +74,8 @@ static int f_next(void *lease, int ms, json_t **ev)
         return 0;
     }
     *ev = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[i,i,i]}", "t", "done", "reason", "stop",
-                    "prompt_n", 3, "prompt_ns", 1000, "eval_n", 2, "eval_ns", 2000, "context", 1,
-                    2, 3);
+                    "prompt_n", 3, "prompt_ns", 1000, "eval_n", 2, "eval_ns", 2000, "context", 1, 2,
+                    3);
     return 0;
 }
 static void f_cancel(void *lease)
@@ -136,8 +136,8 @@ static void setup(struct fixture *x)
     memset(x, 0, sizeof(*x));
     snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
     ASSERT_OK(store_open(dir, &x->st, NULL));
-    x->llm = (struct api_llm){&x->f,  f_acquire,  f_release, f_num_ctx, f_tokenize, f_detok,
-                              f_complete, f_next, f_cancel,  f_unload,  f_is_loaded};
+    x->llm = (struct api_llm){&x->f,      f_acquire, f_release, f_num_ctx, f_tokenize, f_detok,
+                              f_complete, f_next,    f_cancel,  f_unload,  f_is_loaded};
     x->env.store = x->st;
     x->env.user[API_ENV_LLM] = &x->llm;
     put_model(x, "plain", NULL);
@@ -213,12 +213,16 @@ TEST(api_generate_errors_and_load)
     o = call(&x, "/api/generate", "{\"model\":\"missing\",\"prompt\":\"hi\"}", &st);
     ASSERT_EQ_INT(st, 404);
     json_decref(o);
-    o = call(&x, "/api/generate", "{\"model\":\"plain\",\"prompt\":\"hi\",\"raw\":true,"
-                                  "\"template\":\"x\"}", &st);
+    o = call(&x, "/api/generate",
+             "{\"model\":\"plain\",\"prompt\":\"hi\",\"raw\":true,"
+             "\"template\":\"x\"}",
+             &st);
     ASSERT_EQ_INT(st, 400);
     json_decref(o);
-    o = call(&x, "/api/generate", "{\"model\":\"plain\",\"prompt\":\"hi\",\"options\":"
-                                  "{\"temperature\":\"hot\"}}", &st);
+    o = call(&x, "/api/generate",
+             "{\"model\":\"plain\",\"prompt\":\"hi\",\"options\":"
+             "{\"temperature\":\"hot\"}}",
+             &st);
     ASSERT_EQ_INT(st, 400);
     ASSERT(strstr(json_string_value(json_object_get(o, "error")), "temperature"));
     json_decref(o);
@@ -259,8 +263,7 @@ TEST(api_chat_tool_calls_parsed)
                   "Paris");
     ASSERT(strncmp(json_string_value(json_object_get(json_array_get(calls, 0), "id")), "call_",
                    5) == 0);
-    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(o, "message"), "content")),
-                  "");
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(o, "message"), "content")), "");
     /* the template rendered the tools and the messages */
     ASSERT(strstr(json_string_value(json_object_get(x.f.last_body, "prompt")), "<|user|>weather?"));
     json_decref(o);
@@ -310,10 +313,11 @@ TEST(api_template_from_gguf_chat_template)
     snprintf(path, sizeof(path), "%s/chatml.gguf", test_tmpdir());
     ASSERT_OK(gguf_w_new(&w));
     ASSERT_OK(gguf_w_set_str(w, "general.architecture", "llama"));
-    ASSERT_OK(gguf_w_set_str(w, "tokenizer.chat_template",
-                             "{% for message in messages %}{{'<|im_start|>' + message['role'] + "
-                             "'\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if "
-                             "add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"));
+    ASSERT_OK(
+        gguf_w_set_str(w, "tokenizer.chat_template",
+                       "{% for message in messages %}{{'<|im_start|>' + message['role'] + "
+                       "'\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if "
+                       "add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"));
     ASSERT_OK(gguf_w_write_file(w, path, NULL));
     gguf_w_free(w);
     ASSERT_OK(api_template_for_gguf(path, &tmpl, &params));
@@ -349,8 +353,7 @@ TEST(api_thinking_split)
     x.f.last_body = NULL;
     /* generate, think unset on a thinking model: a leading <think> block is split off */
     x.f.pieces = tags;
-    o = call(&x, "/api/generate", "{\"model\":\"thinky\",\"prompt\":\"q\",\"stream\":false}",
-             &st);
+    o = call(&x, "/api/generate", "{\"model\":\"thinky\",\"prompt\":\"q\",\"stream\":false}", &st);
     ASSERT_EQ_INT(st, 200);
     ASSERT_EQ_STR(json_string_value(json_object_get(o, "thinking")), "hmm");
     ASSERT_EQ_STR(json_string_value(json_object_get(o, "response")), "Done");
