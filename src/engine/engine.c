@@ -42,9 +42,9 @@ struct eng_ctx {
     int32_t *row_of;              /* [n_batch] logits row of batch index i, -1 when none */
     uint32_t *seq_add;            /* [n_seq] tokens the batch adds per sequence */
     int n_last;
-    float *rot_cs;                /* [n_rot] cos/sin used by a context shift */
-    float *emb;                   /* [n_embd] eng_get_embeddings result */
-    int n_batch_last;             /* tokens of the last successful batch */
+    float *rot_cs;    /* [n_rot] cos/sin used by a context shift */
+    float *emb;       /* [n_embd] eng_get_embeddings result */
+    int n_batch_last; /* tokens of the last successful batch */
     struct eng_perf perf;
 };
 
@@ -139,8 +139,8 @@ int eng_model_load_fd(int fd, const struct eng_model_params *p, struct eng_model
     g = NULL; /* owned by em->m now */
     fill_info(em);
     logf_(em, ENG_LOG_INFO, "loaded %s model: %u layers, embd %u, vocab %u, %s, kernels %s",
-          em->info.arch, em->info.n_layer, em->info.n_embd, em->info.n_vocab,
-          em->info.file_type, k->name);
+          em->info.arch, em->info.n_layer, em->info.n_embd, em->info.n_vocab, em->info.file_type,
+          k->name);
     *out = em;
     return 0;
 out:
@@ -150,8 +150,8 @@ out:
     return rc;
 }
 
-int eng_model_load_file(const char *path, const struct eng_model_params *p,
-                        struct eng_model **out, struct err_info *ei)
+int eng_model_load_file(const char *path, const struct eng_model_params *p, struct eng_model **out,
+                        struct err_info *ei)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -232,8 +232,7 @@ void eng_ctx_params_default(struct eng_ctx_params *p)
     p->par_min_bytes = ENG_PAR_MIN_BYTES;
 }
 
-static int resolve_params(const struct eng_model *em, struct eng_ctx_params *p,
-                          struct err_info *ei)
+static int resolve_params(const struct eng_model *em, struct eng_ctx_params *p, struct err_info *ei)
 {
     if (p->n_ctx == 0)
         p->n_ctx = ENG_DEFAULT_CTX;
@@ -280,13 +279,12 @@ int eng_ctx_new(struct eng_model *em, const struct eng_ctx_params *pp, struct en
     c->seq_add = mem_calloc(c->p.n_seq, sizeof(uint32_t));
     c->rot_cs = mem_calloc(em->m->n_rot, sizeof(float));
     c->emb = mem_calloc(em->m->n_embd, sizeof(float));
-    if (!c->pos || !c->seq || !c->out_tok || !c->row_of || !c->seq_add || !c->rot_cs ||
-        !c->emb) {
+    if (!c->pos || !c->seq || !c->out_tok || !c->row_of || !c->seq_add || !c->rot_cs || !c->emb) {
         rc = err_set(ei, E_NOMEM, "engine: out of memory");
         goto out;
     }
-    if ((rc = model_fwd_init(&c->fw, em->m, c->p.n_ctx, c->p.n_seq, c->p.n_batch,
-                             c->p.n_threads, c->p.kv_type, ei)) != 0)
+    if ((rc = model_fwd_init(&c->fw, em->m, c->p.n_ctx, c->p.n_seq, c->p.n_batch, c->p.n_threads,
+                             c->p.kv_type, ei)) != 0)
         goto out;
     c->fw.par_min_bytes = c->p.par_min_bytes;
     logf_(em, ENG_LOG_INFO, "context: n_ctx %u x %u seq, batch %u, %d threads", c->p.n_ctx,
@@ -346,11 +344,10 @@ static int check_batch(struct eng_ctx *c, const struct eng_batch *b, struct err_
             return err_set(ei, E_INVAL, "engine: token %d: id %d out of range", i, t);
         uint32_t want = kv->len[s] + c->seq_add[s];
         if (b->pos && b->pos[i] != (int32_t)want)
-            return err_set(ei, E_INVAL, "engine: token %d: position %d, sequence %d expects %u",
-                           i, b->pos[i], s, want);
+            return err_set(ei, E_INVAL, "engine: token %d: position %d, sequence %d expects %u", i,
+                           b->pos[i], s, want);
         if (want >= c->p.n_ctx)
-            return err_set(ei, E_RANGE, "engine: sequence %d is full (n_ctx %u)", s,
-                           c->p.n_ctx);
+            return err_set(ei, E_RANGE, "engine: sequence %d is full (n_ctx %u)", s, c->p.n_ctx);
         c->seq[i] = s;
         c->pos[i] = (int32_t)want;
         c->seq_add[s]++;
@@ -382,8 +379,10 @@ int eng_decode(struct eng_ctx *c, const struct eng_batch *b, struct err_info *ei
     double dt = now_s() - t0;
     if (rc != 0) {
         memset(c->row_of, 0xff, c->p.n_batch * sizeof(int32_t));
-        return err_set(ei, rc, rc == E_CANCELLED ? "engine: decode cancelled" : "engine: decode "
-                                                                               "failed");
+        return err_set(ei, rc,
+                       rc == E_CANCELLED ? "engine: decode cancelled"
+                                         : "engine: decode "
+                                           "failed");
     }
     for (uint32_t s = 0; s < c->p.n_seq; s++)
         c->fw.kv.len[s] += c->seq_add[s];
@@ -463,14 +462,15 @@ int eng_seq_copy(struct eng_ctx *c, int src, int dst)
     return 0;
 }
 
-int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il, uint32_t pos, int v,
-                     float *out, uint32_t n)
+int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il, uint32_t pos, int v, float *out,
+                     uint32_t n)
 {
     const struct kv_cache *kv = &c->fw.kv;
     if (seq < 0 || (uint32_t)seq >= kv->n_seq || il >= kv->n_layer || pos >= kv->len[seq] ||
         n > kv->kv_dim)
         return E_INVAL;
-    const void *row = v ? kv_v_row(kv, il, (uint32_t)seq, pos) : kv_k_row(kv, il, (uint32_t)seq, pos);
+    const void *row =
+        v ? kv_v_row(kv, il, (uint32_t)seq, pos) : kv_k_row(kv, il, (uint32_t)seq, pos);
     kv_get(kv, row, 0, out, n);
     return 0;
 }
@@ -522,8 +522,8 @@ int eng_physical_cores(void)
         snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
         if (read_int_file(path, &core) != 0)
             return n_online;
-        snprintf(path, sizeof(path),
-                 "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
+                 cpu);
         if (read_int_file(path, &pkg) != 0)
             return n_online;
         for (int i = 0; i < n_seen; i++)

@@ -41,9 +41,9 @@ enum eng_log_level { ENG_LOG_DEBUG = 0, ENG_LOG_INFO = 1, ENG_LOG_WARN = 2, ENG_
 typedef void (*eng_log_fn)(void *user, enum eng_log_level level, const char *msg);
 
 struct eng_model_params {
-    eng_log_fn log;   /* optional */
+    eng_log_fn log; /* optional */
     void *log_user;
-    int kern_isa;     /* enum kern_isa; 0 = scalar, KERN_ISA_BEST (default) = fastest */
+    int kern_isa; /* enum kern_isa; 0 = scalar, KERN_ISA_BEST (default) = fastest */
 };
 
 /* Fills p with defaults (no log callback, best kernels). */
@@ -62,9 +62,9 @@ void eng_model_free(struct eng_model *m);
 
 /* Hyperparameters and facts about a loaded model (borrowed from the model). */
 struct eng_model_info {
-    const char *arch;         /* "llama", "qwen2", "qwen3" */
-    const char *name;         /* general.name, "" when absent */
-    const char *file_type;    /* "Q4_K_M", ... ("unknown" when absent) */
+    const char *arch;      /* "llama", "qwen2", "qwen3" */
+    const char *name;      /* general.name, "" when absent */
+    const char *file_type; /* "Q4_K_M", ... ("unknown" when absent) */
     uint32_t n_ctx_train;
     uint32_t n_embd;
     uint32_t n_layer;
@@ -119,11 +119,11 @@ CORRAL_WARN_UNUSED int eng_detok_flush(struct eng_detok *d, char *out, size_t ca
 /* ---- contexts ------------------------------------------------------------------------- */
 
 struct eng_ctx_params {
-    uint32_t n_ctx;     /* positions per sequence (default 2048, capped by ENG_MAX_CTX) */
-    uint32_t n_seq;     /* parallel sequences (default 1) */
-    uint32_t n_batch;   /* max tokens per eng_decode (default 512) */
-    int n_threads;      /* 0 = physical cores (default) */
-    uint32_t kv_type;   /* GGUF_T_F16 (default) or GGUF_T_F32 */
+    uint32_t n_ctx;         /* positions per sequence (default 2048, capped by ENG_MAX_CTX) */
+    uint32_t n_seq;         /* parallel sequences (default 1) */
+    uint32_t n_batch;       /* max tokens per eng_decode (default 512) */
+    int n_threads;          /* 0 = physical cores (default) */
+    uint32_t kv_type;       /* GGUF_T_F16 (default) or GGUF_T_F32 */
     uint64_t par_min_bytes; /* a batch whose weight reads (tokens x bytes per token) are below
                                this runs on the calling thread alone: synchronising threads
                                costs more than it gains on tiny models (default 32 MB; 0 =
@@ -191,8 +191,8 @@ CORRAL_WARN_UNUSED int eng_seq_copy(struct eng_ctx *c, int src, int dst);
 
 /* For tests and debugging: copies n values of the cached key (v = 0) or value (v = 1) row of
  * seq at layer il and position pos into out as floats.  E_INVAL when out of range. */
-CORRAL_WARN_UNUSED int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il,
-                                        uint32_t pos, int v, float *out, uint32_t n);
+CORRAL_WARN_UNUSED int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il, uint32_t pos,
+                                        int v, float *out, uint32_t n);
 
 /* Timings of the context (accumulated since creation or the last reset). */
 struct eng_perf {

@@ -169,8 +169,10 @@ static int check_model(const char *name, float tol, int n_threads)
         decode_or_die(c, &t, 1, NULL, NULL);
     }
     if (getenv("ENG_TEST_VERBOSE"))
-        fprintf(stderr, "  %s: ids checked at %d steps, %d before the first near tie, max "
-                "|dlogit| %.5f\n", name, checked, free_run, (double)maxerr);
+        fprintf(stderr,
+                "  %s: ids checked at %d steps, %d before the first near tie, max "
+                "|dlogit| %.5f\n",
+                name, checked, free_run, (double)maxerr);
     eng_ctx_free(c);
     eng_model_free(m);
     return checked;
@@ -232,8 +234,8 @@ TEST(engine_stories260k_text)
     struct eng_detok d;
     eng_detok_init(&d, m, 0);
     for (int s = 0; s < N_STEPS; s++) {
-        int32_t t = argmax(eng_get_logits(c, s == 0 ? (int)n - 1 : 0),
-                           (int)eng_model_get_info(m)->n_vocab);
+        int32_t t =
+            argmax(eng_get_logits(c, s == 0 ? (int)n - 1 : 0), (int)eng_model_get_info(m)->n_vocab);
         size_t k = 0;
         ASSERT_EQ_INT(eng_detok_push(&d, t, text + tl, sizeof(text) - tl, &k), 0);
         tl += k;

@@ -98,9 +98,9 @@ TEST(samp_temperature_spreads_and_sharpens)
     p.temperature = 0.2f;
     struct samp *cold = mk(&p);
     counts(cold, L, 4000, c_cold);
-    ASSERT(c_cold[0] > 3500);      /* p(0) = 0.917 at T=0.2 */
-    ASSERT(c_hot[0] < 1200);       /* p(0) = 0.18 at T=5 */
-    ASSERT(c_hot[NV - 1] > 200);   /* p(7) = 0.09 at T=5 */
+    ASSERT(c_cold[0] > 3500);    /* p(0) = 0.917 at T=0.2 */
+    ASSERT(c_hot[0] < 1200);     /* p(0) = 0.18 at T=5 */
+    ASSERT(c_hot[NV - 1] > 200); /* p(7) = 0.09 at T=5 */
     /* temperature 1: empirical frequencies match the softmax */
     p.temperature = 1.0f;
     struct samp *one = mk(&p);

@@ -95,8 +95,7 @@ static double measure_bw(int n_threads)
 
 /* ---- runs ------------------------------------------------------------------------------ */
 
-static int run_prompt(struct eng_ctx *c, const int32_t *toks, int n, uint32_t n_batch,
-                      double *secs)
+static int run_prompt(struct eng_ctx *c, const int32_t *toks, int n, uint32_t n_batch, double *secs)
 {
     struct err_info ei = {0};
     double t0 = now_s();
@@ -142,7 +141,8 @@ static int run_gen(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, do
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps] [--no-bw] [--all-threads]\n"
+    fprintf(stderr, "usage: corral bench MODEL.gguf [-p N] [-n N] [-t threads] [-r reps] [--no-bw] "
+                    "[--all-threads]\n"
                     "  -p  prompt tokens (default 128)   -n  generated tokens (default 64)\n"
                     "  -t  threads (default: physical cores)   -r  repetitions, best kept (2)\n");
     return 2;
@@ -249,8 +249,8 @@ static int bench_model(struct eng_model *m, const struct bench_opts *o)
         printf("threads    %d\n", nt);
     printf("prompt     %d tokens  %.2f tok/s\n", o->n_prompt, pp);
     printf("generation %d tokens  %.2f tok/s\n", o->n_gen, tg);
-    printf("bandwidth  %.2f GB/s measured (%d threads, read)  -> %.1f %% achieved\n", bw / 1e9,
-           nt, 100.0 * frac);
+    printf("bandwidth  %.2f GB/s measured (%d threads, read)  -> %.1f %% achieved\n", bw / 1e9, nt,
+           100.0 * frac);
     printf("RESULT threads=%d pp_tps=%.3f tg_tps=%.3f bw_gbs=%.3f bw_frac=%.4f bytes_tok=%llu\n",
            nt, pp, tg, bw / 1e9, frac, (unsigned long long)in->bytes_per_token);
 out:

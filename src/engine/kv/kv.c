@@ -11,8 +11,8 @@
 
 #define KV_MAX_BYTES ((size_t)1 << 40)
 
-int kv_init(struct kv_cache *kv, uint32_t n_layer, uint32_t n_seq, uint32_t n_ctx,
-            uint32_t kv_dim, uint32_t type)
+int kv_init(struct kv_cache *kv, uint32_t n_layer, uint32_t n_seq, uint32_t n_ctx, uint32_t kv_dim,
+            uint32_t type)
 {
     memset(kv, 0, sizeof(*kv));
     if (!n_layer || !n_seq || !n_ctx || !kv_dim)

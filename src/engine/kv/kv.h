@@ -18,14 +18,14 @@
 
 struct kv_cache {
     uint32_t n_layer, n_seq, n_ctx, kv_dim;
-    uint32_t type;      /* GGUF_T_F16 or GGUF_T_F32 */
-    size_t elt_bytes;   /* 2 or 4 */
-    size_t row_bytes;   /* kv_dim * elt_bytes */
-    uint8_t **k;        /* [n_layer] -> [n_seq][n_ctx][kv_dim] */
-    uint8_t **v;        /* same */
-    uint32_t *len;      /* [n_seq] positions cached */
-    float *tmp;         /* kv_dim floats, for conversions during shifts */
-    float *h2f;         /* [65536] fp16 -> f32 table (F16 caches) */
+    uint32_t type;    /* GGUF_T_F16 or GGUF_T_F32 */
+    size_t elt_bytes; /* 2 or 4 */
+    size_t row_bytes; /* kv_dim * elt_bytes */
+    uint8_t **k;      /* [n_layer] -> [n_seq][n_ctx][kv_dim] */
+    uint8_t **v;      /* same */
+    uint32_t *len;    /* [n_seq] positions cached */
+    float *tmp;       /* kv_dim floats, for conversions during shifts */
+    float *h2f;       /* [65536] fp16 -> f32 table (F16 caches) */
 };
 
 /* Allocates the cache.  Errors: E_INVAL (zero sizes, bad type), E_RANGE (size overflow),

@@ -45,8 +45,7 @@ static int get_u32_key(const struct model *m, const char *suffix, uint32_t *out,
     return 0;
 }
 
-static int get_f32_key(const struct model *m, const char *suffix, float *out,
-                       struct err_info *ei)
+static int get_f32_key(const struct model *m, const char *suffix, float *out, struct err_info *ei)
 {
     char key[MODEL_MAX_NAME];
     snprintf(key, sizeof(key), "%s.%s", m->arch_name, suffix);
@@ -72,8 +71,10 @@ static int read_arch(struct model *m, struct err_info *ei)
         }
     }
     int n = s.n > 40 ? 40 : (int)s.n;
-    return err_set(ei, E_UNSUPPORTED, "model: unsupported architecture '%.*s' (supported: llama, "
-                   "qwen2, qwen3)", n, s.p);
+    return err_set(ei, E_UNSUPPORTED,
+                   "model: unsupported architecture '%.*s' (supported: llama, "
+                   "qwen2, qwen3)",
+                   n, s.p);
 }
 
 static void read_names(struct model *m)
@@ -190,9 +191,9 @@ static int get_mat(struct model *m, const char *name, int64_t ncols, int64_t nro
     if (!t)
         return err_set(ei, E_PARSE, "model: tensor %s missing", name);
     if (t->ne[0] != ncols || t->ne[1] != nrows)
-        return err_set(ei, E_PARSE, "model: tensor %s has shape [%lld, %lld], expected [%lld, %lld]",
-                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)ncols,
-                       (long long)nrows);
+        return err_set(
+            ei, E_PARSE, "model: tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
+            (long long)t->ne[0], (long long)t->ne[1], (long long)ncols, (long long)nrows);
     if (!kern_type_supported(t->type) || !gguf_type_block_elems(t->type))
         return err_set(ei, E_UNSUPPORTED, "model: tensor %s has unsupported type %s (%u)", name,
                        gguf_type_name(t->type) ? gguf_type_name(t->type) : "?", (unsigned)t->type);
@@ -256,8 +257,7 @@ static int get_vec(struct model *m, const char *name, int64_t n, int required, f
 
 /* ---- layers ---------------------------------------------------------------------------- */
 
-static int load_layer_attn(struct model *m, uint32_t il, struct model_layer *L,
-                           struct err_info *ei)
+static int load_layer_attn(struct model *m, uint32_t il, struct model_layer *L, struct err_info *ei)
 {
     char nm[MODEL_MAX_NAME];
     int rc;
@@ -331,7 +331,7 @@ static void count_bytes(struct model *m)
     uint64_t b = (uint64_t)m->output.row_bytes * m->output.nrows;
     for (uint32_t il = 0; il < m->n_layer; il++) {
         const struct model_layer *L = &m->layers[il];
-        const struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo,
+        const struct model_mat *mats[] = {&L->wq,   &L->wk, &L->wv,  &L->wo,
                                           &L->gate, &L->up, &L->down};
         for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
             b += (uint64_t)mats[j]->row_bytes * mats[j]->nrows;

@@ -35,23 +35,24 @@ enum model_arch { MODEL_ARCH_LLAMA = 1, MODEL_ARCH_QWEN2 = 2, MODEL_ARCH_QWEN3 =
 struct model_mat {
     const void *data;
     uint32_t type;
-    uint32_t vdt;          /* kern vec_dot_type(type): what activations are quantized to */
+    uint32_t vdt; /* kern vec_dot_type(type): what activations are quantized to */
     int64_t ncols, nrows;
-    size_t row_bytes;      /* bytes of one weight row */
-    size_t vrow_bytes;     /* bytes of one activation row of vdt */
+    size_t row_bytes;  /* bytes of one weight row */
+    size_t vrow_bytes; /* bytes of one activation row of vdt */
 };
 
 struct model_layer {
-    float *attn_norm;                 /* [n_embd] */
-    struct model_mat wq, wk, wv, wo;  /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
-    float *bq, *bk, *bv;              /* biases or NULL */
-    float *q_norm, *k_norm;           /* [head_dim] (qwen3) or NULL */
-    float *ffn_norm;                  /* [n_embd] */
-    struct model_mat gate, up, down;  /* [n_ff][n_embd] x2, [n_embd][n_ff] */
+    float *attn_norm; /* [n_embd] */
+    struct model_mat wq, wk, wv,
+        wo;                 /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
+    float *bq, *bk, *bv;    /* biases or NULL */
+    float *q_norm, *k_norm; /* [head_dim] (qwen3) or NULL */
+    float *ffn_norm;        /* [n_embd] */
+    struct model_mat gate, up, down; /* [n_ff][n_embd] x2, [n_embd][n_ff] */
 };
 
 struct model {
-    struct gguf *g;                   /* owned: the mapping the matrices point into */
+    struct gguf *g; /* owned: the mapping the matrices point into */
     const struct kern *k;
     enum model_arch arch;
     char arch_name[16];
@@ -60,9 +61,9 @@ struct model {
     uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train, n_rot;
     float eps;
     float rope_base, freq_scale;
-    int rope_neox;                    /* 1: rotate (i, i+n_rot/2); 0: (2i, 2i+1) */
-    float *rope_freqs;                /* [n_rot/2] divisors or NULL */
-    struct model_mat tok_embd, output;/* output may alias tok_embd (tied) */
+    int rope_neox;                     /* 1: rotate (i, i+n_rot/2); 0: (2i, 2i+1) */
+    float *rope_freqs;                 /* [n_rot/2] divisors or NULL */
+    struct model_mat tok_embd, output; /* output may alias tok_embd (tied) */
     float *output_norm;
     struct model_layer *layers;
     uint64_t n_params, weight_bytes, bytes_per_token;
@@ -87,7 +88,7 @@ struct model_batch {
     const int32_t *tok;
     const int32_t *pos;
     const int32_t *seq;
-    const int32_t *out_tok;           /* [n_out] batch indexes whose logits are wanted */
+    const int32_t *out_tok; /* [n_out] batch indexes whose logits are wanted */
     int n_out;
 };
 
@@ -96,29 +97,29 @@ struct model_fwd {
     struct kv_cache kv;
     struct pool *pool;
     int n_threads;
-    int attn_simd;                    /* F16 attention loops with AVX2/F16C */
-    uint64_t par_min_bytes;           /* batches reading less run on the caller alone */
-    int single;                       /* the running batch uses the caller only */
+    int attn_simd;          /* F16 attention loops with AVX2/F16C */
+    uint64_t par_min_bytes; /* batches reading less run on the caller alone */
+    int single;             /* the running batch uses the caller only */
     uint32_t n_batch, n_out_max, n_ctx;
-    uint32_t n_q, n_kv, n_qkv;        /* n_head*hd, n_head_kv*hd, sum */
-    size_t max_vrow;                  /* bytes of the widest activation row */
+    uint32_t n_q, n_kv, n_qkv; /* n_head*hd, n_head_kv*hd, sum */
+    size_t max_vrow;           /* bytes of the widest activation row */
 
-    float *x;                         /* [n_batch][n_embd] residual stream */
-    float *qkv;                       /* [n_batch][n_qkv] */
-    float *att;                       /* [n_batch][n_q] */
-    float *tmp;                       /* [n_batch][n_embd] */
-    float *ff_g, *ff_u;               /* [n_batch][n_ff] */
-    uint8_t *xq[3];                   /* [n_batch][max_vrow] shared quantized activations */
-    uint8_t **xq_local;               /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
-    float **thr_f;                    /* [n_threads] -> scores [sc_len] + row [max dim] */
-    size_t sc_len;                    /* gqa * n_ctx: attention scores of one GQA group */
-    float *rope;                      /* [n_batch][n_rot] cos/sin */
-    float *logits;                    /* [n_out_max][n_vocab] */
-    atomic_int *chunk;                /* [n_phase_max] work counters */
-    _Atomic uint32_t *done;           /* [n_phase_max] finished work items */
+    float *x;               /* [n_batch][n_embd] residual stream */
+    float *qkv;             /* [n_batch][n_qkv] */
+    float *att;             /* [n_batch][n_q] */
+    float *tmp;             /* [n_batch][n_embd] */
+    float *ff_g, *ff_u;     /* [n_batch][n_ff] */
+    uint8_t *xq[3];         /* [n_batch][max_vrow] shared quantized activations */
+    uint8_t **xq_local;     /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
+    float **thr_f;          /* [n_threads] -> scores [sc_len] + row [max dim] */
+    size_t sc_len;          /* gqa * n_ctx: attention scores of one GQA group */
+    float *rope;            /* [n_batch][n_rot] cos/sin */
+    float *logits;          /* [n_out_max][n_vocab] */
+    atomic_int *chunk;      /* [n_phase_max] work counters */
+    _Atomic uint32_t *done; /* [n_phase_max] finished work items */
     int n_phase_max;
 
-    const struct model_batch *b;      /* the batch being decoded */
+    const struct model_batch *b; /* the batch being decoded */
     int (*abort_fn)(void *);
     void *abort_user;
     atomic_int aborted;

@@ -32,11 +32,11 @@
 #include "engine/model/model_attn.h"
 #include "engine/thread/pool.h"
 
-#define FWD_LOCAL_TOK  8  /* batches up to this size quantize activations per thread */
-#define FWD_ROW_CHUNK  64 /* minimum weight rows per work item (Wo, FFN, output) */
+#define FWD_LOCAL_TOK         8  /* batches up to this size quantize activations per thread */
+#define FWD_ROW_CHUNK         64 /* minimum weight rows per work item (Wo, FFN, output) */
 #define FWD_CHUNKS_PER_THREAD 16 /* work items per thread and phase: balance vs atomics */
-#define FWD_N_SLOTS    3  /* distinct activation types one phase may need */
-#define FWD_PREP_TOK   4  /* rows per activation-preparation work item (prompts) */
+#define FWD_N_SLOTS           3  /* distinct activation types one phase may need */
+#define FWD_PREP_TOK          4  /* rows per activation-preparation work item (prompts) */
 
 struct act {
     const uint8_t *buf[FWD_N_SLOTS];
@@ -68,8 +68,7 @@ static void phase_end(struct model_fwd *f, int ph, int n_items)
 
 /* ---- activations ----------------------------------------------------------------------- */
 
-static void quantize_to(const struct kern *k, uint32_t vdt, const float *src, void *dst,
-                        int64_t n)
+static void quantize_to(const struct kern *k, uint32_t vdt, const float *src, void *dst, int64_t n)
 {
     if (vdt == GGUF_T_F32)
         memcpy(dst, src, (size_t)n * sizeof(float));
@@ -112,9 +111,9 @@ static void prep_row(struct model_fwd *f, float *tmp, const float *src, size_t l
  * src + (rows ? rows[t] : t) * ld.  Results in a->buf[slot], rows of vrow_bytes(u[slot]).
  * Small batches: every thread prepares all rows into its own buffers (no synchronisation).
  * Larger ones: shared buffers, FWD_PREP_TOK rows per work item, a phase of its own. */
-static void act_prep(struct model_fwd *f, int ith, const float *src, size_t ld,
-                     const int32_t *rows, int nt, int64_t ncols, const float *norm_w,
-                     const uint32_t *u, int nu, struct act *a, int *ph)
+static void act_prep(struct model_fwd *f, int ith, const float *src, size_t ld, const int32_t *rows,
+                     int nt, int64_t ncols, const float *norm_w, const uint32_t *u, int nu,
+                     struct act *a, int *ph)
 {
     int local = nt <= FWD_LOCAL_TOK;
     float *tmp = f->thr_f[ith] + f->sc_len;
@@ -136,8 +135,8 @@ static void act_prep(struct model_fwd *f, int ith, const float *src, size_t ld,
     phase_end(f, phx, n_items);
 }
 
-static void mat_rows(const struct model_fwd *f, const struct model_mat *w, const uint8_t *x,
-                     int nt, int64_t r0, int64_t r1, float *out, int64_t ldo)
+static void mat_rows(const struct model_fwd *f, const struct model_mat *w, const uint8_t *x, int nt,
+                     int64_t r0, int64_t r1, float *out, int64_t ldo)
 {
     f->m->k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, x, w->vrow_bytes, nt, out,
                      ldo);
@@ -154,8 +153,8 @@ static void head_post(struct model_fwd *f, const struct model_layer *L, uint32_t
     if (bias)
         kern_add(v, v, bias + (size_t)h * hd, hd);
     if (which == 2) {
-        kv_put(&f->kv, kv_v_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]),
-               h * hd, v, hd);
+        kv_put(&f->kv, kv_v_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]), h * hd,
+               v, hd);
         return;
     }
     const float *nw = which == 0 ? L->q_norm : L->k_norm;
@@ -165,8 +164,8 @@ static void head_post(struct model_fwd *f, const struct model_layer *L, uint32_t
     }
     model_rope_apply(m, v, f->rope + (size_t)t * m->n_rot);
     if (which == 1)
-        kv_put(&f->kv, kv_k_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]),
-               h * hd, v, hd);
+        kv_put(&f->kv, kv_k_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]), h * hd,
+               v, hd);
 }
 
 /* Activations of phase A (normalized x in every type Wq/Wk/Wv need). */
@@ -175,8 +174,8 @@ struct qkv_act {
     int map[3];
 };
 
-static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith,
-                     struct qkv_act *q, int *ph)
+static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith, struct qkv_act *q,
+                     int *ph)
 {
     const struct model *m = f->m;
     uint32_t vd[3] = {L->wq.vdt, L->wk.vdt, L->wv.vdt}, u[3];
@@ -217,7 +216,9 @@ static void phase_qkv(struct model_fwd *f, const struct model_layer *L, uint32_t
             qkv_prep(f, L, ith, &q, ph);
         ready = 1;
         int which = (uint32_t)c < nh ? 0 : (uint32_t)c < nh + nkv ? 1 : 2;
-        uint32_t h = which == 0 ? (uint32_t)c : which == 1 ? (uint32_t)c - nh : (uint32_t)c - nh - nkv;
+        uint32_t h = which == 0   ? (uint32_t)c
+                     : which == 1 ? (uint32_t)c - nh
+                                  : (uint32_t)c - nh - nkv;
         qkv_head(f, L, il, &q, which, h, tmp);
         item_done(f, phx);
     }
@@ -245,8 +246,8 @@ static float dot_row(const struct model_fwd *f, const float *q, const void *row,
     return s;
 }
 
-static void axpy_row(const struct model_fwd *f, float *acc, float a, const void *row,
-                     uint32_t off, uint32_t n)
+static void axpy_row(const struct model_fwd *f, float *acc, float a, const void *row, uint32_t off,
+                     uint32_t n)
 {
     const struct kv_cache *kv = &f->kv;
     if (f->attn_simd && kv->type == GGUF_T_F16) {
@@ -321,8 +322,8 @@ static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
  * heads (K, V and Q rows, then the group's attention), so no other thread's output is needed
  * and one barrier per layer is saved.  Used when the batch is small (generation), where the
  * attention is cheap and n_head_kv items are enough work to share. */
-static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uint32_t il,
-                           int ith, int *ph)
+static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uint32_t il, int ith,
+                           int *ph)
 {
     const struct model *m = f->m;
     struct qkv_act q;
@@ -428,8 +429,8 @@ static void phase_output(struct model_fwd *f, int ith, int *ph)
     const struct model_mat *w = &m->output;
     struct act a;
     int n_out = f->b->n_out;
-    act_prep(f, ith, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm, &w->vdt,
-             1, &a, ph);
+    act_prep(f, ith, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm, &w->vdt, 1,
+             &a, ph);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
     int phx = (*ph)++;
@@ -512,7 +513,7 @@ static size_t max_vrow_of(const struct model *m)
     size_t mx = m->output.vrow_bytes;
     for (uint32_t il = 0; il < m->n_layer; il++) {
         const struct model_layer *L = &m->layers[il];
-        const struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo,
+        const struct model_mat *mats[] = {&L->wq,   &L->wk, &L->wv,  &L->wo,
                                           &L->gate, &L->up, &L->down};
         for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
             mx = mats[j]->vrow_bytes > mx ? mats[j]->vrow_bytes : mx;
@@ -553,8 +554,8 @@ static int alloc_bufs(struct model_fwd *f)
     f->n_phase_max = (int)m->n_layer * 10 + 8;
     f->chunk = mem_calloc((size_t)f->n_phase_max, sizeof(*f->chunk));
     f->done = mem_calloc((size_t)f->n_phase_max, sizeof(*f->done));
-    if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope ||
-        !f->logits || !f->chunk || !f->done)
+    if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope || !f->logits ||
+        !f->chunk || !f->done)
         return E_NOMEM;
     for (int j = 0; j < FWD_N_SLOTS; j++)
         if (!(f->xq[j] = mem_aligned(64, nb * f->max_vrow)))

@@ -24,8 +24,8 @@ struct samp_cand {
 struct samp {
     struct samp_params p;
     int n_vocab;
-    int last_n;             /* resolved repeat_last_n */
-    int32_t *hist;          /* ring of the last last_n accepted tokens */
+    int last_n;    /* resolved repeat_last_n */
+    int32_t *hist; /* ring of the last last_n accepted tokens */
     int n_hist, hist_pos;
     int32_t *cnt;           /* [n_vocab] scratch counts, kept all-zero between calls */
     float *work;            /* [n_vocab] penalized logits */
@@ -171,8 +171,8 @@ uint64_t samp_get_seed(const struct samp *s)
 static void apply_penalties(struct samp *s)
 {
     const struct samp_params *p = &s->p;
-    if (s->n_hist == 0 || (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f &&
-                           p->frequency_penalty == 0.0f))
+    if (s->n_hist == 0 ||
+        (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f))
         return;
     for (int i = 0; i < s->n_hist; i++)
         s->cnt[s->hist[i]]++;

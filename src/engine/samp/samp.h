@@ -16,9 +16,9 @@
 
 #include "common/err.h"
 
-#define SAMP_MAX_VOCAB      (1 << 24)
-#define SAMP_MAX_LAST_N     (1 << 20)
-#define SAMP_SEED_RANDOM    UINT64_MAX /* samp_params.seed: pick one from the clock */
+#define SAMP_MAX_VOCAB   (1 << 24)
+#define SAMP_MAX_LAST_N  (1 << 20)
+#define SAMP_SEED_RANDOM UINT64_MAX /* samp_params.seed: pick one from the clock */
 
 struct samp_params {
     float temperature;       /* 0.8; <= 0 means greedy */

@@ -194,8 +194,7 @@ static int start_workers(struct pool *p)
 int pool_new(int n_threads, int spin_us, struct pool **out)
 {
     int rc;
-    if (n_threads < 1 || n_threads > POOL_MAX_THREADS || spin_us < 0 ||
-        spin_us > POOL_MAX_SPIN_US)
+    if (n_threads < 1 || n_threads > POOL_MAX_THREADS || spin_us < 0 || spin_us > POOL_MAX_SPIN_US)
         return E_INVAL;
     struct pool *p = mem_calloc(1, sizeof(*p));
     if (!p)
