@@ -16,6 +16,7 @@
 #include "cli/cli_run.h"
 #include "common/buf.h"
 #include "common/cmd.h"
+#include "common/fs.h"
 #include "common/mem.h"
 
 #define REPL_HISTORY_MAX 1000
@@ -410,8 +411,12 @@ static void history_path(char *out, size_t n)
     out[0] = '\0';
     if (getenv("OLLAMA_NOHISTORY") && *getenv("OLLAMA_NOHISTORY"))
         return;
-    if (home && *home)
-        snprintf(out, n, "%s/.ollama/history", home);
+    if (home && *home) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/.ollama", home);
+        if (fs_mkdir_p(dir, 0755) == 0)
+            snprintf(out, n, "%s/history", dir);
+    }
 }
 
 int cli_repl(struct cli_session *s)
