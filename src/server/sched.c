@@ -77,12 +77,19 @@ struct inst {
     struct inst *next;
 };
 
+/* A request inside sched_acquire (lives on its caller's stack). */
+struct waiter {
+    const char *key;
+    struct waiter *next;
+};
+
 struct sched {
     struct sched_config cfg;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* instance state changes, slot frees */
     struct inst *list;
-    int pending; /* requests inside sched_acquire */
+    int pending;                          /* requests inside sched_acquire */
+    struct waiter *wait_head, *wait_tail; /* those requests in arrival order (FIFO per model) */
     atomic_ullong next_rid;
     int stopping;
     pthread_t reaper;
@@ -464,13 +471,37 @@ static int load_locked(struct sched *s, const struct sched_model *m, struct inst
     return 0;
 }
 
+/* 1 when no request that arrived before w waits for the same model (FIFO per model). */
+static int first_for_key(const struct sched *s, const struct waiter *w)
+{
+    for (const struct waiter *o = s->wait_head; o && o != w; o = o->next)
+        if (strcmp(o->key, w->key) == 0)
+            return 0;
+    return 1;
+}
+
+static void waiter_remove(struct sched *s, struct waiter *w)
+{
+    struct waiter **pp, *prev = NULL;
+    for (pp = &s->wait_head; *pp; prev = *pp, pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            if (s->wait_tail == w)
+                s->wait_tail = prev;
+            break;
+        }
+    pthread_cond_broadcast(&s->cv); /* the next in line may proceed */
+}
+
 /* One pass of the acquire loop with mu held: 1 = got a lease, 2 = retry at once, 0 = wait for
  * a change, <0 error. */
-static int try_acquire(struct sched *s, const struct sched_model *m, struct sched_lease **out,
-                       uint64_t *load_ns, struct err_info *ei)
+static int try_acquire(struct sched *s, const struct waiter *w, const struct sched_model *m,
+                       struct sched_lease **out, uint64_t *load_ns, struct err_info *ei)
 {
     struct inst *in = find(s, m->key), *victim;
     int rc;
+    if (!first_for_key(s, w))
+        return 0;
     if (in && ((in->state == INST_DEAD && in->refs == 0) ||
                (in->state == INST_READY && in->refs == 0 && needs_reload(s, in, m)))) {
         detach(s, in);
@@ -507,6 +538,7 @@ int sched_acquire(struct sched *s, const struct sched_model *m, int64_t keep_ali
 {
     int rc = 0;
     uint64_t lns = 0;
+    struct waiter w = {m->key, NULL};
     pthread_mutex_lock(&s->mu);
     if (s->pending >= s->cfg.max_queue) {
         pthread_mutex_unlock(&s->mu);
@@ -514,12 +546,17 @@ int sched_acquire(struct sched *s, const struct sched_model *m, int64_t keep_ali
                        "server busy, please try again.  maximum pending requests exceeded");
     }
     s->pending++;
+    if (s->wait_tail)
+        s->wait_tail->next = &w;
+    else
+        s->wait_head = &w;
+    s->wait_tail = &w;
     for (;;) {
         if (cancelled && atomic_load(cancelled)) {
             rc = err_set(ei, E_CANCELLED, "request canceled");
             break;
         }
-        rc = try_acquire(s, m, out, &lns, ei);
+        rc = try_acquire(s, &w, m, out, &lns, ei);
         if (rc == 2)
             continue;
         if (rc != 0)
@@ -527,6 +564,7 @@ int sched_acquire(struct sched *s, const struct sched_model *m, int64_t keep_ali
         timed_wait(s, 100);
     }
     s->pending--;
+    waiter_remove(s, &w);
     if (rc == 1) {
         if (keep_alive_ns != SCHED_KEEP_UNSET)
             (*out)->in->keep_alive_ns = keep_alive_ns;

@@ -371,3 +371,45 @@ TEST(sched_keep_alive_expiry)
     ASSERT(!sched_is_loaded(s, "/dev/null"));
     sched_free(s);
 }
+
+struct fifo_waiter {
+    struct sched *s;
+    struct sched_model m;
+    atomic_int *order;
+    int id, got;
+};
+
+static void *fifo_main(void *arg)
+{
+    struct fifo_waiter *w = arg;
+    struct sched_lease *l = NULL;
+    if (sched_acquire(w->s, &w->m, SCHED_KEEP_UNSET, NULL, &l, NULL, NULL) == 0) {
+        w->got = atomic_fetch_add(w->order, 1);
+        usleep(20 * 1000);
+        sched_release(l, SCHED_KEEP_UNSET);
+    }
+    return NULL;
+}
+
+TEST(sched_waiters_served_in_arrival_order)
+{
+    struct fake f = {0};
+    struct sched *s = mk(&f, 1, 16, 3);
+    struct sched_model m = model("/dev/null");
+    struct sched_lease *l = NULL;
+    struct fifo_waiter w[5];
+    pthread_t th[5];
+    atomic_int order = 0;
+    ASSERT_OK(sched_acquire(s, &m, SCHED_KEEP_UNSET, NULL, &l, NULL, NULL));
+    for (int i = 0; i < 5; i++) {
+        w[i] = (struct fifo_waiter){s, m, &order, i, -1};
+        pthread_create(&th[i], NULL, fifo_main, &w[i]);
+        usleep(30 * 1000); /* arrival order 0..4 */
+    }
+    sched_release(l, SCHED_KEEP_UNSET);
+    for (int i = 0; i < 5; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ_INT(w[i].got, i);
+    sched_free(s);
+}
