@@ -1,7 +1,8 @@
 /*
  * api_create.c - POST /api/create in Ollama's current JSON form (ollama-reference.md 1.7, 4.2,
  * 4.4): model, from | files {name: digest}, template, system, license, parameters, messages,
- * stream.  quantize and adapters answer 400 "not supported yet".
+ * stream, quantize (api_quantize.c: the model layer is rewritten into a new blob).  adapters
+ * answer 400 "not supported yet".
  *
  * Everything that can fail on bad input (names, digests, GGUF metadata, parameter types, base
  * model lookup) is checked before the first status line, so those errors keep their HTTP status;
@@ -17,6 +18,7 @@
 #include "api/api.h"
 #include "api/api_model.h"
 #include "api/api_modelfile.h"
+#include "api/api_quantize.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/mem.h"
@@ -43,6 +45,10 @@ struct create {
     json_t *messages;        /* or NULL */
     char gguf[PATH_MAX];     /* model blob path when created from a file */
     int has_template;
+    int quantize;                      /* 1 when a quantize type was requested */
+    uint32_t q_ftype;                  /* its llama file type */
+    char q_name[API_QUANT_NAME_MAX];   /* its canonical name, e.g. "Q4_K_M" */
+    char q_src[32];                    /* the source layer's file type, e.g. "F16" */
     struct err_info ei;
 };
 
@@ -124,13 +130,73 @@ static int check_unsupported(struct create *c)
 {
     const json_t *q = json_object_get(c->req->json, "quantize");
     const json_t *a = json_object_get(c->req->json, "adapters");
-    if (!q)
-        q = json_object_get(c->req->json, "quantization");
-    if (json_is_string(q) && *json_string_value(q))
-        return bad(c, 400, "quantization is not supported yet");
+    const json_t *q2 = json_object_get(c->req->json, "quantization");
+    if ((q && !json_is_null(q) && !json_is_string(q)) ||
+        (q2 && !json_is_null(q2) && !json_is_string(q2)))
+        return bad(c, 400, "quantize must be a string");
+    if (!json_is_string(q) || !*json_string_value(q))
+        q = q2; /* Ollama: cmp.Or(quantize, quantization) */
+    if (json_is_string(q) && *json_string_value(q)) {
+        if (api_quantize_type(json_string_value(q), &c->q_ftype, c->q_name, &c->ei) != 0)
+            return bad(c, 400, c->ei.msg);
+        c->quantize = 1;
+    }
     if (json_is_object(a) && json_object_size(a))
         return bad(c, 400, "adapters are not supported yet");
     return 0;
+}
+
+static struct store_layer *model_layer(struct create *c)
+{
+    for (size_t i = 0; i < c->m.n_layers; i++)
+        if (!strcmp(c->m.layers[i].media_type, STORE_MT_MODEL))
+            return &c->m.layers[i];
+    return NULL;
+}
+
+/* Before anything streams: the source must be an F16/BF16/F32 GGUF (Ollama's message). */
+static int check_quantize(struct create *c)
+{
+    struct api_gguf_facts f;
+    struct store_layer *l = model_layer(c);
+    char path[PATH_MAX];
+    if (!c->quantize)
+        return 0;
+    if (!l || store_blob_path(c->st, l->digest, path, sizeof(path)) != 0)
+        return bad(c, 400, "quantization requires a model layer");
+    if (api_gguf_facts(path, &f, &c->ei) != 0)
+        return api_resp_error(c->resp, 400, "invalid GGUF model: %s", c->ei.msg) ? E_IO : E_INVAL;
+    if (!api_quantize_source_ok(f.file_type))
+        return bad(c, 400, "quantization is only supported for F16, BF16 and F32 models");
+    if (!strcmp(f.file_type, c->q_name))
+        c->quantize = 0; /* already that type: the layer is kept as it is */
+    snprintf(c->q_src, sizeof(c->q_src), "%s", f.file_type);
+    return 0;
+}
+
+/* Rewrites the model layer into a quantized blob and points the layer and config at it. */
+static int quantize_model(struct create *c)
+{
+    struct store_layer *l = model_layer(c);
+    char path[PATH_MAX], d[72], status[128];
+    uint64_t size = 0;
+    int rc;
+    if (!c->quantize)
+        return 0;
+    if (!l || (rc = store_blob_path(c->st, l->digest, path, sizeof(path))) != 0)
+        return E_INTERNAL;
+    rc = api_quantize_layer(c->st, c->resp, path, c->q_src, l->size, c->q_ftype, c->q_name, d,
+                            &size, &c->ei);
+    if (rc)
+        return rc;
+    snprintf(l->digest, sizeof(l->digest), "%s", d);
+    l->size = size;
+    mem_free(l->from);
+    l->from = NULL;
+    snprintf(status, sizeof(status), "creating new layer %s", d);
+    if ((rc = api_stream_status(c->resp, status)) != 0)
+        return rc;
+    return json_object_set_new(c->config, "file_type", json_string(c->q_name)) ? E_NOMEM : 0;
 }
 
 static int path_is_clean(const char *p)
@@ -288,6 +354,8 @@ static int check_request(struct create *c)
         rc = base_from_model(c, from);
     else
         return bad(c, 400, "neither 'from' or 'files' was specified");
+    if (!rc)
+        rc = check_quantize(c);
     if (!rc)
         rc = merge_params(c);
     if (!rc)
@@ -461,25 +529,27 @@ static int h_create(struct api_req *req, struct api_resp *resp)
     api_store_write_lock();
     if ((rc = check_request(&c)) != 0)
         goto out;
+    memset(&c.ei, 0, sizeof(c.ei)); /* later errors bring their own detail */
     if (!c.config && !(c.config = json_object())) {
         rc = E_NOMEM;
         goto out;
     }
     if (*c.gguf && (rc = api_stream_status(resp, "parsing GGUF")) != 0)
         goto out;
-    if ((rc = write_layers(&c)) != 0 || (rc = write_config(&c)) != 0 ||
+    if ((rc = quantize_model(&c)) != 0 || (rc = write_layers(&c)) != 0 ||
+        (rc = write_config(&c)) != 0 ||
         (rc = write_manifest(&c)) != 0)
         goto out;
     rc = api_stream_status(resp, "success");
 out:
     api_store_write_unlock();
-    if (rc && rc != E_CANCELLED && !resp->status && !resp->started)
-        rc = api_resp_error(resp, api_status_for(rc), "creating %s: %s", c.name ? c.name : "model",
-                            err_str(rc))
-                 ? rc
-                 : rc;
+    if (rc && rc != E_CANCELLED && !resp->status && !resp->started && c.ei.msg[0])
+        (void)api_resp_error(resp, api_status_for(rc), "%s", c.ei.msg);
+    else if (rc && rc != E_CANCELLED && !resp->status && !resp->started)
+        (void)api_resp_error(resp, api_status_for(rc), "creating %s: %s",
+                             c.name ? c.name : "model", err_str(rc));
     else if (rc && resp->started && rc != E_CANCELLED)
-        (void)api_resp_error(resp, 500, "%s", err_str(rc));
+        (void)api_resp_error(resp, 500, "%s", c.ei.msg[0] ? c.ei.msg : err_str(rc));
     store_manifest_fini(&c.m);
     json_decref(c.config);
     json_decref(c.params);

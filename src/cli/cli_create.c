@@ -35,7 +35,7 @@ static int parse_opts(int argc, char **argv, struct create_opts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("Create a model\n\nUsage:\n  corral create MODEL [flags]\n\nFlags:\n"
                    "  -f, --file string       Name of the Modelfile (default \"Modelfile\")\n"
-                   "  -q, --quantize string   Quantize model to this level (not supported yet)\n");
+                   "  -q, --quantize string   Quantize model to this level (e.g. q4_K_M, q8_0)\n");
             return 2;
         }
         if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && i + 1 < argc)

@@ -35,8 +35,8 @@ expect_status 400 "$URL/api/create" -d "{\"model\":\"ok\",\"files\":{\"../../x.g
 grep -q 'file path must be relative' "$T/body" || fail "files path"
 expect_status 400 "$URL/api/create" -d "{\"model\":\"ok\",\"files\":{\"x.gguf\":\"$good\"}}"
 grep -q 'invalid GGUF' "$T/body" || fail "not a gguf: $(cat "$T/body")"
-expect_status 400 "$URL/api/create" -d '{"model":"ok","from":"x","quantize":"q4_K_M"}'
-grep -q 'not supported yet' "$T/body" || fail "quantize"
+expect_status 400 "$URL/api/create" -d '{"model":"ok","from":"x","quantize":"q9_K"}'
+grep -q 'unsupported quantization type q9_K' "$T/body" || fail "quantize"
 [ -z "$(find "$T" -maxdepth 1 -newer "$T/blob" ! -name body ! -name models ! -name daemon.log ! -name blob ! -path "$T")" ] || fail "files written outside the store"
 [ ! -e "$T/etc" ] && [ ! -e /abs ] || fail "traversal wrote something"
 echo ok

@@ -1,0 +1,174 @@
+/*
+ * test_api_quantize.c - the quantize field of /api/create: type names (Ollama's upper-casing,
+ * Q4_K alias, unknown types and their message), the source-type rule, and the handler's error
+ * answers (unknown type, already-quantized source, wrong JSON type) leaving no model behind,
+ * plus one q8_0 create from the bundled F32 model whose config reports the new level.
+ */
+#include "harness/test.h"
+
+#include <dirent.h>
+
+#include "api/api.h"
+#include "api/api_quantize.h"
+#include "common/crypto.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "engine/quant/quant.h"
+#include "store/store.h"
+
+#define QT_GGUF "testdata/models/stories260K.gguf"
+
+TEST(api_quantize_type_names)
+{
+    struct err_info ei = {0};
+    char canon[API_QUANT_NAME_MAX];
+    uint32_t ft = 0;
+    ASSERT_OK(api_quantize_type("q4_K_M", &ft, canon, &ei));
+    ASSERT_EQ_STR(canon, "Q4_K_M");
+    ASSERT_EQ_INT((int)ft, QUANT_FT_Q4_K_M);
+    ASSERT_OK(api_quantize_type("q4_k", &ft, canon, &ei)); /* Ollama's alias */
+    ASSERT_EQ_STR(canon, "Q4_K_M");
+    ASSERT_OK(api_quantize_type("Q8_0", &ft, canon, &ei));
+    ASSERT_EQ_INT((int)ft, QUANT_FT_Q8_0);
+    ASSERT_OK(api_quantize_type("q4_k_s", &ft, canon, &ei));
+    ASSERT_EQ_STR(canon, "Q4_K_S");
+    ASSERT_OK(api_quantize_type("f16", &ft, canon, &ei));
+    ASSERT_OK(api_quantize_type("bf16", &ft, canon, &ei));
+    ASSERT_OK(api_quantize_type("q4_0", &ft, canon, &ei));
+    ASSERT_EQ_INT(api_quantize_type("q9_9", &ft, canon, &ei), E_INVAL);
+    ASSERT(!strncmp(ei.msg, "unsupported quantization type q9_9 - supported types are F32, F16",
+                    60));
+    ASSERT_EQ_INT(api_quantize_type("", &ft, canon, &ei), E_INVAL);
+    ASSERT_EQ_INT(api_quantize_type("iq2_xxs", &ft, canon, &ei), E_INVAL);
+    ASSERT_EQ_INT(api_quantize_type("Q4_K_M_PLUS_A_VERY_LONG_NAME", &ft, canon, &ei), E_INVAL);
+    ASSERT_EQ_INT(api_quantize_type(NULL, &ft, canon, &ei), E_INVAL);
+}
+
+TEST(api_quantize_source_types)
+{
+    ASSERT(api_quantize_source_ok("F16"));
+    ASSERT(api_quantize_source_ok("BF16"));
+    ASSERT(api_quantize_source_ok("F32"));
+    ASSERT(!api_quantize_source_ok("Q8_0"));
+    ASSERT(!api_quantize_source_ok("Q4_K_M"));
+    ASSERT(!api_quantize_source_ok("unknown"));
+    ASSERT(!api_quantize_source_ok(NULL));
+}
+
+struct qenv {
+    struct api_env env;
+    struct store *st;
+    char digest[72];
+};
+
+static void qenv_open(struct qenv *e)
+{
+    char dir[512], hex[65], *data = NULL;
+    size_t n = 0;
+    memset(e, 0, sizeof(*e));
+    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
+    ASSERT_OK(store_open(dir, &e->st, NULL));
+    e->env.store = e->st;
+    e->env.sandbox_mode = "off";
+    ASSERT_OK(fs_read_all(QT_GGUF, 8u << 20, &data, &n));
+    crypto_sha256_hex(data, n, hex);
+    snprintf(e->digest, sizeof(e->digest), "sha256:%s", hex);
+    ASSERT_OK(store_blob_put(e->st, data, n, e->digest));
+    mem_free(data);
+}
+
+/* POST /api/create with body; returns the status, body text in resp (caller finis it). */
+static int qcreate(struct qenv *e, const char *body, struct api_resp *resp)
+{
+    const struct api_route *r = NULL;
+    const char *param = NULL;
+    struct api_req req;
+    struct err_info ei = {0};
+    int rc;
+    api_resp_init(resp, NULL, NULL);
+    ASSERT_OK(api_route_find("POST", "/api/create", &r, &param));
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.path = "/api/create";
+    req.env = &e->env;
+    ASSERT_OK(json_parse_object(body, strlen(body), &req.json, &ei));
+    rc = r->fn(&req, resp);
+    if (!rc)
+        ASSERT_OK(api_stream_finish(resp));
+    json_decref(req.json);
+    return resp->status ? resp->status : 200;
+}
+
+static void expect_create(struct qenv *e, const char *model, const char *extra, int status,
+                          const char *want_body)
+{
+    char body[512];
+    struct api_resp resp;
+    snprintf(body, sizeof(body), "{\"model\":\"%s\",\"files\":{\"m.gguf\":\"%s\"},%s}", model,
+             e->digest, extra);
+    ASSERT_EQ_INT(qcreate(e, body, &resp), status);
+    if (want_body)
+        ASSERT_EQ_STR(buf_str(&resp.body), want_body);
+    api_resp_fini(&resp);
+}
+
+static int model_exists(struct qenv *e, const char *name)
+{
+    struct store_name nm;
+    char *bytes = NULL;
+    size_t n = 0;
+    int rc;
+    ASSERT_OK(store_name_parse(name, &nm, NULL));
+    rc = store_manifest_read(e->st, &nm, &bytes, &n);
+    mem_free(bytes);
+    return rc == 0;
+}
+
+TEST(api_create_quantize_errors)
+{
+    struct qenv e;
+    struct api_resp resp;
+    qenv_open(&e);
+    expect_create(&e, "bad", "\"quantize\":\"q9_9\",\"stream\":false", 400, NULL);
+    expect_create(&e, "bad", "\"quantize\":7,\"stream\":false", 400,
+                  "{\"error\":\"quantize must be a string\"}");
+    expect_create(&e, "bad", "\"quantization\":\"nope\"", 400, NULL);
+    ASSERT(!model_exists(&e, "bad"));
+    /* a Q8_0 model cannot be quantized again (Ollama's message), not even to Q8_0 */
+    expect_create(&e, "q8", "\"quantize\":\"q8_0\",\"stream\":false", 200,
+                  "{\"status\":\"success\"}");
+    ASSERT(model_exists(&e, "q8"));
+    ASSERT_EQ_INT(qcreate(&e, "{\"model\":\"again\",\"from\":\"q8\",\"quantize\":\"q4_0\"}", &resp),
+                  400);
+    ASSERT_EQ_STR(buf_str(&resp.body),
+                  "{\"error\":\"quantization is only supported for F16, BF16 and F32 models\"}");
+    api_resp_fini(&resp);
+    ASSERT_EQ_INT(qcreate(&e, "{\"model\":\"again\",\"from\":\"q8\",\"quantize\":\"Q8_0\"}", &resp),
+                  400);
+    api_resp_fini(&resp);
+    ASSERT(!model_exists(&e, "again"));
+    store_close(e.st);
+}
+
+TEST(api_create_quantize_streams_progress)
+{
+    struct qenv e;
+    struct api_resp resp;
+    char body[512];
+    const char *s;
+    qenv_open(&e);
+    snprintf(body, sizeof(body),
+             "{\"model\":\"q4\",\"files\":{\"m.gguf\":\"%s\"},\"quantization\":\"Q4_0\"}",
+             e.digest);
+    ASSERT_EQ_INT(qcreate(&e, body, &resp), 200);
+    s = buf_str(&resp.body);
+    ASSERT(strstr(s, "{\"status\":\"quantizing F32 model to Q4_0\",\"digest\":"
+                     "\"0000000000000000000\",\"total\":1185376,\"completed\":0}\n"));
+    ASSERT(strstr(s, "\"total\":1185376,\"completed\":1185376}\n{\"status\":\"verifying "
+                     "conversion\"}\n{\"status\":\"creating new layer sha256:"));
+    ASSERT(strstr(s, "{\"status\":\"success\"}\n"));
+    api_resp_fini(&resp);
+    ASSERT(model_exists(&e, "q4"));
+    store_close(e.st);
+}
