@@ -5,6 +5,7 @@
 #ifndef CORRAL_ENGINE_MODEL_ATTN_H
 #define CORRAL_ENGINE_MODEL_ATTN_H
 
+#include <cpuid.h>
 #include <stdint.h>
 
 /* Returns q[0..n) . f16 k[0..n). */
@@ -15,11 +16,16 @@ void model_attn_axpy_f16_avx2(float *acc, float a, const uint16_t *v, uint32_t n
 /* sc[i] = exp(sc[i] - mx) for i < n (sc[i] <= mx); returns their sum. */
 float model_attn_softmax_avx2(float *sc, uint32_t n, float mx);
 
-/* 1 when the CPU has AVX2, FMA and F16C. */
+/* 1 when the CPU has AVX2, FMA and F16C (F16C read from CPUID leaf 1, ECX bit 29: clang's
+ * __builtin_cpu_supports does not know "f16c"). */
 static inline int model_attn_have_avx2(void)
 {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return (c >> 29) & 1u;
 }
 
 #endif
