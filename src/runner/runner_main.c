@@ -535,7 +535,10 @@ static int fill_batch(struct runner *r)
             if (!s->active || s->prompt_done != (pass == 0))
                 continue;
             if (pass == 0 && shift_if_full(r, s) != 0) {
+                /* the window is full and cannot shift: end it as Ollama does without shift */
                 s->take = 0;
+                if (finish(r, s, "length") != 0)
+                    return -1;
                 continue;
             }
             add_slot_tokens(r, s, &n, r->n_batch - n);
@@ -573,6 +576,8 @@ static int step(struct runner *r)
     struct eng_batch b = {0};
     struct err_info ei = {0};
     int n = fill_batch(r), rc;
+    if (n < 0)
+        return E_IO;
     if (n == 0)
         return 0;
     b.n = n;
