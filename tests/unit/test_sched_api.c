@@ -366,3 +366,35 @@ TEST(api_thinking_split)
     json_decref(o);
     store_close(x.st);
 }
+
+TEST(api_generate_template_system_suffix)
+{
+    struct fixture x;
+    int st = 0;
+    json_t *o;
+    setup(&x);
+    o = call(&x, "/api/generate",
+             "{\"model\":\"plain\",\"prompt\":\"hi\",\"system\":\"be brief\",\"template\":"
+             "\"S:{{ .System }} P:{{ .Prompt }}\",\"stream\":false,\"context\":[5,6]}",
+             &st);
+    ASSERT_EQ_INT(st, 200);
+    ASSERT_EQ_STR(json_string_value(json_object_get(x.f.last_body, "prompt")), "S:be brief P:hi");
+    ASSERT_EQ_INT(json_array_size(json_object_get(x.f.last_body, "context")), 2);
+    json_decref(o);
+    /* raw: the prompt goes verbatim and no context comes back */
+    o = call(&x, "/api/generate",
+             "{\"model\":\"plain\",\"prompt\":\"{{ x }}\",\"raw\":true,"
+             "\"stream\":false}",
+             &st);
+    ASSERT_EQ_INT(st, 200);
+    ASSERT_EQ_STR(json_string_value(json_object_get(x.f.last_body, "prompt")), "{{ x }}");
+    ASSERT(json_object_get(o, "context") == NULL);
+    json_decref(o);
+    /* suffix needs a template with .Suffix */
+    o = call(&x, "/api/generate", "{\"model\":\"plain\",\"prompt\":\"a\",\"suffix\":\"b\"}", &st);
+    ASSERT_EQ_INT(st, 400);
+    ASSERT(strstr(json_string_value(json_object_get(o, "error")), "does not support insert"));
+    json_decref(o);
+    json_decref(x.f.last_body);
+    store_close(x.st);
+}
