@@ -57,6 +57,9 @@ struct api_llm {
     /* keep_alive 0 on an idle model: unload now; E_NOTFOUND when not loaded. */
     int (*unload)(void *ctx, const char *key);
     int (*is_loaded)(void *ctx, const char *key);
+    /* Embedding of text (the runner's `embed`): *vec gets *n floats (caller owns, mem_free).
+     * E_UNSUPPORTED-style errors come back as E_IO with the runner's message in ei. */
+    int (*embed)(void *lease, const char *text, float **vec, size_t *n, struct err_info *ei);
 };
 
 /* Parses an Ollama keep_alive: a Go duration string ("5m", "1h30m", "-1m", "0") or a number of

@@ -742,6 +742,29 @@ int sched_detokenize(struct sched_lease *l, const int32_t *ids, size_t n, char *
     return *text ? 0 : E_NOMEM;
 }
 
+int sched_embed(struct sched_lease *l, const char *text, float **vec, size_t *n,
+                struct err_info *ei)
+{
+    json_t *reply = NULL, *arr, *v;
+    size_t i, cnt;
+    float *out;
+    int rc = request_reply(l, json_pack("{s:s, s:s}", "t", "embed", "text", text), "embedding",
+                           &reply, ei);
+    if (rc != 0)
+        return rc;
+    arr = json_object_get(reply, "vec");
+    cnt = json_array_size(arr);
+    if (cnt == 0 || cnt > SCHED_MAX_EMBED || !(out = mem_alloc_array(cnt, sizeof(*out)))) {
+        json_decref(reply);
+        return err_set(ei, cnt ? E_NOMEM : E_IO, "invalid embedding from the runner");
+    }
+    json_array_foreach(arr, i, v) out[i] = (float)json_number_value(v);
+    json_decref(reply);
+    *vec = out;
+    *n = cnt;
+    return 0;
+}
+
 int sched_complete(struct sched_lease *l, const struct rproto_complete *c, struct err_info *ei)
 {
     int rc = lease_send(l, rproto_complete_build(c));

@@ -37,6 +37,7 @@
 #define SCHED_MAX_EVENTS      8192      /* events buffered per lease before it is cancelled */
 #define SCHED_LOAD_TIMEOUT_MS (10 * 60 * 1000)
 #define SCHED_DEFAULT_NUM_CTX 4096
+#define SCHED_MAX_EMBED       (1 << 20) /* values in one embedding vector */
 
 /* Spawns a runner for model_fd (which stays the caller's). */
 typedef int (*sched_spawn_fn)(void *user, int model_fd, struct runner_proc *out,
@@ -99,6 +100,10 @@ CORRAL_WARN_UNUSED int sched_tokenize(struct sched_lease *l, const char *text, i
 /* Detokenizes ids; caller owns *text (mem_free). */
 CORRAL_WARN_UNUSED int sched_detokenize(struct sched_lease *l, const int32_t *ids, size_t n,
                                         char **text, struct err_info *ei);
+/* Embedding of text through the runner; caller owns *vec (mem_free, *n floats, at most
+ * SCHED_MAX_EMBED).  The runner's error (e.g. no embedding support) is E_IO with its message. */
+CORRAL_WARN_UNUSED int sched_embed(struct sched_lease *l, const char *text, float **vec, size_t *n,
+                                   struct err_info *ei);
 /* Starts a completion (c->rid is ignored: the lease assigns one).  Read its events with
  * sched_next. */
 CORRAL_WARN_UNUSED int sched_complete(struct sched_lease *l, const struct rproto_complete *c,

@@ -51,6 +51,11 @@ static int e_detokenize(void *lease, const int32_t *ids, size_t n, char **text, 
     return sched_detokenize(lease, ids, n, text, ei);
 }
 
+static int e_embed(void *lease, const char *text, float **vec, size_t *n, struct err_info *ei)
+{
+    return sched_embed(lease, text, vec, n, ei);
+}
+
 static int e_complete(void *lease, const json_t *msg, struct err_info *ei)
 {
     json_t *m = json_copy((json_t *)msg);
@@ -115,8 +120,8 @@ int sched_env_attach(struct api_env *env, struct err_info *ei)
         return rc;
     }
     se->llm =
-        (struct api_llm){se->s,      e_acquire, e_release, e_num_ctx, e_tokenize, e_detokenize,
-                         e_complete, e_next,    e_cancel,  e_unload,  e_is_loaded};
+        (struct api_llm){se->s,      e_acquire, e_release, e_num_ctx, e_tokenize,  e_detokenize,
+                         e_complete, e_next,    e_cancel,  e_unload,  e_is_loaded, e_embed};
     env->user[API_ENV_LLM] = &se->llm;
     env->ps = e_ps;
     env->ps_ctx = se->s;

@@ -83,6 +83,9 @@ static void *fake_main(void *arg)
         else if (strcmp(t, "tokenize") == 0)
             reply(c->fd, json_pack("{s:s,s:I,s:[i,i]}", "t", "tokens", "rid", (json_int_t)rid,
                                    "tokens", 7, 8));
+        else if (strcmp(t, "embed") == 0)
+            reply(c->fd, json_pack("{s:s,s:I,s:[f,f]}", "t", "embedding", "rid", (json_int_t)rid,
+                                   "vec", 0.5, 0.25));
         else if (strcmp(t, "complete") == 0)
             stop = fake_complete(c, &rd, m);
         json_decref(m);
@@ -411,5 +414,23 @@ TEST(sched_waiters_served_in_arrival_order)
         pthread_join(th[i], NULL);
     for (int i = 0; i < 5; i++)
         ASSERT_EQ_INT(w[i].got, i);
+    sched_free(s);
+}
+
+TEST(sched_embed_roundtrip)
+{
+    struct fake f = {0};
+    struct sched *s = mk(&f, 1, 8, 3);
+    struct sched_model m = model("/dev/null");
+    struct sched_lease *l = NULL;
+    float *vec = NULL;
+    size_t n = 0;
+    ASSERT_OK(sched_acquire(s, &m, SCHED_KEEP_UNSET, NULL, &l, NULL, NULL));
+    ASSERT_OK(sched_embed(l, "hello", &vec, &n, NULL));
+    ASSERT_EQ_SIZE(n, 2);
+    ASSERT_NEAR(vec[0], 0.5, 1e-6);
+    ASSERT_NEAR(vec[1], 0.25, 1e-6);
+    mem_free(vec);
+    sched_release(l, SCHED_KEEP_UNSET);
     sched_free(s);
 }

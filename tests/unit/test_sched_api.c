@@ -136,8 +136,8 @@ static void setup(struct fixture *x)
     memset(x, 0, sizeof(*x));
     snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
     ASSERT_OK(store_open(dir, &x->st, NULL));
-    x->llm = (struct api_llm){&x->f,      f_acquire, f_release, f_num_ctx, f_tokenize, f_detok,
-                              f_complete, f_next,    f_cancel,  f_unload,  f_is_loaded};
+    x->llm = (struct api_llm){&x->f,      f_acquire, f_release, f_num_ctx, f_tokenize,  f_detok,
+                              f_complete, f_next,    f_cancel,  f_unload,  f_is_loaded, NULL};
     x->env.store = x->st;
     x->env.user[API_ENV_LLM] = &x->llm;
     put_model(x, "plain", NULL);
