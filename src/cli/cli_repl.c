@@ -419,6 +419,32 @@ static void history_path(char *out, size_t n)
     }
 }
 
+/* Shows the model's MESSAGE history as Ollama does and seeds the session with it. */
+static void replay_messages(struct cli_session *s)
+{
+    struct err_info ei = {0};
+    json_t *body = json_pack("{s:s}", "model", s->model), *out = NULL, *m;
+    size_t i;
+    if (!body || cli_request(&s->client, "POST", "/api/show", body, &out, NULL, &ei) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_array_foreach(json_object_get(out, "messages"), i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *content = json_string_value(json_object_get(m, "content"));
+        if (!role || !content)
+            continue;
+        if (!strcmp(role, "user"))
+            printf(">>> %s\n", content);
+        else if (!strcmp(role, "assistant"))
+            printf("%s\n\n", content);
+        json_array_append(s->messages, m);
+    }
+    json_decref(out);
+    json_decref(body);
+}
+
 int cli_repl(struct cli_session *s)
 {
     struct err_info ei = {0};
@@ -429,6 +455,7 @@ int cli_repl(struct cli_session *s)
         fprintf(stderr, "Error: %s\n", ei.msg[0] ? ei.msg : "cannot load the model");
         return 1;
     }
+    replay_messages(s);
     history_path(hist, sizeof(hist));
     using_history();
     stifle_history(REPL_HISTORY_MAX);
