@@ -778,7 +778,9 @@ static int runner_cmd(int argc, char **argv)
     }
     rproto_reader_init(&r.rd);
     rc = serve(&r, model_fd);
-    if (rc != 0)
+    if (rc == E_IO) /* the server closed the socket mid-answer (unload, shutdown) */
+        LOG_DEBUG("runner stopped: connection to the server closed");
+    else if (rc != 0)
         LOG_ERR("runner stopped: %s", err_str(rc));
     runner_fini(&r);
     close(r.sock);

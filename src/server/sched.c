@@ -92,6 +92,7 @@ struct sched {
     struct waiter *wait_head, *wait_tail; /* those requests in arrival order (FIFO per model) */
     atomic_ullong next_rid;
     int stopping;
+    int n_leases; /* leases not yet released (all instances, listed or not) */
     pthread_t reaper;
 };
 
@@ -420,6 +421,7 @@ static struct sched_lease *lease_new(struct sched *s, struct inst *in)
     pthread_cond_init(&l->cv, NULL);
     l->next = in->leases;
     in->leases = l;
+    s->n_leases++;
     return l;
 }
 
@@ -552,7 +554,7 @@ int sched_acquire(struct sched *s, const struct sched_model *m, int64_t keep_ali
         s->wait_head = &w;
     s->wait_tail = &w;
     for (;;) {
-        if (cancelled && atomic_load(cancelled)) {
+        if ((cancelled && atomic_load(cancelled)) || s->stopping) {
             rc = err_set(ei, E_CANCELLED, "request canceled");
             break;
         }
@@ -605,6 +607,7 @@ void sched_release(struct sched_lease *l, int64_t keep_alive_ns)
         }
     drop_events(l);
     in->refs--;
+    s->n_leases--;
     in->last_used = mono_ns();
     if (keep_alive_ns != SCHED_KEEP_UNSET)
         in->keep_alive_ns = keep_alive_ns;
@@ -876,13 +879,24 @@ int sched_new(const struct sched_config *c, struct sched **out)
 
 void sched_free(struct sched *s)
 {
+    int busy;
     if (!s)
         return;
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
     pthread_cond_broadcast(&s->cv);
+    /* requests still running get a bounded grace period; freeing under them would be worse
+     * than leaking at exit */
+    for (int i = 0; i < SCHED_STOP_GRACE_MS / 100 && (s->n_leases > 0 || s->pending > 0); i++)
+        timed_wait(s, 100);
+    busy = s->n_leases > 0 || s->pending > 0;
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->reaper, NULL);
+    if (busy) {
+        LOG_WARN("%d requests still hold models at shutdown; leaving them to process exit",
+                 s->n_leases);
+        return;
+    }
     for (;;) {
         struct inst *in;
         pthread_mutex_lock(&s->mu);

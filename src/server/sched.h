@@ -36,6 +36,7 @@
 #define SCHED_MAX_LOADED      64        /* cap on OLLAMA_MAX_LOADED_MODELS */
 #define SCHED_MAX_EVENTS      8192      /* events buffered per lease before it is cancelled */
 #define SCHED_LOAD_TIMEOUT_MS (10 * 60 * 1000)
+#define SCHED_STOP_GRACE_MS   5000 /* sched_free waits this long for running requests */
 #define SCHED_DEFAULT_NUM_CTX 4096
 #define SCHED_MAX_EMBED       (1 << 20) /* values in one embedding vector */
 
@@ -75,7 +76,8 @@ CORRAL_WARN_UNUSED int sched_config_from_env(struct sched_config *c, struct err_
 
 /* Creates a scheduler (starts the reaper thread).  Caller owns *out (sched_free). */
 CORRAL_WARN_UNUSED int sched_new(const struct sched_config *c, struct sched **out);
-/* Unloads every instance and frees the scheduler; no lease may be outstanding. */
+/* Unloads every instance and frees the scheduler.  Waiting requests are refused; running ones
+ * get SCHED_STOP_GRACE_MS to release their leases, else the scheduler is left to process exit. */
 void sched_free(struct sched *s);
 
 /* Waits for a slot of model m (loading it first if needed) and returns a lease.  keep_alive_ns
