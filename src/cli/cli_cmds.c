@@ -3,9 +3,11 @@
  * --version, printing what Ollama's CLI prints (ollama-reference.md 2).  Errors print as one
  * line `Error: <message>` on stderr with exit status 1.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli/cli_client.h"
@@ -48,14 +50,14 @@ static const char *jstr(const json_t *o, const char *k)
 static int list_row(struct cli_table *t, const json_t *m, time_t now)
 {
     char id[13], size[32], mod[64];
-    time_t mt;
     const char *cells[4];
     snprintf(id, sizeof(id), "%s", jstr(m, "digest"));
-    cli_human_bytes((uint64_t)json_integer_value(json_object_get(m, "size")), size, sizeof(size));
-    if (cli_parse_time(jstr(m, "modified_at"), &mt) == 0)
-        cli_human_time(mt, now, mod, sizeof(mod));
+    if (*jstr(m, "remote_model"))
+        snprintf(size, sizeof(size), "-");
     else
-        snprintf(mod, sizeof(mod), "Never");
+        cli_human_bytes((uint64_t)json_integer_value(json_object_get(m, "size")), size,
+                        sizeof(size));
+    cli_human_time_str(jstr(m, "modified_at"), "Never", now, mod, sizeof(mod));
     cells[0] = jstr(m, "name"), cells[1] = id, cells[2] = size, cells[3] = mod;
     return cli_table_add(t, cells);
 }
@@ -76,13 +78,14 @@ static int cmd_list(int argc, char **argv)
         return fail(&ei, rc);
     models = json_object_get(out, "models");
     cli_table_init(&t, 4);
+    t.header = 1;
     rc = cli_table_add(&t, head);
     for (size_t i = 0; !rc && i < json_array_size(models); i++) {
         const json_t *m = json_array_get(models, i);
-        if (!prefix || !strncmp(jstr(m, "name"), prefix, strlen(prefix)))
+        if (!prefix || !strncasecmp(jstr(m, "name"), prefix, strlen(prefix)))
             rc = list_row(&t, m, time(NULL));
     }
-    cli_table_print(&t, stdout, NULL);
+    cli_table_print(&t, stdout);
     cli_table_fini(&t);
     json_decref(out);
     return rc ? 1 : 0;
@@ -92,17 +95,30 @@ CMD_REGISTER(ls, "ls", cmd_list, NULL)
 
 /* ---- ps ---- */
 
+/* UNTIL: "Stopping..." once expired (Go's zero time included), else format.HumanTime. */
 static void until_text(const char *expires, char *out, size_t n)
 {
     time_t t, now = time(NULL);
-    if (cli_parse_time(expires, &t) != 0)
-        snprintf(out, n, "Forever");
-    else if (t > now + 100L * 365 * 24 * 3600)
-        snprintf(out, n, "Forever");
-    else if (t < now)
+    if (!strncmp(expires, "0001-01-01T00:00:00", 19) ||
+        (cli_parse_time(expires, &t) == 0 && t < now))
         snprintf(out, n, "Stopping...");
     else
-        cli_human_time(t, now, out, n);
+        cli_human_time_str(expires, "Never", now, out, n);
+}
+
+/* PROCESSOR as ListRunningHandler words it (CPU share rounded). */
+static void processor_text(json_int_t sz, json_int_t vram, char *out, size_t n)
+{
+    if (vram == 0)
+        snprintf(out, n, "100%% CPU");
+    else if (vram == sz)
+        snprintf(out, n, "100%% GPU");
+    else if (vram > sz || sz <= 0)
+        snprintf(out, n, "Unknown");
+    else {
+        int cpu = (int)lround((double)(sz - vram) / (double)sz * 100);
+        snprintf(out, n, "%d%%/%d%% CPU/GPU", cpu, 100 - cpu);
+    }
 }
 
 static int ps_row(struct cli_table *t, const json_t *m)
@@ -112,14 +128,8 @@ static int ps_row(struct cli_table *t, const json_t *m)
     json_int_t sz = json_integer_value(json_object_get(m, "size"));
     json_int_t vram = json_integer_value(json_object_get(m, "size_vram"));
     snprintf(id, sizeof(id), "%s", jstr(m, "digest"));
-    cli_human_bytes((uint64_t)sz, size, sizeof(size));
-    if (vram <= 0 || sz <= 0)
-        snprintf(proc, sizeof(proc), "100%% CPU");
-    else if (vram >= sz)
-        snprintf(proc, sizeof(proc), "100%% GPU");
-    else
-        snprintf(proc, sizeof(proc), "%d%%/%d%% CPU/GPU", (int)(100 - vram * 100 / sz),
-                 (int)(vram * 100 / sz));
+    cli_human_bytes((uint64_t)(sz > 0 ? sz : 0), size, sizeof(size));
+    processor_text(sz, vram, proc, sizeof(proc));
     snprintf(ctx, sizeof(ctx), "%lld",
              (long long)json_integer_value(json_object_get(m, "context_length")));
     until_text(jstr(m, "expires_at"), until, sizeof(until));
@@ -143,10 +153,14 @@ static int cmd_ps(int argc, char **argv)
         return fail(&ei, rc);
     models = json_object_get(out, "models");
     cli_table_init(&t, 6);
+    t.header = 1;
     rc = cli_table_add(&t, head);
-    for (size_t i = 0; !rc && i < json_array_size(models); i++)
-        rc = ps_row(&t, json_array_get(models, i));
-    cli_table_print(&t, stdout, NULL);
+    for (size_t i = 0; !rc && i < json_array_size(models); i++) {
+        const json_t *m = json_array_get(models, i);
+        if (argc < 2 || !strncmp(jstr(m, "name"), argv[1], strlen(argv[1])))
+            rc = ps_row(&t, m); /* case-sensitive prefix, as ollama ps does */
+    }
+    cli_table_print(&t, stdout);
     cli_table_fini(&t);
     json_decref(out);
     return rc ? 1 : 0;

@@ -22,7 +22,7 @@ for m in s8:Q8_0 s4:Q4_0; do
     expect_status 200 "$URL/api/show" -d "{\"model\":\"${m%%:*}\"}"
     grep -q "\"quantization_level\":\"${m##*:}\"" "$T/body" || fail "show $m: $(cat "$T/body")"
     grep -q "\"general.file_type\":" "$T/body" || fail "show $m file_type key"
-    "$BIN" show "${m%%:*}" | grep -Eq "^ +quantization +${m##*:}$" || fail "cli show $m"
+    "$BIN" show "${m%%:*}" | grep -Eq "^ +quantization +${m##*:} +$" || fail "cli show $m"
 done
 # the quantized blobs are smaller than the F32 source, and no temp file is left in blobs/
 s8=$(curl -s "$URL/api/tags" | python3 -c 'import json,sys; print({m["name"]:m["size"] for m in json.load(sys.stdin)["models"]}["s8:latest"])')
