@@ -154,6 +154,7 @@ struct out {
     struct buf word;  /* pending word (wrap mode) */
     struct buf reply; /* whole answer */
     int col, chat;
+    int thinking; /* 1 while thinking text is being shown */
     json_t *final;
 };
 
@@ -196,6 +197,23 @@ static void put_text(struct out *o, const char *p, size_t n)
     fflush(stdout);
 }
 
+/* Thinking is shown between "Thinking..." and "...done thinking." (grey on a terminal). */
+static void show_thinking(struct out *o, const char *th, const char *content)
+{
+    int tty = isatty(STDOUT_FILENO);
+    if (th && *th && !o->s->hidethinking) {
+        if (!o->thinking)
+            fputs(tty ? "\033[90mThinking...\n" : "Thinking...\n", stdout);
+        o->thinking = 1;
+        fputs(th, stdout);
+        fflush(stdout);
+    }
+    if (o->thinking && content && *content) {
+        fputs(tty ? "\n...done thinking.\033[0m\n\n" : "\n...done thinking.\n\n", stdout);
+        o->thinking = 0;
+    }
+}
+
 static int on_line(void *ctx, const json_t *obj)
 {
     struct out *o = ctx;
@@ -204,6 +222,7 @@ static int on_line(void *ctx, const json_t *obj)
     spinner_stop(&o->sp);
     if (cli_run_interrupted)
         return E_CANCELLED;
+    show_thinking(o, json_string_value(json_object_get(src, "thinking")), t);
     if (t && *t) {
         put_text(o, t, strlen(t));
         if (buf_puts(&o->reply, t) != 0)
@@ -230,6 +249,8 @@ int cli_run_stream(struct cli_session *s, const char *path, json_t *body, char *
     spinner_start(&o.sp);
     rc = cli_stream(&s->client, path, body, on_line, &o, ei);
     spinner_stop(&o.sp);
+    if (o.thinking && isatty(STDOUT_FILENO))
+        fputs("\033[0m", stdout);
     if (s->wordwrap)
         flush_word(&o);
     if (cli_run_interrupted)
@@ -322,6 +343,8 @@ static int one_shot(struct cli_session *s, const char *prompt)
         json_object_set(body, "options", s->options);
     if (s->nothink)
         json_object_set_new(body, "think", json_false());
+    else if (s->think)
+        json_object_set_new(body, "think", json_true());
     rc = cli_run_stream(s, "/api/generate", body, NULL, &ei);
     json_decref(body);
     if (rc == E_CANCELLED)
@@ -338,8 +361,10 @@ static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf 
             s->verbose = 1;
         else if (!strcmp(a, "--nowordwrap"))
             s->wordwrap = 0;
-        else if (!strcmp(a, "--insecure") || !strcmp(a, "--hidethinking"))
-            s->hidethinking |= !strcmp(a, "--hidethinking");
+        else if (!strcmp(a, "--insecure"))
+            continue;
+        else if (!strcmp(a, "--hidethinking"))
+            s->hidethinking = 1;
         else if (!strcmp(a, "--think=false"))
             s->nothink = 1;
         else if (!strncmp(a, "--think", 7))
