@@ -245,6 +245,17 @@ out:
     return rc;
 }
 
+/* ShowHandler names the model in its shortest display form ("x" -> "x:latest"). */
+static int show_not_found(struct api_resp *resp, const char *name)
+{
+    struct store_name nm;
+    char disp[600];
+    if (store_name_parse(name, &nm, NULL) != 0)
+        return api_resp_error(resp, 404, "model '%s' not found", name);
+    store_name_display(&nm, disp, sizeof(disp));
+    return api_resp_error(resp, 404, "model '%s' not found", disp);
+}
+
 static int h_show(struct api_req *req, struct api_resp *resp)
 {
     struct err_info ei = {0};
@@ -256,7 +267,9 @@ static int h_show(struct api_req *req, struct api_resp *resp)
     if ((rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
         ((rc = json_get_bool(req->json, "verbose", &verbose, &ei)) != 0 && rc != E_NOTFOUND))
         return api_resp_error(resp, 400, "%s", ei.msg);
-    if ((rc = api_model_open(req->env->store, name, &m, &ei)) != 0)
+    if ((rc = api_model_open(req->env->store, name, &m, &ei)) == E_NOTFOUND)
+        return show_not_found(resp, name);
+    if (rc)
         return model_error(resp, rc, &ei);
     memset(&sp, 0, sizeof(sp));
     buf_init(&sp.license, API_TEXT_MAX);
@@ -297,12 +310,11 @@ static int h_copy(struct api_req *req, struct api_resp *resp)
     if ((rc = json_get_str(req->json, "source", &s, &ei)) == E_INVAL ||
         (rc = json_get_str(req->json, "destination", &d, &ei)) == E_INVAL)
         return api_resp_error(resp, 400, "%s", ei.msg);
-    if (!s || !*s || !d || !*d)
-        return api_resp_error(resp, 400, "source and destination are required");
-    if (store_name_parse(s, &src, NULL) != 0)
-        return api_resp_error(resp, 400, "invalid model name");
-    if (store_name_parse(d, &dst, NULL) != 0)
-        return api_resp_error(resp, 400, "invalid model name");
+    /* CopyHandler's words: source "x" is invalid / destination "x" is invalid */
+    if (!s || store_name_parse(s, &src, NULL) != 0)
+        return api_resp_error(resp, 400, "source \"%s\" is invalid", s ? s : "");
+    if (!d || store_name_parse(d, &dst, NULL) != 0)
+        return api_resp_error(resp, 400, "destination \"%s\" is invalid", d ? d : "");
     api_store_write_lock();
     rc = store_manifest_read(req->env->store, &src, &bytes, &n);
     if (!rc)
@@ -346,6 +358,8 @@ static int h_delete(struct api_req *req, struct api_resp *resp)
     api_store_write_lock();
     if ((rc = api_model_open(req->env->store, name, &m, &ei)) != 0) {
         api_store_write_unlock();
+        if (rc == E_INVAL) /* DeleteHandler: model.ErrUnqualifiedName */
+            return api_resp_error(resp, 400, "name \"%s\" is invalid", name);
         return model_error(resp, rc, &ei);
     }
     rc = store_manifest_delete(req->env->store, &m.name);

@@ -25,7 +25,7 @@ grep -q '"error"' "$T/body" || fail "malformed json message"
 expect_status 400 "$URL/api/show" -d '{"model":12}'
 grep -q 'cannot unmarshal number' "$T/body" || fail "wrong type message"
 expect_status 404 "$URL/api/show" -d '{"model":"missing"}'
-[ "$(cat "$T/body")" = "{\"error\":\"model 'missing' not found\"}" ] || fail "not found body"
+[ "$(cat "$T/body")" = "{\"error\":\"model 'missing:latest' not found\"}" ] || fail "not found body"
 head -c $((9 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > "$T/big"
 expect_status 413 "$URL/api/show" --data-binary @"$T/big"
 

@@ -294,8 +294,9 @@ TEST(api_bad_requests)
     ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"../../etc/passwd\"}", &resp), 400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"invalid model name\"}");
     api_resp_fini(&resp);
+    /* ShowHandler names the model by its shortest display form */
     ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"nope\"}", &resp), 404);
-    ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'nope' not found\"}");
+    ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'nope:latest' not found\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(
         call(&e, "POST", "/api/copy", "{\"source\":\"nope\",\"destination\":\"x\"}", &resp), 404);

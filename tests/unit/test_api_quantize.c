@@ -172,3 +172,63 @@ TEST(api_create_quantize_streams_progress)
     ASSERT(model_exists(&e, "q4"));
     store_close(e.st);
 }
+
+/* POST/DELETE on a route with a JSON body; status returned, body in resp. */
+static int qcall(struct qenv *e, const char *method, const char *path, const char *body,
+                 struct api_resp *resp)
+{
+    const struct api_route *r = NULL;
+    const char *param = NULL;
+    struct api_req req;
+    struct err_info ei = {0};
+    int rc;
+    api_resp_init(resp, NULL, NULL);
+    ASSERT_OK(api_route_find(method, path, &r, &param));
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.path = path;
+    req.env = &e->env;
+    ASSERT_OK(json_parse_object(body, strlen(body), &req.json, &ei));
+    rc = r->fn(&req, resp);
+    if (!rc)
+        ASSERT_OK(api_stream_finish(resp));
+    json_decref(req.json);
+    return resp->status ? resp->status : 200;
+}
+
+static void expect_call(struct qenv *e, const char *method, const char *path, const char *body,
+                        int status, const char *want)
+{
+    struct api_resp resp;
+    ASSERT_EQ_INT(qcall(e, method, path, body, &resp), status);
+    ASSERT_EQ_STR(buf_str(&resp.body), want);
+    api_resp_fini(&resp);
+}
+
+/* The words of Ollama's server/routes.go handlers for missing and invalid names. */
+TEST(api_manage_error_messages_like_ollama)
+{
+    struct qenv e;
+    qenv_open(&e);
+    expect_call(&e, "POST", "/api/show", "{\"model\":\"nope\"}", 404,
+                "{\"error\":\"model 'nope:latest' not found\"}");
+    expect_call(&e, "POST", "/api/show", "{\"model\":\"me/nope:v2\"}", 404,
+                "{\"error\":\"model 'me/nope:v2' not found\"}");
+    expect_call(&e, "POST", "/api/show", "{\"model\":\"bad name\"}", 400,
+                "{\"error\":\"invalid model name\"}");
+    expect_call(&e, "DELETE", "/api/delete", "{\"model\":\"nope\"}", 404,
+                "{\"error\":\"model 'nope' not found\"}");
+    expect_call(&e, "DELETE", "/api/delete", "{\"model\":\"bad name\"}", 400,
+                "{\"error\":\"name \\\"bad name\\\" is invalid\"}");
+    expect_call(&e, "POST", "/api/copy", "{\"source\":\"nope\",\"destination\":\"x\"}", 404,
+                "{\"error\":\"model \\\"nope\\\" not found\"}");
+    expect_call(&e, "POST", "/api/copy", "{\"source\":\"bad name\",\"destination\":\"x\"}", 400,
+                "{\"error\":\"source \\\"bad name\\\" is invalid\"}");
+    expect_call(&e, "POST", "/api/copy", "{\"source\":\"x\",\"destination\":\"a/../b\"}", 400,
+                "{\"error\":\"destination \\\"a/../b\\\" is invalid\"}");
+    expect_call(&e, "POST", "/api/copy", "{\"destination\":\"x\"}", 400,
+                "{\"error\":\"source \\\"\\\" is invalid\"}");
+    expect_call(&e, "POST", "/api/create", "{\"model\":\"bad name\",\"from\":\"x\"}", 400,
+                "{\"error\":\"invalid model name\"}");
+    store_close(e.st);
+}
