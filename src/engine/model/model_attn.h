@@ -6,6 +6,7 @@
 #define CORRAL_ENGINE_MODEL_ATTN_H
 
 #include <cpuid.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Returns q[0..n) . f16 k[0..n). */
@@ -15,6 +16,13 @@ void model_attn_axpy_f16_avx2(float *acc, float a, const uint16_t *v, uint32_t n
 
 /* sc[i] = exp(sc[i] - mx) for i < n (sc[i] <= mx); returns their sum. */
 float model_attn_softmax_avx2(float *sc, uint32_t n, float mx);
+
+/* Scores of one query row q[0..hd) against 8 consecutive f16 key rows k, k + kstride, ...
+ * (hd a multiple of 8): out[p] = scale * q . k_p. */
+void model_attn_scores8_f16_avx2(const float *q, const uint16_t *k, size_t kstride, uint32_t hd,
+                                 float scale, float *out);
+/* dst[0..n) = f16 src[0..n) as floats. */
+void model_attn_f16_to_f32_avx2(float *dst, const uint16_t *src, uint32_t n);
 
 /* 1 when the CPU has AVX2, FMA and F16C (F16C read from CPUID leaf 1, ECX bit 29: clang's
  * __builtin_cpu_supports does not know "f16c"). */

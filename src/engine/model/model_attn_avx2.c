@@ -95,3 +95,39 @@ float model_attn_softmax_avx2(float *sc, uint32_t n, float mx)
     }
     return sum;
 }
+
+/* Sum of each of 8 vectors, as one vector [sum(a0), ..., sum(a7)]. */
+static __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+                    __m256 a7)
+{
+    __m256 t0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 t1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    return _mm256_add_ps(_mm256_permute2f128_ps(t0, t1, 0x20),
+                         _mm256_permute2f128_ps(t0, t1, 0x31));
+}
+
+void model_attn_scores8_f16_avx2(const float *q, const uint16_t *k, size_t kstride, uint32_t hd,
+                                 float scale, float *out)
+{
+    __m256 acc[8];
+    for (int p = 0; p < 8; p++)
+        acc[p] = _mm256_setzero_ps();
+    for (uint32_t i = 0; i < hd; i += 8) {
+        __m256 qv = _mm256_loadu_ps(q + i);
+        for (int p = 0; p < 8; p++) {
+            __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + p * kstride + i)));
+            acc[p] = _mm256_fmadd_ps(qv, kv, acc[p]);
+        }
+    }
+    __m256 s = hsum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
+    _mm256_storeu_ps(out, _mm256_mul_ps(s, _mm256_set1_ps(scale)));
+}
+
+void model_attn_f16_to_f32_avx2(float *dst, const uint16_t *src, uint32_t n)
+{
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++)
+        dst[i] = _cvtsh_ss(src[i]);
+}

@@ -275,9 +275,22 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
     const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)kvh * gqa * hd;
     float *out = f->att + (size_t)t * f->n_q + (size_t)kvh * gqa * hd;
     float scale = 1.0f / sqrtf((float)hd), mx[MODEL_MAX_HEADS], inv[MODEL_MAX_HEADS];
+    int simd16 = f->attn_simd && f->kv.type == GGUF_T_F16 && hd % 8 == 0;
     for (uint32_t g = 0; g < gqa; g++)
         mx[g] = -INFINITY;
-    for (uint32_t j = 0; j <= p; j++) {
+    uint32_t j = 0;
+    if (simd16) {
+        /* 8 cached keys at a time against every query of the group (keys stay in L1) */
+        const uint16_t *k0 = (const uint16_t *)kv_k_row(&f->kv, il, s, 0) + koff;
+        for (; j + 8 <= p + 1; j += 8)
+            for (uint32_t g = 0; g < gqa; g++)
+                model_attn_scores8_f16_avx2(q + (size_t)g * hd, k0 + (size_t)j * f->kv.kv_dim,
+                                            f->kv.kv_dim, hd, scale, sc + (size_t)g * f->n_ctx + j);
+        for (uint32_t g = 0; g < gqa; g++)
+            for (uint32_t i = 0; i < j; i++)
+                mx[g] = sc[(size_t)g * f->n_ctx + i] > mx[g] ? sc[(size_t)g * f->n_ctx + i] : mx[g];
+    }
+    for (; j <= p; j++) {
         const void *krow = kv_k_row(&f->kv, il, s, j);
         for (uint32_t g = 0; g < gqa; g++) {
             float v = dot_row(f, q + (size_t)g * hd, krow, koff, hd) * scale;
@@ -290,16 +303,23 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
         if (f->attn_simd) {
             sum = model_attn_softmax_avx2(sg, p + 1, mx[g]);
         } else {
-            for (uint32_t j = 0; j <= p; j++) {
-                sg[j] = expf(sg[j] - mx[g]);
-                sum += sg[j];
+            for (uint32_t i = 0; i <= p; i++) {
+                sg[i] = expf(sg[i] - mx[g]);
+                sum += sg[i];
             }
         }
         inv[g] = 1.0f / sum;
     }
     memset(out, 0, (size_t)gqa * hd * sizeof(float));
-    for (uint32_t j = 0; j <= p; j++) {
+    float *vt = sc + f->sc_len; /* hd floats: one value row widened once for the group */
+    for (j = 0; j <= p; j++) {
         const void *vrow = kv_v_row(&f->kv, il, s, j);
+        if (simd16) {
+            model_attn_f16_to_f32_avx2(vt, (const uint16_t *)vrow + koff, hd);
+            for (uint32_t g = 0; g < gqa; g++)
+                kern_axpy(out + (size_t)g * hd, sc[(size_t)g * f->n_ctx + j] * inv[g], vt, hd);
+            continue;
+        }
         for (uint32_t g = 0; g < gqa; g++)
             axpy_row(f, out + (size_t)g * hd, sc[(size_t)g * f->n_ctx + j] * inv[g], vrow, koff,
                      hd);
