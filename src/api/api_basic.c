@@ -3,6 +3,7 @@
  * /api/ps (loaded models; filled by the scheduler through api_env.ps).
  * Shapes: ollama-reference.md 1.0 and 1.8.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ API_ROUTE(version, "GET HEAD", "/api/version", h_version, API_ROUTE_NOBODY)
 struct tags_item {
     json_t *obj;
     time_t mtime;
-    long ns;
+    size_t idx; /* listing order (sorted paths), the tie-break */
 };
 
 struct tags_ctx {
@@ -47,18 +48,49 @@ struct tags_ctx {
     size_t n, cap;
 };
 
-/* One /api/tags entry (Go ListModelResponse field order). */
-static json_t *tags_entry(const struct api_model *m)
+/* details plus context_length / embedding_length (omitempty) from the config, else the GGUF. */
+static json_t *tags_details(const struct api_model *m, const struct api_gguf_facts *f)
 {
-    json_t *o = json_object();
+    json_t *d = api_model_details(m, NULL);
+    json_int_t ctx = json_integer_value(json_object_get(m->config, "context_length"));
+    json_int_t emb = json_integer_value(json_object_get(m->config, "embedding_length"));
+    if (!ctx && f)
+        ctx = f->context_length;
+    if (!emb && f)
+        emb = f->embedding_length;
+    if (d && ctx > 0)
+        json_object_set_new(d, "context_length", json_integer(ctx));
+    if (d && emb > 0)
+        json_object_set_new(d, "embedding_length", json_integer(emb));
+    return d;
+}
+
+/* One /api/tags entry (Go ListModelResponse field order, capabilities as /api/show derives
+ * them). */
+static json_t *tags_entry(struct store *st, const struct api_model *m)
+{
+    struct api_gguf_facts facts, *f = NULL;
+    char path[PATH_MAX], *tmpl = NULL;
+    json_t *o = json_object(), *caps;
     if (!o)
         return NULL;
+    if (api_model_gguf_path(st, m, path, sizeof(path)) == 0 &&
+        api_gguf_facts(path, &facts, NULL) == 0)
+        f = &facts;
+    if (api_model_text(st, m, STORE_MT_TEMPLATE, &tmpl) != 0)
+        tmpl = NULL;
     json_object_set_new(o, "name", json_string(m->display));
     json_object_set_new(o, "model", json_string(m->display));
     json_object_set_new(o, "modified_at", json_time_new(m->mtime, m->mtime_ns, 0));
     json_object_set_new(o, "size", json_integer((json_int_t)api_model_size(m)));
     json_object_set_new(o, "digest", json_string(m->id));
-    json_object_set_new(o, "details", api_model_details(m, NULL));
+    json_object_set_new(o, "details", tags_details(m, f));
+    caps = api_model_capabilities(m, f, tmpl);
+    if (json_array_size(caps))
+        json_object_set_new(o, "capabilities", caps);
+    else
+        json_decref(caps);
+    mem_free(tmpl);
     return o;
 }
 
@@ -71,7 +103,7 @@ static int tags_cb(void *ctx, const struct store_list_entry *e)
     store_name_full(e->name, full, sizeof(full));
     if (api_model_open(tc->st, full, &m, NULL) != 0)
         return 0; /* unreadable manifests are skipped, as Ollama does */
-    o = tags_entry(&m);
+    o = tags_entry(tc->st, &m);
     if (o && tc->n == tc->cap) {
         size_t cap = tc->cap ? tc->cap * 2 : 16;
         struct tags_item *p = mem_realloc_array(tc->items, cap, sizeof(*p));
@@ -83,19 +115,18 @@ static int tags_cb(void *ctx, const struct store_list_entry *e)
         }
     }
     if (o)
-        tc->items[tc->n++] = (struct tags_item){o, m.mtime, m.mtime_ns};
+        tc->items[tc->n] = (struct tags_item){o, m.mtime, tc->n}, tc->n++;
     api_model_fini(&m);
     return o ? 0 : E_NOMEM;
 }
 
+/* Ollama sorts stably on whole seconds of modified_at, newest first (sortListModelResponses). */
 static int newest_first(const void *a, const void *b)
 {
     const struct tags_item *x = a, *y = b;
     if (x->mtime != y->mtime)
         return x->mtime < y->mtime ? 1 : -1;
-    if (x->ns != y->ns)
-        return x->ns < y->ns ? 1 : -1;
-    return 0;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 static int h_tags(struct api_req *req, struct api_resp *resp)

@@ -103,6 +103,10 @@ static void fill_facts(const struct gguf *g, struct api_gguf_facts *f)
     f->embedding_length = arch_int(g, f->arch, "embedding_length");
     snprintf(key, sizeof(key), "%s.pooling_type", f->arch);
     f->embedding_only = *f->arch && gguf_find(g, key) != NULL;
+    snprintf(key, sizeof(key), "%s.vision.block_count", f->arch);
+    f->vision = *f->arch && gguf_find(g, key) != NULL;
+    snprintf(key, sizeof(key), "%s.audio.block_count", f->arch);
+    f->audio = *f->arch && gguf_find(g, key) != NULL;
 }
 
 /* Opens with tensor infos (for the parameter count), falling back to metadata only. */

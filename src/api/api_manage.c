@@ -178,19 +178,6 @@ static int load_licenses(struct store *st, const struct api_model *m, json_t *ar
     return rc;
 }
 
-static json_t *capabilities(const struct show_parts *sp, const struct api_gguf_facts *f)
-{
-    json_t *c = json_array();
-    if (!c)
-        return NULL;
-    json_array_append_new(c, json_string(f->embedding_only ? "embedding" : "completion"));
-    if (sp->template && strstr(sp->template, ".Tools"))
-        json_array_append_new(c, json_string("tools"));
-    if (sp->template && strstr(sp->template, ".Suffix"))
-        json_array_append_new(c, json_string("insert"));
-    return c;
-}
-
 static void set_str(json_t *o, const char *k, const char *v)
 {
     if (v && *v)
@@ -236,7 +223,9 @@ static int show_build(struct store *st, const struct api_model *m, int verbose,
         json_object_set_new(o, "tensors", info);
         info = NULL;
     }
-    json_object_set_new(o, "capabilities", capabilities(sp, &facts));
+    json_object_set_new(o, "capabilities",
+                        api_model_capabilities(m, *facts.arch || *facts.file_type ? &facts : NULL,
+                                               sp->template));
     json_object_set_new(o, "modified_at", json_time_new(m->mtime, m->mtime_ns, 0));
 out:
     json_decref(info);

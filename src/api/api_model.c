@@ -181,6 +181,41 @@ json_t *api_model_details(const struct api_model *m, const char *parent)
     return d;
 }
 
+static void cap_add(json_t *caps, const char *c)
+{
+    for (size_t i = 0; i < json_array_size(caps); i++)
+        if (!strcmp(json_string_value(json_array_get(caps, i)), c))
+            return;
+    json_array_append_new(caps, json_string(c));
+}
+
+json_t *api_model_capabilities(const struct api_model *m, const struct api_gguf_facts *f,
+                               const char *tmpl)
+{
+    const json_t *cfg = json_object_get(m->config, "capabilities");
+    const char *fam = cfg_str(m, "model_family");
+    json_t *caps = json_array();
+    if (!caps)
+        return NULL;
+    for (size_t i = 0; i < json_array_size(cfg); i++)
+        if (json_is_string(json_array_get(cfg, i)) && *json_string_value(json_array_get(cfg, i)))
+            cap_add(caps, json_string_value(json_array_get(cfg, i)));
+    cap_add(caps, f && f->embedding_only ? "embedding" : "completion");
+    if ((f && f->vision) || api_model_layer(m, STORE_MT_PROJECTOR))
+        cap_add(caps, "vision");
+    if (f && f->audio)
+        cap_add(caps, "audio");
+    if (tmpl && strstr(tmpl, ".Tools"))
+        cap_add(caps, "tools");
+    if (tmpl && strstr(tmpl, ".Suffix"))
+        cap_add(caps, "insert");
+    if (tmpl && strstr(tmpl, ".Thinking"))
+        cap_add(caps, "thinking");
+    if (!strcmp(fam, "gptoss") || !strcmp(fam, "gpt-oss"))
+        cap_add(caps, "thinking");
+    return caps;
+}
+
 int api_model_gguf_path(const struct store *st, const struct api_model *m, char *out, size_t n)
 {
     const struct store_layer *l = api_model_layer(m, STORE_MT_MODEL);

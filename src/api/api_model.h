@@ -78,6 +78,7 @@ struct api_gguf_facts {
     int64_t embedding_length;
     int embedding_only; /* <arch>.pooling_type present */
     int adapter;        /* general.type == "adapter" */
+    int vision, audio;  /* <arch>.vision.block_count / <arch>.audio.block_count present */
 };
 
 /* Reads the facts /api/create and /api/show need from a GGUF file's metadata (and tensor
@@ -92,6 +93,13 @@ CORRAL_WARN_UNUSED int api_gguf_model_info(const char *path, int verbose, json_t
 /* Tensor list for /api/show (verbose): [{"name","type","shape":[...]}] in file order.  New
  * reference in *out. */
 CORRAL_WARN_UNUSED int api_gguf_tensors(const char *path, json_t **out, struct err_info *ei);
+/* Capabilities as Ollama's Model.Capabilities orders them: the config's "capabilities", then
+ * embedding (GGUF pooling_type) or completion, vision (vision.block_count or a projector
+ * layer), audio, then from the Go template tools (.Tools), insert (.Suffix), thinking
+ * (.Thinking), and thinking for the gpt-oss family; no duplicates.  f may be NULL (no GGUF
+ * facts: completion is assumed), tmpl may be NULL.  New reference, NULL on out-of-memory. */
+json_t *api_model_capabilities(const struct api_model *m, const struct api_gguf_facts *f,
+                               const char *tmpl);
 /* Ollama's format.HumanNumber: whole values without decimals ("7B", "137M"), else B with one
  * decimal ("3.2B"), M with two ("22.57M"), K rounded ("292K"). */
 void api_human_number(uint64_t n, char *out, size_t len);

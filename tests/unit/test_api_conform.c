@@ -1,0 +1,177 @@
+/*
+ * test_api_conform.c - /api/tags and /api/show details checked against Ollama's server code:
+ * tags sorted stably on whole seconds of modified_at (newest first, ties in listing order),
+ * details.context_length / embedding_length and capabilities on each tags entry, and the
+ * capability derivation order (config, completion/embedding, vision, template, family).
+ */
+#include "harness/test.h"
+
+#include <sys/stat.h>
+#include <utime.h>
+
+#include "api/api.h"
+#include "api/api_model.h"
+#include "common/crypto.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "store/store.h"
+
+#define CF_GGUF "testdata/models/stories260K.gguf"
+
+struct cenv {
+    struct api_env env;
+    struct store *st;
+    char digest[72];
+};
+
+static void cenv_open(struct cenv *e)
+{
+    char dir[512], *data = NULL;
+    size_t n = 0;
+    memset(e, 0, sizeof(*e));
+    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
+    ASSERT_OK(store_open(dir, &e->st, NULL));
+    e->env.store = e->st;
+    e->env.sandbox_mode = "off";
+    ASSERT_OK(fs_read_all(CF_GGUF, 8u << 20, &data, &n));
+    ASSERT_OK(store_blob_put(e->st, data, n, e->digest));
+    mem_free(data);
+}
+
+static int ccall(struct cenv *e, const char *method, const char *path, const char *body,
+                 struct api_resp *resp)
+{
+    const struct api_route *r = NULL;
+    const char *param = NULL;
+    struct api_req req;
+    struct err_info ei = {0};
+    int rc;
+    api_resp_init(resp, NULL, NULL);
+    ASSERT_OK(api_route_find(method, path, &r, &param));
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.path = path;
+    req.env = &e->env;
+    if (body)
+        ASSERT_OK(json_parse_object(body, strlen(body), &req.json, &ei));
+    rc = r->fn(&req, resp);
+    if (!rc)
+        ASSERT_OK(api_stream_finish(resp));
+    json_decref(req.json);
+    return resp->status ? resp->status : 200;
+}
+
+static void create(struct cenv *e, const char *name, const char *extra, time_t mtime)
+{
+    char body[512], path[1024];
+    struct api_resp resp;
+    struct store_name nm;
+    struct utimbuf ut = {mtime, mtime};
+    snprintf(body, sizeof(body), "{\"model\":\"%s\",\"files\":{\"m.gguf\":\"%s\"}%s,\"stream\":false}",
+             name, e->digest, extra);
+    ASSERT_EQ_INT(ccall(e, "POST", "/api/create", body, &resp), 200);
+    api_resp_fini(&resp);
+    ASSERT_OK(store_name_parse(name, &nm, NULL));
+    ASSERT_OK(store_manifest_path(e->st, &nm, path, sizeof(path)));
+    ASSERT_EQ_INT(utime(path, &ut), 0);
+}
+
+static json_t *tags(struct cenv *e)
+{
+    struct api_resp resp;
+    struct err_info ei = {0};
+    json_t *out = NULL;
+    ASSERT_EQ_INT(ccall(e, "GET", "/api/tags", NULL, &resp), 200);
+    ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &out, &ei));
+    api_resp_fini(&resp);
+    return out;
+}
+
+/* Compact Go-style JSON text without the encoder's trailing newline; caller frees. */
+static char *dump(const json_t *v)
+{
+    char *s = NULL;
+    size_t n = 0;
+    ASSERT_OK(json_go_dumps(v, 0, &s, &n));
+    if (n && s[n - 1] == '\n')
+        s[n - 1] = '\0';
+    return s;
+}
+
+TEST(api_tags_order_whole_seconds_stable)
+{
+    struct cenv e;
+    json_t *t, *ms;
+    const char *want[] = {"newest:latest", "a:latest", "b:latest", "c:latest", "old:latest"};
+    cenv_open(&e);
+    create(&e, "c", "", 1700000000);
+    create(&e, "old", "", 1600000000);
+    create(&e, "a", "", 1700000000);
+    create(&e, "newest", "", 1800000000);
+    create(&e, "b", "", 1700000000);
+    t = tags(&e);
+    ms = json_object_get(t, "models");
+    ASSERT_EQ_SIZE(json_array_size(ms), 5);
+    for (size_t i = 0; i < 5; i++)
+        ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ms, i), "name")), want[i]);
+    json_decref(t);
+    store_close(e.st);
+}
+
+TEST(api_tags_entry_fields)
+{
+    struct cenv e;
+    json_t *t, *m, *d;
+    char *s = NULL;
+    cenv_open(&e);
+    create(&e, "tools", ",\"template\":\"{{ if .Tools }}T{{ end }}{{ .Prompt }}\"", 1700000000);
+    t = tags(&e);
+    m = json_array_get(json_object_get(t, "models"), 0);
+    d = json_object_get(m, "details");
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(d, "context_length")), 2048);
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(d, "embedding_length")), 64);
+    s = dump(json_object_get(m, "capabilities"));
+    ASSERT_EQ_STR(s, "[\"completion\",\"tools\"]");
+    mem_free(s);
+    /* Go field order: name model modified_at size digest details capabilities */
+    s = dump(m);
+    ASSERT(strstr(s, "\"quantization_level\":\"F32\",\"context_length\":2048,"
+                     "\"embedding_length\":64},\"capabilities\":["));
+    mem_free(s);
+    json_decref(t);
+    store_close(e.st);
+}
+
+TEST(api_capabilities_order)
+{
+    struct api_model m;
+    struct api_gguf_facts f;
+    char *s = NULL;
+    json_t *c;
+    memset(&m, 0, sizeof(m));
+    memset(&f, 0, sizeof(f));
+    m.config = json_pack("{s:s,s:[s,s]}", "model_family", "gpt-oss", "capabilities", "tools",
+                         "completion");
+    f.vision = 1;
+    c = api_model_capabilities(&m, &f, "{{ .Suffix }}{{ .Thinking }}{{ .Tools }}");
+    s = dump(c);
+    ASSERT_EQ_STR(s, "[\"tools\",\"completion\",\"vision\",\"insert\",\"thinking\"]");
+    mem_free(s);
+    json_decref(c);
+    f.vision = 0;
+    f.embedding_only = 1;
+    json_object_set_new(m.config, "model_family", json_string("bert"));
+    json_object_del(m.config, "capabilities");
+    c = api_model_capabilities(&m, &f, NULL);
+    s = dump(c);
+    ASSERT_EQ_STR(s, "[\"embedding\"]");
+    mem_free(s);
+    json_decref(c);
+    c = api_model_capabilities(&m, NULL, NULL);
+    s = dump(c);
+    ASSERT_EQ_STR(s, "[\"completion\"]");
+    mem_free(s);
+    json_decref(c);
+    json_decref(m.config);
+}
