@@ -428,6 +428,11 @@ static int chat_checks(const json_t *body, const struct api_serve_model *m, stru
     if (msgs && !json_is_null(msgs) && (rc = check_messages(msgs, &images, ei)) != 0)
         return rc;
     store_name_full(&m->am.name, full, sizeof(full));
+    if (!m->completion)
+        return err_set(ei, E_INVAL, "\"%s\" does not support chat",
+                       json_string_value(json_object_get(body, "model"))
+                           ? json_string_value(json_object_get(body, "model"))
+                           : full);
     if (tools && !json_is_null(tools) && !json_is_array(tools))
         return err_set(ei, E_INVAL, "tools must be an array");
     if (json_array_size(tools) > 0 && !m->tools)

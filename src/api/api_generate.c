@@ -167,6 +167,11 @@ static int gen_capabilities(const json_t *body, const struct api_serve_model *m,
     char full[700];
     const char *suffix = json_string_value(json_object_get(body, "suffix"));
     store_name_full(&m->am.name, full, sizeof(full));
+    if (!m->completion)
+        return err_set(ei, E_INVAL, "\"%s\" does not support generate",
+                       json_string_value(json_object_get(body, "model"))
+                           ? json_string_value(json_object_get(body, "model"))
+                           : full);
     if (json_array_size(json_object_get(body, "images")) > 0 && !m->vision)
         return err_set(ei, E_INVAL, "%s does not support vision", full);
     if (suffix && *suffix && !m->insert)

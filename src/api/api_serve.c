@@ -79,12 +79,29 @@ __attribute__((constructor)) static void register_create_hook(void)
     api_create_set_template_hook(create_template_hook);
 }
 
+static int has_cap(const json_t *caps, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i,
+                       v) if (json_string_value(v) && !strcmp(json_string_value(v), name)) return 1;
+    return 0;
+}
+
+/* Capabilities as /api/show derives them (api_model_capabilities), plus the template tests the
+ * serving path relies on (a <think> tag makes the output splitter useful). */
 static void capabilities(struct api_serve_model *m)
 {
-    m->vision = api_model_layer(&m->am, STORE_MT_PROJECTOR) != NULL;
-    m->tools = strstr(m->tmpl, ".Tools") != NULL;
-    m->insert = strstr(m->tmpl, ".Suffix") != NULL;
-    m->thinking = strstr(m->tmpl, "<think>") != NULL || strstr(m->tmpl, ".Think") != NULL;
+    struct api_gguf_facts f;
+    int facts = api_gguf_facts(m->gguf, &f, NULL) == 0;
+    json_t *caps = api_model_capabilities(&m->am, facts ? &f : NULL, m->tmpl);
+    m->completion = caps ? has_cap(caps, "completion") : 1;
+    m->vision = has_cap(caps, "vision") || api_model_layer(&m->am, STORE_MT_PROJECTOR) != NULL;
+    m->tools = has_cap(caps, "tools") || strstr(m->tmpl, ".Tools") != NULL;
+    m->insert = has_cap(caps, "insert") || strstr(m->tmpl, ".Suffix") != NULL;
+    m->thinking = has_cap(caps, "thinking") || strstr(m->tmpl, "<think>") != NULL ||
+                  strstr(m->tmpl, ".Think") != NULL;
+    json_decref(caps);
 }
 
 int api_serve_model_open(struct api_env *env, const char *name, struct api_serve_model *m,

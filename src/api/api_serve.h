@@ -35,7 +35,8 @@ struct api_serve_model {
     json_t *params;              /* PARAMETERs object or NULL */
     json_t *messages;            /* MESSAGE list or NULL */
     int vision;                  /* has a projector layer */
-    int tools, thinking, insert; /* capabilities from the template */
+    int tools, thinking, insert; /* capabilities (template, config, GGUF) */
+    int completion;              /* 0 for embedding-only models */
 };
 
 /* Opens model `name` for generation.  E_NOTFOUND "model 'x' not found", E_INVAL, E_PARSE. */
