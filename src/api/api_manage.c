@@ -121,6 +121,9 @@ static int modelfile_cmd(struct buf *out, const char *name, const char *val)
     return buf_putc(out, '\n');
 }
 
+/* Ollama's template.DefaultTemplate: what a model without a template layer reports. */
+#define SHOW_DEFAULT_TEMPLATE "{{ .Prompt }}"
+
 struct show_parts {
     char *template, *system;
     json_t *params, *messages;
@@ -137,15 +140,14 @@ static int modelfile_text(const struct api_model *m, const struct show_parts *sp
                         m->display);
     if (!rc && *sp->gguf)
         rc = buf_printf(out, "FROM %s\n", sp->gguf);
-    if (!rc && sp->template && *sp->template)
-        rc = buf_printf(out, "TEMPLATE \"\"\"%s\"\"\"\n", sp->template);
+    if (!rc)
+        rc = modelfile_cmd(out, "TEMPLATE", sp->template); /* quoted as parser.quote does */
     if (!rc)
         rc = modelfile_cmd(out, "SYSTEM", sp->system);
     if (!rc)
         rc = modelfile_params(sp->params, out);
     for (size_t i = 0; !rc && i < json_array_size(licenses); i++)
-        rc = buf_printf(out, "LICENSE \"\"\"%s\"\"\"\n",
-                        json_string_value(json_array_get(licenses, i)));
+        rc = modelfile_cmd(out, "LICENSE", json_string_value(json_array_get(licenses, i)));
     for (size_t i = 0; !rc && i < json_array_size(sp->messages); i++) {
         json_t *msg = json_array_get(sp->messages, i);
         const char *role = json_string_value(json_object_get(msg, "role"));
@@ -267,6 +269,7 @@ static int h_show(struct api_req *req, struct api_resp *resp)
         goto out;
     }
     if ((rc = api_model_text(req->env->store, &m, STORE_MT_TEMPLATE, &sp.template)) != 0 ||
+        (!sp.template && !(sp.template = mem_strdup(SHOW_DEFAULT_TEMPLATE)) && (rc = E_NOMEM)) ||
         (rc = api_model_text(req->env->store, &m, STORE_MT_SYSTEM, &sp.system)) != 0 ||
         (rc = api_model_json(req->env->store, &m, STORE_MT_PARAMS, &sp.params)) != 0 ||
         (rc = api_model_json(req->env->store, &m, STORE_MT_MESSAGES, &sp.messages)) != 0 ||

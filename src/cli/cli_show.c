@@ -21,19 +21,6 @@ struct show_opts {
     int verbose;
 };
 
-static const char *none_msg(const char *field)
-{
-    if (!strcmp(field, "license"))
-        return "No license was specified for this model.";
-    if (!strcmp(field, "parameters"))
-        return "No parameters were specified for this model.";
-    if (!strcmp(field, "system"))
-        return "No system message was specified for this model.";
-    if (!strcmp(field, "template"))
-        return "No prompt template was specified for this model.";
-    return "";
-}
-
 static int parse_opts(int argc, char **argv, struct show_opts *o)
 {
     static const char *const fields[] = {"modelfile", "parameters", "template", "system",
@@ -385,8 +372,10 @@ static int cmd_show(int argc, char **argv)
         return 1;
     }
     if (o.field) {
+        /* ShowHandler: Println for license/modelfile/parameters, Print for system/template */
         const char *v = json_string_value(json_object_get(out, o.field));
-        printf("%s\n", v && *v ? v : none_msg(o.field));
+        int nl = strcmp(o.field, "system") != 0 && strcmp(o.field, "template") != 0;
+        printf("%s%s", v ? v : "", nl ? "\n" : "");
     } else {
         default_view(out, o.verbose);
     }

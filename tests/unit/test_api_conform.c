@@ -175,3 +175,33 @@ TEST(api_capabilities_order)
     json_decref(c);
     json_decref(m.config);
 }
+
+/* GetModelInfo: the default template when there is no template layer, and parser.quote for
+ * TEMPLATE / SYSTEM / LICENSE in the generated Modelfile. */
+TEST(api_show_default_template_and_quoting)
+{
+    struct cenv e;
+    struct api_resp resp;
+    struct err_info ei = {0};
+    json_t *o = NULL;
+    const char *mf;
+    cenv_open(&e);
+    create(&e, "plain", ",\"license\":\"MIT\",\"system\":\" edge\"", 1700000000);
+    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"plain\"}", &resp), 200);
+    ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
+    api_resp_fini(&resp);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "template")), "{{ .Prompt }}");
+    mf = json_string_value(json_object_get(o, "modelfile"));
+    ASSERT(strstr(mf, "\nTEMPLATE {{ .Prompt }}\n"));
+    ASSERT(strstr(mf, "\nSYSTEM \" edge\"\n"));
+    ASSERT(strstr(mf, "\nLICENSE MIT\n"));
+    json_decref(o);
+    create(&e, "multi", ",\"template\":\"a\\n\\\"b\\\"\"", 1700000000);
+    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"multi\"}", &resp), 200);
+    ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
+    api_resp_fini(&resp);
+    mf = json_string_value(json_object_get(o, "modelfile"));
+    ASSERT(strstr(mf, "\nTEMPLATE \"\"\"a\n\"b\"\"\"\"\n"));
+    json_decref(o);
+    store_close(e.st);
+}
