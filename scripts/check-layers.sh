@@ -13,7 +13,7 @@ allowed() { # layer -> allowed include prefixes
     sandbox) echo "common sandbox" ;;
     registry) echo "common store registry" ;;
     api) echo "common store registry template engine api" ;;
-    server) echo "common store registry template engine api sandbox server" ;;
+    server) echo "common store registry template engine api sandbox runner server" ;;
     runner) echo "common engine sandbox runner" ;;
     cli) echo "common api cli store" ;;
     *) echo "" ;;

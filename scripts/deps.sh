@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config clang clang-format valgrind curl ca-certificates \
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libpcre2-dev \
-libedit-dev libseccomp-dev docker-registry nginx-light tmux"
+libedit-dev libseccomp-dev docker-registry nginx-light tmux python3 procps"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

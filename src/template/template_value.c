@@ -226,7 +226,7 @@ static int shortest(double d, char dig[32])
     while (o > 1 && dig[o - 1] == '0')
         o--;
     dig[o] = 0;
-    return atoi(e + 1);
+    return (int)strtol(e + 1, NULL, 10);
 }
 
 int tmpl_fmt_float(double d, bool fmt_v, struct buf *out)
