@@ -19,8 +19,8 @@
 #define SRV_DEFAULT_HOST     "127.0.0.1"
 #define SRV_DEFAULT_PORT     11434
 #define SRV_MAX_ORIGINS      64
-#define SRV_MAX_CONNECTIONS  256 /* simultaneous connections */
-#define SRV_MAX_PER_IP       64
+#define SRV_MAX_CONNECTIONS  1024 /* simultaneous connections (thread per connection) */
+#define SRV_MAX_PER_IP       SRV_MAX_CONNECTIONS /* loopback clients all share one IP */
 #define SRV_IDLE_TIMEOUT_S   120        /* a connection idle this long (headers, body) is closed */
 #define SRV_MAX_QUEUED_BYTES (4u << 20) /* streamed bytes waiting for a slow client */
 
