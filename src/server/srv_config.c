@@ -68,10 +68,13 @@ int srv_parse_host(const char *s, char *host, size_t n, int *port)
     int dport = SRV_DEFAULT_PORT;
     env_clean(s ? s : "", buf, sizeof(buf));
     h = buf;
-    if (!strncasecmp(h, "http://", 7))
-        h += 7, dport = 80;
-    else if (!strncasecmp(h, "https://", 8))
-        h += 8, dport = 443;
+    if ((p = strstr(h, "://"))) { /* envconfig.Host: any scheme; http 80, https 443 */
+        if (p - h == 4 && !strncmp(h, "http", 4))
+            dport = 80;
+        else if (p - h == 5 && !strncmp(h, "https", 5))
+            dport = 443;
+        h = p + 3;
+    }
     if ((p = strchr(h, '/')))
         *p = '\0';
     *port = dport;
@@ -148,8 +151,10 @@ static int addr_is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
         return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+    }
     return 0;
 }
 
@@ -207,9 +212,17 @@ static int ip_private_or_local(const char *h)
         return (v >> 24) == 127 || (v >> 24) == 10 || (v >> 20) == 0xac1 || (v >> 16) == 0xc0a8 ||
                v == 0;
     }
-    if (inet_pton(AF_INET6, h, &a6) == 1)
+    if (inet_pton(AF_INET6, h, &a6) == 1) {
+        /* netip: an IPv4-mapped address is judged as its IPv4 form; fc00::/7 is private;
+         * link-local is not (it passes only when it is this host's, like any other) */
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            char v4[INET_ADDRSTRLEN];
+            return inet_ntop(AF_INET, &a6.s6_addr[12], v4, sizeof(v4)) &&
+                   ip_private_or_local(v4) == 1;
+        }
         return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_UNSPECIFIED(&a6) ||
-               (a6.s6_addr[0] & 0xfe) == 0xfc || IN6_IS_ADDR_LINKLOCAL(&a6);
+               (a6.s6_addr[0] & 0xfe) == 0xfc;
+    }
     return -1; /* not an IP literal */
 }
 

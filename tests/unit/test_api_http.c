@@ -36,6 +36,64 @@ TEST(api_http_parse_host_forms)
     ASSERT_EQ_INT(port, 11434);
 }
 
+/* envconfig/config_test.go TestHost, as host + port (the URL form is the client's). */
+TEST(api_http_parse_host_like_envconfig)
+{
+    static const struct {
+        const char *in, *host;
+        int port;
+    } cases[] = {
+        {"", "127.0.0.1", 11434},
+        {"1.2.3.4", "1.2.3.4", 11434},
+        {":1234", "", 1234},
+        {"1.2.3.4:1234", "1.2.3.4", 1234},
+        {"example.com", "example.com", 11434},
+        {"example.com:1234", "example.com", 1234},
+        {":0", "", 0},
+        {":66000", "", 11434},
+        {":-1", "", 11434},
+        {"[::1]", "::1", 11434},
+        {"[::]", "::", 11434},
+        {"::1", "::1", 11434},
+        {"[::1]:1337", "::1", 1337},
+        {" 1.2.3.4 ", "1.2.3.4", 11434},
+        {"\"1.2.3.4\"", "1.2.3.4", 11434},
+        {" \" 1.2.3.4 \" ", "1.2.3.4", 11434},
+        {"'1.2.3.4'", "1.2.3.4", 11434},
+        {"http://1.2.3.4", "1.2.3.4", 80},
+        {"http://1.2.3.4:4321", "1.2.3.4", 4321},
+        {"https://1.2.3.4", "1.2.3.4", 443},
+        {"https://1.2.3.4:4321", "1.2.3.4", 4321},
+        {"https://example.com/ollama", "example.com", 443},
+        {"tcp://1.2.3.4", "1.2.3.4", 11434}, /* other schemes keep 11434 */
+        {"HTTP://1.2.3.4", "1.2.3.4", 11434}, /* the scheme compare is case-sensitive */
+        {"0.0.0.0", "0.0.0.0", 11434},
+    };
+    char h[256];
+    int port;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        port = -7;
+        ASSERT_OK(srv_parse_host(cases[i].in, h, sizeof(h), &port));
+        ASSERT_EQ_STR(h, cases[i].host);
+        ASSERT_EQ_INT(port, cases[i].port);
+    }
+}
+
+/* allowedHostsMiddleware's IP rule (netip IsLoopback/IsPrivate/IsUnspecified). */
+TEST(api_http_host_header_ip_rules)
+{
+    ASSERT(srv_host_allowed("[::ffff:127.0.0.1]:11434")); /* mapped loopback */
+    ASSERT(srv_host_allowed("[::ffff:10.0.0.1]"));
+    ASSERT(!srv_host_allowed("[::ffff:8.8.8.8]:11434"));
+    ASSERT(srv_host_allowed("[fd00::1]:80"));   /* fc00::/7 */
+    ASSERT(srv_host_allowed("0.0.0.0:11434"));  /* unspecified */
+    ASSERT(srv_host_allowed("[::]:11434"));
+    ASSERT(srv_host_allowed("172.31.255.1"));
+    ASSERT(!srv_host_allowed("172.32.0.1"));
+    ASSERT(!srv_host_allowed("169.254.169.254")); /* link-local is not private */
+    ASSERT(!srv_host_allowed("[fe80::dead:beef]:11434"));
+}
+
 TEST(api_http_host_header_check)
 {
     ASSERT(srv_host_allowed(NULL));
