@@ -137,10 +137,12 @@ int eng_model_load_fd(int fd, const struct eng_model_params *p, struct eng_model
     if ((rc = load_parts(em, g, k, ei)) != 0)
         goto out;
     g = NULL; /* owned by em->m now */
+    if (!p->use_mmap && (rc = model_copy_weights(em->m, ei)) != 0)
+        goto out;
     fill_info(em);
-    logf_(em, ENG_LOG_INFO, "loaded %s model: %u layers, embd %u, vocab %u, %s, kernels %s",
+    logf_(em, ENG_LOG_INFO, "loaded %s model: %u layers, embd %u, vocab %u, %s, kernels %s, %s",
           em->info.arch, em->info.n_layer, em->info.n_embd, em->info.n_vocab, em->info.file_type,
-          k->name);
+          k->name, p->use_mmap ? "weights mmapped" : "weights copied to huge pages");
     *out = em;
     return 0;
 out:

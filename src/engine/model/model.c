@@ -390,6 +390,7 @@ void model_free(struct model *m)
     mem_free(m->layers);
     mem_free(m->output_norm);
     mem_free(m->rope_freqs);
+    model_wcopy_release(m);
     gguf_close(m->g);
     mem_free(m);
 }

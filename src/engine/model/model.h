@@ -67,12 +67,21 @@ struct model {
     float *output_norm;
     struct model_layer *layers;
     uint64_t n_params, weight_bytes, bytes_per_token;
+    void *wmap;       /* anonymous copy of the matrices (model_copy_weights) or NULL */
+    size_t wmap_len;
 };
 
 /* Builds a model over an opened GGUF (tensors parsed) and takes ownership of g on success.
  * Errors: E_UNSUPPORTED naming the architecture/type, E_PARSE naming the tensor or key. */
 CORRAL_WARN_UNUSED int model_load(struct gguf *g, const struct kern *k, struct model **out,
                                   struct err_info *ei);
+/* Copies every weight matrix out of the file mapping into one anonymous, read-only region
+ * backed by transparent huge pages and points the matrices at it, dropping the file pages as
+ * it goes (model_wcopy.c).  E_NOMEM when the region cannot be mapped (the model is unchanged
+ * then). */
+CORRAL_WARN_UNUSED int model_copy_weights(struct model *m, struct err_info *ei);
+/* Unmaps the copy made by model_copy_weights (no-op without one). */
+void model_wcopy_release(struct model *m);
 /* Frees the model and closes its GGUF. */
 void model_free(struct model *m);
 
