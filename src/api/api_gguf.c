@@ -15,7 +15,6 @@
 #include "common/mem.h"
 #include "engine/gguf/gguf.h"
 
-#define API_INFO_MAX_ARRAY 5 /* arrays longer than this are emptied unless verbose */
 
 void api_human_number(uint64_t n, char *out, size_t len)
 {
@@ -205,12 +204,16 @@ static size_t scalar_size(enum gguf_vtype t)
     }
 }
 
+/* Without verbose Ollama decodes with maxArraySize 0: a non-empty array keeps no values and
+ * marshals as null, an empty one as [] (fs/ggml/gguf.go newArray + MarshalJSON). */
 static json_t *array_value(const struct gguf_kv *kv, int verbose)
 {
-    json_t *a = json_array();
+    json_t *a;
     size_t sz = scalar_size(kv->arr_type);
-    if (!a || (!verbose && kv->arr_n > API_INFO_MAX_ARRAY))
-        return a;
+    if (!verbose && kv->arr_n > 0)
+        return json_null();
+    if (!(a = json_array()))
+        return NULL;
     for (uint64_t i = 0; i < kv->arr_n; i++) {
         struct gguf_str s;
         json_t *e = NULL;

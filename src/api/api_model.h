@@ -85,7 +85,7 @@ struct api_gguf_facts {
  * shapes for the parameter count).  E_PARSE etc. from the reader with ei filled. */
 CORRAL_WARN_UNUSED int api_gguf_facts(const char *path, struct api_gguf_facts *f,
                                       struct err_info *ei);
-/* Flattened key/values for /api/show model_info: arrays longer than 5 become [] unless verbose;
+/* Flattened key/values for /api/show model_info: non-empty arrays are null unless verbose;
  * general.name and tokenizer.chat_template left out; general.parameter_count added.  Keys are
  * emitted sorted by the caller (Go map).  New reference in *out. */
 CORRAL_WARN_UNUSED int api_gguf_model_info(const char *path, int verbose, json_t **out,

@@ -205,3 +205,32 @@ TEST(api_show_default_template_and_quoting)
     json_decref(o);
     store_close(e.st);
 }
+
+/* getModelData: without verbose, non-empty arrays come out null (values not kept); with
+ * verbose, whole; general.name and tokenizer.chat_template never. */
+TEST(api_show_model_info_arrays)
+{
+    struct cenv e;
+    struct api_resp resp;
+    struct err_info ei = {0};
+    json_t *o = NULL, *info;
+    cenv_open(&e);
+    create(&e, "m", "", 1700000000);
+    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"m\"}", &resp), 200);
+    ASSERT(strstr(buf_str(&resp.body), "\"tokenizer.ggml.tokens\":null"));
+    ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
+    api_resp_fini(&resp);
+    info = json_object_get(o, "model_info");
+    ASSERT(json_is_null(json_object_get(info, "tokenizer.ggml.scores")));
+    ASSERT(!json_object_get(info, "general.name"));
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(info, "general.parameter_count")),
+                  292800);
+    json_decref(o);
+    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"m\",\"verbose\":true}", &resp), 200);
+    ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
+    api_resp_fini(&resp);
+    info = json_object_get(o, "model_info");
+    ASSERT_EQ_SIZE(json_array_size(json_object_get(info, "tokenizer.ggml.tokens")), 512);
+    json_decref(o);
+    store_close(e.st);
+}
