@@ -4,9 +4,9 @@
  * the response shapes (vectors as Go float32 / float64 text, L2-normalised for /api/embed,
  * optionally truncated to `dimensions`).  Also the vector helpers /v1/embeddings uses.
  *
- * The vectors themselves come from the runner's `embed` message; the scheduler interface
- * (api_llm.h) has no embed call yet, so embed_vector() answers "this model does not support
- * embeddings" after the model is loaded (the point where the call belongs).
+ * The vectors themselves come from the runner's `embed` message through api_llm.embed: the
+ * runner tokenizes (special tokens added), truncates to its context, pools per the model's
+ * pooling_type and answers the vector unnormalised; normalisation happens here, once.
  *
  * Owns only per-request state.
  */
@@ -99,24 +99,25 @@ int api_embed_b64(const float *v, size_t n, struct buf *out)
 
 /* ---- vectors ------------------------------------------------------------------------------- */
 
-/* Token count of text (with the model's BOS/EOS). */
+/* Token count of text as the runner embeds it (BOS/EOS added, special tokens parsed). */
 static int count_tokens(struct api_llm *llm, void *lease, const char *text, size_t *n,
                         struct err_info *ei)
 {
     int32_t *ids = NULL;
-    int rc = llm->tokenize(lease, text, 1, 0, &ids, n, ei);
+    int rc = llm->tokenize(lease, text, 1, 1, &ids, n, ei);
     mem_free(ids);
     return rc;
 }
 
-/* The embedding of text.  Missing: a scheduler/runner embed call (see the top of the file). */
+/* The embedding of text (pooled, not normalised); caller owns *vec. */
 static int embed_vector(struct api_llm *llm, void *lease, const char *text, float **vec, size_t *n,
                         struct err_info *ei)
 {
-    (void)llm, (void)lease, (void)text;
     *vec = NULL;
     *n = 0;
-    return err_set(ei, E_UNSUPPORTED, "this model does not support embeddings");
+    if (!llm->embed)
+        return err_set(ei, E_UNSUPPORTED, "this model does not support embeddings");
+    return llm->embed(lease, text, vec, n, ei);
 }
 
 /* ---- /api/embed and /api/embeddings -------------------------------------------------------- */
@@ -166,9 +167,12 @@ static int embed_all(struct api_req *req, struct api_resp *resp, struct api_serv
             break;
         if ((rc = count_tokens(llm, lease, json_string_value(s), &ntok, &ei)) != 0)
             break;
-        if (!j->truncate && ntok > (size_t)llm->num_ctx(lease)) {
-            rc = err_set(&ei, E_INVAL, "the input length exceeds the context length");
-            break;
+        if (ntok > (size_t)llm->num_ctx(lease)) {
+            if (!j->truncate) {
+                rc = err_set(&ei, E_INVAL, "the input length exceeds the context length");
+                break;
+            }
+            ntok = (size_t)llm->num_ctx(lease); /* the runner keeps the first num_ctx tokens */
         }
         j->prompt_tokens += ntok;
         if ((rc = embed_vector(llm, lease, json_string_value(s), &vec, &n, &ei)) == 0 &&

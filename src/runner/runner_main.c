@@ -30,8 +30,10 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "engine/engine.h"
+#include "engine/gguf/gguf.h"
 #include "engine/samp/samp.h"
 #include "runner/rproto.h"
+#include "runner/runner_embed.h"
 #include "sandbox/sbx.h"
 
 #define RUNNER_PIECE_MAX   1024        /* bytes of text one token may add */
@@ -70,6 +72,7 @@ struct runner {
     int n_slots;
     int32_t *b_tok, *b_pos, *b_seq;
     int8_t *b_logit;
+    enum runner_pool pool; /* how `embed` pools hidden states (the model's pooling_type) */
 };
 
 static uint64_t now_ns(void)
@@ -456,6 +459,136 @@ static int on_detokenize(struct runner *r, const json_t *msg)
     return rc;
 }
 
+/* ---- embeddings --------------------------------------------------------------------------- */
+
+/* The model's pooling type from its GGUF header (read again: the engine keeps no such key). */
+static enum runner_pool model_pooling(int model_fd)
+{
+    struct gguf *g = NULL;
+    enum runner_pool p = RUNNER_POOL_LAST;
+    if (gguf_open_fd(model_fd, 0, &g, NULL) == 0)
+        p = runner_pool_of_gguf(g);
+    gguf_close(g);
+    return p;
+}
+
+/* The free slot whose cached prefix is worth least (fewest tokens); NULL when all are busy. */
+static struct slot *embed_slot(struct runner *r)
+{
+    struct slot *best = NULL;
+    for (int i = 0; i < r->n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        if (!s->active && (!best || s->n_fed < best->n_fed))
+            best = s;
+    }
+    return best;
+}
+
+/* Evaluates toks[0..n) in sequence seq (empty on entry) chunk by chunk and pools the hidden
+ * states into vec (n_embd floats, zeroed). */
+static int embed_eval(struct runner *r, int seq, const int32_t *toks, size_t n, float *vec,
+                      struct err_info *ei)
+{
+    size_t n_embd = r->info->n_embd;
+    int rc;
+    for (size_t at = 0; at < n;) {
+        struct eng_batch b = {0};
+        int take = n - at < (size_t)r->n_batch ? (int)(n - at) : r->n_batch;
+        for (int k = 0; k < take; k++) {
+            r->b_tok[k] = toks[at + (size_t)k];
+            r->b_pos[k] = (int32_t)(at + (size_t)k);
+            r->b_seq[k] = seq;
+            r->b_logit[k] = 0;
+        }
+        b.n = take;
+        b.tokens = r->b_tok;
+        b.pos = r->b_pos;
+        b.seq = r->b_seq;
+        b.logits = r->b_logit;
+        if ((rc = eng_decode(r->ctx, &b, ei)) != 0)
+            return rc;
+        for (int k = 0; k < take; k++) {
+            const float *row;
+            if (!runner_pool_wants(r->pool, at + (size_t)k, n))
+                continue;
+            if (!(row = eng_get_embeddings(r->ctx, k)))
+                return err_set(ei, E_INTERNAL, "no hidden state for token %zu", at + (size_t)k);
+            runner_pool_add(r->pool, vec, row, n_embd, at + (size_t)k, n);
+        }
+        at += (size_t)take;
+    }
+    runner_pool_finish(r->pool, vec, n_embd, n);
+    return 0;
+}
+
+/* {"t":"embedding","rid","vec":[n_embd floats],"n":tokens evaluated} */
+static int send_embedding(struct runner *r, uint64_t rid, const float *vec, size_t n_tok)
+{
+    json_t *arr = json_array();
+    for (uint32_t k = 0; arr && k < r->info->n_embd; k++)
+        if (json_array_append_new(arr, json_real((double)vec[k])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    if (!arr)
+        return send_error(r, rid, "out of memory");
+    return send_msg(r, json_pack("{s:s, s:I, s:o, s:I}", "t", "embedding", "rid", (json_int_t)rid,
+                                 "vec", arr, "n", (json_int_t)n_tok));
+}
+
+/* embed {rid, text}: tokenizes as llama.cpp does for embeddings (special tokens added and
+ * parsed), keeps the first n_ctx tokens (the server already refused truncate:false inputs that
+ * do not fit), evaluates them in a free slot's sequence (its cached prefix is dropped; slots
+ * that are generating are never touched, and the evaluation runs between decode steps), and
+ * answers the pooled, unnormalised vector. */
+static int on_embed(struct runner *r, const json_t *msg)
+{
+    const json_t *jt = json_object_get(msg, "text");
+    uint64_t rid = rproto_rid(msg);
+    struct err_info ei = {0};
+    int32_t *toks = NULL;
+    float *vec = NULL;
+    struct slot *s;
+    size_t n = 0;
+    int rc, seq;
+    if (!json_is_string(jt))
+        return send_error(r, rid, "embed: text must be a string");
+    if (tokenize(r, json_string_value(jt), json_string_length(jt), 1, 1, &toks, &n) != 0) {
+        rc = send_error(r, rid, "tokenize failed");
+        goto out;
+    }
+    if (n == 0 && r->info->bos >= 0)
+        toks[n++] = r->info->bos; /* tokenize() leaves room: cap >= 16 */
+    if (n == 0) {
+        rc = send_error(r, rid, "embed: the input has no tokens");
+        goto out;
+    }
+    if (n > (size_t)r->n_ctx) {
+        LOG_WARN("truncating embedding input limit=%d prompt=%zu", r->n_ctx, n);
+        n = (size_t)r->n_ctx;
+    }
+    if (!(s = embed_slot(r))) {
+        rc = send_error(r, rid, "no free slot");
+        goto out;
+    }
+    seq = (int)(s - r->slots);
+    eng_seq_clear(r->ctx, seq);
+    s->n_toks = s->n_fed = 0;
+    if (!(vec = mem_calloc(r->info->n_embd, sizeof(*vec)))) {
+        rc = send_error(r, rid, "out of memory");
+        goto out;
+    }
+    if ((rc = embed_eval(r, seq, toks, n, vec, &ei)) != 0)
+        rc = send_error(r, rid, ei.msg[0] ? ei.msg : "embedding failed");
+    else
+        rc = send_embedding(r, rid, vec, n);
+    eng_seq_clear(r->ctx, seq);
+out:
+    mem_free(vec);
+    mem_free(toks);
+    return rc;
+}
+
 static int on_message(struct runner *r, const json_t *msg)
 {
     const char *t = rproto_type(msg);
@@ -480,7 +613,7 @@ static int on_message(struct runner *r, const json_t *msg)
                                      "status", "ok", "busy", busy));
     }
     if (strcmp(t, "embed") == 0)
-        return send_error(r, rid, "this model does not support embeddings");
+        return on_embed(r, msg);
     return send_error(r, rid, "unknown message");
 }
 
@@ -632,6 +765,7 @@ static int load_model(struct runner *r, int model_fd, const json_t *msg, struct 
     mp.log = eng_log;
     if ((rc = eng_model_load_fd(model_fd, &mp, &r->model, ei)) != 0)
         return rc;
+    r->pool = model_pooling(model_fd);
     r->info = eng_model_get_info(r->model);
     r->n_ctx = r->lo.num_ctx;
     if (r->info->n_ctx_train > 0 && (uint32_t)r->n_ctx > r->info->n_ctx_train)
