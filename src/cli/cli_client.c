@@ -29,7 +29,7 @@ static int port_or(const char *s, int dflt)
 
 int cli_base_url(const char *host_env, char *out, size_t n)
 {
-    char buf[512], host[300] = "", *h, *p;
+    char buf[512], host[300] = "", path[256] = "", *h, *p;
     const char *scheme = "http";
     int port = 11434;
     size_t a = 0, b;
@@ -40,12 +40,22 @@ int cli_base_url(const char *host_env, char *out, size_t n)
     while (b > a && (isspace((unsigned char)buf[b - 1]) || buf[b - 1] == '"' || buf[b - 1] == '\''))
         buf[--b] = '\0';
     h = buf + a;
+    if (!strcmp(h, "ollama.com")) { /* envconfig.Host's one special name */
+        snprintf(buf, sizeof(buf), "https://ollama.com:443");
+        h = buf;
+    }
     if (!strncasecmp(h, "http://", 7))
         h += 7, port = 80;
     else if (!strncasecmp(h, "https://", 8))
         h += 8, port = 443, scheme = "https";
-    if ((p = strchr(h, '/')))
+    if ((p = strchr(h, '/'))) { /* a proxy path prefix is kept: base.JoinPath("/api/...") */
+        size_t k;
+        snprintf(path, sizeof(path), "%s", p);
+        k = strlen(path);
+        while (k && path[k - 1] == '/')
+            path[--k] = '\0';
         *p = '\0';
+    }
     if (*h == '[' && (p = strchr(h, ']'))) {
         *p = '\0';
         snprintf(host, sizeof(host), "%s", h + 1);
@@ -60,8 +70,8 @@ int cli_base_url(const char *host_env, char *out, size_t n)
     }
     if (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         snprintf(host, sizeof(host), "127.0.0.1");
-    if ((size_t)snprintf(out, n, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", scheme, host,
-                         port) >= n)
+    if ((size_t)snprintf(out, n, strchr(host, ':') ? "%s://[%s]:%d%s" : "%s://%s:%d%s", scheme,
+                         host, port, path) >= n)
         return E_RANGE;
     return 0;
 }

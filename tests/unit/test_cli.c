@@ -158,6 +158,21 @@ TEST(cli_base_url_from_ollama_host)
     ASSERT_EQ_STR(u, "https://remote.example:443");
     ASSERT_OK(cli_base_url("[::1]:9", u, sizeof(u)));
     ASSERT_EQ_STR(u, "http://[::1]:9");
+    /* envconfig TestHost cases the client sees */
+    ASSERT_OK(cli_base_url("https://example.com/ollama", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "https://example.com:443/ollama");
+    ASSERT_OK(cli_base_url("ollama.com", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "https://ollama.com:443");
+    ASSERT_OK(cli_base_url("::1", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "http://[::1]:11434");
+    ASSERT_OK(cli_base_url("[::1]", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "http://[::1]:11434");
+    ASSERT_OK(cli_base_url(" \" 1.2.3.4 \" ", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "http://1.2.3.4:11434");
+    ASSERT_OK(cli_base_url("http://1.2.3.4", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "http://1.2.3.4:80");
+    ASSERT_OK(cli_base_url(":66000", u, sizeof(u)));
+    ASSERT_EQ_STR(u, "http://127.0.0.1:11434");
 }
 
 static char *render(struct cli_table *t)
