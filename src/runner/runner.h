@@ -30,4 +30,14 @@ CORRAL_WARN_UNUSED int runner_spawn(const char *self_exe, int model_fd, struct r
  * wait status (or -1 when there was nothing to reap). */
 int runner_proc_stop(struct runner_proc *p, int grace_ms);
 
+/* Backend hook: when set (by `corral serve` before any thread exists, once), runner_spawn asks
+ * spawn instead of spawning itself, and runner_proc_stop asks wait to reap the pid (the
+ * process is then not our child: the sandbox's monitor started it).  NULL restores the default. */
+struct runner_backend {
+    int (*spawn)(void *user, int model_fd, struct runner_proc *out, struct err_info *ei);
+    int (*wait)(void *user, pid_t pid, int grace_ms); /* after the socket was closed */
+    void *user;
+};
+void runner_backend_set(const struct runner_backend *b);
+
 #endif

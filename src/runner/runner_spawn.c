@@ -3,6 +3,7 @@
  * posix_spawn (no fork of the multithreaded server): the child gets the model fd and its end
  * of a socketpair by dup2 onto themselves, which clears close-on-exec for just those two; every
  * other descriptor of the server is close-on-exec.  Signal mask and dispositions are reset.
+ * Under `corral serve` a backend hook (the sandbox's monitor) does the spawning and reaping.
  */
 #include "runner/runner.h"
 
@@ -16,6 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Set once before any thread exists (runner_backend_set), read-only afterwards. */
+static struct runner_backend backend;
+
+void runner_backend_set(const struct runner_backend *b)
+{
+    if (b)
+        backend = *b;
+    else
+        memset(&backend, 0, sizeof(backend));
+}
 
 static int setup_attr(posix_spawnattr_t *attr)
 {
@@ -45,6 +56,8 @@ int runner_spawn(const char *self_exe, int model_fd, struct runner_proc *out, st
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     pid_t pid;
+    if (backend.spawn)
+        return backend.spawn(backend.user, model_fd, out, ei);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return err_set(ei, E_IO, "socketpair: %s", strerror(errno));
     if (setup_attr(&attr) != 0) {
@@ -91,6 +104,11 @@ int runner_proc_stop(struct runner_proc *p, int grace_ms)
     }
     if (p->pid <= 0)
         return -1;
+    if (backend.wait) {
+        status = backend.wait(backend.user, p->pid, grace_ms);
+        p->pid = 0;
+        return status;
+    }
     for (int waited = 0;; waited += 10) {
         pid_t r = waitpid(p->pid, &status, WNOHANG);
         if (r == p->pid || (r < 0 && errno != EINTR))

@@ -4,8 +4,12 @@
  *   runner  - the tightest: no file opens at all, no network, no exec, a seccomp allow-list with
  *             EPERM as the default action.  Applied by `corral runner` before it reads a byte of
  *             the model (the model arrives as an already-open fd).
+ *   server  - the daemon's HTTP process after start-up: Landlock (models dir read-write,
+ *             libraries/certificates/a few /etc files read-only, TCP bind on its own port only,
+ *             no TCP connect), every capability dropped, a seccomp deny-list (no socket, exec,
+ *             fork, ptrace, io_uring, bpf, keyctl, mount, namespaces ...).
  *   status  - detection only, for `corral sandbox show` and /api/version.
- * The server and monitor profiles of DESIGN.md come next; see docs/SANDBOX.md.
+ * See docs/SANDBOX.md.
  * Thread-safety: sbx_*_apply must be called while the process has a single thread (threads that
  * exist before Landlock's restrict_self escape it).
  */
@@ -45,5 +49,51 @@ CORRAL_WARN_UNUSED int sbx_runner_enter(enum sbx_mode mode, struct err_info *ei)
 CORRAL_WARN_UNUSED int sbx_landlock_deny_all(int abi, struct err_info *ei);
 /* Installs the runner's seccomp allow-list (default action EPERM). */
 CORRAL_WARN_UNUSED int sbx_seccomp_runner(struct err_info *ei);
+
+/* ---- server profile ---- */
+
+#define SBX_MAX_PATHS 32 /* paths in one policy list */
+
+/* What the server profile grants.  Paths that do not exist are skipped (a read-only grant of a
+ * missing /lib64 is not an error); a missing rw path is E_NOTFOUND. */
+struct sbx_server_policy {
+    const char *rw[SBX_MAX_PATHS]; /* read-write directories (the models dir) */
+    size_t n_rw;
+    const char *ro[SBX_MAX_PATHS]; /* read-only files or directories */
+    size_t n_ro;
+    int bind_port; /* the only TCP port bind() may use (0 = none) */
+};
+
+/* The server's read-only defaults (/usr, /lib, /lib64, /etc/ssl, /etc/ca-certificates, the /etc
+ * files libc and libcurl read, /sys/devices/system/cpu) plus models_dir read-write, extra_ro
+ * (may be NULL: e.g. registry-auth.json) and port. */
+void sbx_server_policy_default(struct sbx_server_policy *p, const char *models_dir,
+                               const char *extra_ro, int port);
+
+/* What sbx_server_enter applied, for logs, `corral sandbox show` and /api/version. */
+struct sbx_applied {
+    int landlock_abi; /* ABI used, 0 = no Landlock layer */
+    int seccomp;      /* 1 when the filter is loaded */
+    int caps_dropped; /* 1 when the process had capabilities and dropped them */
+    int net;          /* 1 when TCP bind/connect is filtered by Landlock (ABI >= 4) */
+};
+
+/* Server profile (see top): drops every capability, then Landlock with p, then the seccomp
+ * deny-list.  Must run while the process has one thread.  Modes as sbx_runner_enter. */
+CORRAL_WARN_UNUSED int sbx_server_enter(enum sbx_mode mode, const struct sbx_server_policy *p,
+                                        struct sbx_applied *out, struct err_info *ei);
+
+/* Layers of the server profile, exposed for tests. */
+/* Drops every capability (bounding set, ambient, effective/permitted/inheritable) and clears
+ * PR_SET_KEEPCAPS.  *dropped = 1 when there was any.  E_PERM on failure. */
+CORRAL_WARN_UNUSED int sbx_caps_drop_all(int *dropped, struct err_info *ei);
+/* Landlock ruleset handling every right of abi with p's rules. */
+CORRAL_WARN_UNUSED int sbx_landlock_server(int abi, const struct sbx_server_policy *p,
+                                           struct err_info *ei);
+/* The server's seccomp deny-list (default allow, listed calls fail with EPERM; clone3 ENOSYS). */
+CORRAL_WARN_UNUSED int sbx_seccomp_server(struct err_info *ei);
+
+/* The paragraph printed when enforce cannot start (what is missing, how to get it). */
+const char *sbx_missing_paragraph(const struct sbx_status *st);
 
 #endif

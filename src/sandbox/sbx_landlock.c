@@ -6,9 +6,11 @@
 #include "sandbox/sbx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -29,6 +31,32 @@
 #define LL_NET_CONNECT_TCP     (1ull << 1)        /* ABI 4 */
 #define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)        /* ABI 6 */
 #define LL_SCOPE_SIGNAL        (1ull << 1)        /* ABI 6 */
+
+#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_NET_PORT     2
+
+/* ABI 1 rights by bit */
+#define LL_FS_EXECUTE     (1ull << 0)
+#define LL_FS_WRITE_FILE  (1ull << 1)
+#define LL_FS_READ_FILE   (1ull << 2)
+#define LL_FS_READ_DIR    (1ull << 3)
+#define LL_FS_REMOVE_DIR  (1ull << 4)
+#define LL_FS_REMOVE_FILE (1ull << 5)
+#define LL_FS_MAKE_DIR    (1ull << 7)
+#define LL_FS_MAKE_REG    (1ull << 8)
+/* rights that apply to a regular file (the kernel refuses others on a file rule) */
+#define LL_FS_FILE_RIGHTS                                                                          \
+    (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+
+struct ll_path_beneath {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} __attribute__((packed));
+
+struct ll_net_port {
+    uint64_t allowed_access;
+    uint64_t port;
+};
 
 struct ll_ruleset_attr {
     uint64_t handled_access_fs;
@@ -63,45 +91,120 @@ void sbx_status_get(struct sbx_status *st)
     st->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
 }
 
-int sbx_landlock_deny_all(int abi, struct err_info *ei)
+/* Every FS right the ABI knows. */
+static uint64_t fs_handled(int abi)
+{
+    uint64_t r = LL_FS_ABI1;
+    if (abi >= 2)
+        r |= LL_FS_REFER;
+    if (abi >= 3)
+        r |= LL_FS_TRUNCATE;
+    if (abi >= 5)
+        r |= LL_FS_IOCTL_DEV;
+    return r;
+}
+
+/* A ruleset handling every FS right and TCP bind/connect of abi, with the given scopes (ABI 6). */
+static int ruleset_new(int abi, uint64_t scopes, struct err_info *ei)
 {
     struct ll_ruleset_attr attr;
-    size_t attr_size;
+    size_t attr_size = sizeof(uint64_t);
     int fd;
-
     if (abi < 1)
         return err_set(ei, E_UNSUPPORTED, "Landlock is not available in this kernel");
     memset(&attr, 0, sizeof(attr));
-    attr.handled_access_fs = LL_FS_ABI1;
-    if (abi >= 2)
-        attr.handled_access_fs |= LL_FS_REFER;
-    if (abi >= 3)
-        attr.handled_access_fs |= LL_FS_TRUNCATE;
-    if (abi >= 5)
-        attr.handled_access_fs |= LL_FS_IOCTL_DEV;
-    attr_size = sizeof(uint64_t);
+    attr.handled_access_fs = fs_handled(abi);
     if (abi >= 4) {
         attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
         attr_size = 2 * sizeof(uint64_t);
     }
-    if (abi >= 6) {
-        attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+    if (abi >= 6 && scopes) {
+        attr.scoped = scopes;
         attr_size = sizeof(attr);
     }
     fd = (int)syscall(__NR_landlock_create_ruleset, &attr, attr_size, 0);
     if (fd < 0)
         return err_set(ei, E_PERM, "landlock_create_ruleset: %s", strerror(errno));
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        close(fd);
-        return err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-    }
-    if (syscall(__NR_landlock_restrict_self, fd, 0) != 0) {
-        int e = errno;
-        close(fd);
-        return err_set(ei, E_PERM, "landlock_restrict_self: %s", strerror(e));
-    }
+    return fd;
+}
+
+/* no_new_privs + restrict_self; closes fd. */
+static int ruleset_enforce(int fd, struct err_info *ei)
+{
+    int rc = 0;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+    else if (syscall(__NR_landlock_restrict_self, fd, 0) != 0)
+        rc = err_set(ei, E_PERM, "landlock_restrict_self: %s", strerror(errno));
     close(fd);
+    return rc;
+}
+
+int sbx_landlock_deny_all(int abi, struct err_info *ei)
+{
+    int fd = ruleset_new(abi, LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL, ei);
+    if (fd < 0)
+        return fd;
+    return ruleset_enforce(fd, ei);
+}
+
+/* Adds a path rule; a missing path is skipped unless required. */
+static int add_path(int rfd, const char *path, uint64_t access, int required, struct err_info *ei)
+{
+    struct ll_path_beneath pb;
+    struct stat sb;
+    int fd = open(path, O_PATH | O_CLOEXEC), rc = 0;
+    if (fd < 0) {
+        if (!required && (errno == ENOENT || errno == ENOTDIR || errno == EACCES))
+            return 0;
+        return err_set(ei, E_NOTFOUND, "sandbox: %s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &sb) == 0 && !S_ISDIR(sb.st_mode))
+        access &= LL_FS_FILE_RIGHTS;
+    pb.allowed_access = access;
+    pb.parent_fd = fd;
+    if (syscall(__NR_landlock_add_rule, rfd, LL_RULE_PATH_BENEATH, &pb, 0) != 0)
+        rc = err_set(ei, E_PERM, "landlock_add_rule %s: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+static int add_rules(int rfd, int abi, const struct sbx_server_policy *p, struct err_info *ei)
+{
+    uint64_t ro = LL_FS_READ_FILE | LL_FS_READ_DIR;
+    uint64_t rw = ro | LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR |
+                  LL_FS_MAKE_REG;
+    int rc;
+    if (abi >= 2)
+        rw |= LL_FS_REFER;
+    if (abi >= 3)
+        rw |= LL_FS_TRUNCATE;
+    for (size_t i = 0; i < p->n_rw && i < SBX_MAX_PATHS; i++)
+        if ((rc = add_path(rfd, p->rw[i], rw, 1, ei)) != 0)
+            return rc;
+    for (size_t i = 0; i < p->n_ro && i < SBX_MAX_PATHS; i++)
+        if ((rc = add_path(rfd, p->ro[i], ro, 0, ei)) != 0)
+            return rc;
+    if (abi >= 4 && p->bind_port > 0 && p->bind_port < 65536) {
+        struct ll_net_port np = {LL_NET_BIND_TCP, (uint64_t)p->bind_port};
+        if (syscall(__NR_landlock_add_rule, rfd, LL_RULE_NET_PORT, &np, 0) != 0)
+            return err_set(ei, E_PERM, "landlock_add_rule port %d: %s", p->bind_port,
+                           strerror(errno));
+    }
     return 0;
+}
+
+int sbx_landlock_server(int abi, const struct sbx_server_policy *p, struct err_info *ei)
+{
+    /* no signal scope: the server stops runners (the monitor's children) with pidfd signals */
+    int fd = ruleset_new(abi, LL_SCOPE_ABSTRACT_UNIX, ei), rc;
+    if (fd < 0)
+        return fd;
+    if ((rc = add_rules(fd, abi, p, ei)) != 0) {
+        close(fd);
+        return rc;
+    }
+    return ruleset_enforce(fd, ei);
 }
 
 int sbx_mode_parse(const char *s, enum sbx_mode *out)

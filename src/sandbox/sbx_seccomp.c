@@ -9,6 +9,9 @@
  *   - mmap/mprotect never with PROT_EXEC (no new executable memory after start);
  *   - tgkill only towards our own process (abort()), prctl only for thread names;
  *   - no open/openat, socket, connect, bind, execve, ptrace, io_uring, bpf ... (not listed).
+ *
+ * The server's filter is a deny-list (default allow): the server runs libc, libcurl and
+ * libmicrohttpd, whose exact calls vary; what it must never do is listed and answers EPERM.
  */
 #include "sandbox/sbx.h"
 
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -118,6 +122,115 @@ int sbx_seccomp_runner(struct err_info *ei)
     }
     if (add_conditional(ctx) != 0) {
         rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
+        goto out;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = seccomp_load(ctx)) != 0)
+        rc = err_set(ei, E_PERM, "seccomp_load: %s", strerror(-rc));
+out:
+    seccomp_release(ctx);
+    return rc;
+}
+
+/* ---- server deny-list ----------------------------------------------------------------------- */
+
+/* Calls the server never makes; each answers EPERM.  socket: the monitor connects for it. */
+static const int server_deny[] = {
+    SCMP_SYS(socket),
+    SCMP_SYS(connect),
+    SCMP_SYS(bind),
+    SCMP_SYS(execve),
+    SCMP_SYS(execveat),
+    SCMP_SYS(fork),
+    SCMP_SYS(vfork),
+    SCMP_SYS(ptrace),
+    SCMP_SYS(process_vm_readv),
+    SCMP_SYS(process_vm_writev),
+    SCMP_SYS(bpf),
+    SCMP_SYS(perf_event_open),
+    SCMP_SYS(userfaultfd),
+    SCMP_SYS(io_uring_setup),
+    SCMP_SYS(io_uring_enter),
+    SCMP_SYS(io_uring_register),
+    SCMP_SYS(keyctl),
+    SCMP_SYS(add_key),
+    SCMP_SYS(request_key),
+    SCMP_SYS(mount),
+    SCMP_SYS(umount2),
+    SCMP_SYS(pivot_root),
+    SCMP_SYS(chroot),
+    SCMP_SYS(unshare),
+    SCMP_SYS(setns),
+    SCMP_SYS(kexec_load),
+    SCMP_SYS(kexec_file_load),
+    SCMP_SYS(init_module),
+    SCMP_SYS(finit_module),
+    SCMP_SYS(delete_module),
+    SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(name_to_handle_at),
+    SCMP_SYS(personality),
+    SCMP_SYS(swapon),
+    SCMP_SYS(swapoff),
+    SCMP_SYS(reboot),
+    SCMP_SYS(acct),
+    SCMP_SYS(syslog),
+    SCMP_SYS(iopl),
+    SCMP_SYS(ioperm),
+    SCMP_SYS(mknod),
+    SCMP_SYS(mknodat),
+    SCMP_SYS(fsopen),
+    SCMP_SYS(fsmount),
+    SCMP_SYS(move_mount),
+    SCMP_SYS(open_tree),
+};
+
+/* Namespace flags clone() may not carry (one rule per bit: libseccomp refuses two comparisons on
+ * one argument). */
+static const unsigned long clone_new_flags[] = {
+    CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
+    CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP,
+};
+
+static int server_conditional(scmp_filter_ctx ctx)
+{
+    int rc = 0;
+    /* threads only: a clone without CLONE_THREAD is a fork */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+    for (size_t i = 0; i < sizeof(clone_new_flags) / sizeof(clone_new_flags[0]); i++)
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                               SCMP_A0(SCMP_CMP_MASKED_EQ, clone_new_flags[i], clone_new_flags[i]));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    /* socketpair only for AF_UNIX (libcurl's wake-up pair) */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1,
+                           SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+    return rc;
+}
+
+int sbx_seccomp_server(struct err_info *ei)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc = 0;
+    if (!ctx)
+        return err_set(ei, E_NOMEM, "seccomp_init failed");
+    for (size_t i = 0; i < sizeof(server_deny) / sizeof(server_deny[0]); i++) {
+        if (server_deny[i] < 0)
+            continue;
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), server_deny[i], 0) != 0) {
+            rc = err_set(ei, E_INTERNAL, "seccomp rule for syscall %d failed", server_deny[i]);
+            goto out;
+        }
+    }
+    if (server_conditional(ctx) != 0) {
+        rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
+        goto out;
+    }
+    /* every thread that exists already gets the filter too */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
+        rc = err_set(ei, E_INTERNAL, "seccomp TSYNC unavailable");
         goto out;
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "server/sched_env.h"
+#include "server/srv_monitor.h"
 #include "server/srv.h"
 #include "store/store.h"
 
@@ -26,6 +27,7 @@ struct serve_state {
     int lock_fd;
     int listen_fd;
     struct api_env env;
+    struct srv_sandbox sb; /* monitor + server profile (srv_monitor.h) */
 };
 
 static void serve_fini(struct serve_state *st)
@@ -35,6 +37,7 @@ static void serve_fini(struct serve_state *st)
     if (st->lock_fd >= 0)
         store_unlock(st->lock_fd);
     store_close(st->store);
+    srv_sandbox_fini(&st->sb);
     srv_config_fini(&st->cfg);
 }
 
@@ -91,7 +94,9 @@ static int serve_run(struct serve_state *st, struct err_info *ei)
     int rc, fd = st->listen_fd;
     st->env.store = st->store;
     st->env.noprune = st->cfg.noprune;
-    st->env.sandbox_mode = "off";
+    /* the server profile: after start-up, before the first thread */
+    if ((rc = srv_sandbox_enter(&st->sb, store_dir(st->store), st->cfg.port, &st->env, ei)) != 0)
+        return rc;
     st->listen_fd = -1;                             /* srv_http_start owns it */
     if ((rc = sched_env_attach(&st->env, ei)) != 0) /* model scheduler (serve engineer) */
         return rc;
@@ -129,6 +134,12 @@ static int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the monitor is forked first, while this process has one thread */
+    if ((rc = srv_sandbox_begin(&st.sb, &ei)) != 0) {
+        fprintf(stderr, "Error: %s\n", *ei.msg ? ei.msg : err_str(rc));
+        serve_fini(&st);
+        return st.sb.refused ? 78 : 1;
+    }
     if ((rc = serve_setup(&st, &ei)) == 0)
         rc = serve_run(&st, &ei);
     if (rc)
