@@ -5,9 +5,10 @@
  *             EPERM as the default action.  Applied by `corral runner` before it reads a byte of
  *             the model (the model arrives as an already-open fd).
  *   server  - the daemon's HTTP process after start-up: Landlock (models dir read-write,
- *             libraries/certificates/a few /etc files read-only, TCP bind on its own port only,
- *             no TCP connect), every capability dropped, a seccomp deny-list (no socket, exec,
- *             fork, ptrace, io_uring, bpf, keyctl, mount, namespaces ...).
+ *             libraries/certificates/a few /etc files read-only, TCP bind on its own port only),
+ *             every capability dropped, a seccomp deny-list (no socket -- so no connection but
+ *             those the monitor hands over --, exec, fork, ptrace, io_uring, bpf, keyctl, mount,
+ *             namespaces ...).
  *   status  - detection only, for `corral sandbox show` and /api/version.
  * See docs/SANDBOX.md.
  * Thread-safety: sbx_*_apply must be called while the process has a single thread (threads that
@@ -75,7 +76,7 @@ struct sbx_applied {
     int landlock_abi; /* ABI used, 0 = no Landlock layer */
     int seccomp;      /* 1 when the filter is loaded */
     int caps_dropped; /* 1 when the process had capabilities and dropped them */
-    int net;          /* 1 when TCP bind/connect is filtered by Landlock (ABI >= 4) */
+    int net;          /* 1 when TCP bind is filtered by Landlock (ABI >= 4) */
 };
 
 /* Server profile (see top): drops every capability, then Landlock with p, then the seccomp
@@ -92,6 +93,10 @@ CORRAL_WARN_UNUSED int sbx_landlock_server(int abi, const struct sbx_server_poli
                                            struct err_info *ei);
 /* The server's seccomp deny-list (default allow, listed calls fail with EPERM; clone3 ENOSYS). */
 CORRAL_WARN_UNUSED int sbx_seccomp_server(struct err_info *ei);
+
+/* `corral sandbox selftest server|runner [--port N]` (sbx_selftest.c): applies a profile in a
+ * forked child and prints what a battery of forbidden operations did, as JSON. */
+int sbx_selftest_main(int argc, char **argv);
 
 /* The paragraph printed when enforce cannot start (what is missing, how to get it). */
 const char *sbx_missing_paragraph(const struct sbx_status *st);

@@ -14,8 +14,11 @@ static int cmd_sandbox(int argc, char **argv)
 {
     struct sbx_status st;
     enum sbx_mode mode;
+    if (argc >= 2 && !strcmp(argv[1], "selftest"))
+        return sbx_selftest_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "show") != 0) {
-        fprintf(stderr, "Usage:\n  corral sandbox show\n");
+        fprintf(stderr, "Usage:\n  corral sandbox show\n  corral sandbox selftest server|runner "
+                        "[--port N]\n");
         return argc < 2 ? 1 : 2;
     }
     if (sbx_mode_parse(getenv("CORRAL_SANDBOX"), &mode) != 0) {

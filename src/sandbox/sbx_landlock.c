@@ -104,8 +104,9 @@ static uint64_t fs_handled(int abi)
     return r;
 }
 
-/* A ruleset handling every FS right and TCP bind/connect of abi, with the given scopes (ABI 6). */
-static int ruleset_new(int abi, uint64_t scopes, struct err_info *ei)
+/* A ruleset handling every FS right of abi, the net rights in net (ABI 4) and the given scopes
+ * (ABI 6). */
+static int ruleset_new(int abi, uint64_t net, uint64_t scopes, struct err_info *ei)
 {
     struct ll_ruleset_attr attr;
     size_t attr_size = sizeof(uint64_t);
@@ -114,8 +115,8 @@ static int ruleset_new(int abi, uint64_t scopes, struct err_info *ei)
         return err_set(ei, E_UNSUPPORTED, "Landlock is not available in this kernel");
     memset(&attr, 0, sizeof(attr));
     attr.handled_access_fs = fs_handled(abi);
-    if (abi >= 4) {
-        attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+    if (abi >= 4 && net) {
+        attr.handled_access_net = net;
         attr_size = 2 * sizeof(uint64_t);
     }
     if (abi >= 6 && scopes) {
@@ -142,7 +143,8 @@ static int ruleset_enforce(int fd, struct err_info *ei)
 
 int sbx_landlock_deny_all(int abi, struct err_info *ei)
 {
-    int fd = ruleset_new(abi, LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL, ei);
+    int fd = ruleset_new(abi, LL_NET_BIND_TCP | LL_NET_CONNECT_TCP,
+                         LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL, ei);
     if (fd < 0)
         return fd;
     return ruleset_enforce(fd, ei);
@@ -196,8 +198,11 @@ static int add_rules(int rfd, int abi, const struct sbx_server_policy *p, struct
 
 int sbx_landlock_server(int abi, const struct sbx_server_policy *p, struct err_info *ei)
 {
-    /* no signal scope: the server stops runners (the monitor's children) with pidfd signals */
-    int fd = ruleset_new(abi, LL_SCOPE_ABSTRACT_UNIX, ei), rc;
+    /* no signal scope: the server stops runners (the monitor's children) with pidfd signals.
+     * TCP connect is not handled: libcurl 7.88 calls connect() once more on the socket the
+     * monitor connected (see reg.h), which Landlock would refuse; the server cannot create a
+     * socket at all (seccomp), so it can only "connect" the monitor's already-connected ones. */
+    int fd = ruleset_new(abi, LL_NET_BIND_TCP, LL_SCOPE_ABSTRACT_UNIX, ei), rc;
     if (fd < 0)
         return fd;
     if ((rc = add_rules(fd, abi, p, ei)) != 0) {

@@ -30,7 +30,7 @@ json_t *srv_sandbox_info(enum sbx_mode mode, const struct sbx_status *st,
     if (a->landlock_abi)
         json_array_append_new(layers, json_string("landlock-fs"));
     if (a->net)
-        json_array_append_new(layers, json_string("landlock-net"));
+        json_array_append_new(layers, json_string("landlock-bind"));
     if (a->seccomp)
         json_array_append_new(layers, json_string("seccomp"));
     if (a->caps_dropped)
@@ -50,7 +50,9 @@ int srv_sandbox_begin(struct srv_sandbox *sb, struct err_info *ei)
     sbx_status_get(&sb->st);
     if (sb->mode == SBX_MODE_ENFORCE && (sb->st.landlock_abi < 1 || !sb->st.seccomp)) {
         sb->refused = 1;
-        return err_set(ei, E_UNSUPPORTED, "%s", sbx_missing_paragraph(&sb->st));
+        fprintf(stderr, "%s\n", sbx_missing_paragraph(&sb->st)); /* longer than ei holds */
+        return err_set(ei, E_UNSUPPORTED, "sandbox enforce: %s is not available; not starting",
+                       sb->st.landlock_abi < 1 ? "Landlock" : "seccomp");
     }
     if ((rc = srv_monitor_start(&sb->mon, ei)) != 0)
         return rc;
