@@ -1,5 +1,6 @@
 /*
- * sbx_cmd.c - `corral sandbox show`: what the kernel offers and which layers corral applies.
+ * sbx_cmd.c - `corral sandbox show`: what the kernel offers and which layers corral applies;
+ * `corral sandbox selftest` (sbx_selftest.c) proves them by behaviour.
  */
 #include "sandbox/sbx.h"
 
@@ -35,7 +36,18 @@ static int cmd_sandbox(int argc, char **argv)
     printf("runner:        %s\n", mode == SBX_MODE_OFF
                                       ? "unconfined (sandbox off)"
                                       : "no file opens, no network, no exec, seccomp allow-list");
+    printf("server:        %s\n",
+           mode == SBX_MODE_OFF
+               ? "unconfined (sandbox off)"
+               : "capabilities dropped; Landlock: models dir rw, libraries/certificates ro, "
+                 "bind own port only; seccomp deny-list: no socket, exec, fork, ptrace, "
+                 "io_uring, bpf, keyctl, mount, namespaces");
+    printf("monitor:       spawns runners (fexecve), connects to registries; loopback, private, "
+           "link-local and metadata addresses only for CORRAL_ALLOW_HOSTS%s\n",
+           mode == SBX_MODE_OFF ? " (not checked: sandbox off)" : "");
     printf("tcp port rules: %s\n", st.landlock_abi >= 4 ? "landlock" : "seccomp only");
+    if (mode == SBX_MODE_ENFORCE && (st.landlock_abi < 1 || !st.seccomp))
+        printf("\n%s\n", sbx_missing_paragraph(&st));
     return 0;
 }
 

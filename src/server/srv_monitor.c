@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,6 +265,7 @@ static void monitor_main(int sock, int exe_fd)
     struct err_info ei = {0};
     enum sbx_mode mode = SBX_MODE_ENFORCE;
     int dropped = 0;
+    (void)prctl(PR_SET_NAME, "corral-monitor", 0, 0, 0);
     signal(SIGINT, SIG_IGN); /* the server shuts down; we follow when its end closes */
     signal(SIGTERM, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
