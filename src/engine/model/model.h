@@ -120,6 +120,9 @@ struct model_fwd {
     float *ff_g, *ff_u;     /* [n_batch][n_ff] */
     uint8_t *xq[3];         /* [n_batch][max_vrow] shared quantized activations */
     uint8_t **xq_local;     /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
+    size_t max_prep;        /* bytes of the widest kern-prepared activation row (0: none) */
+    uint8_t *xp[3];         /* [n_batch][max_prep] shared prepared activations, or NULL */
+    uint8_t **xp_local;     /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_prep], or NULL */
     float **thr_f;          /* [n_threads] -> scores [sc_len] + row [max dim] */
     size_t sc_len;          /* gqa * n_ctx: attention scores of one GQA group */
     float *rope;            /* [n_batch][n_rot] cos/sin */

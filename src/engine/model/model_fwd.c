@@ -38,8 +38,22 @@
 #define FWD_N_SLOTS           3  /* distinct activation types one phase may need */
 #define FWD_PREP_TOK          4  /* rows per activation-preparation work item (prompts) */
 
+/* Activations of one phase: buf[slot] the quantized rows per distinct activation type; for
+ * each matrix i of the phase, prep[i] its kern-prepared form (prep_row[i] bytes per token, see
+ * kern.h prepare) or NULL, and prep_own[i] whether this matrix fills it (matrices of one type
+ * share one). */
 struct act {
     const uint8_t *buf[FWD_N_SLOTS];
+    uint8_t *prep[FWD_N_SLOTS];
+    size_t prep_row[FWD_N_SLOTS];
+    int prep_own[FWD_N_SLOTS];
+};
+
+/* The matrices a phase multiplies its activations with; map[i] = buf slot of mats[i]. */
+struct act_mats {
+    const struct model_mat *w[FWD_N_SLOTS];
+    int map[FWD_N_SLOTS];
+    int n;
 };
 
 /* One work item of phase ph is finished. */
@@ -93,7 +107,7 @@ static int uniq_types(const uint32_t *vdt, int n, uint32_t *u, int *map)
 
 static void prep_row(struct model_fwd *f, float *tmp, const float *src, size_t ld,
                      const int32_t *rows, int t, int64_t ncols, const float *norm_w,
-                     const uint32_t *u, int nu, const struct act *a)
+                     const uint32_t *u, int nu, const struct act_mats *am, const struct act *a)
 {
     const struct model *m = f->m;
     const float *s = src + (size_t)(rows ? rows[t] : t) * ld;
@@ -105,6 +119,40 @@ static void prep_row(struct model_fwd *f, float *tmp, const float *src, size_t l
         size_t vrb = kern_row_bytes(u[j], ncols);
         quantize_to(m->k, u[j], s, (uint8_t *)a->buf[j] + (size_t)t * vrb, ncols);
     }
+    for (int i = 0; i < am->n; i++) {
+        if (!a->prep_own[i])
+            continue;
+        const struct model_mat *w = am->w[i];
+        const uint8_t *q = a->buf[am->map[i]] + (size_t)t * w->vrow_bytes;
+        m->k->prepare(w->type, q, w->vrow_bytes, ncols, 1, a->prep[i] + (size_t)t * a->prep_row[i]);
+    }
+}
+
+/* Points a->prep[i] at the prepared-activation buffers (thread-local when local): one per
+ * distinct weight type that has a prepared form; NULL for the others (plain mul_mat). */
+static void act_prep_bufs(struct model_fwd *f, int ith, int local, const struct act_mats *am,
+                          struct act *a)
+{
+    const struct kern *k = f->m->k;
+    int used = 0;
+    for (int i = 0; i < am->n; i++) {
+        const struct model_mat *w = am->w[i];
+        size_t pb = f->max_prep && k->prep_bytes ? k->prep_bytes(w->type, w->ncols, 1) : 0;
+        a->prep[i] = NULL;
+        a->prep_row[i] = pb;
+        a->prep_own[i] = 0;
+        if (pb == 0 || pb > f->max_prep)
+            continue;
+        for (int j = 0; j < i && !a->prep[i]; j++)
+            if (a->prep[j] && am->w[j]->type == w->type)
+                a->prep[i] = a->prep[j];
+        if (a->prep[i])
+            continue;
+        a->prep_own[i] = 1;
+        a->prep[i] = local ? f->xp_local[ith] + (size_t)used * FWD_LOCAL_TOK * f->max_prep
+                           : f->xp[used];
+        used++;
+    }
 }
 
 /* Normalizes (when norm_w) and quantizes nt rows of ncols floats: row t is
@@ -113,33 +161,53 @@ static void prep_row(struct model_fwd *f, float *tmp, const float *src, size_t l
  * Larger ones: shared buffers, FWD_PREP_TOK rows per work item, a phase of its own. */
 static void act_prep(struct model_fwd *f, int ith, const float *src, size_t ld, const int32_t *rows,
                      int nt, int64_t ncols, const float *norm_w, const uint32_t *u, int nu,
-                     struct act *a, int *ph)
+                     const struct act_mats *am, struct act *a, int *ph)
 {
     int local = nt <= FWD_LOCAL_TOK;
     float *tmp = f->thr_f[ith] + f->sc_len;
     size_t slot_bytes = (size_t)FWD_LOCAL_TOK * f->max_vrow;
     for (int j = 0; j < nu; j++)
         a->buf[j] = local ? f->xq_local[ith] + j * slot_bytes : f->xq[j];
+    act_prep_bufs(f, ith, local, am, a);
     if (local) {
         for (int t = 0; t < nt; t++)
-            prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, a);
+            prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, am, a);
         return;
     }
     int phx = (*ph)++, n_items = (nt + FWD_PREP_TOK - 1) / FWD_PREP_TOK;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;) {
         for (int t = c * FWD_PREP_TOK; t < nt && t < (c + 1) * FWD_PREP_TOK; t++)
-            prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, a);
+            prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, am, a);
         item_done(f, phx);
     }
     phase_end(f, phx, n_items);
 }
 
-static void mat_rows(const struct model_fwd *f, const struct model_mat *w, const uint8_t *x, int nt,
-                     int64_t r0, int64_t r1, float *out, int64_t ldo)
+/* Rows [r0, r1) of matrix i of the phase (am) times the nt activation rows of a. */
+static void mat_rows(const struct model_fwd *f, const struct act_mats *am, int i,
+                     const struct act *a, int nt, int64_t r0, int64_t r1, float *out, int64_t ldo)
 {
-    f->m->k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, x, w->vrow_bytes, nt, out,
-                     ldo);
+    const struct kern *k = f->m->k;
+    const struct model_mat *w = am->w[i];
+    if (a->prep[i])
+        k->mul_mat_prep(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->prep[i], nt, out,
+                        ldo);
+    else
+        k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->buf[am->map[i]],
+                   w->vrow_bytes, nt, out, ldo);
+}
+
+/* The phase's matrices w[0..n) with their activation slots. */
+static int act_mats_set(struct act_mats *am, const struct model_mat *const *w, int n, uint32_t *u)
+{
+    uint32_t vd[FWD_N_SLOTS];
+    am->n = n;
+    for (int i = 0; i < n; i++) {
+        am->w[i] = w[i];
+        vd[i] = w[i]->vdt;
+    }
+    return uniq_types(vd, n, u, am->map);
 }
 
 /* ---- phase A: Q, K, V ------------------------------------------------------------------ */
@@ -171,16 +239,18 @@ static void head_post(struct model_fwd *f, const struct model_layer *L, uint32_t
 /* Activations of phase A (normalized x in every type Wq/Wk/Wv need). */
 struct qkv_act {
     struct act a;
-    int map[3];
+    struct act_mats am;
 };
 
 static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith, struct qkv_act *q,
                      int *ph)
 {
     const struct model *m = f->m;
-    uint32_t vd[3] = {L->wq.vdt, L->wk.vdt, L->wv.vdt}, u[3];
-    int nu = uniq_types(vd, 3, u, q->map);
-    act_prep(f, ith, f->x, m->n_embd, NULL, f->b->n, m->n_embd, L->attn_norm, u, nu, &q->a, ph);
+    const struct model_mat *w[3] = {&L->wq, &L->wk, &L->wv};
+    uint32_t u[3];
+    int nu = act_mats_set(&q->am, w, 3, u);
+    act_prep(f, ith, f->x, m->n_embd, NULL, f->b->n, m->n_embd, L->attn_norm, u, nu, &q->am, &q->a,
+             ph);
 }
 
 /* Rows of head h of Wq (which 0), Wk (1) or Wv (2) for all tokens, then bias, norm, RoPE and
@@ -188,12 +258,11 @@ static void qkv_prep(struct model_fwd *f, const struct model_layer *L, int ith, 
 static void qkv_head(struct model_fwd *f, const struct model_layer *L, uint32_t il,
                      const struct qkv_act *q, int which, uint32_t h, float *tmp)
 {
-    const struct model_mat *mats[3] = {&L->wq, &L->wk, &L->wv};
     uint32_t hd = f->m->head_dim;
     size_t col0 = which == 0 ? 0 : which == 1 ? f->n_q : f->n_q + f->n_kv;
     int64_t r0 = (int64_t)h * hd;
     int nt = f->b->n;
-    mat_rows(f, mats[which], q->a.buf[q->map[which]], nt, r0, r0 + hd, f->qkv + col0, f->n_qkv);
+    mat_rows(f, &q->am, which, &q->a, nt, r0, r0 + hd, f->qkv + col0, f->n_qkv);
     for (int t = 0; t < nt; t++)
         head_post(f, L, il, which, h, f->qkv + (size_t)t * f->n_qkv + col0 + r0, t, tmp);
 }
@@ -387,21 +456,24 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
 {
     int nt = f->b->n;
     struct act a;
+    struct act_mats am;
+    uint32_t u[1];
     int64_t ne = f->m->n_embd;
+    act_mats_set(&am, &w, 1, u);
     int ready = prep_now(f);
     if (ready)
-        act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a, ph);
+        act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, u, 1, &am, &a, ph);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         if (!ready)
-            act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, &w->vdt, 1, &a, ph);
+            act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, u, 1, &am, &a, ph);
         ready = 1;
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
-        mat_rows(f, w, a.buf[0], nt, r0, r1, f->tmp, ne);
+        mat_rows(f, &am, 0, &a, nt, r0, r1, f->tmp, ne);
         for (int t = 0; t < nt; t++)
             kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
                      f->tmp + (size_t)t * ne + r0, r1 - r0);
@@ -414,13 +486,14 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
 {
     const struct model *m = f->m;
     int nt = f->b->n;
-    uint32_t vd[2] = {L->gate.vdt, L->up.vdt}, u[2];
-    int map[2];
+    const struct model_mat *w[2] = {&L->gate, &L->up};
+    uint32_t u[2];
     struct act a;
-    int nu = uniq_types(vd, 2, u, map);
+    struct act_mats am;
+    int nu = act_mats_set(&am, w, 2, u);
     int ready = prep_now(f);
     if (ready)
-        act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a, ph);
+        act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
     int64_t nf = m->n_ff;
     int64_t cr = chunk_rows(f, nf);
     int n_chunks = (int)((nf + cr - 1) / cr);
@@ -428,12 +501,12 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     atomic_int *ctr = &f->chunk[phx];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         if (!ready)
-            act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &a, ph);
+            act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
         ready = 1;
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < nf ? r0 + cr : nf;
-        mat_rows(f, &L->gate, a.buf[map[0]], nt, r0, r1, f->ff_g, nf);
-        mat_rows(f, &L->up, a.buf[map[1]], nt, r0, r1, f->ff_u, nf);
+        mat_rows(f, &am, 0, &a, nt, r0, r1, f->ff_g, nf);
+        mat_rows(f, &am, 1, &a, nt, r0, r1, f->ff_u, nf);
         for (int t = 0; t < nt; t++) {
             float *g = f->ff_g + (size_t)t * nf + r0;
             kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
@@ -448,8 +521,11 @@ static void phase_output(struct model_fwd *f, int ith, int *ph)
     const struct model *m = f->m;
     const struct model_mat *w = &m->output;
     struct act a;
+    struct act_mats am;
+    uint32_t u[1];
     int n_out = f->b->n_out;
-    act_prep(f, ith, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm, &w->vdt, 1,
+    act_mats_set(&am, &w, 1, u);
+    act_prep(f, ith, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm, u, 1, &am,
              &a, ph);
     int64_t cr = chunk_rows(f, w->nrows);
     int n_chunks = (int)((w->nrows + cr - 1) / cr);
@@ -458,7 +534,7 @@ static void phase_output(struct model_fwd *f, int ith, int *ph)
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
-        mat_rows(f, w, a.buf[0], n_out, r0, r1, f->logits, m->n_vocab);
+        mat_rows(f, &am, 0, &a, n_out, r0, r1, f->logits, m->n_vocab);
     }
     (void)phx; /* the end of the job (a barrier in pool_run) ends this phase */
 }
@@ -541,6 +617,26 @@ static size_t max_vrow_of(const struct model *m)
     return mx;
 }
 
+/* Bytes of the widest prepared activation row (kern.h prepare) of any matrix; 0 when the
+ * kernels have no prepared forms for this model's types. */
+static size_t max_prep_of(const struct model *m)
+{
+    const struct kern *k = m->k;
+    if (!k->prep_bytes || !k->prepare || !k->mul_mat_prep)
+        return 0;
+    size_t mx = k->prep_bytes(m->output.type, m->output.ncols, 1);
+    for (uint32_t il = 0; il < m->n_layer; il++) {
+        const struct model_layer *L = &m->layers[il];
+        const struct model_mat *mats[] = {&L->wq,   &L->wk, &L->wv,  &L->wo,
+                                          &L->gate, &L->up, &L->down};
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++) {
+            size_t pb = k->prep_bytes(mats[j]->type, mats[j]->ncols, 1);
+            mx = pb > mx ? pb : mx;
+        }
+    }
+    return mx;
+}
+
 static int alloc_thread_bufs(struct model_fwd *f)
 {
     const struct model *m = f->m;
@@ -550,10 +646,15 @@ static int alloc_thread_bufs(struct model_fwd *f)
     f->thr_f = mem_calloc((size_t)f->n_threads, sizeof(*f->thr_f));
     if (!f->xq_local || !f->thr_f)
         return E_NOMEM;
+    if (f->max_prep && !(f->xp_local = mem_calloc((size_t)f->n_threads, sizeof(*f->xp_local))))
+        return E_NOMEM;
     for (int i = 0; i < f->n_threads; i++) {
         f->xq_local[i] = mem_aligned(64, (size_t)FWD_N_SLOTS * FWD_LOCAL_TOK * f->max_vrow);
         f->thr_f[i] = mem_aligned(64, (f->sc_len + maxdim + 2 * m->head_dim) * sizeof(float));
         if (!f->xq_local[i] || !f->thr_f[i])
+            return E_NOMEM;
+        if (f->max_prep &&
+            !(f->xp_local[i] = mem_aligned(64, (size_t)FWD_N_SLOTS * FWD_LOCAL_TOK * f->max_prep)))
             return E_NOMEM;
     }
     return 0;
@@ -577,9 +678,12 @@ static int alloc_bufs(struct model_fwd *f)
     if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope || !f->logits ||
         !f->chunk || !f->done)
         return E_NOMEM;
-    for (int j = 0; j < FWD_N_SLOTS; j++)
+    for (int j = 0; j < FWD_N_SLOTS; j++) {
         if (!(f->xq[j] = mem_aligned(64, nb * f->max_vrow)))
             return E_NOMEM;
+        if (f->max_prep && !(f->xp[j] = mem_aligned(64, nb * f->max_prep)))
+            return E_NOMEM;
+    }
     return alloc_thread_bufs(f);
 }
 
@@ -599,6 +703,7 @@ int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, u
     f->n_qkv = f->n_q + 2 * f->n_kv;
     f->sc_len = (size_t)(m->n_head / m->n_head_kv) * n_ctx;
     f->max_vrow = max_vrow_of(m);
+    f->max_prep = max_prep_of(m);
     f->attn_simd = m->k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
     size_t row = (size_t)m->n_vocab * sizeof(float);
     size_t fit = FWD_LOGITS_BUDGET / row;
@@ -635,10 +740,15 @@ void model_fwd_fini(struct model_fwd *f)
     mem_free(f->logits);
     mem_free(f->chunk);
     mem_free(f->done);
-    for (int j = 0; j < FWD_N_SLOTS; j++)
+    for (int j = 0; j < FWD_N_SLOTS; j++) {
         mem_free(f->xq[j]);
+        mem_free(f->xp[j]);
+    }
     for (int i = 0; f->xq_local && i < f->n_threads; i++)
         mem_free(f->xq_local[i]);
+    for (int i = 0; f->xp_local && i < f->n_threads; i++)
+        mem_free(f->xp_local[i]);
+    mem_free(f->xp_local);
     for (int i = 0; f->thr_f && i < f->n_threads; i++)
         mem_free(f->thr_f[i]);
     mem_free(f->xq_local);
