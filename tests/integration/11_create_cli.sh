@@ -21,7 +21,7 @@ grep -q "^parsing GGUF$" "$T/create.log" || fail "no parsing status"
 
 "$BIN" list > "$T/list"
 head -1 "$T/list" | grep -Eq '^NAME +ID +SIZE +MODIFIED +$' || fail "list header: $(cat "$T/list")"
-grep -Eq '^stories:latest +[0-9a-f]{12} +1\.2 MB +(Less than a second|[0-9]+ seconds) ago +$' "$T/list" || fail "list row: $(cat "$T/list")"
+grep -Eq '^stories:latest +[0-9a-f]{12} +1\.2 MB +(Less than a second|1 second|[0-9]+ seconds) ago +$' "$T/list" || fail "list row: $(cat "$T/list")"
 "$BIN" ls stor | grep -q stories:latest || fail "ls prefix"
 
 "$BIN" show stories > "$T/show"
