@@ -17,6 +17,7 @@
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <math.h>
 
 #include "engine/kern/kern_avx_common.h"
 
@@ -696,6 +697,45 @@ static void quant_q8_0(const float *x, struct kern_bq8_0 *b, int64_t nb, int wit
     }
 }
 
+/* Q8_K with the scalar quantizer's operations: the first element of the largest magnitude sets
+ * the scale (-127 / it), products rounded to nearest even, clamped at 127, 16-element sums; the
+ * bytes are identical to kern_ref.c's. */
+static void quant_q8_k(const float *x, struct kern_bq8_k *b, int64_t nb)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i lim = _mm256_set1_epi32(127);
+    for (int64_t i = 0; i < nb; i++, b++, x += KERN_QK_K) {
+        __m256 mx = _mm256_setzero_ps();
+        for (int k = 0; k < KERN_QK_K / 8; k++) /* NaN lanes never win, as in the scalar loop */
+            mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)), mx);
+        float amax = hmax_ps(mx);
+        if (amax == 0.0f) {
+            memset(b, 0, sizeof(*b));
+            continue;
+        }
+        int j = 0;
+        while (j < KERN_QK_K - 1 && fabsf(x[j]) != amax)
+            j++;
+        float iscale = -127.0f / x[j];
+        __m256 mul = _mm256_set1_ps(iscale);
+        for (int k = 0; k < KERN_QK_K / 32; k++) {
+            __m256i q[4];
+            for (int l = 0; l < 4; l++) {
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 32 * k + 8 * l), mul);
+                v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[l] = _mm256_min_epi32(_mm256_cvtps_epi32(v), lim);
+            }
+            __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                           _mm256_packs_epi32(q[2], q[3]));
+            p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(b->qs + 32 * k), p);
+            b->bsums[2 * k] = (int16_t)hsum_epi32(_mm256_add_epi32(q[0], q[1]));
+            b->bsums[2 * k + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+        }
+        b->d = 1.0f / iscale;
+    }
+}
+
 void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
 {
     switch (type) {
@@ -704,6 +744,9 @@ void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t
         break;
     case KERN_T_Q8_1:
         quant_q8_0(src, dst, n / KERN_QK, 1);
+        break;
+    case KERN_T_Q8_K:
+        quant_q8_k(src, dst, n / KERN_QK_K);
         break;
     default:
         kern__ref_quantize_row(type, src, dst, n);
