@@ -49,6 +49,7 @@ struct create {
     uint32_t q_ftype;                  /* its llama file type */
     char q_name[API_QUANT_NAME_MAX];   /* its canonical name, e.g. "Q4_K_M" */
     char q_src[32];                    /* the source layer's file type, e.g. "F16" */
+    char q_digest[72];                 /* the quantized layer (already announced as new) */
     struct err_info ei;
 };
 
@@ -190,6 +191,7 @@ static int quantize_model(struct create *c)
     if (rc)
         return rc;
     snprintf(l->digest, sizeof(l->digest), "%s", d);
+    snprintf(c->q_digest, sizeof(c->q_digest), "%s", d);
     l->size = size;
     mem_free(l->from);
     l->from = NULL;
@@ -439,6 +441,8 @@ static int write_layers(struct create *c)
     int rc;
     for (size_t i = 0; i < c->m.n_layers; i++) {
         char status[128];
+        if (!strcmp(c->m.layers[i].digest, c->q_digest))
+            continue;
         snprintf(status, sizeof(status), "using existing layer %s", c->m.layers[i].digest);
         if ((rc = api_stream_status(c->resp, status)) != 0)
             return rc;

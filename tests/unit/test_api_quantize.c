@@ -168,6 +168,7 @@ TEST(api_create_quantize_streams_progress)
     ASSERT(strstr(s, "\"total\":1185376,\"completed\":1185376}\n{\"status\":\"verifying "
                      "conversion\"}\n{\"status\":\"creating new layer sha256:"));
     ASSERT(strstr(s, "{\"status\":\"success\"}\n"));
+    ASSERT(!strstr(s, "using existing layer")); /* the new layer is announced once */
     api_resp_fini(&resp);
     ASSERT(model_exists(&e, "q4"));
     store_close(e.st);
