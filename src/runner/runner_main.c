@@ -17,6 +17,7 @@
 #include "runner/runner.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,7 +525,11 @@ static int embed_eval(struct runner *r, int seq, const int32_t *toks, size_t n, 
 /* {"t":"embedding","rid","vec":[n_embd floats],"n":tokens evaluated} */
 static int send_embedding(struct runner *r, uint64_t rid, const float *vec, size_t n_tok)
 {
-    json_t *arr = json_array();
+    json_t *arr;
+    for (uint32_t k = 0; k < r->info->n_embd; k++)
+        if (!isfinite(vec[k])) /* JSON has no NaN/Inf; the API words this error */
+            return send_error(r, rid, "embedding contains NaN or Inf values");
+    arr = json_array();
     for (uint32_t k = 0; arr && k < r->info->n_embd; k++)
         if (json_array_append_new(arr, json_real((double)vec[k])) != 0) {
             json_decref(arr);
@@ -565,6 +570,8 @@ static int on_embed(struct runner *r, const json_t *msg)
     }
     if (n > (size_t)r->n_ctx) {
         LOG_WARN("truncating embedding input limit=%d prompt=%zu", r->n_ctx, n);
+        if (r->info->eos >= 0 && toks[n - 1] == r->info->eos && r->n_ctx > 1)
+            toks[r->n_ctx - 1] = r->info->eos; /* keep an EOS/SEP the tokenizer appended */
         n = (size_t)r->n_ctx;
     }
     if (!(s = embed_slot(r))) {
