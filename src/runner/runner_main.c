@@ -12,7 +12,9 @@
  * back and never emitted if it does.  A new request reuses the free slot whose cached tokens
  * share the longest prefix with its prompt.  Prompts that do not fit num_ctx are truncated
  * (keep num_keep, then the newest half window) and logged; generation that reaches num_ctx
- * shifts the context (drops half of the window after num_keep).
+ * shifts the context (drops half of the window after num_keep).  `embed` runs to completion
+ * between two steps in the sequence of a free slot (its cached prefix is dropped; generating
+ * slots are untouched) and pools per the model's pooling_type (runner_embed.h).
  */
 #include "runner/runner.h"
 
