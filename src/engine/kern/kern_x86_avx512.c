@@ -42,8 +42,18 @@ AI __m512i load2x256(const void *p)
     return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* 256-bit variants (the AVX2 kernels with vpdpwssd): on Zen 4 a 512-bit op costs two 256-bit
- * slots, so for these decode-heavy blocks the narrower form is as fast or faster. */
+/* vpshufb index giving, in each 128-bit lane, words 0..3 = scale word a and 4..7 = word b. */
+AI __m256i pair_pick(int a, int b)
+{
+    short wa = (short)(2 * a | (2 * a + 1) << 8), wb = (short)(2 * b | (2 * b + 1) << 8);
+    return _mm256_setr_epi16(wa, wa, wa, wa, wb, wb, wb, wb, wa, wa, wa, wa, wb, wb, wb, wb);
+}
+
+/* Q4_K x Q8_K, nt (<= 4) tokens, 256-bit (on Zen 4 a 512-bit op costs two 256-bit slots).
+ * Per 64 elements (sub-blocks 2j, 2j+1) and token: two vpdpbusd give the sums of 4 products per
+ * int32 lane (|sum| <= 4 * 15 * 127, so it fits 16 bits), one vpackssdw puts both sub-blocks'
+ * lanes into words and one vpdpwssd multiplies them by their 6-bit scales and accumulates:
+ * three multiply-port ops where vpmaddubsw + vpdpwssd needed four. */
 AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
 {
     __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
@@ -62,16 +72,15 @@ AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
-            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
+            __m256i sp = _mm256_shuffle_epi8(sc16, pair_pick(2 * j, 2 * j + 1));
             for (int t = 0; t < nt; t++) {
                 const int8_t *a =
                     ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
-                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-                __m256i p1 =
-                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
-                isum[t] = _mm256_dpwssd_epi32(isum[t], p0, slo);
-                isum[t] = _mm256_dpwssd_epi32(isum[t], p1, shi);
+                __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo,
+                                                 _mm256_loadu_si256((const __m256i *)a));
+                __m256i d1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi,
+                                                 _mm256_loadu_si256((const __m256i *)(a + 32)));
+                isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_packs_epi32(d0, d1), sp);
             }
         }
         float dw = h2f(bw->d), dmw = h2f(bw->dmin);
@@ -85,40 +94,6 @@ AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     }
     for (int t = 0; t < nt; t++)
         out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
-}
-
-/* Q4_K x Q8_K for one token (generation): the same arithmetic as y_q4_k with nt = 1, but two
- * integer accumulators (low / high nibble sub-blocks) so the block's eight vpdpwssd form two
- * dependency chains instead of one. */
-AI void y_q4_k_1(int64_t nb, const uint8_t *w, const uint8_t *x, float *out)
-{
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(15);
-    for (int64_t i = 0; i < nb; i++) {
-        const struct kern_bq4_k *bw = (const struct kern_bq4_k *)w + i;
-        const struct kern_bq8_k *bx = (const struct kern_bq8_k *)x + i;
-        __m128i scm = kern_avx_k4_scales(bw->scales);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
-        __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
-        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(bw->qs + 32 * j));
-            __m256i lo = _mm256_and_si256(q, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
-            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
-            const int8_t *a = bx->qs + 64 * j;
-            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
-            s0 = _mm256_dpwssd_epi32(s0, p0, slo);
-            s1 = _mm256_dpwssd_epi32(s1, p1, shi);
-        }
-        __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bx->bsums), mins16);
-        float dw = h2f(bw->d) * bx->d, dmw = h2f(bw->dmin) * bx->d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(dmw), _mm256_cvtepi32_ps(ms), accm);
-    }
-    *out = hsum_ps(_mm256_sub_ps(acc, accm));
 }
 
 AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
@@ -269,10 +244,6 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
     int64_t nbk = n / KERN_QK_K;
     switch (wtype) {
     case KERN_T_Q4_K:
-        if (nt == 1) {
-            y_q4_k_1(nbk, w, x, out);
-            return 1;
-        }
         NT_SWITCH(y_q4_k, nbk, w, x, xs, nt, out);
         return 1;
     case KERN_T_Q5_K:
