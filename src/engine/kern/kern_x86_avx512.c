@@ -9,8 +9,10 @@
  * tiles; generation walks one row at a time so the weights stay one sequential stream.
  * Q4_K/Q5_K: the AVX2 kernels with vpdpwssd (scale multiply + accumulate in one op); on Zen 4 a
  * 512-bit op costs two 256-bit slots, so the narrower form is as fast for these decode-heavy
- * blocks.  Q6_K: 512-bit registers hold two sub-block groups whose activations are contiguous,
- * vpmaddubsw + vpdpwssd per 64 elements.  Other types use the AVX2 kernels.
+ * blocks.  Q6_K: 512-bit registers hold two sub-block groups whose activations are contiguous.
+ * K-quant dots: vpdpbusd sums of 4 products, packed to words (vpackssdw) and scaled and
+ * accumulated by one vpdpwssd: 3 multiply-port ops per 2 x 32 (Q4_K) or 2 x 64 (Q6_K) codes.
+ * Other types use the AVX2 kernels.
  */
 #include "engine/kern/kern_int.h"
 
@@ -143,31 +145,23 @@ AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-/* vpshufb index giving 128-bit lane k of the result the word (base + k) of each lane's 8. */
-AI __m512i lane_pick(int base)
+/* vpshufb index giving 128-bit lane k of the result words 0..3 = word (a + k) and words 4..7 =
+ * word (b + k) of each lane's 8. */
+AI __m512i lane_pick2(int a, int b)
 {
-    __m512i v = _mm512_setzero_si512();
+    short w[4][2];
     for (int k = 0; k < 4; k++) {
-        int wd = base + k;
-        __m128i ix = _mm_set1_epi16((short)(2 * wd | (2 * wd + 1) << 8));
-        switch (k) {
-        case 0:
-            v = _mm512_inserti32x4(v, ix, 0);
-            break;
-        case 1:
-            v = _mm512_inserti32x4(v, ix, 1);
-            break;
-        case 2:
-            v = _mm512_inserti32x4(v, ix, 2);
-            break;
-        default:
-            v = _mm512_inserti32x4(v, ix, 3);
-            break;
-        }
+        w[k][0] = (short)(2 * (a + k) | (2 * (a + k) + 1) << 8);
+        w[k][1] = (short)(2 * (b + k) | (2 * (b + k) + 1) << 8);
     }
-    return v;
+    return _mm512_set_epi16(w[3][1], w[3][1], w[3][1], w[3][1], w[3][0], w[3][0], w[3][0], w[3][0],
+                            w[2][1], w[2][1], w[2][1], w[2][1], w[2][0], w[2][0], w[2][0], w[2][0],
+                            w[1][1], w[1][1], w[1][1], w[1][1], w[1][0], w[1][0], w[1][0], w[1][0],
+                            w[0][1], w[0][1], w[0][1], w[0][1], w[0][0], w[0][0], w[0][0], w[0][0]);
 }
 
+/* Q6_K: per 128 elements and token two vpdpbusd (sums of 4 products of 6-bit codes, at most
+ * 4 * 63 * 127, fit 16 bits), one vpackssdw and one vpdpwssd with the 16-element scales. */
 AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
 {
     __m512 acc[KERN_AVX2_NT];
@@ -175,7 +169,7 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     const __m512i c42 = half_counts(4, 2), c02 = half_counts(0, 2);
-    const __m512i pick0 = lane_pick(0), pick4 = lane_pick(4);
+    const __m512i pick = lane_pick2(0, 4);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq6_k *bw = (const struct kern_bq6_k *)w + i;
         __m128i sc8 = _mm_loadu_si128((const __m128i *)bw->scales);
@@ -201,14 +195,14 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             __m512i vb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
                                          _mm512_and_si512(_mm512_srlv_epi16(qh, c02), m30));
             const __m512i ssrc = h ? shi : slo;
-            __m512i sa = _mm512_shuffle_epi8(ssrc, pick0), sb = _mm512_shuffle_epi8(ssrc, pick4);
+            __m512i sab = _mm512_shuffle_epi8(ssrc, pick);
             for (int t = 0; t < nt; t++) {
                 const int8_t *a =
                     ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 128 * h;
-                __m512i pa = _mm512_maddubs_epi16(va, _mm512_loadu_si512(a));
-                __m512i pb = _mm512_maddubs_epi16(vb, _mm512_loadu_si512(a + 64));
-                isum[t] = _mm512_dpwssd_epi32(isum[t], pa, sa);
-                isum[t] = _mm512_dpwssd_epi32(isum[t], pb, sb);
+                __m512i da = _mm512_dpbusd_epi32(_mm512_setzero_si512(), va, _mm512_loadu_si512(a));
+                __m512i db =
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), vb, _mm512_loadu_si512(a + 64));
+                isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_packs_epi32(da, db), sab);
             }
         }
         float dw = h2f(bw->d);
