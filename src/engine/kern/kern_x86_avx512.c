@@ -120,16 +120,15 @@ AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             qh = _mm256_srli_epi16(qh, 2);
             __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
-            __m256i slo = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j));
-            __m256i shi = _mm256_shuffle_epi8(sc16, kern_avx_word_pick(2 * j + 1));
-            for (int t = 0; t < nt; t++) {
+            __m256i sp = _mm256_shuffle_epi8(sc16, pair_pick(2 * j, 2 * j + 1));
+            for (int t = 0; t < nt; t++) { /* |sum of 4| <= 4 * 31 * 127: fits 16 bits */
                 const int8_t *a =
                     ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 64 * j;
-                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)a));
-                __m256i p1 =
-                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 32)));
-                isum[t] = _mm256_dpwssd_epi32(isum[t], p0, slo);
-                isum[t] = _mm256_dpwssd_epi32(isum[t], p1, shi);
+                __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo,
+                                                 _mm256_loadu_si256((const __m256i *)a));
+                __m256i d1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi,
+                                                 _mm256_loadu_si256((const __m256i *)(a + 32)));
+                isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_packs_epi32(d0, d1), sp);
             }
         }
         float dw = h2f(bw->d), dmw = h2f(bw->dmin);
