@@ -134,9 +134,20 @@ code=$(curl -s -D "$TMPDIR_TEST/h" -o /dev/null -w '%{http_code}' -X OPTIONS -H 
     -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: authorization,x-stainless-os' "$BASE/v1/chat/completions")
 [ "$code" = 204 ] && grep -qi 'access-control-allow-headers:.*x-stainless-os' "$TMPDIR_TEST/h" || fail "preflight: $code $(cat "$TMPDIR_TEST/h")"
 
-# ---- embeddings: the empty-input load answer; vectors are not produced yet (500, OpenAI shape)
+# ---- embeddings: the empty-input load answer, then a real vector in OpenAI shape (base64)
 code=$(post /api/embed '{"model":"stories","input":[]}')
 [ "$code" = 200 ] && grep -q '"embeddings":\[\]' "$TMPDIR_TEST/r" || fail "embed load: $code $(cat "$TMPDIR_TEST/r")"
 err 400 /v1/embeddings '{"model":"stories","input":[]}' "invalid input"
-err 500 /v1/embeddings '{"model":"stories","input":"hello","encoding_format":"base64"}' "does not support embeddings"
+code=$(post /v1/embeddings '{"model":"stories","input":"hello","encoding_format":"base64"}')
+[ "$code" = 200 ] || fail "v1 embeddings: $code $(cat "$TMPDIR_TEST/r")"
+python3 - "$TMPDIR_TEST/r" <<'PY' || fail "v1 embeddings shape: $(cat "$TMPDIR_TEST/r")"
+import base64, json, math, struct, sys
+r = json.load(open(sys.argv[1]))
+assert r["object"] == "list" and r["model"] == "stories", r
+d = r["data"][0]
+assert d["object"] == "embedding" and d["index"] == 0
+v = struct.unpack("<64f", base64.b64decode(d["embedding"]))
+assert abs(math.sqrt(sum(x * x for x in v)) - 1.0) < 1e-4
+assert r["usage"]["prompt_tokens"] > 0
+PY
 echo ok
