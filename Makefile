@@ -96,7 +96,7 @@ test-asan:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory BUILD=asan all build/asan/unit_tests replay
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  TEST_TIMEOUT_MULT=4 CORRAL_BIN=build/asan/corral BUILD_DIR=build/asan scripts/run-tests.sh
+	  CORRAL_SANITIZED=1 TEST_TIMEOUT_MULT=4 CORRAL_BIN=build/asan/corral BUILD_DIR=build/asan scripts/run-tests.sh
 
 unit: all $(B)/unit_tests
 	@$(B)/unit_tests $(T)

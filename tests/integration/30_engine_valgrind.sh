@@ -3,6 +3,10 @@
 # prompt and generate with 2 threads through `corral bench`; any leak or invalid access fails.
 # Bounded: a few seconds natively, well under 60 s under valgrind.
 set -eu
+if [ -n "${CORRAL_SANITIZED:-}" ]; then
+    echo "valgrind cannot run an ASan binary; ASan+LSan check this build, the release suite runs valgrind"
+    exit 77
+fi
 command -v valgrind >/dev/null || { echo "valgrind missing (scripts/deps.sh installs it)"; exit 1; }
 cd "$(dirname "$0")/../.."
 for m in stories260K.gguf synth-qwen2-d256-Q4_K_M.gguf; do

@@ -5,13 +5,13 @@
 # embeddings (base64 by default, decoded by the SDK) of the model's 64 dimensions.
 #
 # Opt-in, never part of an offline `make test`: it runs only when CORRAL_OPENAI_SDK_DIR names a
-# folder where the package is installed (`npm install openai` there), and node exists; else it
-# passes as skipped.
+# folder where the package is installed (scripts/clients.sh), and node exists; else it is
+# reported as skipped (exit 77).
 set -eu
 if [ -z "${CORRAL_OPENAI_SDK_DIR:-}" ] || ! command -v node >/dev/null ||
     [ ! -d "${CORRAL_OPENAI_SDK_DIR}/node_modules/openai" ]; then
-    echo "skipped (set CORRAL_OPENAI_SDK_DIR to a folder with node_modules/openai)"
-    exit 0
+    echo "openai npm client not installed (scripts/clients.sh installs it; CI does)"
+    exit 77
 fi
 source tests/integration/serve_lib.bash
 serve_setup
