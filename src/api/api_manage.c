@@ -46,6 +46,22 @@ static int go_sharp_v(const json_t *v, struct buf *out)
     return json_go_encode(v, 0, out);
 }
 
+/* Answers status with "<what> %q is invalid" (Go's %q of name). */
+static int invalid_name(struct api_resp *resp, const char *what, const char *name)
+{
+    struct buf q;
+    json_t *v = json_string(name ? name : "");
+    int rc;
+    buf_init(&q, 4096);
+    if (!v || go_sharp_v(v, &q) != 0)
+        rc = api_resp_error(resp, 400, "%s \"%s\" is invalid", what, name ? name : "");
+    else
+        rc = api_resp_error(resp, 400, "%s %s is invalid", what, buf_str(&q));
+    json_decref(v);
+    buf_fini(&q);
+    return rc;
+}
+
 static int cmp_keys(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -304,9 +320,9 @@ static int h_copy(struct api_req *req, struct api_resp *resp)
         return api_resp_error(resp, 400, "%s", ei.msg);
     /* CopyHandler's words: source "x" is invalid / destination "x" is invalid */
     if (!s || store_name_parse(s, &src, NULL) != 0)
-        return api_resp_error(resp, 400, "source \"%s\" is invalid", s ? s : "");
+        return invalid_name(resp, "source", s);
     if (!d || store_name_parse(d, &dst, NULL) != 0)
-        return api_resp_error(resp, 400, "destination \"%s\" is invalid", d ? d : "");
+        return invalid_name(resp, "destination", d);
     api_store_write_lock();
     rc = store_manifest_read(req->env->store, &src, &bytes, &n);
     if (!rc)
@@ -351,7 +367,7 @@ static int h_delete(struct api_req *req, struct api_resp *resp)
     if ((rc = api_model_open(req->env->store, name, &m, &ei)) != 0) {
         api_store_write_unlock();
         if (rc == E_INVAL) /* DeleteHandler: model.ErrUnqualifiedName */
-            return api_resp_error(resp, 400, "name \"%s\" is invalid", name);
+            return invalid_name(resp, "name", name);
         return model_error(resp, rc, &ei);
     }
     rc = store_manifest_delete(req->env->store, &m.name);

@@ -227,6 +227,8 @@ TEST(api_manage_error_messages_like_ollama)
                 "{\"error\":\"source \\\"bad name\\\" is invalid\"}");
     expect_call(&e, "POST", "/api/copy", "{\"source\":\"x\",\"destination\":\"a/../b\"}", 400,
                 "{\"error\":\"destination \\\"a/../b\\\" is invalid\"}");
+    expect_call(&e, "POST", "/api/copy", "{\"source\":\"a\\\"b\",\"destination\":\"x\"}", 400,
+                "{\"error\":\"source \\\"a\\\\\\\"b\\\" is invalid\"}"); /* Go %q */
     expect_call(&e, "POST", "/api/copy", "{\"destination\":\"x\"}", 400,
                 "{\"error\":\"source \\\"\\\" is invalid\"}");
     expect_call(&e, "POST", "/api/create", "{\"model\":\"bad name\",\"from\":\"x\"}", 400,
