@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 B=${BUILD_DIR:-build/release}
 export CORRAL_BIN=${CORRAL_BIN:-bin/corral}
 export CORRAL_BIN_ABS=$(readlink -f "$CORRAL_BIN")
+export CORRAL_OPENAI_SDK_DIR=${CORRAL_OPENAI_SDK_DIR:-$HOME/.cache/corral-clients}
 passed=0; failed=0; skipped=0
 count() { # parses "unit: N passed, N failed"
     local line p f
