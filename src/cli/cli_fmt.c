@@ -98,7 +98,7 @@ void cli_go_float(double v, char *out, size_t len)
             break;
     }
     snprintf(e, sizeof(e), "%.*e", p - 1, v);
-    exp = atoi(strchr(e, 'e') + 1);
+    exp = (int)strtol(strchr(e, 'e') + 1, NULL, 10);
     if (exp < -4 || exp >= 6) /* strconv 'g', shortest: the exponent limit is 6 */
         snprintf(out, len, "%s", e);
     else
