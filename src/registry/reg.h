@@ -79,7 +79,7 @@ struct reg_opts {
     void *progress_ctx;
     const atomic_int *cancelled; /* polled; may be NULL */
     const char *auth_file;       /* NULL = $HOME/.ollama/registry-auth.json */
-    uint64_t part_size;          /* 0 = Ollama's sizing, lowered by $CORRAL_PULL_PART_SIZE */
+    uint64_t part_size;          /* 0 = Ollama's sizing or $CORRAL_PULL_PART_SIZE */
     int noprune;                 /* do not delete layers a re-pulled tag no longer uses */
     const char *key_file;        /* NULL = $HOME/.ollama/id_ed25519 (created when missing) */
     const struct reg_key *key;   /* already loaded key (borrowed); wins over key_file */
@@ -105,8 +105,10 @@ CORRAL_WARN_UNUSED int reg_pull(struct store *st, const struct store_name *nm,
 CORRAL_WARN_UNUSED int reg_push(struct store *st, const struct store_name *nm,
                                 const struct reg_opts *o, struct err_info *ei);
 
-/* Part size for a blob of total bytes: total/16 clamped to [100 MB, 1000 MB], then lowered to
- * override (when nonzero) or to $CORRAL_PULL_PART_SIZE; never 0. */
+/* Part size for a blob of total bytes: total/16 clamped to [100 MB, 1000 MB] (Ollama's sizing),
+ * replaced by override (when nonzero) or else by $CORRAL_PULL_PART_SIZE (lower for many parts of
+ * a small blob, or above total for a single part); raised when it would give REG_MAX_PARTS parts
+ * or more; never 0. */
 uint64_t reg_part_size(uint64_t total, uint64_t override);
 
 /* Parses a WWW-Authenticate value.  scheme gets "Bearer" / "Basic"; realm/service/scope the

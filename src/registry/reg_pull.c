@@ -83,7 +83,9 @@ uint64_t reg_part_size(uint64_t total, uint64_t override)
         if (*end == '\0' && v > 0)
             override = v;
     }
-    if (override && override < size)
+    /* An explicit size wins either way: tests lower it to get many parts of a small blob, the
+     * benchmark raises it to get one part of a large blob. */
+    if (override)
         size = override;
     if (total / size >= REG_MAX_PARTS)
         size = total / REG_MAX_PARTS + 1;

@@ -68,6 +68,9 @@ TEST(reg_part_sizing)
     ASSERT_EQ_SIZE(reg_part_size(1000000, 4096), 4096);
     setenv("CORRAL_PULL_PART_SIZE", "65536", 1);
     ASSERT_EQ_SIZE(reg_part_size(1000000, 0), 65536);
+    /* an explicit size may also be larger than Ollama's: one part of a 1 GiB blob */
+    setenv("CORRAL_PULL_PART_SIZE", "1073741825", 1);
+    ASSERT_EQ_SIZE(reg_part_size(1ull << 30, 0), 1073741825ull);
     /* never more than REG_MAX_PARTS parts */
     ASSERT(1000000000ull / reg_part_size(1000000000ull, 1) < REG_MAX_PARTS);
     setenv("CORRAL_PULL_PART_SIZE", "junk", 1);
