@@ -62,6 +62,8 @@ struct sbx_server_policy {
     size_t n_rw;
     const char *ro[SBX_MAX_PATHS]; /* read-only files or directories */
     size_t n_ro;
+    const char *rx[SBX_MAX_PATHS]; /* read-only + execute (the monitor's libraries, binary) */
+    size_t n_rx;
     int bind_port; /* the only TCP port bind() may use (0 = none) */
 };
 
@@ -97,6 +99,14 @@ CORRAL_WARN_UNUSED int sbx_seccomp_server(struct err_info *ei);
 /* `corral sandbox selftest server|runner [--port N]` (sbx_selftest.c): applies a profile in a
  * forked child and prints what a battery of forbidden operations did, as JSON. */
 int sbx_selftest_main(int argc, char **argv);
+
+/* Monitor profile: Landlock only (it must fork, exec the binary, resolve and connect): no file
+ * writes anywhere; read+execute on /usr, /lib, /lib64, /bin and exe_path (the binary, as
+ * /proc/self/exe resolves); read-only on the DNS files, /sys/devices/system/cpu and /proc (what
+ * a runner reads between exec and its own sandbox); no TCP bind; abstract-unix scope.  Runners
+ * inherit this domain and add their own.  Modes as sbx_runner_enter (seccomp is not required). */
+CORRAL_WARN_UNUSED int sbx_monitor_enter(enum sbx_mode mode, const char *exe_path,
+                                         struct err_info *ei);
 
 /* The paragraph printed when enforce cannot start (what is missing, how to get it). */
 const char *sbx_missing_paragraph(const struct sbx_status *st);

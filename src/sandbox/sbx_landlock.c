@@ -187,6 +187,9 @@ static int add_rules(int rfd, int abi, const struct sbx_server_policy *p, struct
     for (size_t i = 0; i < p->n_ro && i < SBX_MAX_PATHS; i++)
         if ((rc = add_path(rfd, p->ro[i], ro, 0, ei)) != 0)
             return rc;
+    for (size_t i = 0; i < p->n_rx && i < SBX_MAX_PATHS; i++)
+        if ((rc = add_path(rfd, p->rx[i], ro | LL_FS_EXECUTE, 0, ei)) != 0)
+            return rc;
     if (abi >= 4 && p->bind_port > 0 && p->bind_port < 65536) {
         struct ll_net_port np = {LL_NET_BIND_TCP, (uint64_t)p->bind_port};
         if (syscall(__NR_landlock_add_rule, rfd, LL_RULE_NET_PORT, &np, 0) != 0)

@@ -135,3 +135,32 @@ int sbx_server_enter(enum sbx_mode mode, const struct sbx_server_policy *p,
     }
     return 0;
 }
+
+static const char *const monitor_ro[] = {
+    "/etc/resolv.conf", "/etc/hosts",    "/etc/nsswitch.conf",      "/etc/host.conf",
+    "/etc/gai.conf",    "/etc/services", "/sys/devices/system/cpu", "/proc",
+};
+static const char *const monitor_rx[] = {"/usr", "/lib", "/lib64", "/bin"};
+
+int sbx_monitor_enter(enum sbx_mode mode, const char *exe_path, struct err_info *ei)
+{
+    struct sbx_server_policy p;
+    struct sbx_status st;
+    int rc;
+    if (mode == SBX_MODE_OFF)
+        return 0;
+    sbx_status_get(&st);
+    if (st.landlock_abi < 1)
+        return mode == SBX_MODE_ENFORCE
+                   ? err_set(ei, E_UNSUPPORTED, "monitor: Landlock is not available")
+                   : 0;
+    memset(&p, 0, sizeof(p));
+    for (size_t i = 0; i < sizeof(monitor_ro) / sizeof(monitor_ro[0]); i++)
+        p.ro[p.n_ro++] = monitor_ro[i];
+    for (size_t i = 0; i < sizeof(monitor_rx) / sizeof(monitor_rx[0]); i++)
+        p.rx[p.n_rx++] = monitor_rx[i];
+    if (exe_path && *exe_path)
+        p.rx[p.n_rx++] = exe_path;
+    rc = sbx_landlock_server(st.landlock_abi, &p, ei);
+    return mode == SBX_MODE_ENFORCE ? rc : 0;
+}

@@ -258,7 +258,22 @@ void srv_monitor_loop(int sock, int exe_fd, const struct srv_mon_policy *p)
     reap_children();
 }
 
-/* The forked monitor: drop capabilities, read its policy, serve, exit. */
+/* The monitor's own Landlock layer (sbx_monitor_enter): no writes, exec only the binary and
+ * libraries. */
+static int monitor_sandbox(enum sbx_mode mode)
+{
+    char exe[4096];
+    struct err_info ei = {0};
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (sbx_monitor_enter(mode, exe, &ei) != 0) {
+        fprintf(stderr, "monitor: %s\n", ei.msg);
+        return E_PERM;
+    }
+    return 0;
+}
+
+/* The forked monitor: drop capabilities, read its policy, confine itself, serve, exit. */
 static void monitor_main(int sock, int exe_fd)
 {
     struct srv_mon_policy *p = mem_calloc(1, sizeof(*p));
@@ -276,6 +291,8 @@ static void monitor_main(int sock, int exe_fd)
         fprintf(stderr, "monitor: %s\n", p ? ei.msg : "out of memory");
         _exit(1);
     }
+    if (monitor_sandbox(mode) != 0)
+        _exit(1);
     srv_monitor_loop(sock, exe_fd, p);
     mem_free(p);
     _exit(0);
