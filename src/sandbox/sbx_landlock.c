@@ -45,7 +45,7 @@
 #define LL_FS_MAKE_DIR    (1ull << 7)
 #define LL_FS_MAKE_REG    (1ull << 8)
 /* rights that apply to a regular file (the kernel refuses others on a file rule) */
-#define LL_FS_FILE_RIGHTS                                                                          \
+#define LL_FS_FILE_RIGHTS \
     (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
 
 struct ll_path_beneath {

@@ -188,8 +188,8 @@ int sbx_selftest_main(int argc, char **argv)
     /* no exec report and a clean exit: the child became /bin/true */
     printf("{\"profile\":\"%s\",\"mode\":\"%s\",%s", t.profile, sbx_mode_name(t.mode), out);
     if (!strstr(out, "\"exec\"") && !strstr(out, "\"error\""))
-        printf("\"exec\":\"%s\",", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "allowed"
-                                                                                 : "denied");
+        printf("\"exec\":\"%s\",",
+               WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "allowed" : "denied");
     printf("\"exit\":%d}\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     return 0;
 }

@@ -19,7 +19,8 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-#define SBX_CAP_LAST_MAX 63 /* bounding-set bits tried (the kernel answers EINVAL past its last) */
+#define SBX_CAP_LAST_MAX 63 /* bounding-set bits tried (the kernel answers EINVAL past its last) \
+                             */
 
 static const char *const server_ro_default[] = {
     "/usr",
@@ -58,8 +59,8 @@ static int caps_any(int *any)
     memset(d, 0, sizeof(d));
     if (syscall(SYS_capget, &h, d) != 0)
         return E_PERM;
-    *any = (d[0].permitted | d[1].permitted | d[0].effective | d[1].effective |
-            d[0].inheritable | d[1].inheritable) != 0;
+    *any = (d[0].permitted | d[1].permitted | d[0].effective | d[1].effective | d[0].inheritable |
+            d[1].inheritable) != 0;
     return 0;
 }
 
@@ -105,8 +106,8 @@ const char *sbx_missing_paragraph(const struct sbx_status *st)
     return "";
 }
 
-int sbx_server_enter(enum sbx_mode mode, const struct sbx_server_policy *p,
-                     struct sbx_applied *out, struct err_info *ei)
+int sbx_server_enter(enum sbx_mode mode, const struct sbx_server_policy *p, struct sbx_applied *out,
+                     struct err_info *ei)
 {
     struct sbx_status st;
     int rc;

@@ -32,8 +32,8 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-#define MON_POLL_MS    200  /* reaping cadence while idle */
-#define MON_KILL_WAIT  5000 /* after SIGKILL, how long to wait for the exit */
+#define MON_POLL_MS   200  /* reaping cadence while idle */
+#define MON_KILL_WAIT 5000 /* after SIGKILL, how long to wait for the exit */
 
 struct srv_monitor {
     int sock;
@@ -135,8 +135,13 @@ static void reap_children(void)
 static void child_exec(int exe_fd, int model_fd, int sock_fd)
 {
     char mfd[16], sfd[16];
-    char *argv[] = {(char *)"corral", (char *)"runner", (char *)"--model-fd", mfd,
-                    (char *)"--sock-fd", sfd, NULL};
+    char *argv[] = {(char *)"corral",
+                    (char *)"runner",
+                    (char *)"--model-fd",
+                    mfd,
+                    (char *)"--sock-fd",
+                    sfd,
+                    NULL};
     sigset_t none;
     fcntl(model_fd, F_SETFD, 0);
     fcntl(sock_fd, F_SETFD, 0);
@@ -371,8 +376,7 @@ static int exchange(struct srv_monitor *m, const struct srv_mon_req *q, int fd_i
     return rc;
 }
 
-int srv_monitor_spawn(struct srv_monitor *m, int model_fd, int *pid, int *sock,
-                      struct err_info *ei)
+int srv_monitor_spawn(struct srv_monitor *m, int model_fd, int *pid, int *sock, struct err_info *ei)
 {
     struct srv_mon_req q;
     struct srv_mon_reply r;
@@ -391,7 +395,8 @@ int srv_monitor_spawn(struct srv_monitor *m, int model_fd, int *pid, int *sock,
         rc = err_set(ei, rc, "the sandbox monitor is gone");
     else if (r.status != 0 || nfds != 2) {
         close_fds(fds, nfds);
-        rc = err_set(ei, r.status ? r.status : E_IO, "the sandbox monitor could not start a runner");
+        rc =
+            err_set(ei, r.status ? r.status : E_IO, "the sandbox monitor could not start a runner");
     } else {
         m->runners[slot].pid = r.pid;
         m->runners[slot].pidfd = fds[1];

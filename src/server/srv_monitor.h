@@ -110,8 +110,8 @@ pid_t srv_monitor_pid(const struct srv_monitor *m);
 void srv_monitor_attach_runners(struct srv_monitor *m);
 
 /* Spawns a runner for model_fd (stays the caller's): out gets the pid and the socket. */
-CORRAL_WARN_UNUSED int srv_monitor_spawn(struct srv_monitor *m, int model_fd, int *pid,
-                                         int *sock, struct err_info *ei);
+CORRAL_WARN_UNUSED int srv_monitor_spawn(struct srv_monitor *m, int model_fd, int *pid, int *sock,
+                                         struct err_info *ei);
 /* reg_connect_fn over the monitor: ctx is the struct srv_monitor. */
 int srv_monitor_connect(void *ctx, const char *host, int port, int *fd_out);
 /* Waits up to grace_ms for runner pid to exit, then SIGKILLs it (through its pidfd) and waits
@@ -132,11 +132,11 @@ struct srv_sandbox {
     struct sbx_status st;
     struct sbx_applied applied;
     struct srv_monitor *mon;
-    struct reg_key *key;         /* identity key read before the sandbox */
-    struct reg_connector conn;   /* api_env.user[REG_ENV_SLOT] */
-    json_t *info;                /* /api/version "sandbox" object */
-    char auth_path[4096];        /* registry-auth.json (read-only grant) */
-    int refused;                 /* enforce could not start: exit 78 */
+    struct reg_key *key;       /* identity key read before the sandbox */
+    struct reg_connector conn; /* api_env.user[REG_ENV_SLOT] */
+    json_t *info;              /* /api/version "sandbox" object */
+    char auth_path[4096];      /* registry-auth.json (read-only grant) */
+    int refused;               /* enforce could not start: exit 78 */
 };
 
 /* Before any thread: reads CORRAL_SANDBOX, detects the kernel's layers (enforce without
@@ -146,8 +146,8 @@ CORRAL_WARN_UNUSED int srv_sandbox_begin(struct srv_sandbox *sb, struct err_info
 /* After start-up, before any thread: reads the identity key, applies the server profile
  * (models_dir rw, bind port) and fills env (sandbox mode and info, the monitor's connector).
  * Logs the status. */
-CORRAL_WARN_UNUSED int srv_sandbox_enter(struct srv_sandbox *sb, const char *models_dir,
-                                         int port, struct api_env *env, struct err_info *ei);
+CORRAL_WARN_UNUSED int srv_sandbox_enter(struct srv_sandbox *sb, const char *models_dir, int port,
+                                         struct api_env *env, struct err_info *ei);
 /* Stops the monitor, frees what begin/enter made.  Safe on a zeroed struct. */
 void srv_sandbox_fini(struct srv_sandbox *sb);
 /* The status object (mode, landlock_abi, seccomp, layers); new reference. */

@@ -90,8 +90,8 @@ static void log_status(const struct srv_sandbox *sb)
     free(s);
 }
 
-int srv_sandbox_enter(struct srv_sandbox *sb, const char *models_dir, int port,
-                      struct api_env *env, struct err_info *ei)
+int srv_sandbox_enter(struct srv_sandbox *sb, const char *models_dir, int port, struct api_env *env,
+                      struct err_info *ei)
 {
     struct sbx_server_policy pol;
     int rc;

@@ -145,7 +145,7 @@ TEST(monitor_policy)
     ASSERT(srv_mon_addr_allowed(p, "127.0.0.1", (struct sockaddr *)&lo));
     ASSERT(srv_mon_addr_allowed(p, "LOCALHOST", (struct sockaddr *)&lo));
     ASSERT(!srv_mon_addr_allowed(p, "evil.example", (struct sockaddr *)&lo)); /* rebinding */
-    ASSERT_EQ_INT(srv_mon_policy_init(p, NULL, 0, &ei), 0); /* sandbox off */
+    ASSERT_EQ_INT(srv_mon_policy_init(p, NULL, 0, &ei), 0);                   /* sandbox off */
     ASSERT(srv_mon_addr_allowed(p, "x", (struct sockaddr *)&md));
     {
         char many[2048] = "";
