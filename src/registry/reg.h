@@ -105,6 +105,15 @@ CORRAL_WARN_UNUSED int reg_pull(struct store *st, const struct store_name *nm,
 CORRAL_WARN_UNUSED int reg_push(struct store *st, const struct store_name *nm,
                                 const struct reg_opts *o, struct err_info *ei);
 
+/* The manifest URL the client requests for nm: `<scheme>://<host>/v2/<ns>/<model>/manifests/<tag>`
+ * with https unless insecure (an http:// name without insecure: E_INVAL "insecure protocol
+ * http").  No host is special-cased: `hf.co/<user>/<repo>[:quant]` (and `huggingface.co/...`)
+ * resolve like any other registry name, Hugging Face serving an Ollama-compatible registry there
+ * (its "latest" is the repository's default quantization, Q4_K_M when present).  E_RANGE when n
+ * is too small. */
+CORRAL_WARN_UNUSED int reg_manifest_url(const struct store_name *nm, int insecure, char *out,
+                                        size_t n, struct err_info *ei);
+
 /* Part size for a blob of total bytes: total/16 clamped to [100 MB, 1000 MB] (Ollama's sizing),
  * replaced by override (when nonzero) or else by $CORRAL_PULL_PART_SIZE (lower for many parts of
  * a small blob, or above total for a single part); raised when it would give REG_MAX_PARTS parts

@@ -153,6 +153,19 @@ int reg__url_resolve(const char *base, const char *ref, char *out, size_t n)
 
 /* ---- client ---- */
 
+int reg_manifest_url(const struct store_name *nm, int insecure, char *out, size_t n,
+                     struct err_info *ei)
+{
+    int w;
+    if (nm->http && !insecure)
+        return err_set(ei, E_INVAL, "insecure protocol http");
+    w = snprintf(out, n, "%s://%s/v2/%s/%s/manifests/%s", insecure ? "http" : "https", nm->host,
+                 nm->ns, nm->model, nm->tag);
+    if (w < 0 || (size_t)w >= n)
+        return err_set(ei, E_RANGE, "manifest URL too long");
+    return 0;
+}
+
 int reg__client_init(struct reg_client *c, struct store *st, const struct store_name *nm,
                      const struct reg_opts *o, struct err_info *ei)
 {

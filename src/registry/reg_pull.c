@@ -578,7 +578,8 @@ static int fetch_manifest(struct reg_client *c, char **bytes, size_t *n, struct 
     struct reg_req rq;
     struct reg_resp rs;
     int rc;
-    snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", c->base, c->repo, c->nm.tag);
+    if ((rc = reg_manifest_url(&c->nm, c->o->insecure, url, sizeof(url), ei)) != 0)
+        return rc;
     reg__req_init(&rq, "GET", url);
     rq.accept = STORE_MT_MANIFEST;
     rq.body_max = MANIFEST_MAX_BYTES;

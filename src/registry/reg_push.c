@@ -175,7 +175,8 @@ static int put_manifest(struct reg_client *c, const char *bytes, size_t n, struc
     struct reg_req rq;
     struct reg_resp rs;
     int rc;
-    snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", c->base, c->repo, c->nm.tag);
+    if ((rc = reg_manifest_url(&c->nm, c->o->insecure, url, sizeof(url), ei)) != 0)
+        return rc;
     reg__req_init(&rq, "PUT", url);
     rq.content_type = STORE_MT_MANIFEST;
     rq.body = bytes;
