@@ -444,6 +444,7 @@ static int build_headers(struct reg_client *c, const struct reg_req *rq, struct 
     ADDH("Content-Type: %s", rq->content_type);
     ADDH("Range: %s", rq->range);
     ADDH("Content-Range: %s", rq->content_range);
+    ADDH("%s", rq->extra_header);
 #undef ADDH
     rc = add_auth(c, rq, &h);
 out:

@@ -52,6 +52,7 @@ struct reg_req {
     const char *content_type;  /* may be NULL */
     const char *range;         /* "bytes=a-b" or NULL */
     const char *content_range; /* "a-b" (upload chunk) or NULL */
+    const char *extra_header;  /* one more "Name: value" line, or NULL */
     const void *body;          /* memory body, or NULL */
     size_t body_len;
     int body_fd; /* file body when >= 0 (pread from body_off, body_n bytes) */

@@ -3,6 +3,9 @@
  * registry has it (HEAD), mounted from another repository when the layer records `from`, or
  * uploaded (POST, PATCH chunks with Content-Range following each new upload location, PUT with
  * ?digest=); then the manifest bytes are PUT as they are on disk.  Progress lines as Ollama's.
+ * A PATCH answered with a redirect (Ollama's X-Redirect-Uploads: the registry hands the bytes
+ * to storage on another host) is replayed as a PUT to the Location without credentials, and the
+ * upload continues at the redirect's Docker-Upload-Location.
  */
 #include "registry/reg_int.h"
 
@@ -87,31 +90,79 @@ out:
     return rc;
 }
 
+/* 1 for the redirect statuses a registry may answer an upload PATCH with. */
+static int is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The registry redirected a chunk (Ollama's X-Redirect-Uploads): PUT the same bytes to the
+ * Location (a presigned storage URL on another host: never with credentials); the next upload
+ * location is the one the redirect carried in Docker-Upload-Location. */
+static int upload_redirected(struct push_blob *pb, int fd, uint64_t off, uint64_t n,
+                             const struct reg_resp *red, const char *url, struct err_info *ei)
+{
+    char target[REG_URL_MAX];
+    struct reg_req rq;
+    struct reg_resp rs;
+    int rc;
+    if (!red->location[0] || reg__url_resolve(url, red->location, target, sizeof(target)) != 0)
+        return err_set(ei, E_NET, "push blob: redirect without a usable Location");
+    if (!red->upload_location[0])
+        return err_set(ei, E_NET, "push blob: redirect without Docker-Upload-Location");
+    reg__req_init(&rq, "PUT", target);
+    rq.content_type = "application/octet-stream";
+    rq.body_fd = fd;
+    rq.body_off = off;
+    rq.body_n = n;
+    rq.no_auth = 1;
+    reg__resp_init(&rs);
+    rc = reg__http(pb->c, &rq, &rs, ei);
+    if (rc == 0 && (rs.status < 200 || rs.status > 299))
+        rc = reg__http_error(&rs, "push blob (redirected upload)", ei);
+    reg__resp_fini(&rs);
+    if (rc == 0 && reg__url_resolve(url, red->upload_location, pb->loc, sizeof(pb->loc)) != 0)
+        rc = err_set(ei, E_NET, "push blob: bad upload location");
+    return rc;
+}
+
+/* One PATCH of [off, off+n); follows a redirect of it (see upload_redirected). */
+static int upload_chunk(struct push_blob *pb, int fd, uint64_t off, uint64_t n,
+                        struct err_info *ei)
+{
+    char crange[64], url[REG_URL_MAX];
+    struct reg_req rq;
+    struct reg_resp rs;
+    int rc;
+    snprintf(crange, sizeof(crange), "%llu-%llu", (unsigned long long)off,
+             (unsigned long long)(off + n - 1));
+    snprintf(url, sizeof(url), "%s", pb->loc);
+    reg__req_init(&rq, "PATCH", url);
+    rq.content_type = "application/octet-stream";
+    rq.content_range = crange;
+    rq.extra_header = "X-Redirect-Uploads: 1";
+    rq.body_fd = fd;
+    rq.body_off = off;
+    rq.body_n = n;
+    reg__resp_init(&rs);
+    rc = reg__request(pb->c, &rq, &rs, 0, ei);
+    if (rc == 0 && is_redirect(rs.status))
+        rc = upload_redirected(pb, fd, off, n, &rs, url, ei);
+    else if (rc == 0 && rs.status != 202 && rs.status != 204)
+        rc = reg__http_error(&rs, "push blob", ei);
+    else if (rc == 0)
+        rc = take_location(pb, &rs, url, ei);
+    reg__resp_fini(&rs);
+    return rc;
+}
+
 static int upload_chunks(struct push_blob *pb, int fd, struct err_info *ei)
 {
     uint64_t size = pb->l->size;
     int rc = 0;
     for (uint64_t off = 0; off < size && rc == 0; off += REG_PUSH_CHUNK) {
         uint64_t n = size - off < REG_PUSH_CHUNK ? size - off : REG_PUSH_CHUNK;
-        char crange[64], url[REG_URL_MAX];
-        struct reg_req rq;
-        struct reg_resp rs;
-        snprintf(crange, sizeof(crange), "%llu-%llu", (unsigned long long)off,
-                 (unsigned long long)(off + n - 1));
-        snprintf(url, sizeof(url), "%s", pb->loc);
-        reg__req_init(&rq, "PATCH", url);
-        rq.content_type = "application/octet-stream";
-        rq.content_range = crange;
-        rq.body_fd = fd;
-        rq.body_off = off;
-        rq.body_n = n;
-        reg__resp_init(&rs);
-        rc = reg__request(pb->c, &rq, &rs, 0, ei);
-        if (rc == 0 && rs.status != 202 && rs.status != 204)
-            rc = reg__http_error(&rs, "push blob", ei);
-        if (rc == 0)
-            rc = take_location(pb, &rs, url, ei);
-        reg__resp_fini(&rs);
+        rc = upload_chunk(pb, fd, off, n, ei);
         if (rc == 0 && (rc = reg__progress(pb->c, pb->label, pb->l->digest, size, off + n)) != 0)
             err_set(ei, rc, "cancelled");
     }
