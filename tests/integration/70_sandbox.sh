@@ -100,4 +100,33 @@ wait_http "http://127.0.0.1:$P2/api/version"
 curl -s "http://127.0.0.1:$P2/api/pull" -d "{\"model\":\"$R/library/stories:v1\",\"insecure\":true}" > "$W/pull2.out"
 tail -1 "$W/pull2.out" | grep -q '"error"' || fail "loopback pull without allow: $(cat "$W/pull2.out")"
 [ -e "$W/models2/manifests/$R/library/stories/v1" ] && fail "pulled despite the policy"
+
+# ---- the same as an unprivileged user (root only can switch; skipped otherwise) ---------------
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+    U=$(mktemp -d /tmp/corral-sbx-XXXXXX)
+    trap 'cleanup; rm -rf "$U"' EXIT
+    chmod 755 "$U"
+    cp "$B" "$U/corral"
+    mkdir -p "$U/home/.ssh" "$U/home/models"
+    echo "FAKE-PRIVATE-KEY" > "$U/home/.ssh/id_rsa"
+    chown -R 65534:65534 "$U/home"
+    asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$U/home" OLLAMA_MODELS="$U/home/models" "$@"; }
+    out=$(asnobody CORRAL_SANDBOX=enforce "$U/corral" sandbox selftest server --port "$REG_PORT_main") || fail "nobody selftest"
+    for k in read_secret write_home socket connect fork exec; do
+        [ "$(echo "$out" | jf "['$k']")" = denied ] || fail "nobody enforce: $k not denied: $out"
+    done
+    [ "$(echo "$out" | jf "['write_models']")" = allowed ] || fail "nobody write_models: $out"
+    out=$(asnobody CORRAL_SANDBOX=off "$U/corral" sandbox selftest server --port "$REG_PORT_main") || fail "nobody selftest off"
+    for k in read_secret write_home socket connect fork exec; do
+        [ "$(echo "$out" | jf "['$k']")" = allowed ] || fail "nobody off: $k not allowed: $out"
+    done
+    P3=$(rand_port)
+    asnobody OLLAMA_HOST=127.0.0.1:$P3 "$U/corral" serve > "$U/serve.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "http://127.0.0.1:$P3/api/version"
+    OLLAMA_HOST=127.0.0.1:$P3 "$B" create stories -f "$W/Modelfile" > /dev/null 2>&1 || fail "nobody create: $(cat "$U/serve.log")"
+    o=$(curl -s --max-time 60 "http://127.0.0.1:$P3/api/generate" -d '{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":4}}')
+    [ "$(echo "$o" | jf "['eval_count']")" = 4 ] || fail "nobody generate: $o $(cat "$U/serve.log")"
+    echo "unprivileged ok"
+fi
 echo ok
