@@ -62,7 +62,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 P="Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
 PROMPT="$P $P $P $P $P $P"
 
-echo "corral bench vs llama.cpp v0.4.0 (llama_ref), $NGEN generated tokens; $(date -u +%FT%TZ)"
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+echo "corral bench vs llama.cpp v0.4.0 (llama_ref), $NGEN generated tokens; $(date -u +%FT%TZ); load average $(loadavg)"
 printf '%-34s %2s | %9s %9s %5s | %8s %8s %5s | %6s %5s\n' model T "pp corral" "pp llama" ratio \
     "tg corr" "tg llama" ratio "GB/s" "bw%"
 for spec in $MODELS; do
@@ -81,3 +82,4 @@ for spec in $MODELS; do
             "$(ratio "$ctg" "$ltg")" "$bw" "$(awk -v f="$fr" 'BEGIN{print f*100}')"
     done
 done
+echo "load average at the end: $(loadavg) (other work on the same vCPUs slows both engines)"
