@@ -5,11 +5,20 @@ set -eu
 source tests/integration/serve_lib.bash
 serve_setup
 serve_start
+# runners are children of the monitor process under the sandbox, of the daemon without it
+find_runner() {
+    local p c
+    for p in "$DAEMON_PID" $(pgrep -P "$DAEMON_PID"); do
+        for c in $(pgrep -P "$p"); do
+            tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null | grep -q ' runner' && { echo "$c"; return; }
+        done
+    done
+}
 curl -s -N --max-time 60 "$BASE/api/generate" \
     -d '{"model":"stories","prompt":"Once upon a time","options":{"num_predict":100000}}' \
     >"$TMPDIR_TEST/s" 2>/dev/null & pc=$!
 for i in $(seq 1 50); do [ -s "$TMPDIR_TEST/s" ] && break; sleep 0.1; done
-runner=$(pgrep -P "$DAEMON_PID" | head -1)
+runner=$(find_runner)
 [ -n "$runner" ] || fail "no runner process"
 kill -9 "$runner"
 wait $pc || true
@@ -18,8 +27,10 @@ tail -1 "$TMPDIR_TEST/s" | grep -q '"error":"model runner has unexpectedly stopp
 kill -0 "$DAEMON_PID" || fail "daemon died"
 o=$(curl -s --max-time 30 "$BASE/api/generate" -d '{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":5}}')
 echo "$o" | grep -q '"done":true' || fail "next request: $o"
-new=$(pgrep -P "$DAEMON_PID" | head -1)
+new=$(find_runner)
 [ -n "$new" ] && [ "$new" != "$runner" ] || fail "no fresh runner"
 # no zombie left behind
-ps -o stat= --ppid "$DAEMON_PID" | grep -q Z && fail "zombie runner"
+for p in "$DAEMON_PID" $(pgrep -P "$DAEMON_PID"); do
+    ps -o stat= --ppid "$p" | grep -q Z && fail "zombie runner"
+done
 echo ok
