@@ -19,6 +19,11 @@ count() { # parses "unit: N passed, N failed"
 out=$(mktemp)
 if [ -z "${IT:-}" ]; then
     "$B/unit_tests" ${T:-} | tee "$out"; count "$out"
+    if scripts/check-layers.sh >"$out" 2>&1; then
+        echo "ok layers (scripts/check-layers.sh)"; passed=$((passed + 1))
+    else
+        cat "$out"; echo "not ok layers"; failed=$((failed + 1))
+    fi
     for r in "$B"/replay/fuzz_*; do
         [ -x "$r" ] || continue
         name=$(basename "$r"); corpus="tests/fuzz/corpus/${name#fuzz_}"

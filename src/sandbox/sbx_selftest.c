@@ -143,7 +143,7 @@ static int setup(struct selftest *t, int argc, char **argv)
         return E_INVAL;
     t->profile = argv[2];
     if (argc >= 5 && !strcmp(argv[3], "--port"))
-        t->port = atoi(argv[4]);
+        t->port = (int)strtol(argv[4], NULL, 10);
     if (sbx_mode_parse(getenv("CORRAL_SANDBOX"), &t->mode) != 0 || !home || !*home)
         return E_INVAL;
     snprintf(t->home, sizeof(t->home), "%s", home);

@@ -14,6 +14,7 @@
 #define LOG_MODULE "sandbox"
 #include "api/api.h"
 #include "common/log.h"
+#include "common/mem.h"
 
 json_t *srv_sandbox_info(enum sbx_mode mode, const struct sbx_status *st,
                          const struct sbx_applied *a, int monitor)
@@ -87,7 +88,7 @@ static void log_status(const struct srv_sandbox *sb)
     if (sb->mode == SBX_MODE_WARN && (!sb->applied.landlock_abi || !sb->applied.seccomp))
         LOG_WARN("sandbox mode warn: some layers are missing (%s)",
                  !sb->applied.landlock_abi ? "Landlock" : "seccomp");
-    free(s);
+    mem_free(s); /* jansson allocates with malloc; mem_free is free */
 }
 
 int srv_sandbox_enter(struct srv_sandbox *sb, const char *models_dir, int port, struct api_env *env,
