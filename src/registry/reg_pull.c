@@ -38,6 +38,7 @@
 
 #define REG_PERSIST_BYTES   (8u << 20) /* part records rewritten at least this often... */
 #define REG_PERSIST_SECONDS 1          /* ...and at least once a second while bytes arrive */
+#define REG_WAIT_POLL_MS    100        /* a pull waiting on another's download looks this often */
 #define PART_RECORD_MAX     512
 #define REG_RESOLVE_SECONDS 30 /* retrying the blob's location */
 #define REG_MAX_STALLS      20 /* stalled attempts (no byte for REG_STALL_SECONDS) per part */
@@ -470,32 +471,57 @@ static int dl_commit(struct dl *d, struct err_info *ei)
 
 /* ---- locking the partial file ---- */
 
-/* Opens and locks the data file, waiting for another downloader; re-opens when the file it
- * locked was renamed or removed meanwhile.  Returns 1 when the blob is already complete. */
-/* While another downloader holds the blob, show its progress from its part records. */
-static int dl_wait_progress(struct dl *d, const char *label)
+/* What a pull waiting on another downloader has shown of that download. */
+struct wait_view {
+    uint64_t shown; /* completed bytes last reported (never goes back) */
+    int sparse;     /* the data file was sparse when first seen: 1, not: 0, not seen yet: -1 */
+    unsigned polls; /* calls so far: the part records are read on every 5th only */
+};
+
+/* While another downloader holds the blob, show its progress: the larger of its part records
+ * (rewritten about once a second) and, live, the bytes allocated so far in the data file when
+ * that file is sparse (a fresh download: preallocated by ftruncate, filled by pwrite). */
+static int dl_wait_progress(struct dl *d, int fd, const char *label, struct wait_view *v)
 {
-    uint64_t done = parts_load(d) ? dl_completed(d) : 0;
+    struct stat sb;
+    uint64_t done = 0;
+    if (v->polls++ % 5 == 0 && parts_load(d))
+        done = dl_completed(d);
+    if (fstat(fd, &sb) == 0 && sb.st_size > 0 && (uint64_t)sb.st_size == d->total) {
+        uint64_t alloc = (uint64_t)sb.st_blocks * 512;
+        if (v->sparse < 0)
+            v->sparse = alloc < d->total / 2;
+        if (v->sparse == 1) {
+            alloc = alloc < d->total ? alloc : d->total;
+            done = alloc > done ? alloc : done;
+        }
+    }
+    if (done < v->shown)
+        done = v->shown;
+    v->shown = done;
     return reg__progress(d->c, label, d->digest, d->total, done);
 }
 
+/* Opens and locks the data file, waiting for another downloader (and showing its progress every
+ * REG_WAIT_POLL_MS); re-opens when the file it locked was renamed or removed meanwhile.  Returns
+ * 1 when the blob is already complete. */
 static int dl_lock(struct dl *d, const char *label, struct err_info *ei)
 {
     for (;;) {
-        int waited = 0;
+        struct wait_view view = {0, -1, 0};
         struct stat a, b;
         int fd = open(d->data_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
             return err_set(ei, E_IO, "%s: %s", d->data_path, strerror(errno));
         while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            struct timespec ts = {0, 100 * 1000000L};
+            struct timespec ts = {0, REG_WAIT_POLL_MS * 1000000L};
             if (errno != EWOULDBLOCK || reg__cancelled(d->c)) {
                 close(fd);
                 return err_set(ei, reg__cancelled(d->c) ? E_CANCELLED : E_IO, "lock %s",
                                d->data_path);
             }
             nanosleep(&ts, NULL);
-            if (++waited % 5 == 0 && dl_wait_progress(d, label) != 0) {
+            if (dl_wait_progress(d, fd, label, &view) != 0) {
                 close(fd);
                 return err_set(ei, E_CANCELLED, "cancelled");
             }
