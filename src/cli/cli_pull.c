@@ -89,18 +89,20 @@ static void bar_text(const struct pline *l, int width, char *out, size_t n)
     char tot[24], cur[24], stats[96] = "", fill[1024] = "";
     double frac = l->total ? (double)l->completed / (double)l->total : 0.0;
     int done = l->total && l->completed >= l->total, cells, full;
+    /* Ollama's fixed-width tail (31 columns, so the bar keeps its width): sizes right-aligned
+     * in 6, the rate in 10 ("  999 MB/s"), the ETA in 8; a finished bar shows only the total. */
     human(l->total, tot, sizeof(tot));
     if (done) {
-        snprintf(stats, sizeof(stats), "%s", tot);
+        snprintf(stats, sizeof(stats), "%6s%25s", tot, "");
     } else {
         char rate[24] = "", eta[24] = "";
         human(l->completed, cur, sizeof(cur));
         if (l->rate > 0) {
             human((unsigned long long)l->rate, rate, sizeof(rate));
             eta_text((double)(l->total - l->completed) / l->rate, eta, sizeof(eta));
-            snprintf(stats, sizeof(stats), "%s/%s  %s/s  %s", cur, tot, rate, eta);
+            snprintf(stats, sizeof(stats), "%6s/%6s%8s/s%8s", cur, tot, rate, eta);
         } else {
-            snprintf(stats, sizeof(stats), "%s/%s", cur, tot);
+            snprintf(stats, sizeof(stats), "%6s/%6s%18s", cur, tot, "");
         }
     }
     cells = width - (int)strlen(l->label) - (int)strlen(stats) - 12;

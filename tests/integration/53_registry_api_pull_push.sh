@@ -55,6 +55,20 @@ curl -sS -X DELETE "$API/api/delete" -d "{\"model\":\"$NAME\"}" > /dev/null || f
 head -1 "$W/cli.out" | grep -qx 'pulling manifest' || fail "cli first line: $(cat "$W/cli.out")"
 grep -qx 'pulling 270cba1bd510: 100% 1.2 MB' "$W/cli.out" || fail "cli layer line: $(cat "$W/cli.out")"
 tail -3 "$W/cli.out" | tr '\n' '|' | grep -qx 'verifying sha256 digest|writing manifest|success|' || fail "cli end: $(cat "$W/cli.out")"
+# pulling a model that is present: exactly Ollama's lines (every layer at 100%, no download)
+"$B" pull --insecure "$NAME" > "$W/again.out" 2>&1 || fail "second corral pull: $(cat "$W/again.out")"
+printf '%s\n' "pulling manifest" "pulling 270cba1bd510: 100% 1.2 MB" "pulling ef41e476fe8e: 100% 254 B" \
+    "verifying sha256 digest" "writing manifest" "success" | cmp -s - "$W/again.out" ||
+    fail "present-model lines: $(cat "$W/again.out")"
+# ... and on a terminal, the last frame: bars with Ollama's frame and right-aligned sizes
+if command -v script > /dev/null; then
+    COLUMNS=80 script -qec "stty cols 80; $B pull --insecure $NAME" /dev/null > "$W/tty.out" 2>&1 < /dev/null ||
+        fail "tty pull: $(cat "$W/tty.out")"
+    last=$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\r//g' "$W/tty.out" | tail -6)
+    echo "$last" | grep -q '^pulling 270cba1bd510: 100% ▕█*▏ 1.2 MB *$' || fail "tty layer bar: $last"
+    echo "$last" | grep -q '^pulling ef41e476fe8e: 100% ▕█*▏  254 B *$' || fail "tty config bar: $last"
+    echo "$last" | tail -1 | grep -qx 'success' || fail "tty end: $last"
+fi
 "$B" pull --insecure "$R/library/nothere" > /dev/null 2> "$W/cli.err" && fail "cli pull of a missing model succeeded"
 grep -qx 'Error: pull model manifest: file does not exist' "$W/cli.err" || fail "cli 404: $(cat "$W/cli.err")"
 "$B" push --insecure "$NAME" > "$W/clipush.out" 2>&1 || fail "corral push: $(cat "$W/clipush.out")"
