@@ -6,7 +6,8 @@
  * per-part JSON progress records (blobs/<blob>-partial-<N>, Ollama's format) so an interrupted
  * pull resumes; sha256 verified before the rename; the manifest is written last, byte for byte.
  * Push: HEAD each blob, cross-repository mount when a layer has `from`, else POST + PATCH chunks
- * + PUT ?digest=, then PUT the manifest.
+ * + PUT ?digest=, then PUT the manifest; a PATCH the registry redirects (X-Redirect-Uploads, as
+ * registry.ollama.ai does) is PUT to the redirect's Location on the other host, uncredentialed.
  * Auth: bearer-token challenges (the realm must be on the registry's host name), and Basic
  * credentials from ~/.ollama/registry-auth.json (Docker `auths` format) sent only to that host.
  *
