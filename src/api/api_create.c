@@ -45,11 +45,11 @@ struct create {
     json_t *messages;        /* or NULL */
     char gguf[PATH_MAX];     /* model blob path when created from a file */
     int has_template;
-    int quantize;                      /* 1 when a quantize type was requested */
-    uint32_t q_ftype;                  /* its llama file type */
-    char q_name[API_QUANT_NAME_MAX];   /* its canonical name, e.g. "Q4_K_M" */
-    char q_src[32];                    /* the source layer's file type, e.g. "F16" */
-    char q_digest[72];                 /* the quantized layer (already announced as new) */
+    int quantize;                    /* 1 when a quantize type was requested */
+    uint32_t q_ftype;                /* its llama file type */
+    char q_name[API_QUANT_NAME_MAX]; /* its canonical name, e.g. "Q4_K_M" */
+    char q_src[32];                  /* the source layer's file type, e.g. "F16" */
+    char q_digest[72];               /* the quantized layer (already announced as new) */
     struct err_info ei;
 };
 
@@ -541,8 +541,7 @@ static int h_create(struct api_req *req, struct api_resp *resp)
     if (*c.gguf && (rc = api_stream_status(resp, "parsing GGUF")) != 0)
         goto out;
     if ((rc = quantize_model(&c)) != 0 || (rc = write_layers(&c)) != 0 ||
-        (rc = write_config(&c)) != 0 ||
-        (rc = write_manifest(&c)) != 0)
+        (rc = write_config(&c)) != 0 || (rc = write_manifest(&c)) != 0)
         goto out;
     rc = api_stream_status(resp, "success");
 out:
@@ -550,8 +549,8 @@ out:
     if (rc && rc != E_CANCELLED && !resp->status && !resp->started && c.ei.msg[0])
         (void)api_resp_error(resp, api_status_for(rc), "%s", c.ei.msg);
     else if (rc && rc != E_CANCELLED && !resp->status && !resp->started)
-        (void)api_resp_error(resp, api_status_for(rc), "creating %s: %s",
-                             c.name ? c.name : "model", err_str(rc));
+        (void)api_resp_error(resp, api_status_for(rc), "creating %s: %s", c.name ? c.name : "model",
+                             err_str(rc));
     else if (rc && resp->started && rc != E_CANCELLED)
         (void)api_resp_error(resp, 500, "%s", c.ei.msg[0] ? c.ei.msg : err_str(rc));
     store_manifest_fini(&c.m);

@@ -241,9 +241,9 @@ static int show_build(struct store *st, const struct api_model *m, int verbose,
         json_object_set_new(o, "tensors", info);
         info = NULL;
     }
-    json_object_set_new(o, "capabilities",
-                        api_model_capabilities(m, *facts.arch || *facts.file_type ? &facts : NULL,
-                                               sp->template));
+    json_object_set_new(
+        o, "capabilities",
+        api_model_capabilities(m, *facts.arch || *facts.file_type ? &facts : NULL, sp->template));
     json_object_set_new(o, "modified_at", json_time_new(m->mtime, m->mtime_ns, 0));
 out:
     json_decref(info);

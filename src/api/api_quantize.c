@@ -23,8 +23,8 @@
 
 /* Names accepted, in the order the error message lists them (Ollama lists its own five). */
 static const char *const quant_names[] = {
-    "F32",    "F16",    "BF16",   "Q8_0",   "Q4_K_S", "Q4_K_M", "Q4_0", "Q4_1", "Q5_0",
-    "Q5_1",   "Q2_K",   "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q5_K_S", "Q5_K_M", "Q6_K",
+    "F32",  "F16",  "BF16",   "Q8_0",   "Q4_K_S", "Q4_K_M", "Q4_0",   "Q4_1", "Q5_0",
+    "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q5_K_S", "Q5_K_M", "Q6_K",
 };
 
 int api_quantize_type(const char *name, uint32_t *ftype, char *canon, struct err_info *ei)

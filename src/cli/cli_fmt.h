@@ -39,9 +39,9 @@ CORRAL_WARN_UNUSED int cli_parse_time(const char *s, time_t *out);
 
 struct cli_table {
     size_t cols, rows;
-    char **cells;  /* rows * cols strings (owned); NULL past the end of a short row */
-    int header;    /* 1: the first row is the header (printed without trailing padding) */
-    size_t wrap;   /* column width limit before wrapping, default CLI_TABLE_WRAP */
+    char **cells; /* rows * cols strings (owned); NULL past the end of a short row */
+    int header;   /* 1: the first row is the header (printed without trailing padding) */
+    size_t wrap;  /* column width limit before wrapping, default CLI_TABLE_WRAP */
 };
 
 /* Empty table of cols columns (at most CLI_TABLE_MAX_COLS); no header, wrap 30. */

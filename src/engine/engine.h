@@ -53,9 +53,10 @@ struct eng_model_params {
 void eng_model_params_default(struct eng_model_params *p);
 
 /* Loads a model from fd (mmapped read-only; the fd stays the caller's and may be closed after
- * the call; unless p->use_mmap, the weight matrices are then copied out of the mapping).  Every tensor the architecture needs is checked for presence, type, shape and
- * extent.  Errors: E_UNSUPPORTED (architecture or tensor type; the message names it), E_PARSE
- * (malformed file), E_RANGE, E_NOMEM, E_IO.  p may be NULL (defaults). */
+ * the call; unless p->use_mmap, the weight matrices are then copied out of the mapping).  Every
+ * tensor the architecture needs is checked for presence, type, shape and extent.  Errors:
+ * E_UNSUPPORTED (architecture or tensor type; the message names it), E_PARSE (malformed file),
+ * E_RANGE, E_NOMEM, E_IO.  p may be NULL (defaults). */
 CORRAL_WARN_UNUSED int eng_model_load_fd(int fd, const struct eng_model_params *p,
                                          struct eng_model **out, struct err_info *ei);
 /* Same as eng_model_load_fd on a path (opened and closed here). */

@@ -127,8 +127,7 @@ static int upload_redirected(struct push_blob *pb, int fd, uint64_t off, uint64_
 }
 
 /* One PATCH of [off, off+n); follows a redirect of it (see upload_redirected). */
-static int upload_chunk(struct push_blob *pb, int fd, uint64_t off, uint64_t n,
-                        struct err_info *ei)
+static int upload_chunk(struct push_blob *pb, int fd, uint64_t off, uint64_t n, struct err_info *ei)
 {
     char crange[64], url[REG_URL_MAX];
     struct reg_req rq;

@@ -68,8 +68,9 @@ static void create(struct cenv *e, const char *name, const char *extra, time_t m
     struct api_resp resp;
     struct store_name nm;
     struct utimbuf ut = {mtime, mtime};
-    snprintf(body, sizeof(body), "{\"model\":\"%s\",\"files\":{\"m.gguf\":\"%s\"}%s,\"stream\":false}",
-             name, e->digest, extra);
+    snprintf(body, sizeof(body),
+             "{\"model\":\"%s\",\"files\":{\"m.gguf\":\"%s\"}%s,\"stream\":false}", name, e->digest,
+             extra);
     ASSERT_EQ_INT(ccall(e, "POST", "/api/create", body, &resp), 200);
     api_resp_fini(&resp);
     ASSERT_OK(store_name_parse(name, &nm, NULL));

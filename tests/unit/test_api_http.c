@@ -65,7 +65,7 @@ TEST(api_http_parse_host_like_envconfig)
         {"https://1.2.3.4", "1.2.3.4", 443},
         {"https://1.2.3.4:4321", "1.2.3.4", 4321},
         {"https://example.com/ollama", "example.com", 443},
-        {"tcp://1.2.3.4", "1.2.3.4", 11434}, /* other schemes keep 11434 */
+        {"tcp://1.2.3.4", "1.2.3.4", 11434},  /* other schemes keep 11434 */
         {"HTTP://1.2.3.4", "1.2.3.4", 11434}, /* the scheme compare is case-sensitive */
         {"0.0.0.0", "0.0.0.0", 11434},
     };
@@ -85,8 +85,8 @@ TEST(api_http_host_header_ip_rules)
     ASSERT(srv_host_allowed("[::ffff:127.0.0.1]:11434")); /* mapped loopback */
     ASSERT(srv_host_allowed("[::ffff:10.0.0.1]"));
     ASSERT(!srv_host_allowed("[::ffff:8.8.8.8]:11434"));
-    ASSERT(srv_host_allowed("[fd00::1]:80"));   /* fc00::/7 */
-    ASSERT(srv_host_allowed("0.0.0.0:11434"));  /* unspecified */
+    ASSERT(srv_host_allowed("[fd00::1]:80"));  /* fc00::/7 */
+    ASSERT(srv_host_allowed("0.0.0.0:11434")); /* unspecified */
     ASSERT(srv_host_allowed("[::]:11434"));
     ASSERT(srv_host_allowed("172.31.255.1"));
     ASSERT(!srv_host_allowed("172.32.0.1"));

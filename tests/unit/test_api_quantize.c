@@ -37,8 +37,8 @@ TEST(api_quantize_type_names)
     ASSERT_OK(api_quantize_type("bf16", &ft, canon, &ei));
     ASSERT_OK(api_quantize_type("q4_0", &ft, canon, &ei));
     ASSERT_EQ_INT(api_quantize_type("q9_9", &ft, canon, &ei), E_INVAL);
-    ASSERT(!strncmp(ei.msg, "unsupported quantization type q9_9 - supported types are F32, F16",
-                    60));
+    ASSERT(
+        !strncmp(ei.msg, "unsupported quantization type q9_9 - supported types are F32, F16", 60));
     ASSERT_EQ_INT(api_quantize_type("", &ft, canon, &ei), E_INVAL);
     ASSERT_EQ_INT(api_quantize_type("iq2_xxs", &ft, canon, &ei), E_INVAL);
     ASSERT_EQ_INT(api_quantize_type("Q4_K_M_PLUS_A_VERY_LONG_NAME", &ft, canon, &ei), E_INVAL);

@@ -96,8 +96,7 @@ TEST(gguf_write_set_replace_remove)
     ASSERT_OK(gguf_w_add_tensor(w, "w", GGUF_T_F32, 2, ne, data, sizeof(data), 0));
     ASSERT_EQ_INT(gguf_w_add_tensor(w, "w", GGUF_T_F32, 2, ne, data, sizeof(data), 0), E_EXISTS);
     ASSERT_EQ_INT(gguf_w_add_tensor(w, "x", GGUF_T_F32, 2, ne, data, 4, 0), E_INVAL);
-    ASSERT_EQ_INT(gguf_w_add_tensor(w, "x", GGUF_T_Q8_0, 1, (int64_t[]){33}, data, 34, 0),
-                  E_INVAL);
+    ASSERT_EQ_INT(gguf_w_add_tensor(w, "x", GGUF_T_Q8_0, 1, (int64_t[]){33}, data, 34, 0), E_INVAL);
     ASSERT_EQ_INT(gguf_w_add_tensor(w, "x", GGUF_T_F32, 5, ne, data, sizeof(data), 0), E_INVAL);
     float *owned = mem_dup(data, 16);
     ASSERT_OK(gguf_w_add_tensor(w, "v", GGUF_T_F32, 1, (int64_t[]){4}, owned, 16, GGUF_W_OWN));

@@ -67,7 +67,7 @@ struct model {
     float *output_norm;
     struct model_layer *layers;
     uint64_t n_params, weight_bytes, bytes_per_token;
-    void *wmap;       /* anonymous copy of the matrices (model_copy_weights) or NULL */
+    void *wmap; /* anonymous copy of the matrices (model_copy_weights) or NULL */
     size_t wmap_len;
 };
 

@@ -149,8 +149,8 @@ static void act_prep_bufs(struct model_fwd *f, int ith, int local, const struct 
         if (a->prep[i])
             continue;
         a->prep_own[i] = 1;
-        a->prep[i] = local ? f->xp_local[ith] + (size_t)used * FWD_LOCAL_TOK * f->max_prep
-                           : f->xp[used];
+        a->prep[i] =
+            local ? f->xp_local[ith] + (size_t)used * FWD_LOCAL_TOK * f->max_prep : f->xp[used];
         used++;
     }
 }
@@ -191,8 +191,7 @@ static void mat_rows(const struct model_fwd *f, const struct act_mats *am, int i
     const struct kern *k = f->m->k;
     const struct model_mat *w = am->w[i];
     if (a->prep[i])
-        k->mul_mat_prep(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->prep[i], nt, out,
-                        ldo);
+        k->mul_mat_prep(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->prep[i], nt, out, ldo);
     else
         k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->buf[am->map[i]],
                    w->vrow_bytes, nt, out, ldo);

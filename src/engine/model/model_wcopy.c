@@ -18,9 +18,9 @@
 
 #include "engine/model/model.h"
 
-#define WCOPY_ALIGN 64                 /* each matrix starts on a cache line */
-#define WCOPY_HUGE  ((size_t)2 << 20)  /* transparent huge page size on x86-64 */
-#define WCOPY_SLACK ((size_t)4096)     /* readable bytes after the last matrix */
+#define WCOPY_ALIGN 64                /* each matrix starts on a cache line */
+#define WCOPY_HUGE  ((size_t)2 << 20) /* transparent huge page size on x86-64 */
+#define WCOPY_SLACK ((size_t)4096)    /* readable bytes after the last matrix */
 
 static size_t round_up(size_t v, size_t a)
 {
@@ -52,7 +52,7 @@ static size_t total_bytes(const struct model *m)
         t += round_up(mat_bytes(&m->output), WCOPY_ALIGN);
     for (uint32_t il = 0; il < m->n_layer; il++) {
         const struct model_layer *L = &m->layers[il];
-        const struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo,
+        const struct model_mat *mats[] = {&L->wq,   &L->wk, &L->wv,  &L->wo,
                                           &L->gate, &L->up, &L->down};
         for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
             t += round_up(mat_bytes(mats[j]), WCOPY_ALIGN);
@@ -69,8 +69,10 @@ int model_copy_weights(struct model *m, struct err_info *ei)
         pg = 4096;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        return err_set(ei, E_NOMEM, "model: cannot map %zu MB for the weights (use_mmap keeps "
-                       "them in the file mapping)", len >> 20);
+        return err_set(ei, E_NOMEM,
+                       "model: cannot map %zu MB for the weights (use_mmap keeps "
+                       "them in the file mapping)",
+                       len >> 20);
     uint8_t *base = (uint8_t *)round_up((uintptr_t)p, WCOPY_HUGE), *dst = base;
     (void)madvise(base, body, MADV_HUGEPAGE); /* a kernel without THP still works */
     m->wmap = p;
