@@ -100,13 +100,20 @@ CORRAL_WARN_UNUSED int sbx_seccomp_server(struct err_info *ei);
  * forked child and prints what a battery of forbidden operations did, as JSON. */
 int sbx_selftest_main(int argc, char **argv);
 
-/* Monitor profile: Landlock only (it must fork, exec the binary, resolve and connect): no file
+/* Monitor profile: Landlock (it must fork, exec the binary, resolve and connect): no file
  * writes anywhere; read+execute on /usr, /lib, /lib64, /bin and exe_path (the binary, as
  * /proc/self/exe resolves); read-only on the DNS files, /sys/devices/system/cpu and /proc (what
  * a runner reads between exec and its own sandbox); no TCP bind; abstract-unix scope.  Runners
- * inherit this domain and add their own.  Modes as sbx_runner_enter (seccomp is not required). */
+ * inherit this domain and add their own.  Then the monitor's seccomp allow-list
+ * (sbx_seccomp_monitor), inherited by runners too.  Modes as sbx_runner_enter. */
 CORRAL_WARN_UNUSED int sbx_monitor_enter(enum sbx_mode mode, const char *exe_path,
                                          struct err_info *ei);
+
+/* The monitor's seccomp allow-list (default EPERM): what its loop needs plus what a runner needs
+ * between exec and its own filter; no execve (execveat with AT_EMPTY_PATH only), socket only
+ * AF_INET/AF_INET6, socketpair only AF_UNIX, clone without CLONE_NEW*, no ptrace, mount,
+ * io_uring, bpf, keyctl, unshare ...  Inherited by every runner. */
+CORRAL_WARN_UNUSED int sbx_seccomp_monitor(struct err_info *ei);
 
 /* The paragraph printed when enforce cannot start (what is missing, how to get it). */
 const char *sbx_missing_paragraph(const struct sbx_status *st);

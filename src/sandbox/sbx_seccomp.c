@@ -10,16 +10,22 @@
  *   - tgkill only towards our own process (abort()), prctl only for thread names;
  *   - no open/openat, socket, connect, bind, execve, ptrace, io_uring, bpf ... (not listed).
  *
+ * The monitor's filter is an allow-list too (EPERM default), wider: it forks, fexecve()s the
+ * binary (execveat with AT_EMPTY_PATH; execve denied), resolves and connects (socket AF_INET/6
+ * only), and runners inherit it, so it also covers their start-up (see monitor_allow).
+ *
  * The server's filter is a deny-list (default allow): the server runs libc, libcurl and
  * libmicrohttpd, whose exact calls vary; what it must never do is listed and answers EPERM.
  */
 #include "sandbox/sbx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -231,6 +237,180 @@ int sbx_seccomp_server(struct err_info *ei)
     /* every thread that exists already gets the filter too */
     if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
         rc = err_set(ei, E_INTERNAL, "seccomp TSYNC unavailable");
+        goto out;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = seccomp_load(ctx)) != 0)
+        rc = err_set(ei, E_PERM, "seccomp_load: %s", strerror(-rc));
+out:
+    seccomp_release(ctx);
+    return rc;
+}
+
+/* ---- monitor allow-list --------------------------------------------------------------------- */
+
+/* The monitor's own loop (recvmsg/sendmsg, poll, fork, fexecve, pidfd_open, wait, kill,
+ * getaddrinfo: files under /etc and the libnss libraries, which Landlock limits to read-only
+ * paths) and, since the filter is inherited across exec, everything a runner does between its
+ * exec and its own filter: the dynamic loader (openat, mmap/mprotect with PROT_EXEC,
+ * arch_prctl ...), CPU detection under /proc and /sys, and the runner's own Landlock and seccomp
+ * set-up.  The runner's allow-list must stay a subset of this one (filters stack: the strictest
+ * answer wins). */
+static const int monitor_allow[] = {
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(lseek),
+    SCMP_SYS(close),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(statx),
+    SCMP_SYS(stat),
+    SCMP_SYS(lstat),
+    SCMP_SYS(fstatfs),
+    SCMP_SYS(statfs),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(readlink),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(getcwd),
+    SCMP_SYS(open),
+    SCMP_SYS(openat),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvmmsg),
+    SCMP_SYS(sendmmsg),
+    SCMP_SYS(shutdown),
+    SCMP_SYS(connect),
+    SCMP_SYS(getsockname),
+    SCMP_SYS(getpeername),
+    SCMP_SYS(getsockopt),
+    SCMP_SYS(setsockopt),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(select),
+    SCMP_SYS(pselect6),
+    SCMP_SYS(epoll_create1),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(mmap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mremap),
+    SCMP_SYS(madvise),
+    SCMP_SYS(brk),
+    SCMP_SYS(mlock),
+    SCMP_SYS(munlock),
+    SCMP_SYS(futex),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(get_robust_list),
+    SCMP_SYS(set_tid_address),
+    SCMP_SYS(arch_prctl),
+    SCMP_SYS(rseq),
+    SCMP_SYS(prlimit64),
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigtimedwait),
+    SCMP_SYS(rt_sigsuspend),
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_getres),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(time),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getppid),
+    SCMP_SYS(getpgrp),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(getgid),
+    SCMP_SYS(getegid),
+    SCMP_SYS(getgroups),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(fcntl),
+    SCMP_SYS(dup),
+    SCMP_SYS(dup2),
+    SCMP_SYS(dup3),
+    SCMP_SYS(membarrier),
+    SCMP_SYS(getrusage),
+    SCMP_SYS(sysinfo),
+    SCMP_SYS(uname),
+    SCMP_SYS(fork),
+    SCMP_SYS(wait4),
+    SCMP_SYS(waitid),
+    SCMP_SYS(kill),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(tkill),
+    SCMP_SYS(pidfd_open),
+    SCMP_SYS(pidfd_send_signal),
+    SCMP_SYS(prctl),
+    SCMP_SYS(seccomp),
+    SCMP_SYS(landlock_create_ruleset),
+    SCMP_SYS(landlock_add_rule),
+    SCMP_SYS(landlock_restrict_self),
+};
+
+static int monitor_conditional(scmp_filter_ctx ctx)
+{
+    int rc = 0;
+    /* fork-style clone and threads, never a new namespace: allowed when none of the bits is set
+     * (libseccomp: one comparison per argument and rule, hence the mask of all of them) */
+    unsigned long ns = 0;
+    for (size_t i = 0; i < sizeof(clone_new_flags) / sizeof(clone_new_flags[0]); i++)
+        ns |= clone_new_flags[i];
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                           SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    /* fexecve on the binary's fd only: execveat with AT_EMPTY_PATH (execve stays denied) */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 1,
+                           SCMP_A4(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
+    /* getaddrinfo and connect: TCP and UDP (DNS) over IPv4/IPv6, nothing else */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_INET));
+    rc |=
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+    /* the server <-> runner pair of each spawn */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+                           SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    /* isatty() on stderr (TCGETS) */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+    return rc;
+}
+
+int sbx_seccomp_monitor(struct err_info *ei)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    int rc = 0;
+    if (!ctx)
+        return err_set(ei, E_NOMEM, "seccomp_init failed");
+    for (size_t i = 0; i < sizeof(monitor_allow) / sizeof(monitor_allow[0]); i++) {
+        if (monitor_allow[i] < 0)
+            continue;
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, monitor_allow[i], 0) != 0) {
+            rc = err_set(ei, E_INTERNAL, "seccomp rule for syscall %d failed", monitor_allow[i]);
+            goto out;
+        }
+    }
+    if (monitor_conditional(ctx) != 0) {
+        rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
         goto out;
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

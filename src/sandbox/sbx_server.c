@@ -147,14 +147,13 @@ int sbx_monitor_enter(enum sbx_mode mode, const char *exe_path, struct err_info 
 {
     struct sbx_server_policy p;
     struct sbx_status st;
-    int rc;
+    int rc = 0;
     if (mode == SBX_MODE_OFF)
         return 0;
     sbx_status_get(&st);
-    if (st.landlock_abi < 1)
-        return mode == SBX_MODE_ENFORCE
-                   ? err_set(ei, E_UNSUPPORTED, "monitor: Landlock is not available")
-                   : 0;
+    if (mode == SBX_MODE_ENFORCE && (st.landlock_abi < 1 || !st.seccomp))
+        return err_set(ei, E_UNSUPPORTED, "monitor: %s is not available",
+                       st.landlock_abi < 1 ? "Landlock" : "seccomp");
     memset(&p, 0, sizeof(p));
     for (size_t i = 0; i < sizeof(monitor_ro) / sizeof(monitor_ro[0]); i++)
         p.ro[p.n_ro++] = monitor_ro[i];
@@ -162,6 +161,11 @@ int sbx_monitor_enter(enum sbx_mode mode, const char *exe_path, struct err_info 
         p.rx[p.n_rx++] = monitor_rx[i];
     if (exe_path && *exe_path)
         p.rx[p.n_rx++] = exe_path;
-    rc = sbx_landlock_server(st.landlock_abi, &p, ei);
-    return mode == SBX_MODE_ENFORCE ? rc : 0;
+    if (st.landlock_abi >= 1 && (rc = sbx_landlock_server(st.landlock_abi, &p, ei)) != 0 &&
+        mode == SBX_MODE_ENFORCE)
+        return rc;
+    /* last: the Landlock calls above are allowed by it, but nothing after needs more */
+    if (st.seccomp && (rc = sbx_seccomp_monitor(ei)) != 0 && mode == SBX_MODE_ENFORCE)
+        return rc;
+    return 0;
 }

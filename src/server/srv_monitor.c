@@ -125,10 +125,49 @@ static void close_fds(const int *fds, int nfds)
 
 /* ---- monitor side --------------------------------------------------------------------------- */
 
+/* Why a child ended, as one phrase ("exit status 1", "killed by signal 9"). */
+static void describe_status(int st, char *out, size_t cap)
+{
+    if (WIFEXITED(st))
+        snprintf(out, cap, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(out, cap, "killed by signal %d%s", WTERMSIG(st),
+                 WCOREDUMP(st) ? " (core dumped)" : "");
+    else
+        snprintf(out, cap, "status 0x%x", (unsigned)st);
+}
+
+/* Reaps every finished runner and says on stderr (the daemon's log) how each one ended; the
+ * spawn line names its model blob, so the pid ties the two together. */
 static void reap_children(void)
 {
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
+    pid_t pid;
+    int st = 0;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        char why[64];
+        describe_status(st, why, sizeof(why));
+        fprintf(stderr, "monitor: runner %d exited: %s\n", (int)pid, why);
+    }
+}
+
+/* The model blob's file name behind fd (for the spawn log line), or "?". */
+static void fd_name(int fd, char *out, size_t cap)
+{
+    char link[64], path[512];
+    ssize_t n;
+    const char *base;
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    n = readlink(link, path, sizeof(path) - 1);
+    path[n > 0 ? n : 0] = '\0';
+    base = strrchr(path, '/');
+    snprintf(out, cap, "%s", n > 0 ? (base ? base + 1 : path) : "?");
+}
+
+static void log_spawn(pid_t pid, int model_fd)
+{
+    char name[128];
+    fd_name(model_fd, name, sizeof(name));
+    fprintf(stderr, "monitor: runner %d started for %s\n", (int)pid, name);
 }
 
 /* In the forked child: descriptors in place, signals back to defaults, exec the binary. */
@@ -181,6 +220,7 @@ static void do_spawn(int sock, int exe_fd, int model_fd)
     }
     r.pid = pid;
     r.nfds = 2;
+    log_spawn(pid, model_fd);
 reply:
     if (msg_send(sock, &r, sizeof(r), out, r.status == 0 ? 2 : 0) != 0)
         r.status = E_IO;
@@ -263,8 +303,8 @@ void srv_monitor_loop(int sock, int exe_fd, const struct srv_mon_policy *p)
     reap_children();
 }
 
-/* The monitor's own Landlock layer (sbx_monitor_enter): no writes, exec only the binary and
- * libraries. */
+/* The monitor's own sandbox (sbx_monitor_enter): Landlock (no writes, exec only the binary and
+ * libraries), then its seccomp allow-list, which runners inherit. */
 static int monitor_sandbox(enum sbx_mode mode)
 {
     char exe[4096];

@@ -9,7 +9,9 @@
  *            reg_connect_fn requires); the reply carries the connected socket
  * Runners are the monitor's children: it reaps them (waitpid WNOHANG in its loop); the server
  * waits for and kills them through the pidfds (poll, pidfd_send_signal), which name the process
- * race-free.  The monitor exits when the server's end of the socketpair closes.
+ * race-free.  The monitor logs each spawn (pid, model blob) and each reaped runner's end (exit
+ * status or signal) on stderr.  The monitor exits when the server's end of the socketpair
+ * closes.
  *
  * Wire format: fixed-size structs (struct srv_mon_req / srv_mon_reply), one per datagram, parsed
  * by srv_mon_req_parse alone (fuzzed: tests/fuzz/fuzz_monitor.c).

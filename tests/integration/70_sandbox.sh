@@ -72,6 +72,8 @@ grep -qP '^CapEff:\t0+$' /proc/$D/status || fail "server kept capabilities"
 MON=$(pgrep -P "$D" | head -1)
 [ -n "$MON" ] || fail "no monitor process"
 grep -qP '^CapEff:\t0+$' /proc/$MON/status || fail "monitor kept capabilities"
+grep -qP '^Seccomp:\t2' /proc/$MON/status || fail "monitor not seccomp-filtered"
+grep -qP '^NoNewPrivs:\t1' /proc/$MON/status || fail "monitor without no_new_privs"
 
 printf 'FROM %s\n' "$PWD/testdata/models/stories260K.gguf" > "$W/Modelfile"
 OLLAMA_HOST=127.0.0.1:$P "$B" create stories -f "$W/Modelfile" > "$W/create.log" 2>&1 || fail "create: $(cat "$W/create.log")"
@@ -90,6 +92,13 @@ curl -s -X DELETE "$API/api/delete" -d "{\"model\":\"$R/library/stories:v1\"}" >
 curl -s "$API/api/pull" -d "{\"model\":\"$R/library/stories:v1\",\"insecure\":true}" > "$W/pull.out"
 tail -1 "$W/pull.out" | grep -qx '{"status":"success"}' || fail "pull under enforce: $(tail -3 "$W/pull.out")"
 [ -e "$W/models/manifests/$R/library/stories/v1" ] || fail "pulled manifest missing"
+# a runner killed from outside: the monitor reaps it and says how it ended; a new one starts
+grep -q "monitor: runner $RUN started for sha256-" "$W/serve.log" || fail "spawn not logged: $(cat "$W/serve.log")"
+kill -9 "$RUN"
+for _ in $(seq 50); do grep -q "monitor: runner $RUN exited: killed by signal 9" "$W/serve.log" && break; sleep 0.1; done
+grep -q "monitor: runner $RUN exited: killed by signal 9" "$W/serve.log" || fail "runner death not logged: $(tail -5 "$W/serve.log")"
+o=$(curl -s --max-time 60 "$API/api/generate" -d '{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":4}}')
+[ "$(echo "$o" | jf "['eval_count']")" = 4 ] || fail "generate after the runner died: $o"
 echo "daemon under enforce ok"
 
 # ---- without the explicit allow, the monitor refuses the loopback registry ---------------------
