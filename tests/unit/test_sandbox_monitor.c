@@ -2,15 +2,17 @@
  * test_sandbox_monitor.c - the monitor's seccomp allow-list (sbx_seccomp_monitor) proven by
  * behaviour: each forbidden call is first shown not to answer EPERM (the control), then to answer
  * EPERM once the filter is loaded; what the monitor and a starting runner need (sockets for
- * connect, fork, fexecve of a dynamically linked binary, AF_UNIX socketpair, the runner's own
+ * connect, getaddrinfo, fork, fexecve of a dynamically linked binary, AF_UNIX socketpair, the runner's own
  * sandbox stacked on top) still works.  Each TEST runs in its own forked process.
  */
 #include "harness/test.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -83,6 +85,21 @@ static void run_fexecve(void)
     _exit(44);
 }
 
+/* getaddrinfo through the hosts file (nsswitch, libnss_files loaded on demand, nscd's AF_UNIX
+ * socket refused and skipped): 0 when "localhost" resolved. */
+static int resolve_localhost(void)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo("localhost", "80", &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    return rc;
+}
+
 static void *thread_fn(void *arg)
 {
     *(int *)arg = 7;
@@ -113,6 +130,7 @@ TEST(sandbox_monitor_seccomp_denies_outside_its_list)
     /* what the monitor needs */
     ASSERT_EQ_INT(err_socket(AF_INET, SOCK_STREAM), 0);
     ASSERT_EQ_INT(err_socket(AF_INET6, SOCK_DGRAM), 0);
+    ASSERT_EQ_INT(resolve_localhost(), 0);
     ASSERT_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     close(sv[0]);
     close(sv[1]);
