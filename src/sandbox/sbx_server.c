@@ -19,8 +19,9 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-#define SBX_CAP_LAST_MAX 63 /* bounding-set bits tried (the kernel answers EINVAL past its last) \
-                             */
+#define SBX_CAP_LAST_MAX                                                    \
+    63 /* bounding-set bits tried (the kernel answers EINVAL past its last) \
+        */
 
 static const char *const server_ro_default[] = {
     "/usr",

@@ -2,8 +2,8 @@
  * test_sandbox_monitor.c - the monitor's seccomp allow-list (sbx_seccomp_monitor) proven by
  * behaviour: each forbidden call is first shown not to answer EPERM (the control), then to answer
  * EPERM once the filter is loaded; what the monitor and a starting runner need (sockets for
- * connect, getaddrinfo, fork, fexecve of a dynamically linked binary, AF_UNIX socketpair, the runner's own
- * sandbox stacked on top) still works.  Each TEST runs in its own forked process.
+ * connect, getaddrinfo, fork, fexecve of a dynamically linked binary, AF_UNIX socketpair, the
+ * runner's own sandbox stacked on top) still works.  Each TEST runs in its own forked process.
  */
 #include "harness/test.h"
 
