@@ -24,6 +24,11 @@ if [ -z "${IT:-}" ]; then
     else
         cat "$out"; echo "not ok layers"; failed=$((failed + 1))
     fi
+    if make --no-print-directory fmt-check >"$out" 2>&1; then
+        echo "ok format (make fmt-check)"; passed=$((passed + 1))
+    else
+        head -20 "$out"; echo "not ok format (run make fmt)"; failed=$((failed + 1))
+    fi
     for r in "$B"/replay/fuzz_*; do
         [ -x "$r" ] || continue
         name=$(basename "$r"); corpus="tests/fuzz/corpus/${name#fuzz_}"
