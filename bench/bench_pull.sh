@@ -30,7 +30,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-rand_port() { echo $((20000 + RANDOM % 30000)); }
+rand_port() { echo $((20000 + RANDOM % 12000)); }
 wait_http() {
     for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
     echo "bench_pull: server at $1 did not start" >&2; exit 1

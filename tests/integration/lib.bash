@@ -21,10 +21,12 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# Ports come from 20000-31999, below the kernel's ephemeral range (32768-60999), so a port
+# cannot be taken between the check and the bind by some client's outgoing connection.
 free_port() {
     local p
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
     done
     fail "no free port"

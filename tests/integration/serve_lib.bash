@@ -38,7 +38,7 @@ serve_install() {
 
 serve_start() { # serve_start [ENV=VAL ...]: starts the daemon with extra environment
     local i
-    PORT=$(( 20000 + RANDOM % 20000 ))
+    PORT=$(( 20000 + RANDOM % 12000 ))
     export OLLAMA_HOST="127.0.0.1:$PORT"
     BASE="http://127.0.0.1:$PORT"
     env "$@" OLLAMA_NOPRUNE=1 "$CORRAL_BIN_ABS" serve >"$TMPDIR_TEST/daemon.log" 2>&1 &

@@ -7,7 +7,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-rand_port() { echo $((20000 + RANDOM % 30000)); }
+rand_port() { echo $((20000 + RANDOM % 12000)); }
 wait_http() { # url
     for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
     fail "server at $1 did not start"
