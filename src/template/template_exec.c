@@ -363,8 +363,11 @@ static int range_step(struct tmpl_exec *x, const struct tnode *n, struct tval *k
     size_t mark = x->n_vars;
     const struct tpipe *pp = n->pipe;
     int rc = 0;
-    if (++x->steps > TMPL_MAX_STEPS)
+    if (++x->steps > TMPL_MAX_STEPS) {
+        val_clear(k); /* range_step owns k and e on every path */
+        val_clear(e);
         return tmpl_exec_error(x, E_RANGE, n->pos, "too many steps");
+    }
     if (pp->n_decl == 1)
         rc = var_push(x, pp->decl[0], e, pp->pos);
     else if (pp->n_decl == 2 && !(rc = var_push(x, pp->decl[0], k, pp->pos)))
