@@ -1,9 +1,11 @@
 /*
- * api_pull.c - POST /api/pull: pulls a model from its registry into the store, streaming
- * Ollama's progress objects as NDJSON ({"status","digest"?,"total"?,"completed"?} ...
- * {"status":"success"}) or, with "stream": false, answering the last one.  Errors: 400 "invalid
- * model name" before anything streams; afterwards one {"error": "..."} line (Ollama's texts from
- * src/registry, e.g. "pull model manifest: file does not exist").
+ * api_transfer.c - POST /api/pull and POST /api/push: move a model between the store and its
+ * registry, streaming Ollama's progress objects as NDJSON (pull: "pulling manifest", "pulling
+ * <12hex>" with digest/total/completed, "verifying sha256 digest", "writing manifest"; push:
+ * "retrieving manifest", "pushing <12hex>", "pushing manifest"; both end with "success") or,
+ * with "stream": false, answering the last one.  Errors: 400 "invalid model name" before
+ * anything streams; afterwards one {"error": "..."} line with the registry client's text (e.g.
+ * "pull model manifest: file does not exist", "unauthorized: access denied").
  * Outbound connections use the server's connector (api_env.user[REG_ENV_SLOT]) when set.
  */
 #include <string.h>
@@ -13,7 +15,10 @@
 #include "registry/reg.h"
 #include "store/store.h"
 
-static int pull_progress(void *ctx, const struct reg_progress *p)
+typedef int (*transfer_fn)(struct store *st, const struct store_name *nm, const struct reg_opts *o,
+                           struct err_info *ei);
+
+static int progress_line(void *ctx, const struct reg_progress *p)
 {
     struct api_resp *resp = ctx;
     return api_stream_line(resp, reg_progress_json(p)) != 0;
@@ -26,7 +31,8 @@ static int bad_request(struct api_resp *resp, const char *msg)
     return E_INVAL;
 }
 
-static int h_pull(struct api_req *req, struct api_resp *resp)
+/* The body of both handlers; is_pull also passes OLLAMA_NOPRUNE to the pull. */
+static int transfer(struct api_req *req, struct api_resp *resp, transfer_fn fn, int is_pull)
 {
     struct err_info ei = {0};
     struct store_name nm;
@@ -47,11 +53,12 @@ static int h_pull(struct api_req *req, struct api_resp *resp)
     o.connect = conn ? conn->fn : NULL;
     o.connect_ctx = conn ? conn->ctx : NULL;
     o.key = conn ? conn->key : NULL;
-    o.progress = pull_progress;
+    o.progress = progress_line;
     o.progress_ctx = resp;
     o.cancelled = req->cancelled;
-    o.noprune = req->env->noprune;
-    rc = reg_pull(req->env->store, &nm, &o, &ei);
+    if (is_pull)
+        o.noprune = req->env->noprune;
+    rc = fn(req->env->store, &nm, &o, &ei);
     if (rc == E_CANCELLED && req->cancelled && atomic_load(req->cancelled))
         return 0; /* the client is gone; nothing to answer */
     if (rc != 0) {
@@ -62,4 +69,15 @@ static int h_pull(struct api_req *req, struct api_resp *resp)
     return 0; /* the adapter finishes the exchange (api_stream_finish) */
 }
 
+static int h_pull(struct api_req *req, struct api_resp *resp)
+{
+    return transfer(req, resp, reg_pull, 1);
+}
+
+static int h_push(struct api_req *req, struct api_resp *resp)
+{
+    return transfer(req, resp, reg_push, 0);
+}
+
 API_ROUTE(pull, "POST", "/api/pull", h_pull, API_ROUTE_JSON)
+API_ROUTE(push, "POST", "/api/push", h_push, API_ROUTE_JSON)
