@@ -330,6 +330,15 @@ static int parse_numbers(const json_t *m, struct rproto_complete *c, struct err_
     return 0;
 }
 
+static int parse_logprobs(const json_t *msg, struct rproto_complete *c, struct err_info *ei)
+{
+    json_t *v = json_object_get(msg, "logprobs");
+    if (v && !json_is_null(v) && !json_is_boolean(v))
+        return err_set(ei, E_PARSE, "logprobs must be a boolean");
+    c->logprobs = json_is_true(v);
+    return get_i32(msg, "top_logprobs", 0, RPROTO_MAX_TOP_LP, &c->top_logprobs, ei);
+}
+
 int rproto_complete_parse(const json_t *msg, struct rproto_complete *c, struct err_info *ei)
 {
     json_t *p = json_object_get(msg, "prompt");
@@ -341,7 +350,8 @@ int rproto_complete_parse(const json_t *msg, struct rproto_complete *c, struct e
     if (p)
         c->prompt = json_string_value(p);
     c->special = json_is_true(json_object_get(msg, "special"));
-    if ((rc = parse_numbers(msg, c, ei)) != 0 || (rc = parse_stop(msg, c, ei)) != 0)
+    if ((rc = parse_numbers(msg, c, ei)) != 0 || (rc = parse_stop(msg, c, ei)) != 0 ||
+        (rc = parse_logprobs(msg, c, ei)) != 0)
         return rc;
     return rproto_tokens_parse(json_object_get(msg, "context"), 0, &c->context, &c->n_context, ei);
 }
@@ -373,11 +383,97 @@ json_t *rproto_complete_build(const struct rproto_complete *c)
         json_array_append_new(st, json_string(c->stop[i]));
     ctx = rproto_tokens_build(c->context, c->n_context);
     if (!st || !ctx || json_object_set_new(m, "stop", st) != 0 ||
-        json_object_set_new(m, "context", ctx) != 0) {
+        json_object_set_new(m, "context", ctx) != 0 ||
+        (c->logprobs && (json_object_set_new(m, "logprobs", json_true()) != 0 ||
+                         json_object_set_new(m, "top_logprobs", json_integer(c->top_logprobs))))) {
         json_decref(m);
         return NULL;
     }
     return m;
+}
+
+/* Length of the valid UTF-8 sequence at p[0..n), 0 when the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, cp = p[0] & 0x1fu;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, cp = p[0] & 0x0fu;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* p[0..n) as a JSON string, each invalid byte replaced by U+FFFD (as Go's encoder does). */
+static json_t *valid_string(const char *p, size_t n)
+{
+    struct buf b;
+    json_t *s;
+    size_t i = 0;
+    buf_init(&b, 4 * n + 1);
+    while (i < n) {
+        size_t k = utf8_seq((const unsigned char *)p + i, n - i);
+        if ((k ? buf_append(&b, p + i, k) : buf_append(&b, "\xef\xbf\xbd", 3)) != 0) {
+            buf_fini(&b);
+            return NULL;
+        }
+        i += k ? k : 1;
+    }
+    s = json_stringn(b.p ? b.p : "", b.n);
+    buf_fini(&b);
+    return s;
+}
+
+static json_t *lp_entry(const struct rproto_lp_tok *t)
+{
+    json_t *o = json_object(), *bytes;
+    if (!o || json_object_set_new(o, "token", valid_string(t->text, t->n)) != 0 ||
+        json_object_set_new(o, "logprob", json_real(t->logprob)) != 0)
+        goto fail;
+    if (t->n == 0)
+        return o;
+    if (!(bytes = json_array()) || json_object_set_new(o, "bytes", bytes) != 0)
+        goto fail;
+    for (size_t i = 0; i < t->n; i++)
+        if (json_array_append_new(bytes, json_integer((unsigned char)t->text[i])) != 0)
+            goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+json_t *rproto_logprob_build(const struct rproto_lp_tok *tok, const struct rproto_lp_tok *top,
+                             size_t n_top)
+{
+    json_t *e = lp_entry(tok), *arr;
+    if (!e || n_top == 0)
+        return e;
+    if (!(arr = json_array()) || json_object_set_new(e, "top_logprobs", arr) != 0)
+        goto fail;
+    for (size_t i = 0; i < n_top; i++)
+        if (json_array_append_new(arr, lp_entry(&top[i])) != 0)
+            goto fail;
+    return e;
+fail:
+    json_decref(e);
+    return NULL;
 }
 
 int rproto_load_parse(const json_t *msg, struct rproto_load *l, struct err_info *ei)

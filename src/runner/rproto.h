@@ -12,8 +12,12 @@
  *   embed       {rid, text}                                             -> embedding
  *   cancel      {rid}                         (the complete ends at once with reason "cancel")
  *   health      {rid}                                                   -> health
- * runner -> server: loaded, tokens, text, piece {rid, text, tokens}, done {rid, reason, stats,
- *   context}, embedding, health, error {rid?, msg}.
+ * runner -> server: loaded, tokens, text, piece {rid, text, tokens, logprobs?}, done {rid, reason,
+ *   stats, context}, embedding, health, error {rid?, msg}.
+ * A complete with logprobs:true gets, on each piece, the entries (rproto_logprob_build) of the
+ * generated tokens whose text that piece releases (tokens held back for a stop string or a
+ * partial UTF-8 sequence ride on the later piece that carries their text; tokens cut by a stop
+ * string are dropped with their text; an end-of-generation token has none).
  *
  * Frames larger than RPROTO_MAX_FRAME are refused (E_RANGE) before any allocation; a body that
  * is not a JSON object with a string "t" is E_PARSE.  Typed parsers below check every number
@@ -40,6 +44,7 @@
 #define RPROTO_MAX_PARALLEL 64          /* num_parallel */
 #define RPROTO_MAX_THREADS  1024        /* num_thread */
 #define RPROTO_HDR          4           /* bytes of the length prefix */
+#define RPROTO_MAX_TOP_LP   20          /* top_logprobs (Ollama's 0..20) */
 
 /* Sampling and stopping options of one completion (defaults: rproto_complete_defaults). */
 struct rproto_complete {
@@ -56,7 +61,16 @@ struct rproto_complete {
     float repeat_penalty, presence_penalty, frequency_penalty;
     const char *stop[RPROTO_MAX_STOP]; /* borrowed */
     size_t n_stop;
-    int special; /* 1: parse special tokens in the prompt text (templated prompts) */
+    int special;          /* 1: parse special tokens in the prompt text (templated prompts) */
+    int logprobs;         /* 1: pieces carry logprobs of their tokens */
+    int32_t top_logprobs; /* alternatives per token, 0..RPROTO_MAX_TOP_LP */
+};
+
+/* One token for rproto_logprob_build: its text (any bytes) and log-probability. */
+struct rproto_lp_tok {
+    const char *text;
+    size_t n;
+    double logprob;
 };
 
 /* Options of the load message. */
@@ -110,6 +124,14 @@ CORRAL_WARN_UNUSED int rproto_complete_parse(const json_t *msg, struct rproto_co
 void rproto_complete_fini(struct rproto_complete *c);
 /* Builds a complete message from c (caller owns the result); NULL on out of memory. */
 json_t *rproto_complete_build(const struct rproto_complete *c);
+
+/* One logprobs entry in Ollama's shape (Go field order):
+ * {"token", "logprob", "bytes"?, "top_logprobs"?:[{"token", "logprob", "bytes"?}]}.  "token" is
+ * the text with invalid UTF-8 replaced by U+FFFD (JSON strings must be valid), "bytes" the raw
+ * bytes (omitted when empty, as Go's omitempty does), "top_logprobs" omitted when n_top is 0.
+ * Caller owns the result; NULL on out of memory. */
+json_t *rproto_logprob_build(const struct rproto_lp_tok *tok, const struct rproto_lp_tok *top,
+                             size_t n_top);
 
 /* Parses a load message, checking every value against the caps above. */
 CORRAL_WARN_UNUSED int rproto_load_parse(const json_t *msg, struct rproto_load *l,
