@@ -8,6 +8,7 @@
 #ifndef CORRAL_RUNNER_RUNNER_H
 #define CORRAL_RUNNER_RUNNER_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -25,17 +26,30 @@ struct runner_proc {
 CORRAL_WARN_UNUSED int runner_spawn(const char *self_exe, int model_fd, struct runner_proc *out,
                                     struct err_info *ei);
 
+/* How a stopped runner ended (runner_proc_stop). */
+struct runner_exit {
+    int known;  /* 1 when status is valid */
+    int status; /* wait status (WIFEXITED, WTERMSIG ...) */
+    int killed; /* 1 when runner_proc_stop sent SIGKILL itself after the grace period */
+};
+
 /* Stops a runner: closes the socket (the runner exits at end of stream), waits up to
- * grace_ms for it, then SIGKILLs and reaps it.  Safe on a zeroed/stopped struct.  Returns the
- * wait status (or -1 when there was nothing to reap). */
-int runner_proc_stop(struct runner_proc *p, int grace_ms);
+ * grace_ms for it, then SIGKILLs and reaps it.  Safe on a zeroed/stopped struct.  ex (may be
+ * NULL) gets how it ended.  Returns the wait status (or -1 when it is not known). */
+int runner_proc_stop(struct runner_proc *p, int grace_ms, struct runner_exit *ex);
+
+/* Why a process ended, as one phrase from its wait status: "exit status 1", "killed by signal 9",
+ * "killed by signal 11 (core dumped)". */
+void runner_status_describe(int status, char *out, size_t cap);
 
 /* Backend hook: when set (by `corral serve` before any thread exists, once), runner_spawn asks
- * spawn instead of spawning itself, and runner_proc_stop asks wait to reap the pid (the
- * process is then not our child: the sandbox's monitor started it).  NULL restores the default. */
+ * spawn instead of spawning itself, and runner_proc_stop asks wait to stop the pid and learn how
+ * it ended (the process is then not our child: the sandbox's monitor started and reaps it).
+ * NULL restores the default. */
 struct runner_backend {
     int (*spawn)(void *user, int model_fd, struct runner_proc *out, struct err_info *ei);
-    int (*wait)(void *user, pid_t pid, int grace_ms); /* after the socket was closed */
+    /* after the socket was closed; fills ex (zeroed by the caller) */
+    int (*wait)(void *user, pid_t pid, int grace_ms, struct runner_exit *ex);
     void *user;
 };
 void runner_backend_set(const struct runner_backend *b);

@@ -927,7 +927,7 @@ static int runner_cmd(int argc, char **argv)
         LOG_ERR("runner stopped: %s", err_str(rc));
     runner_fini(&r);
     close(r.sock);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 || rc == E_IO ? 0 : 1; /* a closed connection is a normal stop */
 }
 
 CMD_REGISTER(runner, "runner", runner_cmd, NULL)

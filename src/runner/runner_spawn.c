@@ -94,9 +94,24 @@ out_sock:
     return rc;
 }
 
-int runner_proc_stop(struct runner_proc *p, int grace_ms)
+void runner_status_describe(int st, char *out, size_t cap)
 {
+    if (WIFEXITED(st))
+        snprintf(out, cap, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(out, cap, "killed by signal %d%s", WTERMSIG(st),
+                 WCOREDUMP(st) ? " (core dumped)" : "");
+    else
+        snprintf(out, cap, "status 0x%x", (unsigned)st);
+}
+
+int runner_proc_stop(struct runner_proc *p, int grace_ms, struct runner_exit *ex)
+{
+    struct runner_exit dummy;
     int status = -1;
+    if (!ex)
+        ex = &dummy;
+    memset(ex, 0, sizeof(*ex));
     if (p->sock >= 0) {
         shutdown(p->sock, SHUT_RDWR);
         close(p->sock);
@@ -105,22 +120,29 @@ int runner_proc_stop(struct runner_proc *p, int grace_ms)
     if (p->pid <= 0)
         return -1;
     if (backend.wait) {
-        status = backend.wait(backend.user, p->pid, grace_ms);
+        (void)backend.wait(backend.user, p->pid, grace_ms, ex);
         p->pid = 0;
-        return status;
+        return ex->known ? ex->status : -1;
     }
     for (int waited = 0;; waited += 10) {
         pid_t r = waitpid(p->pid, &status, WNOHANG);
-        if (r == p->pid || (r < 0 && errno != EINTR))
+        if (r == p->pid) {
+            ex->known = 1;
+            break;
+        }
+        if (r < 0 && errno != EINTR)
             break;
         if (waited >= grace_ms) {
             kill(p->pid, SIGKILL);
-            while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+            ex->killed = 1;
+            while ((r = waitpid(p->pid, &status, 0)) < 0 && errno == EINTR)
                 ;
+            ex->known = r == p->pid;
             break;
         }
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
+    ex->status = ex->known ? status : 0;
     p->pid = 0;
-    return status;
+    return ex->known ? status : -1;
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,14 +169,27 @@ static void inst_free(struct inst *in)
     mem_free(in);
 }
 
-/* Stops the runner and frees in; in must be detached and unreferenced.  Called without mu. */
+/* Stops the runner and frees in; in must be detached and unreferenced.  Called without mu.
+ * Logs how the runner ended: an error when it died on its own (a crash, a failed load). */
 static void inst_destroy(struct inst *in)
 {
+    struct runner_exit ex;
+    char why[64] = "exit status unknown";
+    pid_t pid = in->proc.pid;
+    int died = in->state == INST_DEAD; /* before our shutdown ends its reader; in is ours alone */
     if (in->proc.sock >= 0)
         shutdown(in->proc.sock, SHUT_RDWR);
     if (in->reader_started)
         pthread_join(in->reader, NULL);
-    runner_proc_stop(&in->proc, 2000);
+    runner_proc_stop(&in->proc, 2000, &ex);
+    if (ex.known)
+        runner_status_describe(ex.status, why, sizeof(why));
+    if (ex.known && !ex.killed && !(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 0))
+        died = 1;
+    if (pid > 0 && died)
+        LOG_ERR("runner pid=%d model=%s stopped: %s", (int)pid, in->name, why);
+    else if (ex.killed)
+        LOG_WARN("runner pid=%d model=%s did not exit in time: %s", (int)pid, in->name, why);
     LOG_INFO("unloaded model=%s", in->name);
     inst_free(in);
 }

@@ -125,28 +125,18 @@ static void close_fds(const int *fds, int nfds)
 
 /* ---- monitor side --------------------------------------------------------------------------- */
 
-/* Why a child ended, as one phrase ("exit status 1", "killed by signal 9"). */
-static void describe_status(int st, char *out, size_t cap)
-{
-    if (WIFEXITED(st))
-        snprintf(out, cap, "exit status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(out, cap, "killed by signal %d%s", WTERMSIG(st),
-                 WCOREDUMP(st) ? " (core dumped)" : "");
-    else
-        snprintf(out, cap, "status 0x%x", (unsigned)st);
-}
-
-/* Reaps every finished runner and says on stderr (the daemon's log) how each one ended; the
- * spawn line names its model blob, so the pid ties the two together. */
-static void reap_children(void)
+/* Reaps every finished runner, keeps its wait status for the server's `status` request and
+ * says on stderr (the daemon's log) how it ended; the spawn line names its model blob, so the
+ * pid ties the two together. */
+static void reap_children(struct srv_mon_exits *x)
 {
     pid_t pid;
     int st = 0;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         char why[64];
-        describe_status(st, why, sizeof(why));
+        runner_status_describe(st, why, sizeof(why));
         fprintf(stderr, "monitor: runner %d exited: %s\n", (int)pid, why);
+        srv_mon_exits_put(x, pid, st);
     }
 }
 
@@ -196,9 +186,10 @@ static void child_exec(int exe_fd, int model_fd, int sock_fd)
     _exit(127);
 }
 
-static void do_spawn(int sock, int exe_fd, int model_fd)
+static void do_spawn(int sock, int exe_fd, int model_fd, struct srv_mon_exits *x)
 {
-    struct srv_mon_reply r = {SRV_MON_MAGIC, 0, 0, 0};
+    struct srv_mon_reply r = {SRV_MON_MAGIC, 0, 0, 0, 0};
+    int32_t stale;
     int sv[2] = {-1, -1}, out[2] = {-1, -1};
     pid_t pid;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -220,6 +211,7 @@ static void do_spawn(int sock, int exe_fd, int model_fd)
     }
     r.pid = pid;
     r.nfds = 2;
+    (void)srv_mon_exits_take(x, pid, &stale); /* a reused pid: forget its old record */
     log_spawn(pid, model_fd);
 reply:
     if (msg_send(sock, &r, sizeof(r), out, r.status == 0 ? 2 : 0) != 0)
@@ -256,7 +248,7 @@ static int connect_host(const struct srv_mon_req *q, const struct srv_mon_policy
 
 static void do_connect(int sock, const struct srv_mon_req *q, const struct srv_mon_policy *p)
 {
-    struct srv_mon_reply r = {SRV_MON_MAGIC, 0, 0, 0};
+    struct srv_mon_reply r = {SRV_MON_MAGIC, 0, 0, 0, 0};
     int fd = -1;
     r.status = connect_host(q, p, &fd);
     r.nfds = r.status == 0 ? 1 : 0;
@@ -265,8 +257,19 @@ static void do_connect(int sock, const struct srv_mon_req *q, const struct srv_m
         close(fd);
 }
 
+/* How runner pid ended, from the record (reaping first: the server asks once its pidfd said
+ * the runner exited, so it is a zombie by now or already recorded). */
+static void do_status(int sock, const struct srv_mon_req *q, struct srv_mon_exits *x)
+{
+    struct srv_mon_reply r = {SRV_MON_MAGIC, 0, 0, 0, 0};
+    reap_children(x);
+    if (!srv_mon_exits_take(x, q->pid, &r.wstatus))
+        r.status = E_NOTFOUND;
+    (void)msg_send(sock, &r, sizeof(r), NULL, 0);
+}
+
 /* One request; 1 when the peer closed. */
-static int serve_one(int sock, int exe_fd, const struct srv_mon_policy *p)
+static int serve_one(int sock, int exe_fd, const struct srv_mon_policy *p, struct srv_mon_exits *x)
 {
     struct srv_mon_req q;
     unsigned char buf[sizeof(struct srv_mon_req) + 1];
@@ -276,13 +279,15 @@ static int serve_one(int sock, int exe_fd, const struct srv_mon_policy *p)
     if (msg_recv(sock, buf, sizeof(buf) - 1, &len, fds, &nfds) != 0 || (len == 0 && nfds == 0))
         return 1;
     if (srv_mon_req_parse(buf, len, nfds, &q, &ei) != 0) {
-        struct srv_mon_reply r = {SRV_MON_MAGIC, E_INVAL, 0, 0};
+        struct srv_mon_reply r = {SRV_MON_MAGIC, E_INVAL, 0, 0, 0};
         close_fds(fds, nfds);
         (void)msg_send(sock, &r, sizeof(r), NULL, 0);
         return 0;
     }
     if (q.op == SRV_MON_SPAWN)
-        do_spawn(sock, exe_fd, fds[0]);
+        do_spawn(sock, exe_fd, fds[0], x);
+    else if (q.op == SRV_MON_STATUS)
+        do_status(sock, &q, x);
     else
         do_connect(sock, &q, p);
     close_fds(fds, nfds);
@@ -291,16 +296,20 @@ static int serve_one(int sock, int exe_fd, const struct srv_mon_policy *p)
 
 void srv_monitor_loop(int sock, int exe_fd, const struct srv_mon_policy *p)
 {
+    struct srv_mon_exits *x = mem_calloc(1, sizeof(*x));
+    if (!x)
+        return;
     for (;;) {
         struct pollfd pfd = {sock, POLLIN, 0};
         int n = poll(&pfd, 1, MON_POLL_MS);
-        reap_children();
+        reap_children(x);
         if (n < 0 && errno != EINTR)
             break;
-        if (n > 0 && serve_one(sock, exe_fd, p))
+        if (n > 0 && serve_one(sock, exe_fd, p, x))
             break;
     }
-    reap_children();
+    reap_children(x);
+    mem_free(x);
 }
 
 /* The monitor's own sandbox (sbx_monitor_enter): Landlock (no writes, exec only the binary and
@@ -484,9 +493,34 @@ static int pidfd_wait(int pidfd, int ms)
     return n > 0;
 }
 
-int srv_monitor_wait(struct srv_monitor *m, pid_t pid, int grace_ms)
+int srv_monitor_status(struct srv_monitor *m, pid_t pid, int *wstatus)
 {
-    int pidfd = -1;
+    struct srv_mon_req q;
+    struct srv_mon_reply r;
+    int fds[SRV_MON_MAX_FDS], nfds = 0, rc;
+    memset(&q, 0, sizeof(q));
+    q.magic = SRV_MON_MAGIC;
+    q.op = SRV_MON_STATUS;
+    q.pid = (int32_t)pid;
+    pthread_mutex_lock(&m->mu);
+    rc = exchange(m, &q, -1, &r, fds, &nfds);
+    pthread_mutex_unlock(&m->mu);
+    if (rc != 0)
+        return rc;
+    close_fds(fds, nfds);
+    if (r.status != 0)
+        return r.status;
+    *wstatus = r.wstatus;
+    return 0;
+}
+
+int srv_monitor_wait(struct srv_monitor *m, pid_t pid, int grace_ms, struct runner_exit *ex)
+{
+    struct runner_exit dummy;
+    int pidfd = -1, st = 0;
+    if (!ex)
+        ex = &dummy;
+    memset(ex, 0, sizeof(*ex));
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < SRV_MON_MAX_RUNNERS; i++)
         if (m->runners[i].pidfd >= 0 && m->runners[i].pid == pid) {
@@ -500,9 +534,15 @@ int srv_monitor_wait(struct srv_monitor *m, pid_t pid, int grace_ms)
         return E_NOTFOUND;
     if (!pidfd_wait(pidfd, grace_ms)) {
         syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        ex->killed = 1;
         (void)pidfd_wait(pidfd, MON_KILL_WAIT);
     }
     close(pidfd);
+    /* exited (a zombie of the monitor, or reaped and recorded by it): ask how */
+    if (srv_monitor_status(m, pid, &st) == 0) {
+        ex->known = 1;
+        ex->status = st;
+    }
     return 0;
 }
 
@@ -517,9 +557,9 @@ static int backend_spawn(void *user, int model_fd, struct runner_proc *out, stru
     return rc;
 }
 
-static int backend_wait(void *user, pid_t pid, int grace_ms)
+static int backend_wait(void *user, pid_t pid, int grace_ms, struct runner_exit *ex)
 {
-    return srv_monitor_wait(user, pid, grace_ms);
+    return srv_monitor_wait(user, pid, grace_ms, ex);
 }
 
 void srv_monitor_attach_runners(struct srv_monitor *m)

@@ -1,17 +1,20 @@
 /*
  * srv_monitor.h - the monitor process of `corral serve` (DESIGN.md "Processes"): forked before
  * any thread exists, small and single-threaded, the only process of the daemon that may exec or
- * connect out.  It answers two requests from the server over a SOCK_SEQPACKET socketpair:
+ * connect out.  It answers three requests from the server over a SOCK_SEQPACKET socketpair:
  *   spawn    (model fd attached with SCM_RIGHTS) -> fork + fexecve(the binary's fd)
  *            `corral runner --model-fd M --sock-fd S`; the reply carries the runner's pid and,
  *            attached, the server's end of a fresh socketpair and a pidfd of the runner
  *   connect  (host, port) -> resolve, check every address against the policy, connect (the way
  *            reg_connect_fn requires); the reply carries the connected socket
- * Runners are the monitor's children: it reaps them (waitpid WNOHANG in its loop); the server
- * waits for and kills them through the pidfds (poll, pidfd_send_signal), which name the process
- * race-free.  The monitor logs each spawn (pid, model blob) and each reaped runner's end (exit
- * status or signal) on stderr.  The monitor exits when the server's end of the socketpair
- * closes.
+ *   status   (pid of a runner it spawned) -> how that runner ended (its wait status), once
+ * Runners are the monitor's children: it reaps them (waitpid WNOHANG in its loop) and keeps the
+ * last SRV_MON_MAX_EXITS wait statuses until the server asks for them; the server waits for and
+ * kills them through the pidfds (poll, pidfd_send_signal), which name the process race-free,
+ * then asks `status` (runner_proc_stop's struct runner_exit, logged by the scheduler with the
+ * model's name).  The monitor logs each spawn (pid, model blob) and each reaped runner's end
+ * (exit status or signal) on stderr.  The monitor exits when the server's end of the
+ * socketpair closes.
  *
  * Wire format: fixed-size structs (struct srv_mon_req / srv_mon_reply), one per datagram, parsed
  * by srv_mon_req_parse alone (fuzzed: tests/fuzz/fuzz_monitor.c).
@@ -36,6 +39,7 @@
 
 #include "common/err.h"
 #include "registry/reg.h"
+#include "runner/runner.h"
 #include "sandbox/sbx.h"
 
 #define SRV_MON_MAGIC       0x434d4f4eu /* "CMON" */
@@ -45,8 +49,9 @@
 #define SRV_MON_MAX_ADDRS   8  /* resolved addresses tried per connect */
 #define SRV_MON_CONNECT_MS  10000
 #define SRV_MON_MAX_RUNNERS 256 /* runners the server tracks at once */
+#define SRV_MON_MAX_EXITS   64  /* exit statuses the monitor keeps for the server to fetch */
 
-enum srv_mon_op { SRV_MON_SPAWN = 1, SRV_MON_CONNECT = 2 };
+enum srv_mon_op { SRV_MON_SPAWN = 1, SRV_MON_CONNECT = 2, SRV_MON_STATUS = 3 };
 
 struct srv_mon_req {
     uint32_t magic;
@@ -54,21 +59,38 @@ struct srv_mon_req {
     uint32_t port;     /* connect: 1..65535 */
     uint32_t host_len; /* connect: bytes of host, without the NUL */
     char host[SRV_MON_MAX_HOST + 1];
+    int32_t pid; /* status: the runner's pid (> 0) */
 };
 
 struct srv_mon_reply {
     uint32_t magic;
-    int32_t status; /* 0 or a negative E_* code */
-    int32_t pid;    /* spawn: the runner's pid */
-    uint32_t nfds;  /* descriptors attached */
+    int32_t status;  /* 0 or a negative E_* code (status: E_NOTFOUND when not known) */
+    int32_t pid;     /* spawn: the runner's pid */
+    uint32_t nfds;   /* descriptors attached */
+    int32_t wstatus; /* status: the runner's wait status */
 };
 
 /* Parses one datagram of n bytes that arrived with nfds descriptors into out.  Exactly
  * sizeof(struct srv_mon_req) bytes, the magic, a known op, spawn with exactly one fd, connect
- * with none, a host of host_len bytes from [A-Za-z0-9.-:] (IPv6 literals unbracketed) NUL
- * terminated, a port in 1..65535.  E_PARSE / E_INVAL with detail in ei. */
+ * and status with none, a host of host_len bytes from [A-Za-z0-9.-:] (IPv6 literals
+ * unbracketed) NUL terminated, a port in 1..65535 (connect), a pid > 0 (status).
+ * E_PARSE / E_INVAL with detail in ei. */
 CORRAL_WARN_UNUSED int srv_mon_req_parse(const void *buf, size_t n, int nfds,
                                          struct srv_mon_req *out, struct err_info *ei);
+
+/* The monitor's record of reaped runners not yet asked about (when full, a new record
+ * overwrites one in turn).  Pure bookkeeping, unit-tested alone. */
+struct srv_mon_exits {
+    struct {
+        int32_t pid; /* 0 = free */
+        int32_t wstatus;
+    } e[SRV_MON_MAX_EXITS];
+    size_t next; /* slot the next record overwrites when none is free */
+};
+/* Records that pid ended with wstatus (replacing an older record of the same pid). */
+void srv_mon_exits_put(struct srv_mon_exits *x, int32_t pid, int32_t wstatus);
+/* Takes (and forgets) the record of pid: 1 with *wstatus set, 0 when there is none. */
+int srv_mon_exits_take(struct srv_mon_exits *x, int32_t pid, int32_t *wstatus);
 
 enum srv_mon_addr_class {
     SRV_MON_ADDR_PUBLIC = 0,
@@ -117,8 +139,12 @@ CORRAL_WARN_UNUSED int srv_monitor_spawn(struct srv_monitor *m, int model_fd, in
 /* reg_connect_fn over the monitor: ctx is the struct srv_monitor. */
 int srv_monitor_connect(void *ctx, const char *host, int port, int *fd_out);
 /* Waits up to grace_ms for runner pid to exit, then SIGKILLs it (through its pidfd) and waits
- * for it; forgets the pidfd.  0, or E_NOTFOUND for a pid the monitor did not spawn. */
-int srv_monitor_wait(struct srv_monitor *m, pid_t pid, int grace_ms);
+ * for it; forgets the pidfd; asks the monitor how it ended (ex, may be NULL: known, status,
+ * killed).  0, or E_NOTFOUND for a pid the monitor did not spawn. */
+int srv_monitor_wait(struct srv_monitor *m, pid_t pid, int grace_ms, struct runner_exit *ex);
+/* How runner pid ended, once it has exited: 0 with *wstatus, or E_NOTFOUND (not reaped yet, or
+ * already asked), E_IO (monitor gone). */
+int srv_monitor_status(struct srv_monitor *m, pid_t pid, int *wstatus);
 
 /* The monitor's request loop on sock (exported for tests): serves until the peer closes.
  * exe_fd: the binary to fexecve for spawn. */

@@ -1,6 +1,7 @@
 /*
  * srv_monitor_proto.c - the monitor's request parser and its address policy (srv_monitor.h).
- * Pure functions over bytes and addresses: no I/O, so they are unit-tested and fuzzed alone.
+ * Pure functions over bytes and addresses (and the record of reaped runners): no I/O, so they
+ * are unit-tested and fuzzed alone.
  */
 #include "server/srv_monitor.h"
 
@@ -28,6 +29,13 @@ int srv_mon_req_parse(const void *buf, size_t n, int nfds, struct srv_mon_req *o
             return err_set(ei, E_INVAL, "monitor spawn: %d descriptors, want 1", nfds);
         return 0;
     }
+    if (out->op == SRV_MON_STATUS) {
+        if (nfds != 0)
+            return err_set(ei, E_INVAL, "monitor status: unexpected descriptors");
+        if (out->pid <= 0)
+            return err_set(ei, E_INVAL, "monitor status: pid %d", (int)out->pid);
+        return 0;
+    }
     if (out->op != SRV_MON_CONNECT)
         return err_set(ei, E_INVAL, "monitor request: unknown op %u", out->op);
     if (nfds != 0)
@@ -39,6 +47,33 @@ int srv_mon_req_parse(const void *buf, size_t n, int nfds, struct srv_mon_req *o
     for (uint32_t i = 0; i < out->host_len; i++)
         if (!host_char_ok(out->host[i]))
             return err_set(ei, E_INVAL, "monitor connect: bad character in host");
+    return 0;
+}
+
+void srv_mon_exits_put(struct srv_mon_exits *x, int32_t pid, int32_t wstatus)
+{
+    size_t slot = SRV_MON_MAX_EXITS;
+    if (pid <= 0)
+        return;
+    for (size_t i = 0; i < SRV_MON_MAX_EXITS; i++)
+        if (x->e[i].pid == pid || (x->e[i].pid == 0 && slot == SRV_MON_MAX_EXITS))
+            slot = i;
+    if (slot == SRV_MON_MAX_EXITS) { /* full: overwrite the oldest */
+        slot = x->next;
+        x->next = (x->next + 1) % SRV_MON_MAX_EXITS;
+    }
+    x->e[slot].pid = pid;
+    x->e[slot].wstatus = wstatus;
+}
+
+int srv_mon_exits_take(struct srv_mon_exits *x, int32_t pid, int32_t *wstatus)
+{
+    for (size_t i = 0; pid > 0 && i < SRV_MON_MAX_EXITS; i++)
+        if (x->e[i].pid == pid) {
+            *wstatus = x->e[i].wstatus;
+            x->e[i].pid = 0;
+            return 1;
+        }
     return 0;
 }
 

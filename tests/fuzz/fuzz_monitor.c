@@ -2,7 +2,8 @@
  * fuzz_monitor.c - libFuzzer target for the sandbox monitor's request parser: the first byte
  * is the descriptor count the datagram came with, the rest the datagram.  An accepted connect
  * request must carry a NUL-terminated host of host_len bytes from the allowed set and a port in
- * 1..65535; an accepted spawn exactly one descriptor.  Also classifies the bytes as an address.
+ * 1..65535; an accepted spawn exactly one descriptor; an accepted status a pid > 0 and no
+ * descriptor.  Also classifies the bytes as an address.
  */
 #include <netinet/in.h>
 #include <stddef.h>
@@ -33,7 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (srv_mon_req_parse(data + 1, size - 1, nfds, &q, &ei) == 0) {
         if (q.op == SRV_MON_CONNECT)
             check_connect(&q);
-        else if (q.op != SRV_MON_SPAWN || nfds != 1)
+        else if (q.op == SRV_MON_STATUS) {
+            if (q.pid <= 0 || nfds != 0)
+                __builtin_trap();
+        } else if (q.op != SRV_MON_SPAWN || nfds != 1)
             __builtin_trap();
     }
     if (size >= 1 + 16) {

@@ -1,7 +1,8 @@
 /*
  * test_monitor.c - the sandbox monitor: its request parser (sizes, magic, ops, descriptor
  * counts, host bytes, ports), its address policy (loopback, private, link-local, metadata and
- * reserved refused unless the host is listed; public allowed; off allows all), and a live
+ * reserved refused unless the host is listed; public allowed; off allows all), the record of
+ * reaped runners' exit statuses, and a live
  * monitor answering connect requests to a loopback listener: refused by default, connected when
  * CORRAL_ALLOW_HOSTS lists the host (the control that shows the refusal is the policy's).
  */
@@ -40,6 +41,50 @@ TEST(monitor_parse_valid)
     q.magic = SRV_MON_MAGIC;
     q.op = SRV_MON_SPAWN;
     ASSERT_EQ_INT(srv_mon_req_parse(&q, sizeof(q), 1, &out, &ei), 0);
+}
+
+TEST(monitor_parse_status)
+{
+    struct srv_mon_req q, out;
+    struct err_info ei = {0};
+    memset(&q, 0, sizeof(q));
+    q.magic = SRV_MON_MAGIC;
+    q.op = SRV_MON_STATUS;
+    q.pid = 4242;
+    ASSERT_EQ_INT(srv_mon_req_parse(&q, sizeof(q), 0, &out, &ei), 0);
+    ASSERT_EQ_INT(out.pid, 4242);
+    ASSERT_EQ_INT(srv_mon_req_parse(&q, sizeof(q), 1, &out, &ei), E_INVAL); /* an fd */
+    q.pid = 0;
+    ASSERT_EQ_INT(srv_mon_req_parse(&q, sizeof(q), 0, &out, &ei), E_INVAL);
+    q.pid = -5;
+    ASSERT_EQ_INT(srv_mon_req_parse(&q, sizeof(q), 0, &out, &ei), E_INVAL);
+}
+
+/* The record of reaped runners: taken once, a pid's newer record replaces its older one, a full
+ * record overwrites in turn and never loses the newest. */
+TEST(monitor_exits_record)
+{
+    struct srv_mon_exits *x = calloc(1, sizeof(*x));
+    int32_t st = -1;
+    ASSERT(x != NULL);
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 10, &st), 0);
+    srv_mon_exits_put(x, 10, 9);
+    srv_mon_exits_put(x, 11, 256);
+    srv_mon_exits_put(x, 0, 1); /* ignored */
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 0, &st), 0);
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 11, &st), 1);
+    ASSERT_EQ_INT(st, 256);
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 11, &st), 0); /* once */
+    srv_mon_exits_put(x, 10, 15);                     /* same pid again: replaced */
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 10, &st), 1);
+    ASSERT_EQ_INT(st, 15);
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 10, &st), 0);
+    for (int32_t pid = 100; pid < 100 + 3 * SRV_MON_MAX_EXITS; pid++)
+        srv_mon_exits_put(x, pid, pid);
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 100 + 3 * SRV_MON_MAX_EXITS - 1, &st), 1);
+    ASSERT_EQ_INT(st, 100 + 3 * SRV_MON_MAX_EXITS - 1);
+    ASSERT_EQ_INT(srv_mon_exits_take(x, 100, &st), 0); /* overwritten */
+    free(x);
 }
 
 TEST(monitor_parse_rejects)
@@ -181,7 +226,11 @@ TEST(monitor_live_connect_policy)
     ASSERT(srv_monitor_pid(m) > 0);
     ASSERT_EQ_INT(srv_monitor_connect(m, "127.0.0.1", port, &fd), E_PERM);
     ASSERT_EQ_INT(srv_monitor_connect(m, "bad host", port, &fd), E_INVAL);
-    ASSERT_EQ_INT(srv_monitor_wait(m, 12345, 10), E_NOTFOUND);
+    ASSERT_EQ_INT(srv_monitor_wait(m, 12345, 10, NULL), E_NOTFOUND);
+    {
+        int st = 0;
+        ASSERT_EQ_INT(srv_monitor_status(m, 12345, &st), E_NOTFOUND);
+    }
     srv_monitor_close(m);
     /* control: the same connect with the host allowed explicitly succeeds */
     setenv("CORRAL_ALLOW_HOSTS", "127.0.0.1", 1);
