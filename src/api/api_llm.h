@@ -35,6 +35,7 @@ struct api_llm_model {
     int32_t num_ctx;       /* runner options; 0 = defaults */
     int32_t num_batch;
     int32_t num_thread;
+    int32_t use_mmap; /* -1 unset (= copy the weights), 0, 1 */
 };
 
 struct api_llm {

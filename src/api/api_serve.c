@@ -219,6 +219,10 @@ int api_serve_req_init(const struct api_req *req, struct api_serve_model *m, con
         r->spec.num_ctx = 4;
     r->spec.num_batch = opt_int(r->options, "num_batch");
     r->spec.num_thread = opt_int(r->options, "num_thread");
+    {
+        json_t *mm = json_object_get(r->options, "use_mmap");
+        r->spec.use_mmap = json_is_boolean(mm) ? json_is_true(mm) : -1;
+    }
     return 0;
 fail:
     json_decref(r->options);

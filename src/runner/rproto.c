@@ -483,6 +483,13 @@ int rproto_load_parse(const json_t *msg, struct rproto_load *l, struct err_info 
     l->num_parallel = 1;
     l->num_batch = 512;
     l->num_thread = 0;
+    l->use_mmap = 0;
+    {
+        json_t *v = json_object_get(msg, "use_mmap");
+        if (v && !json_is_null(v) && !json_is_boolean(v))
+            return err_set(ei, E_PARSE, "use_mmap must be a boolean");
+        l->use_mmap = json_is_true(v);
+    }
     if ((rc = get_i32(msg, "num_ctx", 4, RPROTO_MAX_CTX, &l->num_ctx, ei)) ||
         (rc = get_i32(msg, "num_parallel", 1, RPROTO_MAX_PARALLEL, &l->num_parallel, ei)) ||
         (rc = get_i32(msg, "num_batch", 1, RPROTO_MAX_CTX, &l->num_batch, ei)) ||

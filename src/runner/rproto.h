@@ -5,7 +5,7 @@
  * messages, an integer "rid" (request id chosen by the server).
  *
  * Messages, server -> runner:
- *   load        {num_ctx, num_parallel, num_batch, num_thread}          -> loaded | error
+ *   load        {num_ctx, num_parallel, num_batch, num_thread, use_mmap} -> loaded | error
  *   tokenize    {rid, text, special}                                    -> tokens
  *   detokenize  {rid, tokens}                                           -> text
  *   complete    {rid, prompt, context?, sampling and stop options}      -> piece* then done
@@ -79,6 +79,7 @@ struct rproto_load {
     int32_t num_parallel; /* sequences decoded together */
     int32_t num_batch;
     int32_t num_thread; /* 0 = automatic */
+    int use_mmap;       /* 1: compute from the file mapping; 0 (default): copy the weights */
 };
 
 /* Incremental frame reader over a stream; buffers at most one frame plus what follows it. */

@@ -772,8 +772,10 @@ static int load_model(struct runner *r, int model_fd, const json_t *msg, struct 
         return rc;
     eng_model_params_default(&mp);
     mp.log = eng_log;
+    mp.use_mmap = r->lo.use_mmap;
     if ((rc = eng_model_load_fd(model_fd, &mp, &r->model, ei)) != 0)
         return rc;
+    LOG_INFO("weights %s", mp.use_mmap ? "mmapped (use_mmap)" : "copied to huge pages");
     r->pool = model_pooling(model_fd);
     r->info = eng_model_get_info(r->model);
     r->n_ctx = r->lo.num_ctx;

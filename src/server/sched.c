@@ -61,6 +61,7 @@ struct inst {
     char *key, *name, *digest;
     json_t *details;
     int32_t num_ctx, num_batch, num_thread; /* requested runner options (reload when changed) */
+    int use_mmap;                           /* 0/1, likewise */
     int32_t n_ctx;                          /* effective, from the runner */
     int64_t size;                           /* bytes, from the runner */
     enum inst_state state;
@@ -342,9 +343,9 @@ static int inst_load(struct sched *s, struct inst *in, struct err_info *ei)
     close(fd);
     if (rc != 0)
         return rc;
-    msg =
-        json_pack("{s:s, s:i, s:i, s:i, s:i}", "t", "load", "num_ctx", in->num_ctx, "num_parallel",
-                  s->cfg.num_parallel, "num_batch", in->num_batch, "num_thread", in->num_thread);
+    msg = json_pack("{s:s, s:i, s:i, s:i, s:i, s:b}", "t", "load", "num_ctx", in->num_ctx,
+                    "num_parallel", s->cfg.num_parallel, "num_batch", in->num_batch, "num_thread",
+                    in->num_thread, "use_mmap", in->use_mmap);
     rc = msg ? send_frame(in, msg) : E_NOMEM;
     json_decref(msg);
     if (rc == 0)
@@ -377,6 +378,7 @@ static struct inst *inst_new(struct sched *s, const struct sched_model *m)
     in->num_ctx = m->num_ctx > 0 ? m->num_ctx : s->cfg.num_ctx;
     in->num_batch = m->num_batch > 0 ? m->num_batch : 512;
     in->num_thread = m->num_thread;
+    in->use_mmap = m->use_mmap == 1;
     in->keep_alive_ns = s->cfg.keep_alive_ns;
     in->state = INST_LOADING;
     if (!in->key || !in->name || !in->digest || !in->details) {
@@ -398,7 +400,8 @@ static int needs_reload(const struct sched *s, const struct inst *in, const stru
 {
     int32_t ctx = m->num_ctx > 0 ? m->num_ctx : s->cfg.num_ctx;
     int32_t batch = m->num_batch > 0 ? m->num_batch : 512;
-    return ctx != in->num_ctx || batch != in->num_batch || m->num_thread != in->num_thread;
+    return ctx != in->num_ctx || batch != in->num_batch || m->num_thread != in->num_thread ||
+           (m->use_mmap == 1) != in->use_mmap;
 }
 
 /* ---- acquire / release ---------------------------------------------------------------------- */
@@ -463,7 +466,8 @@ static int load_locked(struct sched *s, const struct sched_model *m, struct inst
     in->next = s->list;
     s->list = in;
     pthread_mutex_unlock(&s->mu);
-    LOG_INFO("loading model=%s num_ctx=%d parallel=%d", in->name, in->num_ctx, s->cfg.num_parallel);
+    LOG_INFO("loading model=%s num_ctx=%d parallel=%d use_mmap=%s", in->name, in->num_ctx,
+             s->cfg.num_parallel, in->use_mmap ? "true" : "false");
     rc = inst_load(s, in, ei);
     pthread_mutex_lock(&s->mu);
     in->refs--;

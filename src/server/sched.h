@@ -65,6 +65,8 @@ struct sched_model {
     int32_t num_ctx;       /* 0 = config default */
     int32_t num_batch;     /* 0 = 512 */
     int32_t num_thread;    /* 0 = automatic */
+    int32_t use_mmap;      /* 1: runner computes from the file mapping; 0 or -1 (unset): it
+                              copies the weights to huge pages (the default) */
 };
 
 struct sched;

@@ -21,8 +21,8 @@ static int e_acquire(void *ctx, const struct api_llm_model *m, int64_t keep_aliv
                      const atomic_int *cancelled, void **lease, uint64_t *load_ns,
                      struct err_info *ei)
 {
-    struct sched_model sm = {m->key,     m->name,      m->digest,    m->details,
-                             m->num_ctx, m->num_batch, m->num_thread};
+    struct sched_model sm = {m->key,     m->name,      m->digest,     m->details,
+                             m->num_ctx, m->num_batch, m->num_thread, m->use_mmap};
     struct sched_lease *l = NULL;
     int rc = sched_acquire(ctx, &sm, keep_alive_ns, cancelled, &l, load_ns, ei);
     if (rc == 0)

@@ -148,8 +148,20 @@ TEST(rproto_load_parse_caps)
     ASSERT_EQ_INT(l.num_ctx, 512);
     ASSERT_EQ_INT(l.num_parallel, 2);
     ASSERT_EQ_INT(l.num_batch, 512);
+    ASSERT_EQ_INT(l.use_mmap, 0); /* default: the weights are copied */
     json_decref(m);
     m = json_pack("{s:s, s:i}", "t", "load", "num_parallel", 100000);
     ASSERT_EQ_INT(rproto_load_parse(m, &l, NULL), E_RANGE);
+    json_decref(m);
+    m = json_pack("{s:s, s:b}", "t", "load", "use_mmap", 1);
+    ASSERT_OK(rproto_load_parse(m, &l, NULL));
+    ASSERT_EQ_INT(l.use_mmap, 1);
+    json_decref(m);
+    m = json_pack("{s:s, s:b}", "t", "load", "use_mmap", 0);
+    ASSERT_OK(rproto_load_parse(m, &l, NULL));
+    ASSERT_EQ_INT(l.use_mmap, 0);
+    json_decref(m);
+    m = json_pack("{s:s, s:s}", "t", "load", "use_mmap", "yes");
+    ASSERT_EQ_INT(rproto_load_parse(m, &l, NULL), E_PARSE);
     json_decref(m);
 }

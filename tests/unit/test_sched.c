@@ -20,6 +20,7 @@ struct fake {
     int crash_after; /* pieces before the fake closes its socket mid-request (0 never) */
     int piece_ms;    /* delay per piece */
     atomic_int cancels;
+    atomic_int use_mmap; /* of the last load message: -1 absent, 0, 1 */
 };
 
 struct fake_conn {
@@ -77,6 +78,10 @@ static void *fake_main(void *arg)
         const char *t = rproto_type(m);
         uint64_t rid = rproto_rid(m);
         int stop = 0;
+        if (strcmp(t, "load") == 0) {
+            json_t *mm = json_object_get(m, "use_mmap");
+            atomic_store(&c->f->use_mmap, json_is_boolean(mm) ? json_is_true(mm) : -1);
+        }
         if (strcmp(t, "load") == 0)
             reply(c->fd, json_pack("{s:s,s:O,s:i}", "t", "loaded", "n_ctx",
                                    json_object_get(m, "num_ctx"), "size", 1000));
@@ -299,6 +304,28 @@ TEST(sched_cancel_stops_request)
     } while (1);
     ASSERT_EQ_INT(atomic_load(&f.cancels), 1);
     sched_release(l, SCHED_KEEP_UNSET);
+    sched_free(s);
+}
+
+/* use_mmap is a load-time option: the runner gets it in `load`, unset means copy (false), and
+ * an instance is reloaded only when the effective value changes. */
+TEST(sched_use_mmap_reloads)
+{
+    struct fake f = {0};
+    struct sched *s = mk(&f, 1, 8, 3);
+    struct sched_model m = model("/dev/null");
+    struct sched_lease *l = NULL;
+    static const struct {
+        int32_t req;
+        int spawns, sent;
+    } steps[] = {{-1, 1, 0}, {0, 1, 0}, {1, 2, 1}, {1, 2, 1}, {-1, 3, 0}, {0, 3, 0}};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        m.use_mmap = steps[i].req;
+        ASSERT_OK(sched_acquire(s, &m, SCHED_KEEP_UNSET, NULL, &l, NULL, NULL));
+        ASSERT_EQ_INT(atomic_load(&f.spawns), steps[i].spawns);
+        ASSERT_EQ_INT(atomic_load(&f.use_mmap), steps[i].sent);
+        sched_release(l, SCHED_KEEP_UNSET);
+    }
     sched_free(s);
 }
 
