@@ -31,6 +31,7 @@ struct chat {
     struct buf text;        /* whole answer when not streaming */
     struct buf think;       /* whole thinking when not streaming */
     uint64_t t0, load_ns;
+    struct api_serve_lp lp;
 };
 
 /* ---- tool calls ------------------------------------------------------------------------- */
@@ -138,7 +139,7 @@ static json_t *parse_calls(const json_t *tools, const char *p, size_t n)
 
 /* ---- response lines --------------------------------------------------------------------- */
 
-static json_t *chat_line(const struct chat *c, const char *p, size_t n, json_t *calls, int done)
+static json_t *chat_line(struct chat *c, const char *p, size_t n, json_t *calls, int done)
 {
     json_t *o = api_serve_head(c->r->model), *msg;
     if (!o)
@@ -150,6 +151,8 @@ static json_t *chat_line(const struct chat *c, const char *p, size_t n, json_t *
         json_object_set_new(msg, "tool_calls", calls);
     json_object_set_new(o, "message", msg);
     json_object_set_new(o, "done", json_boolean(done));
+    if (!done)
+        api_serve_lp_attach(&c->lp, o, 0);
     return o;
 }
 
@@ -192,6 +195,15 @@ static int chat_piece(void *user, const char *p, size_t n)
     return c->mode == 0 ? decide(c) : 0;
 }
 
+/* A streamed line without text: carries logprobs whose text is held back (tool-call parsing). */
+static int chat_bare(void *user)
+{
+    struct chat *c = user;
+    if (!c->resp->stream)
+        return 0;
+    return api_stream_line(c->resp, chat_line(c, "", 0, NULL, 0));
+}
+
 static int chat_thinking(void *user, const char *p, size_t n)
 {
     struct chat *c = user;
@@ -232,6 +244,7 @@ static int chat_done(void *user, const json_t *done)
     if (!o)
         return E_NOMEM;
     json_object_set_new(o, "done_reason", json_string(reason ? reason : "stop"));
+    api_serve_lp_attach(&c->lp, o, 1); /* Go field order: logprobs before the metrics */
     api_serve_metrics(o, api_serve_now_ns() - c->t0, c->load_ns, done);
     return api_stream_line(c->resp, o);
 }
@@ -362,12 +375,12 @@ static int fit_prompt(struct api_llm *llm, void *lease, const struct api_serve_m
 /* ---- handler ---------------------------------------------------------------------------- */
 
 static int chat_run(const struct api_req *req, struct api_resp *resp, struct api_serve_model *m,
-                    struct api_serve_req *r, const json_t *tools)
+                    struct api_serve_req *r, const json_t *tools, const struct api_serve_lp *lp)
 {
     struct api_llm *llm = api_serve_llm(req->env);
     struct err_info ei = {0};
     struct chat c;
-    struct api_serve_sink sink = {&c, chat_piece, chat_done, chat_thinking};
+    struct api_serve_sink sink = {&c, chat_piece, chat_done, chat_thinking, &c.lp, chat_bare};
     struct buf prompt;
     json_t *msgs = assemble(m, json_object_get(req->json, "messages")), *body = NULL;
     void *lease = NULL;
@@ -377,6 +390,8 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
     c.r = r;
     c.tools = tools;
     c.t0 = api_serve_now_ns();
+    c.lp = *lp;
+    c.lp.stream = resp->stream;
     if (tools && json_array_size(tools) > 0)
         tool_tag(m->tmpl, c.tag, sizeof(c.tag));
     buf_init(&prompt, TMPL_MAX_OUTPUT);
@@ -397,6 +412,8 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
     rc = fit_prompt(llm, lease, m, r, msgs, tools, truncate, &prompt, &ei);
     if (rc == 0) {
         body = api_serve_complete_body(buf_str(&prompt), NULL, r->options);
+        if (body)
+            api_serve_lp_body(&c.lp, body);
         rc = body ? api_serve_run(req, llm, lease, body, &sink,
                                   api_serve_think_mode(r, m, buf_str(&prompt)), &ei)
                   : E_NOMEM;
@@ -416,6 +433,7 @@ out:
     buf_fini(&c.held);
     buf_fini(&c.text);
     buf_fini(&c.think);
+    api_serve_lp_fini(&c.lp);
     return rc;
 }
 
@@ -447,10 +465,12 @@ static int h_chat(struct api_req *req, struct api_resp *resp)
     struct err_info ei = {0};
     struct api_serve_model m;
     struct api_serve_req r;
+    struct api_serve_lp lp;
     const char *name = NULL;
     json_t *msgs = json_object_get(req->json, "messages");
     int rc;
-    if ((rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
+    if ((rc = api_serve_lp_parse(req->json, "ChatRequest", &lp, &ei)) != 0 ||
+        (rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
         (rc = api_stream_setup(req, resp, &ei)) != 0)
         return api_resp_error(resp, 400, "%s", ei.msg);
     if (msgs && !json_is_null(msgs) && !json_is_array(msgs))
@@ -465,7 +485,7 @@ static int h_chat(struct api_req *req, struct api_resp *resp)
     if (json_array_size(msgs) == 0)
         rc = api_serve_load_only(req, resp, &r, 1);
     else
-        rc = chat_run(req, resp, &m, &r, json_object_get(req->json, "tools"));
+        rc = chat_run(req, resp, &m, &r, json_object_get(req->json, "tools"), &lp);
     api_serve_req_fini(&r);
     api_serve_model_fini(&m);
     return rc;

@@ -22,6 +22,7 @@ struct gen {
     struct buf think; /* whole thinking when not streaming */
     uint64_t t0, load_ns;
     int raw;
+    struct api_serve_lp lp;
 };
 
 static int gen_piece(void *user, const char *p, size_t n)
@@ -34,6 +35,20 @@ static int gen_piece(void *user, const char *p, size_t n)
         return E_NOMEM;
     json_object_set_new(o, "response", json_stringn(p, n));
     json_object_set_new(o, "done", json_false());
+    api_serve_lp_attach(&g->lp, o, 0);
+    return api_stream_line(g->resp, o);
+}
+
+/* A streamed line without text: carries logprobs whose text is held back. */
+static int gen_bare(void *user)
+{
+    struct gen *g = user;
+    json_t *o;
+    if (!g->resp->stream || !(o = api_serve_head(g->r->model)))
+        return g->resp->stream ? E_NOMEM : 0;
+    json_object_set_new(o, "response", json_string(""));
+    json_object_set_new(o, "done", json_false());
+    api_serve_lp_attach(&g->lp, o, 0);
     return api_stream_line(g->resp, o);
 }
 
@@ -48,6 +63,7 @@ static int gen_thinking(void *user, const char *p, size_t n)
     json_object_set_new(o, "response", json_string(""));
     json_object_set_new(o, "thinking", json_stringn(p, n));
     json_object_set_new(o, "done", json_false());
+    api_serve_lp_attach(&g->lp, o, 0);
     return api_stream_line(g->resp, o);
 }
 
@@ -68,6 +84,7 @@ static int gen_done(void *user, const json_t *done)
     if (!g->raw && json_is_array(json_object_get(done, "context")))
         json_object_set(o, "context", json_object_get(done, "context"));
     api_serve_metrics(o, api_serve_now_ns() - g->t0, g->load_ns, done);
+    api_serve_lp_attach(&g->lp, o, 1); /* Go field order: logprobs last */
     return api_stream_line(g->resp, o);
 }
 
@@ -181,12 +198,12 @@ static int gen_capabilities(const json_t *body, const struct api_serve_model *m,
 
 /* Acquires a slot, renders, runs; answers resp. */
 static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_serve_model *m,
-                   struct api_serve_req *r, int raw)
+                   struct api_serve_req *r, int raw, const struct api_serve_lp *lp)
 {
     struct api_llm *llm = api_serve_llm(req->env);
     struct err_info ei = {0};
-    struct gen g = {resp, r, {0}, {0}, api_serve_now_ns(), 0, raw};
-    struct api_serve_sink sink = {&g, gen_piece, gen_done, gen_thinking};
+    struct gen g = {resp, r, {0}, {0}, api_serve_now_ns(), 0, raw, *lp};
+    struct api_serve_sink sink = {&g, gen_piece, gen_done, gen_thinking, &g.lp, gen_bare};
     struct buf prompt;
     json_t *body = NULL;
     void *lease = NULL;
@@ -214,6 +231,9 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
     }
     body = api_serve_complete_body(buf_str(&prompt), json_object_get(req->json, "context"),
                                    r->options);
+    g.lp.stream = resp->stream;
+    if (body)
+        api_serve_lp_body(&g.lp, body);
     rc = body ? api_serve_run(req, llm, lease, body, &sink,
                               raw ? API_THINK_OFF : api_serve_think_mode(r, m, buf_str(&prompt)),
                               &ei)
@@ -231,6 +251,7 @@ out:
     buf_fini(&prompt);
     buf_fini(&g.text);
     buf_fini(&g.think);
+    api_serve_lp_fini(&g.lp);
     return rc;
 }
 
@@ -239,9 +260,11 @@ static int h_generate(struct api_req *req, struct api_resp *resp)
     struct err_info ei = {0};
     struct api_serve_model m;
     struct api_serve_req r;
+    struct api_serve_lp lp;
     const char *name = NULL, *prompt = NULL, *suffix = NULL;
     int rc, raw = 0;
-    if ((rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
+    if ((rc = api_serve_lp_parse(req->json, "GenerateRequest", &lp, &ei)) != 0 ||
+        (rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
         (rc = gen_check_body(req->json, &raw, &ei)) != 0 ||
         (rc = api_stream_setup(req, resp, &ei)) != 0)
         return api_resp_error(resp, 400, "%s", ei.msg);
@@ -258,7 +281,7 @@ static int h_generate(struct api_req *req, struct api_resp *resp)
         json_array_size(json_object_get(req->json, "images")) == 0)
         rc = api_serve_load_only(req, resp, &r, 0);
     else
-        rc = gen_run(req, resp, &m, &r, raw);
+        rc = gen_run(req, resp, &m, &r, raw, &lp);
     api_serve_req_fini(&r);
     api_serve_model_fini(&m);
     return rc;

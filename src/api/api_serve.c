@@ -6,6 +6,7 @@
  */
 #include "api/api_serve.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -455,8 +456,12 @@ static int run_loop(const struct api_req *req, struct api_llm *llm, void *lease,
         t = t ? t : "";
         if (!strcmp(t, "piece")) {
             json_t *tx = json_object_get(ev, "text");
-            if (json_string_length(tx) > 0)
+            if (sp->sink->lp && api_serve_lp_add(sp->sink->lp, json_object_get(ev, "logprobs")))
+                rc = err_set(ei, E_IO, "model runner sent invalid logprobs");
+            if (rc == 0 && json_string_length(tx) > 0)
                 rc = split_push(sp, json_string_value(tx), json_string_length(tx));
+            if (rc == 0 && sp->sink->lp && sp->sink->lp->pending && sp->sink->bare)
+                rc = sp->sink->bare(sp->sink->user);
         } else if (!strcmp(t, "done")) {
             rc = split_step(sp, 1);
             if (rc == 0)
@@ -489,6 +494,130 @@ int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease, c
     rc = run_loop(req, llm, lease, &sp, ei);
     buf_fini(&sp.hold);
     return rc;
+}
+
+/* ---- logprobs ----------------------------------------------------------------------------- */
+
+static int lp_type_err(const json_t *v, const char *strct, const char *key, const char *gotype,
+                       struct err_info *ei)
+{
+    if (json_is_number(v))
+        return err_set(ei, E_INVAL,
+                       "json: cannot unmarshal number %g into Go struct field %s.%s of type %s",
+                       json_number_value(v), strct, key, gotype);
+    return err_set(ei, E_INVAL, "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
+                   json_type_name(v), strct, key, gotype);
+}
+
+int api_serve_lp_parse(const json_t *body, const char *strct, struct api_serve_lp *lp,
+                       struct err_info *ei)
+{
+    const json_t *on = json_object_get(body, "logprobs"),
+                 *top = json_object_get(body, "top_logprobs");
+    memset(lp, 0, sizeof(*lp));
+    if (on && !json_is_null(on) && !json_is_boolean(on))
+        return lp_type_err(on, strct, "logprobs", "bool", ei);
+    if (top && !json_is_null(top) && !json_is_integer(top))
+        return lp_type_err(top, strct, "top_logprobs", "int", ei);
+    lp->on = json_is_true(on);
+    if (json_is_integer(top)) {
+        json_int_t n = json_integer_value(top);
+        if (n < 0 || n > API_LP_MAX_TOP)
+            return err_set(ei, E_INVAL, "top_logprobs must be between 0 and 20");
+        lp->top = (int)n;
+    }
+    return 0;
+}
+
+void api_serve_lp_body(const struct api_serve_lp *lp, json_t *body)
+{
+    if (!lp->on)
+        return;
+    json_object_set_new(body, "logprobs", json_true());
+    json_object_set_new(body, "top_logprobs", json_integer(lp->top));
+}
+
+/* {"token","logprob","bytes"?} (+ "top_logprobs"? when alts) rebuilt from a runner entry. */
+static int lp_entry(const json_t *in, int alts, json_t **out)
+{
+    const json_t *tok = json_object_get(in, "token"), *lp = json_object_get(in, "logprob");
+    const json_t *bytes = json_object_get(in, "bytes"), *top = json_object_get(in, "top_logprobs");
+    json_t *o, *v;
+    size_t i;
+    if (!json_is_object(in) || !json_is_string(tok) || !json_is_number(lp) ||
+        !isfinite(json_number_value(lp)) || (bytes && !json_is_array(bytes)) ||
+        (top && (!alts || !json_is_array(top))))
+        return E_PARSE;
+    if (json_string_length(tok) > API_LP_MAX_TOKEN || json_array_size(bytes) > API_LP_MAX_TOKEN ||
+        json_array_size(top) > API_LP_MAX_TOP)
+        return E_RANGE;
+    json_array_foreach(bytes, i, v) if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                                        json_integer_value(v) > 255) return E_PARSE;
+    o = json_pack("{s:O, s:f}", "token", tok, "logprob", json_number_value(lp));
+    if (!o)
+        return E_NOMEM;
+    if (json_array_size(bytes) > 0)
+        json_object_set(o, "bytes", (json_t *)bytes);
+    if (json_array_size(top) > 0) {
+        json_t *arr = json_array();
+        json_object_set_new(o, "top_logprobs", arr);
+        json_array_foreach(top, i, v)
+        {
+            json_t *e = NULL;
+            int rc = lp_entry(v, 0, &e);
+            if (rc != 0 || !arr || json_array_append_new(arr, e) != 0) {
+                json_decref(o);
+                return rc ? rc : E_NOMEM;
+            }
+        }
+    }
+    *out = o;
+    return 0;
+}
+
+int api_serve_lp_add(struct api_serve_lp *lp, const json_t *in)
+{
+    json_t **dst, *v;
+    size_t i;
+    if (!lp->on || !in || json_is_null(in))
+        return 0;
+    if (!json_is_array(in))
+        return E_PARSE;
+    if (json_array_size(in) > API_LP_MAX_CHUNK)
+        return E_RANGE;
+    dst = lp->stream ? &lp->pending : &lp->all;
+    json_array_foreach(in, i, v)
+    {
+        json_t *e = NULL;
+        int rc = lp_entry(v, 1, &e);
+        if (rc != 0)
+            return rc;
+        if (!*dst && !(*dst = json_array())) {
+            json_decref(e);
+            return E_NOMEM;
+        }
+        if (json_array_append_new(*dst, e) != 0)
+            return E_NOMEM;
+    }
+    return 0;
+}
+
+void api_serve_lp_attach(struct api_serve_lp *lp, json_t *line, int final)
+{
+    json_t **src = final && !lp->stream ? &lp->all : &lp->pending;
+    if (!line || !*src)
+        return;
+    if (json_array_size(*src) > 0)
+        json_object_set(line, "logprobs", *src);
+    json_decref(*src);
+    *src = NULL;
+}
+
+void api_serve_lp_fini(struct api_serve_lp *lp)
+{
+    json_decref(lp->pending);
+    json_decref(lp->all);
+    lp->pending = lp->all = NULL;
 }
 
 uint64_t api_serve_now_ns(void)

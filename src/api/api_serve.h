@@ -88,6 +88,38 @@ int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info
 /* Builds the complete body for the runner: prompt, context ids (may be NULL), options. */
 json_t *api_serve_complete_body(const char *prompt, const json_t *context, const json_t *options);
 
+/* Logprobs of one request (Ollama's `logprobs` / `top_logprobs`).  The runner sends the entries
+ * of each chunk with its text; streamed, they wait in `pending` until the next line the handler
+ * writes for that chunk takes them (api_serve_lp_attach), or a bare line when the chunk's text
+ * is held back (thinking/tool-call parsing), as Ollama emits chunks that carry logprobs even
+ * while its parser buffers.  Not streamed, every entry collects in `all` for the final object. */
+#define API_LP_MAX_TOP   20     /* top_logprobs: Ollama's 0..20 */
+#define API_LP_MAX_TOKEN 4096   /* bytes of one token text accepted from a runner */
+#define API_LP_MAX_CHUNK 100000 /* entries accepted on one runner piece */
+struct api_serve_lp {
+    int on, top; /* request logprobs, top_logprobs */
+    int stream;
+    json_t *pending; /* streamed: entries not yet on a line (array) or NULL */
+    json_t *all;     /* not streamed: every entry (array) or NULL */
+};
+
+/* Decodes the request's logprobs (bool) and top_logprobs (int; outside 0..20: E_INVAL "top_logprobs
+ * must be between 0 and 20").  strct names the Go struct in type errors ("GenerateRequest").
+ * lp is zeroed first; stream is left 0 (the handler sets it). */
+CORRAL_WARN_UNUSED int api_serve_lp_parse(const json_t *body, const char *strct,
+                                          struct api_serve_lp *lp, struct err_info *ei);
+/* Adds the runner options for lp to a complete body (nothing when logprobs is off). */
+void api_serve_lp_body(const struct api_serve_lp *lp, json_t *body);
+/* Takes the entries of one runner piece (in: its "logprobs" member, may be NULL), rebuilding
+ * each in Ollama's field order after checking its shape and caps; ignored when lp is off.
+ * E_PARSE on a malformed entry, E_RANGE past a cap, E_NOMEM. */
+CORRAL_WARN_UNUSED int api_serve_lp_add(struct api_serve_lp *lp, const json_t *in);
+/* Sets "logprobs" on line (appended: the caller picks the field position): the pending entries
+ * (which are then no longer pending), or with final on a non-streamed answer all of them.
+ * Nothing when there are none (Go's omitempty). */
+void api_serve_lp_attach(struct api_serve_lp *lp, json_t *line, int final);
+void api_serve_lp_fini(struct api_serve_lp *lp);
+
 /* Per-event callbacks of api_serve_run. */
 struct api_serve_sink {
     void *user;
@@ -97,6 +129,10 @@ struct api_serve_sink {
     int (*done)(void *user, const json_t *done);
     /* a piece of thinking (text between <think> and </think>), never empty; NULL drops it */
     int (*thinking)(void *user, const char *text, size_t n);
+    /* the request's logprobs state (NULL: none); lines the callbacks write attach lp->pending */
+    struct api_serve_lp *lp;
+    /* writes a line without text for entries still pending after a chunk (streamed only) */
+    int (*bare)(void *user);
 };
 
 enum api_think_mode {

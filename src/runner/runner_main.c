@@ -34,6 +34,7 @@
 #include "common/mem.h"
 #include "engine/engine.h"
 #include "engine/gguf/gguf.h"
+#include "engine/samp/logprob.h"
 #include "engine/samp/samp.h"
 #include "runner/rproto.h"
 #include "runner/runner_embed.h"
@@ -43,6 +44,14 @@
 #define RUNNER_PEND_MAX    (64u << 10) /* bytes held back for stop matching */
 #define RUNNER_TEXT_MAX    (8u << 20)  /* bytes of prompt text accepted */
 #define RUNNER_UNBOUNDED_X 4           /* num_predict <= 0: at most this many windows */
+#define RUNNER_LP_MAX      1024        /* logprobs entries waiting for their text */
+
+/* The logprobs entry of a generated token waiting until the text it made is emitted: the token
+ * made bytes [start, end) of the generated text (counted before stop-string cutting). */
+struct lp_wait {
+    json_t *e;
+    uint64_t start, end;
+};
 
 struct slot {
     int active;
@@ -61,6 +70,10 @@ struct slot {
     char *stop[RPROTO_MAX_STOP];
     size_t n_stop;
     uint64_t t_start, t_prompt; /* ns, monotonic */
+    int lp_on, lp_top;          /* logprobs requested; alternatives per token */
+    struct lp_wait *lpq;        /* (lp_cap) entries not yet sent, in token order */
+    size_t n_lpq, lp_cap;
+    uint64_t text_in, text_out; /* bytes of generated text pushed / released so far */
 };
 
 struct runner {
@@ -190,15 +203,18 @@ static int push_text(struct slot *s, const char *t, size_t n, int final)
     int rc;
     if ((rc = buf_append(&s->pend, t, n)) != 0)
         return rc;
+    s->text_in += n;
     at = stop_find(s, s->pend.p ? s->pend.p : "", s->pend.n);
     if (at < s->pend.n) {
         rc = buf_append(&s->out, s->pend.p, at);
+        s->text_out += at;
         buf_reset(&s->pend);
         return rc ? rc : 1;
     }
     keep = final ? 0 : stop_hold(s, s->pend.p ? s->pend.p : "", s->pend.n);
     if ((rc = buf_append(&s->out, s->pend.p, s->pend.n - keep)) != 0)
         return rc;
+    s->text_out += s->pend.n - keep;
     memmove(s->pend.p, s->pend.p + s->pend.n - keep, keep);
     s->pend.n = keep;
     if (s->pend.p)
@@ -206,15 +222,92 @@ static int push_text(struct slot *s, const char *t, size_t n, int final)
     return 0;
 }
 
-static int flush_out(struct runner *r, struct slot *s, int32_t tok)
+/* ---- logprobs ---------------------------------------------------------------------------- */
+
+static void lp_clear(struct slot *s)
 {
-    json_t *m;
-    if (s->out.n == 0)
+    for (size_t i = 0; i < s->n_lpq; i++)
+        json_decref(s->lpq[i].e);
+    s->n_lpq = 0;
+}
+
+/* Queues the entry of tok, sampled from logits (raw, before penalties and temperature), which
+ * made n bytes of text. */
+static int lp_queue(struct runner *r, struct slot *s, int32_t tok, const float *logits, size_t n)
+{
+    struct samp_lp top[SAMP_LP_MAX_TOP];
+    struct rproto_lp_tok t, alt[SAMP_LP_MAX_TOP];
+    char text[SAMP_LP_MAX_TOP + 1][RUNNER_PIECE_MAX];
+    int n_top = 0;
+    json_t *e;
+    if (s->n_lpq == s->lp_cap) {
+        size_t cap = s->lp_cap ? s->lp_cap * 2 : 64;
+        struct lp_wait *q = mem_realloc_array(s->lpq, cap, sizeof(*q));
+        if (!q)
+            return E_NOMEM;
+        s->lpq = q;
+        s->lp_cap = cap;
+    }
+    samp_logprobs(logits, (int)r->info->n_vocab, tok, s->lp_top, &t.logprob, top, &n_top);
+    t.text = text[0];
+    if (eng_token_piece(r->model, tok, 0, text[0], RUNNER_PIECE_MAX, &t.n) != 0)
+        t.n = 0;
+    for (int i = 0; i < n_top; i++) {
+        alt[i].text = text[i + 1];
+        alt[i].logprob = top[i].logprob;
+        if (eng_token_piece(r->model, top[i].id, 0, text[i + 1], RUNNER_PIECE_MAX, &alt[i].n) != 0)
+            alt[i].n = 0;
+    }
+    if (!(e = rproto_logprob_build(&t, alt, (size_t)n_top)))
+        return E_NOMEM;
+    s->lpq[s->n_lpq++] = (struct lp_wait){e, s->text_in, s->text_in + n};
+    return 0;
+}
+
+/* Moves the entries whose text has been released (s->text_out) into a new array: in token
+ * order up to the last one with released text (earlier text-less ones ride with it).  At the
+ * end (end=1) every entry that started before the released end goes (a token cut inside by a
+ * stop string keeps its entry), and all of them when nothing was cut (all=1).  Too many
+ * waiting entries are sent anyway (RUNNER_LP_MAX).  NULL when none is due. */
+static json_t *lp_take(struct slot *s, int end, int all)
+{
+    size_t due = 0;
+    json_t *arr;
+    for (size_t i = 0; i < s->n_lpq; i++) {
+        const struct lp_wait *w = &s->lpq[i];
+        if (all || (w->end <= s->text_out && w->end > w->start) || (end && w->start < s->text_out))
+            due = i + 1;
+    }
+    if (s->n_lpq >= RUNNER_LP_MAX)
+        due = s->n_lpq;
+    if (due == 0 || !(arr = json_array()))
+        return NULL;
+    for (size_t i = 0; i < due; i++)
+        json_array_append_new(arr, s->lpq[i].e);
+    memmove(s->lpq, s->lpq + due, (s->n_lpq - due) * sizeof(*s->lpq));
+    s->n_lpq -= due;
+    return arr;
+}
+
+/* Sends the released text (and, with logprobs on, the entries it completes) as one piece. */
+static int flush_out_lp(struct runner *r, struct slot *s, int32_t tok, int end, int all)
+{
+    json_t *m, *lp = s->lp_on ? lp_take(s, end, all) : NULL;
+    if (s->out.n == 0 && !lp)
         return 0;
     m = json_pack("{s:s, s:I, s:s%, s:[i]}", "t", "piece", "rid", (json_int_t)s->rid, "text",
-                  s->out.p, s->out.n, "tokens", tok);
+                  s->out.p ? s->out.p : "", s->out.n, "tokens", tok);
+    if (m && lp)
+        json_object_set_new(m, "logprobs", lp);
+    else
+        json_decref(lp);
     buf_reset(&s->out);
     return send_msg(r, m);
+}
+
+static int flush_out(struct runner *r, struct slot *s, int32_t tok)
+{
+    return flush_out_lp(r, s, tok, 0, 0);
 }
 
 static void slot_release(struct slot *s)
@@ -226,6 +319,7 @@ static void slot_release(struct slot *s)
     s->n_stop = 0;
     buf_reset(&s->pend);
     buf_reset(&s->out);
+    lp_clear(s);
     s->active = 0;
     s->rid = 0;
     s->n_toks = s->n_fed; /* the cache mirrors the KV contents for prefix reuse */
@@ -237,13 +331,14 @@ static int finish(struct runner *r, struct slot *s, const char *reason)
     size_t n = 0;
     uint64_t t = now_ns();
     json_t *m, *ctx;
-    int rc = 0;
+    int rc = 0, cut;
     if (strcmp(reason, "cancel") != 0 && eng_detok_flush(&s->detok, tail, sizeof(tail), &n) == 0)
         rc = push_text(s, tail, n, 1);
     if (rc >= 0 && strcmp(reason, "cancel") != 0)
         rc = push_text(s, "", 0, 1);
+    cut = s->text_out < s->text_in; /* a stop string (or cancel) dropped the rest */
     if (rc >= 0)
-        rc = flush_out(r, s, -1);
+        rc = strcmp(reason, "cancel") != 0 ? flush_out_lp(r, s, -1, 1, !cut) : flush_out(r, s, -1);
     ctx = rproto_tokens_build(s->toks, s->n_toks);
     m = json_pack("{s:s, s:I, s:s, s:i, s:I, s:i, s:I, s:o}", "t", "done", "rid",
                   (json_int_t)s->rid, "reason", reason, "prompt_n", s->n_prompt_eval, "prompt_ns",
@@ -378,6 +473,9 @@ static int slot_start(struct runner *r, struct slot *s, const struct rproto_comp
     s->prompt_done = 0;
     s->t_start = now_ns();
     s->t_prompt = 0;
+    s->lp_on = c->logprobs;
+    s->lp_top = c->top_logprobs;
+    s->text_in = s->text_out = 0;
     s->active = 1;
     return 0;
 }
@@ -689,8 +787,8 @@ static int fill_batch(struct runner *r)
     return n;
 }
 
-/* Handles the token sampled for s; may finish the request. */
-static int on_token(struct runner *r, struct slot *s, int32_t tok)
+/* Handles the token sampled for s from logits; may finish the request. */
+static int on_token(struct runner *r, struct slot *s, int32_t tok, const float *logits)
 {
     char piece[RUNNER_PIECE_MAX];
     size_t n = 0;
@@ -702,6 +800,8 @@ static int on_token(struct runner *r, struct slot *s, int32_t tok)
     s->toks[s->n_toks++] = tok;
     if ((rc = eng_detok_push(&s->detok, tok, piece, sizeof(piece), &n)) != 0)
         n = 0;
+    if (s->lp_on && (rc = lp_queue(r, s, tok, logits, n)) != 0)
+        return rc;
     if ((rc = push_text(s, piece, n, 0)) < 0)
         return rc;
     if (rc == 1)
@@ -754,7 +854,7 @@ static int step(struct runner *r)
         if (tok < 0)
             rc = finish(r, s, "stop");
         else
-            rc = on_token(r, s, tok);
+            rc = on_token(r, s, tok, eng_get_logits(r->ctx, s->logit_row));
         if (rc != 0)
             return rc;
     }
@@ -851,6 +951,7 @@ static void runner_fini(struct runner *r)
     for (int i = 0; i < r->n_slots; i++) {
         slot_release(&r->slots[i]);
         mem_free(r->slots[i].toks);
+        mem_free(r->slots[i].lpq);
         buf_fini(&r->slots[i].pend);
         buf_fini(&r->slots[i].out);
     }

@@ -1,0 +1,347 @@
+/*
+ * test_logprob_api.c - unit tests of logprobs in the serving handlers (api_generate.c,
+ * api_chat.c, api_serve.c) with a fake scheduler that replays runner pieces carrying logprobs:
+ * request validation (Ollama's messages), the options sent to the runner, the per-chunk
+ * placement when streaming (a bare line when the text is held back), accumulation on the final
+ * non-streamed object, Go field order, and the checks on what a runner sends.
+ */
+#include "harness/test.h"
+
+#include "api/api.h"
+#include "api/api_llm.h"
+#include "api/api_serve.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "store/store.h"
+
+struct fake {
+    const char *const *events; /* JSON texts of the events before `done` */
+    json_t *last_body;
+};
+
+static int f_acquire(void *ctx, const struct api_llm_model *m, int64_t ka, const atomic_int *c,
+                     void **lease, uint64_t *load_ns, struct err_info *ei)
+{
+    (void)m, (void)ka, (void)c, (void)ei;
+    *lease = ctx;
+    *load_ns = 5;
+    return 0;
+}
+static void f_release(void *lease, int64_t ka)
+{
+    (void)lease, (void)ka;
+}
+static int32_t f_num_ctx(void *lease)
+{
+    (void)lease;
+    return 2048;
+}
+static int f_tokenize(void *lease, const char *t, int a, int s, int32_t **ids, size_t *n,
+                      struct err_info *ei)
+{
+    (void)lease, (void)a, (void)s, (void)ei;
+    *n = strlen(t) / 4 + 1;
+    *ids = mem_calloc(*n, sizeof(int32_t));
+    return 0;
+}
+static int f_complete(void *lease, const json_t *msg, struct err_info *ei)
+{
+    struct fake *f = lease;
+    (void)ei;
+    json_decref(f->last_body);
+    f->last_body = json_deep_copy(msg);
+    return 0;
+}
+static int f_next(void *lease, int ms, json_t **ev)
+{
+    struct fake *f = lease;
+    (void)ms;
+    if (f->events && *f->events) {
+        *ev = json_loads(*f->events++, 0, NULL);
+        return *ev ? 0 : E_PARSE;
+    }
+    *ev = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[i]}", "t", "done", "reason", "stop",
+                    "prompt_n", 3, "prompt_ns", 1000, "eval_n", 2, "eval_ns", 2000, "context", 1);
+    return 0;
+}
+static void f_cancel(void *lease)
+{
+    (void)lease;
+}
+
+struct fixture {
+    struct store *st;
+    struct api_env env;
+    struct fake f;
+    struct api_llm llm;
+};
+
+static void put_model(struct fixture *x, const char *name, const char *tmpl)
+{
+    char dmodel[72], dcfg[72], dtmpl[72], man[2048];
+    char *gguf = NULL;
+    size_t n = 0;
+    struct store_name nm;
+    ASSERT_OK(fs_read_all("tests/data/models/stories260K-Q4_0.gguf", 8u << 20, &gguf, &n));
+    ASSERT_OK(store_blob_put(x->st, gguf, n, dmodel));
+    ASSERT_OK(store_blob_put(x->st, "{}", 2, dcfg));
+    snprintf(man, sizeof(man),
+             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."
+             "v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+"
+             "json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"application/"
+             "vnd.ollama.image.model\",\"digest\":\"%s\",\"size\":%zu}",
+             dcfg, dmodel, n);
+    if (tmpl) {
+        ASSERT_OK(store_blob_put(x->st, tmpl, strlen(tmpl), dtmpl));
+        snprintf(man + strlen(man), sizeof(man) - strlen(man),
+                 ",{\"mediaType\":\"application/vnd.ollama.image.template\",\"digest\":\"%s\","
+                 "\"size\":%zu}",
+                 dtmpl, strlen(tmpl));
+    }
+    snprintf(man + strlen(man), sizeof(man) - strlen(man), "]}");
+    ASSERT_OK(store_name_parse(name, &nm, NULL));
+    ASSERT_OK(store_manifest_write(x->st, &nm, man, strlen(man)));
+    mem_free(gguf);
+}
+
+static void setup(struct fixture *x)
+{
+    char dir[4096];
+    memset(x, 0, sizeof(*x));
+    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
+    ASSERT_OK(store_open(dir, &x->st, NULL));
+    x->llm = (struct api_llm){.ctx = &x->f,
+                              .acquire = f_acquire,
+                              .release = f_release,
+                              .num_ctx = f_num_ctx,
+                              .tokenize = f_tokenize,
+                              .complete = f_complete,
+                              .next = f_next,
+                              .cancel = f_cancel};
+    x->env.store = x->st;
+    x->env.user[API_ENV_LLM] = &x->llm;
+    put_model(x, "plain", NULL);
+    put_model(x, "tooly",
+              "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}{{ if .Tools }}T{{ end "
+              "}}<|assistant|>{{ if .ToolCalls }}<tool_call>{{ range .ToolCalls }}{{ "
+              ".Function.Name }}{{ end }}</tool_call>{{ end }}");
+}
+
+static void teardown(struct fixture *x)
+{
+    json_decref(x->f.last_body);
+    store_close(x->st);
+}
+
+/* Runs a route; the whole response body (every NDJSON line when streaming) into out. */
+static int call(struct fixture *x, const char *path, const char *body, struct buf *out)
+{
+    const struct api_route *r = NULL;
+    const char *param = NULL;
+    struct api_req req;
+    struct api_resp resp;
+    int status;
+    memset(&req, 0, sizeof(req));
+    ASSERT_OK(api_route_find("POST", path, &r, &param));
+    req.method = "POST";
+    req.path = path;
+    req.body = body;
+    req.body_len = strlen(body);
+    req.json = json_loads(body, 0, NULL);
+    req.env = &x->env;
+    api_resp_init(&resp, NULL, NULL);
+    if (r->fn(&req, &resp) == 0)
+        (void)api_stream_finish(&resp);
+    status = resp.status;
+    buf_reset(out);
+    ASSERT_OK(buf_append(out, buf_str(&resp.body), resp.body.n));
+    api_resp_fini(&resp);
+    json_decref(req.json);
+    return status;
+}
+
+#define LP_A                                                                                       \
+    "{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],\"top_logprobs\":[{\"token\":\"Hi\","   \
+    "\"logprob\":-0.5,\"bytes\":[72,105]},{\"token\":\"Yo\",\"logprob\":-1.5,\"bytes\":[89,111]}]" \
+    "}"
+#define LP_B                                                                                       \
+    "{\"token\":\" there\",\"logprob\":-0.25,\"bytes\":[32,116,104,101,114,101],\"top_logprobs\":" \
+    "[{\"token\":\" there\",\"logprob\":-0.25,\"bytes\":[32,116,104,101,114,101]}]}"
+
+static const char *const two_pieces[] = {
+    "{\"t\":\"piece\",\"text\":\"Hi\",\"logprobs\":[" LP_A "]}",
+    "{\"t\":\"piece\",\"text\":\" there\",\"logprobs\":[" LP_B "]}", NULL};
+
+TEST(logprob_api_validation)
+{
+    struct fixture x;
+    struct buf b;
+    setup(&x);
+    buf_init(&b, 1 << 20);
+    ASSERT_EQ_INT(
+        call(&x, "/api/generate", "{\"model\":\"plain\",\"prompt\":\"q\",\"top_logprobs\":21}", &b),
+        400);
+    ASSERT_EQ_STR(buf_str(&b), "{\"error\":\"top_logprobs must be between 0 and 20\"}");
+    /* checked before the model is looked up, as Ollama does */
+    ASSERT_EQ_INT(call(&x, "/api/chat",
+                       "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                       "\"top_logprobs\":-1}",
+                       &b),
+                  400);
+    ASSERT(strstr(buf_str(&b), "top_logprobs must be between 0 and 20"));
+    ASSERT_EQ_INT(call(&x, "/api/generate",
+                       "{\"model\":\"plain\",\"prompt\":\"q\",\"logprobs\":\"yes\"}", &b),
+                  400);
+    ASSERT(strstr(buf_str(&b), "Go struct field GenerateRequest.logprobs of type bool"));
+    ASSERT_EQ_INT(call(&x, "/api/generate",
+                       "{\"model\":\"plain\",\"prompt\":\"q\",\"top_logprobs\":2.5}", &b),
+                  400);
+    ASSERT(strstr(buf_str(&b), "number 2.5 into Go struct field GenerateRequest.top_logprobs of "
+                               "type int"));
+    /* logprobs off: nothing asked of the runner, nothing in the answer even if it sends some */
+    x.f.events = two_pieces;
+    ASSERT_EQ_INT(call(&x, "/api/generate",
+                       "{\"model\":\"plain\",\"prompt\":\"q\",\"stream\":false,\"top_logprobs\":3}",
+                       &b),
+                  200);
+    ASSERT(!json_object_get(x.f.last_body, "logprobs"));
+    ASSERT(!strstr(buf_str(&b), "logprobs"));
+    buf_fini(&b);
+    teardown(&x);
+}
+
+TEST(logprob_api_generate_accumulated)
+{
+    struct fixture x;
+    struct buf b;
+    setup(&x);
+    buf_init(&b, 1 << 20);
+    x.f.events = two_pieces;
+    ASSERT_EQ_INT(call(&x, "/api/generate",
+                       "{\"model\":\"plain\",\"prompt\":\"q\",\"stream\":false,\"logprobs\":true,"
+                       "\"top_logprobs\":2}",
+                       &b),
+                  200);
+    ASSERT(json_is_true(json_object_get(x.f.last_body, "logprobs")));
+    ASSERT_EQ_INT(json_integer_value(json_object_get(x.f.last_body, "top_logprobs")), 2);
+    /* all entries, in order, as the last member (Go field order: after the metrics) */
+    ASSERT(strstr(buf_str(&b), "\"response\":\"Hi there\""));
+    ASSERT(strstr(buf_str(&b), "\"eval_duration\":2000,\"logprobs\":[" LP_A "," LP_B "]}"));
+    buf_fini(&b);
+    teardown(&x);
+}
+
+TEST(logprob_api_generate_streamed_per_chunk)
+{
+    struct fixture x;
+    struct buf b;
+    const char *const ev[] = {"{\"t\":\"piece\",\"text\":\"Hi\",\"logprobs\":[" LP_A "]}",
+                              /* a token whose text is still held back by the runner */
+                              "{\"t\":\"piece\",\"text\":\"\",\"logprobs\":[" LP_B "]}", NULL};
+    setup(&x);
+    buf_init(&b, 1 << 20);
+    x.f.events = ev;
+    ASSERT_EQ_INT(
+        call(&x, "/api/generate",
+             "{\"model\":\"plain\",\"prompt\":\"q\",\"logprobs\":true,\"top_logprobs\":1}", &b),
+        200);
+    ASSERT(strstr(buf_str(&b), "\"response\":\"Hi\",\"done\":false,\"logprobs\":[" LP_A "]}\n"));
+    ASSERT(strstr(buf_str(&b), "\"response\":\"\",\"done\":false,\"logprobs\":[" LP_B "]}\n"));
+    /* the final line has none left */
+    ASSERT(strstr(buf_str(&b), "\"done\":true"));
+    ASSERT(!strstr(strstr(buf_str(&b), "\"done\":true"), "logprobs"));
+    buf_fini(&b);
+    teardown(&x);
+}
+
+TEST(logprob_api_chat_held_and_final)
+{
+    struct fixture x;
+    struct buf b;
+    const char *const call_ev[] = {
+        "{\"t\":\"piece\",\"text\":\"<tool_call>{\\\"name\\\":\\\"f\\\",\",\"logprobs\":[" LP_A
+        "]}",
+        "{\"t\":\"piece\",\"text\":\"\\\"arguments\\\":{}}\",\"logprobs\":[" LP_B "]}", NULL};
+    const char *body =
+        "{\"model\":\"tooly\",\"logprobs\":true,\"messages\":[{\"role\":\"user\",\"content\":\"q\"}"
+        "],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{}}}]}";
+    setup(&x);
+    buf_init(&b, 1 << 20);
+    /* streamed: the tool-call text is held, its logprobs still go out on bare lines */
+    x.f.events = call_ev;
+    ASSERT_EQ_INT(call(&x, "/api/chat", body, &b), 200);
+    ASSERT(strstr(buf_str(&b), "\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":"
+                               "false,\"logprobs\":[" LP_A "]}\n"));
+    ASSERT(strstr(buf_str(&b), "false,\"logprobs\":[" LP_B "]}\n"));
+    ASSERT(strstr(buf_str(&b), "\"tool_calls\""));
+    /* not streamed: every entry on the one object, before the metrics (ChatResponse order) */
+    x.f.events = two_pieces;
+    ASSERT_EQ_INT(call(&x, "/api/chat",
+                       "{\"model\":\"plain\",\"stream\":false,\"logprobs\":true,\"messages\":"
+                       "[{\"role\":\"user\",\"content\":\"q\"}]}",
+                       &b),
+                  200);
+    ASSERT(strstr(buf_str(&b), "\"content\":\"Hi there\"},\"done\":true,\"done_reason\":\"stop\","
+                               "\"logprobs\":[" LP_A "," LP_B "],\"total_duration\":"));
+    buf_fini(&b);
+    teardown(&x);
+}
+
+TEST(logprob_api_runner_entries_checked)
+{
+    struct api_serve_lp lp;
+    json_t *in, *line;
+    struct buf b;
+    memset(&lp, 0, sizeof(lp));
+    lp.on = 1;
+    /* members rebuilt in Go order, unknown ones dropped, no top_logprobs key when empty */
+    in = json_loads("[{\"bytes\":[65],\"x\":1,\"logprob\":-1,\"token\":\"A\",\"top_logprobs\":[]}]",
+                    0, NULL);
+    ASSERT_OK(api_serve_lp_add(&lp, in));
+    json_decref(in);
+    line = json_object();
+    api_serve_lp_attach(&lp, line, 1);
+    buf_init(&b, 4096);
+    ASSERT_OK(json_go_encode(line, 0, &b));
+    ASSERT_EQ_STR(buf_str(&b), "{\"logprobs\":[{\"token\":\"A\",\"logprob\":-1,\"bytes\":[65]}]}");
+    json_decref(line);
+    buf_fini(&b);
+    /* malformed: byte out of range, non-string token, nested alternatives, too many */
+    in = json_loads("[{\"token\":\"A\",\"logprob\":-1,\"bytes\":[256]}]", 0, NULL);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_PARSE);
+    json_decref(in);
+    in = json_loads("[{\"token\":1,\"logprob\":-1}]", 0, NULL);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_PARSE);
+    json_decref(in);
+    in = json_loads("[{\"token\":\"a\",\"logprob\":-1,\"top_logprobs\":[{\"token\":\"a\","
+                    "\"logprob\":-1,\"top_logprobs\":[]}]}]",
+                    0, NULL);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_PARSE);
+    json_decref(in);
+    in = json_loads("[{\"token\":\"a\",\"logprob\":-1,\"top_logprobs\":[]}]", 0, NULL);
+    for (int i = 0; i < 21; i++)
+        json_array_append_new(json_object_get(json_array_get(in, 0), "top_logprobs"),
+                              json_pack("{s:s, s:f}", "token", "b", "logprob", -2.0));
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_RANGE);
+    json_decref(in);
+    api_serve_lp_fini(&lp);
+}
+
+TEST(logprob_api_bad_runner_entries_fail_request)
+{
+    struct fixture x;
+    struct buf b;
+    const char *const ev[] = {"{\"t\":\"piece\",\"text\":\"Hi\",\"logprobs\":{\"no\":1}}", NULL};
+    setup(&x);
+    buf_init(&b, 1 << 20);
+    x.f.events = ev;
+    ASSERT_EQ_INT(call(&x, "/api/generate",
+                       "{\"model\":\"plain\",\"prompt\":\"q\",\"stream\":false,\"logprobs\":true}",
+                       &b),
+                  500);
+    ASSERT(strstr(buf_str(&b), "invalid logprobs"));
+    buf_fini(&b);
+    teardown(&x);
+}
