@@ -49,8 +49,21 @@ unsigned cpu_features(void)
     }
     return f;
 }
+
+int cpu_is_intel(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        return 0;
+    return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu; /* "Genu" "ineI" "ntel" */
+}
 #else
 unsigned cpu_features(void)
+{
+    return 0;
+}
+
+int cpu_is_intel(void)
 {
     return 0;
 }

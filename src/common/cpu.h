@@ -21,5 +21,7 @@ enum cpu_feature {
 unsigned cpu_features(void);
 /* 1 when every feature in mask is supported. */
 int cpu_has(unsigned mask);
+/* 1 on a GenuineIntel CPU (kernel tuning that differs by vendor, e.g. software prefetch). */
+int cpu_is_intel(void);
 
 #endif

@@ -407,9 +407,14 @@ TEST(kern_activation_quant)
 
 /* ---- 5. fast tables against the scalar one ---- */
 
+/* AVX2 and AVX-512, each without and with software prefetch in one-token products. */
+#define N_FAST 4
 static const struct kern *fast_tables(int i)
 {
-    return kern_get(i == 0 ? KERN_ISA_AVX2 : KERN_ISA_AVX512);
+    setenv("CORRAL_PREFETCH", i >= 2 ? "1" : "0", 1);
+    const struct kern *k = kern_get(i % 2 == 0 ? KERN_ISA_AVX2 : KERN_ISA_AVX512);
+    unsetenv("CORRAL_PREFETCH");
+    return k;
 }
 
 /* Tolerance of a float dot computed in a different summation order: each partial sum is off by
@@ -443,7 +448,7 @@ TEST(kern_fast_vec_dot_matches_ref)
     uint8_t *qw = mem_alloc(MAXN * 4 + 64), *qa = mem_alloc(MAXN * 4 + 64);
     struct rng r = {11};
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
-    for (int fi = 0; fi < 2; fi++) {
+    for (int fi = 0; fi < N_FAST; fi++) {
         const struct kern *fk = fast_tables(fi);
         if (!fk)
             continue;
@@ -487,7 +492,7 @@ TEST(kern_fast_quantize_dequantize_exact)
     struct rng r = {5};
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     const uint32_t acts[] = {KERN_T_Q8_0, KERN_T_Q8_1, KERN_T_Q8_K, KERN_T_F32};
-    for (int fi = 0; fi < 2; fi++) {
+    for (int fi = 0; fi < N_FAST; fi++) {
         const struct kern *fk = fast_tables(fi);
         if (!fk)
             continue;
@@ -559,7 +564,7 @@ TEST(kern_fast_mul_mat_matches_ref)
     uint8_t *w = mem_alloc((size_t)NROW * NCOL * 4 + 64),
             *a = mem_alloc((size_t)NT * NCOL * 4 + 64);
     float *o1 = mem_alloc(NT * NROW * 4), *o2 = mem_alloc(NT * NROW * 4);
-    for (int fi = 0; fi < 2; fi++) {
+    for (int fi = 0; fi < N_FAST; fi++) {
         const struct kern *fk = fast_tables(fi);
         if (!fk)
             continue;
@@ -666,7 +671,7 @@ TEST(kern_fast_long_rows)
             rk->quantize_row(at, x, a + (size_t)i * arb, NCOL);
         }
         rk->mul_mat(t, w, wrb, NCOL, 0, NROW, a, arb, NT, o1, NROW);
-        for (int fi = 0; fi < 2; fi++) {
+        for (int fi = 0; fi < N_FAST; fi++) {
             const struct kern *fk = fast_tables(fi);
             if (!fk)
                 continue;
@@ -705,12 +710,22 @@ TEST(kern_dispatch_env_cap)
     ASSERT_EQ_STR(kern_get(KERN_ISA_BEST)->name, "scalar");
     setenv("CORRAL_KERN", "avx2", 1);
     const struct kern *k = kern_get(KERN_ISA_BEST);
-    ASSERT_EQ_STR(k->name, kern_get(KERN_ISA_AVX2) ? "avx2" : "scalar");
+    ASSERT_EQ_STR(k->name, kern_get(KERN_ISA_AVX2) ? kern_get(KERN_ISA_AVX2)->name : "scalar");
+    ASSERT(strncmp(k->name, kern_get(KERN_ISA_AVX2) ? "avx2" : "scalar", 4) == 0);
     unsetenv("CORRAL_KERN");
     k = kern_get(KERN_ISA_BEST);
-    ASSERT_EQ_STR(k->name, kern_get(KERN_ISA_AVX512) ? "avx512"
-                           : kern_get(KERN_ISA_AVX2) ? "avx2"
-                                                     : "scalar");
+    const char *want = kern_get(KERN_ISA_AVX512) ? "avx512"
+                       : kern_get(KERN_ISA_AVX2) ? "avx2"
+                                                 : "scalar";
+    ASSERT(strncmp(k->name, want, strlen(want)) == 0);
+    /* CORRAL_PREFETCH picks the prefetching twin of a SIMD table, or not */
+    if (kern_get(KERN_ISA_AVX2)) {
+        setenv("CORRAL_PREFETCH", "1", 1);
+        ASSERT(strstr(kern_get(KERN_ISA_BEST)->name, "+prefetch") != NULL);
+        setenv("CORRAL_PREFETCH", "0", 1);
+        ASSERT(strstr(kern_get(KERN_ISA_BEST)->name, "+prefetch") == NULL);
+        unsetenv("CORRAL_PREFETCH");
+    }
     /* an explicit ISA is not capped by the environment */
     setenv("CORRAL_KERN", "scalar", 1);
     if (__builtin_cpu_supports("avx2"))
@@ -771,7 +786,7 @@ TEST(kern_fast_matches_ref_random_blocks)
             float o1[NT], o2[NT];
             rk->mul_mat(t, w, wrb, NCOL, 0, 1, a, arb, NT, o1, 1);
             rk->dequantize_row(t, w, dw, NCOL);
-            for (int fi = 0; fi < 2; fi++) {
+            for (int fi = 0; fi < N_FAST; fi++) {
                 const struct kern *fk = fast_tables(fi);
                 if (!fk)
                     continue;

@@ -1,7 +1,10 @@
 /*
  * kern_dispatch.c - picks the kernel table for this CPU: CPUID (common/cpu.h) at each call
  * (cheap; nothing cached, so no mutable global state), capped by CORRAL_KERN=scalar|avx2|avx512.
- * AVX2 needs AVX2+FMA+F16C+BMI2; AVX-512 needs those and F+BW+VL+DQ+VNNI.
+ * AVX2 needs AVX2+FMA+F16C+BMI2; AVX-512 needs those and F+BW+VL+DQ+VNNI.  Each SIMD level has
+ * a twin table whose one-token products prefetch the weights in software (KERN_PF): chosen on
+ * Intel CPUs, where it doubles the gemv stream, not on AMD, where it costs 10-20 %;
+ * CORRAL_PREFETCH=0|1 overrides.
  */
 #include "engine/kern/kern.h"
 
@@ -25,6 +28,14 @@ static int isa_supported(enum kern_isa isa)
     return isa == KERN_ISA_SCALAR;
 }
 
+static int want_prefetch(void)
+{
+    const char *e = getenv("CORRAL_PREFETCH");
+    if (e && *e)
+        return strcmp(e, "0") != 0;
+    return cpu_is_intel();
+}
+
 static const struct kern *table(enum kern_isa isa)
 {
     switch (isa) {
@@ -32,9 +43,9 @@ static const struct kern *table(enum kern_isa isa)
         return &kern__table_scalar;
 #if defined(__x86_64__)
     case KERN_ISA_AVX2:
-        return &kern__table_avx2;
+        return want_prefetch() ? &kern__table_avx2_pf : &kern__table_avx2;
     case KERN_ISA_AVX512:
-        return &kern__table_avx512;
+        return want_prefetch() ? &kern__table_avx512_pf : &kern__table_avx512;
 #endif
     default:
         return NULL;

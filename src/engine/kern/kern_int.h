@@ -148,7 +148,7 @@ void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int6
  * (kern_x86_avx2.c; call only when the CPU has AVX2+FMA+F16C).  Returns 0 when wtype has no
  * AVX2 kernel and nothing was written. */
 int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
-                       int nt, float *out);
+                       int nt, float *out, size_t pf);
 
 /* AVX2 activation quantizer (same bytes as kern__ref_quantize_row). */
 void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
@@ -156,5 +156,7 @@ void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t
 extern const struct kern kern__table_scalar;
 extern const struct kern kern__table_avx2;
 extern const struct kern kern__table_avx512;
+extern const struct kern kern__table_avx2_pf;
+extern const struct kern kern__table_avx512_pf;
 
 #endif

@@ -23,13 +23,15 @@
 
 /* ---- float types ---- */
 
-AI void k_f32(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void k_f32(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+              size_t pf)
 {
     __m256 acc[KERN_AVX2_NT][2];
     for (int t = 0; t < nt; t++)
         acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        KERN_PF(w + 4 * i, 64, pf);
         __m256 w0 = _mm256_loadu_ps((const float *)w + i),
                w1 = _mm256_loadu_ps((const float *)w + i + 8);
         for (int t = 0; t < nt; t++) {
@@ -59,13 +61,15 @@ AI __m256 load_bf16x8(const uint8_t *p)
 }
 
 #define K_HALF(name, loader, conv)                                                             \
-    AI void name(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out) \
+    AI void name(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out, \
+                 size_t pf)                                                                    \
     {                                                                                          \
         __m256 acc[KERN_AVX2_NT][2];                                                           \
         for (int t = 0; t < nt; t++)                                                           \
             acc[t][0] = acc[t][1] = _mm256_setzero_ps();                                       \
         int64_t i = 0;                                                                         \
         for (; i + 16 <= n; i += 16) {                                                         \
+            KERN_PF(w + 2 * i, 32, pf);                                                        \
             __m256 w0 = loader(w + 2 * i), w1 = loader(w + 2 * i + 16);                        \
             for (int t = 0; t < nt; t++) {                                                     \
                 const float *xt = (const float *)(x + (size_t)t * xs);                         \
@@ -119,7 +123,8 @@ K_B32(k_q5_1, kern_bq5_1, kern_bq8_1,
 
 /* ---- K-quants against Q8_K ---- */
 
-AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -127,6 +132,7 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq4_k *bw = (const struct kern_bq4_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m128i scm = kern_avx_k4_scales(bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
@@ -162,7 +168,8 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -170,6 +177,7 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15), m1 = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq5_k *bw = (const struct kern_bq5_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m128i scm = kern_avx_k4_scales(bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
@@ -214,7 +222,8 @@ AI __m256i pair_scale(const int8_t *sc, int k)
     return _mm256_set_m128i(_mm_set1_epi16(sc[k + 1]), _mm_set1_epi16(sc[k]));
 }
 
-AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -222,6 +231,7 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq6_k *bw = (const struct kern_bq6_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bw->scales));
         __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++) {
@@ -286,7 +296,8 @@ AI __m128i q3k_scales(const uint8_t *b)
     return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
 }
 
-AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -294,6 +305,7 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m3 = _mm256_set1_epi8(3);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq2_k *bw = (const struct kern_bq2_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m128i sc8 = _mm_loadu_si128((const __m128i *)bw->scales);
         __m256i mins16 =
             _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(15)));
@@ -330,7 +342,8 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -338,6 +351,7 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq3_k *bw = (const struct kern_bq3_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(bw->scales));
         __m256i isum[KERN_AVX2_NT];
         for (int t = 0; t < nt; t++) {
@@ -382,22 +396,22 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 #define NT_SWITCH(fn, n, w, x, xs, nt, out) \
     switch (nt) {                           \
     case 1:                                 \
-        fn(n, w, x, xs, 1, out);            \
+        fn(n, w, x, xs, 1, out, pf);        \
         break;                              \
     case 2:                                 \
-        fn(n, w, x, xs, 2, out);            \
+        fn(n, w, x, xs, 2, out, pf);        \
         break;                              \
     case 3:                                 \
-        fn(n, w, x, xs, 3, out);            \
+        fn(n, w, x, xs, 3, out, pf);        \
         break;                              \
     default:                                \
-        fn(n, w, x, xs, 4, out);            \
+        fn(n, w, x, xs, 4, out, pf);        \
         break;                              \
     }
 
 /* Returns 0 when the type has no AVX2 kernel (the caller falls back to the reference). */
 int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
-                       int nt, float *out)
+                       int nt, float *out, size_t pf)
 {
     int64_t nb = n / KERN_QK, nbk = n / KERN_QK_K;
     switch (wtype) {
@@ -512,7 +526,7 @@ AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
 
 #define Y_KERNEL(name, WT, u2)                                                                 \
     AI void name(int64_t nbc, const uint8_t *w, const struct y_pair *p, size_t qs, int nt,     \
-                 float *out)                                                                   \
+                 float *out, size_t pf)                                                        \
     {                                                                                          \
         __m256 acc[KERN_AVX2_NT];                                                              \
         for (int t = 0; t < nt; t++)                                                           \
@@ -520,6 +534,7 @@ AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
         const __m256i ones16 = _mm256_set1_epi16(1);                                           \
         for (int64_t i = 0; i < nbc; i += 2) {                                                 \
             const struct WT *b = (const struct WT *)w + i;                                     \
+            KERN_PF(b, 2 * sizeof *b, pf);                                                     \
             struct WT pad[2];                                                                  \
             if (i + 2 > nbc) {                                                                 \
                 memset(pad, 0, sizeof pad);                                                    \
@@ -554,16 +569,16 @@ Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0)
         const uint8_t *wr = w + (size_t)r * wrb;      \
         switch (n) {                                  \
         case 1:                                       \
-            fn(nbc, wr, p, qs, 1, part);              \
+            fn(nbc, wr, p, qs, 1, part, pf);          \
             break;                                    \
         case 2:                                       \
-            fn(nbc, wr, p, qs, 2, part);              \
+            fn(nbc, wr, p, qs, 2, part, pf);          \
             break;                                    \
         case 3:                                       \
-            fn(nbc, wr, p, qs, 3, part);              \
+            fn(nbc, wr, p, qs, 3, part, pf);          \
             break;                                    \
         default:                                      \
-            fn(nbc, wr, p, qs, 4, part);              \
+            fn(nbc, wr, p, qs, 4, part, pf);          \
             break;                                    \
         }                                             \
         for (int t = 0; t < n; t++) {                 \
@@ -574,14 +589,14 @@ Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0)
 
 static void y_run_q4_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
                        const struct y_pair *p, size_t qs, int n, float *out, int64_t ldo,
-                       int accumulate)
+                       int accumulate, size_t pf)
 {
     Y_NT_SWITCH(y_k_q4_0)
 }
 
 static void y_run_q5_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
                        const struct y_pair *p, size_t qs, int n, float *out, int64_t ldo,
-                       int accumulate)
+                       int accumulate, size_t pf)
 {
     Y_NT_SWITCH(y_k_q5_0)
 }
@@ -590,10 +605,10 @@ static void y_run_q5_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
  * types. */
 static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
                      int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
-                     float *out, int64_t ldo)
+                     float *out, int64_t ldo, size_t pf)
 {
     void (*run)(int64_t, const uint8_t *, size_t, int64_t, const struct y_pair *, size_t, int,
-                float *, int64_t, int);
+                float *, int64_t, int, size_t);
     float off;
     switch (wtype) {
     case KERN_T_Q4_0:
@@ -622,7 +637,7 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
                 y_prepare((const struct kern_bq8_0 *)(x + (size_t)(t0 + t) * x_row_bytes) + c0, nbc,
                           off, prep + (size_t)t * qs);
             run(nbc, w + (size_t)r0 * w_row_bytes + (size_t)c0 * bbytes, w_row_bytes, r1 - r0, prep,
-                qs, n, out + (int64_t)t0 * ldo + r0, ldo, c0 > 0);
+                qs, n, out + (int64_t)t0 * ldo + r0, ldo, c0 > 0, n == 1 ? pf : 0);
         }
     }
     return 1;
@@ -631,33 +646,49 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
 static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
-    if (y_mul_mat(wtype, w, 0, n, 0, 1, x, 0, 1, &out, 1))
+    if (y_mul_mat(wtype, w, 0, n, 0, 1, x, 0, 1, &out, 1, 0))
         return out;
-    if (kern__avx2_row_dot(wtype, n, w, x, 0, 1, &out))
+    if (kern__avx2_row_dot(wtype, n, w, x, 0, 1, &out, 0))
         return out;
     return kern__ref_vec_dot(wtype, n, w, x);
 }
 
-static void avx2_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
-                         int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
-                         float *out, int64_t ldo)
+/* pf: prefetch distance for one-token products (0 = none). */
+static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
+                       int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
+                       int64_t ldo, size_t pf)
 {
     const uint8_t *wb = w, *xb = x;
     float tmp[KERN_AVX2_NT];
-    if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
+    pf = nt == 1 ? pf : 0;
+    if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
         return;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wb + (size_t)r * w_row_bytes;
         for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
             int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
             const uint8_t *xt = xb + (size_t)t0 * x_row_bytes;
-            if (!kern__avx2_row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp))
+            if (!kern__avx2_row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp, pf))
                 for (int t = 0; t < n; t++)
                     tmp[t] = kern__ref_vec_dot(wtype, ncols, wr, xt + (size_t)t * x_row_bytes);
             for (int t = 0; t < n; t++)
                 out[(int64_t)(t0 + t) * ldo + r] = tmp[t];
         }
     }
+}
+
+static void avx2_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                         int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                         float *out, int64_t ldo)
+{
+    mul_mat_pf(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, 0);
+}
+
+static void avx2_mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                            int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                            float *out, int64_t ldo)
+{
+    mul_mat_pf(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, KERN_PF_DIST);
 }
 
 /* Activation quantizers: Q8_0 / Q8_1 with the same operations as the scalar ones (amax,
@@ -762,6 +793,17 @@ const struct kern kern__table_avx2 = {
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx2_vec_dot,
     .mul_mat = avx2_mul_mat,
+};
+
+/* The same with software prefetch in one-token products (kern_dispatch.c). */
+const struct kern kern__table_avx2_pf = {
+    .isa = KERN_ISA_AVX2,
+    .name = "avx2+prefetch",
+    .vec_dot_type = kern__ref_vec_dot_type,
+    .quantize_row = kern__avx2_quantize_row,
+    .dequantize_row = kern__ref_dequantize_row,
+    .vec_dot = avx2_vec_dot,
+    .mul_mat = avx2_mul_mat_pf,
 };
 
 #endif

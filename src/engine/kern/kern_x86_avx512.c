@@ -29,9 +29,9 @@
  * 12% faster on L2-resident rows but streamed 2.5-4x slower from memory (huge pages too), as
  * if the hardware prefetcher lost the stream; one row at a time stays. */
 #endif
-/* No software prefetch: it made the same kernels 1.5-2x slower on an mmapped model file (page
- * cache, 4 KB pages), and on the huge-page copy the engine now reads by default it cost 10-20%
- * of the Q4_K gemv stream (measured 512-2048 bytes ahead). */
+/* Software prefetch (KERN_PF, kern_avx_common.h) is on only in the _pf table: on Zen 4 it made the
+ * same kernels 1.5-2x slower on an mmapped model file (page cache, 4 KB pages) and cost 10-20% of
+ * the Q4_K gemv stream on huge pages; on the Intel Xeon VMs it doubles that stream. */
 
 /* ---- K-quants: 512-bit, vpmaddubsw + vpdpwssd ---- */
 
@@ -59,7 +59,8 @@ AI __m256i pair_pick(int a, int b)
  * int32 lane (|sum| <= 4 * 15 * 127, so it fits 16 bits), one vpackssdw puts both sub-blocks'
  * lanes into words and one vpdpwssd multiplies them by their 6-bit scales and accumulates:
  * three multiply-port ops where vpmaddubsw + vpdpwssd needed four. */
-AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -67,6 +68,7 @@ AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq4_k *bw = (const struct kern_bq4_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m128i scm = kern_avx_k4_scales(bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
@@ -101,7 +103,8 @@ AI void y_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -109,6 +112,7 @@ AI void y_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m256i m4 = _mm256_set1_epi8(15), m1 = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq5_k *bw = (const struct kern_bq5_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m128i scm = kern_avx_k4_scales(bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
@@ -164,7 +168,8 @@ AI __m512i lane_pick2(int a, int b)
 
 /* Q6_K: per 128 elements and token two vpdpbusd (sums of 4 products of 6-bit codes, at most
  * 4 * 63 * 127, fit 16 bits), one vpackssdw and one vpdpwssd with the 16-element scales. */
-AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out)
+AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
+               size_t pf)
 {
     __m512 acc[KERN_AVX2_NT];
     for (int t = 0; t < nt; t++)
@@ -174,6 +179,7 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     const __m512i pick = lane_pick2(0, 4);
     for (int64_t i = 0; i < nb; i++) {
         const struct kern_bq6_k *bw = (const struct kern_bq6_k *)w + i;
+        KERN_PF(bw, sizeof *bw, pf);
         __m128i sc8 = _mm_loadu_si128((const __m128i *)bw->scales);
         __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
         /* words 0..7 = scales 0..7 and 8..15 in each 128-bit lane, in two vectors */
@@ -221,21 +227,21 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 #define NT_SWITCH(fn, n, w, x, xs, nt, out) \
     switch (nt) {                           \
     case 1:                                 \
-        fn(n, w, x, xs, 1, out);            \
+        fn(n, w, x, xs, 1, out, pf);        \
         break;                              \
     case 2:                                 \
-        fn(n, w, x, xs, 2, out);            \
+        fn(n, w, x, xs, 2, out, pf);        \
         break;                              \
     case 3:                                 \
-        fn(n, w, x, xs, 3, out);            \
+        fn(n, w, x, xs, 3, out, pf);        \
         break;                              \
     default:                                \
-        fn(n, w, x, xs, 4, out);            \
+        fn(n, w, x, xs, 4, out, pf);        \
         break;                              \
     }
 
 static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt,
-                   float *out)
+                   float *out, size_t pf)
 {
     int64_t nbk = n / KERN_QK_K;
     switch (wtype) {
@@ -249,7 +255,7 @@ static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x
         NT_SWITCH(z_q6_k, nbk, w, x, xs, nt, out);
         return 1;
     default:
-        return kern__avx2_row_dot(wtype, n, w, x, xs, nt, out);
+        return kern__avx2_row_dot(wtype, n, w, x, xs, nt, out, pf);
     }
 }
 
@@ -424,7 +430,7 @@ AI void u4_q5_1(const struct kern_bq5_1 *b, __m512i *lo, __m512i *hi)
  * (zero scales) so no byte past the row is read. */
 #define P_KERNEL(name, WT, u4, HASM, MW)                                                       \
     AI void name(int64_t nbc, const uint8_t *w, size_t wrb, const struct p_quad *p, size_t qs, \
-                 int nr, int nt, float *out)                                                   \
+                 int nr, int nt, float *out, size_t pf)                                        \
     {                                                                                          \
         __m512 acc[P_ROWS][KERN_AVX2_NT];                                                      \
         for (int r = 0; r < nr; r++)                                                           \
@@ -435,6 +441,7 @@ AI void u4_q5_1(const struct kern_bq5_1 *b, __m512i *lo, __m512i *hi)
             __m512 dw[P_ROWS], mw[P_ROWS];                                                     \
             for (int r = 0; r < nr; r++) {                                                     \
                 const struct WT *b = (const struct WT *)(w + (size_t)r * wrb) + i;             \
+                KERN_PF(b, 4 * sizeof *b, pf);                                                 \
                 struct WT pad[4];                                                              \
                 if (i + 4 > nbc) {                                                             \
                     memset(pad, 0, sizeof pad);                                                \
@@ -490,23 +497,23 @@ P_KERNEL(p_k_q5_1, kern_bq5_1, u4_q5_1, 1, quad_m(b))
             float v = part[rr * KERN_AVX2_NT + t];      \
             *o = accumulate ? *o + v : v;               \
         }
-#define P_LOOP(fn, R, T)                                              \
-    for (int64_t r = 0; r < nrows;) {                                 \
-        float part[P_ROWS * KERN_AVX2_NT];                            \
-        if (nrows - r >= (R)) {                                       \
-            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, (R), (T), part); \
-            P_STORE(R, T)                                             \
-            r += (R);                                                 \
-        } else {                                                      \
-            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, 1, (T), part);   \
-            P_STORE(1, T)                                             \
-            r += 1;                                                   \
-        }                                                             \
+#define P_LOOP(fn, R, T)                                                  \
+    for (int64_t r = 0; r < nrows;) {                                     \
+        float part[P_ROWS * KERN_AVX2_NT];                                \
+        if (nrows - r >= (R)) {                                           \
+            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, (R), (T), part, pf); \
+            P_STORE(R, T)                                                 \
+            r += (R);                                                     \
+        } else {                                                          \
+            fn(nbc, w + (size_t)r * wrb, wrb, p, qs, 1, (T), part, pf);   \
+            P_STORE(1, T)                                                 \
+            r += 1;                                                       \
+        }                                                                 \
     }
 #define P_RUNNER(fn)                                                                        \
     static void fn##_run(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,          \
                          const struct p_quad *p, size_t qs, int n, float *out, int64_t ldo, \
-                         int accumulate)                                                    \
+                         int accumulate, size_t pf)                                         \
     {                                                                                       \
         switch (n) {                                                                        \
         case 1:                                                                             \
@@ -527,7 +534,7 @@ P_RUNNER(p_k_q4_1)
 P_RUNNER(p_k_q5_1)
 
 typedef void (*p_runner_fn)(int64_t, const uint8_t *, size_t, int64_t, const struct p_quad *,
-                            size_t, int, float *, int64_t, int);
+                            size_t, int, float *, int64_t, int, size_t);
 
 /* Runner and offset for wtype; NULL when it has no prepared-activation kernel. */
 static p_runner_fn p_kernel(uint32_t wtype, float *off)
@@ -556,12 +563,12 @@ static p_runner_fn p_kernel(uint32_t wtype, float *off)
 /* Rows [r0, r1) x tokens [0, nt), in groups of KERN_AVX2_NT tokens. */
 static void p_run(p_runner_fn kf, int64_t nbc, const uint8_t *w, size_t w_row_bytes, int64_t r0,
                   int64_t r1, const struct p_quad *p, size_t qs, int nt, float *out, int64_t ldo,
-                  int accumulate)
+                  int accumulate, size_t pf)
 {
     for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
         int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
         kf(nbc, w + (size_t)r0 * w_row_bytes, w_row_bytes, r1 - r0, p + (size_t)t0 * qs, qs, n,
-           out + (int64_t)t0 * ldo + r0, ldo, accumulate);
+           out + (int64_t)t0 * ldo + r0, ldo, accumulate, n == 1 ? pf : 0);
     }
 }
 
@@ -569,7 +576,7 @@ static void p_run(p_runner_fn kf, int64_t nbc, const uint8_t *w, size_t w_row_by
  * wtype has no prepared-activation kernel. */
 static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
                      int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
-                     float *out, int64_t ldo)
+                     float *out, int64_t ldo, size_t pf)
 {
     float off;
     p_runner_fn kf = p_kernel(wtype, &off);
@@ -590,7 +597,7 @@ static int p_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
                 p_prepare_row(wtype, x + (size_t)(t0 + t) * x_row_bytes, c0, nbc, off,
                               prep + (size_t)t * qs);
             p_run(kf, nbc, w + (size_t)c0 * bbytes, w_row_bytes, r0, r1, prep, qs, n,
-                  out + (int64_t)t0 * ldo, ldo, c0 > 0);
+                  out + (int64_t)t0 * ldo, ldo, c0 > 0, pf);
         }
     }
     return 1;
@@ -620,9 +627,10 @@ static void avx512_prepare(uint32_t wtype, const void *x, size_t x_row_bytes, in
                       (struct p_quad *)prep + (size_t)t * nq);
 }
 
-static void avx512_mul_mat_prep(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
-                                int64_t r0, int64_t r1, const void *prep, int nt, float *out,
-                                int64_t ldo)
+/* pf: prefetch distance for one-token products (0 = none; see KERN_PF). */
+static void mul_mat_prep_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                            int64_t r0, int64_t r1, const void *prep, int nt, float *out,
+                            int64_t ldo, size_t pf)
 {
     float off;
     p_runner_fn kf = p_kernel(wtype, &off);
@@ -630,26 +638,27 @@ static void avx512_mul_mat_prep(uint32_t wtype, const void *w, size_t w_row_byte
         return;
     int64_t nb = ncols / KERN_QK;
     size_t nq = (size_t)(nb + 3) / 4;
-    p_run(kf, nb, w, w_row_bytes, r0, r1, prep, nq, nt, out, ldo, 0);
+    p_run(kf, nb, w, w_row_bytes, r0, r1, prep, nq, nt, out, ldo, 0, pf);
 }
 
 static float avx512_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
-    if (p_mul_mat(wtype, w, 0, n, 0, 1, x, 0, 1, &out, 1))
+    if (p_mul_mat(wtype, w, 0, n, 0, 1, x, 0, 1, &out, 1, 0))
         return out;
-    if (row_dot(wtype, n, w, x, 0, 1, &out))
+    if (row_dot(wtype, n, w, x, 0, 1, &out, 0))
         return out;
     return kern__ref_vec_dot(wtype, n, w, x);
 }
 
-static void avx512_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
-                           int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
-                           float *out, int64_t ldo)
+static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
+                       int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
+                       int64_t ldo, size_t pf)
 {
     const uint8_t *wb = w, *xb = x;
     float tmp[KERN_AVX2_NT];
-    if (p_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
+    pf = nt == 1 ? pf : 0;
+    if (p_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
         return;
 
     for (int64_t r = r0; r < r1; r++) {
@@ -657,13 +666,41 @@ static void avx512_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, in
         for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
             int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
             const uint8_t *xt = xb + (size_t)t0 * x_row_bytes;
-            if (!row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp))
+            if (!row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp, pf))
                 for (int t = 0; t < n; t++)
                     tmp[t] = kern__ref_vec_dot(wtype, ncols, wr, xt + (size_t)t * x_row_bytes);
             for (int t = 0; t < n; t++)
                 out[(int64_t)(t0 + t) * ldo + r] = tmp[t];
         }
     }
+}
+
+static void avx512_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                           int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                           float *out, int64_t ldo)
+{
+    mul_mat_pf(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, 0);
+}
+
+static void avx512_mul_mat_prep(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                                int64_t r0, int64_t r1, const void *prep, int nt, float *out,
+                                int64_t ldo)
+{
+    mul_mat_prep_pf(wtype, w, w_row_bytes, ncols, r0, r1, prep, nt, out, ldo, 0);
+}
+
+static void avx512_mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                              int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                              float *out, int64_t ldo)
+{
+    mul_mat_pf(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, KERN_PF_DIST);
+}
+
+static void avx512_mul_mat_prep_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
+                                   int64_t r0, int64_t r1, const void *prep, int nt, float *out,
+                                   int64_t ldo)
+{
+    mul_mat_prep_pf(wtype, w, w_row_bytes, ncols, r0, r1, prep, nt, out, ldo, KERN_PF_DIST);
 }
 
 const struct kern kern__table_avx512 = {
@@ -677,6 +714,20 @@ const struct kern kern__table_avx512 = {
     .prep_bytes = avx512_prep_bytes,
     .prepare = avx512_prepare,
     .mul_mat_prep = avx512_mul_mat_prep,
+};
+
+/* The same with software prefetch in one-token products (kern_dispatch.c). */
+const struct kern kern__table_avx512_pf = {
+    .isa = KERN_ISA_AVX512,
+    .name = "avx512+prefetch",
+    .vec_dot_type = kern__ref_vec_dot_type,
+    .quantize_row = kern__avx2_quantize_row,
+    .dequantize_row = kern__ref_dequantize_row,
+    .vec_dot = avx512_vec_dot,
+    .mul_mat = avx512_mul_mat_pf,
+    .prep_bytes = avx512_prep_bytes,
+    .prepare = avx512_prepare,
+    .mul_mat_prep = avx512_mul_mat_prep_pf,
 };
 
 #endif
