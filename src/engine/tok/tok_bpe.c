@@ -7,10 +7,10 @@
  * matched with PCRE2_MATCH_INVALID_UTF, so invalid UTF-8 never matches and ends up in gap
  * pieces, which are still encoded losslessly byte by byte (llama.cpp would substitute U+FFFD).
  * Merging: symbols start as single bytes (each byte is one character of the GPT-2 byte
- * alphabet), a binary heap holds candidate pairs ordered by (rank, left position), and a popped
- * pair is used only if both symbols are unchanged.  Pair ranks and merged ids come from the
- * merge hash built at load time, so no strings are built while merging.
- * The regexes were written from the models' public tokenizer configurations (see
+ * alphabet), a binary heap (tok_heap.c) holds candidate pairs ordered by (rank, left position),
+ * and a popped pair is used only if both symbols are unchanged.  Pair ranks and merged ids come
+ * from the merge hash built at load time, so no strings are built while merging. The regexes were
+ * written from the models' public tokenizer configurations (see
  * ../shared/docs/inference-reference.md D.5); (?i:...) is written as explicit case classes
  * where llama.cpp does so.
  */
@@ -245,71 +245,10 @@ struct sym {
     uint32_t off, n; /* bytes of the word */
 };
 
-struct pair {
-    uint32_t rank;
-    int32_t left, right, result;
-    uint32_t size;
-};
-
 struct bpe_work {
     struct sym *sym;
-    struct pair *heap;
-    size_t n_heap, cap_heap;
-    int oom; /* a heap growth failed */
+    struct tok_heap heap; /* ordered by rank */
 };
-
-/* Makes room for one more pair; sets w->oom when memory runs out. */
-static int heap_room(struct bpe_work *w)
-{
-    if (w->n_heap < w->cap_heap)
-        return 1;
-    size_t nc = w->cap_heap ? w->cap_heap * 2 : 64;
-    struct pair *np = mem_realloc_array(w->heap, nc, sizeof(*np));
-    if (!np) {
-        w->oom = 1;
-        return 0;
-    }
-    w->heap = np, w->cap_heap = nc;
-    return 1;
-}
-
-static int pair_before(const struct pair *a, const struct pair *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(struct bpe_work *w, struct pair p)
-{
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_before(&p, &w->heap[up]))
-            break;
-        w->heap[i] = w->heap[up];
-        i = up;
-    }
-    w->heap[i] = p;
-}
-
-static struct pair heap_pop(struct bpe_work *w)
-{
-    struct pair top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!pair_before(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n)
-        w->heap[i] = last;
-    return top;
-}
 
 static void try_pair(const struct tok_vocab *v, struct bpe_work *w, int32_t l, int32_t r)
 {
@@ -319,9 +258,8 @@ static void try_pair(const struct tok_vocab *v, struct bpe_work *w, int32_t l, i
     int64_t rank = tok__merge_rank(v, w->sym[l].id, w->sym[r].id, &result);
     if (rank < 0)
         return;
-    struct pair p = {(uint32_t)rank, l, r, result, w->sym[l].n + w->sym[r].n};
-    if (heap_room(w))
-        heap_push(w, p);
+    struct tok_pair p = {0.0f, (uint32_t)rank, l, r, result, w->sym[l].n + w->sym[r].n};
+    tok__heap_push(&w->heap, &p);
 }
 
 static void emit_symbol(const struct tok_vocab *v, const char *word, const struct sym *s,
@@ -371,11 +309,11 @@ static int encode_word(const struct tok_vocab *v, const char *word, size_t n, st
         w->sym[i].off = (uint32_t)i;
         w->sym[i].n = 1;
     }
-    w->n_heap = 0;
+    w->heap.n = 0;
     for (size_t i = 1; i < n; i++)
         try_pair(v, w, (int32_t)i - 1, (int32_t)i);
-    while (w->n_heap > 0) {
-        struct pair p = heap_pop(w);
+    while (w->heap.n > 0) {
+        struct tok_pair p = tok__heap_pop(&w->heap);
         struct sym *l = &w->sym[p.left], *r = &w->sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
             continue; /* outdated: one side changed since the pair was queued */
@@ -388,7 +326,7 @@ static int encode_word(const struct tok_vocab *v, const char *word, size_t n, st
         try_pair(v, w, l->prev, p.left);
         try_pair(v, w, p.left, l->next);
     }
-    if (w->oom)
+    if (w->heap.oom)
         return E_NOMEM;
     for (int32_t i = 0; i >= 0; i = w->sym[i].next)
         emit_symbol(v, word, &w->sym[i], o);
@@ -419,6 +357,6 @@ int tok__bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct t
 out:
     mem_free(words.p);
     mem_free(w.sym);
-    mem_free(w.heap);
+    tok__heap_free(&w.heap);
     return rc;
 }

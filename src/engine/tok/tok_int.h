@@ -1,7 +1,7 @@
 /*
  * tok_int.h - internals shared by the tokenizer's own files (tok_vocab.c, tok_encode.c,
- * tok_spm.c, tok_bpe.c, tok_wpm.c, tok_detok.c, tok_unicode.c).  Nothing outside src/engine/tok
- * includes this.
+ * tok_spm.c, tok_bpe.c, tok_heap.c, tok_wpm.c, tok_detok.c, tok_unicode.c).  Nothing outside
+ * src/engine/tok includes this.
  *
  * A vocabulary owns: one pool of token texts (NUL-separated), the decoded pieces (another pool),
  * scores and types per token, an open-addressing hash text -> id, for BPE a hash (left id,
@@ -82,6 +82,28 @@ static inline void tok__emit(struct tok_out *o, int32_t id)
         o->ids[o->n] = id;
     o->n++;
 }
+
+/* A candidate merge of the adjacent symbols left and right (tok_heap.c). */
+struct tok_pair {
+    float score;   /* SPM: the merged token's score (higher merges first) */
+    uint32_t rank; /* BPE: the merge's rank (lower merges first) */
+    int32_t left, right;
+    int32_t result; /* BPE: id of the merged token (-1 when not a token) */
+    uint32_t size;  /* bytes of left + right when queued: a changed side makes the pair stale */
+};
+
+/* Binary heap of candidate merges, ordered by (score desc) when by_score else (rank asc), ties
+ * by left position (asc).  Zero-initialise, set by_score, push/pop, free. */
+struct tok_heap {
+    struct tok_pair *p;
+    size_t n, cap;
+    int by_score;
+    int oom; /* a growth failed (that pair was dropped): the encoder returns E_NOMEM */
+};
+void tok__heap_push(struct tok_heap *h, const struct tok_pair *p);
+/* Removes and returns the first pair; h->n must be > 0. */
+struct tok_pair tok__heap_pop(struct tok_heap *h);
+void tok__heap_free(struct tok_heap *h);
 
 /* Encoders of one text fragment (no special tokens inside).  Return 0, E_NOMEM. */
 int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o);

@@ -5,11 +5,11 @@
  * The input is one text fragment already prefixed with the dummy space (when the vocabulary asks)
  * and with " " replaced by "▁".  It is split into UTF-8 characters (a stray byte is a character
  * of its own); every adjacent pair whose concatenation is a token goes into a binary heap
- * ordered by (score desc, left position asc); popping a pair whose symbols are unchanged merges
- * them and queues the new neighbours.  Every final symbol is a token, or a single character not
- * in the vocabulary, which becomes its <0xNN> byte tokens (unk without them).  This is the
- * algorithm of llama.cpp's llm_tokenizer_spm (the re-segmentation step there is never reached
- * for merged symbols, which are tokens by construction).
+ * (tok_heap.c) ordered by (score desc, left position asc); popping a pair whose symbols are
+ * unchanged merges them and queues the new neighbours.  Every final symbol is a token, or a single
+ * character not in the vocabulary, which becomes its <0xNN> byte tokens (unk without them).  This
+ * is the algorithm of llama.cpp's llm_tokenizer_spm (the re-segmentation step there is never
+ * reached for merged symbols, which are tokens by construction).
  */
 #include "engine/tok/tok.h"
 
@@ -23,73 +23,12 @@ struct spm_sym {
     uint32_t off, n; /* bytes of the text */
 };
 
-struct spm_pair {
-    float score;
-    int32_t left, right;
-    uint32_t size;
-};
-
 struct spm_work {
     const struct tok_vocab *v;
     const char *text;
     struct spm_sym *sym;
-    struct spm_pair *heap;
-    size_t n_heap, cap_heap;
-    int oom; /* a heap growth failed */
+    struct tok_heap heap; /* ordered by score */
 };
-
-/* Makes room for one more pair; sets w->oom when memory runs out. */
-static int heap_room(struct spm_work *w)
-{
-    if (w->n_heap < w->cap_heap)
-        return 1;
-    size_t nc = w->cap_heap ? w->cap_heap * 2 : 64;
-    struct spm_pair *np = mem_realloc_array(w->heap, nc, sizeof(*np));
-    if (!np) {
-        w->oom = 1;
-        return 0;
-    }
-    w->heap = np, w->cap_heap = nc;
-    return 1;
-}
-
-static int pair_before(const struct spm_pair *a, const struct spm_pair *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(struct spm_work *w, struct spm_pair p)
-{
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_before(&p, &w->heap[up]))
-            break;
-        w->heap[i] = w->heap[up];
-        i = up;
-    }
-    w->heap[i] = p;
-}
-
-static struct spm_pair heap_pop(struct spm_work *w)
-{
-    struct spm_pair top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!pair_before(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n)
-        w->heap[i] = last;
-    return top;
-}
 
 static void try_pair(struct spm_work *w, int32_t l, int32_t r)
 {
@@ -100,9 +39,8 @@ static void try_pair(struct spm_work *w, int32_t l, int32_t r)
     int32_t id = tok__lookup(w->v, w->text + a->off, size);
     if (id < 0)
         return;
-    struct spm_pair p = {w->v->score[id], l, r, size};
-    if (heap_room(w))
-        heap_push(w, p);
+    struct tok_pair p = {w->v->score[id], 0, l, r, -1, size};
+    tok__heap_push(&w->heap, &p);
 }
 
 static void emit_sym(const struct spm_work *w, const struct spm_sym *s, struct tok_out *o)
@@ -142,7 +80,7 @@ static int spm_segment(struct spm_work *w, size_t n, struct tok_out *o)
 {
     const char *s = w->text;
     size_t n_sym = 0;
-    w->n_heap = 0;
+    w->heap.n = 0;
     for (size_t off = 0; off < n;) {
         size_t l = char_len(s + off, n - off);
         w->sym[n_sym].prev = (int32_t)n_sym - 1;
@@ -154,8 +92,8 @@ static int spm_segment(struct spm_work *w, size_t n, struct tok_out *o)
     }
     for (size_t i = 1; i < n_sym; i++)
         try_pair(w, (int32_t)i - 1, (int32_t)i);
-    while (w->n_heap > 0) {
-        struct spm_pair p = heap_pop(w);
+    while (w->heap.n > 0) {
+        struct tok_pair p = tok__heap_pop(&w->heap);
         struct spm_sym *l = &w->sym[p.left], *r = &w->sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
             continue;
@@ -167,7 +105,7 @@ static int spm_segment(struct spm_work *w, size_t n, struct tok_out *o)
         try_pair(w, l->prev, p.left);
         try_pair(w, p.left, l->next);
     }
-    if (w->oom)
+    if (w->heap.oom)
         return E_NOMEM;
     for (int32_t i = 0; i >= 0; i = w->sym[i].next)
         emit_sym(w, &w->sym[i], o);
@@ -194,7 +132,7 @@ static size_t segment_end(const char *s, size_t n, size_t off)
 
 int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_out *o)
 {
-    struct spm_work w = {v, s, NULL, NULL, 0, 0, 0};
+    struct spm_work w = {v, s, NULL, {NULL, 0, 0, 1, 0}};
     size_t cap_sym = 0;
     int rc = 0;
     /* When no token has a "▁" after another character (checked at load), no merge can cross a
@@ -216,6 +154,6 @@ int tok__spm_encode(const struct tok_vocab *v, const char *s, size_t n, struct t
         off = end;
     }
     mem_free(w.sym);
-    mem_free(w.heap);
+    tok__heap_free(&w.heap);
     return rc;
 }
