@@ -482,6 +482,29 @@ static int head_in(const json_t *in, const char *strct, json_t *body, int *strea
     return 0;
 }
 
+/* Chat: logprobs (*bool) and top_logprobs (int) pass through; the native handler checks the
+ * range (400 "top_logprobs must be between 0 and 20").  Completions: logprobs (*int) n > 0
+ * means logprobs with n alternatives, as Ollama translates it. */
+static int logprobs_in(const json_t *in, const char *strct, int completion, json_t *body,
+                       struct err_info *ei)
+{
+    json_int_t top = 0;
+    int rc, on = 0, set = 0;
+    if (completion) {
+        if ((rc = get_int(in, strct, "logprobs", &top, &set, ei)) != 0)
+            return rc;
+        on = set && top > 0;
+    } else if ((rc = get_bool(in, strct, "logprobs", &on, ei)) != 0 ||
+               (rc = get_int(in, strct, "top_logprobs", &top, &set, ei)) != 0) {
+        return rc;
+    }
+    if (on)
+        json_object_set_new(body, "logprobs", json_true());
+    if (on || (!completion && set))
+        json_object_set_new(body, "top_logprobs", json_integer(top));
+    return 0;
+}
+
 int oai_chat_request(const json_t *in, json_t **out, struct err_info *ei)
 {
     const char *S = "ChatCompletionRequest";
@@ -505,7 +528,7 @@ int oai_chat_request(const json_t *in, json_t **out, struct err_info *ei)
     }
     if (json_array_size(tools) > 0)
         json_object_set(body, "tools", (json_t *)tools);
-    if ((rc = think_in(in, body, ei)) != 0)
+    if ((rc = think_in(in, body, ei)) != 0 || (rc = logprobs_in(in, S, 0, body, ei)) != 0)
         goto out;
     *out = body;
     body = NULL;
@@ -528,7 +551,7 @@ int oai_completion_request(const json_t *in, json_t **out, struct err_info *ei)
     if ((rc = head_in(in, S, body, &stream, ei)) != 0 ||
         (rc = get_str(in, S, "prompt", &prompt, ei)) != 0 ||
         (rc = get_str(in, S, "suffix", &suffix, ei)) != 0 ||
-        (rc = options_in(in, S, 1, &opts, ei)) != 0)
+        (rc = options_in(in, S, 1, &opts, ei)) != 0 || (rc = logprobs_in(in, S, 1, body, ei)) != 0)
         goto out;
     json_object_set_new(body, "prompt", json_string(prompt));
     if (*suffix)
@@ -631,6 +654,68 @@ static json_t *head_out(const struct oai_conv *c, const char *object, const json
                      "fp_ollama");
 }
 
+/* Ollama's ChoiceLogprobs {"content":[native entries]} for a native line, NULL when it has none
+ * (omitempty). */
+static json_t *chat_logprobs(const json_t *native)
+{
+    const json_t *lp = json_object_get(native, "logprobs");
+    return json_array_size(lp) > 0 ? json_pack("{s:O}", "content", lp) : NULL;
+}
+
+/* OpenAI's legacy completion logprobs for the native entries of one line:
+ * {"tokens", "token_logprobs", "top_logprobs":[{token: logprob}], "text_offset"}, offsets in
+ * characters of the generated text (running across a stream in *off).  NULL when none. */
+static json_t *cmpl_logprobs(const json_t *native, int64_t *off)
+{
+    const json_t *lp = json_object_get(native, "logprobs"), *e;
+    json_t *toks, *lps, *tops, *offs, *o;
+    size_t i;
+    if (json_array_size(lp) == 0)
+        return NULL;
+    o = json_pack("{s:[], s:[], s:[], s:[]}", "tokens", "token_logprobs", "top_logprobs",
+                  "text_offset");
+    if (!o)
+        return NULL;
+    toks = json_object_get(o, "tokens");
+    lps = json_object_get(o, "token_logprobs");
+    tops = json_object_get(o, "top_logprobs");
+    offs = json_object_get(o, "text_offset");
+    json_array_foreach(lp, i, e)
+    {
+        const json_t *tok = json_object_get(e, "token"), *alt;
+        const char *t = json_string_value(tok);
+        json_t *m = json_object();
+        size_t k;
+        json_array_append(toks, (json_t *)tok);
+        json_array_append(lps, json_object_get(e, "logprob"));
+        json_array_append_new(offs, json_integer(*off));
+        json_array_foreach(json_object_get(e, "top_logprobs"), k, alt)
+        {
+            const char *at = json_string_value(json_object_get(alt, "token"));
+            if (m && at && !json_object_get(m, at)) /* the likelier of equal texts */
+                json_object_set(m, at, json_object_get(alt, "logprob"));
+        }
+        json_array_append_new(tops, m);
+        for (; t && *t; t++) /* characters: UTF-8 lead bytes */
+            *off += ((unsigned char)*t & 0xc0) != 0x80;
+    }
+    return o;
+}
+
+/* Sets choices[0].logprobs of a chunk (after finish_reason, Go field order) to *lp, which it
+ * takes (then NULL); returns the chunk. */
+static json_t *with_lp(json_t *chunk, json_t **lp)
+{
+    if (*lp) {
+        json_t *ch = json_array_get(json_object_get(chunk, "choices"), 0);
+        if (ch)
+            json_object_set(ch, "logprobs", *lp);
+        json_decref(*lp);
+        *lp = NULL;
+    }
+    return chunk;
+}
+
 /* A chat.completion.chunk with one choice (delta, finish_reason or null). */
 static json_t *chat_chunk(const struct oai_conv *c, const json_t *native, json_t *delta,
                           const char *finish)
@@ -661,21 +746,23 @@ static int chat_line(struct oai_conv *c, const json_t *native, struct buf *out)
     const char *thinking = json_string_value(json_object_get(msg, "thinking"));
     const json_t *calls = json_object_get(msg, "tool_calls");
     const char *reason = json_string_value(json_object_get(native, "done_reason"));
-    json_t *d;
+    json_t *d, *lp = chat_logprobs(native);
     int rc;
+    /* logprobs ride on the line's first chunk (Ollama: the reasoning one when split), or on a
+     * chunk of their own when the line has no text (held back by thinking/tool parsing) */
     if (thinking && *thinking) {
         d = delta("");
         json_object_set_new(d, "reasoning", json_string(thinking));
-        if ((rc = event(chat_chunk(c, native, d, NULL), out)) != 0)
+        if ((rc = event(with_lp(chat_chunk(c, native, d, NULL), &lp), out)) != 0)
             return rc;
     }
-    if ((content && *content) || json_array_size(calls) > 0) {
+    if ((content && *content) || json_array_size(calls) > 0 || lp) {
         d = delta(content);
         if (json_array_size(calls) > 0) {
             json_object_set_new(d, "tool_calls", tool_calls_out(calls));
             c->tool_sent = 1;
         }
-        if ((rc = event(chat_chunk(c, native, d, NULL), out)) != 0)
+        if ((rc = event(with_lp(chat_chunk(c, native, d, NULL), &lp), out)) != 0)
             return rc;
     }
     if (!json_is_true(json_object_get(native, "done")))
@@ -727,11 +814,15 @@ static int cmpl_line(struct oai_conv *c, const json_t *native, struct buf *out)
     const char *text = json_string_value(json_object_get(native, "response"));
     const char *reason = json_string_value(json_object_get(native, "done_reason"));
     int done = json_is_true(json_object_get(native, "done")), rc;
-    json_t *o;
+    json_t *o, *lp = cmpl_logprobs(native, &c->text_off);
     if (!done)
-        return text && *text ? event(cmpl_chunk(c, native, text, NULL, 1), out) : 0;
+        return (text && *text) || lp
+                   ? event(with_lp(cmpl_chunk(c, native, text, NULL, 1), &lp), out)
+                   : 0;
     c->done = 1;
-    if ((rc = event(cmpl_chunk(c, native, text, reason && *reason ? reason : "stop", 1), out)) != 0)
+    if ((rc = event(
+             with_lp(cmpl_chunk(c, native, text, reason && *reason ? reason : "stop", 1), &lp),
+             out)) != 0)
         return rc;
     if (!c->include_usage)
         return 0;
@@ -759,7 +850,7 @@ static json_t *chat_final(const struct oai_conv *c, const json_t *native)
     const char *reason = json_string_value(json_object_get(native, "done_reason"));
     const char *content = json_string_value(json_object_get(msg, "content"));
     const char *role = json_string_value(json_object_get(msg, "role"));
-    json_t *o = head_out(c, "chat.completion", native), *m, *ch;
+    json_t *o = head_out(c, "chat.completion", native), *m, *ch, *lp;
     if (!o)
         return NULL;
     m = json_pack("{s:s, s:s}", "role", role ? role : "assistant", "content",
@@ -774,6 +865,8 @@ static json_t *chat_final(const struct oai_conv *c, const json_t *native)
                    reason && *reason ? reason : NULL);
     if (ch && !json_object_get(ch, "finish_reason"))
         json_object_set_new(ch, "finish_reason", json_null());
+    if (ch && (lp = chat_logprobs(native)) != NULL)
+        json_object_set_new(ch, "logprobs", lp);
     json_object_set_new(o, "choices", json_pack("[o*]", ch));
     json_object_set_new(o, "usage", usage(native));
     return o;
@@ -783,11 +876,14 @@ static json_t *cmpl_final(const struct oai_conv *c, const json_t *native)
 {
     const char *text = json_string_value(json_object_get(native, "response"));
     const char *reason = json_string_value(json_object_get(native, "done_reason"));
-    json_t *o = head_out(c, "text_completion", native);
+    json_t *o = head_out(c, "text_completion", native), *lp;
     json_t *ch = json_pack("{s:s, s:i, s:s*}", "text", text ? text : "", "index", 0,
                            "finish_reason", reason && *reason ? reason : NULL);
+    int64_t off = 0;
     if (ch && !json_object_get(ch, "finish_reason"))
         json_object_set_new(ch, "finish_reason", json_null());
+    if (ch && (lp = cmpl_logprobs(native, &off)) != NULL)
+        json_object_set_new(ch, "logprobs", lp);
     if (!o) {
         json_decref(ch);
         return NULL;

@@ -49,6 +49,7 @@ struct oai_conv {
     int include_usage; /* stream_options.include_usage */
     int tool_sent;     /* a tool call was streamed (finish_reason becomes tool_calls) */
     int done;          /* the native done line was seen */
+    int64_t text_off;  /* completions: characters streamed so far (logprobs text_offset) */
 };
 
 /* Initialises c with a fresh id ("chatcmpl-"/"cmpl-" + 0..998) and the current time. */

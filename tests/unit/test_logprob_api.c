@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/api_llm.h"
+#include "api/api_openai.h"
 #include "api/api_serve.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -344,4 +345,117 @@ TEST(logprob_api_bad_runner_entries_fail_request)
     ASSERT(strstr(buf_str(&b), "invalid logprobs"));
     buf_fini(&b);
     teardown(&x);
+}
+
+/* ---- OpenAI translation (api_openai.c) ---- */
+
+static json_t *jl(const char *s)
+{
+    json_t *v = json_loads(s, 0, NULL);
+    ASSERT(v);
+    return v;
+}
+
+TEST(logprob_openai_requests)
+{
+    json_t *in, *out = NULL;
+    struct err_info ei = {0};
+    /* chat: bool + int pass through (the native handler checks the range) */
+    in = jl("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"logprobs\":"
+            "true,\"top_logprobs\":3}");
+    ASSERT_OK(oai_chat_request(in, &out, &ei));
+    ASSERT(json_is_true(json_object_get(out, "logprobs")));
+    ASSERT_EQ_INT(json_integer_value(json_object_get(out, "top_logprobs")), 3);
+    json_decref(out);
+    json_object_set_new(in, "top_logprobs", json_integer(21));
+    json_object_set_new(in, "logprobs", json_false());
+    ASSERT_OK(oai_chat_request(in, &out, &ei));
+    ASSERT(!json_object_get(out, "logprobs"));
+    ASSERT_EQ_INT(json_integer_value(json_object_get(out, "top_logprobs")), 21);
+    json_decref(out);
+    json_object_set_new(in, "logprobs", json_integer(1));
+    ASSERT_EQ_INT(oai_chat_request(in, &out, &ei), E_INVAL);
+    ASSERT(strstr(ei.msg, "ChatCompletionRequest.logprobs of type bool"));
+    json_decref(in);
+    /* completions: logprobs n > 0 -> logprobs with n alternatives; 0 -> off */
+    in = jl("{\"model\":\"m\",\"prompt\":\"q\",\"logprobs\":2}");
+    ASSERT_OK(oai_completion_request(in, &out, &ei));
+    ASSERT(json_is_true(json_object_get(out, "logprobs")));
+    ASSERT_EQ_INT(json_integer_value(json_object_get(out, "top_logprobs")), 2);
+    json_decref(out);
+    json_object_set_new(in, "logprobs", json_integer(0));
+    ASSERT_OK(oai_completion_request(in, &out, &ei));
+    ASSERT(!json_object_get(out, "logprobs") && !json_object_get(out, "top_logprobs"));
+    json_decref(out);
+    json_object_set_new(in, "logprobs", json_true());
+    ASSERT_EQ_INT(oai_completion_request(in, &out, &ei), E_INVAL);
+    ASSERT(strstr(ei.msg, "CompletionRequest.logprobs of type int"));
+    json_decref(in);
+}
+
+TEST(logprob_openai_responses)
+{
+    struct oai_conv c;
+    struct buf b;
+    json_t *nat, *o;
+    buf_init(&b, 1 << 20);
+    /* chat, not streamed: choices[0].logprobs = {"content": entries} after finish_reason */
+    oai_conv_init(&c, OAI_CHAT, 0);
+    nat = jl("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi there\"},"
+             "\"done\":true,\"done_reason\":\"stop\",\"logprobs\":[" LP_A "," LP_B "]}");
+    o = oai_conv_final(&c, nat);
+    ASSERT_OK(json_go_encode(o, 0, &b));
+    ASSERT(strstr(buf_str(&b), "\"finish_reason\":\"stop\",\"logprobs\":{\"content\":[" LP_A
+                               "," LP_B "]}}],\"usage\""));
+    json_decref(o);
+    json_decref(nat);
+    /* chat, streamed: on the content chunk; a line with only logprobs still makes a chunk */
+    buf_reset(&b);
+    nat = jl("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
+             "\"done\":false,\"logprobs\":[" LP_A "]}");
+    ASSERT_OK(oai_conv_line(&c, nat, &b));
+    json_decref(nat);
+    ASSERT(strstr(buf_str(&b), "\"content\":\"Hi\"},\"finish_reason\":null,\"logprobs\":{"
+                               "\"content\":[" LP_A "]}}]}\n\n"));
+    buf_reset(&b);
+    nat = jl("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+             "\"done\":false,\"logprobs\":[" LP_B "]}");
+    ASSERT_OK(oai_conv_line(&c, nat, &b));
+    json_decref(nat);
+    ASSERT(strstr(buf_str(&b), "\"content\":\"\"},\"finish_reason\":null,\"logprobs\":{"
+                               "\"content\":[" LP_B "]}}]}\n\n"));
+    /* without logprobs nothing changes: an empty line makes no chunk */
+    buf_reset(&b);
+    nat = jl("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+             "\"done\":false}");
+    ASSERT_OK(oai_conv_line(&c, nat, &b));
+    json_decref(nat);
+    ASSERT_EQ_SIZE(b.n, 0);
+    /* completions: OpenAI's legacy shape, offsets in characters running across the stream */
+    buf_reset(&b);
+    oai_conv_init(&c, OAI_COMPLETION, 0);
+    nat = jl("{\"model\":\"m\",\"response\":\"Hi\",\"done\":false,\"logprobs\":[" LP_A "]}");
+    ASSERT_OK(oai_conv_line(&c, nat, &b));
+    json_decref(nat);
+    nat = jl("{\"model\":\"m\",\"response\":\" there\",\"done\":false,\"logprobs\":[" LP_B "]}");
+    ASSERT_OK(oai_conv_line(&c, nat, &b));
+    json_decref(nat);
+    ASSERT(strstr(buf_str(&b), "\"finish_reason\":null,\"logprobs\":{\"tokens\":[\"Hi\"],"
+                               "\"token_logprobs\":[-0.5],\"top_logprobs\":[{\"Hi\":-0.5,\"Yo\":"
+                               "-1.5}],\"text_offset\":[0]}}]"));
+    ASSERT(strstr(buf_str(&b), "\"logprobs\":{\"tokens\":[\" there\"],\"token_logprobs\":[-0.25],"
+                               "\"top_logprobs\":[{\" there\":-0.25}],\"text_offset\":[2]}"));
+    /* not streamed: all entries, offsets from 0 */
+    buf_reset(&b);
+    nat = jl("{\"model\":\"m\",\"response\":\"Hi there\",\"done\":true,\"done_reason\":"
+             "\"length\",\"logprobs\":[" LP_A "," LP_B "]}");
+    o = oai_conv_final(&c, nat);
+    ASSERT_OK(json_go_encode(o, 0, &b));
+    ASSERT(strstr(buf_str(&b), "\"finish_reason\":\"length\",\"logprobs\":{\"tokens\":[\"Hi\","
+                               "\" there\"],\"token_logprobs\":[-0.5,-0.25],\"top_logprobs\":[{"
+                               "\"Hi\":-0.5,\"Yo\":-1.5},{\" there\":-0.25}],\"text_offset\":[0,"
+                               "2]}}]"));
+    json_decref(o);
+    json_decref(nat);
+    buf_fini(&b);
 }
