@@ -12,16 +12,21 @@
  *
  * The monitor's filter is an allow-list too (EPERM default), wider: it forks, fexecve()s the
  * binary (execveat with AT_EMPTY_PATH; execve denied), resolves and connects (socket AF_INET/6
- * only), and runners inherit it, so it also covers their start-up (see monitor_allow).
+ * only), and runners inherit it, so it also covers their start-up (see monitor_extra).
  *
  * The server's filter is a deny-list (default allow): the server runs libc, libcurl and
  * libmicrohttpd, whose exact calls vary; what it must never do is listed and answers EPERM.
+ *
+ * Each filter is a struct profile (default action, syscall lists with one action, a function
+ * adding the rules with argument conditions, TSYNC or not) built and loaded by profile_load; the
+ * monitor's list is the runner's plus monitor_extra.
  */
 #include "sandbox/sbx.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -30,6 +35,58 @@
 #include <unistd.h>
 
 #include <seccomp.h>
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One filter: a default action, a list (and an extra list) of system calls that all get
+ * list_action (a syscall number < 0 is not one on this architecture and is skipped), rules with
+ * argument conditions, and whether the filter is synchronised onto every thread that already
+ * exists. */
+struct profile {
+    uint32_t default_action;
+    uint32_t list_action;
+    const int *list;
+    size_t n_list;
+    const int *extra; /* more calls with list_action (may be NULL) */
+    size_t n_extra;
+    int (*conditional)(scmp_filter_ctx ctx); /* nonzero when a rule failed */
+    int tsync;
+};
+
+/* Builds p's filter, sets no_new_privs and loads it into this thread (all threads with tsync). */
+static int profile_load(const struct profile *p, struct err_info *ei)
+{
+    scmp_filter_ctx ctx = seccomp_init(p->default_action);
+    int rc = 0;
+    if (!ctx)
+        return err_set(ei, E_NOMEM, "seccomp_init failed");
+    for (size_t i = 0; i < p->n_list + p->n_extra; i++) {
+        int sys = i < p->n_list ? p->list[i] : p->extra[i - p->n_list];
+        if (sys < 0)
+            continue; /* not a syscall on this architecture */
+        if (seccomp_rule_add(ctx, p->list_action, sys, 0) != 0) {
+            rc = err_set(ei, E_INTERNAL, "seccomp rule for syscall %d failed", sys);
+            goto out;
+        }
+    }
+    if (p->conditional(ctx) != 0) {
+        rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
+        goto out;
+    }
+    if (p->tsync && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
+        rc = err_set(ei, E_INTERNAL, "seccomp TSYNC unavailable");
+        goto out;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = seccomp_load(ctx)) != 0)
+        rc = err_set(ei, E_PERM, "seccomp_load: %s", strerror(-rc));
+out:
+    seccomp_release(ctx);
+    return rc;
+}
 
 static const int runner_allow[] = {
     SCMP_SYS(read),
@@ -112,33 +169,17 @@ static int add_conditional(scmp_filter_ctx ctx)
     return rc;
 }
 
+static const struct profile runner_profile = {
+    .default_action = SCMP_ACT_ERRNO(EPERM),
+    .list_action = SCMP_ACT_ALLOW,
+    .list = runner_allow,
+    .n_list = NELEM(runner_allow),
+    .conditional = add_conditional,
+};
+
 int sbx_seccomp_runner(struct err_info *ei)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-    int rc = 0;
-    if (!ctx)
-        return err_set(ei, E_NOMEM, "seccomp_init failed");
-    for (size_t i = 0; i < sizeof(runner_allow) / sizeof(runner_allow[0]); i++) {
-        if (runner_allow[i] < 0)
-            continue; /* not a syscall on this architecture */
-        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, runner_allow[i], 0) != 0) {
-            rc = err_set(ei, E_INTERNAL, "seccomp rule for syscall %d failed", runner_allow[i]);
-            goto out;
-        }
-    }
-    if (add_conditional(ctx) != 0) {
-        rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
-        goto out;
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-        goto out;
-    }
-    if ((rc = seccomp_load(ctx)) != 0)
-        rc = err_set(ei, E_PERM, "seccomp_load: %s", strerror(-rc));
-out:
-    seccomp_release(ctx);
-    return rc;
+    return profile_load(&runner_profile, ei);
 }
 
 /* ---- server deny-list ----------------------------------------------------------------------- */
@@ -216,38 +257,19 @@ static int server_conditional(scmp_filter_ctx ctx)
     return rc;
 }
 
+/* every thread that exists already gets the filter too (TSYNC) */
+static const struct profile server_profile = {
+    .default_action = SCMP_ACT_ALLOW,
+    .list_action = SCMP_ACT_ERRNO(EPERM),
+    .list = server_deny,
+    .n_list = NELEM(server_deny),
+    .conditional = server_conditional,
+    .tsync = 1,
+};
+
 int sbx_seccomp_server(struct err_info *ei)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    int rc = 0;
-    if (!ctx)
-        return err_set(ei, E_NOMEM, "seccomp_init failed");
-    for (size_t i = 0; i < sizeof(server_deny) / sizeof(server_deny[0]); i++) {
-        if (server_deny[i] < 0)
-            continue;
-        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), server_deny[i], 0) != 0) {
-            rc = err_set(ei, E_INTERNAL, "seccomp rule for syscall %d failed", server_deny[i]);
-            goto out;
-        }
-    }
-    if (server_conditional(ctx) != 0) {
-        rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
-        goto out;
-    }
-    /* every thread that exists already gets the filter too */
-    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
-        rc = err_set(ei, E_INTERNAL, "seccomp TSYNC unavailable");
-        goto out;
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-        goto out;
-    }
-    if ((rc = seccomp_load(ctx)) != 0)
-        rc = err_set(ei, E_PERM, "seccomp_load: %s", strerror(-rc));
-out:
-    seccomp_release(ctx);
-    return rc;
+    return profile_load(&server_profile, ei);
 }
 
 /* ---- monitor allow-list --------------------------------------------------------------------- */
@@ -257,18 +279,10 @@ out:
  * paths) and, since the filter is inherited across exec, everything a runner does between its
  * exec and its own filter: the dynamic loader (openat, mmap/mprotect with PROT_EXEC,
  * arch_prctl ...), CPU detection under /proc and /sys, and the runner's own Landlock and seccomp
- * set-up.  The runner's allow-list must stay a subset of this one (filters stack: the strictest
- * answer wins). */
-static const int monitor_allow[] = {
-    SCMP_SYS(read),
-    SCMP_SYS(write),
-    SCMP_SYS(readv),
-    SCMP_SYS(writev),
-    SCMP_SYS(pread64),
-    SCMP_SYS(lseek),
-    SCMP_SYS(close),
-    SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat),
+ * set-up.  The list is the runner's allow-list plus these calls, so the runner's stays a subset
+ * of it by construction (filters stack: the strictest answer wins; the runner's argument
+ * conditions only narrow calls this filter allows outright or, for clone, more widely). */
+static const int monitor_extra[] = {
     SCMP_SYS(statx),
     SCMP_SYS(stat),
     SCMP_SYS(lstat),
@@ -283,77 +297,27 @@ static const int monitor_allow[] = {
     SCMP_SYS(getcwd),
     SCMP_SYS(open),
     SCMP_SYS(openat),
-    SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmsg),
-    SCMP_SYS(recvfrom),
-    SCMP_SYS(sendto),
     SCMP_SYS(recvmmsg),
     SCMP_SYS(sendmmsg),
-    SCMP_SYS(shutdown),
     SCMP_SYS(connect),
     SCMP_SYS(getsockname),
     SCMP_SYS(getpeername),
     SCMP_SYS(getsockopt),
     SCMP_SYS(setsockopt),
-    SCMP_SYS(poll),
-    SCMP_SYS(ppoll),
     SCMP_SYS(select),
-    SCMP_SYS(pselect6),
     SCMP_SYS(epoll_create1),
     SCMP_SYS(epoll_ctl),
-    SCMP_SYS(epoll_wait),
-    SCMP_SYS(epoll_pwait),
     SCMP_SYS(mmap),
     SCMP_SYS(mprotect),
-    SCMP_SYS(munmap),
-    SCMP_SYS(mremap),
-    SCMP_SYS(madvise),
-    SCMP_SYS(brk),
-    SCMP_SYS(mlock),
-    SCMP_SYS(munlock),
-    SCMP_SYS(futex),
-    SCMP_SYS(set_robust_list),
-    SCMP_SYS(get_robust_list),
     SCMP_SYS(set_tid_address),
     SCMP_SYS(arch_prctl),
-    SCMP_SYS(rseq),
     SCMP_SYS(prlimit64),
     SCMP_SYS(getrlimit),
-    SCMP_SYS(exit),
-    SCMP_SYS(exit_group),
-    SCMP_SYS(rt_sigaction),
-    SCMP_SYS(rt_sigprocmask),
-    SCMP_SYS(rt_sigreturn),
     SCMP_SYS(rt_sigtimedwait),
     SCMP_SYS(rt_sigsuspend),
-    SCMP_SYS(sigaltstack),
-    SCMP_SYS(restart_syscall),
-    SCMP_SYS(clock_gettime),
-    SCMP_SYS(clock_getres),
-    SCMP_SYS(clock_nanosleep),
-    SCMP_SYS(nanosleep),
-    SCMP_SYS(gettimeofday),
-    SCMP_SYS(time),
-    SCMP_SYS(sched_yield),
-    SCMP_SYS(sched_getaffinity),
-    SCMP_SYS(getpid),
-    SCMP_SYS(gettid),
-    SCMP_SYS(getppid),
     SCMP_SYS(getpgrp),
-    SCMP_SYS(getuid),
-    SCMP_SYS(geteuid),
-    SCMP_SYS(getgid),
-    SCMP_SYS(getegid),
     SCMP_SYS(getgroups),
-    SCMP_SYS(getrandom),
-    SCMP_SYS(fcntl),
-    SCMP_SYS(dup),
     SCMP_SYS(dup2),
-    SCMP_SYS(dup3),
-    SCMP_SYS(membarrier),
-    SCMP_SYS(getrusage),
-    SCMP_SYS(sysinfo),
-    SCMP_SYS(uname),
     SCMP_SYS(fork),
     SCMP_SYS(wait4),
     SCMP_SYS(waitid),
@@ -395,31 +359,17 @@ static int monitor_conditional(scmp_filter_ctx ctx)
     return rc;
 }
 
+static const struct profile monitor_profile = {
+    .default_action = SCMP_ACT_ERRNO(EPERM),
+    .list_action = SCMP_ACT_ALLOW,
+    .list = runner_allow,
+    .n_list = NELEM(runner_allow),
+    .extra = monitor_extra,
+    .n_extra = NELEM(monitor_extra),
+    .conditional = monitor_conditional,
+};
+
 int sbx_seccomp_monitor(struct err_info *ei)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-    int rc = 0;
-    if (!ctx)
-        return err_set(ei, E_NOMEM, "seccomp_init failed");
-    for (size_t i = 0; i < sizeof(monitor_allow) / sizeof(monitor_allow[0]); i++) {
-        if (monitor_allow[i] < 0)
-            continue;
-        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, monitor_allow[i], 0) != 0) {
-            rc = err_set(ei, E_INTERNAL, "seccomp rule for syscall %d failed", monitor_allow[i]);
-            goto out;
-        }
-    }
-    if (monitor_conditional(ctx) != 0) {
-        rc = err_set(ei, E_INTERNAL, "seccomp conditional rules failed");
-        goto out;
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        rc = err_set(ei, E_PERM, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-        goto out;
-    }
-    if ((rc = seccomp_load(ctx)) != 0)
-        rc = err_set(ei, E_PERM, "seccomp_load: %s", strerror(-rc));
-out:
-    seccomp_release(ctx);
-    return rc;
+    return profile_load(&monitor_profile, ei);
 }
