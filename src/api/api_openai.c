@@ -551,13 +551,15 @@ int oai_completion_request(const json_t *in, json_t **out, struct err_info *ei)
     if ((rc = head_in(in, S, body, &stream, ei)) != 0 ||
         (rc = get_str(in, S, "prompt", &prompt, ei)) != 0 ||
         (rc = get_str(in, S, "suffix", &suffix, ei)) != 0 ||
-        (rc = options_in(in, S, 1, &opts, ei)) != 0 || (rc = logprobs_in(in, S, 1, body, ei)) != 0)
+        (rc = options_in(in, S, 1, &opts, ei)) != 0)
         goto out;
     json_object_set_new(body, "prompt", json_string(prompt));
     if (*suffix)
         json_object_set_new(body, "suffix", json_string(suffix));
     json_object_set_new(body, "options", opts);
     json_object_set_new(body, "stream", json_boolean(stream));
+    if ((rc = logprobs_in(in, S, 1, body, ei)) != 0)
+        goto out;
     *out = body;
     body = NULL;
 out:
