@@ -185,7 +185,7 @@ int sbx_seccomp_runner(struct err_info *ei)
 /* ---- server deny-list ----------------------------------------------------------------------- */
 
 /* Calls the server never makes; each answers EPERM.  socket: the monitor connects for it
- * (connect itself stays allowed: libcurl repeats it on the monitor's connected socket). */
+ * (connect answers EINPROGRESS without effect: see server_conditional). */
 static const int server_deny[] = {
     SCMP_SYS(socket),
     SCMP_SYS(bind),
@@ -251,6 +251,14 @@ static int server_conditional(scmp_filter_ctx ctx)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                                SCMP_A0(SCMP_CMP_MASKED_EQ, clone_new_flags[i], clone_new_flags[i]));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    /* connect never reaches the kernel: the server has no socket of its own to connect (socket
+     * is denied), only connected ones (the monitor's, MHD's, socketpairs), and on a TCP socket a
+     * connect to AF_UNSPEC would dissolve the connection so that a second one could reach any
+     * address, around the monitor's policy.  libcurl 7.88 calls connect once more on the
+     * monitor's already-connected socket (it ignores CURL_SOCKOPT_ALREADY_CONNECTED): the answer
+     * EINPROGRESS makes it wait for writability and read SO_ERROR, which report the monitor's
+     * finished connection. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINPROGRESS), SCMP_SYS(connect), 0);
     /* socketpair only for AF_UNIX (libcurl's wake-up pair) */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1,
                            SCMP_A0(SCMP_CMP_NE, AF_UNIX));

@@ -2,12 +2,16 @@
  * test_sandbox_server.c - the server profile (sbx_server_enter) proven by behaviour in the
  * forked test process: every forbidden operation is first shown to work unsandboxed (the
  * control), then to fail inside, while what the server needs (its models dir read-write,
- * certificates, threads, fds opened before) keeps working.
+ * certificates, threads, fds opened before) keeps working; connect() has no effect on a
+ * connected TCP socket (no AF_UNSPEC disconnect and reconnect elsewhere).
  */
 #include "harness/test.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,6 +133,97 @@ TEST(sandbox_server_profile_denies_and_allows)
         close(sv[0]);
         close(sv[1]);
     }
+}
+
+static int tcp_listener(struct sockaddr_in *a)
+{
+    socklen_t len = sizeof(*a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memset(a, 0, sizeof(*a));
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)a, sizeof(*a)) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)a, &len) != 0)
+        return -1;
+    return fd;
+}
+
+static int tcp_connected(const struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (const struct sockaddr *)a, sizeof(*a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int arrives(int lfd) /* a connection waits on listener lfd within 200 ms */
+{
+    struct pollfd p = {lfd, POLLIN, 0};
+    return poll(&p, 1, 200) == 1;
+}
+
+/* The server may hold connected TCP sockets (the monitor's, its clients') but never connect one
+ * anywhere: unsandboxed, connect(AF_UNSPEC) dissolves a connection and a second connect reaches
+ * another address (the control); inside, connect answers EINPROGRESS and does nothing, and the
+ * socket stays connected where it was, as libcurl's extra connect on the monitor's socket
+ * expects (writable, SO_ERROR 0). */
+TEST(sandbox_server_connect_has_no_effect)
+{
+    struct sockaddr_in a, b;
+    struct sockaddr unspec;
+    struct sbx_server_policy pol;
+    struct sbx_applied ap;
+    struct err_info ei = {0};
+    struct sbx_status st;
+    char models[4096], c = 0;
+    int la = tcp_listener(&a), lb = tcp_listener(&b), fd, peer, err = -1;
+    socklen_t el = sizeof(err);
+    ASSERT(la >= 0 && lb >= 0);
+    memset(&unspec, 0, sizeof(unspec));
+    unspec.sa_family = AF_UNSPEC;
+    /* control: the reconnect works without the sandbox */
+    fd = tcp_connected(&a);
+    ASSERT(fd >= 0);
+    peer = accept(la, NULL, NULL);
+    ASSERT(peer >= 0);
+    ASSERT_EQ_INT(connect(fd, &unspec, sizeof(unspec)), 0);
+    ASSERT_EQ_INT(connect(fd, (struct sockaddr *)&b, sizeof(b)), 0);
+    ASSERT(arrives(lb));
+    close(accept(lb, NULL, NULL));
+    close(fd);
+    close(peer);
+    /* inside: connected before (as the monitor hands it over), then confined */
+    fd = tcp_connected(&a);
+    ASSERT(fd >= 0);
+    peer = accept(la, NULL, NULL);
+    ASSERT(peer >= 0);
+    sbx_status_get(&st);
+    if (st.landlock_abi < 1 || !st.seccomp) {
+        fprintf(stderr, "  (no Landlock/seccomp: profile not testable here)\n");
+        return;
+    }
+    snprintf(models, sizeof(models), "%s/models", test_tmpdir());
+    ASSERT(mkdir(models, 0700) == 0);
+    sbx_server_policy_default(&pol, models, NULL, 0);
+    ASSERT_EQ_INT(sbx_server_enter(SBX_MODE_ENFORCE, &pol, &ap, &ei), 0);
+    errno = 0;
+    ASSERT_EQ_INT(connect(fd, &unspec, sizeof(unspec)), -1);
+    ASSERT_EQ_INT(errno, EINPROGRESS);
+    errno = 0;
+    ASSERT_EQ_INT(connect(fd, (struct sockaddr *)&b, sizeof(b)), -1);
+    ASSERT_EQ_INT(errno, EINPROGRESS);
+    ASSERT(!arrives(lb));
+    {
+        struct pollfd p = {fd, POLLOUT, 0};
+        ASSERT_EQ_INT(poll(&p, 1, 1000), 1);
+    }
+    ASSERT_EQ_INT(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+    ASSERT_EQ_INT(err, 0);
+    ASSERT_EQ_INT(write(fd, "x", 1), 1); /* still connected to a */
+    ASSERT_EQ_INT(read(peer, &c, 1), 1);
+    ASSERT_EQ_INT(c, 'x');
 }
 
 TEST(sandbox_server_mode_off_changes_nothing)
