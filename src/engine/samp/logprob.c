@@ -40,7 +40,7 @@ double samp_log_sum_exp(const float *logits, int n_vocab)
         return INFINITY; /* a +inf logit: every finite one has probability 0 */
     for (int i = 0; i < n_vocab; i++)
         if (usable(logits[i]))
-            sum += exp((double)logits[i] - (double)mx);
+            sum += (double)expf(logits[i] - mx);
     return (double)mx + log(sum);
 }
 
