@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "engine/engine.h"
 #include "engine/gram/gram.h"
 #include "harness/test.h"
 
@@ -151,6 +152,24 @@ TEST(gram_utf8)
     ASSERT_EQ_INT(gram_matcher_accept(m, "\x98\x80", 2), 0);
     ASSERT(gram_matcher_done(m));
     gram_matcher_free(m);
+    gram_free(g);
+    /* only well-formed UTF-8: overlong forms, surrogates, > U+10FFFF are refused */
+    g = compile("root ::= [^a]*");
+    ASSERT(prefix_ok(g, "\xf0\x9f\x98\x80\xe2\x82\xac\xc3\xa9"));
+    ASSERT(!prefix_ok(g, "\xc0\x80"));
+    ASSERT(!prefix_ok(g, "\xc1"));
+    ASSERT(!prefix_ok(g, "\xe0\x80"));
+    ASSERT(!prefix_ok(g, "\xf0\x80"));
+    ASSERT(!prefix_ok(g, "\xed\xa0"));
+    ASSERT(prefix_ok(g, "\xed\x9f\xbf"));
+    ASSERT(!prefix_ok(g, "\xf4\x90"));
+    ASSERT(prefix_ok(g, "\xf4\x8f\xbf\xbf"));
+    ASSERT(!prefix_ok(g, "\xf5"));
+    gram_free(g);
+    g = compile("root ::= \"{\""); /* a lead byte cannot become an ASCII char (overlong) */
+    ASSERT(!prefix_ok(g, "\xe0"));
+    ASSERT(!prefix_ok(g, "\xc1"));
+    ASSERT(!prefix_ok(g, "\xf0"));
     gram_free(g);
     /* the prefix check of a partial sequence against a plain class */
     g = compile("root ::= [\\u0400-\\u04ff]");
@@ -343,4 +362,102 @@ TEST(gram_sample_constrained)
     gram_vocab_free(v);
     gram_matcher_free(m);
     gram_free(g);
+}
+
+/* ---- a real model: stories260K under the JSON grammar ------------------------------------ */
+
+static int model_piece(void *user, int32_t tok, char *buf, size_t cap, size_t *n, int *eog)
+{
+    const struct eng_model *m = user;
+    *eog = eng_token_is_eog(m, tok);
+    return eng_token_piece(m, tok, 0, buf, cap, n);
+}
+
+/* Generates up to n_max tokens from prompt under grammar text; returns the text in out and
+ * whether generation ended by EOS (1) or by length (0). */
+static int run_constrained(struct eng_model *m, const char *grammar, float temp, uint64_t seed,
+                           int n_max, struct buf *out, int *n_masked)
+{
+    struct eng_ctx_params cp;
+    struct eng_ctx *c = NULL;
+    struct err_info ei = {0};
+    struct gram *g = compile(grammar);
+    struct gram_matcher *gm = NULL;
+    struct gram_vocab *v = NULL;
+    struct samp_params sp;
+    struct samp *s = NULL;
+    const struct eng_model_info *info = eng_model_get_info(m);
+    int32_t toks[64], tok;
+    size_t nt = 0;
+    int ended = 0;
+    eng_ctx_params_default(&cp);
+    cp.n_ctx = 512;
+    ASSERT_EQ_INT(eng_ctx_new(m, &cp, &c, &ei), 0);
+    ASSERT_EQ_INT(gram_matcher_new(g, &gm), 0);
+    ASSERT_EQ_INT(gram_vocab_new((int32_t)info->n_vocab, model_piece, m, &v), 0);
+    samp_params_default(&sp);
+    sp.temperature = temp;
+    sp.seed = seed;
+    ASSERT_EQ_INT(samp_new(&sp, (int)info->n_vocab, 512, &s), 0);
+    ASSERT_EQ_INT(eng_tokenize(m, "Once upon a time", 16, 1, 0, toks, 64, &nt), 0);
+    *n_masked = 0;
+    for (int i = 0; i < n_max; i++) {
+        struct eng_batch b = {(int)nt, toks, NULL, NULL, NULL};
+        char piece[256];
+        size_t pn = 0;
+        int masked = 0;
+        ASSERT_EQ_INT(eng_decode(c, &b, &ei), 0);
+        tok = gram_sample(gm, v, s, eng_get_logits(c, (int)nt - 1), &masked);
+        *n_masked += masked;
+        ASSERT(tok >= 0);
+        if (eng_token_is_eog(m, tok)) {
+            ASSERT(gram_matcher_complete(gm));
+            ended = 1;
+            break;
+        }
+        ASSERT_EQ_INT(gram_accept_token(gm, v, tok), 0);
+        samp_accept(s, tok);
+        ASSERT_EQ_INT(eng_token_piece(m, tok, 0, piece, sizeof(piece), &pn), 0);
+        ASSERT_EQ_INT(buf_append(out, piece, pn), 0);
+        toks[0] = tok;
+        nt = 1;
+    }
+    samp_free(s);
+    gram_vocab_free(v);
+    gram_matcher_free(gm);
+    gram_free(g);
+    eng_ctx_free(c);
+    return ended;
+}
+
+TEST(gram_stories_json_grammar)
+{
+    static const char json_g[] = "root ::= object\n"
+                                 "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n"
+                                 "value ::= object | string | \"true\" | \"false\" | \"null\"\n"
+                                 "object ::= \"{\" ws (string ws \":\" ws value ws (\",\" ws "
+                                 "string ws \":\" ws value ws)*)? "
+                                 "\"}\"\n"
+                                 "string ::= \"\\\"\" [a-z ]{0,8} \"\\\"\"\n";
+    struct eng_model_params mp;
+    struct eng_model *m = NULL;
+    struct err_info ei = {0};
+    struct buf out;
+    int masked = 0;
+    eng_model_params_default(&mp);
+    ASSERT_EQ_INT(eng_model_load_file("tests/data/models/stories260K-F16.gguf", &mp, &m, &ei), 0);
+    for (int k = 0; k < 4; k++) {
+        buf_init(&out, 1 << 16);
+        int ended =
+            run_constrained(m, json_g, k == 0 ? 0.0f : 1.0f, 100 + (uint64_t)k, 300, &out, &masked);
+        struct gram *g = compile(json_g);
+        /* every prefix the model wrote is in the language */
+        ASSERT(prefix_ok(g, buf_str(&out)));
+        if (ended)
+            ASSERT(matches(g, buf_str(&out)));
+        ASSERT(masked > 0); /* the model does not speak JSON by itself */
+        gram_free(g);
+        buf_fini(&out);
+    }
+    eng_model_free(m);
 }

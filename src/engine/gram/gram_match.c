@@ -142,38 +142,47 @@ static int advance_cp(const struct gram *g, const int32_t *in, uint32_t cp, int3
     return out[3] ? 0 : E_INVAL;
 }
 
-/* out = in advanced by one byte. */
+/* out = in advanced by one byte.  Only well-formed UTF-8 passes: no overlong forms, surrogates
+ * or code points above U+10FFFF (in[2] holds the bytes still expected and, from bit 4, the
+ * length of the sequence). */
 static int advance_byte(const struct gram *g, const int32_t *in, uint8_t b, int32_t *out,
                         size_t cap, int32_t *stk)
 {
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
     uint32_t val = (uint32_t)in[1];
-    int rem = in[2];
+    int rem = in[2] & 15, len = in[2] >> 4;
     if (rem > 0) {
         if ((b & 0xc0) != 0x80)
             return E_INVAL;
         val = (val << 6) | (b & 0x3fu);
         rem--;
     } else if (b < 0x80) {
-        val = b;
-    } else if ((b & 0xe0) == 0xc0 && b >= 0xc2) {
-        val = b & 0x1fu, rem = 1;
+        val = b, len = 1;
+    } else if ((b & 0xe0) == 0xc0) {
+        val = b & 0x1fu, rem = 1, len = 2;
     } else if ((b & 0xf0) == 0xe0) {
-        val = b & 0x0fu, rem = 2;
-    } else if ((b & 0xf8) == 0xf0 && b <= 0xf4) {
-        val = b & 0x07u, rem = 3;
+        val = b & 0x0fu, rem = 2, len = 3;
+    } else if ((b & 0xf8) == 0xf0) {
+        val = b & 0x07u, rem = 3, len = 4;
     } else {
         return E_INVAL;
     }
+    /* the code points this prefix can still become */
+    uint32_t lo = val << (6 * rem), hi = lo | ((1u << (6 * rem)) - 1), at = HDR;
+    if (hi < min_cp[len] || lo > 0x10ffff || (lo >= 0xd800 && hi <= 0xdfff))
+        return E_INVAL;
     if (rem == 0)
         return advance_cp(g, in, val, out, cap, stk);
-    /* partial sequence: some class on top must meet the code points it can still become */
-    uint32_t lo = val << (6 * rem), hi = lo | ((1u << (6 * rem)) - 1), at = HDR;
+    if (lo < min_cp[len])
+        lo = min_cp[len];
+    if (hi > 0x10ffff)
+        hi = 0x10ffff;
     int ok = 0;
     for (int32_t s = 0; s < in[3] && !ok; s++) {
-        int32_t len = in[at];
-        if (len > 0 && gram_class_meets(g, GE_VAL(g->elem[in[at + (uint32_t)len]]), lo, hi))
+        int32_t n = in[at];
+        if (n > 0 && gram_class_meets(g, GE_VAL(g->elem[in[at + (uint32_t)n]]), lo, hi))
             ok = 1;
-        at += 1 + (uint32_t)len;
+        at += 1 + (uint32_t)n;
     }
     if (!ok)
         return E_INVAL;
@@ -181,7 +190,7 @@ static int advance_byte(const struct gram *g, const int32_t *in, uint8_t b, int3
         return E_RANGE;
     memcpy(out, in, (size_t)in[0] * sizeof(int32_t));
     out[1] = (int32_t)val;
-    out[2] = rem;
+    out[2] = rem | (len << 4);
     return 0;
 }
 
