@@ -12,6 +12,7 @@
 
 #define LOG_MODULE "api"
 #include "api/api_create.h"
+#include "api/api_format.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -153,16 +154,17 @@ struct api_llm *api_serve_llm(const struct api_env *env)
     return env ? env->user[API_ENV_LLM] : NULL;
 }
 
-static int check_format(const json_t *f, struct err_info *ei)
+/* format -> grammar text carried to the runner as the "grammar" member of the options (any
+ * client-sent options.grammar is dropped: only format sets it). */
+static int set_format(const json_t *f, json_t *options, struct err_info *ei)
 {
-    const char *s;
-    if (!f || json_is_null(f) || json_is_object(f))
-        return 0;
-    s = json_string_value(f);
-    if (s && (!*s || strcmp(s, "json") == 0))
-        return 0;
-    return err_set(ei, E_INVAL, "invalid format: %s; expected \"json\" or a valid JSON Schema",
-                   s ? s : json_type_name(f));
+    char *gbnf = NULL;
+    int rc = api_format_grammar(f, &gbnf, ei);
+    json_object_del(options, "grammar");
+    if (rc == 0 && gbnf && json_object_set_new(options, "grammar", json_string(gbnf)) != 0)
+        rc = E_NOMEM;
+    mem_free(gbnf);
+    return rc;
 }
 
 static int check_think(const json_t *t, struct api_serve_req *r, struct err_info *ei)
@@ -204,7 +206,7 @@ int api_serve_req_init(const struct api_req *req, struct api_serve_model *m, con
     r->model = model;
     if ((rc = api_options_merge(m->params, json_object_get(body, "options"), &r->options, ei)) ||
         (rc = api_parse_keep_alive(json_object_get(body, "keep_alive"), &r->keep_alive_ns, ei)) ||
-        (rc = check_format(json_object_get(body, "format"), ei)) ||
+        (rc = set_format(json_object_get(body, "format"), r->options, ei)) ||
         (rc = check_think(json_object_get(body, "think"), r, ei)))
         goto fail;
     if (r->think && !m->thinking) {

@@ -52,7 +52,8 @@ CORRAL_WARN_UNUSED int api_template_for_gguf(const char *gguf_path, char **tmpl,
 /* Decoded fields common to generate and chat. */
 struct api_serve_req {
     const char *model;         /* as requested (borrowed) */
-    json_t *options;           /* merged: model params < request options (owned) */
+    json_t *options;           /* merged: model params < request options (owned); "grammar"
+                                * holds the format's grammar text (api_format.h) */
     int64_t keep_alive_ns;     /* API_KEEP_UNSET when absent */
     int think_set, think;      /* request "think" given / truthy */
     const char *think_level;   /* "low"|"medium"|"high"|"max" or NULL */
