@@ -339,6 +339,20 @@ static int parse_logprobs(const json_t *msg, struct rproto_complete *c, struct e
     return get_i32(msg, "top_logprobs", 0, RPROTO_MAX_TOP_LP, &c->top_logprobs, ei);
 }
 
+static int parse_grammar(const json_t *msg, struct rproto_complete *c, struct err_info *ei)
+{
+    json_t *v = json_object_get(msg, "grammar");
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return err_set(ei, E_PARSE, "grammar must be a string");
+    if (json_string_length(v) > RPROTO_MAX_GRAMMAR)
+        return err_set(ei, E_RANGE, "grammar longer than %u bytes", RPROTO_MAX_GRAMMAR);
+    if (json_string_length(v) > 0)
+        c->grammar = json_string_value(v);
+    return 0;
+}
+
 int rproto_complete_parse(const json_t *msg, struct rproto_complete *c, struct err_info *ei)
 {
     json_t *p = json_object_get(msg, "prompt");
@@ -351,7 +365,7 @@ int rproto_complete_parse(const json_t *msg, struct rproto_complete *c, struct e
         c->prompt = json_string_value(p);
     c->special = json_is_true(json_object_get(msg, "special"));
     if ((rc = parse_numbers(msg, c, ei)) != 0 || (rc = parse_stop(msg, c, ei)) != 0 ||
-        (rc = parse_logprobs(msg, c, ei)) != 0)
+        (rc = parse_logprobs(msg, c, ei)) != 0 || (rc = parse_grammar(msg, c, ei)) != 0)
         return rc;
     return rproto_tokens_parse(json_object_get(msg, "context"), 0, &c->context, &c->n_context, ei);
 }
@@ -385,7 +399,8 @@ json_t *rproto_complete_build(const struct rproto_complete *c)
     if (!st || !ctx || json_object_set_new(m, "stop", st) != 0 ||
         json_object_set_new(m, "context", ctx) != 0 ||
         (c->logprobs && (json_object_set_new(m, "logprobs", json_true()) != 0 ||
-                         json_object_set_new(m, "top_logprobs", json_integer(c->top_logprobs))))) {
+                         json_object_set_new(m, "top_logprobs", json_integer(c->top_logprobs)))) ||
+        (c->grammar && json_object_set_new(m, "grammar", json_string(c->grammar)) != 0)) {
         json_decref(m);
         return NULL;
     }

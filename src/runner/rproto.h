@@ -8,7 +8,7 @@
  *   load        {num_ctx, num_parallel, num_batch, num_thread, use_mmap} -> loaded | error
  *   tokenize    {rid, text, special}                                    -> tokens
  *   detokenize  {rid, tokens}                                           -> text
- *   complete    {rid, prompt, context?, sampling and stop options}      -> piece* then done
+ *   complete    {rid, prompt, context?, sampling and stop options, grammar?} -> piece* then done
  *   embed       {rid, text}                                             -> embedding
  *   cancel      {rid}                         (the complete ends at once with reason "cancel")
  *   health      {rid}                                                   -> health
@@ -45,6 +45,7 @@
 #define RPROTO_MAX_THREADS  1024        /* num_thread */
 #define RPROTO_HDR          4           /* bytes of the length prefix */
 #define RPROTO_MAX_TOP_LP   20          /* top_logprobs (Ollama's 0..20) */
+#define RPROTO_MAX_GRAMMAR  (1u << 20)  /* bytes of a complete's grammar (engine/gram text) */
 
 /* Sampling and stopping options of one completion (defaults: rproto_complete_defaults). */
 struct rproto_complete {
@@ -64,6 +65,7 @@ struct rproto_complete {
     int special;          /* 1: parse special tokens in the prompt text (templated prompts) */
     int logprobs;         /* 1: pieces carry logprobs of their tokens */
     int32_t top_logprobs; /* alternatives per token, 0..RPROTO_MAX_TOP_LP */
+    const char *grammar;  /* borrowed; NULL = unconstrained (GBNF text from the API's format) */
 };
 
 /* One token for rproto_logprob_build: its text (any bytes) and log-probability. */

@@ -14,7 +14,10 @@
  * (keep num_keep, then the newest half window) and logged; generation that reaches num_ctx
  * shifts the context (drops half of the window after num_keep).  `embed` runs to completion
  * between two steps in the sequence of a free slot (its cached prefix is dropped; generating
- * slots are untouched) and pools per the model's pooling_type (runner_embed.h).
+ * slots are untouched) and pools per the model's pooling_type (runner_embed.h).  A complete
+ * with a grammar (the API's `format`) gets a matcher in its slot: the sampler's pick is checked
+ * against it and the vocabulary masked only when the pick is refused (engine/gram/gram.h); the
+ * token bytes are indexed once per model at the first such request.
  */
 #include "runner/runner.h"
 
@@ -34,6 +37,7 @@
 #include "common/mem.h"
 #include "engine/engine.h"
 #include "engine/gguf/gguf.h"
+#include "engine/gram/gram.h"
 #include "engine/samp/logprob.h"
 #include "engine/samp/samp.h"
 #include "runner/rproto.h"
@@ -74,6 +78,8 @@ struct slot {
     struct lp_wait *lpq;        /* (lp_cap) entries not yet sent, in token order */
     size_t n_lpq, lp_cap;
     uint64_t text_in, text_out; /* bytes of generated text pushed / released so far */
+    struct gram *gram;          /* the request's grammar (format), NULL when unconstrained */
+    struct gram_matcher *gm;
 };
 
 struct runner {
@@ -88,7 +94,8 @@ struct runner {
     int n_slots;
     int32_t *b_tok, *b_pos, *b_seq;
     int8_t *b_logit;
-    enum runner_pool pool; /* how `embed` pools hidden states (the model's pooling_type) */
+    enum runner_pool pool;     /* how `embed` pools hidden states (the model's pooling_type) */
+    struct gram_vocab *gvocab; /* token bytes for grammars, built at the first grammar */
 };
 
 static uint64_t now_ns(void)
@@ -320,6 +327,10 @@ static void slot_release(struct slot *s)
     buf_reset(&s->pend);
     buf_reset(&s->out);
     lp_clear(s);
+    gram_matcher_free(s->gm);
+    gram_free(s->gram);
+    s->gm = NULL;
+    s->gram = NULL;
     s->active = 0;
     s->rid = 0;
     s->n_toks = s->n_fed; /* the cache mirrors the KV contents for prefix reuse */
@@ -480,6 +491,31 @@ static int slot_start(struct runner *r, struct slot *s, const struct rproto_comp
     return 0;
 }
 
+static int gram_piece(void *user, int32_t tok, char *buf, size_t cap, size_t *n, int *eog)
+{
+    const struct eng_model *m = user;
+    *eog = eng_token_is_eog(m, tok);
+    return eng_token_piece(m, tok, 0, buf, cap, n);
+}
+
+/* Compiles a request's grammar and its matcher (the model's token bytes are extracted once). */
+static int grammar_start(struct runner *r, const char *text, struct gram **g,
+                         struct gram_matcher **gm, struct err_info *ei)
+{
+    int rc;
+    if (!r->gvocab &&
+        (rc = gram_vocab_new((int32_t)r->info->n_vocab, gram_piece, r->model, &r->gvocab)) != 0)
+        return err_set(ei, rc, "grammar: cannot index the vocabulary");
+    if ((rc = gram_compile(text, strlen(text), g, ei)) != 0)
+        return rc;
+    if ((rc = gram_matcher_new(*g, gm)) != 0) {
+        gram_free(*g);
+        *g = NULL;
+        return err_set(ei, rc, "grammar: the start state exceeds a limit");
+    }
+    return 0;
+}
+
 static int on_complete(struct runner *r, const json_t *msg)
 {
     struct rproto_complete c;
@@ -487,9 +523,15 @@ static int on_complete(struct runner *r, const json_t *msg)
     int32_t *prompt = NULL;
     size_t n = 0, lcp = 0;
     struct slot *s;
+    struct gram *g = NULL;
+    struct gram_matcher *gm = NULL;
     int rc;
     if ((rc = rproto_complete_parse(msg, &c, &ei)) != 0)
         return send_error(r, rproto_rid(msg), ei.msg);
+    if (c.grammar && (rc = grammar_start(r, c.grammar, &g, &gm, &ei)) != 0) {
+        rc = send_error(r, c.rid, ei.msg[0] ? ei.msg : "invalid grammar");
+        goto out;
+    }
     if ((rc = build_prompt(r, &c, &prompt, &n)) != 0) {
         rc = send_error(r, c.rid, rc == E_RANGE ? "invalid context token" : "tokenize failed");
         goto out;
@@ -504,8 +546,15 @@ static int on_complete(struct runner *r, const json_t *msg)
         s->n_toks = s->n_fed = 0;
         eng_seq_clear(r->ctx, (int)(s - r->slots));
         rc = send_error(r, c.rid, "cannot start the request");
+    } else {
+        s->gram = g;
+        s->gm = gm;
+        g = NULL;
+        gm = NULL;
     }
 out:
+    gram_matcher_free(gm);
+    gram_free(g);
     mem_free(prompt);
     rproto_complete_fini(&c);
     return rc;
@@ -796,6 +845,8 @@ static int on_token(struct runner *r, struct slot *s, int32_t tok, const float *
     s->n_gen++;
     if (eng_token_is_eog(r->model, tok))
         return finish(r, s, "stop");
+    if (s->gm && gram_accept_token(s->gm, r->gvocab, tok) != 0)
+        return finish(r, s, "stop"); /* cannot happen: gram_sample picked an allowed token */
     samp_accept(s->samp, tok);
     s->toks[s->n_toks++] = tok;
     if ((rc = eng_detok_push(&s->detok, tok, piece, sizeof(piece), &n)) != 0)
@@ -850,7 +901,9 @@ static int step(struct runner *r)
             s->prompt_done = 1;
             s->t_prompt = now_ns();
         }
-        tok = samp_sample(s->samp, eng_get_logits(r->ctx, s->logit_row));
+        tok = s->gm ? gram_sample(s->gm, r->gvocab, s->samp, eng_get_logits(r->ctx, s->logit_row),
+                                  NULL)
+                    : samp_sample(s->samp, eng_get_logits(r->ctx, s->logit_row));
         if (tok < 0)
             rc = finish(r, s, "stop");
         else
@@ -960,6 +1013,7 @@ static void runner_fini(struct runner *r)
     mem_free(r->b_seq);
     mem_free(r->b_logit);
     eng_ctx_free(r->ctx);
+    gram_vocab_free(r->gvocab);
     eng_model_free(r->model);
     rproto_reader_fini(&r->rd);
 }

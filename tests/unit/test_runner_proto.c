@@ -165,3 +165,37 @@ TEST(rproto_load_parse_caps)
     ASSERT_EQ_INT(rproto_load_parse(m, &l, NULL), E_PARSE);
     json_decref(m);
 }
+
+TEST(rproto_complete_grammar)
+{
+    struct rproto_complete c, d;
+    struct err_info ei = {0};
+    json_t *m;
+    char *big;
+    rproto_complete_defaults(&c);
+    c.rid = 7;
+    c.grammar = "root ::= \"x\"";
+    m = rproto_complete_build(&c);
+    ASSERT(m);
+    ASSERT_OK(rproto_complete_parse(m, &d, &ei));
+    ASSERT_EQ_STR(d.grammar, "root ::= \"x\"");
+    rproto_complete_fini(&d);
+    json_decref(m);
+    c.grammar = NULL; /* absent: unconstrained, and no member is written */
+    m = rproto_complete_build(&c);
+    ASSERT(m && !json_object_get(m, "grammar"));
+    ASSERT_OK(rproto_complete_parse(m, &d, &ei));
+    ASSERT(d.grammar == NULL);
+    json_decref(m);
+    m = json_pack("{s:s, s:i}", "t", "complete", "grammar", 5);
+    ASSERT_EQ_INT(rproto_complete_parse(m, &d, &ei), E_PARSE);
+    json_decref(m);
+    big = mem_alloc(RPROTO_MAX_GRAMMAR + 2);
+    ASSERT(big);
+    memset(big, 'a', RPROTO_MAX_GRAMMAR + 1);
+    big[RPROTO_MAX_GRAMMAR + 1] = '\0';
+    m = json_pack("{s:s, s:s}", "t", "complete", "grammar", big);
+    ASSERT_EQ_INT(rproto_complete_parse(m, &d, &ei), E_RANGE);
+    json_decref(m);
+    mem_free(big);
+}
