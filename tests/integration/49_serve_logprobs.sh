@@ -103,6 +103,24 @@ assert joined == text, (joined, text)
 assert len(lp) == d["eval_count"] - 1, (len(lp), d["eval_count"])
 ' || fail "stop string cut"
 
+# a stop string that only starts like the text: the runner holds that text back and releases it
+# with the next token's; the held token's entry rides on that line (two entries on one line),
+# entries never run ahead of their text, and all of them arrive
+hold=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]) + "zzq"))' "$stop")
+post /api/generate "{\"model\":\"stories\",\"prompt\":\"Once upon a time\",\"logprobs\":true,\"options\":{\"num_predict\":24,\"stop\":[$hold]}}" |
+    python3 -c '
+import json, sys
+text, got, held = b"", b"", 0
+lines = [json.loads(l) for l in sys.stdin]
+for l in lines:
+    text += l["response"].encode()
+    got += b"".join(bytes(e.get("bytes", [])) for e in l.get("logprobs", []))
+    assert text.startswith(got), (got, text)
+    held += len(l.get("logprobs", [])) >= 2
+assert got == text and held > 0, (got, text, held)
+assert sum(len(l.get("logprobs", [])) for l in lines) == lines[-1]["eval_count"]
+' || fail "held stop-string prefix"
+
 # chat: not streamed (logprobs before the metrics) and streamed
 C='"model":"stories","messages":[{"role":"user","content":"Once upon a time"}],"options":{"num_predict":16}'
 post /api/chat "{$C,\"stream\":false,\"logprobs\":true,\"top_logprobs\":4}" | check chat 4 >/dev/null || fail "chat"
