@@ -458,8 +458,8 @@ static int run_loop(const struct api_req *req, struct api_llm *llm, void *lease,
         t = t ? t : "";
         if (!strcmp(t, "piece")) {
             json_t *tx = json_object_get(ev, "text");
-            if (sp->sink->lp && api_serve_lp_add(sp->sink->lp, json_object_get(ev, "logprobs")))
-                rc = err_set(ei, E_IO, "model runner sent invalid logprobs");
+            if (sp->sink->lp)
+                rc = api_serve_lp_add(sp->sink->lp, json_object_get(ev, "logprobs"), ei);
             if (rc == 0 && json_string_length(tx) > 0)
                 rc = split_push(sp, json_string_value(tx), json_string_length(tx));
             if (rc == 0 && sp->sink->lp && sp->sink->lp->pending && sp->sink->bare)
@@ -577,23 +577,32 @@ static int lp_entry(const json_t *in, int alts, json_t **out)
     return 0;
 }
 
-int api_serve_lp_add(struct api_serve_lp *lp, const json_t *in)
+int api_serve_lp_add(struct api_serve_lp *lp, const json_t *in, struct err_info *ei)
 {
     json_t **dst, *v;
     size_t i;
     if (!lp->on || !in || json_is_null(in))
         return 0;
-    if (!json_is_array(in))
-        return E_PARSE;
-    if (json_array_size(in) > API_LP_MAX_CHUNK)
-        return E_RANGE;
+    if (!json_is_array(in) || json_array_size(in) > API_LP_MAX_CHUNK)
+        return err_set(ei, json_is_array(in) ? E_RANGE : E_PARSE,
+                       "model runner sent invalid logprobs");
     dst = lp->stream ? &lp->pending : &lp->all;
     json_array_foreach(in, i, v)
     {
         json_t *e = NULL;
         int rc = lp_entry(v, 1, &e);
         if (rc != 0)
-            return rc;
+            return rc == E_NOMEM ? rc : err_set(ei, rc, "model runner sent invalid logprobs");
+        if (!lp->stream) {
+            lp->n_all += 1 + json_array_size(json_object_get(e, "top_logprobs"));
+            if (lp->n_all > API_LP_MAX_ALL) {
+                json_decref(e);
+                return err_set(ei, E_BUSY,
+                               "logprobs of a non-streamed answer exceed %u entries and "
+                               "alternatives; stream the answer",
+                               API_LP_MAX_ALL);
+            }
+        }
         if (!*dst && !(*dst = json_array())) {
             json_decref(e);
             return E_NOMEM;

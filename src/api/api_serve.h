@@ -94,14 +94,16 @@ json_t *api_serve_complete_body(const char *prompt, const json_t *context, const
  * writes for that chunk takes them (api_serve_lp_attach), or a bare line when the chunk's text
  * is held back (thinking/tool-call parsing), as Ollama emits chunks that carry logprobs even
  * while its parser buffers.  Not streamed, every entry collects in `all` for the final object. */
-#define API_LP_MAX_TOP   20     /* top_logprobs: Ollama's 0..20 */
-#define API_LP_MAX_TOKEN 4096   /* bytes of one token text accepted from a runner */
-#define API_LP_MAX_CHUNK 100000 /* entries accepted on one runner piece */
+#define API_LP_MAX_TOP   20         /* top_logprobs: Ollama's 0..20 */
+#define API_LP_MAX_TOKEN 4096       /* bytes of one token text accepted from a runner */
+#define API_LP_MAX_CHUNK 100000     /* entries accepted on one runner piece */
+#define API_LP_MAX_ALL   (1u << 18) /* entries + alternatives kept for a non-streamed answer */
 struct api_serve_lp {
     int on, top; /* request logprobs, top_logprobs */
     int stream;
     json_t *pending; /* streamed: entries not yet on a line (array) or NULL */
     json_t *all;     /* not streamed: every entry (array) or NULL */
+    size_t n_all;    /* entries and alternatives in all */
 };
 
 /* Decodes the request's logprobs (bool) and top_logprobs (int; outside 0..20: E_INVAL "top_logprobs
@@ -113,8 +115,11 @@ CORRAL_WARN_UNUSED int api_serve_lp_parse(const json_t *body, const char *strct,
 void api_serve_lp_body(const struct api_serve_lp *lp, json_t *body);
 /* Takes the entries of one runner piece (in: its "logprobs" member, may be NULL), rebuilding
  * each in Ollama's field order after checking its shape and caps; ignored when lp is off.
- * E_PARSE on a malformed entry, E_RANGE past a cap, E_NOMEM. */
-CORRAL_WARN_UNUSED int api_serve_lp_add(struct api_serve_lp *lp, const json_t *in);
+ * E_PARSE on a malformed entry, E_RANGE past a cap of one piece, E_BUSY when a non-streamed
+ * answer would keep more than API_LP_MAX_ALL objects (its JSON must fit API_MAX_RESP_BYTES),
+ * E_NOMEM; ei (may be NULL) gets the message. */
+CORRAL_WARN_UNUSED int api_serve_lp_add(struct api_serve_lp *lp, const json_t *in,
+                                        struct err_info *ei);
 /* Sets "logprobs" on line (appended: the caller picks the field position): the pending entries
  * (which are then no longer pending), or with final on a non-streamed answer all of them.
  * Nothing when there are none (Go's omitempty). */

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int stream = 0; stream < 2; stream++) {
             struct api_serve_lp lp = {.on = 1, .stream = stream};
             json_t *line = json_object();
-            if (api_serve_lp_add(&lp, json_object_get(m, "logprobs")) != 0)
+            if (api_serve_lp_add(&lp, json_object_get(m, "logprobs"), NULL) != 0)
                 api_serve_lp_fini(&lp);
             api_serve_lp_attach(&lp, line, 1);
             if (json_array_size(json_object_get(line, "logprobs")) > API_LP_MAX_CHUNK)

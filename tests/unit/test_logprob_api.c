@@ -300,7 +300,7 @@ TEST(logprob_api_runner_entries_checked)
     /* members rebuilt in Go order, unknown ones dropped, no top_logprobs key when empty */
     in = json_loads("[{\"bytes\":[65],\"x\":1,\"logprob\":-1,\"token\":\"A\",\"top_logprobs\":[]}]",
                     0, NULL);
-    ASSERT_OK(api_serve_lp_add(&lp, in));
+    ASSERT_OK(api_serve_lp_add(&lp, in, NULL));
     json_decref(in);
     line = json_object();
     api_serve_lp_attach(&lp, line, 1);
@@ -311,23 +311,57 @@ TEST(logprob_api_runner_entries_checked)
     buf_fini(&b);
     /* malformed: byte out of range, non-string token, nested alternatives, too many */
     in = json_loads("[{\"token\":\"A\",\"logprob\":-1,\"bytes\":[256]}]", 0, NULL);
-    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_PARSE);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in, NULL), E_PARSE);
     json_decref(in);
     in = json_loads("[{\"token\":1,\"logprob\":-1}]", 0, NULL);
-    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_PARSE);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in, NULL), E_PARSE);
     json_decref(in);
     in = json_loads("[{\"token\":\"a\",\"logprob\":-1,\"top_logprobs\":[{\"token\":\"a\","
                     "\"logprob\":-1,\"top_logprobs\":[]}]}]",
                     0, NULL);
-    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_PARSE);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in, NULL), E_PARSE);
     json_decref(in);
     in = json_loads("[{\"token\":\"a\",\"logprob\":-1,\"top_logprobs\":[]}]", 0, NULL);
     for (int i = 0; i < 21; i++)
         json_array_append_new(json_object_get(json_array_get(in, 0), "top_logprobs"),
                               json_pack("{s:s, s:f}", "token", "b", "logprob", -2.0));
-    ASSERT_EQ_INT(api_serve_lp_add(&lp, in), E_RANGE);
+    ASSERT_EQ_INT(api_serve_lp_add(&lp, in, NULL), E_RANGE);
     json_decref(in);
     api_serve_lp_fini(&lp);
+}
+
+TEST(logprob_api_non_streamed_cap)
+{
+    struct api_serve_lp lp;
+    struct err_info ei = {0};
+    json_t *in = json_loads("[{\"token\":\"a\",\"logprob\":-1,\"top_logprobs\":[]}]", 0, NULL);
+    size_t per = 1 + API_LP_MAX_TOP, i;
+    int rc = 0;
+    for (int k = 0; k < API_LP_MAX_TOP; k++)
+        json_array_append_new(json_object_get(json_array_get(in, 0), "top_logprobs"),
+                              json_pack("{s:s, s:f}", "token", "b", "logprob", -2.0));
+    memset(&lp, 0, sizeof(lp));
+    lp.on = 1;
+    for (i = 0; i <= API_LP_MAX_ALL / per && rc == 0; i++)
+        rc = api_serve_lp_add(&lp, in, &ei);
+    ASSERT_EQ_INT(rc, E_BUSY);
+    ASSERT_EQ_SIZE(i, API_LP_MAX_ALL / per + 1);
+    ASSERT(strstr(ei.msg, "stream the answer"));
+    ASSERT(lp.n_all <= API_LP_MAX_ALL + per);
+    api_serve_lp_fini(&lp);
+    /* streamed entries leave with each line: no cap on the whole answer */
+    memset(&lp, 0, sizeof(lp));
+    lp.on = 1;
+    lp.stream = 1;
+    for (i = 0; i <= API_LP_MAX_ALL / per; i++) {
+        json_t *line = json_object();
+        ASSERT_OK(api_serve_lp_add(&lp, in, &ei));
+        api_serve_lp_attach(&lp, line, 0);
+        ASSERT_EQ_SIZE(json_array_size(json_object_get(line, "logprobs")), 1);
+        json_decref(line);
+    }
+    api_serve_lp_fini(&lp);
+    json_decref(in);
 }
 
 TEST(logprob_api_bad_runner_entries_fail_request)
