@@ -93,12 +93,17 @@ AI __m256i expand_bits_0x10(const uint8_t *qh4)
  * chooses): on the Intel Xeon (AMX generation) VMs here a Q4_K gemv streamed 6-7 GB/s without it
  * and 15-15.7 GB/s with it (bench_kern, 1 thread, 512-4096 bytes ahead measured, 2048 best); on
  * Zen 4 it cost 10-20 %, so there it stays off. */
+#ifndef KERN_PF_DIST
 #define KERN_PF_DIST 2048
-#define KERN_PF(p, n, pf)                                                    \
-    do {                                                                     \
-        if (pf)                                                              \
-            for (size_t pf_o_ = 0; pf_o_ < (size_t)(n); pf_o_ += 64)         \
-                _mm_prefetch((const char *)(p) + (pf) + pf_o_, _MM_HINT_T0); \
+#endif
+#ifndef KERN_PF_HINT
+#define KERN_PF_HINT _MM_HINT_T0
+#endif
+#define KERN_PF(p, n, pf)                                                     \
+    do {                                                                      \
+        if (pf)                                                               \
+            for (size_t pf_o_ = 0; pf_o_ < (size_t)(n); pf_o_ += 64)          \
+                _mm_prefetch((const char *)(p) + (pf) + pf_o_, KERN_PF_HINT); \
     } while (0)
 
 #define K_B32_STEP(WT, XT, decode, dotfn, extra, i, A)                                            \
