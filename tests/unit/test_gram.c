@@ -6,10 +6,15 @@
 #include <math.h>
 #include <string.h>
 
+#include <time.h>
+
+#include "api/api_format.h"
 #include "common/buf.h"
 #include "common/mem.h"
 #include "engine/engine.h"
+#include "engine/gguf/gguf.h"
 #include "engine/gram/gram.h"
+#include "engine/tok/tok.h"
 #include "harness/test.h"
 
 static struct gram *compile(const char *text)
@@ -460,4 +465,87 @@ TEST(gram_stories_json_grammar)
         buf_fini(&out);
     }
     eng_model_free(m);
+}
+
+/* ---- a 151k vocabulary (qwen2): mask cost and agreement with the one-token test ---------- */
+
+static int vocab_piece(void *user, int32_t tok, char *buf, size_t cap, size_t *n, int *eog)
+{
+    const struct tok_vocab *v = user;
+    const char *p;
+    *eog = tok_is_eog(v, tok);
+    *n = 0;
+    if (tok_is_control(v, tok))
+        return 0;
+    p = tok_piece(v, tok, n);
+    if (*n > cap)
+        return E_RANGE;
+    memcpy(buf, p, *n);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+TEST_T(gram_mask_qwen2_vocab, 120)
+{
+    static const char *const states[] = {
+        "",           "{\"",          "{\"name\": \"Jo",
+        "{\"a\": 12", "{\"a\": true", "{\"a\": [1, {\"b\": null}, \"\xc3"};
+    json_t *fmt = json_string("json");
+    struct gguf *gg = NULL;
+    struct tok_vocab *tv = NULL;
+    struct gram_vocab *v = NULL;
+    struct gram *g = NULL;
+    struct gram_matcher *m = NULL;
+    struct err_info ei = {0};
+    char *text = NULL;
+    float *lg;
+    double t0, t_vocab, worst = 0.0;
+    ASSERT_EQ_INT(gguf_open_file("tests/data/vocab/ggml-vocab-qwen2.gguf", 0, &gg, &ei), 0);
+    ASSERT_EQ_INT(tok_vocab_load(gg, &tv, &ei), 0);
+    int32_t nv = (int32_t)tok_n_vocab(tv);
+    ASSERT(nv > 150000);
+    t0 = now_s();
+    ASSERT_EQ_INT(gram_vocab_new(nv, vocab_piece, tv, &v), 0);
+    t_vocab = now_s() - t0;
+    ASSERT_EQ_INT(api_format_grammar(fmt, &text, &ei), 0);
+    ASSERT_EQ_INT(gram_compile(text, strlen(text), &g, &ei), 0);
+    lg = mem_alloc_array((size_t)nv, sizeof(float));
+    ASSERT(lg);
+    for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+        int allowed = 0;
+        ASSERT_EQ_INT(gram_matcher_new(g, &m), 0);
+        ASSERT_EQ_INT(gram_matcher_accept(m, states[k], strlen(states[k])), 0);
+        for (int32_t i = 0; i < nv; i++)
+            lg[i] = 0.0f;
+        t0 = now_s();
+        gram_mask(m, v, lg, nv);
+        double dt = now_s() - t0;
+        worst = dt > worst ? dt : worst;
+        for (int32_t i = 0; i < nv; i++) {
+            int on = lg[i] != -INFINITY;
+            allowed += on;
+            if (on || i % 61 == 0)
+                ASSERT_EQ_INT(on, gram_token_allowed(m, v, i));
+        }
+        ASSERT(allowed > 0);
+        fprintf(stderr, "  state %-30s allowed %6d of %d, mask %.1f ms\n", states[k], allowed, nv,
+                dt * 1e3);
+        gram_matcher_free(m);
+        m = NULL;
+    }
+    fprintf(stderr, "  vocab index %.1f ms\n", t_vocab * 1e3);
+    ASSERT(worst < 5.0); /* generous: sanitizer builds on a loaded machine */
+    mem_free(lg);
+    mem_free(text);
+    json_decref(fmt);
+    gram_free(g);
+    gram_vocab_free(v);
+    tok_vocab_free(tv);
+    gguf_close(gg);
 }
