@@ -1,6 +1,7 @@
 /*
  * srv_monitor.c - the monitor process and the server's client of it (see srv_monitor.h).
- * Monitor side: one poll loop, one request at a time, children reaped between requests.
+ * Monitor side: one poll loop, one request at a time, children reaped between requests and their
+ * wait statuses kept until the server's `status` request takes them.
  * Client side: a mutex around each request/reply, and a table pid -> pidfd of the runners the
  * monitor spawned (runner_proc_stop waits on and kills them through it).
  */
