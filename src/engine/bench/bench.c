@@ -329,12 +329,16 @@ static int bench_model(struct eng_model *m, const struct bench_opts *o)
         printf("threads    %d\n", nt);
     printf("prompt     %d tokens  %.2f tok/s\n", o->n_prompt, pp);
     printf("generation %d tokens  %.2f tok/s\n", o->n_gen, tg);
-    printf("bandwidth  %.2f GB/s best of %d passes (%d threads, read)  -> %.1f %% achieved by the "
-           "best generation\n",
-           bw_best / 1e9, BENCH_BW_PASSES, nt, 100.0 * frac_best);
-    printf("paired     %.1f %% of bandwidth: median of %d rounds of %d tokens, each against the "
-           "passes just before and after it (median %.2f GB/s)\n",
-           100.0 * frac, BENCH_PAIR_ROUNDS, BENCH_PAIR_TOKENS, bw / 1e9);
+    if (!o->no_bw) {
+        printf(
+            "bandwidth  %.2f GB/s best of %d passes (%d threads, read)  -> %.1f %% achieved by the "
+            "best generation\n",
+            bw_best / 1e9, BENCH_BW_PASSES, nt, 100.0 * frac_best);
+        printf(
+            "paired     %.1f %% of bandwidth: median of %d rounds of %d tokens, each against the "
+            "passes just before and after it (median %.2f GB/s)\n",
+            100.0 * frac, BENCH_PAIR_ROUNDS, BENCH_PAIR_TOKENS, bw / 1e9);
+    }
     printf("RESULT threads=%d pp_tps=%.3f tg_tps=%.3f bw_gbs=%.3f bw_frac=%.4f bytes_tok=%llu "
            "bw_best_gbs=%.3f bw_best_frac=%.4f\n",
            nt, pp, tg, bw / 1e9, frac, (unsigned long long)in->bytes_per_token, bw_best / 1e9,
