@@ -488,7 +488,20 @@ int api_serve_run(const struct api_req *req, struct api_llm *llm, void *lease, c
 {
     struct splitter sp;
     int rc;
-    if ((rc = llm->complete(lease, body, ei)) != 0)
+    if (mode != API_THINK_OFF && json_object_get(body, "grammar")) {
+        /* thinking runs unconstrained: the runner applies the grammar after </think> */
+        json_t *b = json_copy((json_t *)body);
+        if (!b || json_object_set_new(b, "grammar_think",
+                                      json_integer(mode == API_THINK_INSIDE ? 2 : 1)) != 0) {
+            json_decref(b);
+            return E_NOMEM;
+        }
+        rc = llm->complete(lease, b, ei);
+        json_decref(b);
+    } else {
+        rc = llm->complete(lease, body, ei);
+    }
+    if (rc != 0)
         return rc;
     sp.state = mode == API_THINK_OFF ? 2 : mode == API_THINK_INSIDE ? 1 : 0;
     sp.sink = sink;

@@ -350,7 +350,7 @@ static int parse_grammar(const json_t *msg, struct rproto_complete *c, struct er
         return err_set(ei, E_RANGE, "grammar longer than %u bytes", RPROTO_MAX_GRAMMAR);
     if (json_string_length(v) > 0)
         c->grammar = json_string_value(v);
-    return 0;
+    return get_i32(msg, "grammar_think", 0, 2, &c->think_gram, ei);
 }
 
 int rproto_complete_parse(const json_t *msg, struct rproto_complete *c, struct err_info *ei)
@@ -400,7 +400,9 @@ json_t *rproto_complete_build(const struct rproto_complete *c)
         json_object_set_new(m, "context", ctx) != 0 ||
         (c->logprobs && (json_object_set_new(m, "logprobs", json_true()) != 0 ||
                          json_object_set_new(m, "top_logprobs", json_integer(c->top_logprobs)))) ||
-        (c->grammar && json_object_set_new(m, "grammar", json_string(c->grammar)) != 0)) {
+        (c->grammar && json_object_set_new(m, "grammar", json_string(c->grammar)) != 0) ||
+        (c->think_gram &&
+         json_object_set_new(m, "grammar_think", json_integer(c->think_gram)) != 0)) {
         json_decref(m);
         return NULL;
     }

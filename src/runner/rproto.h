@@ -66,6 +66,8 @@ struct rproto_complete {
     int logprobs;         /* 1: pieces carry logprobs of their tokens */
     int32_t top_logprobs; /* alternatives per token, 0..RPROTO_MAX_TOP_LP */
     const char *grammar;  /* borrowed; NULL = unconstrained (GBNF text from the API's format) */
+    int32_t think_gram;   /* "grammar_think": 0; 1 the output may open with <think>...</think>,
+                           * 2 it starts inside thinking; the grammar applies after </think> */
 };
 
 /* One token for rproto_logprob_build: its text (any bytes) and log-probability. */

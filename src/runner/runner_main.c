@@ -80,6 +80,10 @@ struct slot {
     uint64_t text_in, text_out; /* bytes of generated text pushed / released so far */
     struct gram *gram;          /* the request's grammar (format), NULL when unconstrained */
     struct gram_matcher *gm;
+    int think_wait;     /* grammar deferred: 1 <think> may open, 2 thinking (rproto.h) */
+    size_t think_open;  /* bytes of "<think>" written so far (think_wait 1) */
+    char think_tail[8]; /* last bytes of the thinking text (think_wait 2) */
+    size_t n_think_tail;
 };
 
 struct runner {
@@ -547,6 +551,8 @@ static int on_complete(struct runner *r, const json_t *msg)
         eng_seq_clear(r->ctx, (int)(s - r->slots));
         rc = send_error(r, c.rid, "cannot start the request");
     } else {
+        s->think_wait = g ? c.think_gram : 0;
+        s->think_open = s->n_think_tail = 0;
         s->gram = g;
         s->gm = gm;
         g = NULL;
@@ -836,6 +842,82 @@ static int fill_batch(struct runner *r)
     return n;
 }
 
+/* ---- grammar (format) ---------------------------------------------------------------------- */
+
+#define THINK_OPEN  "<think>"
+#define THINK_CLOSE "</think>"
+
+/* 1 when tok's text continues "<think>" from s->think_open (text past the tag is thinking). */
+static int think_opens(struct runner *r, struct slot *s, int32_t tok)
+{
+    char p[RUNNER_PIECE_MAX];
+    size_t n = 0, rest = strlen(THINK_OPEN) - s->think_open;
+    if (eng_token_piece(r->model, tok, 1, p, sizeof(p), &n) != 0 || n == 0)
+        return 0;
+    return memcmp(p, THINK_OPEN + s->think_open, n < rest ? n : rest) == 0;
+}
+
+/* The next token of s: the sampler's, under the grammar once it applies.  While the output may
+ * still open a thinking block (think_wait 1) a pick that continues "<think>" is kept; inside
+ * thinking (2) sampling is free. */
+static int32_t slot_sample(struct runner *r, struct slot *s, const float *logits)
+{
+    int32_t tok;
+    if (!s->gm || s->think_wait == 2)
+        return samp_sample(s->samp, logits);
+    if (s->think_wait == 0)
+        return gram_sample(s->gm, r->gvocab, s->samp, logits, NULL);
+    tok = samp_sample(s->samp, logits);
+    if (tok >= 0 && (think_opens(r, s, tok) || gram_token_allowed(s->gm, r->gvocab, tok)))
+        return tok;
+    return gram_resample(s->gm, r->gvocab, s->samp, logits);
+}
+
+/* Advances s's grammar state past tok (before its text is pushed).  E_INVAL when the grammar
+ * refuses it (cannot happen after slot_sample). */
+static int slot_grammar_token(struct runner *r, struct slot *s, int32_t tok)
+{
+    if (s->think_wait == 1 && think_opens(r, s, tok)) {
+        char p[RUNNER_PIECE_MAX];
+        size_t n = 0;
+        if (eng_token_piece(r->model, tok, 1, p, sizeof(p), &n) != 0)
+            n = 0;
+        s->think_open += n;
+        if (s->think_open >= strlen(THINK_OPEN))
+            s->think_wait = 2;
+        return 0;
+    }
+    if (s->think_wait == 2)
+        return 0;
+    s->think_wait = 0;
+    return gram_accept_token(s->gm, r->gvocab, tok);
+}
+
+/* Thinking text t[0..n) of s: once "</think>" has been written the grammar applies to what
+ * follows (whitespace right after the tag is not fed to it). */
+static void think_scan(struct slot *s, const char *t, size_t n)
+{
+    char w[sizeof(s->think_tail) + RUNNER_PIECE_MAX];
+    const char *hit, *rest;
+    size_t len = s->n_think_tail + n, keep;
+    if (n > RUNNER_PIECE_MAX)
+        return;
+    memcpy(w, s->think_tail, s->n_think_tail);
+    memcpy(w + s->n_think_tail, t, n);
+    if ((hit = memmem(w, len, THINK_CLOSE, strlen(THINK_CLOSE))) != NULL) {
+        s->think_wait = 0;
+        rest = hit + strlen(THINK_CLOSE);
+        while (rest < w + len && (*rest == ' ' || *rest == '\n' || *rest == '\t' || *rest == '\r'))
+            rest++;
+        if (rest < w + len && gram_matcher_accept(s->gm, rest, (size_t)(w + len - rest)) != 0)
+            LOG_WARN("grammar: text after </think> does not fit the format; not constrained");
+        return;
+    }
+    keep = len < sizeof(s->think_tail) ? len : sizeof(s->think_tail);
+    memmove(s->think_tail, w + len - keep, keep);
+    s->n_think_tail = keep;
+}
+
 /* Handles the token sampled for s from logits; may finish the request. */
 static int on_token(struct runner *r, struct slot *s, int32_t tok, const float *logits)
 {
@@ -845,12 +927,14 @@ static int on_token(struct runner *r, struct slot *s, int32_t tok, const float *
     s->n_gen++;
     if (eng_token_is_eog(r->model, tok))
         return finish(r, s, "stop");
-    if (s->gm && gram_accept_token(s->gm, r->gvocab, tok) != 0)
-        return finish(r, s, "stop"); /* cannot happen: gram_sample picked an allowed token */
+    if (s->gm && slot_grammar_token(r, s, tok) != 0)
+        return finish(r, s, "stop"); /* cannot happen: slot_sample picked an allowed token */
     samp_accept(s->samp, tok);
     s->toks[s->n_toks++] = tok;
     if ((rc = eng_detok_push(&s->detok, tok, piece, sizeof(piece), &n)) != 0)
         n = 0;
+    if (s->gm && s->think_wait == 2)
+        think_scan(s, piece, n);
     if (s->lp_on && (rc = lp_queue(r, s, tok, logits, n)) != 0)
         return rc;
     if ((rc = push_text(s, piece, n, 0)) < 0)
@@ -901,9 +985,7 @@ static int step(struct runner *r)
             s->prompt_done = 1;
             s->t_prompt = now_ns();
         }
-        tok = s->gm ? gram_sample(s->gm, r->gvocab, s->samp, eng_get_logits(r->ctx, s->logit_row),
-                                  NULL)
-                    : samp_sample(s->samp, eng_get_logits(r->ctx, s->logit_row));
+        tok = slot_sample(r, s, eng_get_logits(r->ctx, s->logit_row));
         if (tok < 0)
             rc = finish(r, s, "stop");
         else

@@ -3,11 +3,14 @@
 # keeps the output inside JSON (a valid prefix when num_predict cuts it, a whole object when the
 # model ends), a schema of enum/boolean members ends by itself and validates, /api/chat and the
 # OpenAI response_format (json_schema, json_object) likewise, `corral run --format json`, and
-# 400s for formats that are not "json" or a usable schema.
+# thinking left unconstrained until </think>, and 400s for formats that are not "json" or a usable
+# schema.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
 serve_install tiny "$MODEL_GGUF" "" '{"temperature":0,"num_predict":40}'
+serve_install inside "$MODEL_GGUF" '{{ .Prompt }}<think>' '{"temperature":0}'
+serve_install tags "$MODEL_GGUF" '<think></think>{{ .Prompt }}' '{"temperature":0}'
 serve_start
 post() { # post PATH BODY -> body in $TMPDIR_TEST/r, prints the status
     curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"
@@ -153,6 +156,18 @@ code=$(post /v1/chat/completions '{"model":"stories","messages":[{"role":"user",
 [ "$code" = 200 ] || fail "openai json_object: $code"
 c=$(field '["choices"][0]["message"]["content"]')
 chk object "$c" >/dev/null || fail "openai json_object content: $c"
+
+# ---- thinking: the grammar waits for </think> (here: never, so the thinking stays prose), and
+# applies from the first token when the model does not open a <think> block
+code=$(post /api/generate '{"model":"inside","prompt":"Once upon a time","stream":false,"think":true,"format":"json","options":{"num_predict":30}}')
+[ "$code" = 200 ] || fail "thinking inside: $code $(cat "$TMPDIR_TEST/r")"
+th=$(field '["thinking"]')
+[ -n "$th" ] && [ "${th:0:1}" != "{" ] || fail "thinking was constrained: $(cat "$TMPDIR_TEST/r")"
+[ -z "$(field '["response"]')" ] || fail "content without </think>: $(cat "$TMPDIR_TEST/r")"
+code=$(post /api/generate '{"model":"tags","prompt":"Once upon a time","stream":false,"think":true,"format":"json","options":{"num_predict":30}}')
+[ "$code" = 200 ] || fail "thinking tags: $code $(cat "$TMPDIR_TEST/r")"
+resp=$(field '["response"]')
+chk object "$resp" >/dev/null || fail "no <think> opened, yet not JSON: $(cat "$TMPDIR_TEST/r")"
 
 # ---- errors: 400 before any model work
 code=$(post /api/generate '{"model":"stories","prompt":"x","format":"xml"}')

@@ -175,13 +175,16 @@ TEST(rproto_complete_grammar)
     rproto_complete_defaults(&c);
     c.rid = 7;
     c.grammar = "root ::= \"x\"";
+    c.think_gram = 2;
     m = rproto_complete_build(&c);
     ASSERT(m);
     ASSERT_OK(rproto_complete_parse(m, &d, &ei));
     ASSERT_EQ_STR(d.grammar, "root ::= \"x\"");
+    ASSERT_EQ_INT(d.think_gram, 2);
     rproto_complete_fini(&d);
     json_decref(m);
     c.grammar = NULL; /* absent: unconstrained, and no member is written */
+    c.think_gram = 0;
     m = rproto_complete_build(&c);
     ASSERT(m && !json_object_get(m, "grammar"));
     ASSERT_OK(rproto_complete_parse(m, &d, &ei));
@@ -189,6 +192,10 @@ TEST(rproto_complete_grammar)
     json_decref(m);
     m = json_pack("{s:s, s:i}", "t", "complete", "grammar", 5);
     ASSERT_EQ_INT(rproto_complete_parse(m, &d, &ei), E_PARSE);
+    json_decref(m);
+    m = json_pack("{s:s, s:s, s:i}", "t", "complete", "grammar", "root ::= \"x\"", "grammar_think",
+                  3);
+    ASSERT_EQ_INT(rproto_complete_parse(m, &d, &ei), E_RANGE);
     json_decref(m);
     big = mem_alloc(RPROTO_MAX_GRAMMAR + 2);
     ASSERT(big);

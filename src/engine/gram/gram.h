@@ -98,5 +98,8 @@ CORRAL_WARN_UNUSED int gram_accept_token(struct gram_matcher *m, const struct gr
  * (and clears it after). */
 int32_t gram_sample(struct gram_matcher *m, const struct gram_vocab *v, struct samp *s,
                     const float *logits, int *masked);
+/* Only the masked draw of gram_sample (for callers that tested the pick themselves). */
+int32_t gram_resample(struct gram_matcher *m, const struct gram_vocab *v, struct samp *s,
+                      const float *logits);
 
 #endif

@@ -482,10 +482,20 @@ static void mask_cb(void *user, float *logits, int n)
     gram_mask(c->m, c->v, logits, n);
 }
 
+int32_t gram_resample(struct gram_matcher *m, const struct gram_vocab *v, struct samp *s,
+                      const float *logits)
+{
+    struct mask_ctx c = {m, v};
+    int32_t tok;
+    samp_set_bias(s, mask_cb, &c);
+    tok = samp_sample(s, logits);
+    samp_set_bias(s, NULL, NULL);
+    return tok;
+}
+
 int32_t gram_sample(struct gram_matcher *m, const struct gram_vocab *v, struct samp *s,
                     const float *logits, int *masked)
 {
-    struct mask_ctx c = {m, v};
     int32_t tok = samp_sample(s, logits);
     if (masked)
         *masked = 0;
@@ -493,8 +503,5 @@ int32_t gram_sample(struct gram_matcher *m, const struct gram_vocab *v, struct s
         return tok;
     if (masked)
         *masked = 1;
-    samp_set_bias(s, mask_cb, &c);
-    tok = samp_sample(s, logits);
-    samp_set_bias(s, NULL, NULL);
-    return tok;
+    return gram_resample(m, v, s, logits);
 }
