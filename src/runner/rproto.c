@@ -457,6 +457,11 @@ static json_t *valid_string(const char *p, size_t n)
     return s;
 }
 
+json_t *rproto_text_new(const char *p, size_t n)
+{
+    return valid_string(p, n);
+}
+
 static json_t *lp_entry(const struct rproto_lp_tok *t)
 {
     json_t *o = json_object(), *bytes;

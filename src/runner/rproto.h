@@ -120,6 +120,10 @@ const char *rproto_type(const json_t *msg);
 /* The "rid" of msg, or 0 when absent. */
 uint64_t rproto_rid(const json_t *msg);
 
+/* Generated text as a JSON string: each byte that is not part of valid UTF-8 becomes U+FFFD (as
+ * Go's encoder writes it; jansson refuses invalid UTF-8).  NULL on out of memory. */
+json_t *rproto_text_new(const char *p, size_t n);
+
 /* Ollama's defaults for every sampling option. */
 void rproto_complete_defaults(struct rproto_complete *c);
 /* Parses a complete message into c (defaults for absent members).  Strings stay borrowed from

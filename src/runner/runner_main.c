@@ -306,8 +306,8 @@ static int flush_out_lp(struct runner *r, struct slot *s, int32_t tok, int end, 
     json_t *m, *lp = s->lp_on ? lp_take(s, end, all) : NULL;
     if (s->out.n == 0 && !lp)
         return 0;
-    m = json_pack("{s:s, s:I, s:s%, s:[i]}", "t", "piece", "rid", (json_int_t)s->rid, "text",
-                  s->out.p ? s->out.p : "", s->out.n, "tokens", tok);
+    m = json_pack("{s:s, s:I, s:o, s:[i]}", "t", "piece", "rid", (json_int_t)s->rid, "text",
+                  rproto_text_new(s->out.p ? s->out.p : "", s->out.n), "tokens", tok);
     if (m && lp)
         json_object_set_new(m, "logprobs", lp);
     else

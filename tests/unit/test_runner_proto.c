@@ -206,3 +206,14 @@ TEST(rproto_complete_grammar)
     json_decref(m);
     mem_free(big);
 }
+
+TEST(rproto_text_new_replaces_invalid_utf8)
+{
+    json_t *s = rproto_text_new("a\xff\xc3\xa9\xc3", 5);
+    ASSERT(s);
+    ASSERT_EQ_STR(json_string_value(s), "a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd");
+    json_decref(s);
+    s = rproto_text_new("", 0);
+    ASSERT(s && json_string_length(s) == 0);
+    json_decref(s);
+}
