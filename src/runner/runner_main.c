@@ -84,6 +84,7 @@ struct slot {
     size_t think_open;  /* bytes of "<think>" written so far (think_wait 1) */
     char think_tail[8]; /* last bytes of the thinking text (think_wait 2) */
     size_t n_think_tail;
+    int n_masked; /* tokens that needed the full vocabulary mask */
 };
 
 struct runner {
@@ -352,6 +353,8 @@ static int finish(struct runner *r, struct slot *s, const char *reason)
     if (rc >= 0 && strcmp(reason, "cancel") != 0)
         rc = push_text(s, "", 0, 1);
     cut = s->text_out < s->text_in; /* a stop string (or cancel) dropped the rest */
+    if (s->gm)
+        LOG_DEBUG("grammar: %d of %d tokens needed the full mask", s->n_masked, s->n_gen);
     if (rc >= 0)
         rc = strcmp(reason, "cancel") != 0 ? flush_out_lp(r, s, -1, 1, !cut) : flush_out(r, s, -1);
     ctx = rproto_tokens_build(s->toks, s->n_toks);
@@ -553,6 +556,7 @@ static int on_complete(struct runner *r, const json_t *msg)
     } else {
         s->think_wait = g ? c.think_gram : 0;
         s->think_open = s->n_think_tail = 0;
+        s->n_masked = 0;
         s->gram = g;
         s->gm = gm;
         g = NULL;
@@ -863,13 +867,18 @@ static int think_opens(struct runner *r, struct slot *s, int32_t tok)
 static int32_t slot_sample(struct runner *r, struct slot *s, const float *logits)
 {
     int32_t tok;
+    int masked = 0;
     if (!s->gm || s->think_wait == 2)
         return samp_sample(s->samp, logits);
-    if (s->think_wait == 0)
-        return gram_sample(s->gm, r->gvocab, s->samp, logits, NULL);
+    if (s->think_wait == 0) {
+        tok = gram_sample(s->gm, r->gvocab, s->samp, logits, &masked);
+        s->n_masked += masked;
+        return tok;
+    }
     tok = samp_sample(s->samp, logits);
     if (tok >= 0 && (think_opens(r, s, tok) || gram_token_allowed(s->gm, r->gvocab, tok)))
         return tok;
+    s->n_masked++;
     return gram_resample(s->gm, r->gvocab, s->samp, logits);
 }
 
