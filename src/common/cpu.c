@@ -6,6 +6,10 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static unsigned long long xgetbv0(void)
 {
@@ -47,7 +51,28 @@ unsigned cpu_features(void)
         if (c & (1u << 11))
             f |= CPU_AVX512VNNI;
     }
+    if ((xcr0 & 0x60000) == 0x60000) { /* XTILECFG, XTILEDATA */
+        if (d & (1u << 24))
+            f |= CPU_AMX_TILE;
+        if (d & (1u << 25))
+            f |= CPU_AMX_INT8;
+    }
     return f;
+}
+
+int cpu_amx_permit(void)
+{
+#if defined(__linux__) && defined(__x86_64__)
+    enum { GET_PERM = 0x1022, REQ_PERM = 0x1023, XTILEDATA = 18 };
+    unsigned long long perm = 0;
+    if (!cpu_has(CPU_AMX_TILE))
+        return 0;
+    if (syscall(SYS_arch_prctl, GET_PERM, &perm) == 0 && (perm & (1ull << XTILEDATA)))
+        return 1;
+    return syscall(SYS_arch_prctl, REQ_PERM, XTILEDATA) == 0;
+#else
+    return 0;
+#endif
 }
 
 int cpu_is_intel(void)
@@ -59,6 +84,11 @@ int cpu_is_intel(void)
 }
 #else
 unsigned cpu_features(void)
+{
+    return 0;
+}
+
+int cpu_amx_permit(void)
 {
     return 0;
 }

@@ -15,6 +15,8 @@ enum cpu_feature {
     CPU_AVX512VL = 1 << 6,
     CPU_AVX512DQ = 1 << 7,
     CPU_AVX512VNNI = 1 << 8,
+    CPU_AMX_TILE = 1 << 9, /* with the OS enabling the tile state in XCR0 (bits 17, 18) */
+    CPU_AMX_INT8 = 1 << 10,
 };
 
 /* Bitmask of enum cpu_feature the CPU and the OS (saved register state) both support. */
@@ -23,5 +25,11 @@ unsigned cpu_features(void);
 int cpu_has(unsigned mask);
 /* 1 on a GenuineIntel CPU (kernel tuning that differs by vendor, e.g. software prefetch). */
 int cpu_is_intel(void);
+/* 1 when this process may use the AMX tile registers: Linux enables them per process on
+ * request (arch_prctl ARCH_REQ_XCOMP_PERM for XTILEDATA; a tile instruction before that raises
+ * SIGILL).  Asks the kernel when not granted yet; the grant is a property of the process that
+ * the kernel keeps, so calling this again is cheap and needs no state here.  0 on CPUs without
+ * AMX, on other OSes, or when the request fails (e.g. a seccomp filter denies arch_prctl). */
+int cpu_amx_permit(void);
 
 #endif

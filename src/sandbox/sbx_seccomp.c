@@ -166,6 +166,12 @@ static int add_conditional(scmp_filter_ctx ctx)
                            SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                            SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+    /* AMX: the engine checks and asks for the per-process grant of the tile state when it
+     * picks its kernels at model load (common/cpu.c cpu_amx_permit); nothing else of arch_prctl */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
+                           SCMP_A0(SCMP_CMP_EQ, 0x1022)); /* ARCH_GET_XCOMP_PERM */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
+                           SCMP_A0(SCMP_CMP_EQ, 0x1023)); /* ARCH_REQ_XCOMP_PERM */
     return rc;
 }
 

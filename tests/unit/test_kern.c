@@ -407,12 +407,14 @@ TEST(kern_activation_quant)
 
 /* ---- 5. fast tables against the scalar one ---- */
 
-/* AVX2 and AVX-512, each without and with software prefetch in one-token products. */
-#define N_FAST 4
+/* AVX2, AVX-512 and AMX (its small batches; test_kern_amx.c checks the tile products), each
+ * without and with software prefetch in one-token products. */
+#define N_FAST 6
 static const struct kern *fast_tables(int i)
 {
-    setenv("CORRAL_PREFETCH", i >= 2 ? "1" : "0", 1);
-    const struct kern *k = kern_get(i % 2 == 0 ? KERN_ISA_AVX2 : KERN_ISA_AVX512);
+    static const enum kern_isa isa[3] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_AMX};
+    setenv("CORRAL_PREFETCH", i >= 3 ? "1" : "0", 1);
+    const struct kern *k = kern_get(isa[i % 3]);
     unsetenv("CORRAL_PREFETCH");
     return k;
 }
@@ -714,9 +716,10 @@ TEST(kern_dispatch_env_cap)
     ASSERT(strncmp(k->name, kern_get(KERN_ISA_AVX2) ? "avx2" : "scalar", 4) == 0);
     unsetenv("CORRAL_KERN");
     k = kern_get(KERN_ISA_BEST);
-    const char *want = kern_get(KERN_ISA_AVX512) ? "avx512"
-                       : kern_get(KERN_ISA_AVX2) ? "avx2"
-                                                 : "scalar";
+    const char *want = kern_get(KERN_ISA_AMX)      ? "amx"
+                       : kern_get(KERN_ISA_AVX512) ? "avx512"
+                       : kern_get(KERN_ISA_AVX2)   ? "avx2"
+                                                   : "scalar";
     ASSERT(strncmp(k->name, want, strlen(want)) == 0);
     /* CORRAL_PREFETCH picks the prefetching twin of a SIMD table, or not */
     if (kern_get(KERN_ISA_AVX2)) {

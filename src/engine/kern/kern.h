@@ -39,11 +39,18 @@ enum kern_type {
     KERN_T_BF16 = 30,
 };
 
-enum kern_isa { KERN_ISA_SCALAR = 0, KERN_ISA_AVX2 = 1, KERN_ISA_AVX512 = 2, KERN_ISA_BEST = 99 };
+/* AMX: the AVX-512 table whose prompt products use the AMX tile unit (kern_x86_amx.c). */
+enum kern_isa {
+    KERN_ISA_SCALAR = 0,
+    KERN_ISA_AVX2 = 1,
+    KERN_ISA_AVX512 = 2,
+    KERN_ISA_AMX = 3,
+    KERN_ISA_BEST = 99
+};
 
 struct kern {
     enum kern_isa isa;
-    const char *name; /* "scalar", "avx2", "avx512" */
+    const char *name; /* "scalar", "avx2", "avx512", "amx" (+ "+prefetch") */
 
     /* Activation type that weights of type wtype are dotted against. */
     uint32_t (*vec_dot_type)(uint32_t wtype);
@@ -86,7 +93,7 @@ struct kern {
 int kern_quantize_weights(uint32_t type, const float *src, void *dst, int64_t n);
 
 /* The table for isa (KERN_ISA_BEST: the best the CPU supports).  Returns NULL when the CPU
- * lacks the requested ISA.  CORRAL_KERN=scalar|avx2|avx512 in the environment caps BEST. */
+ * lacks the requested ISA.  CORRAL_KERN=scalar|avx2|avx512|amx in the environment caps BEST. */
 const struct kern *kern_get(enum kern_isa isa);
 
 /* Type facts (same as gguf_type_*, repeated so kernels do not depend on gguf). */

@@ -1,7 +1,9 @@
 /*
  * kern_dispatch.c - picks the kernel table for this CPU: CPUID (common/cpu.h) at each call
- * (cheap; nothing cached, so no mutable global state), capped by CORRAL_KERN=scalar|avx2|avx512.
- * AVX2 needs AVX2+FMA+F16C+BMI2; AVX-512 needs those and F+BW+VL+DQ+VNNI.  Each SIMD level has
+ * (cheap; nothing cached, so no mutable global state), capped by
+ * CORRAL_KERN=scalar|avx2|avx512|amx.  AVX2 needs AVX2+FMA+F16C+BMI2; AVX-512 needs those and
+ * F+BW+VL+DQ+VNNI; AMX needs AVX-512, AMX-TILE+AMX-INT8 and the kernel's per-process grant of
+ * the tile state (cpu_amx_permit, asked for here).  Each SIMD level has
  * a twin table whose one-token products prefetch the weights in software (KERN_PF): chosen on
  * Intel CPUs, where it doubles the gemv stream, not on AMD, where it costs 10-20 %;
  * CORRAL_PREFETCH=0|1 overrides.
@@ -24,6 +26,9 @@ static int isa_supported(enum kern_isa isa)
     if (isa == KERN_ISA_AVX512)
         return avx2 &&
                cpu_has(CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ | CPU_AVX512VNNI);
+    if (isa == KERN_ISA_AMX)
+        return isa_supported(KERN_ISA_AVX512) && cpu_has(CPU_AMX_TILE | CPU_AMX_INT8) &&
+               cpu_amx_permit();
 #endif
     return isa == KERN_ISA_SCALAR;
 }
@@ -46,6 +51,8 @@ static const struct kern *table(enum kern_isa isa)
         return want_prefetch() ? &kern__table_avx2_pf : &kern__table_avx2;
     case KERN_ISA_AVX512:
         return want_prefetch() ? &kern__table_avx512_pf : &kern__table_avx512;
+    case KERN_ISA_AMX:
+        return want_prefetch() ? &kern__table_amx_pf : &kern__table_amx;
 #endif
     default:
         return NULL;
@@ -56,12 +63,14 @@ static enum kern_isa env_cap(void)
 {
     const char *e = getenv("CORRAL_KERN");
     if (!e || !*e)
-        return KERN_ISA_AVX512;
+        return KERN_ISA_AMX;
     if (strcmp(e, "scalar") == 0)
         return KERN_ISA_SCALAR;
     if (strcmp(e, "avx2") == 0)
         return KERN_ISA_AVX2;
-    return KERN_ISA_AVX512;
+    if (strcmp(e, "avx512") == 0)
+        return KERN_ISA_AVX512;
+    return KERN_ISA_AMX;
 }
 
 const struct kern *kern_get(enum kern_isa isa)

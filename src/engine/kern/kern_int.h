@@ -158,5 +158,7 @@ extern const struct kern kern__table_avx2;
 extern const struct kern kern__table_avx512;
 extern const struct kern kern__table_avx2_pf;
 extern const struct kern kern__table_avx512_pf;
+extern const struct kern kern__table_amx;
+extern const struct kern kern__table_amx_pf;
 
 #endif

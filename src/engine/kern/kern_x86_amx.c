@@ -1,0 +1,435 @@
+/*
+ * kern_x86_amx.c - Intel AMX (AMX-TILE + AMX-INT8) matrix products for prompt batches.
+ *
+ * The AMX table is the AVX-512 table with one change: mul_mat (and mul_mat_prep) of a batch of
+ * at least AMX_MIN_NT tokens, for Q4_K, Q6_K, Q8_0 and Q4_0 weights, runs on the tile unit;
+ * everything else (generation, other types) calls the AVX-512 functions unchanged.
+ *
+ * Scheme.  C[token][row] = A[token][k] . B[k][row] with the activations as A (signed bytes,
+ * read straight from the quantized rows: Q8_K / Q8_0 codes are contiguous per block, a tile
+ * row is one token, the tile stride is the activation row stride) and the weights as B, which
+ * the tile unit wants in "VNNI" form: row kk of B holds, for 16 weight rows, 4 consecutive
+ * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form
+ * (gathers of 4-byte groups from the 16 rows, then the nibble / high-bit decode on whole
+ * vectors), so every weight byte is decoded once per batch and reused by every 16-token group.
+ * Quantized blocks have a scale per block (or per K-quant sub-block), so one tile product
+ * covers exactly one (sub-)block: K = 32 (Q4_K, Q8_0, Q4_0) or 16 (Q6_K).  Each 16x16 int32
+ * result is stored and scaled in AVX-512 floats: a vector holds 16 weight rows of one token, so
+ * the per-row scales are plain vectors and the token's scale one broadcast.  K-quants sum the
+ * sub-block results times their integer sub-block scales first (integer-valued floats, exact
+ * below 2^24, so a super-block's sum is the reference's integer isum) and multiply by d and the
+ * token's d once per super-block, as the reference does; the Q4_K min term is a vpdpwssd of the
+ * row mins with the token's bsums.  A tile product costs
+ * ~16 cycles whatever its K (measured), the float work about as much, so the tile unit and the
+ * vector ports run side by side.
+ *
+ * Tiles: 0,1 activations (A), 2,3 weights (B), 4,5 results (C); two of each alternate so one
+ * product can run while the other's result is stored.  Each call loads its own tile
+ * configuration and releases the tiles at the end, so threads and signal handlers never see
+ * a stale configuration.  Linux grants the tile state per process (arch_prctl, common/cpu.c);
+ * kern_dispatch.c hands out this table only when that succeeded.
+ */
+#include "engine/kern/kern_int.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <limits.h>
+
+#include "engine/kern/kern_avx_common.h"
+
+#ifndef AMX_MIN_NT
+#define AMX_MIN_NT 16 /* tokens from which mul_mat uses the tile unit */
+#endif
+#define AMX_KC    2048         /* weight columns decoded per chunk (16 rows x 2048 bytes) */
+#define AMX_BROWS (AMX_KC / 4) /* B-form rows of one chunk */
+
+/* Tile configuration, palette 1 (Intel SDM: LDTILECFG memory layout). */
+struct KERN_PACKED amx_tcfg {
+    uint8_t palette, start_row;
+    uint8_t rsvd[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+_Static_assert(sizeof(struct amx_tcfg) == 64, "tile config");
+
+/* Per-call scratch (on the stack, ~62 KiB): the decoded weights of one chunk and their scales,
+ * the stored results of up to 16 products, the float accumulators of one 16-token group. */
+struct amx_work {
+    uint8_t b[AMX_BROWS][64]; /* B form: row kk = codes 4kk..4kk+3 of 16 weight rows */
+    __m512 sc[AMX_KC / 16];   /* per (sub-)block: row scale per lane (K-quants: the integer
+                               * sub-block scale; Q8_0/Q4_0: d) */
+    __m512i mn[AMX_KC / 32];  /* Q4_K: per sub-block the row min m twice (two int16) */
+    __m512 dw[AMX_KC / 256];  /* K-quants: d per row */
+    __m512 dmn[AMX_KC / 256]; /* Q4_K: -dmin per row */
+    int32_t c[16][256];       /* stored 16x16 results */
+    float acc[16][16];        /* [token][row] */
+    float dx[8][16];          /* Q8_0 activation scales: [block][token] */
+};
+
+/* Loads a configuration for A tiles of ntok rows x ka bytes, B of ka/4 rows, C of ntok rows. */
+static void amx_config(int ntok, int ka)
+{
+    struct amx_tcfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 2; i++) {
+        c.rows[i] = (uint8_t)ntok;
+        c.colsb[i] = (uint16_t)ka;
+        c.rows[2 + i] = (uint8_t)(ka / 4);
+        c.colsb[2 + i] = 64;
+        c.rows[4 + i] = (uint8_t)ntok;
+        c.colsb[4 + i] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* One product into result slot c: C = A . B with A at a (stride as), B at b. */
+#define AMX_DP(TA, TB, TC, a, as, b, c, DP) \
+    do {                                    \
+        _tile_loadd(TA, a, as);             \
+        _tile_loadd(TB, b, 64);             \
+        _tile_zero(TC);                     \
+        DP(TC, TA, TB);                     \
+        _tile_stored(TC, c, 64);            \
+    } while (0)
+
+/* 4-byte groups at base + n * stride for lanes n < nr (others 0). */
+AI __m512i gat(const uint8_t *base, __m512i idx, __mmask16 m)
+{
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, base, 1);
+}
+
+/* fp16 in the low half of each lane -> float. */
+AI __m512 lo_h2f(__m512i v)
+{
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+AI __m512i nib_lo(__m512i v)
+{
+    return _mm512_and_si512(v, _mm512_set1_epi8(15));
+}
+
+AI __m512i nib_hi(__m512i v)
+{
+    return _mm512_and_si512(_mm512_srli_epi32(v, 4), _mm512_set1_epi8(15));
+}
+
+AI void st_b(struct amx_work *wk, int64_t kk, __m512i v)
+{
+    _mm512_store_si512(wk->b[kk], v);
+}
+
+/* ---- weight decode: super-blocks / blocks [c0, c0 + n) of 16 rows into wk ---- */
+
+static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    const __m512i m3f = _mm512_set1_epi8(0x3f), m0f = _mm512_set1_epi8(15);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *bb = w + (size_t)(c0 + s) * sizeof(struct kern_bq4_k);
+        __m512i dd = gat(bb, idx, m), u0 = gat(bb + 4, idx, m), u1 = gat(bb + 8, idx, m);
+        __m512i u2 = gat(bb + 12, idx, m);
+        __m512 d = lo_h2f(dd), dmin = lo_h2f(_mm512_srli_epi32(dd, 16));
+        /* bytes: sc0-3, sc4-7, m0-3, m4-7 of each row (kern__scale_min_k4) */
+        __m512i s03 = _mm512_and_si512(u0, m3f), m03 = _mm512_and_si512(u1, m3f);
+        __m512i s47 = _mm512_or_si512(_mm512_and_si512(u2, m0f),
+                                      _mm512_and_si512(_mm512_srli_epi32(u0, 2), m30));
+        __m512i m47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m0f),
+                                      _mm512_and_si512(_mm512_srli_epi32(u1, 2), m30));
+        for (int j = 0; j < 8; j++) {
+            __m512i sv = j < 4 ? s03 : s47, mv = j < 4 ? m03 : m47;
+            int sh = 8 * (j & 3);
+            __m512i sj = _mm512_and_si512(_mm512_srli_epi32(sv, sh), _mm512_set1_epi32(0xff));
+            __m512i mj = _mm512_and_si512(_mm512_srli_epi32(mv, sh), _mm512_set1_epi32(0xff));
+            wk->sc[8 * s + j] = _mm512_cvtepi32_ps(sj);
+            wk->mn[8 * s + j] = _mm512_or_si512(mj, _mm512_slli_epi32(mj, 16));
+        }
+        wk->dw[s] = d;
+        wk->dmn[s] = _mm512_sub_ps(_mm512_setzero_ps(), dmin);
+        /* qs: 32 bytes per 64 elements, low nibbles first half, high second */
+        for (int c = 0; c < 4; c++)
+            for (int q = 0; q < 8; q++) {
+                __m512i raw = gat(bb + 16 + 32 * c + 4 * q, idx, m);
+                st_b(wk, 64 * s + 16 * c + q, nib_lo(raw));
+                st_b(wk, 64 * s + 16 * c + 8 + q, nib_hi(raw));
+            }
+    }
+}
+
+static void dec_q6_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    const __m512i m30 = _mm512_set1_epi8(0x30), k32 = _mm512_set1_epi8(32);
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *bb = w + (size_t)(c0 + s) * sizeof(struct kern_bq6_k);
+        /* d is the last 2 bytes of the 210: read the 4 ending there */
+        wk->dw[s] = lo_h2f(_mm512_srli_epi32(gat(bb + 206, idx, m), 16));
+        for (int q = 0; q < 4; q++) {
+            __m512i g = gat(bb + 192 + 4 * q, idx, m);
+            for (int i = 0; i < 4; i++) {
+                __m512i si = _mm512_srai_epi32(_mm512_slli_epi32(g, 24 - 8 * i), 24);
+                wk->sc[16 * s + 4 * q + i] = _mm512_cvtepi32_ps(si);
+            }
+        }
+        for (int h = 0; h < 2; h++)
+            for (int l4 = 0; l4 < 8; l4++) {
+                __m512i ga = gat(bb + 64 * h + 4 * l4, idx, m);
+                __m512i gb = gat(bb + 64 * h + 32 + 4 * l4, idx, m);
+                __m512i gh = gat(bb + 128 + 32 * h + 4 * l4, idx, m);
+                int64_t kk = 64 * s + 32 * h + l4;
+                __m512i v0 =
+                    _mm512_or_si512(nib_lo(ga), _mm512_and_si512(_mm512_slli_epi32(gh, 4), m30));
+                __m512i v1 =
+                    _mm512_or_si512(nib_lo(gb), _mm512_and_si512(_mm512_slli_epi32(gh, 2), m30));
+                __m512i v2 = _mm512_or_si512(nib_hi(ga), _mm512_and_si512(gh, m30));
+                __m512i v3 =
+                    _mm512_or_si512(nib_hi(gb), _mm512_and_si512(_mm512_srli_epi32(gh, 2), m30));
+                st_b(wk, kk, _mm512_sub_epi8(v0, k32));
+                st_b(wk, kk + 8, _mm512_sub_epi8(v1, k32));
+                st_b(wk, kk + 16, _mm512_sub_epi8(v2, k32));
+                st_b(wk, kk + 24, _mm512_sub_epi8(v3, k32));
+            }
+    }
+}
+
+static void dec_q8_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    for (int64_t b = 0; b < n; b++) {
+        const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq8_0);
+        wk->sc[b] = lo_h2f(gat(bb, idx, m));
+        for (int q = 0; q < 8; q++)
+            st_b(wk, 8 * b + q, gat(bb + 2 + 4 * q, idx, m));
+    }
+}
+
+static void dec_q4_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    const __m512i k8 = _mm512_set1_epi8(8);
+    for (int64_t b = 0; b < n; b++) {
+        const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq4_0);
+        wk->sc[b] = lo_h2f(gat(bb, idx, m));
+        for (int q = 0; q < 4; q++) {
+            __m512i raw = gat(bb + 2 + 4 * q, idx, m);
+            st_b(wk, 8 * b + q, _mm512_sub_epi8(nib_lo(raw), k8));
+            st_b(wk, 8 * b + 4 + q, _mm512_sub_epi8(nib_hi(raw), k8));
+        }
+    }
+}
+
+/* ---- products and scaling of one 16-token group over one decoded chunk ---- */
+
+/* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token. */
+static void run_q4_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
+                     int64_t n)
+{
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *xb = x + (size_t)(c0 + s) * sizeof(struct kern_bq8_k);
+        const uint8_t *bw = wk->b[64 * s];
+        for (int j = 0; j < 8; j += 2) {
+            AMX_DP(0, 2, 4, xb + 4 + 32 * j, xs, bw + 512 * j, wk->c[j], _tile_dpbsud);
+            AMX_DP(1, 3, 5, xb + 36 + 32 * j, xs, bw + 512 * (j + 1), wk->c[j + 1], _tile_dpbsud);
+        }
+        const __m512 *sc = wk->sc + 8 * s;
+        const __m512i *mn = wk->mn + 8 * s;
+        for (int t = 0; t < ntg; t++) {
+            const uint8_t *xt = xb + (size_t)t * xs;
+            __m512 sacc = _mm512_setzero_ps();
+            __m512i mi = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++) {
+                __m512 cj = _mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t));
+                sacc = _mm512_fmadd_ps(cj, sc[j], sacc);
+                int32_t bs;
+                memcpy(&bs, xt + 260 + 4 * j, 4);
+                mi = _mm512_dpwssd_epi32(mi, mn[j], _mm512_set1_epi32(bs));
+            }
+            __m512 dx = _mm512_set1_ps(kern__ldf(xt, 0));
+            __m512 a = _mm512_load_ps(wk->acc[t]);
+            a = _mm512_fmadd_ps(sacc, _mm512_mul_ps(wk->dw[s], dx), a);
+            a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_mul_ps(wk->dmn[s], dx), a);
+            _mm512_store_ps(wk->acc[t], a);
+        }
+    }
+}
+
+/* Q6_K x Q8_K: 16 sub-blocks of 16 per super-block (A and B tiles of K = 16). */
+static void run_q6_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
+                     int64_t n)
+{
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *xb = x + (size_t)(c0 + s) * sizeof(struct kern_bq8_k);
+        const uint8_t *bw = wk->b[64 * s];
+        for (int j = 0; j < 16; j += 2) {
+            AMX_DP(0, 2, 4, xb + 4 + 16 * j, xs, bw + 256 * j, wk->c[j], _tile_dpbssd);
+            AMX_DP(1, 3, 5, xb + 20 + 16 * j, xs, bw + 256 * (j + 1), wk->c[j + 1], _tile_dpbssd);
+        }
+        const __m512 *sc = wk->sc + 16 * s;
+        for (int t = 0; t < ntg; t++) {
+            const uint8_t *xt = xb + (size_t)t * xs;
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+            for (int j = 0; j < 16; j += 2) {
+                s0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t)),
+                                     sc[j], s0);
+                s1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j + 1] + 16 * t)),
+                                     sc[j + 1], s1);
+            }
+            __m512 a = _mm512_load_ps(wk->acc[t]);
+            __m512 dx = _mm512_set1_ps(kern__ldf(xt, 0));
+            a = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), _mm512_mul_ps(wk->dw[s], dx), a);
+            _mm512_store_ps(wk->acc[t], a);
+        }
+    }
+}
+
+/* Q8_0 / Q4_0 (decoded to signed codes) x Q8_0: blocks [c0, c0 + n), 8 at a time. */
+static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
+                    int64_t n)
+{
+    const __m512i tidx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)xs));
+    const __mmask16 tm = (__mmask16)((1u << ntg) - 1);
+    for (int64_t g = 0; g < n; g += 8) {
+        int nbg = n - g < 8 ? (int)(n - g) : 8;
+        for (int j = 0; j < nbg; j++) {
+            const uint8_t *xb = x + (size_t)(c0 + g + j) * sizeof(struct kern_bq8_0);
+            if (j & 1)
+                AMX_DP(1, 3, 5, xb + 2, xs, wk->b[8 * (g + j)], wk->c[j], _tile_dpbssd);
+            else
+                AMX_DP(0, 2, 4, xb + 2, xs, wk->b[8 * (g + j)], wk->c[j], _tile_dpbssd);
+            _mm512_store_ps(wk->dx[j], lo_h2f(gat(xb, tidx, tm)));
+        }
+        const __m512 *sc = wk->sc + g;
+        for (int t = 0; t < ntg; t++) {
+            __m512 a = _mm512_load_ps(wk->acc[t]);
+            for (int j = 0; j < nbg; j++) {
+                __m512 cj = _mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t));
+                a = _mm512_fmadd_ps(cj, _mm512_mul_ps(sc[j], _mm512_set1_ps(wk->dx[j][t])), a);
+            }
+            _mm512_store_ps(wk->acc[t], a);
+        }
+    }
+}
+
+/* ---- driver ---- */
+
+struct amx_type {
+    int64_t blk_elems; /* elements per decode unit (block or super-block) */
+    int ka;            /* bytes of K per tile product */
+    void (*dec)(struct amx_work *, const uint8_t *, __m512i, __mmask16, int64_t, int64_t);
+    void (*run)(struct amx_work *, const uint8_t *, size_t, int, int64_t, int64_t);
+};
+
+static int amx_type_of(uint32_t wtype, struct amx_type *ty)
+{
+    switch (wtype) {
+    case KERN_T_Q4_K:
+        *ty = (struct amx_type){KERN_QK_K, 32, dec_q4_k, run_q4_k};
+        return 1;
+    case KERN_T_Q6_K:
+        *ty = (struct amx_type){KERN_QK_K, 16, dec_q6_k, run_q6_k};
+        return 1;
+    case KERN_T_Q8_0:
+        *ty = (struct amx_type){KERN_QK, 32, dec_q8_0, run_b32};
+        return 1;
+    case KERN_T_Q4_0:
+        *ty = (struct amx_type){KERN_QK, 32, dec_q4_0, run_b32};
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* mul_mat on the tile unit; returns 0 (nothing written) for what it does not handle. */
+static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
+                           int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    struct amx_type ty;
+    if (nt < AMX_MIN_NT || !amx_type_of(wtype, &ty) || ncols <= 0 || ncols % ty.blk_elems != 0 ||
+        wrb > INT_MAX / 16 || xs > INT_MAX / 16)
+        return 0;
+    _Alignas(64) struct amx_work wk;
+    const int64_t nblk = ncols / ty.blk_elems, chunk = AMX_KC / ty.blk_elems;
+    const __m512i widx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)wrb));
+    int cfg_rows = 0;
+    for (int64_t rg = r0; rg < r1; rg += 16) {
+        int nr = r1 - rg < 16 ? (int)(r1 - rg) : 16;
+        __mmask16 rm = (__mmask16)((1u << nr) - 1);
+        for (int64_t c0 = 0; c0 < nblk; c0 += chunk) {
+            int64_t n = nblk - c0 < chunk ? nblk - c0 : chunk;
+            ty.dec(&wk, w + (size_t)rg * wrb, widx, rm, c0, n);
+            for (int t0 = 0; t0 < nt; t0 += 16) {
+                int ntg = nt - t0 < 16 ? nt - t0 : 16;
+                if (ntg != cfg_rows) {
+                    amx_config(ntg, ty.ka);
+                    cfg_rows = ntg;
+                }
+                memset(wk.acc, 0, sizeof wk.acc);
+                ty.run(&wk, x + (size_t)t0 * xs, xs, ntg, c0, n);
+                for (int t = 0; t < ntg; t++) {
+                    float *o = out + (int64_t)(t0 + t) * ldo + rg;
+                    __m512 v = _mm512_load_ps(wk.acc[t]);
+                    if (c0 > 0)
+                        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rm, o));
+                    _mm512_mask_storeu_ps(o, rm, v);
+                }
+            }
+        }
+    }
+    if (cfg_rows)
+        _tile_release();
+    return 1;
+}
+
+/* ---- the tables: AVX-512 (or its prefetching twin) except the batched products above ---- */
+
+#define AMX_TABLE(tab, base, nm)                                                                 \
+    static float tab##_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)          \
+    {                                                                                            \
+        return base.vec_dot(wtype, n, w, x);                                                     \
+    }                                                                                            \
+    static void tab##_mul_mat(uint32_t wtype, const void *w, size_t wrb, int64_t ncols,          \
+                              int64_t r0, int64_t r1, const void *x, size_t xs, int nt,          \
+                              float *out, int64_t ldo)                                           \
+    {                                                                                            \
+        if (!amx_mul_mat_raw(wtype, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo))                 \
+            base.mul_mat(wtype, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo);                     \
+    }                                                                                            \
+    static size_t tab##_prep_bytes(uint32_t wtype, int64_t ncols, int nt)                        \
+    {                                                                                            \
+        return base.prep_bytes(wtype, ncols, nt);                                                \
+    }                                                                                            \
+    static void tab##_prepare(uint32_t wtype, const void *x, size_t xs, int64_t ncols, int nt,   \
+                              void *prep)                                                        \
+    {                                                                                            \
+        base.prepare(wtype, x, xs, ncols, nt, prep);                                             \
+    }                                                                                            \
+    static void tab##_mul_mat_prep(uint32_t wtype, const void *w, size_t wrb, int64_t ncols,     \
+                                   int64_t r0, int64_t r1, const void *prep, int nt, float *out, \
+                                   int64_t ldo)                                                  \
+    {                                                                                            \
+        base.mul_mat_prep(wtype, w, wrb, ncols, r0, r1, prep, nt, out, ldo);                     \
+    }                                                                                            \
+    const struct kern tab = {                                                                    \
+        .isa = KERN_ISA_AMX,                                                                     \
+        .name = nm,                                                                              \
+        .vec_dot_type = kern__ref_vec_dot_type,                                                  \
+        .quantize_row = kern__avx2_quantize_row,                                                 \
+        .dequantize_row = kern__ref_dequantize_row,                                              \
+        .vec_dot = tab##_vec_dot,                                                                \
+        .mul_mat = tab##_mul_mat,                                                                \
+        .prep_bytes = tab##_prep_bytes,                                                          \
+        .prepare = tab##_prepare,                                                                \
+        .mul_mat_prep = tab##_mul_mat_prep,                                                      \
+    };
+
+AMX_TABLE(kern__table_amx, kern__table_avx512, "amx")
+AMX_TABLE(kern__table_amx_pf, kern__table_avx512_pf, "amx+prefetch")
+
+#endif
