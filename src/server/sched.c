@@ -31,6 +31,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/srv.h"
 
 #define CRASH_MSG                                                                           \
     "model runner has unexpectedly stopped, this may be due to resource limitations or an " \
@@ -114,44 +115,55 @@ static int64_t real_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
-static int env_int(const char *name, long lo, long hi, int *out, struct err_info *ei)
+/* An unsigned integer variable read as Ollama's envconfig.Uint does: quotes and spaces
+ * stripped, anything but decimal digits warned about and ignored (the default stays); values
+ * over our hard cap hi are clamped to it with a warning. */
+static void env_uint(const char *name, long hi, int *out)
 {
-    const char *v = getenv(name);
-    char *end;
-    long x;
-    if (!v || !*v)
-        return 0;
-    x = strtol(v, &end, 10);
-    if (*end || x < lo || x > hi)
-        return err_set(ei, E_INVAL, "%s=%s: expected an integer in [%ld, %ld]", name, v, lo, hi);
+    char v[64];
+    unsigned long long x;
+    if (!srv_env_get(name, v, sizeof(v)))
+        return;
+    if (strspn(v, "0123456789") != strlen(v)) {
+        LOG_WARN("invalid environment variable, using default key=%s value=%s default=%d", name, v,
+                 *out);
+        return;
+    }
+    errno = 0;
+    x = strtoull(v, NULL, 10);
+    if (errno || x > (unsigned long long)hi) {
+        LOG_WARN("%s=%s is over the limit, using %ld", name, v, hi);
+        x = (unsigned long long)hi;
+    }
     *out = (int)x;
-    return 0;
 }
 
 int sched_config_from_env(struct sched_config *c, struct err_info *ei)
 {
-    const char *ka = getenv("OLLAMA_KEEP_ALIVE");
-    int ctx = 0, rc;
+    char ka[128];
+    int ctx = 0;
     memset(c, 0, sizeof(*c));
     c->max_loaded = 3;
     c->num_parallel = 1;
     c->max_queue = 512;
     c->keep_alive_ns = 5 * 60 * NS_PER_S;
     c->self_exe = "/proc/self/exe";
-    if ((rc = env_int("OLLAMA_MAX_LOADED_MODELS", 0, SCHED_MAX_LOADED, &c->max_loaded, ei)) ||
-        (rc = env_int("OLLAMA_NUM_PARALLEL", 0, RPROTO_MAX_PARALLEL, &c->num_parallel, ei)) ||
-        (rc = env_int("OLLAMA_MAX_QUEUE", 0, SCHED_MAX_QUEUE, &c->max_queue, ei)) ||
-        (rc = env_int("OLLAMA_CONTEXT_LENGTH", 0, RPROTO_MAX_CTX, &ctx, ei)))
-        return rc;
+    env_uint("OLLAMA_MAX_LOADED_MODELS", SCHED_MAX_LOADED, &c->max_loaded);
+    env_uint("OLLAMA_NUM_PARALLEL", RPROTO_MAX_PARALLEL, &c->num_parallel);
+    env_uint("OLLAMA_MAX_QUEUE", SCHED_MAX_QUEUE, &c->max_queue);
+    env_uint("OLLAMA_CONTEXT_LENGTH", RPROTO_MAX_CTX, &ctx);
     c->num_ctx = ctx;
-    if (ka && *ka) {
+    /* a duration or whole seconds; anything else keeps 5m, as envconfig.KeepAlive */
+    if (srv_env_get("OLLAMA_KEEP_ALIVE", ka, sizeof(ka))) {
         json_t *j = json_string(ka);
         int64_t ns = 0;
-        rc = api_parse_keep_alive(j, &ns, ei);
+        if (!j)
+            return E_NOMEM;
+        if (api_parse_keep_alive(j, &ns, ei) == 0)
+            c->keep_alive_ns = ns;
+        else
+            LOG_WARN("invalid OLLAMA_KEEP_ALIVE=%s, using 5m", ka);
         json_decref(j);
-        if (rc != 0)
-            return rc;
-        c->keep_alive_ns = ns;
     }
     return 0;
 }

@@ -45,6 +45,9 @@ CORRAL_WARN_UNUSED int srv_config_load(struct srv_config *cfg, struct err_info *
 void srv_config_fini(struct srv_config *cfg);
 /* Boolean environment value as Go's ParseBool reads it (unparsable non-empty = true). */
 int srv_env_bool(const char *name);
+/* name's value without surrounding spaces and quotes (Ollama's envconfig.Var) copied into out;
+ * NULL when unset or empty after cleaning. */
+const char *srv_env_get(const char *name, char *out, size_t n);
 
 /* Binds and listens on cfg's address; *fd receives the socket (close-on-exec).  "address
  * already in use" and other failures come back as one line in ei (E_BUSY / E_NET). Sets

@@ -33,6 +33,15 @@ static void env_clean(const char *s, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)(b - a), s + a);
 }
 
+const char *srv_env_get(const char *name, char *out, size_t n)
+{
+    const char *v = getenv(name);
+    if (!v || !n)
+        return NULL;
+    env_clean(v, out, n);
+    return *out ? out : NULL;
+}
+
 int srv_env_bool(const char *name)
 {
     const char *v = getenv(name);

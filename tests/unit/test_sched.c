@@ -7,6 +7,7 @@
 #include "harness/test.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -174,6 +175,44 @@ TEST(sched_keep_alive_parse)
     json_decref(v);
     ASSERT_OK(api_parse_keep_alive(NULL, &ns, NULL));
     ASSERT_EQ_INT(ns, SCHED_KEEP_UNSET);
+}
+
+TEST(sched_keep_alive_type_error)
+{
+    int64_t ns = 0;
+    struct err_info ei = {0};
+    json_t *v = json_true();
+    ASSERT_EQ_INT(api_parse_keep_alive(v, &ns, &ei), E_INVAL);
+    ASSERT_EQ_STR(ei.msg, "Unsupported type: 'bool'"); /* api.Duration's message */
+    json_decref(v);
+}
+
+/* OLLAMA_* scheduler variables as envconfig reads them: quotes and spaces stripped, an
+ * unparsable value warned about and ignored, over-cap values clamped; never a start failure. */
+TEST(sched_config_env_forms)
+{
+    struct sched_config c;
+    setenv("OLLAMA_KEEP_ALIVE", " \"24h\" ", 1);
+    setenv("OLLAMA_NUM_PARALLEL", "'3'", 1);
+    setenv("OLLAMA_MAX_LOADED_MODELS", "-1", 1);
+    setenv("OLLAMA_MAX_QUEUE", "1e3", 1);
+    setenv("OLLAMA_CONTEXT_LENGTH", "99999999999999999999", 1);
+    ASSERT_OK(sched_config_from_env(&c, NULL));
+    ASSERT_EQ_INT(c.keep_alive_ns, 24LL * 3600 * 1000000000LL);
+    ASSERT_EQ_INT(c.num_parallel, 3);
+    ASSERT_EQ_INT(c.max_loaded, 3);
+    ASSERT_EQ_INT(c.max_queue, 512);
+    ASSERT_EQ_INT(c.num_ctx, RPROTO_MAX_CTX);
+    setenv("OLLAMA_KEEP_ALIVE", "soon", 1);
+    setenv("OLLAMA_NUM_PARALLEL", "", 1);
+    ASSERT_OK(sched_config_from_env(&c, NULL));
+    ASSERT_EQ_INT(c.keep_alive_ns, 5LL * 60 * 1000000000LL);
+    ASSERT_EQ_INT(c.num_parallel, 1);
+    unsetenv("OLLAMA_KEEP_ALIVE");
+    unsetenv("OLLAMA_NUM_PARALLEL");
+    unsetenv("OLLAMA_MAX_LOADED_MODELS");
+    unsetenv("OLLAMA_MAX_QUEUE");
+    unsetenv("OLLAMA_CONTEXT_LENGTH");
 }
 
 TEST(sched_loads_once_and_streams)
