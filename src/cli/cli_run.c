@@ -307,9 +307,10 @@ static int ensure_model(struct cli_session *s, struct err_info *ei)
     if (rc == E_NOTFOUND && (pull = cmd_find("pull")) != NULL) {
         char *argv[3] = {(char *)"pull", s->model, NULL};
         memset(ei, 0, sizeof(*ei));
-        if (pull->fn(2, argv) != 0) {
+        if (pull->fn(2, argv) != 0) { /* the pull printed its own "Error: ..." line */
             json_decref(body);
-            return err_set(ei, E_NOTFOUND, "pull of %s failed", s->model);
+            s->reported = 1;
+            return E_NOTFOUND;
         }
         rc = cli_request(&s->client, "POST", "/api/show", body, &out, NULL, ei);
         json_decref(out);
@@ -419,7 +420,7 @@ static int cmd_run(int argc, char **argv)
     else if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
         s.width = ws.ws_col;
     if ((rc = cli_client_init(&s.client, &ei)) != 0 || (rc = ensure_model(&s, &ei)) != 0) {
-        rc = fail_msg(&ei, rc);
+        rc = s.reported ? 1 : fail_msg(&ei, rc);
         goto out;
     }
     interactive = prompt.n == 0 && isatty(STDIN_FILENO);
@@ -449,43 +450,36 @@ CMD_REGISTER(run, "run", cmd_run, "Run a model")
 
 /* ---- corral stop -------------------------------------------------------------------------- */
 
-static int is_running(json_t *ps, const char *model)
+/* Ollama's StopHandler: /api/show, then a keep_alive 0 generate; a known model that is not
+ * loaded stops silently, any "not found" answer becomes "couldn't find model ... to stop". */
+static int stop_request(struct cli_client *c, const char *path, json_t *body, struct err_info *ei)
 {
-    size_t i, n = strlen(model);
-    json_t *m;
-    json_array_foreach(json_object_get(ps, "models"), i, m)
-    {
-        const char *name = json_string_value(json_object_get(m, "name"));
-        if (name &&
-            (!strcmp(name, model) || (!strncmp(name, model, n) && !strcmp(name + n, ":latest"))))
-            return 1;
-    }
-    return 0;
+    json_t *out = NULL;
+    int rc = body ? cli_request(c, "POST", path, body, &out, NULL, ei) : E_NOMEM;
+    json_decref(body);
+    json_decref(out);
+    return rc;
 }
 
 static int cmd_stop(int argc, char **argv)
 {
     struct cli_client c;
     struct err_info ei = {0};
-    json_t *ps = NULL, *body, *out = NULL;
     int rc;
     if (argc != 2) {
         fprintf(stderr, "Usage: corral stop MODEL\n");
         return 1;
     }
-    if ((rc = cli_client_init(&c, &ei)) != 0 ||
-        (rc = cli_request(&c, "GET", "/api/ps", NULL, &ps, NULL, &ei)) != 0)
+    if ((rc = cli_client_init(&c, &ei)) != 0)
         return fail_msg(&ei, rc);
-    if (!is_running(ps, argv[1])) {
-        json_decref(ps);
+    rc = stop_request(&c, "/api/show", json_pack("{s:s}", "model", argv[1]), &ei);
+    if (!rc)
+        rc = stop_request(&c, "/api/generate",
+                          json_pack("{s:s, s:i}", "model", argv[1], "keep_alive", 0), &ei);
+    if (rc && strstr(ei.msg, "not found")) {
         fprintf(stderr, "Error: couldn't find model \"%s\" to stop\n", argv[1]);
         return 1;
     }
-    json_decref(ps);
-    body = json_pack("{s:s, s:i}", "model", argv[1], "keep_alive", 0);
-    rc = body ? cli_request(&c, "POST", "/api/generate", body, &out, NULL, &ei) : E_NOMEM;
-    json_decref(body);
-    json_decref(out);
     return rc ? fail_msg(&ei, rc) : 0;
 }
 CMD_REGISTER(stop, "stop", cmd_stop, "Stop a running model")

@@ -27,7 +27,8 @@ struct cli_session {
     json_t *keep_alive; /* --keepalive as given, or NULL */
     const char *format; /* "json" or NULL */
     int verbose, wordwrap, think, nothink, hidethinking, history;
-    int width; /* terminal columns (0 = unknown) */
+    int width;    /* terminal columns (0 = unknown) */
+    int reported; /* the failure was already printed (a failed pull) */
 };
 
 /* Set by the SIGINT handler while a generation runs; cleared by the caller. */

@@ -20,8 +20,11 @@ done
 "$CORRAL_BIN_ABS" ps | grep -q '^tiny:latest' || fail "ps: $("$CORRAL_BIN_ABS" ps)"
 "$CORRAL_BIN_ABS" stop tiny || fail "stop failed"
 "$CORRAL_BIN_ABS" ps | grep -q '^tiny:latest' && fail "still running after stop"
-"$CORRAL_BIN_ABS" stop tiny 2>"$TMPDIR_TEST/err" && fail "stop of a stopped model succeeded"
-grep -q "couldn't find model \"tiny\" to stop" "$TMPDIR_TEST/err" || fail "stop message: $(cat "$TMPDIR_TEST/err")"
+# Ollama's stop is show + keep_alive 0: a known model that is not loaded stops silently (exit 0),
+# an unknown one fails with "couldn't find model".
+"$CORRAL_BIN_ABS" stop tiny 2>"$TMPDIR_TEST/err" || fail "stop of a stopped model failed: $(cat "$TMPDIR_TEST/err")"
+"$CORRAL_BIN_ABS" stop nosuch 2>"$TMPDIR_TEST/err" && fail "stop of an unknown model succeeded"
+grep -q "couldn't find model \"nosuch\" to stop" "$TMPDIR_TEST/err" || fail "stop message: $(cat "$TMPDIR_TEST/err")"
 
 HOME="$TMPDIR_TEST" python3 - "$CORRAL_BIN_ABS" <<'PY'
 import os, pty, select, sys, time
