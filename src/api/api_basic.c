@@ -1,6 +1,7 @@
 /*
- * api_basic.c - the read-only routes: GET/HEAD / (liveness), /api/version, /api/tags (list),
- * /api/ps (loaded models; filled by the scheduler through api_env.ps).
+ * api_basic.c - the read-only routes: GET/HEAD / (liveness), /api/version, /api/status (cloud
+ * features: always disabled), /api/tags (list), /api/ps (loaded models; filled by the scheduler
+ * through api_env.ps).
  * Shapes: ollama-reference.md 1.0 and 1.8.
  */
 #include <limits.h>
@@ -35,6 +36,22 @@ static int h_version(struct api_req *req, struct api_resp *resp)
     return api_resp_json(resp, 200, v);
 }
 API_ROUTE(version, "GET HEAD", "/api/version", h_version, API_ROUTE_NOBODY)
+
+/* Ollama's cloud status (api.StatusResponse).  corral has no cloud features, so they are always
+ * disabled; source says whether OLLAMA_NO_CLOUD asks for that too ("env") or not ("none"). */
+static int h_status(struct api_req *req, struct api_resp *resp)
+{
+    static const char *const no[] = {"", "0", "f", "F", "false", "FALSE", "False"};
+    const char *nc = getenv("OLLAMA_NO_CLOUD");
+    int env = nc != NULL;
+    json_t *v;
+    (void)req;
+    for (size_t i = 0; env && i < sizeof(no) / sizeof(no[0]); i++)
+        env = strcmp(nc, no[i]) != 0;
+    v = json_pack("{s:{s:b, s:s}}", "cloud", "disabled", 1, "source", env ? "env" : "none");
+    return v ? api_resp_json(resp, 200, v) : E_NOMEM;
+}
+API_ROUTE(status, "GET", "/api/status", h_status, API_ROUTE_NOBODY)
 
 struct tags_item {
     json_t *obj;

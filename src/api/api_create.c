@@ -5,9 +5,9 @@
  * answer 400 "not supported yet".
  *
  * Everything that can fail on bad input (names, digests, GGUF metadata, parameter types, base
- * model lookup) is checked before the first status line, so those errors keep their HTTP status;
- * then the layers are written (text layers as new blobs), the config blob, the manifest, and
- * layers of a replaced manifest that nothing references any more are pruned.
+ * model lookup, template syntax) is checked before the first status line, so those errors keep
+ * their HTTP status; then the layers are written (text layers as new blobs), the config blob, the
+ * manifest, and layers of a replaced manifest that nothing references any more are pruned.
  */
 #include "api/api_create.h"
 
@@ -23,6 +23,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "store/store.h"
+#include "template/template.h"
 
 #define CREATE_MAX_LAYERS 256
 
@@ -336,6 +337,26 @@ static int check_messages(struct create *c)
     return c->messages ? 0 : E_NOMEM;
 }
 
+/* template and system must be strings, and a template must parse (Ollama: 400 "template error:
+ * ..."), before the first status line, so the error keeps its status. */
+static int check_texts(struct create *c)
+{
+    const char *t = NULL;
+    struct tmpl *tp = NULL;
+    int rc = json_get_str(c->req->json, "system", &t, &c->ei);
+    if (rc == E_INVAL || (rc = json_get_str(c->req->json, "template", &t, &c->ei)) == E_INVAL)
+        return bad(c, 400, c->ei.msg);
+    if (rc != 0 || !*t)
+        return 0;
+    if ((rc = tmpl_parse(t, strlen(t), &tp, &c->ei)) != 0) {
+        char msg[sizeof(c->ei.msg) + 16];
+        snprintf(msg, sizeof(msg), "template error: %s", c->ei.msg);
+        return rc == E_NOMEM ? rc : bad(c, 400, msg);
+    }
+    tmpl_free(tp);
+    return 0;
+}
+
 static int check_request(struct create *c)
 {
     const char *from = NULL;
@@ -362,6 +383,8 @@ static int check_request(struct create *c)
         rc = merge_params(c);
     if (!rc)
         rc = check_messages(c);
+    if (!rc)
+        rc = check_texts(c);
     return rc;
 }
 

@@ -141,8 +141,11 @@ int api_parse_keep_alive(const json_t *v, int64_t *ns, struct err_info *ei)
         }
         return err_set(ei, E_INVAL, "time: invalid duration \"%s\"", str);
     }
-    return err_set(ei, E_INVAL, "json: cannot unmarshal %s into Go struct field .keep_alive",
-                   json_type_name(v));
+    /* api.Duration's UnmarshalJSON names the Go type of the decoded value */
+    return err_set(ei, E_INVAL, "Unsupported type: '%s'",
+                   json_is_boolean(v) ? "bool"
+                   : json_is_array(v) ? "[]interface {}"
+                                      : "map[string]interface {}");
 }
 
 int api_option_type(const char *name)
@@ -191,7 +194,7 @@ static int check_value(const char *key, json_t *v, json_t **out, struct err_info
         if (!json_is_array(v))
             return err_set(ei, E_INVAL, "option \"%s\" must be of type array", key);
         json_array_foreach(v, i, e) if (!json_is_string(e)) return err_set(
-            ei, E_INVAL, "option \"%s\" must be of type array of strings", key);
+            ei, E_INVAL, "option \"%s\" must be of an array of strings", key);
         *out = json_incref(v);
         break;
     }

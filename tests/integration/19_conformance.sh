@@ -1,0 +1,61 @@
+#!/bin/bash
+# Ollama conformance details found by the audit (docs/API.md "Conformance with Ollama"), each
+# checked against a real daemon: OLLAMA_* scheduler variables read as envconfig reads them
+# (quotes stripped, an unparsable value ignored with a warning instead of refusing to start),
+# GET /api/status, keep_alive's type error, /api/create refusing a template that does not parse
+# (400 before any status line) and non-string template/system, `corral stop` as Ollama's
+# (show + keep_alive 0: silent for a known model that is not loaded), and `corral run` of a
+# model whose pull fails printing one "Error:" line.
+set -eu
+source tests/integration/serve_lib.bash
+serve_setup
+serve_start OLLAMA_KEEP_ALIVE=' "24h" ' OLLAMA_NUM_PARALLEL=abc OLLAMA_MAX_QUEUE="'7'" \
+    OLLAMA_NO_CLOUD=1
+grep -q "invalid environment variable, using default key=OLLAMA_NUM_PARALLEL" \
+    "$TMPDIR_TEST/daemon.log" || fail "no warning for OLLAMA_NUM_PARALLEL=abc"
+
+# OLLAMA_KEEP_ALIVE="24h" (quoted, as docker-compose list syntax passes it) is the default
+curl -sf "$BASE/api/generate" -d '{"model":"stories"}' >/dev/null || fail "load"
+curl -sf "$BASE/api/ps" | python3 -c '
+import json, sys, datetime
+m = json.load(sys.stdin)["models"][0]
+e = datetime.datetime.fromisoformat(m["expires_at"][:26].rstrip("Z") + "+00:00")
+left = (e - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+assert 23 * 3600 < left <= 24 * 3600, left
+' || fail "OLLAMA_KEEP_ALIVE='\"24h\"' not applied: $(curl -s "$BASE/api/ps")"
+
+# /api/status: corral has no cloud; OLLAMA_NO_CLOUD is reported as the source
+[ "$(curl -sf "$BASE/api/status")" = '{"cloud":{"disabled":true,"source":"env"}}' ] ||
+    fail "/api/status: $(curl -s "$BASE/api/status")"
+
+# keep_alive of a type api.Duration refuses
+code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/generate" \
+    -d '{"model":"stories","keep_alive":true}')
+[ "$code" = 400 ] && [ "$(cat "$TMPDIR_TEST/b")" = '{"error":"Unsupported type: '"'bool'"'"}' ] ||
+    fail "keep_alive true: $code $(cat "$TMPDIR_TEST/b")"
+
+# /api/create: a template that does not parse is a 400 before anything is written
+code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
+    -d '{"model":"badt","from":"stories","template":"{{ .Prompt"}')
+[ "$code" = 400 ] || fail "bad template: $code $(cat "$TMPDIR_TEST/b")"
+grep -q '^{"error":"template error: template' "$TMPDIR_TEST/b" || fail "message: $(cat "$TMPDIR_TEST/b")"
+[ ! -e "$OLLAMA_MODELS/manifests/registry.ollama.ai/library/badt" ] || fail "manifest written"
+code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
+    -d '{"model":"badt","from":"stories","system":["x"]}')
+[ "$code" = 400 ] || fail "system array: $code $(cat "$TMPDIR_TEST/b")"
+code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
+    -d '{"model":"goodt","from":"stories","template":"{{ .System }} {{ .Prompt }}","stream":false}')
+[ "$code" = 200 ] || fail "good template: $code $(cat "$TMPDIR_TEST/b")"
+
+# corral stop: loaded -> unloaded; again -> still exit 0; unknown -> Ollama's message
+"$CORRAL_BIN_ABS" stop stories 2>"$TMPDIR_TEST/err" || fail "stop: $(cat "$TMPDIR_TEST/err")"
+[ "$(curl -sf "$BASE/api/ps")" = '{"models":[]}' ] || fail "still loaded after stop"
+"$CORRAL_BIN_ABS" stop goodt 2>"$TMPDIR_TEST/err" || fail "stop unloaded: $(cat "$TMPDIR_TEST/err")"
+"$CORRAL_BIN_ABS" stop nosuch 2>"$TMPDIR_TEST/err" && fail "stop of an unknown model succeeded"
+[ "$(cat "$TMPDIR_TEST/err")" = "Error: couldn't find model \"nosuch\" to stop" ] ||
+    fail "stop message: $(cat "$TMPDIR_TEST/err")"
+
+# corral run of a model that is not here and cannot be pulled: one Error line, exit 1
+"$CORRAL_BIN_ABS" run 127.0.0.1:1/x/y hi >/dev/null 2>"$TMPDIR_TEST/err" && fail "run succeeded"
+[ "$(grep -c '^Error:' "$TMPDIR_TEST/err")" = 1 ] || fail "run errors: $(cat "$TMPDIR_TEST/err")"
+echo ok
