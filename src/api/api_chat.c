@@ -410,6 +410,14 @@ static int chat_run(const struct api_req *req, struct api_resp *resp, struct api
         goto out;
     }
     rc = fit_prompt(llm, lease, m, r, msgs, tools, truncate, &prompt, &ei);
+    if (rc == 0 && api_serve_debug_only(req->json)) { /* _debug_render_only: after truncation */
+        size_t i, images = 0;
+        json_t *msg;
+        json_array_foreach(msgs, i, msg) images += json_array_size(json_object_get(msg, "images"));
+        llm->release(lease, r->keep_alive_ns);
+        rc = api_serve_debug_answer(resp, r->model, buf_str(&prompt), images, 1);
+        goto out;
+    }
     if (rc == 0) {
         body = api_serve_complete_body(buf_str(&prompt), NULL, r->options);
         if (body)

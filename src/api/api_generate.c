@@ -219,6 +219,11 @@ static int gen_run(const struct api_req *req, struct api_resp *resp, struct api_
         rc = api_resp_error(resp, 500, "%s", ei.msg[0] ? ei.msg : err_str(rc));
         goto out;
     }
+    if (api_serve_debug_only(req->json)) { /* _debug_render_only: the prompt, nothing runs */
+        rc = api_serve_debug_answer(resp, r->model, buf_str(&prompt),
+                                    json_array_size(json_object_get(req->json, "images")), 0);
+        goto out;
+    }
     if (!llm) {
         rc = api_resp_error(resp, 500, "no scheduler");
         goto out;

@@ -283,6 +283,31 @@ static json_t *load_reply(const char *model, const char *reason, int chat)
     return o;
 }
 
+int api_serve_debug_only(const json_t *body)
+{
+    return json_is_true(json_object_get(body, "_debug_render_only"));
+}
+
+int api_serve_debug_answer(struct api_resp *resp, const char *model, const char *prompt,
+                           size_t images, int chat)
+{
+    json_t *o = api_serve_head(model), *info = json_pack("{s:s}", "rendered_template", prompt);
+    if (!o || !info) {
+        json_decref(o);
+        json_decref(info);
+        return E_NOMEM;
+    }
+    if (images)
+        json_object_set_new(info, "image_count", json_integer((json_int_t)images));
+    if (chat)
+        json_object_set_new(o, "message", json_pack("{s:s, s:s}", "role", "", "content", ""));
+    else
+        json_object_set_new(o, "response", json_string(""));
+    json_object_set_new(o, "done", json_false());
+    json_object_set_new(o, "_debug_info", info);
+    return api_resp_json(resp, 200, o);
+}
+
 int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info *ei)
 {
     const char *msg = ei && ei->msg[0] ? ei->msg : err_str(rc);

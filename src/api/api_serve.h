@@ -83,6 +83,14 @@ void api_serve_metrics(json_t *obj, uint64_t total_ns, uint64_t load_ns, const j
 int api_serve_load_only(const struct api_req *req, struct api_resp *resp, struct api_serve_req *r,
                         int chat);
 
+/* 1 when the request asks for "_debug_render_only": the answer is then the rendered prompt
+ * (api_serve_debug_answer) instead of a generation. */
+int api_serve_debug_only(const json_t *body);
+/* Ollama's debug answer: the head, an empty response (chat: message {"role":"","content":""}),
+ * done false, "_debug_info":{"rendered_template", "image_count" (omitted when 0)}. */
+int api_serve_debug_answer(struct api_resp *resp, const char *model, const char *prompt,
+                           size_t images, int chat);
+
 /* Answers resp with the scheduler error rc (503 queue full, 499 gone, 500 load failure). */
 int api_serve_acquire_error(struct api_resp *resp, int rc, const struct err_info *ei);
 

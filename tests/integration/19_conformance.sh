@@ -2,7 +2,7 @@
 # Ollama conformance details found by the audit (docs/API.md "Conformance with Ollama"), each
 # checked against a real daemon: OLLAMA_* scheduler variables read as envconfig reads them
 # (quotes stripped, an unparsable value ignored with a warning instead of refusing to start),
-# GET /api/status, keep_alive's type error, /api/create refusing a template that does not parse
+# GET /api/status, keep_alive's type error, _debug_render_only, /api/create refusing a template that does not parse
 # (400 before any status line) and non-string template/system, `corral stop` as Ollama's
 # (show + keep_alive 0: silent for a known model that is not loaded), and `corral run` of a
 # model whose pull fails printing one "Error:" line.
@@ -46,6 +46,14 @@ code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
 code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
     -d '{"model":"goodt","from":"stories","template":"{{ .System }} {{ .Prompt }}","stream":false}')
 [ "$code" = 200 ] || fail "good template: $code $(cat "$TMPDIR_TEST/b")"
+
+# _debug_render_only: the rendered prompt instead of a generation (Go's field order and escaping)
+out=$(curl -sf "$BASE/api/generate" -d '{"model":"goodt","prompt":"hi <b>","system":"S","_debug_render_only":true}')
+echo "$out" | grep -q '^{"model":"goodt","created_at":"[^"]*","response":"","done":false,"_debug_info":{"rendered_template":"S hi \\u003cb\\u003e"}}$' ||
+    fail "generate _debug_render_only: $out"
+out=$(curl -sf "$BASE/api/chat" -d '{"model":"goodt","messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}],"_debug_render_only":true}')
+echo "$out" | grep -q '"message":{"role":"","content":""},"done":false,"_debug_info":{"rendered_template":"S hi"}}$' ||
+    fail "chat _debug_render_only: $out"
 
 # corral stop: loaded -> unloaded; again -> still exit 0; unknown -> Ollama's message
 "$CORRAL_BIN_ABS" stop stories 2>"$TMPDIR_TEST/err" || fail "stop: $(cat "$TMPDIR_TEST/err")"
