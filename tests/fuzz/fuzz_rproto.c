@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += used;
         if (rproto_complete_parse(m, &c, NULL) == 0)
             rproto_complete_fini(&c);
-        if (rproto_load_parse(m, &l, NULL) == 0 && l.num_ctx < 4)
+        if (rproto_load_parse(m, &l, NULL) == 0 && (l.num_ctx < 4 || (unsigned)l.use_mmap > 1))
             __builtin_trap();
         if (rproto_tokens_parse(json_object_get(m, "tokens"), 32000, &ids, &n, NULL) == 0)
             mem_free(ids);
