@@ -2,9 +2,11 @@
  * cli_create.c - `corral create MODEL [-f Modelfile] [-q TYPE]`: parses the Modelfile here (as
  * Ollama's client does since 0.5.5), uploads a FROM file through /api/blobs, then sends the
  * structured /api/create request and prints the daemon's status lines.  FROM is a file when it
- * names an existing path (absolute, ~ expanded, or relative to the Modelfile's directory),
- * otherwise a model name.
+ * names an existing path (absolute, ~ expanded, or relative to the Modelfile's directory; a
+ * directory stands for the one .gguf file in it), otherwise a model name.  A missing Modelfile
+ * reads as "FROM ." (Ollama's client does the same, also for a missing -f file).
  */
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -87,6 +89,44 @@ static int print_status(void *ctx, const json_t *obj)
     return 0;
 }
 
+static size_t count_glob(const char *dir, const char *pattern, char *first, size_t n)
+{
+    char pat[PATH_MAX + 64];
+    glob_t g;
+    size_t k = 0;
+    snprintf(pat, sizeof(pat), "%s/%s", dir, pattern);
+    if (glob(pat, 0, NULL, &g) == 0) {
+        k = g.gl_pathc;
+        if (first && k)
+            snprintf(first, n, "%s", g.gl_pathv[0]);
+    }
+    globfree(&g);
+    return k;
+}
+
+/* FROM a directory, as Ollama's filesForModel: safetensors/pytorch weights first (not supported
+ * here), else its *.gguf file (corral imports exactly one); path becomes that file. */
+static int dir_gguf(char *path, struct err_info *ei)
+{
+    static const char *const unsupported[] = {"model*.safetensors", "*/model*.safetensors",
+                                              "consolidated*.safetensors", "pytorch_model*.bin",
+                                              "consolidated*.pth"};
+    char file[PATH_MAX];
+    size_t k;
+    for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+        if (count_glob(path, unsupported[i], NULL, 0))
+            return err_set(ei, E_UNSUPPORTED,
+                           "importing safetensors or pytorch weights is not supported yet; use "
+                           "a .gguf file");
+    k = count_glob(path, "*.gguf", file, sizeof(file));
+    if (k == 0)
+        return err_set(ei, E_NOTFOUND, "no Modelfile or safetensors files found");
+    if (k > 1)
+        return err_set(ei, E_UNSUPPORTED, "%zu .gguf files in the FROM directory; name one", k);
+    snprintf(path, PATH_MAX, "%s", file);
+    return 0;
+}
+
 /* Fills req's base: files {name: digest} for a local file, else from. */
 static int set_base(struct cli_client *c, const char *from, const char *mf_path, json_t *req,
                     struct err_info *ei)
@@ -96,10 +136,8 @@ static int set_base(struct cli_client *c, const char *from, const char *mf_path,
     int rc;
     if (resolve_from(from, mf_path, path, sizeof(path)) != 0)
         return json_object_set_new(req, "from", json_string(from)) ? E_NOMEM : 0;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return err_set(ei, E_UNSUPPORTED,
-                       "importing a directory (safetensors) is not supported yet; use a .gguf "
-                       "file");
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && (rc = dir_gguf(path, ei)) != 0)
+        return rc;
     fprintf(stderr, "gathering model components\n");
     if ((rc = cli_upload_file(c, path, digest, ei)) != 0)
         return rc;
@@ -137,7 +175,15 @@ static int cmd_create(int argc, char **argv)
     if ((rc = parse_opts(argc, argv, &o)) != 0)
         return rc == 2 ? 0 : 1;
     memset(&mf, 0, sizeof(mf));
-    if ((rc = read_modelfile(o.file, &mf, &ei)) != 0)
+    rc = read_modelfile(o.file, &mf, &ei);
+    if (rc == E_NOTFOUND) { /* as Ollama's client: no Modelfile means "FROM ." (the cwd) */
+        memset(&ei, 0, sizeof(ei));
+        api_modelfile_fini(&mf);
+        memset(&mf, 0, sizeof(mf));
+        o.file = "Modelfile";
+        rc = api_modelfile_parse("FROM .\n", 7, &mf, &ei);
+    }
+    if (rc != 0)
         goto out;
     if (*mf.warnings)
         fprintf(stderr, "%s\n", mf.warnings);

@@ -64,6 +64,21 @@ grep -q '"capabilities":\["completion"\]' "$T/body" || fail "show capabilities"
 expect_status 200 -X DELETE "$URL/api/delete" -d '{"model":"viahttp"}'
 expect_status 404 -X DELETE "$URL/api/delete" -d '{"model":"viahttp"}'
 
+# no Modelfile = "FROM ." (Ollama's client): a directory stands for its one .gguf file
+mkdir -p "$T/dirmodel/sub"
+(cd "$T/dirmodel" && "$BIN" create fromdir 2>"$T/err") && fail "empty directory imported"
+grep -qx "Error: no Modelfile or safetensors files found" "$T/err" || fail "empty dir: $(cat "$T/err")"
+cp "$GGUF" "$T/dirmodel/w.gguf"
+(cd "$T/dirmodel" && "$BIN" create fromdir 2>"$T/err") || fail "create from cwd: $(cat "$T/err")"
+printf 'FROM ./dirmodel\n' >"$T/Modelfile.dir"
+"$BIN" create fromdir2 -f "$T/Modelfile.dir" 2>"$T/err" || fail "FROM dir: $(cat "$T/err")"
+[ "$(curl -s "$URL/api/show" -d '{"model":"fromdir"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["details"]["format"])')" = gguf ] ||
+    fail "fromdir not created"
+touch "$T/dirmodel/sub/model-00001-of-00002.safetensors"
+(cd "$T/dirmodel" && "$BIN" create fromdir3 2>"$T/err") && fail "safetensors directory imported"
+grep -q "not supported yet" "$T/err" || fail "safetensors dir: $(cat "$T/err")"
+"$BIN" rm fromdir fromdir2 >/dev/null
+
 # create over HTTP: streamed NDJSON by default, one object with stream:false
 d=sha256:$(sha_of "$GGUF")
 curl -s -D "$T/h" -o "$T/body" "$URL/api/create" -d "{\"model\":\"h1\",\"files\":{\"m.gguf\":\"$d\"}}"
