@@ -89,10 +89,7 @@ static json_t *chat_body(struct cli_session *s)
         json_object_set_new(b, "format", json_string(s->format));
     if (s->keep_alive)
         json_object_set(b, "keep_alive", s->keep_alive);
-    if (s->nothink)
-        json_object_set_new(b, "think", json_false());
-    else if (s->think)
-        json_object_set_new(b, "think", json_true());
+    cli_run_think(s, b);
     return b;
 }
 
@@ -219,7 +216,12 @@ static void cmd_set(struct cli_session *s, char **w, int n, const char *rest)
     } else if (!strcmp(w[0], "think") || !strcmp(w[0], "nothink")) {
         s->think = !strcmp(w[0], "think");
         s->nothink = !s->think;
-        printf("Set '%s' mode.\n", w[0]);
+        /* a level is passed on unchecked, as Ollama (the server judges it) */
+        snprintf(s->think_level, sizeof(s->think_level), "%s", s->think && n > 1 ? w[1] : "");
+        if (*s->think_level)
+            printf("Set 'think' mode to '%s'.\n", s->think_level);
+        else
+            printf("Set '%s' mode.\n", w[0]);
     } else {
         printf("Unknown command '/set %s'. Type /? for help\n", w[0]);
     }

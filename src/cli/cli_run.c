@@ -342,10 +342,7 @@ static int one_shot(struct cli_session *s, const char *prompt)
         json_object_set(body, "keep_alive", s->keep_alive);
     if (json_object_size(s->options))
         json_object_set(body, "options", s->options);
-    if (s->nothink)
-        json_object_set_new(body, "think", json_false());
-    else if (s->think)
-        json_object_set_new(body, "think", json_true());
+    cli_run_think(s, body);
     rc = cli_run_stream(s, "/api/generate", body, NULL, &ei);
     json_decref(body);
     if (rc == E_CANCELLED)
@@ -353,36 +350,115 @@ static int one_shot(struct cli_session *s, const char *prompt)
     return rc ? fail_msg(&ei, rc) : 0;
 }
 
-static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf *prompt)
+void cli_run_think(const struct cli_session *s, json_t *body)
 {
-    int rc = 0;
+    if (s->nothink)
+        json_object_set_new(body, "think", json_false());
+    else if (s->think && *s->think_level)
+        json_object_set_new(body, "think", json_string(s->think_level));
+    else if (s->think)
+        json_object_set_new(body, "think", json_true());
+}
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past a separate value. */
+static int flag_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] || *i + 1 >= argc)
+        return 0;
+    *val = argv[++*i];
+    return 1;
+}
+
+/* --think, --think=true|false|low|medium|high|max (Ollama's RunHandler). */
+static int think_flag(struct cli_session *s, const char *v, struct err_info *ei)
+{
+    static const char *const levels[] = {"high", "medium", "low", "max"};
+    if (!*v || !strcmp(v, "true")) {
+        s->think = 1;
+        return 0;
+    }
+    if (!strcmp(v, "false")) {
+        s->nothink = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (!strcmp(v, levels[i])) {
+            s->think = 1;
+            snprintf(s->think_level, sizeof(s->think_level), "%s", v);
+            return 0;
+        }
+    return err_set(ei, E_INVAL,
+                   "invalid value for --think: \"%s\" (must be true, false, high, medium, low, or "
+                   "max)",
+                   v);
+}
+
+#define RUN_USAGE                                                                                 \
+    "Usage:\n  corral run MODEL [PROMPT] [flags]\n\nFlags:\n"                                     \
+    "      --dimensions int     Truncate output embeddings to specified dimension (embedding "    \
+    "models only)\n"                                                                              \
+    "      --format string      Response format (e.g. json)\n"                                    \
+    "      --hidethinking       Hide thinking output (if provided)\n"                             \
+    "      --insecure           Use an insecure registry\n"                                       \
+    "      --keepalive string   Duration to keep a model loaded (e.g. 5m)\n"                      \
+    "      --nowordwrap         Don't wrap words to the next line automatically\n"                \
+    "      --think string       Enable thinking mode: true/false or high/medium/low for "         \
+    "supported models\n"                                                                          \
+    "      --truncate           For embedding models: truncate inputs exceeding context length\n" \
+    "      --verbose            Show timings for response\n"
+
+/* Flags may come anywhere (cobra interspersed); the first other word is the model, the rest the
+ * prompt; "--" ends the flags.  --truncate/--dimensions only matter for embedding models, which
+ * `run` does not drive yet: they are accepted and ignored. */
+static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf *prompt,
+                       struct err_info *ei)
+{
+    int rc = 0, flags = 1;
     for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v = NULL;
+        if (flags && !strcmp(a, "--")) {
+            flags = 0;
+            continue;
+        }
+        if (!flags || a[0] != '-' || !a[1]) {
+            if (!s->model) {
+                if (!(s->model = mem_strdup(a)))
+                    return E_NOMEM;
+            } else if ((prompt->n && buf_putc(prompt, ' ')) || buf_puts(prompt, a)) {
+                rc = E_RANGE;
+            }
+            continue;
+        }
         if (!strcmp(a, "--verbose"))
             s->verbose = 1;
         else if (!strcmp(a, "--nowordwrap"))
             s->wordwrap = 0;
-        else if (!strcmp(a, "--insecure"))
+        else if (!strcmp(a, "--insecure") || !strcmp(a, "--truncate") ||
+                 !strncmp(a, "--truncate=", 11))
             continue;
         else if (!strcmp(a, "--hidethinking"))
             s->hidethinking = 1;
-        else if (!strcmp(a, "--think=false"))
-            s->nothink = 1;
-        else if (!strncmp(a, "--think", 7))
-            s->think = 1;
-        else if ((!strcmp(a, "--format") || !strcmp(a, "--keepalive")) && i + 1 < argc) {
-            if (!strcmp(a, "--format"))
-                s->format = argv[++i];
-            else
-                s->keep_alive = json_string(argv[++i]);
-        } else if (a[0] == '-' && a[1] == '-' && !s->model)
-            return E_INVAL;
-        else if (!s->model)
-            s->model = mem_strdup(a);
-        else
-            rc = (prompt->n ? buf_putc(prompt, ' ') : 0) || buf_puts(prompt, a) ? E_RANGE : 0;
+        else if (!strcmp(a, "--think") || !strncmp(a, "--think=", 8))
+            rc = think_flag(s, a[7] ? a + 8 : "", ei);
+        else if (flag_value(argc, argv, &i, "--format", &v))
+            s->format = v;
+        else if (flag_value(argc, argv, &i, "--keepalive", &v)) {
+            json_decref(s->keep_alive);
+            s->keep_alive = json_string(v);
+        } else if (!flag_value(argc, argv, &i, "--dimensions", &v))
+            return err_set(ei, E_INVAL, "unknown flag: %s", a);
     }
-    return s->model ? rc : E_INVAL;
+    if (!rc && !s->model)
+        return err_set(ei, E_INVAL, "requires at least 1 arg(s), only received 0");
+    return rc;
 }
 
 static void session_fini(struct cli_session *s)
@@ -409,9 +485,14 @@ static int cmd_run(int argc, char **argv)
     s.messages = json_array();
     buf_init(&prompt, CLI_RUN_MAX_INPUT);
     buf_init(&in, CLI_RUN_MAX_INPUT);
-    if (parse_flags(&s, argc, argv, &prompt) != 0) {
-        fprintf(stderr, "Usage: corral run MODEL [PROMPT] [--verbose] [--format json] "
-                        "[--keepalive DURATION] [--nowordwrap]\n");
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("Run a model\n\n%s", RUN_USAGE);
+            rc = 0;
+            goto out;
+        }
+    if (parse_flags(&s, argc, argv, &prompt, &ei) != 0) {
+        fprintf(stderr, "Error: %s\n%s", ei.msg, RUN_USAGE);
         rc = 1;
         goto out;
     }

@@ -27,9 +27,13 @@ struct cli_session {
     json_t *keep_alive; /* --keepalive as given, or NULL */
     const char *format; /* "json" or NULL */
     int verbose, wordwrap, think, nothink, hidethinking, history;
-    int width;    /* terminal columns (0 = unknown) */
-    int reported; /* the failure was already printed (a failed pull) */
+    int width;            /* terminal columns (0 = unknown) */
+    int reported;         /* the failure was already printed (a failed pull) */
+    char think_level[16]; /* --think=low|medium|high|max, /set think LEVEL; "" = plain true */
 };
+
+/* Sets body's "think" from the session: false, true, or the level string; nothing when unset. */
+void cli_run_think(const struct cli_session *s, json_t *body);
 
 /* Set by the SIGINT handler while a generation runs; cleared by the caller. */
 extern volatile sig_atomic_t cli_run_interrupted;

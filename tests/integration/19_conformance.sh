@@ -5,7 +5,8 @@
 # GET /api/status, keep_alive's type error, _debug_render_only, /api/create refusing a template that does not parse
 # (400 before any status line) and non-string template/system, `corral stop` as Ollama's
 # (show + keep_alive 0: silent for a known model that is not loaded), and `corral run` of a
-# model whose pull fails printing one "Error:" line.
+# model whose pull fails printing one "Error:" line; `corral run` flags (--think levels, flags
+# after the prompt, --name=value, unknown flags) against a recording fake server.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -66,4 +67,44 @@ echo "$out" | grep -q '"message":{"role":"","content":""},"done":false,"_debug_i
 # corral run of a model that is not here and cannot be pulled: one Error line, exit 1
 "$CORRAL_BIN_ABS" run 127.0.0.1:1/x/y hi >/dev/null 2>"$TMPDIR_TEST/err" && fail "run succeeded"
 [ "$(grep -c '^Error:' "$TMPDIR_TEST/err")" = 1 ] || fail "run errors: $(cat "$TMPDIR_TEST/err")"
+# corral run flags as cobra reads them: --think levels reach the request as strings, flags may
+# follow the prompt, --name=value works, unknown flags fail (checked against a recording fake)
+FP=$(( 20000 + RANDOM % 12000 ))
+python3 - "$FP" "$TMPDIR_TEST/bodies" <<'PY' &
+import http.server, json, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, body, ctype="application/json"):
+        self.send_response(200); self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_HEAD(self): self.reply(b"")
+    def do_GET(self): self.reply(b"Ollama is running", "text/plain")
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(out, "a") as f: f.write(self.path + " " + body.decode() + "\n")
+        if self.path == "/api/show":
+            self.reply(b'{"capabilities":["completion","thinking"],"model_info":{}}')
+        else:
+            self.reply(b'{"model":"m","response":"","done":true}\n', "application/x-ndjson")
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+FAKE=$!
+trap 'kill $FAKE 2>/dev/null; serve_stop' EXIT
+for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$FP/" && break; sleep 0.1; done
+OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run m hello --think=high --keepalive=2m >/dev/null ||
+    fail "run against the fake"
+OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run --think=false m --dimensions 8 hi >/dev/null ||
+    fail "run --think=false"
+python3 - "$TMPDIR_TEST/bodies" <<'PY' || fail "run bodies: $(cat "$TMPDIR_TEST/bodies")"
+import json, sys
+gens = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("/api/generate ")]
+assert len(gens) == 2, gens
+assert gens[0]["prompt"] == "hello" and gens[0]["think"] == "high" and gens[0]["keep_alive"] == "2m", gens[0]
+assert gens[1]["prompt"] == "hi" and gens[1]["think"] is False, gens[1]
+PY
+OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run m --think=maybe hi 2>"$TMPDIR_TEST/err" && fail "--think=maybe"
+grep -q '^Error: invalid value for --think: "maybe"' "$TMPDIR_TEST/err" || fail "think msg: $(cat "$TMPDIR_TEST/err")"
+OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run m --bogus hi 2>"$TMPDIR_TEST/err" && fail "--bogus accepted"
+grep -q '^Error: unknown flag: --bogus' "$TMPDIR_TEST/err" || fail "flag msg: $(cat "$TMPDIR_TEST/err")"
 echo ok
