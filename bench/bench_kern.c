@@ -19,7 +19,7 @@
  *   gcc -O2 -std=c11 -D_GNU_SOURCE -mavx2 -mfma -Isrc bench/bench_kern.c \
  *       build/kern/src/engine/kern/?*.o build/kern/src/common/?*.o \
  *       $(pkg-config --libs libcurl libcrypto jansson) -lm -o build/kern/bench_kern
- *   build/kern/bench_kern [isa: scalar|avx2|avx512|best] [type-name-substring]
+ *   [BENCH_NT=tokens] build/kern/bench_kern [isa: scalar|avx2|avx512|amx|best] [type-substring]
  */
 #include <immintrin.h>
 #include <stdio.h>
@@ -34,8 +34,8 @@
 #define NCOL           4096
 #define TARGET_BYTES   (256u << 20)
 #define GEMM_ROWS      1024
-#define GEMM_NT        32
-#define GEMM_CALL_ROWS 64 /* rows per mul_mat call, as the model's work items */
+#define GEMM_NT        gemm_nt /* tokens of the gemm: BENCH_NT, default 32 */
+#define GEMM_CALL_ROWS 64      /* rows per mul_mat call, as the model's work items */
 #define REPS           3
 
 static double now_s(void)
@@ -45,6 +45,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static int gemm_nt = 32;
 static uint64_t rng_state = 88172645463325252ull;
 
 static float rnd(void)
@@ -193,6 +194,11 @@ int main(int argc, char **argv)
         isa = KERN_ISA_AVX2;
     else if (argc > 1 && strcmp(argv[1], "avx512") == 0)
         isa = KERN_ISA_AVX512;
+    else if (argc > 1 && strcmp(argv[1], "amx") == 0)
+        isa = KERN_ISA_AMX;
+    const char *nt = getenv("BENCH_NT");
+    if (nt && atoi(nt) > 0 && atoi(nt) <= 4096)
+        gemm_nt = atoi(nt);
     const struct kern *k = kern_get(isa);
     if (!k) {
         fprintf(stderr, "this CPU lacks that ISA\n");
