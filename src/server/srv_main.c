@@ -119,11 +119,24 @@ static int cmd_serve(int argc, char **argv)
     sigset_t set;
     int rc;
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        /* the variables corral reads, described as Ollama's `serve --help` does */
         printf("Start corral\n\nUsage:\n  corral serve [flags]\n\nEnvironment Variables:\n"
-               "      OLLAMA_HOST     IP Address for the corral server (default 127.0.0.1:11434)\n"
-               "      OLLAMA_MODELS   The path to the models directory\n"
-               "      OLLAMA_ORIGINS  A comma separated list of allowed origins\n"
-               "      OLLAMA_NOPRUNE  Do not prune model blobs on startup\n");
+               "      OLLAMA_DEBUG               Show additional debug information (e.g. "
+               "OLLAMA_DEBUG=1)\n"
+               "      OLLAMA_HOST                IP Address for the corral server (default "
+               "127.0.0.1:11434)\n"
+               "      OLLAMA_CONTEXT_LENGTH      Context length to use unless otherwise "
+               "specified\n"
+               "      OLLAMA_KEEP_ALIVE          The duration that models stay loaded in memory "
+               "(default \"5m\")\n"
+               "      OLLAMA_MAX_LOADED_MODELS   Maximum number of loaded models\n"
+               "      OLLAMA_MAX_QUEUE           Maximum number of queued requests\n"
+               "      OLLAMA_MODELS              The path to the models directory\n"
+               "      OLLAMA_NUM_PARALLEL        Maximum number of parallel requests\n"
+               "      OLLAMA_NO_CLOUD            Disable Ollama cloud features (always disabled "
+               "in corral)\n"
+               "      OLLAMA_NOPRUNE             Do not prune model blobs on startup\n"
+               "      OLLAMA_ORIGINS             A comma separated list of allowed origins\n");
         return 0;
     }
     memset(&st, 0, sizeof(st));

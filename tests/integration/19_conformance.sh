@@ -15,6 +15,12 @@ serve_start OLLAMA_KEEP_ALIVE=' "24h" ' OLLAMA_NUM_PARALLEL=abc OLLAMA_MAX_QUEUE
 grep -q "invalid environment variable, using default key=OLLAMA_NUM_PARALLEL" \
     "$TMPDIR_TEST/daemon.log" || fail "no warning for OLLAMA_NUM_PARALLEL=abc"
 
+# serve --help lists the variables the daemon reads
+for v in OLLAMA_HOST OLLAMA_MODELS OLLAMA_KEEP_ALIVE OLLAMA_NUM_PARALLEL OLLAMA_MAX_LOADED_MODELS \
+    OLLAMA_MAX_QUEUE OLLAMA_CONTEXT_LENGTH OLLAMA_ORIGINS OLLAMA_NOPRUNE OLLAMA_DEBUG; do
+    "$CORRAL_BIN_ABS" serve --help | grep -q "^      $v " || fail "serve --help lacks $v"
+done
+
 # OLLAMA_KEEP_ALIVE="24h" (quoted, as docker-compose list syntax passes it) is the default
 curl -sf "$BASE/api/generate" -d '{"model":"stories"}' >/dev/null || fail "load"
 curl -sf "$BASE/api/ps" | python3 -c '
