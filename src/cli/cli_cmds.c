@@ -22,9 +22,14 @@ static int fail(const struct err_info *ei, int rc)
     return 1;
 }
 
-static int usage_error(const char *usage)
+/* cobra's argument-count errors: want > 0 is ExactArgs(want), want < 0 MinimumNArgs(-want). */
+static int usage_error(const char *usage, int want, int got)
 {
-    fprintf(stderr, "Error: accepts the wrong number of arguments\n\nUsage:\n  %s\n", usage);
+    if (want >= 0)
+        fprintf(stderr, "Error: accepts %d arg(s), received %d\n", want, got);
+    else
+        fprintf(stderr, "Error: requires at least %d arg(s), only received %d\n", -want, got);
+    fprintf(stderr, "\nUsage:\n  %s\n", usage);
     return 1;
 }
 
@@ -177,7 +182,7 @@ static int cmd_rm(int argc, char **argv)
     if (wants_help(argc, argv, "Remove a model", "corral rm MODEL [MODEL...]"))
         return 0;
     if (argc < 2)
-        return usage_error("corral rm MODEL [MODEL...]");
+        return usage_error("corral rm MODEL [MODEL...]", -1, argc - 1);
     if ((rc = cli_client_init(&c, &ei)) != 0)
         return fail(&ei, rc);
     for (int i = 1; i < argc; i++) {
@@ -212,7 +217,7 @@ static int cmd_cp(int argc, char **argv)
     if (wants_help(argc, argv, "Copy a model", "corral cp SOURCE DESTINATION"))
         return 0;
     if (argc != 3)
-        return usage_error("corral cp SOURCE DESTINATION");
+        return usage_error("corral cp SOURCE DESTINATION", 2, argc - 1);
     if ((rc = cli_client_init(&c, &ei)) != 0)
         return fail(&ei, rc);
     body = json_pack("{s:s,s:s}", "source", argv[1], "destination", argv[2]);

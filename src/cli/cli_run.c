@@ -548,7 +548,8 @@ static int cmd_stop(int argc, char **argv)
     struct err_info ei = {0};
     int rc;
     if (argc != 2) {
-        fprintf(stderr, "Usage: corral stop MODEL\n");
+        fprintf(stderr, "Error: accepts 1 arg(s), received %d\n\nUsage:\n  corral stop MODEL\n",
+                argc - 1);
         return 1;
     }
     if ((rc = cli_client_init(&c, &ei)) != 0)

@@ -70,6 +70,14 @@ echo "$out" | grep -q '"message":{"role":"","content":""},"done":false,"_debug_i
 [ "$(cat "$TMPDIR_TEST/err")" = "Error: couldn't find model \"nosuch\" to stop" ] ||
     fail "stop message: $(cat "$TMPDIR_TEST/err")"
 
+# cobra's argument-count errors
+"$CORRAL_BIN_ABS" cp one 2>"$TMPDIR_TEST/err" && fail "cp with one arg"
+head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 2 arg(s), received 1' || fail "cp: $(cat "$TMPDIR_TEST/err")"
+"$CORRAL_BIN_ABS" rm 2>"$TMPDIR_TEST/err" && fail "rm without args"
+head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: requires at least 1 arg(s), only received 0' || fail "rm: $(cat "$TMPDIR_TEST/err")"
+"$CORRAL_BIN_ABS" stop 2>"$TMPDIR_TEST/err" && fail "stop without args"
+head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 1 arg(s), received 0' || fail "stop: $(cat "$TMPDIR_TEST/err")"
+
 # corral run of a model that is not here and cannot be pulled: one Error line, exit 1
 "$CORRAL_BIN_ABS" run 127.0.0.1:1/x/y hi >/dev/null 2>"$TMPDIR_TEST/err" && fail "run succeeded"
 [ "$(grep -c '^Error:' "$TMPDIR_TEST/err")" = 1 ] || fail "run errors: $(cat "$TMPDIR_TEST/err")"
