@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/mem.h"
 #include "engine/engine.h"
+#include "engine/kern/kern.h"
 
 #define BENCH_MAX_TOKENS  16384
 #define BENCH_BW_MIN      ((size_t)256 << 20) /* bandwidth buffer: 2 x L3, within these */
@@ -365,8 +366,9 @@ static int cmd_bench(int argc, char **argv)
         fprintf(stderr, "corral bench: %s\n", ei.msg[0] ? ei.msg : err_str(rc));
         return 1;
     }
-    printf("load       %.2f s (%s)\n", now_s() - t0,
-           o.use_mmap ? "weights mmapped" : "weights copied to huge pages");
+    printf("load       %.2f s (%s, kernels %s)\n", now_s() - t0,
+           o.use_mmap ? "weights mmapped" : "weights copied to huge pages",
+           kern_get(KERN_ISA_BEST)->name);
     rc = bench_model(m, &o);
     eng_model_free(m);
     return rc == 0 ? 0 : 1;
