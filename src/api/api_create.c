@@ -2,7 +2,8 @@
  * api_create.c - POST /api/create in Ollama's current JSON form (ollama-reference.md 1.7, 4.2,
  * 4.4): model, from | files {name: digest}, template, system, license, parameters, messages,
  * stream, quantize (api_quantize.c: the model layer is rewritten into a new blob).  adapters
- * answer 400 "not supported yet".
+ * answer 400 "not supported yet".  A `from` model missing from the store is pulled first, its
+ * progress leading the stream (Ollama's parseFromModel).
  *
  * Everything that can fail on bad input (names, digests, GGUF metadata, parameter types, base
  * model lookup, template syntax) is checked before the first status line, so those errors keep
@@ -22,6 +23,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "registry/reg.h"
 #include "store/store.h"
 #include "template/template.h"
 
@@ -52,6 +54,7 @@ struct create {
     char q_src[32];                  /* the source layer's file type, e.g. "F16" */
     char q_digest[72];               /* the quantized layer (already announced as new) */
     struct err_info ei;
+    int answered; /* the error was already sent */
 };
 
 /* ---- layers ---- */
@@ -357,6 +360,46 @@ static int check_texts(struct create *c)
     return 0;
 }
 
+static int pull_progress(void *ctx, const struct reg_progress *p)
+{
+    return api_stream_line(ctx, reg_progress_json(p)) != 0;
+}
+
+/* Ollama's parseFromModel: a `from` model missing from the store is pulled first, its progress
+ * leading the stream (https only: Ollama passes no insecure option).  Called with the store
+ * write lock held and nothing written yet; the lock is dropped for the download. */
+static int pull_base(struct create *c, const char *from)
+{
+    const struct reg_connector *conn = c->req->env->user[REG_ENV_SLOT];
+    struct store_name nm;
+    struct api_model m;
+    struct reg_opts o;
+    int rc;
+    if (store_name_parse(from, &nm, NULL) != 0)
+        return 0; /* base_from_model says "invalid model name" */
+    if ((rc = api_model_open(c->st, from, &m, NULL)) != E_NOTFOUND) {
+        if (rc == 0)
+            api_model_fini(&m);
+        return 0;
+    }
+    memset(&o, 0, sizeof(o));
+    o.connect = conn ? conn->fn : NULL;
+    o.connect_ctx = conn ? conn->ctx : NULL;
+    o.key = conn ? conn->key : NULL;
+    o.progress = pull_progress;
+    o.progress_ctx = c->resp;
+    o.cancelled = c->req->cancelled;
+    o.noprune = c->req->env->noprune;
+    api_store_write_unlock();
+    rc = reg_pull(c->st, &nm, &o, &c->ei);
+    api_store_write_lock();
+    if (rc != 0 && rc != E_CANCELLED) { /* Ollama: a 500 or the stream's error line */
+        (void)api_resp_error(c->resp, 500, "%s", c->ei.msg[0] ? c->ei.msg : err_str(rc));
+        c->answered = 1;
+    }
+    return rc;
+}
+
 static int check_request(struct create *c)
 {
     const char *from = NULL;
@@ -373,9 +416,11 @@ static int check_request(struct create *c)
         return bad(c, 400, c->ei.msg);
     if (files && json_object_size(files))
         rc = base_from_files(c, files);
-    else if (from && *from)
+    else if (from && *from) {
+        if ((rc = pull_base(c, from)) != 0)
+            return rc;
         rc = base_from_model(c, from);
-    else
+    } else
         return bad(c, 400, "neither 'from' or 'files' was specified");
     if (!rc)
         rc = check_quantize(c);
@@ -569,6 +614,8 @@ static int h_create(struct api_req *req, struct api_resp *resp)
     rc = api_stream_status(resp, "success");
 out:
     api_store_write_unlock();
+    if (c.answered) /* the error is already out */
+        rc = 0;
     if (rc && rc != E_CANCELLED && !resp->status && !resp->started && c.ei.msg[0])
         (void)api_resp_error(resp, api_status_for(rc), "%s", c.ei.msg);
     else if (rc && rc != E_CANCELLED && !resp->status && !resp->started)

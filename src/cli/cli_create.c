@@ -80,12 +80,16 @@ static int resolve_from(const char *from, const char *mf_path, char *out, size_t
     return stat(out, &sb) == 0 ? 0 : E_NOTFOUND;
 }
 
+/* One line per status; the repeated progress of a pull of the FROM model ("pulling <12hex>"
+ * every 60 ms) prints once. */
 static int print_status(void *ctx, const json_t *obj)
 {
+    char *last = ctx;
     const char *s = json_string_value(json_object_get(obj, "status"));
-    (void)ctx;
-    if (s)
+    if (s && strncmp(s, last, 127) != 0) {
         fprintf(stderr, "%s\n", s);
+        snprintf(last, 128, "%s", s);
+    }
     return 0;
 }
 
@@ -171,6 +175,7 @@ static int cmd_create(int argc, char **argv)
     struct cli_client c;
     struct err_info ei = {0};
     json_t *req = NULL;
+    char last[128] = "";
     int rc;
     if ((rc = parse_opts(argc, argv, &o)) != 0)
         return rc == 2 ? 0 : 1;
@@ -197,7 +202,7 @@ static int cmd_create(int argc, char **argv)
         (rc = set_base(&c, api_modelfile_from(&mf), o.file, req, &ei)) != 0 ||
         (rc = api_modelfile_to_request(&mf, req, &ei)) != 0)
         goto out;
-    rc = cli_stream(&c, "/api/create", req, print_status, NULL, &ei);
+    rc = cli_stream(&c, "/api/create", req, print_status, last, &ei);
 out:
     json_decref(req);
     api_modelfile_fini(&mf);

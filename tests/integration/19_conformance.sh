@@ -2,11 +2,12 @@
 # Ollama conformance details found by the audit (docs/API.md "Conformance with Ollama"), each
 # checked against a real daemon: OLLAMA_* scheduler variables read as envconfig reads them
 # (quotes stripped, an unparsable value ignored with a warning instead of refusing to start),
-# GET /api/status, keep_alive's type error, _debug_render_only, /api/create refusing a template that does not parse
-# (400 before any status line) and non-string template/system, `corral stop` as Ollama's
-# (show + keep_alive 0: silent for a known model that is not loaded), and `corral run` of a
-# model whose pull fails printing one "Error:" line; `corral run` flags (--think levels, flags
-# after the prompt, --name=value, unknown flags) against a recording fake server.
+# serve --help, GET /api/status, keep_alive's type error, /api/create refusing a template that
+# does not parse (400 before any status line) and non-string template/system, pulling a missing
+# `from` model first, _debug_render_only, `corral stop` as Ollama's (show + keep_alive 0: silent
+# for a known model that is not loaded), cobra's argument-count errors, `corral run` of a model
+# whose pull fails printing one "Error:" line, and `corral run` flags (--think levels, flags after
+# the prompt, --name=value, unknown flags) against a recording fake server.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -53,6 +54,16 @@ code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
 code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
     -d '{"model":"goodt","from":"stories","template":"{{ .System }} {{ .Prompt }}","stream":false}')
 [ "$code" = 200 ] || fail "good template: $code $(cat "$TMPDIR_TEST/b")"
+
+# a `from` model that is not here is pulled first (Ollama's parseFromModel): its progress leads
+# the stream and a failed pull ends it with an error line (500 with stream:false)
+curl -s -o "$TMPDIR_TEST/b" "$BASE/api/create" -d '{"model":"pulled","from":"127.0.0.1:1/x/y"}'
+head -1 "$TMPDIR_TEST/b" | grep -qx '{"status":"pulling manifest"}' || fail "create pull: $(cat "$TMPDIR_TEST/b")"
+tail -1 "$TMPDIR_TEST/b" | grep -q '^{"error":' || fail "create pull end: $(cat "$TMPDIR_TEST/b")"
+[ "$(grep -c error "$TMPDIR_TEST/b")" = 1 ] || fail "one error line: $(cat "$TMPDIR_TEST/b")"
+code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
+    -d '{"model":"pulled","from":"127.0.0.1:1/x/y","stream":false}')
+[ "$code" = 500 ] || fail "create pull stream:false: $code $(cat "$TMPDIR_TEST/b")"
 
 # _debug_render_only: the rendered prompt instead of a generation (Go's field order and escaping)
 out=$(curl -sf "$BASE/api/generate" -d '{"model":"goodt","prompt":"hi <b>","system":"S","_debug_render_only":true}')
