@@ -182,6 +182,11 @@ code=$(post /api/generate '{"model":"stories","prompt":"x","format":{"$ref":"#"}
 grep -q 'invalid format' "$TMPDIR_TEST/r" || fail "schema message: $(cat "$TMPDIR_TEST/r")"
 code=$(post /api/generate '{"model":"stories","prompt":"x","format":{"type":"date"}}')
 [ "$code" = 400 ] || fail "unknown type: $code"
+# a schema beyond the matcher's caps (thousands of optional members) is an error, not silence
+python3 -c 'import json; print(json.dumps({"model":"stories","prompt":"x","stream":False,"format":{"type":"object","properties":{"k%d"%i:{"type":"integer"} for i in range(3000)}}}))' >"$TMPDIR_TEST/big.json"
+code=$(post /api/generate "@$TMPDIR_TEST/big.json")
+[ "$code" = 500 ] || fail "too complex schema: $code $(head -c 300 "$TMPDIR_TEST/r")"
+grep -q 'cannot continue under the format' "$TMPDIR_TEST/r" || fail "too complex: $(head -c 300 "$TMPDIR_TEST/r")"
 for f in '""' 'null'; do # no constraint at all
     code=$(post /api/generate "{\"model\":\"stories\",\"prompt\":\"Once\",\"stream\":false,\"format\":$f,\"options\":{\"num_predict\":8}}")
     [ "$code" = 200 ] || fail "format $f: $code"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api_format.h"
+#include "common/buf.h"
 #include "common/mem.h"
 #include "engine/gram/gram.h"
 #include "harness/test.h"
@@ -263,4 +264,34 @@ TEST(format_schema_true_and_empty)
     ASSERT(ok(g, "\"s\""));
     ASSERT(ok(g, "{\"a\":{}}"));
     gram_free(g);
+}
+
+/* Many optional members: a few hundred are matched; thousands hit the matcher's caps and fail
+ * the step cleanly (the runner then answers an error) instead of blowing up. */
+TEST(format_many_optional_members)
+{
+    struct buf b;
+    struct gram *g;
+    struct gram_matcher *m = NULL;
+    buf_init(&b, 1u << 22);
+    ASSERT_EQ_INT(buf_puts(&b, "{\"type\":\"object\",\"properties\":{"), 0);
+    for (int i = 0; i < 300; i++)
+        ASSERT_EQ_INT(buf_printf(&b, "%s\"k%d\":{\"type\":\"integer\"}", i ? "," : "", i), 0);
+    ASSERT_EQ_INT(buf_puts(&b, "}}"), 0);
+    g = grammar_of(buf_str(&b));
+    ASSERT(ok(g, "{\"k299\":1}"));
+    ASSERT(ok(g, "{\"k3\":1,\"k250\":2}"));
+    ASSERT(!ok(g, "{\"k250\":2,\"k3\":1}"));
+    gram_free(g);
+    buf_reset(&b);
+    ASSERT_EQ_INT(buf_puts(&b, "{\"type\":\"object\",\"properties\":{"), 0);
+    for (int i = 0; i < 3000; i++)
+        ASSERT_EQ_INT(buf_printf(&b, "%s\"k%d\":{\"type\":\"integer\"}", i ? "," : "", i), 0);
+    ASSERT_EQ_INT(buf_puts(&b, "}}"), 0);
+    g = grammar_of(buf_str(&b));
+    ASSERT_EQ_INT(gram_matcher_new(g, &m), 0);
+    ASSERT(gram_matcher_accept(m, "{", 1) != 0);
+    gram_matcher_free(m);
+    gram_free(g);
+    buf_fini(&b);
 }

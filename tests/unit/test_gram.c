@@ -549,3 +549,36 @@ TEST_T(gram_mask_qwen2_vocab, 120)
     tok_vocab_free(tv);
     gguf_close(gg);
 }
+
+/* States bigger than the first buffers: the matcher and the mask arena grow on demand. */
+TEST(gram_large_state_grows)
+{
+    struct buf b;
+    struct gram *g;
+    struct gram_matcher *m = NULL;
+    struct gram_vocab *v = NULL;
+    char ok[NV];
+    buf_init(&b, 1u << 22);
+    ASSERT_EQ_INT(buf_puts(&b, "root ::= r0"), 0);
+    for (int i = 1; i < 1000; i++) /* 1000 stacks of 4 positions: more than 4096 words */
+        ASSERT_EQ_INT(buf_printf(&b, " | r%d", i), 0);
+    ASSERT_EQ_INT(buf_putc(&b, '\n'), 0);
+    for (int i = 0; i < 1000; i++)
+        ASSERT_EQ_INT(buf_printf(&b,
+                                 "r%d ::= s%d \"}\"\ns%d ::= t%d \"a\"\nt%d ::= u%d \"b\"\n"
+                                 "u%d ::= \"{\"\n",
+                                 i, i, i, i, i, i, i),
+                      0);
+    g = compile(buf_str(&b));
+    ASSERT(matches(g, "{ba}"));
+    ASSERT(!matches(g, "{a}"));
+    ASSERT_EQ_INT(gram_matcher_new(g, &m), 0);
+    ASSERT_EQ_INT(gram_vocab_new(NV, piece, NULL, &v), 0);
+    ASSERT_EQ_INT(allowed_set(m, v, ok), 1); /* "{" */
+    ASSERT_EQ_INT(gram_accept_token(m, v, 1), 0);
+    ASSERT_EQ_INT(allowed_set(m, v, ok), 0); /* "b" is no token */
+    gram_vocab_free(v);
+    gram_matcher_free(m);
+    gram_free(g);
+    buf_fini(&b);
+}

@@ -51,6 +51,8 @@ struct parser {
     struct ivec negs; /* negated flag of each class */
     size_t n_elems;   /* all rule vectors together */
     int depth;
+    int32_t *tab; /* open-addressing table of named rules (id + 1, 0 empty) */
+    size_t tab_cap, tab_n;
 };
 
 static int perr(struct parser *ps, const char *at, int code, const char *msg, const char *arg,
@@ -90,18 +92,62 @@ static int new_rule(struct parser *ps, const char *name, size_t len, int32_t *id
     return 0;
 }
 
+static size_t name_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+/* Slot of name in the table: its entry, or the empty one where it goes. */
+static size_t tab_slot(const struct parser *ps, const char *name, size_t len)
+{
+    size_t i = name_hash(name, len) & (ps->tab_cap - 1);
+    for (;; i = (i + 1) & (ps->tab_cap - 1)) {
+        int32_t e = ps->tab[i];
+        if (e == 0 ||
+            (ps->rules[e - 1].name_len == len && memcmp(ps->rules[e - 1].name, name, len) == 0))
+            return i;
+    }
+}
+
+static int tab_grow(struct parser *ps)
+{
+    size_t cap = ps->tab_cap ? ps->tab_cap * 2 : 64;
+    int32_t *old = ps->tab;
+    size_t old_cap = ps->tab_cap;
+    if (!(ps->tab = mem_calloc(cap, sizeof(int32_t)))) {
+        ps->tab = old;
+        return E_NOMEM;
+    }
+    ps->tab_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i])
+            ps->tab[tab_slot(ps, ps->rules[old[i] - 1].name, ps->rules[old[i] - 1].name_len)] =
+                old[i];
+    mem_free(old);
+    return 0;
+}
+
+/* The rule named name[0..len), created (undefined) on first sight. */
 static int lookup(struct parser *ps, const char *name, size_t len, int32_t *id)
 {
-    for (int32_t i = 0; i < ps->n_rules; i++)
-        if (ps->rules[i].name && ps->rules[i].name_len == len &&
-            memcmp(ps->rules[i].name, name, len) == 0) {
-            *id = i;
-            return 0;
-        }
-    int rc = new_rule(ps, name, len, id);
-    if (rc == 0)
-        ps->rules[*id].ref_at = name;
-    return rc;
+    size_t at;
+    int rc;
+    if (2 * (ps->tab_n + 1) > ps->tab_cap && (rc = tab_grow(ps)) != 0)
+        return rc;
+    at = tab_slot(ps, name, len);
+    if (ps->tab[at]) {
+        *id = ps->tab[at] - 1;
+        return 0;
+    }
+    if ((rc = new_rule(ps, name, len, id)) != 0)
+        return rc;
+    ps->rules[*id].ref_at = name;
+    ps->tab[at] = *id + 1;
+    ps->tab_n++;
+    return 0;
 }
 
 static int push(struct parser *ps, int32_t r, int32_t e)
@@ -670,6 +716,7 @@ out:
     mem_free(ps.rng.p);
     mem_free(ps.cls.p);
     mem_free(ps.negs.p);
+    mem_free(ps.tab);
     return rc;
 }
 

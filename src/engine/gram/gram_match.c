@@ -20,13 +20,17 @@
 #define HDR          4
 #define EXPAND_CALLS (1 << 16)  /* expansion steps per advanced code point */
 #define ARENA_WORDS  (1u << 20) /* prefix states of the mask walk */
+#define FIRST_WORDS  (1u << 12) /* first size of the state buffers (they grow on demand) */
 #define MAX_CALL     (GRAM_MAX_DEPTH * 2 + 8)
+#define SCRATCH      (GRAM_MAX_DEPTH + 1 + 2 * GRAM_MAX_STACKS)
 
 struct gram_matcher {
     const struct gram *g;
-    int32_t *cur, *t1, *t2; /* GRAM_MAX_STATE words each */
-    int32_t *stk;           /* GRAM_MAX_DEPTH + 1 */
-    int32_t *arena;         /* ARENA_WORDS, allocated at the first mask */
+    int32_t *cur, *t1, *t2; /* cap words each */
+    int32_t *stk;           /* SCRATCH words: a stack, then struct xp's hash and at */
+    size_t cap;             /* words of cur, t1, t2 (grown up to GRAM_MAX_STATE) */
+    int32_t *arena;         /* arena_cap words (up to ARENA_WORDS), allocated at the first mask */
+    size_t arena_cap;
     uint32_t off[GRAM_MAX_TOKEN + 2];
 };
 
@@ -47,20 +51,24 @@ struct xp {
     int32_t *out, *stk;
     size_t cap, n;
     int calls;
+    uint32_t *hash; /* [GRAM_MAX_STACKS] of each stack written, to find duplicates cheaply */
+    uint32_t *at;   /* [GRAM_MAX_STACKS] where each stack starts in out */
 };
 
 static int emit(struct xp *x, int len)
 {
     int32_t *o = x->out;
-    size_t at = HDR;
-    for (int32_t s = 0; s < o[3]; s++) {
-        int32_t l = o[at];
-        if (l == len && memcmp(o + at + 1, x->stk, (size_t)len * sizeof(int32_t)) == 0)
+    uint32_t h = 2166136261u ^ (uint32_t)len;
+    for (int i = 0; i < len; i++)
+        h = (h ^ (uint32_t)x->stk[i]) * 16777619u;
+    for (int32_t s = 0; s < o[3]; s++)
+        if (x->hash[s] == h && o[x->at[s]] == len &&
+            memcmp(o + x->at[s] + 1, x->stk, (size_t)len * sizeof(int32_t)) == 0)
             return 0;
-        at += 1 + (size_t)l;
-    }
     if (o[3] >= GRAM_MAX_STACKS || x->n + 1 + (size_t)len > x->cap)
         return E_RANGE;
+    x->hash[o[3]] = h;
+    x->at[o[3]] = (uint32_t)x->n;
     o[x->n] = len;
     memcpy(o + x->n + 1, x->stk, (size_t)len * sizeof(int32_t));
     x->n += 1 + (size_t)len;
@@ -112,6 +120,8 @@ static void xp_init(struct xp *x, const struct gram *g, int32_t *out, size_t cap
     x->out = out;
     x->cap = cap;
     x->stk = stk;
+    x->hash = (uint32_t *)(stk + GRAM_MAX_DEPTH + 1);
+    x->at = x->hash + GRAM_MAX_STACKS;
     x->n = HDR;
     x->calls = 0;
     out[0] = HDR;
@@ -196,15 +206,38 @@ static int advance_byte(const struct gram *g, const int32_t *in, uint8_t b, int3
 
 /* ---- matcher ----------------------------------------------------------------------------- */
 
+/* Doubles the state buffers (up to GRAM_MAX_STATE words): 0, E_RANGE at the cap, E_NOMEM. */
+static int grow(struct gram_matcher *m)
+{
+    int32_t **b[3] = {&m->cur, &m->t1, &m->t2};
+    size_t cap = m->cap * 2 > GRAM_MAX_STATE ? GRAM_MAX_STATE : m->cap * 2;
+    if (m->cap >= GRAM_MAX_STATE)
+        return E_RANGE;
+    for (int i = 0; i < 3; i++) {
+        int32_t *p = mem_realloc_array(*b[i], cap, sizeof(int32_t));
+        if (!p)
+            return E_NOMEM;
+        *b[i] = p;
+    }
+    m->cap = cap;
+    return 0;
+}
+
 static int start_state(struct gram_matcher *m)
 {
     struct xp x;
     const struct gram *g = m->g;
     int rc;
-    xp_init(&x, g, m->cur, GRAM_MAX_STATE, m->stk);
-    for (int32_t a = g->alt_off[g->root]; a < g->alt_off[g->root + 1]; a++)
-        if ((rc = expand(&x, 0, g->alts[a], 0)) != 0)
-            return rc;
+    for (;;) {
+        xp_init(&x, g, m->cur, m->cap, m->stk);
+        rc = 0;
+        for (int32_t a = g->alt_off[g->root]; rc == 0 && a < g->alt_off[g->root + 1]; a++)
+            rc = expand(&x, 0, g->alts[a], 0);
+        if (rc != E_RANGE || grow(m) != 0)
+            break;
+    }
+    if (rc != 0)
+        return rc;
     m->cur[0] = (int32_t)x.n;
     return 0;
 }
@@ -219,10 +252,11 @@ int gram_matcher_new(const struct gram *g, struct gram_matcher **out)
     if (!(m = mem_calloc(1, sizeof(*m))))
         return E_NOMEM;
     m->g = g;
-    m->cur = mem_alloc_array(GRAM_MAX_STATE, sizeof(int32_t));
-    m->t1 = mem_alloc_array(GRAM_MAX_STATE, sizeof(int32_t));
-    m->t2 = mem_alloc_array(GRAM_MAX_STATE, sizeof(int32_t));
-    m->stk = mem_alloc_array(GRAM_MAX_DEPTH + 1, sizeof(int32_t));
+    m->cap = FIRST_WORDS;
+    m->cur = mem_alloc_array(m->cap, sizeof(int32_t));
+    m->t1 = mem_alloc_array(m->cap, sizeof(int32_t));
+    m->t2 = mem_alloc_array(m->cap, sizeof(int32_t));
+    m->stk = mem_alloc_array(SCRATCH, sizeof(int32_t));
     if (!m->cur || !m->t1 || !m->t2 || !m->stk) {
         gram_matcher_free(m);
         return E_NOMEM;
@@ -255,14 +289,23 @@ void gram_matcher_reset(struct gram_matcher *m)
     }
 }
 
-/* Runs p[0..n) from the current state; *res is the final state (cur itself when n == 0). */
-static int run_bytes(struct gram_matcher *m, const uint8_t *p, size_t n, int32_t **res)
+static int32_t *state_buf(struct gram_matcher *m, int i)
 {
-    int32_t *src = m->cur;
-    int rc;
+    return i == 0 ? m->cur : i == 1 ? m->t1 : m->t2;
+}
+
+/* Runs p[0..n) from the current state; *res is the buffer of the final state (0 = cur, when
+ * n == 0).  The buffers grow when a state does not fit. */
+static int run_bytes(struct gram_matcher *m, const uint8_t *p, size_t n, int *res)
+{
+    int src = 0, rc;
     for (size_t i = 0; i < n; i++) {
-        int32_t *dst = src == m->t1 ? m->t2 : m->t1;
-        if ((rc = advance_byte(m->g, src, p[i], dst, GRAM_MAX_STATE, m->stk)) != 0)
+        int dst = src == 1 ? 2 : 1;
+        while ((rc = advance_byte(m->g, state_buf(m, src), p[i], state_buf(m, dst), m->cap,
+                                  m->stk)) == E_RANGE &&
+               grow(m) == 0)
+            ;
+        if (rc != 0)
             return rc;
         src = dst;
     }
@@ -272,20 +315,21 @@ static int run_bytes(struct gram_matcher *m, const uint8_t *p, size_t n, int32_t
 
 int gram_matcher_accept(struct gram_matcher *m, const void *p, size_t n)
 {
-    int32_t *res;
+    int res;
+    int32_t *t;
     if (run_bytes(m, p, n, &res) != 0)
         return E_INVAL;
-    if (res != m->cur) {
-        m->t1 = m->t1 == res ? m->cur : m->t1;
-        m->t2 = m->t2 == res ? m->cur : m->t2;
-        m->cur = res;
+    if (res == 1) {
+        t = m->cur, m->cur = m->t1, m->t1 = t;
+    } else if (res == 2) {
+        t = m->cur, m->cur = m->t2, m->t2 = t;
     }
     return 0;
 }
 
 int gram_matcher_allows(struct gram_matcher *m, const void *p, size_t n)
 {
-    int32_t *res;
+    int res;
     return run_bytes(m, p, n, &res) == 0;
 }
 
@@ -414,6 +458,22 @@ int gram_token_allowed(struct gram_matcher *m, const struct gram_vocab *v, int32
     return gram_matcher_allows(m, v->bytes + v->off[tok], len);
 }
 
+/* Doubles the mask arena (up to ARENA_WORDS); states in it stay where they are (offsets). */
+static int arena_grow(struct gram_matcher *m)
+{
+    size_t cap = m->arena_cap ? m->arena_cap * 2 : FIRST_WORDS;
+    int32_t *p;
+    if (m->arena_cap >= ARENA_WORDS)
+        return E_RANGE;
+    if (cap > ARENA_WORDS)
+        cap = ARENA_WORDS;
+    if (!(p = mem_realloc_array(m->arena, cap, sizeof(int32_t))))
+        return E_NOMEM;
+    m->arena = p;
+    m->arena_cap = cap;
+    return 0;
+}
+
 void gram_mask(struct gram_matcher *m, const struct gram_vocab *v, float *logits, int n)
 {
     int complete = gram_matcher_complete(m), done = gram_matcher_done(m);
@@ -425,11 +485,13 @@ void gram_mask(struct gram_matcher *m, const struct gram_vocab *v, float *logits
             logits[t] = -INFINITY;
     if (done)
         return;
-    if (!m->arena && !(m->arena = mem_alloc_array(ARENA_WORDS, sizeof(int32_t)))) {
-        for (int32_t i = 0; i < v->n_order; i++)
-            if (v->order[i] < n)
-                logits[v->order[i]] = -INFINITY;
-        return;
+    while (m->arena_cap < (size_t)m->cur[0] || m->arena_cap < FIRST_WORDS) {
+        if (arena_grow(m) != 0) {
+            for (int32_t i = 0; i < v->n_order; i++)
+                if (v->order[i] < n)
+                    logits[v->order[i]] = -INFINITY;
+            return;
+        }
     }
     memcpy(m->arena, m->cur, (size_t)m->cur[0] * sizeof(int32_t));
     m->off[0] = 0;
@@ -447,11 +509,16 @@ void gram_mask(struct gram_matcher *m, const struct gram_vocab *v, float *logits
             continue;
         }
         for (d = valid; d < len; d++) {
-            const int32_t *src = m->arena + m->off[d];
-            uint32_t o = m->off[d] + (uint32_t)src[0];
-            m->off[d + 1] = o;
-            if (o >= ARENA_WORDS ||
-                advance_byte(m->g, src, b[d], m->arena + o, ARENA_WORDS - o, m->stk) != 0) {
+            int rc;
+            do {
+                const int32_t *src = m->arena + m->off[d];
+                uint32_t o = m->off[d] + (uint32_t)src[0];
+                m->off[d + 1] = o;
+                rc = o >= m->arena_cap
+                         ? E_RANGE
+                         : advance_byte(m->g, src, b[d], m->arena + o, m->arena_cap - o, m->stk);
+            } while (rc == E_RANGE && arena_grow(m) == 0);
+            if (rc != 0) {
                 dead = d + 1;
                 break;
             }
