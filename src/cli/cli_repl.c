@@ -6,6 +6,7 @@
  * line ending in `"""` closes.  Ctrl-C stops a generation (the message is dropped from the
  * history); on an empty line it prints a hint; Ctrl-D leaves.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,11 +408,30 @@ static int feed(struct buf *b, int *multi, const char *line)
     return buf_puts(b, line) == 0;
 }
 
+/* A boolean variable as envconfig.Bool reads it: quotes and spaces stripped, then Go's
+ * ParseBool; an unparsable non-empty value counts as true. */
+static int env_true(const char *name)
+{
+    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    const char *v = getenv(name);
+    size_t a = 0, b = v ? strlen(v) : 0;
+    while (a < b && (isspace((unsigned char)v[a]) || v[a] == '"' || v[a] == '\''))
+        a++;
+    while (b > a && (isspace((unsigned char)v[b - 1]) || v[b - 1] == '"' || v[b - 1] == '\''))
+        b--;
+    if (a == b)
+        return 0;
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (strlen(no[i]) == b - a && !strncmp(v + a, no[i], b - a))
+            return 0;
+    return 1;
+}
+
 static void history_path(char *out, size_t n)
 {
     const char *home = getenv("HOME");
     out[0] = '\0';
-    if (getenv("OLLAMA_NOHISTORY") && *getenv("OLLAMA_NOHISTORY"))
+    if (env_true("OLLAMA_NOHISTORY"))
         return;
     if (home && *home) {
         char dir[4096];

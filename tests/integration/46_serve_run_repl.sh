@@ -26,7 +26,8 @@ done
 "$CORRAL_BIN_ABS" stop nosuch 2>"$TMPDIR_TEST/err" && fail "stop of an unknown model succeeded"
 grep -q "couldn't find model \"nosuch\" to stop" "$TMPDIR_TEST/err" || fail "stop message: $(cat "$TMPDIR_TEST/err")"
 
-HOME="$TMPDIR_TEST" python3 - "$CORRAL_BIN_ABS" <<'PY'
+# OLLAMA_NOHISTORY=false keeps the history (Go's ParseBool, as envconfig.Bool)
+HOME="$TMPDIR_TEST" OLLAMA_NOHISTORY=false python3 - "$CORRAL_BIN_ABS" <<'PY'
 import os, pty, select, sys, time
 pid, fd = pty.fork()
 if pid == 0:
