@@ -19,6 +19,7 @@
 #include "engine/gguf/gguf.h"
 #include "engine/kern/kern.h"
 #include "engine/model/model.h"
+#include "engine/model/model_enc.h"
 
 #define ENG_SMALL_MODEL_BYTES ((uint64_t)48 << 20) /* auto threads: 1 below this */
 #define ENG_DEFAULT_CTX       2048
@@ -28,6 +29,7 @@
 
 struct eng_model {
     struct model *m;
+    struct enc_model *enc; /* encoder (bert family) instead of m */
     struct tok_vocab *vocab;
     struct eng_model_info info;
     eng_log_fn log;
@@ -38,6 +40,7 @@ struct eng_ctx {
     struct eng_model *em;
     struct eng_ctx_params p;
     struct model_fwd fw;
+    struct enc_fwd ef;            /* encoder models: ef.m set, fw unused */
     int32_t *pos, *seq, *out_tok; /* [n_batch] the batch being decoded, resolved */
     int32_t *row_of;              /* [n_batch] logits row of batch index i, -1 when none */
     uint32_t *seq_add;            /* [n_seq] tokens the batch adds per sequence */
@@ -77,10 +80,39 @@ void eng_model_params_default(struct eng_model_params *p)
     p->kern_isa = KERN_ISA_BEST;
 }
 
+static void fill_info_enc(struct eng_model *em)
+{
+    const struct enc_model *m = em->enc;
+    struct eng_model_info *in = &em->info;
+    in->arch = m->arch_name;
+    in->name = m->name;
+    in->file_type = m->file_type;
+    in->n_ctx_train = m->n_ctx_train;
+    in->n_embd = m->n_embd;
+    in->n_layer = m->n_layer;
+    in->n_head = m->n_head;
+    in->n_head_kv = m->n_head_kv;
+    in->head_dim = m->head_dim;
+    in->n_ff = m->n_ff;
+    in->n_vocab = m->n_vocab;
+    in->bos = tok_bos(em->vocab);
+    in->eos = tok_eos(em->vocab);
+    in->add_bos = tok_add_bos(em->vocab);
+    in->n_params = m->n_params;
+    in->weight_bytes = m->weight_bytes;
+    in->bytes_per_token = m->bytes_per_token;
+    in->encoder = 1;
+    in->pooling = (int)m->pooling;
+}
+
 static void fill_info(struct eng_model *em)
 {
     const struct model *m = em->m;
     struct eng_model_info *in = &em->info;
+    if (em->enc) {
+        fill_info_enc(em);
+        return;
+    }
     in->arch = m->arch_name;
     in->name = m->name;
     in->file_type = m->file_type;
@@ -106,11 +138,16 @@ static int load_parts(struct eng_model *em, struct gguf *g, const struct kern *k
     int rc = tok_vocab_load(g, &em->vocab, ei);
     if (rc != 0)
         return rc;
-    if ((rc = model_load(g, k, &em->m, ei)) != 0)
+    if (enc_is_encoder(g))
+        rc = enc_load(g, k, &em->enc, ei);
+    else
+        rc = model_load(g, k, &em->m, ei);
+    if (rc != 0)
         return rc;
-    if (tok_n_vocab(em->vocab) > em->m->n_vocab)
+    uint32_t n_vocab = em->enc ? em->enc->n_vocab : em->m->n_vocab;
+    if (tok_n_vocab(em->vocab) > n_vocab)
         return err_set(ei, E_PARSE, "model: vocabulary has %zu tokens but token_embd only %u",
-                       tok_n_vocab(em->vocab), em->m->n_vocab);
+                       tok_n_vocab(em->vocab), n_vocab);
     return 0;
 }
 
@@ -136,17 +173,18 @@ int eng_model_load_fd(int fd, const struct eng_model_params *p, struct eng_model
         goto out;
     if ((rc = load_parts(em, g, k, ei)) != 0)
         goto out;
-    g = NULL; /* owned by em->m now */
-    if (!p->use_mmap && (rc = model_copy_weights(em->m, ei)) != 0)
+    g = NULL; /* owned by em->m (or em->enc) now */
+    /* encoders compute from the mapping: small models, each weight read once per sequence */
+    if (em->m && !p->use_mmap && (rc = model_copy_weights(em->m, ei)) != 0)
         goto out;
     fill_info(em);
     logf_(em, ENG_LOG_INFO, "loaded %s model: %u layers, embd %u, vocab %u, %s, kernels %s, %s",
           em->info.arch, em->info.n_layer, em->info.n_embd, em->info.n_vocab, em->info.file_type,
-          k->name, p->use_mmap ? "weights mmapped" : "weights copied to huge pages");
+          k->name, p->use_mmap || em->enc ? "weights mmapped" : "weights copied to huge pages");
     *out = em;
     return 0;
 out:
-    if (!em->m)
+    if (!em->m && !em->enc)
         gguf_close(g);
     eng_model_free(em);
     return rc;
@@ -169,6 +207,7 @@ void eng_model_free(struct eng_model *em)
         return;
     tok_vocab_free(em->vocab);
     model_free(em->m);
+    enc_free(em->enc);
     mem_free(em);
 }
 
@@ -246,7 +285,9 @@ static int resolve_params(const struct eng_model *em, struct eng_ctx_params *p, 
         p->n_batch = p->n_ctx * p->n_seq < ENG_MAX_BATCH ? p->n_ctx * p->n_seq : ENG_MAX_BATCH;
     if (p->n_threads == 0) {
         p->n_threads = eng_physical_cores();
-        if (em->info.bytes_per_token < ENG_SMALL_MODEL_BYTES)
+        /* an encoder reads its weights once per sequence of tokens: worth every core (tiny
+         * passes still run on one thread, see par_min_bytes) */
+        if (em->info.bytes_per_token < ENG_SMALL_MODEL_BYTES && !em->enc)
             p->n_threads = 1;
     }
     if (p->n_ctx > ENG_MAX_CTX || p->n_seq > ENG_MAX_SEQ || p->n_batch > ENG_MAX_BATCH ||
@@ -279,11 +320,23 @@ int eng_ctx_new(struct eng_model *em, const struct eng_ctx_params *pp, struct en
     c->out_tok = mem_calloc(nb, sizeof(int32_t));
     c->row_of = mem_calloc(nb, sizeof(int32_t));
     c->seq_add = mem_calloc(c->p.n_seq, sizeof(uint32_t));
-    c->rot_cs = mem_calloc(em->m->n_rot, sizeof(float));
-    c->emb = mem_calloc(em->m->n_embd, sizeof(float));
+    c->rot_cs = mem_calloc(em->enc ? em->enc->n_rot : em->m->n_rot, sizeof(float));
+    c->emb = mem_calloc(em->info.n_embd, sizeof(float));
     if (!c->pos || !c->seq || !c->out_tok || !c->row_of || !c->seq_add || !c->rot_cs || !c->emb) {
         rc = err_set(ei, E_NOMEM, "engine: out of memory");
         goto out;
+    }
+    if (em->enc) {
+        /* no KV cache: one sequence of at most n_ctx (<= the trained context) per eng_embed */
+        if (c->p.n_ctx > em->enc->n_ctx_train)
+            c->p.n_ctx = em->enc->n_ctx_train;
+        if ((rc = enc_fwd_init(&c->ef, em->enc, c->p.n_ctx, c->p.n_threads, ei)) != 0)
+            goto out;
+        c->ef.par_min_bytes = c->p.par_min_bytes;
+        logf_(em, ENG_LOG_INFO, "encoder context: %u tokens, %d threads", c->p.n_ctx,
+              c->p.n_threads);
+        *out = c;
+        return 0;
     }
     if ((rc = model_fwd_init(&c->fw, em->m, c->p.n_ctx, c->p.n_seq, c->p.n_batch, c->p.n_threads,
                              c->p.kv_type, ei)) != 0)
@@ -304,6 +357,8 @@ void eng_ctx_free(struct eng_ctx *c)
         return;
     if (c->fw.m)
         model_fwd_fini(&c->fw);
+    if (c->ef.m)
+        enc_fwd_fini(&c->ef);
     mem_free(c->pos);
     mem_free(c->seq);
     mem_free(c->out_tok);
@@ -323,6 +378,8 @@ void eng_ctx_set_abort(struct eng_ctx *c, eng_abort_fn fn, void *user)
 {
     c->fw.abort_fn = fn;
     c->fw.abort_user = user;
+    c->ef.abort_fn = fn;
+    c->ef.abort_user = user;
 }
 
 /* ---- decode ---------------------------------------------------------------------------- */
@@ -370,6 +427,11 @@ int eng_decode(struct eng_ctx *c, const struct eng_batch *b, struct err_info *ei
     int rc;
     c->n_last = -1;
     c->n_batch_last = 0;
+    if (c->ef.m) {
+        c->n_last = 0;
+        memset(c->row_of, 0xff, c->p.n_batch * sizeof(int32_t));
+        return err_set(ei, E_UNSUPPORTED, "engine: an embedding model does not generate");
+    }
     if ((rc = check_batch(c, b, ei)) != 0) {
         c->n_last = 0;
         memset(c->row_of, 0xff, c->p.n_batch * sizeof(int32_t));
@@ -401,7 +463,7 @@ int eng_decode(struct eng_ctx *c, const struct eng_batch *b, struct err_info *ei
 
 const float *eng_get_logits(const struct eng_ctx *c, int i)
 {
-    if (i < 0 || (uint32_t)i >= c->p.n_batch || c->row_of[i] < 0)
+    if (c->ef.m || i < 0 || (uint32_t)i >= c->p.n_batch || c->row_of[i] < 0)
         return NULL;
     return c->fw.logits + (size_t)c->row_of[i] * c->em->m->n_vocab;
 }
@@ -415,24 +477,61 @@ const float *eng_get_embeddings(struct eng_ctx *c, int i)
     return c->emb;
 }
 
+int eng_embed(struct eng_ctx *c, const int32_t *toks, size_t n, int pooling, float *out,
+              struct err_info *ei)
+{
+    const struct enc_model *m = c->em->enc;
+    int rc;
+    if (!m)
+        return err_set(ei, E_UNSUPPORTED, "engine: eng_embed needs an encoder model");
+    if (n < 1 || n > c->ef.n_max)
+        return err_set(ei, E_RANGE, "engine: %zu tokens, the encoder context holds 1 to %u", n,
+                       c->ef.n_max);
+    if (pooling < ENG_POOL_MEAN || pooling > ENG_POOL_LAST)
+        return err_set(ei, E_INVAL, "engine: unknown pooling %d", pooling);
+    for (size_t i = 0; i < n; i++)
+        if (toks[i] < 0 || (uint32_t)toks[i] >= m->n_vocab)
+            return err_set(ei, E_INVAL, "engine: token %zu: id %d out of range", i, toks[i]);
+    double t0 = now_s();
+    if ((rc = enc_fwd_run(&c->ef, toks, (int)n)) != 0)
+        return err_set(
+            ei, rc, rc == E_CANCELLED ? "engine: embedding cancelled" : "engine: embedding failed");
+    const float *x = c->ef.x;
+    size_t ne = m->n_embd;
+    if (pooling == ENG_POOL_MEAN) {
+        /* summed in double, then divided: the order does not matter at this precision */
+        for (size_t k = 0; k < ne; k++) {
+            double s = 0.0;
+            for (size_t t = 0; t < n; t++)
+                s += (double)x[t * ne + k];
+            out[k] = (float)(s / (double)n);
+        }
+    } else {
+        memcpy(out, x + (pooling == ENG_POOL_CLS ? 0 : (n - 1) * ne), ne * sizeof(float));
+    }
+    c->perf.n_prompt_tok += (uint64_t)n;
+    c->perf.prompt_s += now_s() - t0;
+    return 0;
+}
+
 /* ---- sequences ------------------------------------------------------------------------- */
 
 uint32_t eng_seq_len(const struct eng_ctx *c, int seq)
 {
-    if (seq < 0 || (uint32_t)seq >= c->p.n_seq)
+    if (c->ef.m || seq < 0 || (uint32_t)seq >= c->p.n_seq)
         return 0;
     return c->fw.kv.len[seq];
 }
 
 void eng_seq_clear(struct eng_ctx *c, int seq)
 {
-    if (seq >= 0 && (uint32_t)seq < c->p.n_seq)
+    if (!c->ef.m && seq >= 0 && (uint32_t)seq < c->p.n_seq)
         c->fw.kv.len[seq] = 0;
 }
 
 int eng_seq_keep(struct eng_ctx *c, int seq, uint32_t n)
 {
-    if (seq < 0 || (uint32_t)seq >= c->p.n_seq || n > c->fw.kv.len[seq])
+    if (c->ef.m || seq < 0 || (uint32_t)seq >= c->p.n_seq || n > c->fw.kv.len[seq])
         return E_INVAL;
     c->fw.kv.len[seq] = n;
     return 0;
@@ -450,7 +549,7 @@ static void rerotate(void *user, uint32_t il, float *k, int32_t delta)
 
 int eng_seq_shift(struct eng_ctx *c, int seq, uint32_t n_keep, uint32_t n_discard)
 {
-    if (seq < 0 || (uint32_t)seq >= c->p.n_seq)
+    if (c->ef.m || seq < 0 || (uint32_t)seq >= c->p.n_seq)
         return E_INVAL;
     model_rope_cs(c->em->m, -(float)n_discard, c->rot_cs);
     return kv_shift(&c->fw.kv, (uint32_t)seq, n_keep, n_discard, rerotate, c);
@@ -458,7 +557,7 @@ int eng_seq_shift(struct eng_ctx *c, int seq, uint32_t n_keep, uint32_t n_discar
 
 int eng_seq_copy(struct eng_ctx *c, int src, int dst)
 {
-    if (src < 0 || dst < 0 || (uint32_t)src >= c->p.n_seq || (uint32_t)dst >= c->p.n_seq)
+    if (c->ef.m || src < 0 || dst < 0 || (uint32_t)src >= c->p.n_seq || (uint32_t)dst >= c->p.n_seq)
         return E_INVAL;
     kv_copy_seq(&c->fw.kv, (uint32_t)src, (uint32_t)dst);
     return 0;
@@ -468,8 +567,8 @@ int eng_debug_kv_row(const struct eng_ctx *c, int seq, uint32_t il, uint32_t pos
                      uint32_t n)
 {
     const struct kv_cache *kv = &c->fw.kv;
-    if (seq < 0 || (uint32_t)seq >= kv->n_seq || il >= kv->n_layer || pos >= kv->len[seq] ||
-        n > kv->kv_dim)
+    if (c->ef.m || seq < 0 || (uint32_t)seq >= kv->n_seq || il >= kv->n_layer ||
+        pos >= kv->len[seq] || n > kv->kv_dim)
         return E_INVAL;
     const void *row =
         v ? kv_v_row(kv, il, (uint32_t)seq, pos) : kv_k_row(kv, il, (uint32_t)seq, pos);

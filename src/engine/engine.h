@@ -66,7 +66,7 @@ void eng_model_free(struct eng_model *m);
 
 /* Hyperparameters and facts about a loaded model (borrowed from the model). */
 struct eng_model_info {
-    const char *arch;      /* "llama", "qwen2", "qwen3" */
+    const char *arch;      /* "llama", "qwen2", "qwen3", "bert", "nomic-bert" ... */
     const char *name;      /* general.name, "" when absent */
     const char *file_type; /* "Q4_K_M", ... ("unknown" when absent) */
     uint32_t n_ctx_train;
@@ -83,6 +83,8 @@ struct eng_model_info {
     uint64_t n_params;        /* elements in all weight tensors */
     uint64_t weight_bytes;    /* bytes of all tensors */
     uint64_t bytes_per_token; /* bytes of weights read to generate one token (no embeddings) */
+    int encoder;              /* 1: embedding-only encoder (bert family): eng_embed, no decode */
+    int pooling;              /* <arch>.pooling_type (ENG_POOL_*), 0 when absent */
 };
 const struct eng_model_info *eng_model_get_info(const struct eng_model *m);
 
@@ -170,6 +172,19 @@ const float *eng_get_logits(const struct eng_ctx *c, int i);
  * of the batch, logits requested or not; NULL when i is out of range.  Borrowed until the next
  * call of this function or eng_decode. */
 const float *eng_get_embeddings(struct eng_ctx *c, int i);
+
+/* Pooling of an encoder's hidden states (llama.cpp's numbering of <arch>.pooling_type). */
+enum eng_pool { ENG_POOL_MEAN = 1, ENG_POOL_CLS = 2, ENG_POOL_LAST = 3 };
+
+/* Encoder models only (info.encoder): runs toks[0..n) as one whole sequence (bidirectional
+ * attention, positions 0..n-1) and writes its pooled last hidden state (n_embd floats, not
+ * normalised) to out.  Needs no sequence state: nothing is cached between calls.  Errors:
+ * E_UNSUPPORTED (a decoder: use eng_decode + eng_get_embeddings), E_RANGE (n is 0 or more than
+ * the context's n_ctx, which is capped at the trained context), E_INVAL (bad id or pooling),
+ * E_CANCELLED (abort hook).  eng_decode on an encoder answers E_UNSUPPORTED; the sequence
+ * operations do nothing (E_INVAL). */
+CORRAL_WARN_UNUSED int eng_embed(struct eng_ctx *c, const int32_t *toks, size_t n, int pooling,
+                                 float *out, struct err_info *ei);
 
 /* Abort hook checked between layers: return non-zero to stop eng_decode with E_CANCELLED (the
  * sequences of that batch are then rolled back to their previous length). */

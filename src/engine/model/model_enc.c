@@ -1,0 +1,797 @@
+/*
+ * model_enc.c - encoder models (bert, nomic-bert) for embeddings: loading with every tensor
+ * checked, and the non-causal forward pass over one sequence (model_enc.h has the block).
+ *
+ * The pass runs on every thread of the context's pool at once; each step splits its work
+ * statically (token rows, weight row blocks of 16, attention (head, token) items) and ends in a
+ * pool barrier.  A whole sequence is one batch (a few hundred tokens), so every matrix product
+ * is a tiled matrix-matrix product through kern->mul_mat over activations quantized once per
+ * step to the weights' vec_dot_type, as model_fwd.c does for prompts.  Passes that read fewer
+ * weight bytes x tokens than par_min_bytes run on the caller alone.
+ *
+ * Sections: loading (keys, tensors, layers), elementwise helpers (LayerNorm, GELU, RoPE), the
+ * pass, setup.
+ */
+#include "engine/model/model_enc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "engine/gguf/gguf.h"
+#include "engine/kern/kern.h"
+#include "engine/thread/pool.h"
+
+#define ENC_NAME_MAX  96
+#define ENC_MAX_TYPES 16 /* token_types rows accepted */
+#define ENC_ROW_ALIGN 16 /* weight rows per block are a multiple of this */
+#define ENC_GELU_N    65536
+
+/* ---- loading: keys --------------------------------------------------------------------- */
+
+static int arch_of(const struct gguf *g, enum enc_arch *a)
+{
+    struct gguf_str s;
+    if (gguf_get_str(g, "general.architecture", &s) != 0)
+        return 0;
+    if (gguf_str_eq(s, "bert"))
+        *a = ENC_ARCH_BERT;
+    else if (gguf_str_eq(s, "nomic-bert"))
+        *a = ENC_ARCH_NOMIC_BERT;
+    else
+        return 0;
+    return 1;
+}
+
+int enc_is_encoder(const struct gguf *g)
+{
+    enum enc_arch a;
+    return g && arch_of(g, &a);
+}
+
+static int key_u32(const struct enc_model *m, const char *suffix, uint32_t *out, int required,
+                   struct err_info *ei)
+{
+    char key[ENC_NAME_MAX];
+    snprintf(key, sizeof(key), "%s.%s", m->arch_name, suffix);
+    int rc = gguf_get_u32(m->g, key, out);
+    if (rc == E_NOTFOUND && !required)
+        return 0;
+    if (rc != 0)
+        return err_set(ei, E_PARSE, "model: key %s %s", key,
+                       rc == E_NOTFOUND ? "missing" : "has a bad type or value");
+    return 0;
+}
+
+static int key_f32(const struct enc_model *m, const char *suffix, float *out, int required,
+                   struct err_info *ei)
+{
+    char key[ENC_NAME_MAX];
+    snprintf(key, sizeof(key), "%s.%s", m->arch_name, suffix);
+    int rc = gguf_get_f32(m->g, key, out);
+    if (rc == E_NOTFOUND && !required)
+        return 0;
+    if (rc != 0 || !isfinite(*out))
+        return err_set(ei, E_PARSE, "model: key %s %s", key,
+                       rc == E_NOTFOUND ? "missing" : "has a bad type or value");
+    return 0;
+}
+
+static void read_names(struct enc_model *m)
+{
+    struct gguf_str s;
+    uint32_t ft;
+    if (gguf_get_str(m->g, "general.name", &s) == 0) {
+        size_t n = s.n < sizeof(m->name) - 1 ? (size_t)s.n : sizeof(m->name) - 1;
+        memcpy(m->name, s.p, n);
+        m->name[n] = 0;
+    }
+    if (gguf_get_u32(m->g, "general.file_type", &ft) == 0)
+        snprintf(m->file_type, sizeof(m->file_type), "%s", gguf_ftype_name(ft));
+    else
+        snprintf(m->file_type, sizeof(m->file_type), "unknown");
+}
+
+static int read_hparams(struct enc_model *m, struct err_info *ei)
+{
+    int rc, causal = 1;
+    uint32_t kl = 0;
+    char key[ENC_NAME_MAX];
+    m->rope_base = 10000.0f;
+    if ((rc = key_u32(m, "embedding_length", &m->n_embd, 1, ei)) != 0 ||
+        (rc = key_u32(m, "block_count", &m->n_layer, 1, ei)) != 0 ||
+        (rc = key_u32(m, "feed_forward_length", &m->n_ff, 1, ei)) != 0 ||
+        (rc = key_u32(m, "attention.head_count", &m->n_head, 1, ei)) != 0 ||
+        (rc = key_u32(m, "attention.head_count_kv", &m->n_head_kv, 0, ei)) != 0 ||
+        (rc = key_u32(m, "context_length", &m->n_ctx_train, 1, ei)) != 0 ||
+        (rc = key_u32(m, "attention.key_length", &kl, 0, ei)) != 0 ||
+        (rc = key_u32(m, "pooling_type", &m->pooling, 0, ei)) != 0 ||
+        (rc = key_f32(m, "attention.layer_norm_epsilon", &m->eps, 1, ei)) != 0 ||
+        (rc = key_f32(m, "rope.freq_base", &m->rope_base, 0, ei)) != 0)
+        return rc;
+    snprintf(key, sizeof(key), "%s.attention.causal", m->arch_name);
+    rc = gguf_get_bool(m->g, key, &causal);
+    if (rc != 0 && rc != E_NOTFOUND)
+        return err_set(ei, E_PARSE, "model: key %s has a bad type or value", key);
+    m->causal = causal != 0;
+    if (!m->n_head_kv)
+        m->n_head_kv = m->n_head;
+    if (!m->n_head || !m->n_embd)
+        return err_set(ei, E_PARSE, "model: attention.head_count or embedding_length is 0");
+    m->head_dim = kl ? kl : m->n_embd / m->n_head;
+    m->n_rot = m->head_dim;
+    if ((rc = key_u32(m, "rope.dimension_count", &m->n_rot, 0, ei)) != 0)
+        return rc;
+    if (m->n_embd > MODEL_MAX_EMBD || !m->n_layer || m->n_layer > MODEL_MAX_LAYERS ||
+        m->n_head > MODEL_MAX_HEADS || m->n_head_kv > m->n_head || m->n_head % m->n_head_kv ||
+        !m->head_dim || m->head_dim > MODEL_MAX_HEAD_DIM || !m->n_ff || m->n_ff > MODEL_MAX_FF ||
+        !m->n_rot || m->n_rot > m->head_dim || m->n_rot % 2 || !m->n_ctx_train ||
+        m->n_ctx_train > (1u << 20))
+        return err_set(ei, E_PARSE,
+                       "model: bad dimensions (embd %u layers %u heads %u/%u head_dim %u ff %u "
+                       "rot %u ctx %u)",
+                       m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->head_dim, m->n_ff,
+                       m->n_rot, m->n_ctx_train);
+    if (!(m->eps > 0.0f && m->eps < 1.0f) || !(m->rope_base > 0.0f))
+        return err_set(ei, E_PARSE, "model: bad layer norm epsilon or rope base");
+    return 0;
+}
+
+/* ---- loading: tensors ------------------------------------------------------------------ */
+
+/* The tensor name, or NULL when absent; E_PARSE in *rc when it has more than n_dims dims. */
+static const struct gguf_tensor *find_t(const struct enc_model *m, const char *name, int n_dims,
+                                        int *rc, struct err_info *ei)
+{
+    const struct gguf_tensor *t = gguf_tensor_find(m->g, name);
+    *rc = 0;
+    if (!t)
+        return NULL;
+    for (int d = n_dims; d < GGUF_MAX_DIMS; d++)
+        if (t->ne[d] != 1) {
+            *rc = err_set(ei, E_PARSE, "model: tensor %s has %u dimensions, expected %d", name,
+                          t->n_dims, n_dims);
+            return NULL;
+        }
+    return t;
+}
+
+static int get_mat(struct enc_model *m, const char *name, int64_t ncols, int64_t nrows,
+                   int required, struct model_mat *out, struct err_info *ei)
+{
+    int rc;
+    const struct gguf_tensor *t = find_t(m, name, 2, &rc, ei);
+    memset(out, 0, sizeof(*out));
+    if (rc != 0)
+        return rc;
+    if (!t)
+        return required ? err_set(ei, E_PARSE, "model: tensor %s missing", name) : 0;
+    if (t->ne[0] != ncols || t->ne[1] != nrows)
+        return err_set(
+            ei, E_PARSE, "model: tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
+            (long long)t->ne[0], (long long)t->ne[1], (long long)ncols, (long long)nrows);
+    if (!kern_type_supported(t->type) || !gguf_type_block_elems(t->type))
+        return err_set(ei, E_UNSUPPORTED, "model: tensor %s has unsupported type %s (%u)", name,
+                       gguf_type_name(t->type) ? gguf_type_name(t->type) : "?", (unsigned)t->type);
+    size_t rb = kern_row_bytes(t->type, ncols);
+    if (rb == 0 || t->nbytes != (uint64_t)rb * (uint64_t)nrows)
+        return err_set(ei, E_PARSE, "model: tensor %s byte size %llu does not match its shape",
+                       name, (unsigned long long)t->nbytes);
+    uint32_t vdt = m->k->vec_dot_type(t->type);
+    size_t vrb = kern_row_bytes(vdt, ncols);
+    if (vrb == 0)
+        return err_set(ei, E_UNSUPPORTED, "model: tensor %s: rows of %lld cannot be dotted as %s",
+                       name, (long long)ncols, gguf_type_name(vdt) ? gguf_type_name(vdt) : "?");
+    out->data = t->data;
+    out->type = t->type;
+    out->vdt = vdt;
+    out->ncols = ncols;
+    out->nrows = nrows;
+    out->row_bytes = rb;
+    out->vrow_bytes = vrb;
+    m->n_params += (uint64_t)ncols * (uint64_t)nrows;
+    return 0;
+}
+
+/* n F32 values from a F32/F16/BF16 tensor's first n elements (a vector, or row 0 of a matrix
+ * when rows > 0 says how many rows it must have at most). */
+static int get_vec_rows(struct enc_model *m, const char *name, int64_t n, int64_t rows,
+                        int required, float **out, struct err_info *ei)
+{
+    int rc;
+    *out = NULL;
+    const struct gguf_tensor *t = find_t(m, name, rows ? 2 : 1, &rc, ei);
+    if (rc != 0)
+        return rc;
+    if (!t)
+        return required ? err_set(ei, E_PARSE, "model: tensor %s missing", name) : 0;
+    if (t->ne[0] != n || (rows && (t->ne[1] < 1 || t->ne[1] > rows)))
+        return err_set(ei, E_PARSE, "model: tensor %s has shape [%lld, %lld], expected [%lld]",
+                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)n);
+    if (t->type != GGUF_T_F32 && t->type != GGUF_T_F16 && t->type != GGUF_T_BF16)
+        return err_set(ei, E_UNSUPPORTED, "model: tensor %s has unsupported type %s", name,
+                       gguf_type_name(t->type) ? gguf_type_name(t->type) : "?");
+    uint64_t es = t->type == GGUF_T_F32 ? 4u : 2u;
+    if (t->nbytes != (uint64_t)n * (uint64_t)t->ne[1] * es)
+        return err_set(ei, E_PARSE, "model: tensor %s byte size mismatch", name);
+    float *v = mem_alloc_array((size_t)n, sizeof(float));
+    if (!v)
+        return err_set(ei, E_NOMEM, "model: out of memory");
+    const uint8_t *p = t->data;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        if (t->type == GGUF_T_F32) {
+            memcpy(&v[i], p + 4 * i, 4);
+            continue;
+        }
+        memcpy(&h, p + 2 * i, 2);
+        v[i] = t->type == GGUF_T_F16 ? kern_fp16_to_f32(h) : kern_bf16_to_f32(h);
+    }
+    m->n_params += (uint64_t)n * (uint64_t)t->ne[1];
+    *out = v;
+    return 0;
+}
+
+static int get_vec(struct enc_model *m, const char *name, int64_t n, int required, float **out,
+                   struct err_info *ei)
+{
+    return get_vec_rows(m, name, n, 0, required, out, ei);
+}
+
+/* ---- loading: layers ------------------------------------------------------------------- */
+
+static int load_attn(struct enc_model *m, uint32_t il, struct enc_layer *L, struct err_info *ei)
+{
+    char nm[ENC_NAME_MAX];
+    int rc;
+    int64_t e = m->n_embd, nq = (int64_t)m->n_head * m->head_dim;
+    int64_t nk = (int64_t)m->n_head_kv * m->head_dim;
+#define NM(s) (snprintf(nm, sizeof(nm), "blk.%u." s, il), nm)
+    if ((rc = get_mat(m, NM("attn_qkv.weight"), e, nq + 2 * nk, 0, &L->wqkv, ei)) != 0)
+        return rc;
+    if (L->wqkv.data) {
+        if ((rc = get_vec(m, NM("attn_qkv.bias"), nq + 2 * nk, 0, &L->bqkv, ei)) != 0)
+            return rc;
+    } else if ((rc = get_mat(m, NM("attn_q.weight"), e, nq, 1, &L->wq, ei)) != 0 ||
+               (rc = get_mat(m, NM("attn_k.weight"), e, nk, 1, &L->wk, ei)) != 0 ||
+               (rc = get_mat(m, NM("attn_v.weight"), e, nk, 1, &L->wv, ei)) != 0 ||
+               (rc = get_vec(m, NM("attn_q.bias"), nq, 0, &L->bq, ei)) != 0 ||
+               (rc = get_vec(m, NM("attn_k.bias"), nk, 0, &L->bk, ei)) != 0 ||
+               (rc = get_vec(m, NM("attn_v.bias"), nk, 0, &L->bv, ei)) != 0) {
+        return rc;
+    }
+    if ((rc = get_mat(m, NM("attn_output.weight"), nq, e, 1, &L->wo, ei)) != 0 ||
+        (rc = get_vec(m, NM("attn_output.bias"), e, 0, &L->bo, ei)) != 0 ||
+        (rc = get_vec(m, NM("attn_output_norm.weight"), e, 1, &L->ln1_w, ei)) != 0 ||
+        (rc = get_vec(m, NM("attn_output_norm.bias"), e, 1, &L->ln1_b, ei)) != 0)
+        return rc;
+#undef NM
+    return 0;
+}
+
+static int load_layer(struct enc_model *m, uint32_t il, struct err_info *ei)
+{
+    char nm[ENC_NAME_MAX];
+    int rc;
+    struct enc_layer *L = &m->layers[il];
+    int64_t e = m->n_embd, f = m->n_ff;
+    int bert = m->arch == ENC_ARCH_BERT;
+    if ((rc = load_attn(m, il, L, ei)) != 0)
+        return rc;
+#define NM(s) (snprintf(nm, sizeof(nm), "blk.%u." s, il), nm)
+    /* nomic-bert: llama.cpp builds its FFN without biases even when the file has them */
+    if ((rc = get_mat(m, NM("ffn_up.weight"), e, f, 1, &L->up, ei)) != 0 ||
+        (rc = get_mat(m, NM("ffn_down.weight"), f, e, 1, &L->down, ei)) != 0 ||
+        (rc = get_mat(m, NM("ffn_gate.weight"), e, f, !bert, &L->gate, ei)) != 0 ||
+        (bert && (rc = get_vec(m, NM("ffn_up.bias"), f, 0, &L->b_up, ei)) != 0) ||
+        (bert && (rc = get_vec(m, NM("ffn_down.bias"), e, 0, &L->b_down, ei)) != 0) ||
+        (rc = get_vec(m, NM("layer_output_norm.weight"), e, 1, &L->ln2_w, ei)) != 0 ||
+        (rc = get_vec(m, NM("layer_output_norm.bias"), e, 1, &L->ln2_b, ei)) != 0)
+        return rc;
+    if (bert)
+        memset(&L->gate, 0, sizeof(L->gate)); /* bert's FFN is not gated */
+#undef NM
+    return 0;
+}
+
+static int load_globals(struct enc_model *m, struct err_info *ei)
+{
+    int rc;
+    uint32_t n_types = 0;
+    const struct gguf_tensor *te = gguf_tensor_find(m->g, "token_embd.weight");
+    if (!te)
+        return err_set(ei, E_PARSE, "model: tensor token_embd.weight missing");
+    if (te->ne[1] <= 0 || te->ne[1] > MODEL_MAX_VOCAB)
+        return err_set(ei, E_PARSE, "model: token_embd.weight has a bad vocabulary size");
+    m->n_vocab = (uint32_t)te->ne[1];
+    rc = gguf_get_u32(m->g, "tokenizer.ggml.token_type_count", &n_types);
+    if ((rc != 0 && rc != E_NOTFOUND) || n_types > ENC_MAX_TYPES)
+        return err_set(ei, E_PARSE, "model: tokenizer.ggml.token_type_count is bad");
+    if ((rc = get_mat(m, "token_embd.weight", m->n_embd, m->n_vocab, 1, &m->tok_embd, ei)) != 0 ||
+        (rc = get_vec_rows(m, "token_types.weight", m->n_embd, n_types ? n_types : ENC_MAX_TYPES, 0,
+                           &m->type0, ei)) != 0 ||
+        (rc = get_vec(m, "token_embd_norm.weight", m->n_embd, 1, &m->tn_w, ei)) != 0 ||
+        (rc = get_vec(m, "token_embd_norm.bias", m->n_embd, 1, &m->tn_b, ei)) != 0)
+        return rc;
+    if (m->arch == ENC_ARCH_BERT)
+        return get_mat(m, "position_embd.weight", m->n_embd, m->n_ctx_train, 1, &m->pos_embd, ei);
+    return 0;
+}
+
+/* Bytes of weights read per token of a pass, and of all tensors. */
+static void count_bytes(struct enc_model *m)
+{
+    uint64_t b = 0;
+    for (uint64_t i = 0; i < m->g->n_tensors; i++)
+        m->weight_bytes += m->g->tensors[i].nbytes;
+    for (uint32_t il = 0; il < m->n_layer; il++) {
+        const struct enc_layer *L = &m->layers[il];
+        const struct model_mat *mats[] = {&L->wqkv, &L->wq, &L->wk,   &L->wv,
+                                          &L->wo,   &L->up, &L->gate, &L->down};
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
+            b += (uint64_t)mats[j]->row_bytes * (uint64_t)mats[j]->nrows;
+    }
+    m->bytes_per_token = b;
+}
+
+static float gelu_tanh(float x)
+{
+    const float c = 0.79788456080286535587989211986876f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(c * x * (1.0f + 0.044715f * x * x)));
+}
+
+static int build_gelu(struct enc_model *m, struct err_info *ei)
+{
+    if (!(m->gelu = mem_alloc_array(ENC_GELU_N, sizeof(float))))
+        return err_set(ei, E_NOMEM, "model: out of memory");
+    for (uint32_t h = 0; h < ENC_GELU_N; h++) {
+        float x = kern_fp16_to_f32((uint16_t)h);
+        m->gelu[h] = kern_fp16_to_f32(kern_f32_to_fp16(gelu_tanh(x)));
+    }
+    return 0;
+}
+
+int enc_load(struct gguf *g, const struct kern *k, struct enc_model **out, struct err_info *ei)
+{
+    int rc;
+    struct enc_model *m = mem_calloc(1, sizeof(*m));
+    if (!m)
+        return err_set(ei, E_NOMEM, "model: out of memory");
+    m->g = g;
+    m->k = k;
+    if (!arch_of(g, &m->arch)) {
+        rc = err_set(ei, E_UNSUPPORTED, "model: not an encoder architecture");
+        goto out;
+    }
+    snprintf(m->arch_name, sizeof(m->arch_name), "%s",
+             m->arch == ENC_ARCH_BERT ? "bert" : "nomic-bert");
+    read_names(m);
+    if ((rc = read_hparams(m, ei)) != 0)
+        goto out;
+    if (!(m->layers = mem_calloc(m->n_layer, sizeof(*m->layers)))) {
+        rc = err_set(ei, E_NOMEM, "model: out of memory");
+        goto out;
+    }
+    if ((rc = load_globals(m, ei)) != 0)
+        goto out;
+    for (uint32_t il = 0; il < m->n_layer; il++)
+        if ((rc = load_layer(m, il, ei)) != 0)
+            goto out;
+    if (m->arch == ENC_ARCH_BERT && (rc = build_gelu(m, ei)) != 0)
+        goto out;
+    count_bytes(m);
+    *out = m;
+    return 0;
+out:
+    m->g = NULL; /* the caller keeps g on failure */
+    enc_free(m);
+    return rc;
+}
+
+void enc_free(struct enc_model *m)
+{
+    if (!m)
+        return;
+    for (uint32_t il = 0; m->layers && il < m->n_layer; il++) {
+        struct enc_layer *L = &m->layers[il];
+        float *v[] = {L->bqkv,  L->bq,   L->bk,     L->bv,    L->bo,   L->ln1_w,
+                      L->ln1_b, L->b_up, L->b_down, L->ln2_w, L->ln2_b};
+        for (size_t j = 0; j < sizeof(v) / sizeof(v[0]); j++)
+            mem_free(v[j]);
+    }
+    mem_free(m->layers);
+    mem_free(m->type0);
+    mem_free(m->tn_w);
+    mem_free(m->tn_b);
+    mem_free(m->gelu);
+    gguf_close(m->g);
+    mem_free(m);
+}
+
+/* ---- elementwise helpers --------------------------------------------------------------- */
+
+/* out = (x - mean) / sqrt(var + eps) * w + b, as ggml_norm then mul and add: sums in double,
+ * mean and variance rounded to float. */
+static void layernorm(float *out, const float *x, const float *w, const float *b, int64_t n,
+                      float eps)
+{
+    double s = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)x[i];
+    float mean = (float)(s / (double)n);
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] - mean;
+        s2 += (double)(v * v);
+    }
+    float scale = 1.0f / sqrtf((float)(s2 / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (x[i] - mean) * scale * w[i] + b[i];
+}
+
+static void gelu_rows(const float *tab, float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : tab[kern_f32_to_fp16(v)];
+    }
+}
+
+/* cos/sin of the n_rot/2 rotation angles at position pos (theta_i = pos * base^(-2i/n_rot),
+ * computed by repeated multiplication in float as the reference does). */
+static void rope_cs(const struct enc_model *m, float pos, float *cs)
+{
+    float theta_scale = powf(m->rope_base, -2.0f / (float)m->n_rot), theta = pos;
+    for (uint32_t i = 0; i < m->n_rot / 2; i++) {
+        cs[2 * i] = cosf(theta);
+        cs[2 * i + 1] = sinf(theta);
+        theta *= theta_scale;
+    }
+}
+
+/* NEOX rotation of one head: pairs (i, i + n_rot/2). */
+static void rope_neox(const struct enc_model *m, float *x, const float *cs)
+{
+    uint32_t half = m->n_rot / 2;
+    for (uint32_t i = 0; i < half; i++) {
+        float c = cs[2 * i], s = cs[2 * i + 1], x0 = x[i], x1 = x[i + half];
+        x[i] = x0 * c - x1 * s;
+        x[i + half] = x0 * s + x1 * c;
+    }
+}
+
+/* ---- the pass -------------------------------------------------------------------------- */
+
+static void sync_all(struct enc_fwd *f)
+{
+    if (f->nth > 1)
+        pool_barrier(f->pool);
+}
+
+static void split(int n, int ith, int nth, int *a, int *b)
+{
+    *a = (int)((int64_t)n * ith / nth);
+    *b = (int)((int64_t)n * (ith + 1) / nth);
+}
+
+/* Quantizes rows [0, n) of src (ld floats apart, ncols used) to vdt into f->xq; ends with a
+ * barrier. */
+static void quant(struct enc_fwd *f, int ith, const float *src, size_t ld, int64_t ncols,
+                  uint32_t vdt)
+{
+    size_t vrb = kern_row_bytes(vdt, ncols);
+    int a, b;
+    split(f->n, ith, f->nth, &a, &b);
+    for (int t = a; t < b; t++) {
+        uint8_t *dst = f->xq + (size_t)t * vrb;
+        if (vdt == GGUF_T_F32)
+            memcpy(dst, src + (size_t)t * ld, (size_t)ncols * sizeof(float));
+        else
+            f->m->k->quantize_row(vdt, src + (size_t)t * ld, dst, ncols);
+    }
+    sync_all(f);
+}
+
+/* This thread's block of w's rows times every activation row in f->xq:
+ * out[t * ldo + r] for r in the block.  No barrier. */
+static void matmul(struct enc_fwd *f, int ith, const struct model_mat *w, float *out, int64_t ldo)
+{
+    int64_t blocks = (w->nrows + ENC_ROW_ALIGN - 1) / ENC_ROW_ALIGN;
+    int64_t b0 = blocks * ith / f->nth, b1 = blocks * (ith + 1) / f->nth;
+    int64_t r0 = b0 * ENC_ROW_ALIGN, r1 = b1 * ENC_ROW_ALIGN;
+    if (r1 > w->nrows)
+        r1 = w->nrows;
+    if (r0 >= r1)
+        return;
+    f->m->k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, f->xq, w->vrow_bytes, f->n,
+                     out, ldo);
+}
+
+/* Several matrices over the same input src: quantized again only when the activation type
+ * changes.  Ends with a barrier. */
+static void project(struct enc_fwd *f, int ith, const float *src, size_t ld,
+                    const struct model_mat *const *w, float *const *out, int n_w, int64_t ldo)
+{
+    uint32_t cur = UINT32_MAX;
+    for (int i = 0; i < n_w; i++) {
+        if (w[i]->vdt != cur) {
+            if (cur != UINT32_MAX)
+                sync_all(f); /* every thread is done with the old activations */
+            quant(f, ith, src, ld, w[i]->ncols, w[i]->vdt);
+            cur = w[i]->vdt;
+        }
+        matmul(f, ith, w[i], out[i], ldo);
+    }
+    sync_all(f);
+}
+
+/* Row r of a matrix as n floats. */
+static void mat_row(const struct enc_model *m, const struct model_mat *w, int64_t r, float *dst)
+{
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+    if (w->type == GGUF_T_F32)
+        memcpy(dst, row, (size_t)w->ncols * sizeof(float));
+    else
+        m->k->dequantize_row(w->type, row, dst, w->ncols);
+}
+
+static void embed_rows(struct enc_fwd *f, int ith)
+{
+    const struct enc_model *m = f->m;
+    const struct model_mat *e = &m->tok_embd, *p = &m->pos_embd;
+    int64_t ne = m->n_embd;
+    float *tmp = f->thr[ith] + f->n_max;
+    int a, b;
+    split(f->n, ith, f->nth, &a, &b);
+    for (int t = a; t < b; t++) {
+        float *x = f->x + (size_t)t * ne;
+        mat_row(m, e, f->tok[t], x);
+        if (m->type0)
+            kern_add(x, x, m->type0, ne);
+        if (p->data) {
+            mat_row(m, p, t, tmp);
+            kern_add(x, tmp, x, ne);
+        }
+        layernorm(x, x, m->tn_w, m->tn_b, ne, m->eps);
+        if (m->arch == ENC_ARCH_NOMIC_BERT)
+            rope_cs(m, (float)t, f->rope + (size_t)t * m->n_rot);
+    }
+    sync_all(f);
+}
+
+/* Biases and RoPE of the q/k/v rows of this thread's tokens. */
+static void qkv_post(struct enc_fwd *f, const struct enc_layer *L, int ith)
+{
+    const struct enc_model *m = f->m;
+    uint32_t hd = m->head_dim;
+    int a, b;
+    split(f->n, ith, f->nth, &a, &b);
+    for (int t = a; t < b; t++) {
+        float *r = f->qkv + (size_t)t * f->n_qkv;
+        if (L->bqkv)
+            kern_add(r, r, L->bqkv, f->n_qkv);
+        if (L->bq)
+            kern_add(r, r, L->bq, f->n_q);
+        if (L->bk)
+            kern_add(r + f->n_q, r + f->n_q, L->bk, f->n_kv);
+        if (L->bv)
+            kern_add(r + f->n_q + f->n_kv, r + f->n_q + f->n_kv, L->bv, f->n_kv);
+        if (m->arch != ENC_ARCH_NOMIC_BERT)
+            continue;
+        const float *cs = f->rope + (size_t)t * m->n_rot;
+        for (uint32_t h = 0; h < m->n_head; h++)
+            rope_neox(m, r + (size_t)h * hd, cs);
+        for (uint32_t h = 0; h < m->n_head_kv; h++)
+            rope_neox(m, r + f->n_q + (size_t)h * hd, cs);
+    }
+    sync_all(f);
+}
+
+/* Attention of (head, token) items: softmax(q.K / sqrt(hd)) V over every token of the sequence
+ * (or those up to the token when causal). */
+static void attention(struct enc_fwd *f, int ith)
+{
+    const struct enc_model *m = f->m;
+    uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv;
+    float scale = 1.0f / sqrtf((float)hd), *sc = f->thr[ith];
+    int n_items = f->n * (int)m->n_head, a, b;
+    split(n_items, ith, f->nth, &a, &b);
+    for (int c = a; c < b; c++) {
+        uint32_t h = (uint32_t)c / (uint32_t)f->n;
+        int t = c % f->n, n_j = m->causal ? t + 1 : f->n;
+        const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)h * hd;
+        size_t koff = f->n_q + (size_t)(h / gqa) * hd, voff = koff + f->n_kv;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < n_j; j++) {
+            sc[j] = kern_dot_f32(q, f->qkv + (size_t)j * f->n_qkv + koff, hd) * scale;
+            mx = sc[j] > mx ? sc[j] : mx;
+        }
+        for (int j = 0; j < n_j; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += sc[j];
+        }
+        float *out = f->att + (size_t)t * f->n_q + (size_t)h * hd, inv = 1.0f / sum;
+        memset(out, 0, hd * sizeof(float));
+        for (int j = 0; j < n_j; j++)
+            kern_axpy(out, sc[j] * inv, f->qkv + (size_t)j * f->n_qkv + voff, hd);
+    }
+    sync_all(f);
+}
+
+/* dst[t] = LayerNorm(dst[t] + bias + res[t]) for this thread's tokens. */
+static void add_norm(struct enc_fwd *f, int ith, float *dst, const float *bias, const float *res,
+                     const float *w, const float *b)
+{
+    int64_t ne = f->m->n_embd;
+    int a, e;
+    split(f->n, ith, f->nth, &a, &e);
+    for (int t = a; t < e; t++) {
+        float *d = dst + (size_t)t * ne;
+        if (bias)
+            kern_add(d, d, bias, ne);
+        kern_add(d, d, res + (size_t)t * ne, ne);
+        layernorm(d, d, w, b, ne, f->m->eps);
+    }
+    sync_all(f);
+}
+
+static void ffn_act(struct enc_fwd *f, const struct enc_layer *L, int ith)
+{
+    int64_t nf = f->m->n_ff;
+    int a, b;
+    split(f->n, ith, f->nth, &a, &b);
+    for (int t = a; t < b; t++) {
+        float *u = f->ff_u + (size_t)t * nf;
+        if (L->gate.data) {
+            kern_silu_mul(u, f->ff_g + (size_t)t * nf, u, nf);
+            continue;
+        }
+        if (L->b_up)
+            kern_add(u, u, L->b_up, nf);
+        gelu_rows(f->m->gelu, u, nf);
+    }
+    sync_all(f);
+}
+
+static void layer(struct enc_fwd *f, const struct enc_layer *L, int ith)
+{
+    const struct enc_model *m = f->m;
+    int64_t ne = m->n_embd;
+    if (L->wqkv.data) {
+        const struct model_mat *w[1] = {&L->wqkv};
+        float *o[1] = {f->qkv};
+        project(f, ith, f->x, (size_t)ne, w, o, 1, f->n_qkv);
+    } else {
+        const struct model_mat *w[3] = {&L->wq, &L->wk, &L->wv};
+        float *o[3] = {f->qkv, f->qkv + f->n_q, f->qkv + f->n_q + f->n_kv};
+        project(f, ith, f->x, (size_t)ne, w, o, 3, f->n_qkv);
+    }
+    qkv_post(f, L, ith);
+    attention(f, ith);
+    const struct model_mat *wo[1] = {&L->wo};
+    float *oo[1] = {f->h};
+    project(f, ith, f->att, f->n_q, wo, oo, 1, ne);
+    add_norm(f, ith, f->h, L->bo, f->x, L->ln1_w, L->ln1_b);
+    if (L->gate.data) {
+        const struct model_mat *w[2] = {&L->up, &L->gate};
+        float *o[2] = {f->ff_u, f->ff_g};
+        project(f, ith, f->h, (size_t)ne, w, o, 2, m->n_ff);
+    } else {
+        const struct model_mat *w[1] = {&L->up};
+        float *o[1] = {f->ff_u};
+        project(f, ith, f->h, (size_t)ne, w, o, 1, m->n_ff);
+    }
+    ffn_act(f, L, ith);
+    const struct model_mat *wd[1] = {&L->down};
+    float *od[1] = {f->x};
+    project(f, ith, f->ff_u, m->n_ff, wd, od, 1, ne);
+    add_norm(f, ith, f->x, L->b_down, f->h, L->ln2_w, L->ln2_b);
+}
+
+static void worker(void *arg, int ith, int nth)
+{
+    struct enc_fwd *f = arg;
+    (void)nth;
+    embed_rows(f, ith);
+    for (uint32_t il = 0; il < f->m->n_layer; il++) {
+        if (ith == 0 && f->abort_fn && f->abort_fn(f->abort_user))
+            atomic_store(&f->aborted, 1);
+        sync_all(f);
+        if (atomic_load(&f->aborted))
+            return;
+        layer(f, &f->m->layers[il], ith);
+    }
+}
+
+int enc_fwd_run(struct enc_fwd *f, const int32_t *tok, int n)
+{
+    if (n < 1 || (uint32_t)n > f->n_max)
+        return E_RANGE;
+    f->tok = tok;
+    f->n = n;
+    atomic_store(&f->aborted, 0);
+    f->nth = (uint64_t)n * f->m->bytes_per_token < f->par_min_bytes ? 1 : f->n_threads;
+    if (f->nth == 1)
+        worker(f, 0, 1);
+    else
+        pool_run(f->pool, worker, f);
+    f->tok = NULL;
+    return atomic_load(&f->aborted) ? E_CANCELLED : 0;
+}
+
+/* ---- setup ----------------------------------------------------------------------------- */
+
+static size_t max_vrow_of(const struct enc_model *m)
+{
+    size_t mx = 0;
+    for (uint32_t il = 0; il < m->n_layer; il++) {
+        const struct enc_layer *L = &m->layers[il];
+        const struct model_mat *mats[] = {&L->wqkv, &L->wq, &L->wk,   &L->wv,
+                                          &L->wo,   &L->up, &L->gate, &L->down};
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
+            mx = mats[j]->vrow_bytes > mx ? mats[j]->vrow_bytes : mx;
+    }
+    return mx;
+}
+
+int enc_fwd_init(struct enc_fwd *f, const struct enc_model *m, uint32_t n_max, int n_threads,
+                 struct err_info *ei)
+{
+    int rc = E_NOMEM;
+    memset(f, 0, sizeof(*f));
+    f->m = m;
+    f->n_max = n_max;
+    f->n_threads = n_threads;
+    f->n_q = m->n_head * m->head_dim;
+    f->n_kv = m->n_head_kv * m->head_dim;
+    f->n_qkv = f->n_q + 2 * f->n_kv;
+    f->max_vrow = max_vrow_of(m);
+    size_t nm = n_max, wide = m->n_embd > f->n_q ? m->n_embd : f->n_q;
+    if (!n_max || n_max > m->n_ctx_train || n_threads < 1) {
+        rc = err_set(ei, E_INVAL, "engine: bad encoder context (%u tokens, %d threads)", n_max,
+                     n_threads);
+        goto out;
+    }
+    f->x = mem_aligned(64, nm * m->n_embd * sizeof(float));
+    f->h = mem_aligned(64, nm * m->n_embd * sizeof(float));
+    f->qkv = mem_aligned(64, nm * f->n_qkv * sizeof(float));
+    f->att = mem_aligned(64, nm * f->n_q * sizeof(float));
+    f->ff_u = mem_aligned(64, nm * m->n_ff * sizeof(float));
+    f->ff_g = mem_aligned(64, nm * m->n_ff * sizeof(float));
+    f->xq = mem_aligned(64, nm * f->max_vrow);
+    f->rope = mem_aligned(64, nm * m->n_rot * sizeof(float));
+    f->thr = mem_calloc((size_t)n_threads, sizeof(*f->thr));
+    if (!f->x || !f->h || !f->qkv || !f->att || !f->ff_u || !f->ff_g || !f->xq || !f->rope ||
+        !f->thr)
+        goto nomem;
+    for (int i = 0; i < n_threads; i++)
+        if (!(f->thr[i] = mem_aligned(64, (nm + wide) * sizeof(float))))
+            goto nomem;
+    if ((rc = pool_new(n_threads, 0, &f->pool)) != 0) {
+        err_set(ei, rc, "engine: cannot start %d threads", n_threads);
+        goto out;
+    }
+    return 0;
+nomem:
+    rc = err_set(ei, E_NOMEM, "engine: cannot allocate encoder buffers for %u tokens", n_max);
+out:
+    enc_fwd_fini(f);
+    return rc;
+}
+
+void enc_fwd_fini(struct enc_fwd *f)
+{
+    pool_free(f->pool);
+    mem_free(f->x);
+    mem_free(f->h);
+    mem_free(f->qkv);
+    mem_free(f->att);
+    mem_free(f->ff_u);
+    mem_free(f->ff_g);
+    mem_free(f->xq);
+    mem_free(f->rope);
+    for (int i = 0; f->thr && i < f->n_threads; i++)
+        mem_free(f->thr[i]);
+    mem_free(f->thr);
+    memset(f, 0, sizeof(*f));
+}
