@@ -4,6 +4,7 @@
  */
 #include "common/log.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,23 @@ void log_set_level(int level)
 
 void log_init_from_env(void)
 {
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
     const char *v = getenv("CORRAL_LOG");
     const char *d = getenv("OLLAMA_DEBUG");
-    if (d && *d && strcmp(d, "0") != 0 && strcmp(d, "false") != 0)
+    char s[32] = "";
+    size_t a = 0, b = d ? strlen(d) : 0;
+    /* envconfig.LogLevel: spaces and quotes stripped; ParseBool true or a positive integer
+     * (Ollama: 1 debug, 2 trace) means debug; anything else keeps info */
+    while (a < b && (isspace((unsigned char)d[a]) || d[a] == '"' || d[a] == '\''))
+        a++;
+    while (b > a && (isspace((unsigned char)d[b - 1]) || d[b - 1] == '"' || d[b - 1] == '\''))
+        b--;
+    if (d && b - a < sizeof(s))
+        snprintf(s, sizeof(s), "%.*s", (int)(b - a), d + a);
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (!strcmp(s, yes[i]))
+            log_level_current = LOG_LEVEL_DEBUG;
+    if (*s && strspn(s, "0123456789") == strlen(s) && strtol(s, NULL, 10) > 0)
         log_level_current = LOG_LEVEL_DEBUG;
     if (!v)
         return;

@@ -1,7 +1,7 @@
 /*
  * log.h - leveled logging to stderr, one line per event:
  *   2026-12-04T21:10:50.123Z INFO  module: message key=value ...
- * The level comes from CORRAL_LOG (error|warn|info|debug) or OLLAMA_DEBUG=1 (debug).
+ * The level comes from CORRAL_LOG (error|warn|info|debug) or OLLAMA_DEBUG (true or 1+ = debug).
  * Library code (engine) must not call these directly; it logs through a callback it is given.
  * Thread-safe.
  */

@@ -3,11 +3,13 @@
  */
 #include "harness/test.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/mem.h"
 
 TEST(buf_grows_and_caps)
@@ -71,4 +73,29 @@ TEST(cpu_features_agree_with_compiler_builtin)
     ASSERT_EQ_INT(!!(f & CPU_FMA), !!__builtin_cpu_supports("fma"));
     ASSERT_EQ_INT(!!(f & CPU_AVX512F), !!__builtin_cpu_supports("avx512f"));
     ASSERT(cpu_has(0));
+}
+
+/* OLLAMA_DEBUG as envconfig.LogLevel reads it: ParseBool true or a positive level is debug. */
+TEST(log_ollama_debug_forms)
+{
+    static const struct {
+        const char *v;
+        int debug;
+    } cases[] = {{"1", 1},     {"true", 1}, {" \"TRUE\" ", 1}, {"2", 1}, {"t", 1},       {"0", 0},
+                 {"false", 0}, {"F", 0},    {"no", 0},         {"", 0},  {"'False'", 0}, {"-1", 0}};
+    int saved = log_level_current;
+    const char *cl = getenv("CORRAL_LOG");
+    char corral_log[32];
+    snprintf(corral_log, sizeof(corral_log), "%s", cl ? cl : "");
+    unsetenv("CORRAL_LOG");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        log_set_level(LOG_LEVEL_INFO);
+        setenv("OLLAMA_DEBUG", cases[i].v, 1);
+        log_init_from_env();
+        ASSERT_EQ_INT(log_level_current == LOG_LEVEL_DEBUG, cases[i].debug);
+    }
+    unsetenv("OLLAMA_DEBUG");
+    if (cl)
+        setenv("CORRAL_LOG", corral_log, 1);
+    log_set_level(saved);
 }
