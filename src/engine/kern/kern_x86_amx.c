@@ -56,15 +56,16 @@ _Static_assert(sizeof(struct amx_tcfg) == 64, "tile config");
 /* Per-call scratch (on the stack, ~62 KiB): the decoded weights of one chunk and their scales,
  * the stored results of up to 16 products, the float accumulators of one 16-token group. */
 struct amx_work {
-    uint8_t b[AMX_BROWS][64]; /* B form: row kk = codes 4kk..4kk+3 of 16 weight rows */
-    __m512 sc[AMX_KC / 16];   /* per (sub-)block: row scale per lane (K-quants: the integer
-                               * sub-block scale; Q8_0/Q4_0: d) */
-    __m512i mn[AMX_KC / 32];  /* Q4_K: per sub-block the row min m twice (two int16) */
-    __m512 dw[AMX_KC / 256];  /* K-quants: d per row */
-    __m512 dmn[AMX_KC / 256]; /* Q4_K: -dmin per row */
-    int32_t c[16][256];       /* stored 16x16 results */
-    float acc[16][16];        /* [token][row] */
-    float dx[8][16];          /* Q8_0 activation scales: [block][token] */
+    uint8_t b[AMX_BROWS][64];  /* B form: row kk = codes 4kk..4kk+3 of 16 weight rows */
+    uint8_t bh[AMX_BROWS][64]; /* Q4_K: high part of q * sc (b holds the low 5 bits) */
+    __m512 sc[AMX_KC / 16];    /* per (sub-)block: row scale per lane (K-quants: the integer
+                                * sub-block scale; Q8_0/Q4_0: d) */
+    __m512i mn[AMX_KC / 32];   /* Q4_K: per sub-block the row min m twice (two int16) */
+    __m512 dw[AMX_KC / 256];   /* K-quants: d per row */
+    __m512 dmn[AMX_KC / 256];  /* Q4_K: -dmin per row */
+    int32_t c[16][256];        /* stored 16x16 results */
+    float acc[16][16];         /* [token][row] */
+    float dx[8][16];           /* Q8_0 activation scales: [block][token] */
 };
 
 /* Loads a configuration for A tiles of ntok rows x ka bytes, B of ka/4 rows, C of ntok rows. */
@@ -80,6 +81,8 @@ static void amx_config(int ntok, int ka)
         c.colsb[2 + i] = 64;
         c.rows[4 + i] = (uint8_t)ntok;
         c.colsb[4 + i] = 64;
+        c.rows[6 + i] = (uint8_t)(ka / 4); /* two more B tiles */
+        c.colsb[6 + i] = 64;
     }
     _tile_loadconfig(&c);
 }
@@ -121,6 +124,21 @@ AI void st_b(struct amx_work *wk, int64_t kk, __m512i v)
     _mm512_store_si512(wk->b[kk], v);
 }
 
+/* Codes v (bytes < 16) times the per-lane scale sc (in both words of each lane, < 64): the
+ * products split into B rows of low 5 bits (b) and the rest (bh). */
+AI void scale_split(struct amx_work *wk, int64_t kk, __m512i v, __m512i sc)
+{
+    const __m512i mw = _mm512_set1_epi32(0x00ff00ff), m31 = _mm512_set1_epi16(31);
+    __m512i pe = _mm512_mullo_epi16(_mm512_and_si512(v, mw), sc);
+    __m512i po = _mm512_mullo_epi16(_mm512_srli_epi16(v, 8), sc);
+    __m512i lo =
+        _mm512_or_si512(_mm512_and_si512(pe, m31), _mm512_slli_epi16(_mm512_and_si512(po, m31), 8));
+    __m512i hi =
+        _mm512_or_si512(_mm512_srli_epi16(pe, 5), _mm512_slli_epi16(_mm512_srli_epi16(po, 5), 8));
+    _mm512_store_si512(wk->b[kk], lo);
+    _mm512_store_si512(wk->bh[kk], hi);
+}
+
 /* ---- weight decode: super-blocks / blocks [c0, c0 + n) of 16 rows into wk ---- */
 
 static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
@@ -149,13 +167,20 @@ static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
         }
         wk->dw[s] = d;
         wk->dmn[s] = _mm512_sub_ps(_mm512_setzero_ps(), dmin);
-        /* qs: 32 bytes per 64 elements, low nibbles first half, high second */
-        for (int c = 0; c < 4; c++)
+        /* qs: 32 bytes per 64 elements, low nibbles first half, high second; each code times
+         * its sub-block scale (<= 15 * 63 = 945) split as 32 * hi + lo, two byte matrices */
+        for (int c = 0; c < 4; c++) {
+            __m512i s0 = _mm512_cvtps_epi32(wk->sc[8 * s + 2 * c]);
+            __m512i s1 = _mm512_cvtps_epi32(wk->sc[8 * s + 2 * c + 1]);
+            s0 = _mm512_or_si512(s0, _mm512_slli_epi32(s0, 16));
+            s1 = _mm512_or_si512(s1, _mm512_slli_epi32(s1, 16));
             for (int q = 0; q < 8; q++) {
                 __m512i raw = gat(bb + 16 + 32 * c + 4 * q, idx, m);
-                st_b(wk, 64 * s + 16 * c + q, nib_lo(raw));
-                st_b(wk, 64 * s + 16 * c + 8 + q, nib_hi(raw));
+                int64_t kk = 64 * s + 16 * c + q;
+                scale_split(wk, kk, nib_lo(raw), s0);
+                scale_split(wk, kk + 8, nib_hi(raw), s1);
             }
+        }
     }
 }
 
@@ -223,33 +248,47 @@ static void dec_q4_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
 
 /* ---- products and scaling of one 16-token group over one decoded chunk ---- */
 
-/* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token. */
+/* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token.  With the
+ * sub-block scales inside the weights (32 * hi + lo) a super-block is 4 + 4 products of K = 64
+ * accumulated in the tiles: isum = 32 * C_hi + C_lo, the reference's integer sum. */
+#define Q4K_C(TA, TH, TL, c)                            \
+    do {                                                \
+        _tile_loadd(TA, xb + 4 + 64 * (c), xs);         \
+        _tile_loadd(TH, wk->bh[64 * s + 16 * (c)], 64); \
+        _tile_loadd(TL, wk->b[64 * s + 16 * (c)], 64);  \
+        _tile_dpbsud(4, TA, TH);                        \
+        _tile_dpbsud(5, TA, TL);                        \
+    } while (0)
+
 static void run_q4_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                      int64_t n)
 {
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *xb = x + (size_t)(c0 + s) * sizeof(struct kern_bq8_k);
-        const uint8_t *bw = wk->b[64 * s];
-        for (int j = 0; j < 8; j += 2) {
-            AMX_DP(0, 2, 4, xb + 4 + 32 * j, xs, bw + 512 * j, wk->c[j], _tile_dpbsud);
-            AMX_DP(1, 3, 5, xb + 36 + 32 * j, xs, bw + 512 * (j + 1), wk->c[j + 1], _tile_dpbsud);
-        }
-        const __m512 *sc = wk->sc + 8 * s;
+        /* tiles: A 0/1, B 2,3/6,7 alternate, so a load never waits for the product before */
+        _tile_zero(4);
+        _tile_zero(5);
+        Q4K_C(0, 2, 3, 0);
+        Q4K_C(1, 6, 7, 1);
+        Q4K_C(0, 2, 3, 2);
+        Q4K_C(1, 6, 7, 3);
+        const int32_t *ch = wk->c[0], *cl = wk->c[1];
+        _tile_stored(4, wk->c[0], 64);
+        _tile_stored(5, wk->c[1], 64);
         const __m512i *mn = wk->mn + 8 * s;
         for (int t = 0; t < ntg; t++) {
             const uint8_t *xt = xb + (size_t)t * xs;
-            __m512 sacc = _mm512_setzero_ps();
+            __m512i is = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * t), 5),
+                                          _mm512_load_si512(cl + 16 * t));
             __m512i mi = _mm512_setzero_si512();
             for (int j = 0; j < 8; j++) {
-                __m512 cj = _mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t));
-                sacc = _mm512_fmadd_ps(cj, sc[j], sacc);
                 int32_t bs;
                 memcpy(&bs, xt + 260 + 4 * j, 4);
                 mi = _mm512_dpwssd_epi32(mi, mn[j], _mm512_set1_epi32(bs));
             }
             __m512 dx = _mm512_set1_ps(kern__ldf(xt, 0));
             __m512 a = _mm512_load_ps(wk->acc[t]);
-            a = _mm512_fmadd_ps(sacc, _mm512_mul_ps(wk->dw[s], dx), a);
+            a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(wk->dw[s], dx), a);
             a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_mul_ps(wk->dmn[s], dx), a);
             _mm512_store_ps(wk->acc[t], a);
         }
@@ -386,7 +425,7 @@ static int amx_type_of(uint32_t wtype, int prep, struct amx_type *ty)
     }
     switch (wtype) {
     case KERN_T_Q4_K:
-        *ty = (struct amx_type){KERN_QK_K, 32, dec_q4_k, run_q4_k};
+        *ty = (struct amx_type){KERN_QK_K, 64, dec_q4_k, run_q4_k};
         return 1;
     case KERN_T_Q6_K:
         *ty = (struct amx_type){KERN_QK_K, 16, dec_q6_k, run_q6_k};
