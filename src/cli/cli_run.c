@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/cmd.h"
+#include "common/json.h"
 #include "common/mem.h"
 
 volatile sig_atomic_t cli_run_interrupted;
@@ -294,6 +295,18 @@ static int fail_msg(const struct err_info *ei, int rc)
     return 1;
 }
 
+/* Notes whether a /api/show answer lists the "embedding" capability. */
+static void note_caps(struct cli_session *s, const json_t *show)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(show, "capabilities"), i, c)
+    {
+        if (json_is_string(c) && !strcmp(json_string_value(c), "embedding"))
+            s->embedding = 1;
+    }
+}
+
 /* /api/show; a missing model is pulled through `corral pull` first. */
 static int ensure_model(struct cli_session *s, struct err_info *ei)
 {
@@ -303,6 +316,8 @@ static int ensure_model(struct cli_session *s, struct err_info *ei)
     if (!body)
         return E_NOMEM;
     rc = cli_request(&s->client, "POST", "/api/show", body, &out, NULL, ei);
+    if (rc == 0)
+        note_caps(s, out);
     json_decref(out);
     if (rc == E_NOTFOUND && (pull = cmd_find("pull")) != NULL) {
         char *argv[3] = {(char *)"pull", s->model, NULL};
@@ -313,10 +328,58 @@ static int ensure_model(struct cli_session *s, struct err_info *ei)
             return E_NOTFOUND;
         }
         rc = cli_request(&s->client, "POST", "/api/show", body, &out, NULL, ei);
+        if (rc == 0)
+            note_caps(s, out);
         json_decref(out);
     }
     json_decref(body);
     return rc;
+}
+
+/* An embedding model (Ollama's generateEmbedding): /api/embed with the text, then the first
+ * vector printed as one JSON array of float32 numbers. */
+static int run_embed(struct cli_session *s, const char *text, struct err_info *ei)
+{
+    json_t *body, *out = NULL, *vec, *v;
+    struct buf b;
+    size_t i;
+    int rc;
+    if (!*text)
+        return err_set(ei, E_INVAL,
+                       "embedding models require input text. Usage: corral run %s \"your text "
+                       "here\"",
+                       s->model);
+    if (!(body = json_pack("{s:s, s:s}", "model", s->model, "input", text)))
+        return E_NOMEM;
+    if (s->truncate >= 0)
+        json_object_set_new(body, "truncate", json_boolean(s->truncate));
+    if (s->dimensions > 0)
+        json_object_set_new(body, "dimensions", json_integer(s->dimensions));
+    if (s->keep_alive)
+        json_object_set(body, "keep_alive", s->keep_alive);
+    rc = cli_request(&s->client, "POST", "/api/embed", body, &out, NULL, ei);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    vec = json_array_get(json_object_get(out, "embeddings"), 0);
+    if (!json_is_array(vec)) {
+        json_decref(out);
+        return err_set(ei, E_PARSE, "no embeddings returned");
+    }
+    buf_init(&b, CLI_RUN_MAX_INPUT);
+    rc = buf_putc(&b, '[');
+    json_array_foreach(vec, i, v)
+    {
+        if (rc == 0 && i > 0)
+            rc = buf_putc(&b, ',');
+        if (rc == 0)
+            rc = json_go_number(json_number_value(v), 32, &b);
+    }
+    if (rc == 0 && (rc = buf_putc(&b, ']')) == 0)
+        printf("%s\n", buf_str(&b));
+    buf_fini(&b);
+    json_decref(out);
+    return rc ? err_set(ei, rc, "cannot print the embedding") : 0;
 }
 
 static int read_stdin(struct buf *b)
@@ -416,8 +479,8 @@ static int think_flag(struct cli_session *s, const char *v, struct err_info *ei)
     "      --verbose            Show timings for response\n"
 
 /* Flags may come anywhere (cobra interspersed); the first other word is the model, the rest the
- * prompt; "--" ends the flags.  --truncate/--dimensions only matter for embedding models, which
- * `run` does not drive yet: they are accepted and ignored. */
+ * prompt; "--" ends the flags.  --truncate/--dimensions only matter for embedding models (they
+ * go into the /api/embed request). */
 static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf *prompt,
                        struct err_info *ei)
 {
@@ -441,9 +504,12 @@ static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf 
             s->verbose = 1;
         else if (!strcmp(a, "--nowordwrap"))
             s->wordwrap = 0;
-        else if (!strcmp(a, "--insecure") || !strcmp(a, "--truncate") ||
-                 !strncmp(a, "--truncate=", 11))
+        else if (!strcmp(a, "--insecure"))
             continue;
+        else if (!strcmp(a, "--truncate") || !strcmp(a, "--truncate=true"))
+            s->truncate = 1;
+        else if (!strcmp(a, "--truncate=false"))
+            s->truncate = 0;
         else if (!strcmp(a, "--hidethinking"))
             s->hidethinking = 1;
         else if (!strcmp(a, "--think") || !strncmp(a, "--think=", 8))
@@ -453,8 +519,14 @@ static int parse_flags(struct cli_session *s, int argc, char **argv, struct buf 
         else if (flag_value(argc, argv, &i, "--keepalive", &v)) {
             json_decref(s->keep_alive);
             s->keep_alive = json_string(v);
-        } else if (!flag_value(argc, argv, &i, "--dimensions", &v))
+        } else if (flag_value(argc, argv, &i, "--dimensions", &v)) {
+            char *end;
+            s->dimensions = strtol(v, &end, 10);
+            if (!*v || *end || s->dimensions < 0 || s->dimensions > (1L << 20))
+                return err_set(ei, E_INVAL, "invalid argument \"%s\" for \"--dimensions\" flag", v);
+        } else {
             return err_set(ei, E_INVAL, "unknown flag: %s", a);
+        }
     }
     if (!rc && !s->model)
         return err_set(ei, E_INVAL, "requires at least 1 arg(s), only received 0");
@@ -479,6 +551,7 @@ static int cmd_run(int argc, char **argv)
     struct winsize ws;
     int rc, interactive;
     memset(&s, 0, sizeof(s));
+    s.truncate = -1;
     s.wordwrap = 1;
     s.history = 1;
     s.options = json_object();
@@ -515,6 +588,11 @@ static int cmd_run(int argc, char **argv)
             rc = 1;
         else if (prompt.n && !in.n && buf_append(&in, prompt.p, prompt.n))
             rc = 1;
+    }
+    if (s.embedding && !rc) { /* never interactive: the text is the prompt and stdin */
+        if ((rc = run_embed(&s, in.n ? buf_str(&in) : buf_str(&prompt), &ei)) != 0)
+            rc = fail_msg(&ei, rc);
+        goto out;
     }
     cli_run_signals();
     if (interactive)

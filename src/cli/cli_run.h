@@ -30,6 +30,9 @@ struct cli_session {
     int width;            /* terminal columns (0 = unknown) */
     int reported;         /* the failure was already printed (a failed pull) */
     char think_level[16]; /* --think=low|medium|high|max, /set think LEVEL; "" = plain true */
+    int embedding;        /* the model's capabilities list "embedding": run prints a vector */
+    int truncate;         /* --truncate[=bool] given: 1 true, 0 false; -1 when absent */
+    long dimensions;      /* --dimensions N (0 = absent) */
 };
 
 /* Sets body's "think" from the session: false, true, or the level string; nothing when unset. */

@@ -535,6 +535,10 @@ static int on_complete(struct runner *r, const json_t *msg)
     int rc;
     if ((rc = rproto_complete_parse(msg, &c, &ei)) != 0)
         return send_error(r, rproto_rid(msg), ei.msg);
+    if (r->info->encoder) { /* the server refuses first ("does not support generate") */
+        rc = send_error(r, c.rid, "this model only supports embeddings");
+        goto out;
+    }
     if (c.grammar && (rc = grammar_start(r, c.grammar, &g, &gm, &ei)) != 0) {
         rc = send_error(r, c.rid, ei.msg[0] ? ei.msg : "invalid grammar");
         goto out;
@@ -733,6 +737,17 @@ static int on_embed(struct runner *r, const json_t *msg)
             toks[r->n_ctx - 1] = r->info->eos; /* keep an EOS/SEP the tokenizer appended */
         n = (size_t)r->n_ctx;
     }
+    if (!(vec = mem_calloc(r->info->n_embd, sizeof(*vec)))) {
+        rc = send_error(r, rid, "out of memory");
+        goto out;
+    }
+    if (r->info->encoder) { /* bert family: the whole input in one bidirectional pass */
+        if ((rc = eng_embed(r->ctx, toks, n, (int)r->pool, vec, &ei)) != 0)
+            rc = send_error(r, rid, ei.msg[0] ? ei.msg : "embedding failed");
+        else
+            rc = send_embedding(r, rid, vec, n);
+        goto out;
+    }
     if (!(s = embed_slot(r))) {
         rc = send_error(r, rid, "no free slot");
         goto out;
@@ -740,10 +755,6 @@ static int on_embed(struct runner *r, const json_t *msg)
     seq = (int)(s - r->slots);
     eng_seq_clear(r->ctx, seq);
     s->n_toks = s->n_fed = 0;
-    if (!(vec = mem_calloc(r->info->n_embd, sizeof(*vec)))) {
-        rc = send_error(r, rid, "out of memory");
-        goto out;
-    }
     if ((rc = embed_eval(r, seq, toks, n, vec, &ei)) != 0)
         rc = send_error(r, rid, ei.msg[0] ? ei.msg : "embedding failed");
     else
@@ -1060,8 +1071,9 @@ static int load_model(struct runner *r, int model_fd, const json_t *msg, struct 
 static int send_loaded(struct runner *r)
 {
     const struct eng_model_info *in = r->info;
-    uint64_t kv = 2ull * in->n_layer * in->n_head_kv * in->head_dim * (uint64_t)r->n_ctx *
-                  (uint64_t)r->n_slots * 2u;
+    uint64_t kv = in->encoder ? 0 /* no cache */
+                              : 2ull * in->n_layer * in->n_head_kv * in->head_dim *
+                                    (uint64_t)r->n_ctx * (uint64_t)r->n_slots * 2u;
     return send_msg(r, json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:s}", "t", "loaded", "n_ctx",
                                  r->n_ctx, "n_ctx_train", (int)in->n_ctx_train, "n_vocab",
                                  (int)in->n_vocab, "n_parallel", r->n_slots, "size",
