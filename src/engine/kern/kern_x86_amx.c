@@ -184,21 +184,42 @@ static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
     }
 }
 
+/* Q6_K: codes u = q + 32 (0..63) times the signed sub-block scale (16 elements), split as
+ * 64 * hi (signed) + lo (0..63); the -32 comes back through the bsums (mn: scale pairs). */
+AI void scale_split6(struct amx_work *wk, int64_t kk, __m512i v, __m512i sc)
+{
+    const __m512i mw = _mm512_set1_epi32(0x00ff00ff), m63 = _mm512_set1_epi16(63);
+    const __m512i mff = _mm512_set1_epi16(0xff);
+    __m512i pe = _mm512_mullo_epi16(_mm512_and_si512(v, mw), sc);
+    __m512i po = _mm512_mullo_epi16(_mm512_srli_epi16(v, 8), sc);
+    __m512i lo =
+        _mm512_or_si512(_mm512_and_si512(pe, m63), _mm512_slli_epi16(_mm512_and_si512(po, m63), 8));
+    __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srai_epi16(pe, 6), mff),
+                                 _mm512_slli_epi16(_mm512_srai_epi16(po, 6), 8));
+    _mm512_store_si512(wk->b[kk], lo);
+    _mm512_store_si512(wk->bh[kk], hi);
+}
+
 static void dec_q6_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
                      int64_t n)
 {
-    const __m512i m30 = _mm512_set1_epi8(0x30), k32 = _mm512_set1_epi8(32);
+    const __m512i m30 = _mm512_set1_epi8(0x30), mlo = _mm512_set1_epi32(0xffff);
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *bb = w + (size_t)(c0 + s) * sizeof(struct kern_bq6_k);
         /* d is the last 2 bytes of the 210: read the 4 ending there */
         wk->dw[s] = lo_h2f(_mm512_srli_epi32(gat(bb + 206, idx, m), 16));
+        __m512i sc[16];
         for (int q = 0; q < 4; q++) {
             __m512i g = gat(bb + 192 + 4 * q, idx, m);
             for (int i = 0; i < 4; i++) {
                 __m512i si = _mm512_srai_epi32(_mm512_slli_epi32(g, 24 - 8 * i), 24);
-                wk->sc[16 * s + 4 * q + i] = _mm512_cvtepi32_ps(si);
+                sc[4 * q + i] =
+                    _mm512_or_si512(_mm512_and_si512(si, mlo), _mm512_slli_epi32(si, 16));
             }
         }
+        for (int i = 0; i < 8; i++) /* (sc 2i, sc 2i+1) word pairs for the bsums */
+            wk->mn[8 * s + i] = _mm512_or_si512(_mm512_and_si512(sc[2 * i], mlo),
+                                                _mm512_slli_epi32(sc[2 * i + 1], 16));
         for (int h = 0; h < 2; h++)
             for (int l4 = 0; l4 < 8; l4++) {
                 __m512i ga = gat(bb + 64 * h + 4 * l4, idx, m);
@@ -212,10 +233,12 @@ static void dec_q6_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
                 __m512i v2 = _mm512_or_si512(nib_hi(ga), _mm512_and_si512(gh, m30));
                 __m512i v3 =
                     _mm512_or_si512(nib_hi(gb), _mm512_and_si512(_mm512_srli_epi32(gh, 2), m30));
-                st_b(wk, kk, _mm512_sub_epi8(v0, k32));
-                st_b(wk, kk + 8, _mm512_sub_epi8(v1, k32));
-                st_b(wk, kk + 16, _mm512_sub_epi8(v2, k32));
-                st_b(wk, kk + 24, _mm512_sub_epi8(v3, k32));
+                /* element 128h + 32k + 4 l4 is in sub-block 8h + 2k + l4 / 4 */
+                int sb = 8 * h + l4 / 4;
+                scale_split6(wk, kk, v0, sc[sb]);
+                scale_split6(wk, kk + 8, v1, sc[sb + 2]);
+                scale_split6(wk, kk + 16, v2, sc[sb + 4]);
+                scale_split6(wk, kk + 24, v3, sc[sb + 6]);
             }
     }
 }
@@ -295,30 +318,46 @@ static void run_q4_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, 
     }
 }
 
-/* Q6_K x Q8_K: 16 sub-blocks of 16 per super-block (A and B tiles of K = 16). */
+/* Q6_K x Q8_K: the same scheme as Q4_K with 64 * hi (signed) + lo; isum = 64 * C_hi + C_lo
+ * - 32 * sum(sc * bsum), the reference's integer sum. */
+#define Q6K_C(TA, TH, TL, c)                            \
+    do {                                                \
+        _tile_loadd(TA, xb + 4 + 64 * (c), xs);         \
+        _tile_loadd(TH, wk->bh[64 * s + 16 * (c)], 64); \
+        _tile_loadd(TL, wk->b[64 * s + 16 * (c)], 64);  \
+        _tile_dpbssd(4, TA, TH);                        \
+        _tile_dpbsud(5, TA, TL);                        \
+    } while (0)
+
 static void run_q6_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                      int64_t n)
 {
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *xb = x + (size_t)(c0 + s) * sizeof(struct kern_bq8_k);
-        const uint8_t *bw = wk->b[64 * s];
-        for (int j = 0; j < 16; j += 2) {
-            AMX_DP(0, 2, 4, xb + 4 + 16 * j, xs, bw + 256 * j, wk->c[j], _tile_dpbssd);
-            AMX_DP(1, 3, 5, xb + 20 + 16 * j, xs, bw + 256 * (j + 1), wk->c[j + 1], _tile_dpbssd);
-        }
-        const __m512 *sc = wk->sc + 16 * s;
+        _tile_zero(4);
+        _tile_zero(5);
+        Q6K_C(0, 2, 3, 0);
+        Q6K_C(1, 6, 7, 1);
+        Q6K_C(0, 2, 3, 2);
+        Q6K_C(1, 6, 7, 3);
+        _tile_stored(4, wk->c[0], 64);
+        _tile_stored(5, wk->c[1], 64);
+        const __m512i *mn = wk->mn + 8 * s;
         for (int t = 0; t < ntg; t++) {
             const uint8_t *xt = xb + (size_t)t * xs;
-            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-            for (int j = 0; j < 16; j += 2) {
-                s0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t)),
-                                     sc[j], s0);
-                s1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j + 1] + 16 * t)),
-                                     sc[j + 1], s1);
+            __m512i is =
+                _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(wk->c[0] + 16 * t), 6),
+                                 _mm512_load_si512(wk->c[1] + 16 * t));
+            __m512i mi = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++) {
+                int32_t bs;
+                memcpy(&bs, xt + 260 + 4 * j, 4);
+                mi = _mm512_dpwssd_epi32(mi, mn[j], _mm512_set1_epi32(bs));
             }
-            __m512 a = _mm512_load_ps(wk->acc[t]);
+            is = _mm512_sub_epi32(is, _mm512_slli_epi32(mi, 5));
             __m512 dx = _mm512_set1_ps(kern__ldf(xt, 0));
-            a = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), _mm512_mul_ps(wk->dw[s], dx), a);
+            __m512 a = _mm512_load_ps(wk->acc[t]);
+            a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(wk->dw[s], dx), a);
             _mm512_store_ps(wk->acc[t], a);
         }
     }
@@ -428,7 +467,7 @@ static int amx_type_of(uint32_t wtype, int prep, struct amx_type *ty)
         *ty = (struct amx_type){KERN_QK_K, 64, dec_q4_k, run_q4_k};
         return 1;
     case KERN_T_Q6_K:
-        *ty = (struct amx_type){KERN_QK_K, 16, dec_q6_k, run_q6_k};
+        *ty = (struct amx_type){KERN_QK_K, 64, dec_q6_k, run_q6_k};
         return 1;
     case KERN_T_Q8_0:
         *ty = (struct amx_type){KERN_QK, 32, dec_q8_0, run_b32};
