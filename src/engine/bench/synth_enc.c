@@ -1,7 +1,8 @@
 /*
  * synth_enc.c - writes tiny random-weight bert / nomic-bert GGUFs (synth_enc.h) and the hidden
- * command `corral synth-enc ARCH VOCAB.gguf OUT.gguf [--pooling N] [--type f32|f16|q8_0]
- * [--fused] [--seed N]` that tests use to make them.
+ * command `corral synth-enc ARCH VOCAB.gguf|- OUT.gguf [--pooling N] [--type f32|f16|q8_0]
+ * [--fused] [--seed N] [--tiny]` that tests use to make them ("-": no vocabulary, for the fuzz
+ * seeds of tests/fuzz/corpus/enc).
  *
  * Weights: uniform in [-1, 1) from splitmix64 (fixed seed) scaled by gain * sqrt(3 / ncols), so
  * every projection keeps unit variance; q and k get gain 2 so attention is far from uniform.
@@ -158,6 +159,17 @@ void synth_enc_default(struct synth_enc *p, const char *arch)
     p->n_ctx = 128;
     p->fused_qkv = strcmp(arch, "nomic-bert") == 0;
     p->seed = 1;
+    p->n_vocab = 64;
+}
+
+void synth_enc_tiny(struct synth_enc *p)
+{
+    p->n_embd = 32;
+    p->n_head = 2;
+    p->n_layer = 1;
+    p->n_ff = 32;
+    p->n_ctx = 16;
+    p->n_vocab = 64;
 }
 
 int synth_enc_write(const char *vocab_path, const struct synth_enc *p, const char *out,
@@ -173,14 +185,20 @@ int synth_enc_write(const char *vocab_path, const struct synth_enc *p, const cha
         !p->n_layer || p->n_layer > 64 || !p->n_ctx || p->n_ctx > SYNTH_MAX_DIM ||
         (p->type != GGUF_T_F32 && p->type != GGUF_T_F16 && p->type != GGUF_T_Q8_0))
         return err_set(ei, E_INVAL, "synth-enc: bad parameters");
-    if ((rc = gguf_open_file(vocab_path, 0, &g, ei)) != 0)
-        return rc;
-    if (!(tk = gguf_find(g, "tokenizer.ggml.tokens")) || tk->arr_n == 0 || tk->arr_n > (1u << 20)) {
-        rc = err_set(ei, E_PARSE, "synth-enc: %s has no vocabulary", vocab_path);
-        goto out;
+    int64_t n_vocab = p->n_vocab, e = p->n_embd;
+    if (vocab_path) {
+        if ((rc = gguf_open_file(vocab_path, 0, &g, ei)) != 0)
+            return rc;
+        if (!(tk = gguf_find(g, "tokenizer.ggml.tokens")) || tk->arr_n == 0 ||
+            tk->arr_n > (1u << 20)) {
+            rc = err_set(ei, E_PARSE, "synth-enc: %s has no vocabulary", vocab_path);
+            goto out;
+        }
+        n_vocab = (int64_t)tk->arr_n;
     }
-    int64_t n_vocab = (int64_t)tk->arr_n, e = p->n_embd;
-    if ((rc = gguf_w_new(&st.w)) != 0 || (rc = gguf_w_copy_kvs(st.w, g)) != 0 ||
+    if (n_vocab < 1 || n_vocab > (1 << 20))
+        return err_set(ei, E_INVAL, "synth-enc: bad vocabulary size");
+    if ((rc = gguf_w_new(&st.w)) != 0 || (g && (rc = gguf_w_copy_kvs(st.w, g)) != 0) ||
         (rc = set_keys(st.w, p)) != 0)
         goto fail;
     if ((rc = add_mat(&st, "token_embd.weight", e, n_vocab, 3.0f, st.type)) != 0 ||
@@ -220,8 +238,8 @@ static int cmd_synth_enc(int argc, char **argv)
     struct err_info ei = {0};
     uint64_t v;
     if (argc < 4 || (strcmp(argv[1], "bert") && strcmp(argv[1], "nomic-bert"))) {
-        fprintf(stderr, "Usage: corral synth-enc bert|nomic-bert VOCAB.gguf OUT.gguf "
-                        "[--pooling N] [--type f32|f16|q8_0] [--fused] [--seed N]\n");
+        fprintf(stderr, "Usage: corral synth-enc bert|nomic-bert VOCAB.gguf|- OUT.gguf "
+                        "[--pooling N] [--type f32|f16|q8_0] [--fused] [--seed N] [--tiny]\n");
         return 2;
     }
     synth_enc_default(&p, argv[1]);
@@ -229,6 +247,8 @@ static int cmd_synth_enc(int argc, char **argv)
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--fused")) {
             p.fused_qkv = 1;
+        } else if (!strcmp(a, "--tiny")) {
+            synth_enc_tiny(&p);
         } else if (!strcmp(a, "--pooling") && parse_u(val, 3, &v) == 0 && v >= 1) {
             p.pooling = (uint32_t)v;
             i++;
@@ -246,7 +266,7 @@ static int cmd_synth_enc(int argc, char **argv)
             return 2;
         }
     }
-    if (synth_enc_write(argv[2], &p, argv[3], &ei) != 0) {
+    if (synth_enc_write(strcmp(argv[2], "-") ? argv[2] : NULL, &p, argv[3], &ei) != 0) {
         fprintf(stderr, "Error: %s\n", ei.msg);
         return 1;
     }

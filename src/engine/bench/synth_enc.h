@@ -20,12 +20,16 @@ struct synth_enc {
     uint32_t n_embd, n_head, n_layer, n_ff, n_ctx;
     int fused_qkv; /* one attn_qkv tensor instead of attn_q/k/v */
     uint64_t seed;
+    uint32_t n_vocab; /* rows of token_embd when there is no vocabulary file (fuzz seeds) */
 };
 
 /* Defaults: bert, mean pooling, F32, embd 64, 4 heads, 2 layers, ff 128, ctx 128, split q/k/v,
  * seed 1 (nomic-bert: fused qkv). */
 void synth_enc_default(struct synth_enc *p, const char *arch);
-/* Writes the model to out (atomically).  E_INVAL for bad parameters, E_IO, E_PARSE (vocab). */
+/* Tiny dimensions for fuzz seeds: embd 32, 2 heads, 1 layer, ff 32, ctx 16, 64 tokens. */
+void synth_enc_tiny(struct synth_enc *p);
+/* Writes the model to out (atomically).  vocab_path NULL: no tokenizer keys, p->n_vocab rows.
+ * E_INVAL for bad parameters, E_IO, E_PARSE (vocab). */
 CORRAL_WARN_UNUSED int synth_enc_write(const char *vocab_path, const struct synth_enc *p,
                                        const char *out, struct err_info *ei);
 
