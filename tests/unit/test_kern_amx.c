@@ -1,7 +1,7 @@
 /*
  * test_kern_amx.c - the AMX table (kern_x86_amx.c) against the scalar reference.
  *
- * Batches of >= 16 tokens run on the tile unit for Q4_K, Q6_K, Q8_0 and Q4_0; every other
+ * Batches of >= 8 tokens run on the tile unit for Q4_K, Q6_K, Q8_0 and Q4_0; every other
  * type and smaller batches fall through to the AVX-512 code.  For each weight type, over row
  * blocks that start and end off the 16-row grid, token counts off the 16-token grid, and
  * column counts below, at and above the 2048-column decode chunk, mul_mat and mul_mat_prep must
@@ -192,15 +192,15 @@ TEST_T(kern_amx_mul_mat_matches_ref, 120)
     struct rng r = {77};
     /* K-quants: 1 super-block, the 2048-column chunk exactly, and 2 chunks + 1 super-block;
      * 32-blocks: 1, 3 (odd group), 65 (a chunk + 1).  Tokens below, at and off the grid. */
-    const struct shape kq[] = {
-        {256, 21, 16}, {2048, 37, 17}, {4352, 20, 40}, {768, 19, 33}, {256, 40, 15}};
-    const struct shape b32[] = {
-        {32, 21, 16}, {96, 37, 19}, {2080, 20, 33}, {512, 19, 48}, {64, 40, 15}};
+    const struct shape kq[] = {{256, 21, 16}, {2048, 37, 17}, {4352, 20, 40},
+                               {768, 19, 9},  {256, 40, 7},   {512, 18, 33}};
+    const struct shape b32[] = {{32, 21, 16}, {96, 37, 19}, {2080, 20, 33},
+                                {512, 19, 8}, {64, 40, 7},  {256, 17, 48}};
     for (size_t ti = 0; ti < N_AMX_WTYPES; ti++) {
         uint32_t t = amx_wtypes[ti];
         int kt = kern_type_block_elems(t) == KERN_QK_K;
         const struct shape *sh = kt ? kq : b32;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             for (int rb = 0; rb < 2; rb++)
                 for (int prep = 0; prep < 2; prep++)
                     check_one(k, &r, t, &sh[i], rb, prep);

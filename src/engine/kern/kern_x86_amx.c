@@ -2,7 +2,7 @@
  * kern_x86_amx.c - Intel AMX (AMX-TILE + AMX-INT8) matrix products for prompt batches.
  *
  * The AMX table is the AVX-512 table with one change: mul_mat (and mul_mat_prep) of a batch of
- * at least AMX_MIN_NT tokens, for Q4_K, Q6_K, Q8_0 and Q4_0 weights, runs on the tile unit;
+ * at least AMX_MIN_NT (8) tokens, for Q4_K, Q6_K, Q8_0 and Q4_0 weights, runs on the tile unit;
  * everything else (generation, other types) calls the AVX-512 functions unchanged.
  *
  * Scheme.  C[token][row] = A[token][k] . B[k][row] with the activations as A (signed bytes,
@@ -39,7 +39,7 @@
 #include "engine/kern/kern_avx_common.h"
 
 #ifndef AMX_MIN_NT
-#define AMX_MIN_NT 16 /* tokens from which mul_mat uses the tile unit */
+#define AMX_MIN_NT 8 /* tokens from which mul_mat uses the tile unit (measured crossover) */
 #endif
 #define AMX_KC    2048         /* weight columns decoded per chunk (16 rows x 2048 bytes) */
 #define AMX_BROWS (AMX_KC / 4) /* B-form rows of one chunk */
