@@ -143,6 +143,7 @@ static int modelfile_cmd(struct buf *out, const char *name, const char *val)
 struct show_parts {
     char *template, *system;
     json_t *params, *messages;
+    json_t *mf_params; /* params with the request's "options" over them (modelfile only), or NULL */
     struct buf license; /* license layers joined by '\n' */
     char gguf[PATH_MAX];
 };
@@ -161,7 +162,7 @@ static int modelfile_text(const struct api_model *m, const struct show_parts *sp
     if (!rc)
         rc = modelfile_cmd(out, "SYSTEM", sp->system);
     if (!rc)
-        rc = modelfile_params(sp->params, out);
+        rc = modelfile_params(sp->mf_params ? sp->mf_params : sp->params, out);
     for (size_t i = 0; !rc && i < json_array_size(licenses); i++)
         rc = modelfile_cmd(out, "LICENSE", json_string_value(json_array_get(licenses, i)));
     for (size_t i = 0; !rc && i < json_array_size(sp->messages); i++) {
@@ -263,6 +264,25 @@ static int show_not_found(struct api_resp *resp, const char *name)
     return api_resp_error(resp, 404, "model '%s' not found", disp);
 }
 
+/* ShowHandler's request overlays: "system" replaces the model's (answer and modelfile),
+ * "options" are added to the modelfile's PARAMETER lines only (not to "parameters"). */
+static int show_overrides(const json_t *body, struct show_parts *sp)
+{
+    const char *sys = json_string_value(json_object_get(body, "system"));
+    const json_t *opts = json_object_get(body, "options");
+    if (sys && *sys) {
+        mem_free(sp->system);
+        if (!(sp->system = mem_strdup(sys)))
+            return E_NOMEM;
+    }
+    if (!json_is_object(opts) || !json_object_size(opts))
+        return 0;
+    if (!(sp->mf_params = sp->params ? json_deep_copy(sp->params) : json_object()) ||
+        json_object_update(sp->mf_params, (json_t *)opts) != 0)
+        return E_NOMEM;
+    return 0;
+}
+
 static int h_show(struct api_req *req, struct api_resp *resp)
 {
     struct err_info ei = {0};
@@ -271,8 +291,12 @@ static int h_show(struct api_req *req, struct api_resp *resp)
     const char *name = NULL;
     int verbose = 0, rc;
     json_t *o;
+    const char *sys = NULL;
+    json_t *opts = NULL;
     if ((rc = api_req_model_name(req->json, &name, &ei)) != 0 ||
-        ((rc = json_get_bool(req->json, "verbose", &verbose, &ei)) != 0 && rc != E_NOTFOUND))
+        ((rc = json_get_bool(req->json, "verbose", &verbose, &ei)) != 0 && rc != E_NOTFOUND) ||
+        (rc = json_get_str(req->json, "system", &sys, &ei)) == E_INVAL ||
+        (rc = json_get_obj(req->json, "options", &opts, &ei)) == E_INVAL)
         return api_resp_error(resp, 400, "%s", ei.msg);
     if ((rc = api_model_open(req->env->store, name, &m, &ei)) == E_NOTFOUND)
         return show_not_found(resp, name);
@@ -289,6 +313,7 @@ static int h_show(struct api_req *req, struct api_resp *resp)
         (rc = api_model_text(req->env->store, &m, STORE_MT_SYSTEM, &sp.system)) != 0 ||
         (rc = api_model_json(req->env->store, &m, STORE_MT_PARAMS, &sp.params)) != 0 ||
         (rc = api_model_json(req->env->store, &m, STORE_MT_MESSAGES, &sp.messages)) != 0 ||
+        (rc = show_overrides(req->json, &sp)) != 0 ||
         (rc = show_build(req->env->store, &m, verbose, &sp, o)) != 0) {
         rc = api_resp_error(resp, 500, "reading model %s: %s", name, err_str(rc));
         goto out;
@@ -300,6 +325,7 @@ out:
     mem_free(sp.template);
     mem_free(sp.system);
     json_decref(sp.params);
+    json_decref(sp.mf_params);
     json_decref(sp.messages);
     buf_fini(&sp.license);
     api_model_fini(&m);

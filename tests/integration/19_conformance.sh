@@ -2,12 +2,13 @@
 # Ollama conformance details found by the audit (docs/API.md "Conformance with Ollama"), each
 # checked against a real daemon: OLLAMA_* scheduler variables read as envconfig reads them
 # (quotes stripped, an unparsable value ignored with a warning instead of refusing to start),
-# serve --help, GET /api/status, keep_alive's type error, /api/create refusing a template that
-# does not parse (400 before any status line) and non-string template/system, pulling a missing
-# `from` model first, _debug_render_only, `corral stop` as Ollama's (show + keep_alive 0: silent
-# for a known model that is not loaded), cobra's argument-count errors, `corral run` of a model
-# whose pull fails printing one "Error:" line, and `corral run` flags (--think levels, flags after
-# the prompt, --name=value, unknown flags) against a recording fake server.
+# serve --help, GET /api/status, /api/show system/options, keep_alive's type error, /api/create
+# refusing a template that does not parse (400 before any status line) and non-string
+# template/system, pulling a missing `from` model first, _debug_render_only, `corral stop` as
+# Ollama's (show + keep_alive 0: silent for a known model that is not loaded), cobra's
+# argument-count errors, `corral run` of a model whose pull fails printing one "Error:" line,
+# and `corral run` flags (--think levels, flags after the prompt, --name=value, unknown flags)
+# against a recording fake server.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -64,6 +65,17 @@ tail -1 "$TMPDIR_TEST/b" | grep -q '^{"error":' || fail "create pull end: $(cat 
 code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
     -d '{"model":"pulled","from":"127.0.0.1:1/x/y","stream":false}')
 [ "$code" = 500 ] || fail "create pull stream:false: $code $(cat "$TMPDIR_TEST/b")"
+
+# /api/show overlays: "system" replaces the model's, "options" join the modelfile's PARAMETERs
+# (not "parameters")
+curl -sf "$BASE/api/show" -d '{"model":"stories","system":"S2","options":{"num_ctx":99}}' |
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["system"] == "S2", d["system"]
+assert "\nSYSTEM S2\n" in d["modelfile"] and "\nPARAMETER num_ctx 99\n" in d["modelfile"], d["modelfile"]
+assert "num_ctx" not in d["parameters"], d["parameters"]
+' || fail "show system/options overlay"
 
 # _debug_render_only: the rendered prompt instead of a generation (Go's field order and escaping)
 out=$(curl -sf "$BASE/api/generate" -d '{"model":"goodt","prompt":"hi <b>","system":"S","_debug_render_only":true}')
