@@ -540,18 +540,15 @@ int eng_seq_keep(struct eng_ctx *c, int seq, uint32_t n)
 static void rerotate(void *user, uint32_t il, float *k, int32_t delta)
 {
     struct eng_ctx *c = user;
-    const struct model *m = c->em->m;
-    (void)il;
-    (void)delta; /* c->rot_cs already holds the rotation for delta */
-    for (uint32_t h = 0; h < m->n_head_kv; h++)
-        model_rope_apply(m, k + (size_t)h * m->head_dim, c->rot_cs);
+    (void)delta; /* model_fwd_shift_prep already prepared the rotation for delta */
+    model_fwd_rerotate(&c->fw, il, k);
 }
 
 int eng_seq_shift(struct eng_ctx *c, int seq, uint32_t n_keep, uint32_t n_discard)
 {
     if (c->ef.m || seq < 0 || (uint32_t)seq >= c->p.n_seq)
         return E_INVAL;
-    model_rope_cs(c->em->m, -(float)n_discard, c->rot_cs);
+    model_fwd_shift_prep(&c->fw, -(float)n_discard);
     return kv_shift(&c->fw.kv, (uint32_t)seq, n_keep, n_discard, rerotate, c);
 }
 

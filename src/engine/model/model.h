@@ -1,6 +1,12 @@
 /*
- * model.h - decoder-only transformer models (llama, qwen2, qwen3) inside the engine: weights
- * validated from a GGUF file (model.c) and the forward pass over a batch (model_fwd.c).
+ * model.h - decoder-only transformer models (llama, qwen2, qwen3, gemma2, gemma3, phi3) inside the
+ * engine: weights validated from a GGUF file (model.c) and the forward pass over a batch
+ * (model_fwd.c).
+ *
+ * The llama block is the base; the other families are described by data, not code paths:
+ * per-layer flags (sliding window, which RoPE), optional tensors (post-norms, q/k norms) and
+ * scalars (embedding scale, attention scale, soft-caps, GELU instead of SiLU).  Fused
+ * attn_qkv / ffn_up tensors (phi3) become row views (wq/wk/wv, gate/up) into the one matrix.
  *
  * struct model borrows the weight bytes from the mapped GGUF (owned by the model: model_free
  * closes it) and owns small F32 copies of every 1-D tensor (norms, biases, rope factors).
@@ -29,7 +35,20 @@ struct pool;
 #define MODEL_MAX_FF       (1 << 18)
 #define MODEL_MAX_VOCAB    (1 << 21)
 
-enum model_arch { MODEL_ARCH_LLAMA = 1, MODEL_ARCH_QWEN2 = 2, MODEL_ARCH_QWEN3 = 3 };
+enum model_arch {
+    MODEL_ARCH_LLAMA = 1,
+    MODEL_ARCH_QWEN2 = 2,
+    MODEL_ARCH_QWEN3 = 3,
+    MODEL_ARCH_GEMMA3 = 4,
+    MODEL_ARCH_GEMMA2 = 5,
+    MODEL_ARCH_PHI3 = 6,
+};
+
+/* One RoPE variant: theta_i = scale * pos * base^(-2i/n_rot) / freqs[i]; cos/sin times mscale. */
+struct model_rope {
+    float base, scale, mscale;
+    const float *freqs; /* [n_rot/2] divisors or NULL */
+};
 
 /* A weight matrix [nrows][ncols] of type `type` inside the mapping. */
 struct model_mat {
@@ -46,9 +65,11 @@ struct model_layer {
     struct model_mat wq, wk, wv,
         wo;                 /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
     float *bq, *bk, *bv;    /* biases or NULL */
-    float *q_norm, *k_norm; /* [head_dim] (qwen3) or NULL */
+    float *q_norm, *k_norm; /* [head_dim] (qwen3, gemma3) or NULL */
     float *ffn_norm;        /* [n_embd] */
-    struct model_mat gate, up, down; /* [n_ff][n_embd] x2, [n_embd][n_ff] */
+    struct model_mat gate, up, down;       /* [n_ff][n_embd] x2, [n_embd][n_ff] */
+    float *post_attn_norm, *post_ffn_norm; /* [n_embd] (gemma2/3) or NULL */
+    int swa;                               /* sliding-window layer: window n_swa, rope_l */
 };
 
 struct model {
@@ -63,6 +84,15 @@ struct model {
     float rope_base, freq_scale;
     int rope_neox;                     /* 1: rotate (i, i+n_rot/2); 0: (2i, 2i+1) */
     float *rope_freqs;                 /* [n_rot/2] divisors or NULL */
+    float *rope_long, *rope_short;     /* LongRoPE divisors (phi3) or NULL */
+    uint32_t n_ctx_orig;               /* contexts above this use rope_long */
+    struct model_rope rope_g, rope_l;  /* global and sliding-window layers (freqs: rope_freqs) */
+    uint32_t n_swa;                    /* sliding window of swa layers (0: none) */
+    float embd_scale;                  /* input embeddings times this (gemma: sqrt(n_embd)) */
+    float attn_scale;                  /* scores = q.k * attn_scale */
+    float attn_softcap, final_softcap; /* c*tanh(x/c) on scores / logits when > 0 */
+    int ffn_gelu;                      /* gelu(gate)*up (tanh form, F16 table) instead of silu */
+    uint16_t *gelu_f16;                /* [65536] F16 gelu of every F16 input, or NULL */
     struct model_mat tok_embd, output; /* output may alias tok_embd (tied) */
     float *output_norm;
     struct model_layer *layers;
@@ -85,9 +115,12 @@ void model_wcopy_release(struct model *m);
 /* Frees the model and closes its GGUF. */
 void model_free(struct model *m);
 
-/* cos/sin for positions: writes n_rot/2 (cos, sin) pairs for position pos (may be negative:
- * used for re-rotation by a delta). */
-void model_rope_cs(const struct model *m, float pos, float *cs);
+/* cos/sin for positions: writes n_rot/2 (cos, sin) pairs of RoPE variant r for position pos
+ * (may be negative: used for re-rotation by a delta). */
+void model_rope_cs(const struct model *m, const struct model_rope *r, float pos, float *cs);
+/* The global and sliding-window RoPE variants for a context of n_ctx positions per sequence
+ * (LongRoPE picks its long factors above n_ctx_orig). */
+void model_rope_for_ctx(const struct model *m, uint32_t n_ctx, struct model_rope out[2]);
 /* Rotates one head vector x[head_dim] with a cos/sin table from model_rope_cs. */
 void model_rope_apply(const struct model *m, float *x, const float *cs);
 
@@ -113,22 +146,25 @@ struct model_fwd {
     uint32_t n_q, n_kv, n_qkv; /* n_head*hd, n_head_kv*hd, sum */
     size_t max_vrow;           /* bytes of the widest activation row */
 
-    float *x;               /* [n_batch][n_embd] residual stream */
-    float *qkv;             /* [n_batch][n_qkv] */
-    float *att;             /* [n_batch][n_q] */
-    float *tmp;             /* [n_batch][n_embd] */
-    float *ff_g, *ff_u;     /* [n_batch][n_ff] */
-    uint8_t *xq[3];         /* [n_batch][max_vrow] shared quantized activations */
-    uint8_t **xq_local;     /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
-    size_t max_prep;        /* bytes of the widest kern-prepared activation row (0: none) */
-    uint8_t *xp[3];         /* [n_batch][max_prep] shared prepared activations, or NULL */
-    uint8_t **xp_local;     /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_prep], or NULL */
-    float **thr_f;          /* [n_threads] -> scores [sc_len] + row [max dim] */
-    size_t sc_len;          /* gqa * n_ctx: attention scores of one GQA group */
-    float *rope;            /* [n_batch][n_rot] cos/sin */
-    float *logits;          /* [n_out_max][n_vocab] */
-    atomic_int *chunk;      /* [n_phase_max] work counters */
-    _Atomic uint32_t *done; /* [n_phase_max] finished work items */
+    float *x;                /* [n_batch][n_embd] residual stream */
+    float *qkv;              /* [n_batch][n_qkv] */
+    float *att;              /* [n_batch][n_q] */
+    float *tmp;              /* [n_batch][n_embd] */
+    float *ff_g, *ff_u;      /* [n_batch][n_ff] */
+    uint8_t *xq[3];          /* [n_batch][max_vrow] shared quantized activations */
+    uint8_t **xq_local;      /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_vrow] */
+    size_t max_prep;         /* bytes of the widest kern-prepared activation row (0: none) */
+    uint8_t *xp[3];          /* [n_batch][max_prep] shared prepared activations, or NULL */
+    uint8_t **xp_local;      /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_prep], or NULL */
+    float **thr_f;           /* [n_threads] -> scores [sc_len] + row [max dim] */
+    size_t sc_len;           /* gqa * n_ctx: attention scores of one GQA group */
+    float *rope;             /* [n_batch][n_rot] cos/sin, global layers */
+    float *rope_swa;         /* [n_batch][n_rot] cos/sin, sliding-window layers (or = rope) */
+    struct model_rope rp[2]; /* global, sliding-window (model_rope_for_ctx) */
+    float *rot_cs;           /* [2][n_rot] rotation of a context shift (model_fwd_shift_prep) */
+    float *logits;           /* [n_out_max][n_vocab] */
+    atomic_int *chunk;       /* [n_phase_max] work counters */
+    _Atomic uint32_t *done;  /* [n_phase_max] finished work items */
     int n_phase_max;
 
     const struct model_batch *b; /* the batch being decoded */
@@ -146,5 +182,9 @@ void model_fwd_fini(struct model_fwd *f);
 /* Runs the batch (positions/sequences already validated, KV lengths not yet advanced).
  * Logits of out_tok[i] land in f->logits + i * n_vocab.  E_CANCELLED when aborted. */
 CORRAL_WARN_UNUSED int model_fwd_decode(struct model_fwd *f, const struct model_batch *b);
+/* Context shift: prepares the rotation by delta positions, then re-rotates the n_head_kv heads
+ * of one cached key row k of layer il with the layer's RoPE variant. */
+void model_fwd_shift_prep(struct model_fwd *f, float delta);
+void model_fwd_rerotate(const struct model_fwd *f, uint32_t il, float *k);
 
 #endif

@@ -229,7 +229,7 @@ static void head_post(struct model_fwd *f, const struct model_layer *L, uint32_t
         kern_rmsnorm(tmp, v, nw, hd, m->eps);
         memcpy(v, tmp, hd * sizeof(float));
     }
-    model_rope_apply(m, v, f->rope + (size_t)t * m->n_rot);
+    model_rope_apply(m, v, (L->swa ? f->rope_swa : f->rope) + (size_t)t * m->n_rot);
     if (which == 1)
         kv_put(&f->kv, kv_k_row(&f->kv, il, (uint32_t)f->b->seq[t], (uint32_t)f->b->pos[t]), h * hd,
                v, hd);
@@ -333,8 +333,23 @@ static void axpy_row(const struct model_fwd *f, float *acc, float a, const void 
         acc[i] += a * kv->h2f[r[i]];
 }
 
+/* Soft-capped scores c*tanh(s) (the caller scaled s by 1/c) over [j0, p], and their maxima. */
+static void softcap_scores(const struct model_fwd *f, float *sc, uint32_t gqa, uint32_t j0,
+                           uint32_t p, float cap, float *mx)
+{
+    for (uint32_t g = 0; g < gqa; g++) {
+        float *sg = sc + (size_t)g * f->n_ctx;
+        mx[g] = -INFINITY;
+        for (uint32_t i = j0; i <= p; i++) {
+            sg[i] = cap * tanhf(sg[i]);
+            mx[g] = sg[i] > mx[g] ? sg[i] : mx[g];
+        }
+    }
+}
+
 /* Attention of token t for the query heads of KV head kvh (the GQA group): each cached key and
- * value row is read once for the whole group.  sc: gqa x n_ctx scores. */
+ * value row is read once for the whole group.  sc: gqa x n_ctx scores.  A sliding-window layer
+ * attends to the last n_swa positions only (p - j < n_swa). */
 static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, float *sc)
 {
     const struct model *m = f->m;
@@ -342,11 +357,13 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
     uint32_t s = (uint32_t)f->b->seq[t], p = (uint32_t)f->b->pos[t];
     const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)kvh * gqa * hd;
     float *out = f->att + (size_t)t * f->n_q + (size_t)kvh * gqa * hd;
-    float scale = 1.0f / sqrtf((float)hd), mx[MODEL_MAX_HEADS], inv[MODEL_MAX_HEADS];
+    float cap = m->attn_softcap, mx[MODEL_MAX_HEADS], inv[MODEL_MAX_HEADS];
+    float scale = cap > 0.0f ? m->attn_scale / cap : m->attn_scale;
     int simd16 = f->attn_simd && f->kv.type == GGUF_T_F16 && hd % 8 == 0;
+    uint32_t j0 = m->layers[il].swa && p >= m->n_swa ? p + 1 - m->n_swa : 0;
     for (uint32_t g = 0; g < gqa; g++)
         mx[g] = -INFINITY;
-    uint32_t j = 0;
+    uint32_t j = j0;
     if (simd16) {
         /* 8 cached keys at a time against every query of the group (keys stay in L1) */
         const uint16_t *k0 = (const uint16_t *)kv_k_row(&f->kv, il, s, 0) + koff;
@@ -355,7 +372,7 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
                 model_attn_scores8_f16_avx2(q + (size_t)g * hd, k0 + (size_t)j * f->kv.kv_dim,
                                             f->kv.kv_dim, hd, scale, sc + (size_t)g * f->n_ctx + j);
         for (uint32_t g = 0; g < gqa; g++)
-            for (uint32_t i = 0; i < j; i++)
+            for (uint32_t i = j0; i < j; i++)
                 mx[g] = sc[(size_t)g * f->n_ctx + i] > mx[g] ? sc[(size_t)g * f->n_ctx + i] : mx[g];
     }
     for (; j <= p; j++) {
@@ -366,12 +383,14 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
             mx[g] = v > mx[g] ? v : mx[g];
         }
     }
+    if (cap > 0.0f)
+        softcap_scores(f, sc, gqa, j0, p, cap, mx);
     for (uint32_t g = 0; g < gqa; g++) {
         float *sg = sc + (size_t)g * f->n_ctx, sum = 0.0f;
         if (f->attn_simd) {
-            sum = model_attn_softmax_avx2(sg, p + 1, mx[g]);
+            sum = model_attn_softmax_avx2(sg + j0, p + 1 - j0, mx[g]);
         } else {
-            for (uint32_t i = 0; i <= p; i++) {
+            for (uint32_t i = j0; i <= p; i++) {
                 sg[i] = expf(sg[i] - mx[g]);
                 sum += sg[i];
             }
@@ -380,7 +399,7 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
     }
     memset(out, 0, (size_t)gqa * hd * sizeof(float));
     float *vt = sc + f->sc_len; /* hd floats: one value row widened once for the group */
-    for (j = 0; j <= p; j++) {
+    for (j = j0; j <= p; j++) {
         const void *vrow = kv_v_row(&f->kv, il, s, j);
         if (simd16) {
             model_attn_f16_to_f32_avx2(vt, (const uint16_t *)vrow + koff, hd);
@@ -450,8 +469,27 @@ static int64_t chunk_rows(const struct model_fwd *f, int64_t nrows)
 
 /* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
 
+/* x[t] += rmsnorm(tmp[t]) * w for every token (post-norms of gemma): one token per item. */
+static void phase_post_norm(struct model_fwd *f, const float *w, int ith, int *ph)
+{
+    const struct model *m = f->m;
+    int64_t ne = m->n_embd;
+    float *nrm = f->thr_f[ith] + f->sc_len;
+    int phx = (*ph)++, nt = f->b->n;
+    atomic_int *ctr = &f->chunk[phx];
+    for (int t; (t = atomic_fetch_add(ctr, 1)) < nt;) {
+        float *x = f->x + (size_t)t * ne;
+        kern_rmsnorm(nrm, f->tmp + (size_t)t * ne, w, ne, m->eps);
+        kern_add(x, x, nrm, ne);
+        item_done(f, phx);
+    }
+    phase_end(f, phx, nt);
+}
+
+/* x += w . src, or with post_w (gemma): x += rmsnorm(w . src) * post_w, which needs whole
+ * output rows first (phase_post_norm). */
 static void phase_residual(struct model_fwd *f, const struct model_mat *w, const float *src,
-                           int64_t ld, int ith, int *ph)
+                           int64_t ld, const float *post_w, int ith, int *ph)
 {
     int nt = f->b->n;
     struct act a;
@@ -473,12 +511,28 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, &am, 0, &a, nt, r0, r1, f->tmp, ne);
-        for (int t = 0; t < nt; t++)
+        for (int t = 0; t < nt && !post_w; t++)
             kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
                      f->tmp + (size_t)t * ne + r0, r1 - r0);
         item_done(f, phx);
     }
     phase_end(f, phx, n_chunks);
+    if (post_w)
+        phase_post_norm(f, post_w, ith, ph);
+}
+
+/* y[i] = gelu(g[i]) * u[i] with llama.cpp's F16 table (its CPU GEGLU). */
+static void gelu_mul(const uint16_t *tab, float *y, const float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float x = g[i];
+        if (x <= -10.0f)
+            y[i] = 0.0f;
+        else if (x >= 10.0f)
+            y[i] = x * u[i];
+        else
+            y[i] = kern_fp16_to_f32(tab[kern_f32_to_fp16(x)]) * u[i];
+    }
 }
 
 static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int ith, int *ph)
@@ -508,7 +562,10 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
         mat_rows(f, &am, 1, &a, nt, r0, r1, f->ff_u, nf);
         for (int t = 0; t < nt; t++) {
             float *g = f->ff_g + (size_t)t * nf + r0;
-            kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
+            if (m->gelu_f16)
+                gelu_mul(m->gelu_f16, g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
+            else
+                kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
         }
         item_done(f, phx);
     }
@@ -534,6 +591,11 @@ static void phase_output(struct model_fwd *f, int ith, int *ph)
         int64_t r0 = (int64_t)c * cr;
         int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, &am, 0, &a, n_out, r0, r1, f->logits, m->n_vocab);
+        for (int t = 0; t < n_out && m->final_softcap > 0.0f; t++) {
+            float *l = f->logits + (size_t)t * m->n_vocab, cap = m->final_softcap;
+            for (int64_t r = r0; r < r1; r++)
+                l[r] = cap * tanhf(l[r] * (1.0f / cap));
+        }
     }
     (void)phx; /* the end of the job (a barrier in pool_run) ends this phase */
 }
@@ -557,9 +619,9 @@ static void fwd_worker(void *arg, int ith, int nth)
             return;
         if (!fused)
             phase_attn(f, il, ith, &ph);
-        phase_residual(f, &L->wo, f->att, f->n_q, ith, &ph);
+        phase_residual(f, &L->wo, f->att, f->n_q, L->post_attn_norm, ith, &ph);
         phase_ffn_up(f, L, ith, &ph);
-        phase_residual(f, &L->down, f->ff_g, m->n_ff, ith, &ph);
+        phase_residual(f, &L->down, f->ff_g, m->n_ff, L->post_ffn_norm, ith, &ph);
     }
     if (f->b->n_out > 0)
         phase_output(f, ith, &ph);
@@ -575,6 +637,9 @@ static void embed(const struct model_fwd *f, int32_t tok, float *dst)
         memcpy(dst, row, (size_t)e->ncols * sizeof(float));
     else
         f->m->k->dequantize_row(e->type, row, dst, e->ncols);
+    if (f->m->embd_scale != 1.0f)
+        for (int64_t i = 0; i < e->ncols; i++)
+            dst[i] *= f->m->embd_scale;
 }
 
 int model_fwd_decode(struct model_fwd *f, const struct model_batch *b)
@@ -584,7 +649,9 @@ int model_fwd_decode(struct model_fwd *f, const struct model_batch *b)
         (uint32_t)b->n_out > f->n_out_max)
         return E_RANGE;
     for (int t = 0; t < b->n; t++) {
-        model_rope_cs(m, (float)b->pos[t], f->rope + (size_t)t * m->n_rot);
+        model_rope_cs(m, &f->rp[0], (float)b->pos[t], f->rope + (size_t)t * m->n_rot);
+        if (f->rope_swa != f->rope)
+            model_rope_cs(m, &f->rp[1], (float)b->pos[t], f->rope_swa + (size_t)t * m->n_rot);
         embed(f, b->tok[t], f->x + (size_t)t * m->n_embd);
     }
     for (int i = 0; i < f->n_phase_max; i++) {
@@ -670,12 +737,17 @@ static int alloc_bufs(struct model_fwd *f)
     f->ff_g = mem_aligned(64, nb * m->n_ff * sizeof(float));
     f->ff_u = mem_aligned(64, nb * m->n_ff * sizeof(float));
     f->rope = mem_aligned(64, nb * m->n_rot * sizeof(float));
+    f->rope_swa = f->rope;
+    if (m->n_swa && (f->rp[0].base != f->rp[1].base || f->rp[0].scale != f->rp[1].scale ||
+                     f->rp[0].mscale != f->rp[1].mscale || f->rp[0].freqs != f->rp[1].freqs))
+        f->rope_swa = mem_aligned(64, nb * m->n_rot * sizeof(float));
+    f->rot_cs = mem_aligned(64, 2 * (size_t)m->n_rot * sizeof(float));
     f->logits = mem_aligned(64, (size_t)f->n_out_max * m->n_vocab * sizeof(float));
-    f->n_phase_max = (int)m->n_layer * 10 + 8;
+    f->n_phase_max = (int)m->n_layer * 12 + 8; /* 9 per layer, +2 with post-norms */
     f->chunk = mem_calloc((size_t)f->n_phase_max, sizeof(*f->chunk));
     f->done = mem_calloc((size_t)f->n_phase_max, sizeof(*f->done));
-    if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope || !f->logits ||
-        !f->chunk || !f->done)
+    if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope ||
+        !f->rope_swa || !f->rot_cs || !f->logits || !f->chunk || !f->done)
         return E_NOMEM;
     for (int j = 0; j < FWD_N_SLOTS; j++) {
         if (!(f->xq[j] = mem_aligned(64, nb * f->max_vrow)))
@@ -704,6 +776,7 @@ int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, u
     f->max_vrow = max_vrow_of(m);
     f->max_prep = max_prep_of(m);
     f->attn_simd = m->k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
+    model_rope_for_ctx(m, n_ctx, f->rp);
     size_t row = (size_t)m->n_vocab * sizeof(float);
     size_t fit = FWD_LOGITS_BUDGET / row;
     f->n_out_max = fit >= n_batch ? n_batch : (fit > n_seq ? (uint32_t)fit : n_seq);
@@ -735,7 +808,10 @@ void model_fwd_fini(struct model_fwd *f)
     mem_free(f->tmp);
     mem_free(f->ff_g);
     mem_free(f->ff_u);
+    if (f->rope_swa != f->rope)
+        mem_free(f->rope_swa);
     mem_free(f->rope);
+    mem_free(f->rot_cs);
     mem_free(f->logits);
     mem_free(f->chunk);
     mem_free(f->done);
@@ -753,4 +829,19 @@ void model_fwd_fini(struct model_fwd *f)
     mem_free(f->xq_local);
     mem_free(f->thr_f);
     memset(f, 0, sizeof(*f));
+}
+
+void model_fwd_shift_prep(struct model_fwd *f, float delta)
+{
+    const struct model *m = f->m;
+    model_rope_cs(m, &f->rp[0], delta, f->rot_cs);
+    model_rope_cs(m, &f->rp[1], delta, f->rot_cs + m->n_rot);
+}
+
+void model_fwd_rerotate(const struct model_fwd *f, uint32_t il, float *k)
+{
+    const struct model *m = f->m;
+    const float *cs = f->rot_cs + (m->layers[il].swa ? m->n_rot : 0);
+    for (uint32_t h = 0; h < m->n_head_kv; h++)
+        model_rope_apply(m, k + (size_t)h * m->head_dim, cs);
 }
