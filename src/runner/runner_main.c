@@ -17,7 +17,9 @@
  * slots are untouched) and pools per the model's pooling_type (runner_embed.h).  A complete
  * with a grammar (the API's `format`) gets a matcher in its slot: the sampler's pick is checked
  * against it and the vocabulary masked only when the pick is refused (engine/gram/gram.h); the
- * token bytes are indexed once per model at the first such request.
+ * token bytes are indexed once per model at the first such request.  With thinking on
+ * (complete.grammar_think) the thinking text is left free and the grammar applies after
+ * </think>; when no token fits the grammar (a cap hit) the request ends with an error.
  */
 #include "runner/runner.h"
 
