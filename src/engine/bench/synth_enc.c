@@ -239,7 +239,8 @@ static int cmd_synth_enc(int argc, char **argv)
     uint64_t v;
     if (argc < 4 || (strcmp(argv[1], "bert") && strcmp(argv[1], "nomic-bert"))) {
         fprintf(stderr, "Usage: corral synth-enc bert|nomic-bert VOCAB.gguf|- OUT.gguf "
-                        "[--pooling N] [--type f32|f16|q8_0] [--fused] [--seed N] [--tiny]\n");
+                        "[--pooling N] [--type f32|f16|q8_0] [--fused] [--seed N] [--tiny] "
+                        "[--dims EMBD,HEADS,LAYERS,FF,CTX]\n");
         return 2;
     }
     synth_enc_default(&p, argv[1]);
@@ -255,6 +256,9 @@ static int cmd_synth_enc(int argc, char **argv)
         } else if (!strcmp(a, "--seed") && parse_u(val, UINT64_MAX, &v) == 0) {
             p.seed = v;
             i++;
+        } else if (!strcmp(a, "--dims") && sscanf(val, "%u,%u,%u,%u,%u", &p.n_embd, &p.n_head,
+                                                  &p.n_layer, &p.n_ff, &p.n_ctx) == 5) {
+            i++; /* embd,heads,layers,ff,ctx: real shapes for benchmarks */
         } else if (!strcmp(a, "--type") &&
                    (!strcmp(val, "f32") || !strcmp(val, "f16") || !strcmp(val, "q8_0"))) {
             p.type = !strcmp(val, "f32")   ? GGUF_T_F32
