@@ -3,11 +3,13 @@
  * checked, and the non-causal forward pass over one sequence (model_enc.h has the block).
  *
  * The pass runs on every thread of the context's pool at once; each step splits its work
- * statically (token rows, weight row blocks of 16, attention (head, token) items) and ends in a
- * pool barrier.  A whole sequence is one batch (a few hundred tokens), so every matrix product
- * is a tiled matrix-matrix product through kern->mul_mat over activations quantized once per
- * step to the weights' vec_dot_type, as model_fwd.c does for prompts.  Passes that read fewer
- * weight bytes x tokens than par_min_bytes run on the caller alone.
+ * statically (token rows, weight row blocks of 16, attention (head, query block) items) and
+ * ends in a pool barrier.  Attention is two F32 matrix products per item (Q K^T, then the
+ * probabilities times V transposed once per layer), through the same kern->mul_mat.  A whole
+ * sequence is one batch (a few hundred tokens), so every matrix product is a tiled matrix-matrix
+ * product through kern->mul_mat over activations quantized once per step to the weights'
+ * vec_dot_type, as model_fwd.c does for prompts.  Passes that read fewer weight bytes x tokens than
+ * par_min_bytes run on the caller alone.
  *
  * Sections: loading (keys, tensors, layers), elementwise helpers (LayerNorm, GELU, RoPE), the
  * pass, setup.
@@ -27,6 +29,7 @@
 #define ENC_MAX_TYPES 16 /* token_types rows accepted */
 #define ENC_ROW_ALIGN 16 /* weight rows per block are a multiple of this */
 #define ENC_GELU_N    65536
+#define ENC_QBLOCK    32 /* queries per attention work item */
 
 /* ---- loading: keys --------------------------------------------------------------------- */
 
@@ -587,33 +590,58 @@ static void qkv_post(struct enc_fwd *f, const struct enc_layer *L, int ith)
     sync_all(f);
 }
 
-/* Attention of (head, token) items: softmax(q.K / sqrt(hd)) V over every token of the sequence
- * (or those up to the token when causal). */
+/* V of every KV head transposed into f->vt ([n_kv heads][head_dim][n_max]) so that the
+ * probability-weighted sum of values is a matrix product too. */
+static void v_transpose(struct enc_fwd *f, int ith)
+{
+    int rows = (int)f->n_kv, a, b;
+    split(rows, ith, f->nth, &a, &b);
+    for (int r = a; r < b; r++) {
+        float *dst = f->vt + (size_t)r * f->n_max;
+        const float *src = f->qkv + f->n_q + f->n_kv + (size_t)r;
+        for (int j = 0; j < f->n; j++)
+            dst[j] = src[(size_t)j * f->n_qkv];
+    }
+    sync_all(f);
+}
+
+/* Attention items of (head, block of ENC_QBLOCK queries): scores = Q K^T (kern mul_mat, F32),
+ * scaled, masked when causal, softmax per row, then P V^T into f->att. */
 static void attention(struct enc_fwd *f, int ith)
 {
     const struct enc_model *m = f->m;
+    const struct kern *k = m->k;
     uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd), *sc = f->thr[ith];
-    int n_items = f->n * (int)m->n_head, a, b;
-    split(n_items, ith, f->nth, &a, &b);
+    int n = f->n, n_blk = (n + ENC_QBLOCK - 1) / ENC_QBLOCK, a, b;
+    size_t row = (size_t)f->n_qkv * sizeof(float);
+    split(n_blk * (int)m->n_head, ith, f->nth, &a, &b);
     for (int c = a; c < b; c++) {
-        uint32_t h = (uint32_t)c / (uint32_t)f->n;
-        int t = c % f->n, n_j = m->causal ? t + 1 : f->n;
-        const float *q = f->qkv + (size_t)t * f->n_qkv + (size_t)h * hd;
-        size_t koff = f->n_q + (size_t)(h / gqa) * hd, voff = koff + f->n_kv;
-        float mx = -INFINITY, sum = 0.0f;
-        for (int j = 0; j < n_j; j++) {
-            sc[j] = kern_dot_f32(q, f->qkv + (size_t)j * f->n_qkv + koff, hd) * scale;
-            mx = sc[j] > mx ? sc[j] : mx;
+        uint32_t h = (uint32_t)(c / n_blk), kvh = h / gqa;
+        int t0 = (c % n_blk) * ENC_QBLOCK, nt = n - t0 < ENC_QBLOCK ? n - t0 : ENC_QBLOCK;
+        const float *q = f->qkv + (size_t)t0 * f->n_qkv + (size_t)h * hd;
+        const float *kk = f->qkv + f->n_q + (size_t)kvh * hd;
+        k->mul_mat(GGUF_T_F32, kk, row, hd, 0, n, q, row, nt, sc, n);
+        for (int t = 0; t < nt; t++) {
+            float *s = sc + (size_t)t * n, mx = -INFINITY, sum = 0.0f;
+            int n_j = m->causal ? t0 + t + 1 : n;
+            for (int j = 0; j < n_j; j++) {
+                s[j] *= scale;
+                mx = s[j] > mx ? s[j] : mx;
+            }
+            for (int j = 0; j < n_j; j++) {
+                s[j] = expf(s[j] - mx);
+                sum += s[j];
+            }
+            float inv = 1.0f / sum;
+            for (int j = 0; j < n_j; j++)
+                s[j] *= inv;
+            for (int j = n_j; j < n; j++)
+                s[j] = 0.0f;
         }
-        for (int j = 0; j < n_j; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
-        }
-        float *out = f->att + (size_t)t * f->n_q + (size_t)h * hd, inv = 1.0f / sum;
-        memset(out, 0, hd * sizeof(float));
-        for (int j = 0; j < n_j; j++)
-            kern_axpy(out, sc[j] * inv, f->qkv + (size_t)j * f->n_qkv + voff, hd);
+        k->mul_mat(GGUF_T_F32, f->vt + (size_t)kvh * hd * f->n_max, f->n_max * sizeof(float), n, 0,
+                   hd, sc, (size_t)n * sizeof(float), nt,
+                   f->att + (size_t)t0 * f->n_q + (size_t)h * hd, f->n_q);
     }
     sync_all(f);
 }
@@ -667,6 +695,7 @@ static void layer(struct enc_fwd *f, const struct enc_layer *L, int ith)
         project(f, ith, f->x, (size_t)ne, w, o, 3, f->n_qkv);
     }
     qkv_post(f, L, ith);
+    v_transpose(f, ith);
     attention(f, ith);
     const struct model_mat *wo[1] = {&L->wo};
     float *oo[1] = {f->h};
@@ -747,6 +776,7 @@ int enc_fwd_init(struct enc_fwd *f, const struct enc_model *m, uint32_t n_max, i
     f->n_qkv = f->n_q + 2 * f->n_kv;
     f->max_vrow = max_vrow_of(m);
     size_t nm = n_max, wide = m->n_embd > f->n_q ? m->n_embd : f->n_q;
+    size_t scratch = (size_t)ENC_QBLOCK * nm > nm + wide ? (size_t)ENC_QBLOCK * nm : nm + wide;
     if (!n_max || n_max > m->n_ctx_train || n_threads < 1) {
         rc = err_set(ei, E_INVAL, "engine: bad encoder context (%u tokens, %d threads)", n_max,
                      n_threads);
@@ -760,12 +790,13 @@ int enc_fwd_init(struct enc_fwd *f, const struct enc_model *m, uint32_t n_max, i
     f->ff_g = mem_aligned(64, nm * m->n_ff * sizeof(float));
     f->xq = mem_aligned(64, nm * f->max_vrow);
     f->rope = mem_aligned(64, nm * m->n_rot * sizeof(float));
+    f->vt = mem_aligned(64, (size_t)f->n_kv * nm * sizeof(float));
     f->thr = mem_calloc((size_t)n_threads, sizeof(*f->thr));
     if (!f->x || !f->h || !f->qkv || !f->att || !f->ff_u || !f->ff_g || !f->xq || !f->rope ||
-        !f->thr)
+        !f->vt || !f->thr)
         goto nomem;
     for (int i = 0; i < n_threads; i++)
-        if (!(f->thr[i] = mem_aligned(64, (nm + wide) * sizeof(float))))
+        if (!(f->thr[i] = mem_aligned(64, scratch * sizeof(float))))
             goto nomem;
     if ((rc = pool_new(n_threads, 0, &f->pool)) != 0) {
         err_set(ei, rc, "engine: cannot start %d threads", n_threads);
@@ -790,6 +821,7 @@ void enc_fwd_fini(struct enc_fwd *f)
     mem_free(f->ff_g);
     mem_free(f->xq);
     mem_free(f->rope);
+    mem_free(f->vt);
     for (int i = 0; f->thr && i < f->n_threads; i++)
         mem_free(f->thr[i]);
     mem_free(f->thr);

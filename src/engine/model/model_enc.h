@@ -89,7 +89,8 @@ struct enc_fwd {
     float *ff_g; /* [n_max][n_ff] */
     uint8_t *xq; /* [n_max][max_vrow] quantized activations */
     float *rope; /* [n_max][n_rot] cos/sin (nomic-bert) */
-    float **thr; /* [n_threads] -> scores [n_max] */
+    float *vt;   /* [n_kv][n_max] V transposed per layer */
+    float **thr; /* [n_threads] -> scores of a query block, or a row of n_embd */
     const int32_t *tok;
     int n;
     int (*abort_fn)(void *);
