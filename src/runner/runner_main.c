@@ -706,6 +706,15 @@ static int send_embedding(struct runner *r, uint64_t rid, const float *vec, size
                                  "vec", arr, "n", (json_int_t)n_tok));
 }
 
+/* 1 when tok is a control token (renders only as special text, e.g. [SEP]). */
+static int is_control(struct runner *r, int32_t tok)
+{
+    char tmp[64];
+    size_t n = 0, ns = 0;
+    return eng_token_piece(r->model, tok, 0, tmp, sizeof(tmp), &n) == 0 && n == 0 &&
+           eng_token_piece(r->model, tok, 1, tmp, sizeof(tmp), &ns) == 0 && ns > 0;
+}
+
 /* embed {rid, text}: tokenizes as llama.cpp does for embeddings (special tokens added and
  * parsed), keeps the first n_ctx tokens (the server already refused truncate:false inputs that
  * do not fit), evaluates them in a free slot's sequence (its cached prefix is dropped; slots
@@ -737,6 +746,8 @@ static int on_embed(struct runner *r, const json_t *msg)
         LOG_WARN("truncating embedding input limit=%d prompt=%zu", r->n_ctx, n);
         if (r->info->eos >= 0 && toks[n - 1] == r->info->eos && r->n_ctx > 1)
             toks[r->n_ctx - 1] = r->info->eos; /* keep an EOS/SEP the tokenizer appended */
+        else if (r->info->encoder && r->n_ctx > 1 && is_control(r, toks[n - 1]))
+            toks[r->n_ctx - 1] = toks[n - 1]; /* BERT's closing [SEP] */
         n = (size_t)r->n_ctx;
     }
     if (!(vec = mem_calloc(r->info->n_embd, sizeof(*vec)))) {

@@ -3,8 +3,8 @@
 # `corral synth-enc` (the same files tests/data/reference/embed/ was made from), served from a
 # temp store.  /api/show says ["embedding"]; /api/embed returns llama.cpp's vectors (reference
 # normalised, within 1e-4) with its token counts; /api/embeddings the unnormalised vector;
-# /v1/embeddings (float and base64); dimensions; truncation to the trained context (128) and the
-# truncate:false 400; generate and chat answer Ollama's "does not support" 400s; `corral run`
+# /v1/embeddings (float and base64); dimensions; truncation to the trained context (128, the
+# closing [SEP] kept) and the truncate:false 400; generate and chat answer Ollama's "does not support" 400s; `corral run`
 # prints the first vector as a JSON array (and refuses without text); a nomic-bert model made
 # with `corral create` embeds as llama.cpp does.
 set -eu
@@ -82,6 +82,16 @@ code=$(post /api/embed "{\"model\":\"minibert\",\"input\":\"$long\"}")
 [ "$code" = 200 ] || fail "long input: $code $(cat "$TMPDIR_TEST/r")"
 py "$PRE"'assert d["prompt_eval_count"]==128 and len(d["embeddings"][0])==64, d["prompt_eval_count"]' ||
     fail "truncated count: $(head -c 300 "$TMPDIR_TEST/r")"
+cp "$TMPDIR_TEST/r" "$TMPDIR_TEST/trunc"
+# [CLS] + 126 words + [SEP]: the truncated input keeps its closing [SEP], so it embeds exactly as
+# the 21-phrase text that fits
+fits=$(python3 -c 'print(("the cat sat on the mat " * 21).strip())')
+code=$(post /api/embed "{\"model\":\"minibert\",\"input\":\"$fits\"}")
+py "$PRE"'
+t=json.load(open(sys.argv[3]))
+assert d["prompt_eval_count"]==128, d["prompt_eval_count"]
+close(d["embeddings"][0], t["embeddings"][0], 1e-6)
+' "$TMPDIR_TEST/trunc" || fail "truncated input lost its [SEP]"
 code=$(post /api/embed "{\"model\":\"minibert\",\"input\":\"$long\",\"truncate\":false}")
 [ "$code" = 400 ] && grep -q '"error":"the input length exceeds the context length"' "$TMPDIR_TEST/r" ||
     fail "truncate false: $code $(cat "$TMPDIR_TEST/r")"
