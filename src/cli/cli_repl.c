@@ -119,8 +119,12 @@ static void submit(struct cli_session *s, const char *text)
 
 /* ---- /set ---------------------------------------------------------------------------------- */
 
+/* api.FormatParams: a list for stop, else the first word parsed as the option's type (Go's
+ * ParseInt / ParseFloat / ParseBool); NULL when it does not parse. */
 static json_t *param_value(int type, char **words, int n)
 {
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
     char *end;
     if (type == API_OPT_STRS) {
         json_t *a = json_array();
@@ -128,7 +132,7 @@ static json_t *param_value(int type, char **words, int n)
             json_array_append_new(a, json_string(words[i]));
         return a;
     }
-    if (n != 1)
+    if (n < 1 || !*words[0])
         return NULL;
     if (type == API_OPT_INT) {
         long long v = strtoll(words[0], &end, 10);
@@ -138,13 +142,24 @@ static json_t *param_value(int type, char **words, int n)
         double v = strtod(words[0], &end);
         return *end ? NULL : json_real(v);
     }
-    if (!strcmp(words[0], "true") || !strcmp(words[0], "false"))
-        return json_boolean(!strcmp(words[0], "true"));
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (!strcmp(words[0], yes[i]) || !strcmp(words[0], no[i]))
+            return json_boolean(!strcmp(words[0], yes[i]));
     return NULL;
+}
+
+/* Words joined as Go prints a []string with %s ("[a b]") or with sep. */
+static void join_words(struct buf *b, char **w, int n, const char *sep)
+{
+    for (int i = 0; i < n; i++)
+        if ((i > 0 && buf_puts(b, sep)) || buf_puts(b, w[i]))
+            break;
 }
 
 static void set_parameter(struct cli_session *s, char **w, int n)
 {
+    static const char *const tname[] = {"int", "float", "bool"};
+    struct buf b;
     int type;
     json_t *v;
     if (n < 2) {
@@ -163,21 +178,19 @@ static void set_parameter(struct cli_session *s, char **w, int n)
                "  /set parameter stop <string> <string> ...   Set the stop parameters\n");
         return;
     }
+    buf_init(&b, 4096);
     type = api_option_type(w[0]);
-    if (type < 0 || !(v = param_value(type, w + 1, n - 1))) {
-        printf("Couldn't set parameter: %s\n", type < 0 ? "unknown parameter" : "invalid value");
-        return;
-    }
-    json_object_set_new(s->options, w[0], v);
-    {
-        struct buf b;
-        buf_init(&b, 4096);
-        for (int i = 1; i < n; i++)
-            if ((i > 1 && buf_putc(&b, ' ')) || buf_puts(&b, w[i]))
-                break;
+    if (type < 0) { /* Ollama prints the error with %q */
+        printf("Couldn't set parameter: \"unknown parameter '%s'\"\n", w[0]);
+    } else if (!(v = param_value(type, w + 1, n - 1))) {
+        join_words(&b, w + 1, n - 1, " ");
+        printf("Couldn't set parameter: \"invalid %s value [%s]\"\n", tname[type], buf_str(&b));
+    } else {
+        json_object_set_new(s->options, w[0], v);
+        join_words(&b, w + 1, n - 1, ", ");
         printf("Set parameter '%s' to '%s'\n", w[0], buf_str(&b));
-        buf_fini(&b);
     }
+    buf_fini(&b);
 }
 
 static void set_text(char **dst, const char *line, const char *what)
@@ -208,9 +221,13 @@ static void cmd_set(struct cli_session *s, char **w, int n, const char *rest)
     } else if (!strcmp(w[0], "history") || !strcmp(w[0], "nohistory")) {
         s->history = !strcmp(w[0], "history");
         printf("Set '%s' mode.\n", w[0]);
-    } else if (!strcmp(w[0], "format") && n > 1 && !strcmp(w[1], "json")) {
-        s->format = "json";
-        printf("Set format to 'json' mode.\n");
+    } else if (!strcmp(w[0], "format")) {
+        if (n > 1 && !strcmp(w[1], "json")) {
+            s->format = "json";
+            printf("Set format to 'json' mode.\n");
+        } else {
+            printf("Invalid or missing format. For 'json' mode use '/set format json'\n");
+        }
     } else if (!strcmp(w[0], "noformat")) {
         s->format = NULL;
         printf("Disabled format.\n");
