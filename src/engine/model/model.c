@@ -592,8 +592,8 @@ void model_rope_for_ctx(const struct model *m, uint32_t n_ctx, struct model_rope
     out[0] = m->rope_g;
     out[1] = m->rope_l;
     if (!m->rope_freqs && (m->rope_long || m->rope_short)) {
-        const float *f = n_ctx > m->n_ctx_orig && m->rope_long ? m->rope_long : m->rope_short;
-        out[0].freqs = out[1].freqs = f ? f : m->rope_long;
+        /* as llama.cpp: the missing one of the two means no factors */
+        out[0].freqs = out[1].freqs = n_ctx > m->n_ctx_orig ? m->rope_long : m->rope_short;
     }
 }
 
