@@ -194,6 +194,20 @@ int api_stream_finish(struct api_resp *resp)
     return api_resp_json(resp, 200, v);
 }
 
+const char *api_go_request(const char *path)
+{
+    static const char *const map[][2] = {
+        {"/api/generate", "GenerateRequest"}, {"/api/chat", "ChatRequest"},
+        {"/api/embed", "EmbedRequest"},       {"/api/embeddings", "EmbeddingRequest"},
+        {"/api/create", "CreateRequest"},     {"/api/delete", "DeleteRequest"},
+        {"/api/show", "ShowRequest"},         {"/api/copy", "CopyRequest"},
+        {"/api/pull", "PullRequest"},         {"/api/push", "PushRequest"}};
+    for (size_t i = 0; path && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(path, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
 int api_status_for(int rc)
 {
     switch (rc) {

@@ -99,6 +99,10 @@ int api_stream_status(struct api_resp *resp, const char *s);
 /* Ends a non-streamed exchange: writes the kept final object as the JSON body (200). */
 int api_stream_finish(struct api_resp *resp);
 
+/* The Go request type Ollama decodes the body of a native route into ("GenerateRequest" for
+ * /api/generate ...), named in decoder errors; NULL for other paths. */
+const char *api_go_request(const char *path);
+
 /* HTTP status for an error code (Ollama conventions): E_INVAL/E_PARSE/E_INTEGRITY/E_UNSUPPORTED
  * 400, E_PERM 403, E_NOTFOUND 404, E_RANGE 413, E_BUSY/E_NOMEM 503, E_CANCELLED 499, else 500. */
 int api_status_for(int rc);

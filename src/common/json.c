@@ -396,10 +396,17 @@ const char *json_type_name(const json_t *v)
     }
 }
 
+static _Thread_local const char *go_struct; /* the Go request type being decoded, or NULL */
+
+void json_set_go_struct(const char *name)
+{
+    go_struct = name;
+}
+
 static int wrong_type(const json_t *v, const char *key, const char *want, struct err_info *ei)
 {
-    return err_set(ei, E_INVAL, "json: cannot unmarshal %s into Go struct field .%s of type %s",
-                   json_type_name(v), key, want);
+    return err_set(ei, E_INVAL, "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
+                   json_type_name(v), go_struct ? go_struct : "", key, want);
 }
 
 static const json_t *field(const json_t *obj, const char *key)

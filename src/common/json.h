@@ -54,8 +54,10 @@ CORRAL_WARN_UNUSED int json_parse_object(const char *p, size_t n, json_t **out,
 
 /* Typed getters on an object field.  Absent or null fields return E_NOTFOUND and leave *out
  * untouched; a present field of another type returns E_INVAL with a Go-like message
- * ("json: cannot unmarshal number into Go struct field .model of type string") in ei.
+ * ("json: cannot unmarshal number into Go struct field GenerateRequest.model of type string";
+ * the struct name is the calling thread's json_set_go_struct, empty by default) in ei.
  * Strings are borrowed from obj. */
+void json_set_go_struct(const char *name); /* static string or NULL; per thread */
 int json_get_str(const json_t *obj, const char *key, const char **out, struct err_info *ei);
 int json_get_bool(const json_t *obj, const char *key, int *out, struct err_info *ei);
 /* Integers: JSON numbers are accepted (reals truncated toward zero when in range). */

@@ -258,7 +258,9 @@ static void run_handler(struct sreq *r)
             return;
         }
     }
+    json_set_go_struct(api_go_request(r->path)); /* names the type in decoder errors */
     rc = r->route->fn(q, &r->resp);
+    json_set_go_struct(NULL);
     if (rc && !r->resp.status && !r->resp.started)
         (void)api_resp_error(&r->resp, api_status_for(rc), "%s", err_str(rc));
     else if (rc && r->resp.started && rc != E_CANCELLED && r->resp.stream)

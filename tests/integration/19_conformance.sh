@@ -37,6 +37,10 @@ assert 23 * 3600 < left <= 24 * 3600, left
 [ "$(curl -sf "$BASE/api/status")" = '{"cloud":{"disabled":true,"source":"env"}}' ] ||
     fail "/api/status: $(curl -s "$BASE/api/status")"
 
+# decoder errors name the Go request type, as encoding/json does
+[ "$(curl -s "$BASE/api/show" -d '{"model":1}')" = '{"error":"json: cannot unmarshal number into Go struct field ShowRequest.model of type string"}' ] ||
+    fail "decoder message: $(curl -s "$BASE/api/show" -d '{"model":1}')"
+
 # keep_alive of a type api.Duration refuses
 code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/generate" \
     -d '{"model":"stories","keep_alive":true}')

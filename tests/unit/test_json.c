@@ -115,6 +115,11 @@ TEST(json_parse_errors_and_getters)
     ASSERT_EQ_INT(json_get_str(o, "model", &s, &ei), E_INVAL);
     ASSERT_EQ_STR(ei.msg,
                   "json: cannot unmarshal number into Go struct field .model of type string");
+    json_set_go_struct("GenerateRequest"); /* as the server sets it per route */
+    ASSERT_EQ_INT(json_get_str(o, "model", &s, &ei), E_INVAL);
+    ASSERT_EQ_STR(ei.msg, "json: cannot unmarshal number into Go struct field "
+                          "GenerateRequest.model of type string");
+    json_set_go_struct(NULL);
     ASSERT_OK(json_get_int(o, "n", &i, &ei));
     ASSERT_EQ_INT(i, 2);
     ASSERT_OK(json_get_str(o, "s", &s, &ei));
