@@ -12,19 +12,19 @@
  * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form
  * (gathers of 4-byte groups from the 16 rows, then the nibble / high-bit decode on whole
  * vectors), so every weight byte is decoded once per batch and reused by every 16-token group.
- * Quantized blocks have a scale per block (or per K-quant sub-block), so one tile product
- * covers exactly one (sub-)block: K = 32 (Q4_K, Q8_0, Q4_0) or 16 (Q6_K).  Each 16x16 int32
- * result is stored and scaled in AVX-512 floats: a vector holds 16 weight rows of one token, so
- * the per-row scales are plain vectors and the token's scale one broadcast.  K-quants sum the
- * sub-block results times their integer sub-block scales first (integer-valued floats, exact
- * below 2^24, so a super-block's sum is the reference's integer isum) and multiply by d and the
- * token's d once per super-block, as the reference does; the Q4_K min term is a vpdpwssd of the
- * row mins with the token's bsums.  A tile product costs
- * ~16 cycles whatever its K (measured), the float work about as much, so the tile unit and the
- * vector ports run side by side.
+ * A tile product costs ~16 cycles whatever its K (measured), so products should be K = 64 and
+ * the float work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32
+ * per block (two of K = 16 from the AVX-512 table's prepared quads), its 16x16 int32 result
+ * stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one token: the row
+ * scales are a vector, the token's scale a broadcast).  K-quants fold the sub-block scales into
+ * the weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl
+ * as two byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc as 64 * hi (signed) + lo;
+ * 8 products of K = 64 per super-block give exactly the reference's integer sum
+ * (8 C_h + C_l, 64 C_hi + C_lo), then the Q4_K min / Q6_K -32 term (a vpdpwssd of the rows'
+ * scales with the token's bsums) and d * d_x once per super-block, as the reference does.
  *
- * Tiles: 0,1 activations (A), 2,3 weights (B), 4,5 results (C); two of each alternate so one
- * product can run while the other's result is stored.  Each call loads its own tile
+ * Tiles: 0,1 activations (A); 2,3 and 6,7 weights (B), alternating so a load never waits for a
+ * product still reading its tile; 4,5 results (C).  Each call loads its own tile
  * configuration and releases the tiles at the end, so threads and signal handlers never see
  * a stale configuration.  Linux grants the tile state per process (arch_prctl, common/cpu.c);
  * kern_dispatch.c hands out this table only when that succeeded.
@@ -124,19 +124,13 @@ AI void st_b(struct amx_work *wk, int64_t kk, __m512i v)
     _mm512_store_si512(wk->b[kk], v);
 }
 
-/* Codes v (bytes < 16) times the per-lane scale sc (in both words of each lane, < 64): the
- * products split into B rows of low 5 bits (b) and the rest (bh). */
-AI void scale_split(struct amx_work *wk, int64_t kk, __m512i v, __m512i sc)
+/* Q4_K codes v (bytes < 16) times the two halves of the 6-bit sub-block scale sc = 8 sh + sl
+ * (sh, sl < 8, in both words of each lane): one 16-bit multiply each, since q * 7 <= 105 never
+ * carries into the next byte.  B rows of q * sl (b) and q * sh (bh). */
+AI void scale_split(struct amx_work *wk, int64_t kk, __m512i v, __m512i sl, __m512i sh)
 {
-    const __m512i mw = _mm512_set1_epi32(0x00ff00ff), m31 = _mm512_set1_epi16(31);
-    __m512i pe = _mm512_mullo_epi16(_mm512_and_si512(v, mw), sc);
-    __m512i po = _mm512_mullo_epi16(_mm512_srli_epi16(v, 8), sc);
-    __m512i lo =
-        _mm512_or_si512(_mm512_and_si512(pe, m31), _mm512_slli_epi16(_mm512_and_si512(po, m31), 8));
-    __m512i hi =
-        _mm512_or_si512(_mm512_srli_epi16(pe, 5), _mm512_slli_epi16(_mm512_srli_epi16(po, 5), 8));
-    _mm512_store_si512(wk->b[kk], lo);
-    _mm512_store_si512(wk->bh[kk], hi);
+    _mm512_store_si512(wk->b[kk], _mm512_mullo_epi16(v, sl));
+    _mm512_store_si512(wk->bh[kk], _mm512_mullo_epi16(v, sh));
 }
 
 /* ---- weight decode: super-blocks / blocks [c0, c0 + n) of 16 rows into wk ---- */
@@ -168,17 +162,20 @@ static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
         wk->dw[s] = d;
         wk->dmn[s] = _mm512_sub_ps(_mm512_setzero_ps(), dmin);
         /* qs: 32 bytes per 64 elements, low nibbles first half, high second; each code times
-         * its sub-block scale (<= 15 * 63 = 945) split as 32 * hi + lo, two byte matrices */
+         * its sub-block scale sc = 8 sh + sl as two byte matrices q * sl, q * sh (<= 105) */
         for (int c = 0; c < 4; c++) {
             __m512i s0 = _mm512_cvtps_epi32(wk->sc[8 * s + 2 * c]);
             __m512i s1 = _mm512_cvtps_epi32(wk->sc[8 * s + 2 * c + 1]);
             s0 = _mm512_or_si512(s0, _mm512_slli_epi32(s0, 16));
             s1 = _mm512_or_si512(s1, _mm512_slli_epi32(s1, 16));
+            const __m512i m7 = _mm512_set1_epi16(7);
+            __m512i l0 = _mm512_and_si512(s0, m7), h0 = _mm512_srli_epi16(s0, 3);
+            __m512i l1 = _mm512_and_si512(s1, m7), h1 = _mm512_srli_epi16(s1, 3);
             for (int q = 0; q < 8; q++) {
                 __m512i raw = gat(bb + 16 + 32 * c + 4 * q, idx, m);
                 int64_t kk = 64 * s + 16 * c + q;
-                scale_split(wk, kk, nib_lo(raw), s0);
-                scale_split(wk, kk + 8, nib_hi(raw), s1);
+                scale_split(wk, kk, nib_lo(raw), l0, h0);
+                scale_split(wk, kk + 8, nib_hi(raw), l1, h1);
             }
         }
     }
@@ -272,8 +269,8 @@ static void dec_q4_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
 /* ---- products and scaling of one 16-token group over one decoded chunk ---- */
 
 /* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token.  With the
- * sub-block scales inside the weights (32 * hi + lo) a super-block is 4 + 4 products of K = 64
- * accumulated in the tiles: isum = 32 * C_hi + C_lo, the reference's integer sum. */
+ * sub-block scales inside the weights (q * sh in bh, q * sl in b) a super-block is 4 + 4
+ * products of K = 64 accumulated in the tiles: isum = 8 * C_h + C_l, the reference's sum. */
 #define Q4K_C(TA, TH, TL, c)                            \
     do {                                                \
         _tile_loadd(TA, xb + 4 + 64 * (c), xs);         \
@@ -301,7 +298,7 @@ static void run_q4_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, 
         const __m512i *mn = wk->mn + 8 * s;
         for (int t = 0; t < ntg; t++) {
             const uint8_t *xt = xb + (size_t)t * xs;
-            __m512i is = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * t), 5),
+            __m512i is = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * t), 3),
                                           _mm512_load_si512(cl + 16 * t));
             __m512i mi = _mm512_setzero_si512();
             for (int j = 0; j < 8; j++) {
