@@ -274,13 +274,17 @@ static void daemon_url(char *out, size_t n)
     snprintf(out, n, "%s://%s:%d", scheme, host, port);
 }
 
-static int usage(const char *verb)
+/* Help (stdout, exit 0) or cobra's argument-count error with the usage (stderr, exit 1). */
+static int usage(const char *verb, int help, int nargs)
 {
-    fprintf(stderr,
+    FILE *f = help ? stdout : stderr;
+    if (!help)
+        fprintf(f, "Error: accepts 1 arg(s), received %d\n\n", nargs);
+    fprintf(f,
             "Usage:\n  corral %s MODEL [flags]\n\nFlags:\n  -h, --help       help for %s\n"
             "      --insecure   Use an insecure registry\n",
             verb, verb);
-    return 1;
+    return help ? 0 : 1;
 }
 
 static int run_request(const char *verb, const char *model, int insecure, struct xfer_ui *ui,
@@ -323,7 +327,7 @@ int cli__transfer(const char *verb, int argc, char **argv)
 {
     struct xfer_ui *ui = mem_calloc(1, sizeof(*ui));
     const char *model = NULL;
-    int insecure = 0, rc = 1;
+    int insecure = 0, rc = 1, help = 0, nargs = 0;
     long status = 0;
     struct winsize ws;
     if (!ui)
@@ -331,15 +335,14 @@ int cli__transfer(const char *verb, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--insecure"))
             insecure = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            model = NULL;
-            break;
-        } else if (!model && argv[i][0] != '-')
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            help = 1;
+        else if (argv[i][0] != '-' && nargs++ == 0)
             model = argv[i];
     }
-    if (!model) {
+    if (help || nargs != 1) {
         mem_free(ui);
-        return usage(verb);
+        return usage(verb, help, nargs);
     }
     ui->tty = isatty(STDERR_FILENO);
     ui->width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;

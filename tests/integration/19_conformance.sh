@@ -102,6 +102,9 @@ echo "$out" | grep -q '"message":{"role":"","content":""},"done":false,"_debug_i
 head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 2 arg(s), received 1' || fail "cp: $(cat "$TMPDIR_TEST/err")"
 "$CORRAL_BIN_ABS" rm 2>"$TMPDIR_TEST/err" && fail "rm without args"
 head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: requires at least 1 arg(s), only received 0' || fail "rm: $(cat "$TMPDIR_TEST/err")"
+"$CORRAL_BIN_ABS" pull 2>"$TMPDIR_TEST/err" && fail "pull without args"
+head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 1 arg(s), received 0' || fail "pull: $(cat "$TMPDIR_TEST/err")"
+"$CORRAL_BIN_ABS" push --help | grep -q '^  corral push MODEL' || fail "push --help"
 "$CORRAL_BIN_ABS" stop 2>"$TMPDIR_TEST/err" && fail "stop without args"
 head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 1 arg(s), received 0' || fail "stop: $(cat "$TMPDIR_TEST/err")"
 
