@@ -7,15 +7,20 @@
  *
  * Per model and text: our tokenization equals llama.cpp's, and the pooled embedding agrees
  * (entries are of size ~1) with cosine >= 0.9999 and max |ours - llama.cpp| within:
- *   llama.cpp-embed.jsonl     flash attention off, the same arithmetic as ours: 1e-4 (measured
- *                             worst 3.6e-5 on F32/F16/Q8_0: GELU table, LayerNorm, Q8_0
- *                             activations all reproduce llama.cpp's)
+ *   llama.cpp-embed.jsonl     flash attention off, the same arithmetic as ours up to the order
+ *                             of summation: nomic-bert 1e-4 (measured worst 1.5e-6 on F32 and
+ *                             Q8_0); bert 2e-3 (measured 5.9e-4): its GELU is looked up at the
+ *                             fp16-rounded input, so a 1e-7 difference at a rounding boundary
+ *                             becomes one fp16 step (~1e-3 near 1) in one entry, which attention
+ *                             and LayerNorm then spread (the same flip separates our SIMD and
+ *                             scalar kernels on one text)
  *   llama.cpp-embed-fa.jsonl  llama.cpp's default (flash attention, F16 K/V and accumulator):
  *                             F32/F16 weights 5e-3 (measured worst 4.1e-3); Q8_0 weights 0.1
  *                             and cosine >= 0.999 (measured 0.073, 0.99964): the F16 rounding
  *                             flips Q8_0 activation roundings downstream.  llama.cpp's own
  *                             flash-attention-on and -off vectors differ by exactly as much.
- * Also: 1 and 3 threads and the scalar kernels agree; eng_decode refuses an encoder; too many
+ * ENC_DEBUG=1 prints every text's deviations.  Also: 1 and 3 threads and the scalar kernels
+ * agree (within the same tolerance); eng_decode refuses an encoder; too many
  * tokens are E_RANGE; the loader names a missing tensor, a bad shape and a missing key.
  */
 #include <jansson.h>
@@ -37,6 +42,7 @@
 #define MAX_EMBD  256
 #define COS_MIN   0.9999
 #define TOL_EXACT 1e-4
+#define TOL_GELU  2e-3 /* bert: see above */
 #define TOL_FA    5e-3
 #define TOL_FA_Q8 0.1
 #define COS_FA_Q8 0.999
@@ -153,13 +159,20 @@ static int check_model(const char *name, const struct synth_enc *p, const char *
         ASSERT_OK(eng_embed(c3, toks, n, in->pooling, e3, &ei));
         ASSERT_OK(eng_embed(cs, toks, n, in->pooling, es, &ei));
         double cs1 = cosine(e1, ref, in->n_embd), d1 = max_diff(e1, ref, in->n_embd);
+        if (getenv("ENC_DEBUG")) {
+            int big = 0;
+            for (uint32_t k = 0; k < in->n_embd; k++)
+                big += fabs((double)e1[k] - (double)ref[k]) > 1e-4;
+            printf("    %s %.30s: max %.2g, %d entries > 1e-4, vs scalar %.2g\n", name, text, d1,
+                   big, max_diff(e1, es, in->n_embd));
+        }
         if (!(cs1 >= cos_min) || !(d1 <= tol))
             TEST_FAIL_("%s \"%s\": cosine %.6f, max diff %.3g (tol %.1g)", name, text, cs1, d1,
                        tol);
         worst_cos = cs1 < worst_cos ? cs1 : worst_cos;
         worst_d = d1 > worst_d ? d1 : worst_d;
         ASSERT(max_diff(e1, e3, in->n_embd) <= 1e-5);
-        ASSERT(max_diff(e1, es, in->n_embd) <= TOL_EXACT);
+        ASSERT(max_diff(e1, es, in->n_embd) <= (p->arch[0] == 'b' ? TOL_GELU : TOL_EXACT));
         json_decref(o);
         checked++;
     }
@@ -188,8 +201,8 @@ TEST_T(enc_matches_llama_cpp, 120)
         if (synth_enc_write(VOCAB, &p, path, &ei) != 0)
             TEST_FAIL_("synth %s: %s", name, ei.msg);
         int q8 = p.type == GGUF_T_Q8_0;
-        ASSERT(check_model(name, &p, path, REF_DIR "llama.cpp-embed.jsonl", TOL_EXACT, COS_MIN) >=
-               5);
+        double tol = strcmp(p.arch, "bert") == 0 ? TOL_GELU : TOL_EXACT;
+        ASSERT(check_model(name, &p, path, REF_DIR "llama.cpp-embed.jsonl", tol, COS_MIN) >= 5);
         ASSERT(check_model(name, &p, path, REF_DIR "llama.cpp-embed-fa.jsonl",
                            q8 ? TOL_FA_Q8 : TOL_FA, q8 ? COS_FA_Q8 : COS_MIN) >= 5);
         n_models++;
