@@ -482,7 +482,10 @@ static int h_chat(struct api_req *req, struct api_resp *resp)
         (rc = api_stream_setup(req, resp, &ei)) != 0)
         return api_resp_error(resp, 400, "%s", ei.msg);
     if (msgs && !json_is_null(msgs) && !json_is_array(msgs))
-        return api_resp_error(resp, 400, "messages must be an array");
+        return api_resp_error(resp, 400,
+                              "json: cannot unmarshal %s into Go struct field "
+                              "ChatRequest.messages of type []api.Message",
+                              json_type_name(msgs));
     if ((rc = api_serve_model_open(req->env, name, &m, &ei)) != 0)
         return api_resp_error(resp, api_status_for(rc), "%s", ei.msg);
     if ((rc = chat_checks(req->json, &m, &ei)) != 0 ||

@@ -209,7 +209,10 @@ static int overlay(json_t *dst, const json_t *src, struct err_info *ei)
     if (!src || json_is_null(src))
         return 0;
     if (!json_is_object(src))
-        return err_set(ei, E_INVAL, "options must be an object");
+        return err_set(ei, E_INVAL,
+                       "json: cannot unmarshal %s into Go struct field %s.options of type "
+                       "map[string]interface {}",
+                       json_type_name(src), json_go_struct());
     json_object_foreach((json_t *)src, key, v)
     {
         if (json_is_null(v))

@@ -403,6 +403,11 @@ void json_set_go_struct(const char *name)
     go_struct = name;
 }
 
+const char *json_go_struct(void)
+{
+    return go_struct ? go_struct : "";
+}
+
 static int wrong_type(const json_t *v, const char *key, const char *want, struct err_info *ei)
 {
     return err_set(ei, E_INVAL, "json: cannot unmarshal %s into Go struct field %s.%s of type %s",

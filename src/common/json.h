@@ -58,6 +58,7 @@ CORRAL_WARN_UNUSED int json_parse_object(const char *p, size_t n, json_t **out,
  * the struct name is the calling thread's json_set_go_struct, empty by default) in ei.
  * Strings are borrowed from obj. */
 void json_set_go_struct(const char *name); /* static string or NULL; per thread */
+const char *json_go_struct(void);          /* the current one, "" when none */
 int json_get_str(const json_t *obj, const char *key, const char **out, struct err_info *ei);
 int json_get_bool(const json_t *obj, const char *key, int *out, struct err_info *ei);
 /* Integers: JSON numbers are accepted (reals truncated toward zero when in range). */

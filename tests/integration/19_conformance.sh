@@ -41,6 +41,11 @@ assert 23 * 3600 < left <= 24 * 3600, left
 [ "$(curl -s "$BASE/api/show" -d '{"model":1}')" = '{"error":"json: cannot unmarshal number into Go struct field ShowRequest.model of type string"}' ] ||
     fail "decoder message: $(curl -s "$BASE/api/show" -d '{"model":1}')"
 
+[ "$(curl -s "$BASE/api/chat" -d '{"model":"stories","messages":"hi"}')" = '{"error":"json: cannot unmarshal string into Go struct field ChatRequest.messages of type []api.Message"}' ] ||
+    fail "messages type: $(curl -s "$BASE/api/chat" -d '{"model":"stories","messages":"hi"}')"
+[ "$(curl -s "$BASE/api/generate" -d '{"model":"stories","prompt":"x","options":[1]}')" = '{"error":"json: cannot unmarshal array into Go struct field GenerateRequest.options of type map[string]interface {}"}' ] ||
+    fail "options type: $(curl -s "$BASE/api/generate" -d '{"model":"stories","prompt":"x","options":[1]}')"
+
 # keep_alive of a type api.Duration refuses
 code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/generate" \
     -d '{"model":"stories","keep_alive":true}')
