@@ -1,9 +1,10 @@
 /*
  * kern_x86_amx.c - Intel AMX (AMX-TILE + AMX-INT8) matrix products for prompt batches.
  *
- * The AMX table is the AVX-512 table with one change: mul_mat (and mul_mat_prep) of a batch of
- * at least AMX_MIN_NT (8) tokens, for Q4_K, Q6_K, Q8_0 and Q4_0 weights, runs on the tile unit;
- * everything else (generation, other types) calls the AVX-512 functions unchanged.
+ * The AMX table is the AVX-512 table with one change: mul_mat of a batch of at least
+ * AMX_MIN_NT (8) tokens, for Q4_K, Q6_K, Q8_0 and Q4_0 weights, runs on the tile unit;
+ * everything else (generation, other types) calls the AVX-512 functions unchanged (except that
+ * Q8_0/Q4_0 have no prepared activations here, see amx_no_prep).
  *
  * Scheme.  C[token][row] = A[token][k] . B[k][row] with the activations as A (signed bytes,
  * read straight from the quantized rows: Q8_K / Q8_0 codes are contiguous per block, a tile
@@ -14,7 +15,7 @@
  * vectors), so every weight byte is decoded once per batch and reused by every 16-token group.
  * A tile product costs ~16 cycles whatever its K (measured), so products should be K = 64 and
  * the float work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32
- * per block (two of K = 16 from the AVX-512 table's prepared quads), its 16x16 int32 result
+ * per block, its 16x16 int32 result
  * stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one token: the row
  * scales are a vector, the token's scale a broadcast).  K-quants fold the sub-block scales into
  * the weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl
@@ -390,56 +391,6 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
     }
 }
 
-/* The same over the AVX-512 table's prepared activations (kern.h prepare; the layout of
- * kern_x86_avx512.c struct p_quad, repeated here): per token, quads of 4 blocks of 256 bytes:
- * lo[64] = codes 0..15 of the 4 blocks, hi[64] = codes 16..31, dv[16] = d of block j in lane
- * 4j.  A block is two products of K = 16 (lo, hi) into one result; the token's d is a float
- * already.  x points at the group's first token, xs is the token stride. */
-#define P_QUAD_BYTES 256
-#define P_QUAD_HI    64
-#define P_QUAD_DV    128
-
-static void run_p32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
-                    int64_t n)
-{
-    for (int64_t g = 0; g < n; g += 8) {
-        int nbg = n - g < 8 ? (int)(n - g) : 8;
-        for (int j = 0; j < nbg; j++) {
-            int64_t b = c0 + g + j;
-            const uint8_t *q = x + (size_t)(b / 4) * P_QUAD_BYTES + 16 * (b % 4);
-            const uint8_t *bw = wk->b[8 * (g + j)];
-            _tile_loadd(0, q, xs);
-            _tile_loadd(2, bw, 64);
-            _tile_loadd(1, q + P_QUAD_HI, xs);
-            _tile_loadd(3, bw + 256, 64);
-            if (j & 1) {
-                _tile_zero(5);
-                _tile_dpbssd(5, 0, 2);
-                _tile_dpbssd(5, 1, 3);
-                _tile_stored(5, wk->c[j], 64);
-            } else {
-                _tile_zero(4);
-                _tile_dpbssd(4, 0, 2);
-                _tile_dpbssd(4, 1, 3);
-                _tile_stored(4, wk->c[j], 64);
-            }
-        }
-        const __m512 *sc = wk->sc + g;
-        for (int t = 0; t < ntg; t++) {
-            __m512 a = _mm512_load_ps(wk->acc[t]);
-            for (int j = 0; j < nbg; j++) {
-                int64_t b = c0 + g + j;
-                float dx = kern__ldf(x + (size_t)t * xs + (size_t)(b / 4) * P_QUAD_BYTES +
-                                         P_QUAD_DV + 16 * (b % 4),
-                                     0);
-                __m512 cj = _mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t));
-                a = _mm512_fmadd_ps(cj, _mm512_mul_ps(sc[j], _mm512_set1_ps(dx)), a);
-            }
-            _mm512_store_ps(wk->acc[t], a);
-        }
-    }
-}
-
 /* ---- driver ---- */
 
 struct amx_type {
@@ -449,16 +400,9 @@ struct amx_type {
     void (*run)(struct amx_work *, const uint8_t *, size_t, int, int64_t, int64_t);
 };
 
-/* The tile routine for wtype; prep: the activations are kern.prepare's buffer. */
-static int amx_type_of(uint32_t wtype, int prep, struct amx_type *ty)
+/* The tile routine for wtype. */
+static int amx_type_of(uint32_t wtype, struct amx_type *ty)
 {
-    if (prep) {
-        if (wtype == KERN_T_Q8_0)
-            *ty = (struct amx_type){KERN_QK, 16, dec_q8_0, run_p32};
-        else if (wtype == KERN_T_Q4_0)
-            *ty = (struct amx_type){KERN_QK, 16, dec_q4_0, run_p32};
-        return wtype == KERN_T_Q8_0 || wtype == KERN_T_Q4_0;
-    }
     switch (wtype) {
     case KERN_T_Q4_K:
         *ty = (struct amx_type){KERN_QK_K, 64, dec_q4_k, run_q4_k};
@@ -477,18 +421,13 @@ static int amx_type_of(uint32_t wtype, int prep, struct amx_type *ty)
     }
 }
 
-/* mul_mat (prep 0) or mul_mat_prep (prep 1: x is the prepared buffer, xs unused) on the tile
- * unit; returns 0 (nothing written) for what it does not handle. */
+/* mul_mat on the tile unit; returns 0 (nothing written) for what it does not handle. */
 static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
-                           int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo,
-                           int prep)
+                           int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
 {
     struct amx_type ty;
-    if (nt < AMX_MIN_NT || !amx_type_of(wtype, prep, &ty) || ncols <= 0 ||
-        ncols % ty.blk_elems != 0)
+    if (nt < AMX_MIN_NT || !amx_type_of(wtype, &ty) || ncols <= 0 || ncols % ty.blk_elems != 0)
         return 0;
-    if (prep)
-        xs = (size_t)((ncols / KERN_QK + 3) / 4) * P_QUAD_BYTES;
     if (wrb > INT_MAX / 16 || xs > INT_MAX / 16)
         return 0;
     _Alignas(64) struct amx_work wk;
@@ -526,6 +465,16 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
     return 1;
 }
 
+/* Q8_0/Q4_0 have no prepared form in the AMX table: the AVX-512 one (kern.h prepare) splits
+ * blocks into 16-byte halves, which cost the tile products K = 16 and an extra product per
+ * block (bench_kern, 128 tokens: q8_0 138 GMAC/s from the quads, 184 from the Q8_0 rows).  The
+ * model then calls mul_mat, whose small batches prepare their few rows per call (for one token
+ * ~1 % of a 128-row work item's time). */
+static int amx_no_prep(uint32_t wtype)
+{
+    return wtype == KERN_T_Q8_0 || wtype == KERN_T_Q4_0;
+}
+
 /* ---- the tables: AVX-512 (or its prefetching twin) except the batched products above ---- */
 
 #define AMX_TABLE(tab, base, nm)                                                                 \
@@ -537,12 +486,12 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
                               int64_t r0, int64_t r1, const void *x, size_t xs, int nt,          \
                               float *out, int64_t ldo)                                           \
     {                                                                                            \
-        if (!amx_mul_mat_raw(wtype, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, 0))              \
+        if (!amx_mul_mat_raw(wtype, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo))                 \
             base.mul_mat(wtype, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo);                     \
     }                                                                                            \
     static size_t tab##_prep_bytes(uint32_t wtype, int64_t ncols, int nt)                        \
     {                                                                                            \
-        return base.prep_bytes(wtype, ncols, nt);                                                \
+        return amx_no_prep(wtype) ? 0 : base.prep_bytes(wtype, ncols, nt);                       \
     }                                                                                            \
     static void tab##_prepare(uint32_t wtype, const void *x, size_t xs, int64_t ncols, int nt,   \
                               void *prep)                                                        \
@@ -553,8 +502,7 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
                                    int64_t r0, int64_t r1, const void *prep, int nt, float *out, \
                                    int64_t ldo)                                                  \
     {                                                                                            \
-        if (!amx_mul_mat_raw(wtype, w, wrb, ncols, r0, r1, prep, 0, nt, out, ldo, 1))            \
-            base.mul_mat_prep(wtype, w, wrb, ncols, r0, r1, prep, nt, out, ldo);                 \
+        base.mul_mat_prep(wtype, w, wrb, ncols, r0, r1, prep, nt, out, ldo);                     \
     }                                                                                            \
     const struct kern tab = {                                                                    \
         .isa = KERN_ISA_AMX,                                                                     \
