@@ -132,6 +132,24 @@ static void fill_info(struct eng_model *em)
     in->bytes_per_token = m->bytes_per_token;
 }
 
+/* Tokens past the embedding rows are tolerated when few and none is plain text: Ollama's gemma3
+ * conversions keep multimodal control tokens (<image_soft_token>) in the vocabulary without an
+ * embedding row.  Such an id can only come from special text in a prompt, and eng_decode refuses
+ * it (out of range); sampling only ever sees the n_vocab logits. */
+#define ENG_MAX_EXCESS_TOKENS 1024
+static int excess_tokens_ok(const struct tok_vocab *v, uint32_t n_vocab)
+{
+    size_t n = tok_n_vocab(v);
+    if (n - n_vocab > ENG_MAX_EXCESS_TOKENS)
+        return 0;
+    for (size_t id = n_vocab; id < n; id++) {
+        enum tok_type t = tok_token_type(v, (int32_t)id);
+        if (t != TOK_TYPE_CONTROL && t != TOK_TYPE_USER_DEFINED && t != TOK_TYPE_UNUSED)
+            return 0;
+    }
+    return 1;
+}
+
 static int load_parts(struct eng_model *em, struct gguf *g, const struct kern *k,
                       struct err_info *ei)
 {
@@ -145,7 +163,7 @@ static int load_parts(struct eng_model *em, struct gguf *g, const struct kern *k
     if (rc != 0)
         return rc;
     uint32_t n_vocab = em->enc ? em->enc->n_vocab : em->m->n_vocab;
-    if (tok_n_vocab(em->vocab) > n_vocab)
+    if (tok_n_vocab(em->vocab) > n_vocab && !excess_tokens_ok(em->vocab, n_vocab))
         return err_set(ei, E_PARSE, "model: vocabulary has %zu tokens but token_embd only %u",
                        tok_n_vocab(em->vocab), n_vocab);
     return 0;

@@ -566,3 +566,87 @@ TEST(engine_gemma3_context_shift_uses_the_layer_rope)
     eng_ctx_free(b);
     eng_model_free(m);
 }
+
+/* The donor's tokenizer arrays plus `extra` tokens of type `type` past the embedding rows. */
+static void extend_vocab(struct synth *s, int extra, int32_t type)
+{
+    struct gguf *g = NULL;
+    struct err_info ei = {0};
+    static const char *const names[2] = {"<image_soft_token>", "<extra_token>"};
+    ASSERT(extra <= 2);
+    if (gguf_open_file(DONOR_PATH, 0, &g, &ei) != 0)
+        TEST_FAIL_("donor: %s", ei.msg);
+    const struct gguf_kv *kt = gguf_find(g, "tokenizer.ggml.tokens");
+    const struct gguf_kv *ks = gguf_find(g, "tokenizer.ggml.scores");
+    const struct gguf_kv *ky = gguf_find(g, "tokenizer.ggml.token_type");
+    ASSERT(kt && ks && ky && kt->arr_n == (uint64_t)VOCB);
+    size_t n = (size_t)VOCB + (size_t)extra;
+    char **tok = mem_calloc(n, sizeof(char *));
+    float *sc = mem_alloc_array(n, sizeof(float));
+    int32_t *ty = mem_alloc_array(n, sizeof(int32_t));
+    ASSERT(tok && sc && ty);
+    for (size_t i = 0; i < n; i++) {
+        struct gguf_str st = {0};
+        if (i < (size_t)VOCB) {
+            ASSERT(gguf_arr_str(kt, i, &st) == 0 && gguf_arr_f32(ks, i, &sc[i]) == 0 &&
+                   gguf_arr_i32(ky, i, &ty[i]) == 0);
+        } else {
+            st.p = names[i - (size_t)VOCB];
+            st.n = strlen(st.p);
+            sc[i] = 0.0f;
+            ty[i] = type;
+        }
+        tok[i] = mem_alloc((size_t)st.n + 1);
+        ASSERT(tok[i] != NULL);
+        memcpy(tok[i], st.p, (size_t)st.n);
+        tok[i][st.n] = 0;
+    }
+    ASSERT(gguf_w_set_arr_str(s->w, "tokenizer.ggml.tokens", (const char *const *)tok, n) == 0);
+    ASSERT(gguf_w_set_arr(s->w, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, sc, n) == 0);
+    ASSERT(gguf_w_set_arr(s->w, "tokenizer.ggml.token_type", GGUF_VT_INT32, ty, n) == 0);
+    for (size_t i = 0; i < n; i++)
+        mem_free(tok[i]);
+    mem_free(tok);
+    mem_free(sc);
+    mem_free(ty);
+    gguf_close(g);
+}
+
+/* Ollama's gemma3 files list multimodal control tokens past the embedding rows: the model
+ * loads, text runs, and the extra id from special text is refused by decode; plain-text
+ * tokens past the rows still fail the load. */
+TEST(engine_vocab_control_tokens_past_embedding)
+{
+    char path[512];
+    struct err_info ei = {0};
+    struct eng_model_params mp;
+    struct eng_model *m = NULL;
+    eng_model_params_default(&mp);
+    snprintf(path, sizeof(path), "%s/x.gguf", test_tmpdir());
+    for (int normal = 0; normal < 2; normal++) {
+        struct synth s;
+        synth_gemma2(&s);
+        extend_vocab(&s, 2, normal ? 1 : 3);
+        ASSERT(gguf_w_write_file(s.w, path, &ei) == 0);
+        gguf_w_free(s.w);
+        int rc = eng_model_load_file(path, &mp, &m, &ei);
+        if (normal) {
+            ASSERT(rc != 0 && strstr(ei.msg, "514 tokens") != NULL);
+            continue;
+        }
+        if (rc != 0)
+            TEST_FAIL_("load: %s", ei.msg);
+        ASSERT_EQ_INT(eng_model_get_info(m)->n_vocab, VOCB);
+        int32_t ids[16];
+        size_t n = 0;
+        ASSERT(eng_tokenize(m, "<image_soft_token>", 18, 0, 1, ids, 16, &n) == 0);
+        ASSERT(n == 1 && ids[0] == VOCB);
+        struct eng_ctx *c = new_ctx(m, 1, 64);
+        int32_t ok[3] = {1, 403, 407}, bad[2] = {1, (int32_t)VOCB};
+        struct eng_batch b = {2, bad, NULL, NULL, NULL};
+        ASSERT(eng_decode(c, &b, &ei) == E_INVAL && strstr(ei.msg, "out of range") != NULL);
+        decode1(c, ok, 3);
+        eng_ctx_free(c);
+        eng_model_free(m);
+    }
+}
