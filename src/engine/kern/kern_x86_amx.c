@@ -88,16 +88,6 @@ static void amx_config(int ntok, int ka)
     _tile_loadconfig(&c);
 }
 
-/* One product into result slot c: C = A . B with A at a (stride as), B at b. */
-#define AMX_DP(TA, TB, TC, a, as, b, c, DP) \
-    do {                                    \
-        _tile_loadd(TA, a, as);             \
-        _tile_loadd(TB, b, 64);             \
-        _tile_zero(TC);                     \
-        DP(TC, TA, TB);                     \
-        _tile_stored(TC, c, 64);            \
-    } while (0)
-
 /* 4-byte groups at base + n * stride for lanes n < nr (others 0). */
 AI __m512i gat(const uint8_t *base, __m512i idx, __mmask16 m)
 {
@@ -361,6 +351,22 @@ static void run_q6_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, 
     }
 }
 
+/* One Q8_0 product into result tile 4 (j even) or 5 (j odd), not stored. */
+AI void b32_issue(int j, const uint8_t *a, size_t as, const uint8_t *b)
+{
+    if (j & 1) {
+        _tile_loadd(1, a, as);
+        _tile_loadd(3, b, 64);
+        _tile_zero(5);
+        _tile_dpbssd(5, 1, 3);
+    } else {
+        _tile_loadd(0, a, as);
+        _tile_loadd(2, b, 64);
+        _tile_zero(4);
+        _tile_dpbssd(4, 0, 2);
+    }
+}
+
 /* Q8_0 / Q4_0 (decoded to signed codes) x Q8_0: blocks [c0, c0 + n), 8 at a time. */
 static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                     int64_t n)
@@ -371,12 +377,18 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
     const __mmask16 tm = (__mmask16)((1u << ntg) - 1);
     for (int64_t g = 0; g < n; g += 8) {
         int nbg = n - g < 8 ? (int)(n - g) : 8;
+        /* block j + 1's product is issued before block j's result is stored (two in flight:
+         * a store right after its product waits for the product's whole latency) */
+        const uint8_t *xg = x + (size_t)(c0 + g) * sizeof(struct kern_bq8_0);
+        b32_issue(0, xg + 2, xs, wk->b[8 * g]);
         for (int j = 0; j < nbg; j++) {
-            const uint8_t *xb = x + (size_t)(c0 + g + j) * sizeof(struct kern_bq8_0);
+            const uint8_t *xb = xg + (size_t)j * sizeof(struct kern_bq8_0);
+            if (j + 1 < nbg)
+                b32_issue(j + 1, xb + sizeof(struct kern_bq8_0) + 2, xs, wk->b[8 * (g + j + 1)]);
             if (j & 1)
-                AMX_DP(1, 3, 5, xb + 2, xs, wk->b[8 * (g + j)], wk->c[j], _tile_dpbssd);
+                _tile_stored(5, wk->c[j], 64);
             else
-                AMX_DP(0, 2, 4, xb + 2, xs, wk->b[8 * (g + j)], wk->c[j], _tile_dpbssd);
+                _tile_stored(4, wk->c[j], 64);
             _mm512_store_ps(wk->dx[j], lo_h2f(gat(xb, tidx, tm)));
         }
         const __m512 *sc = wk->sc + g;
