@@ -32,6 +32,9 @@
 #define API_MAX_LARGE_BODY_BYTES (128u << 20) /* routes flagged API_ROUTE_LARGE_BODY (images) */
 #define API_MAX_RESP_BYTES       (64u << 20)  /* one non-streamed response body */
 #define API_MAX_LINE_BYTES       (16u << 20)  /* one NDJSON line */
+/* Images sent to a model with a vision tower: the engine has no image encoder yet (%s: model). */
+#define API_NO_IMAGES_MSG \
+    "%s: images are not supported yet (corral's engine has no vision encoder); send text only"
 
 struct store;
 

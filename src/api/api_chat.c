@@ -465,6 +465,9 @@ static int chat_checks(const json_t *body, const struct api_serve_model *m, stru
         return err_set(ei, E_INVAL, "%s does not support tools", full);
     if (images && !m->vision)
         return err_set(ei, E_INVAL, "%s does not support vision", full);
+    /* the model has a vision tower, but the engine has no image encoder: refuse, never drop */
+    if (images)
+        return err_set(ei, E_INVAL, API_NO_IMAGES_MSG, full);
     return 0;
 }
 

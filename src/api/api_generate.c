@@ -191,6 +191,9 @@ static int gen_capabilities(const json_t *body, const struct api_serve_model *m,
                            : full);
     if (json_array_size(json_object_get(body, "images")) > 0 && !m->vision)
         return err_set(ei, E_INVAL, "%s does not support vision", full);
+    /* the model has a vision tower, but the engine has no image encoder: refuse, never drop */
+    if (json_array_size(json_object_get(body, "images")) > 0)
+        return err_set(ei, E_INVAL, API_NO_IMAGES_MSG, full);
     if (suffix && *suffix && !m->insert)
         return err_set(ei, E_INVAL, "%s does not support insert", full);
     return 0;
