@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/cmd.h"
 #include "common/fs.h"
+#include "common/json.h"
 #include "common/mem.h"
 
 #define REPL_HISTORY_MAX 1000
@@ -247,11 +248,40 @@ static void cmd_set(struct cli_session *s, char **w, int n, const char *rest)
 
 /* ---- /show, /load, /save ----------------------------------------------------------------- */
 
+/* A user-defined parameter as Go's %v prints it (numbers shortest, lists as [a b]). */
+static void print_go_value(const json_t *v)
+{
+    struct buf b;
+    size_t i;
+    json_t *e;
+    int rc = 0;
+    buf_init(&b, 4096);
+    if (json_is_string(v)) {
+        rc = buf_puts(&b, json_string_value(v));
+    } else if (json_is_array(v)) {
+        rc = buf_putc(&b, '[');
+        json_array_foreach(v, i, e)
+        {
+            if (!rc && i > 0)
+                rc = buf_putc(&b, ' ');
+            if (!rc)
+                rc = json_is_string(e) ? buf_puts(&b, json_string_value(e))
+                                       : json_go_encode(e, 0, &b);
+        }
+        rc = rc ? rc : buf_putc(&b, ']');
+    } else {
+        rc = json_go_encode(v, 0, &b);
+    }
+    printf("%s", rc ? "?" : buf_str(&b));
+    buf_fini(&b);
+}
+
+/* Ollama's /show: the model's /api/show with the session's system and options over it. */
 static void cmd_show(struct cli_session *s, const char *what)
 {
     struct err_info ei = {0};
     json_t *body = json_pack("{s:s}", "model", s->model), *out = NULL;
-    const char *field = NULL;
+    const char *field;
     if (!what) {
         fputs(help_show, stdout);
         json_decref(body);
@@ -265,36 +295,52 @@ static void cmd_show(struct cli_session *s, const char *what)
         json_decref(body);
         return;
     }
-    if (cli_request(&s->client, "POST", "/api/show", body, &out, NULL, &ei) != 0) {
-        fprintf(stderr, "Error: %s\n", ei.msg);
-    } else if (!strcmp(what, "system") && s->system) {
-        printf("%s\n", s->system);
-    } else if (!strcmp(what, "template") && s->tmpl) {
-        printf("%s\n", s->tmpl);
-    } else if (!strcmp(what, "license") || !strcmp(what, "modelfile") || !strcmp(what, "system") ||
-               !strcmp(what, "template") || !strcmp(what, "parameters")) {
-        field = json_string_value(json_object_get(out, what));
-        if (!strcmp(what, "parameters")) {
-            if (field && *field)
-                printf("Model defined parameters:\n%s\n", field);
-            if (json_object_size(s->options)) {
-                const char *k;
-                json_t *v;
-                printf("User defined parameters:\n");
-                json_object_foreach(s->options, k, v)
-                {
-                    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-                    printf("%-30s %s\n", k, t ? t : "");
-                    libc_free(t);
-                }
-            } else if (!field || !*field) {
-                printf("No parameters were specified for this model.\n");
-            }
-        } else if (field && *field) {
-            printf("%s\n", field);
-        } else {
-            printf("No %s was specified for this model.\n", what);
+    if (body && s->system)
+        json_object_set_new(body, "system", json_string(s->system));
+    if (body && json_object_size(s->options))
+        json_object_set(body, "options", s->options);
+    if (!body || cli_request(&s->client, "POST", "/api/show", body, &out, NULL, &ei) != 0) {
+        printf("error: couldn't get model\n");
+        json_decref(body);
+        return;
+    }
+    field = json_string_value(json_object_get(out, what));
+    if (!strcmp(what, "license")) {
+        printf("%s\n", field && *field ? field : "No license was specified for this model.");
+    } else if (!strcmp(what, "modelfile")) {
+        printf("%s\n", field ? field : "");
+    } else if (!strcmp(what, "parameters")) {
+        printf("Model defined parameters:\n");
+        if (!field || !*field)
+            printf("  No additional parameters were specified for this model.\n");
+        for (const char *p = field && *field ? field : NULL; p;) {
+            const char *nl = strchr(p, '\n');
+            printf("  %.*s\n", (int)(nl ? nl - p : (long)strlen(p)), p);
+            p = nl ? nl + 1 : NULL;
         }
+        printf("\n");
+        if (json_object_size(s->options)) {
+            const char *k;
+            json_t *v;
+            printf("User defined parameters:\n");
+            json_object_foreach(s->options, k, v)
+            {
+                printf("  %-30s ", k);
+                print_go_value(v);
+                printf("\n");
+            }
+            printf("\n");
+        }
+    } else if (!strcmp(what, "system")) {
+        if (field && *field)
+            printf("%s\n\n", field);
+        else
+            printf("No system message was specified for this model.\n");
+    } else if (!strcmp(what, "template")) {
+        if (s->tmpl || (field && *field))
+            printf("%s\n", s->tmpl ? s->tmpl : field);
+        else
+            printf("No prompt template was specified for this model.\n");
     } else {
         printf("Unknown command '/show %s'. Type /? for help\n", what);
     }
