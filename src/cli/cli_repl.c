@@ -359,7 +359,10 @@ static void cmd_load(struct cli_session *s, const char *model)
     printf("Loading model '%s'\n", model);
     s->model = mem_strdup(model);
     if (!s->model || cli_run_preload(s, &ei) != 0) {
-        fprintf(stderr, "Error: %s\n", ei.msg[0] ? ei.msg : "load failed");
+        if (strstr(ei.msg, "not found")) /* Ollama's words */
+            printf("Couldn't find model '%s'\n", model);
+        else
+            fprintf(stderr, "Error: %s\n", ei.msg[0] ? ei.msg : "load failed");
         mem_free(s->model);
         s->model = old;
         return;
@@ -382,9 +385,12 @@ static void cmd_save(struct cli_session *s, const char *name)
         json_object_set_new(body, "system", json_string(s->system));
     if (body && s->tmpl)
         json_object_set_new(body, "template", json_string(s->tmpl));
-    if (!body || cli_request(&s->client, "POST", "/api/create", body, &out, NULL, &ei) != 0)
-        fprintf(stderr, "Error: %s\n", ei.msg[0] ? ei.msg : "save failed");
-    else
+    if (!body || cli_request(&s->client, "POST", "/api/create", body, &out, NULL, &ei) != 0) {
+        if (!strcmp(ei.msg, "invalid model name"))
+            printf("error: The model name '%s' is invalid\n", name);
+        else
+            fprintf(stderr, "Error: %s\n", ei.msg[0] ? ei.msg : "save failed");
+    } else
         printf("Created new model '%s'\n", name);
     json_decref(out);
     json_decref(body);

@@ -63,6 +63,8 @@ send("/set system You tell stories.\r"); expect("Set system message."); expect("
 send("/show modelfile\r"); expect("SYSTEM You tell stories."); expect("PARAMETER num_predict 8"); expect(">>> ")
 send("/show system\r"); expect("You tell stories."); expect(">>> ")
 send("/show license\r"); expect("No license was specified for this model."); expect(">>> ")
+send("/load nosuchmodel\r"); expect("Couldn't find model 'nosuchmodel'"); expect(">>> ")
+send("/save a/b/c/d/e\r"); expect("error: The model name 'a/b/c/d/e' is invalid"); expect(">>> ")
 send("/clear\r"); expect("Cleared session context"); expect(">>> ")
 send("/nonsense\r"); expect("Unknown command '/nonsense'"); expect(">>> ")
 # FormatParams' errors printed with %q, values joined with ", ", /set format's usage line
