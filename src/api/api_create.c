@@ -414,14 +414,15 @@ static int check_request(struct create *c)
     if ((rc = json_get_str(c->req->json, "from", &from, &c->ei)) == E_INVAL ||
         (rc = json_get_obj(c->req->json, "files", &files, &c->ei)) == E_INVAL)
         return bad(c, 400, c->ei.msg);
-    if (files && json_object_size(files))
-        rc = base_from_files(c, files);
-    else if (from && *from) {
+    if (from && *from) { /* CreateHandler looks at from before files */
         if ((rc = pull_base(c, from)) != 0)
             return rc;
         rc = base_from_model(c, from);
-    } else
+    } else if (files && json_object_size(files)) {
+        rc = base_from_files(c, files);
+    } else {
         return bad(c, 400, "neither 'from' or 'files' was specified");
+    }
     if (!rc)
         rc = check_quantize(c);
     if (!rc)

@@ -65,6 +65,11 @@ code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
     -d '{"model":"goodt","from":"stories","template":"{{ .System }} {{ .Prompt }}","stream":false}')
 [ "$code" = 200 ] || fail "good template: $code $(cat "$TMPDIR_TEST/b")"
 
+# from wins over files when both are given (CreateHandler's order)
+code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/create" \
+    -d '{"model":"both","from":"stories","files":{"x.gguf":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"stream":false}')
+[ "$code" = 200 ] || fail "from+files: $code $(cat "$TMPDIR_TEST/b")"
+
 # a `from` model that is not here is pulled first (Ollama's parseFromModel): its progress leads
 # the stream and a failed pull ends it with an error line (500 with stream:false)
 curl -s -o "$TMPDIR_TEST/b" "$BASE/api/create" -d '{"model":"pulled","from":"127.0.0.1:1/x/y"}'
