@@ -34,7 +34,7 @@ int main(int argc, char **argv)
         const struct cmd_entry *v = cmd_find("--version");
         if (v)
             return v->fn(argc - 1, argv + 1);
-        printf("corral version is %s\n", CORRAL_VERSION);
+        printf("corral version is %s (corral %s)\n", CORRAL_OLLAMA_VERSION, CORRAL_VERSION);
         return 0;
     }
     if (!(e = cmd_find(argv[1]))) {

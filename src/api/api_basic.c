@@ -27,12 +27,13 @@ static int h_version(struct api_req *req, struct api_resp *resp)
     json_t *v = json_object(), *sb;
     if (!v)
         return E_NOMEM;
-    json_object_set_new(v, "version", json_string(CORRAL_VERSION));
+    json_object_set_new(v, "version", json_string(CORRAL_OLLAMA_VERSION));
     sb = req->env->sandbox_info ? json_deep_copy(req->env->sandbox_info) : json_object();
     if (sb && !json_object_get(sb, "mode"))
         json_object_set_new(sb, "mode",
                             json_string(req->env->sandbox_mode ? req->env->sandbox_mode : "off"));
     json_object_set_new(v, "sandbox", sb);
+    json_object_set_new(v, "corral_version", json_string(CORRAL_VERSION));
     return api_resp_json(resp, 200, v);
 }
 API_ROUTE(version, "GET HEAD", "/api/version", h_version, API_ROUTE_NOBODY)

@@ -243,13 +243,16 @@ static int cmd_version(int argc, char **argv)
     if (cli_client_init(&c, &ei) != 0 ||
         cli_request(&c, "GET", "/api/version", NULL, &out, NULL, &ei) != 0) {
         printf("Warning: could not connect to a running corral instance\n");
-        printf("Warning: client version is %s\n", CORRAL_VERSION);
+        printf("Warning: client version is %s (corral %s)\n", CORRAL_OLLAMA_VERSION,
+               CORRAL_VERSION);
         return 0;
     }
     v = jstr(out, "version");
-    printf("corral version is %s\n", v);
-    if (strcmp(v, CORRAL_VERSION) != 0)
-        printf("Warning: client version is %s\n", CORRAL_VERSION);
+    const char *cv = jstr(out, "corral_version");
+    printf("corral version is %s (corral %s)\n", v, *cv ? cv : "?");
+    if (strcmp(v, CORRAL_OLLAMA_VERSION) != 0 || strcmp(*cv ? cv : "", CORRAL_VERSION) != 0)
+        printf("Warning: client version is %s (corral %s)\n", CORRAL_OLLAMA_VERSION,
+               CORRAL_VERSION);
     json_decref(out);
     return 0;
 }
