@@ -54,8 +54,8 @@ struct KERN_PACKED amx_tcfg {
 };
 _Static_assert(sizeof(struct amx_tcfg) == 64, "tile config");
 
-/* Per-call scratch (on the stack, ~62 KiB): the decoded weights of one chunk and their scales,
- * the stored results of up to 16 products, the float accumulators of one 16-token group. */
+/* Per-call scratch (on the stack, ~96 KiB): the decoded weights of one chunk and their scales,
+ * the stored results of up to 16 products, the float accumulators of up to 32 tokens. */
 struct amx_work {
     uint8_t b[AMX_BROWS][64];  /* B form: row kk = codes 4kk..4kk+3 of 16 weight rows */
     uint8_t bh[AMX_BROWS][64]; /* Q4_K: high part of q * sc (b holds the low 5 bits) */
@@ -65,27 +65,39 @@ struct amx_work {
     __m512 dw[AMX_KC / 256];   /* K-quants: d per row */
     __m512 dmn[AMX_KC / 256];  /* Q4_K: -dmin per row */
     int32_t c[16][256];        /* stored 16x16 results */
-    float acc[16][16];         /* [token][row] */
+    float acc[32][16];         /* [token][row] */
     float dx[8][16];           /* Q8_0 activation scales: [block][token] */
 };
 
-/* Loads a configuration for A tiles of ntok rows x ka bytes, B of ka/4 rows, C of ntok rows. */
-static void amx_config(int ntok, int ka)
+/* gcc's tile intrinsics are asm statements without memory operands: the compiler does not know
+ * that _tile_stored writes memory nor that _tile_loadd reads it, so a read of stored results
+ * could move before the store, and the decoded weights' stores after (or away from) the loads.
+ * A compiler barrier after the stores and before the first loads of each routine orders them. */
+#define AMX_FENCE() __asm__ volatile("" ::: "memory")
+
+/* Loads a configuration for A tiles of ka bytes, B tiles of ka/4 rows x 64 bytes and C tiles.
+ * pair 0: A 0,1 and C 4,5 of ntok rows, B 2,3 and 6,7 (products alternate between the B sets).
+ * pair 1 (K-quants, 2 token groups of 16 share the B tiles): A 0 / C 4,5 for the first group
+ * (min(ntok, 16) rows), A 1 / C 6,7 for the second (the rest), B 2,3. */
+static void amx_config(int ntok, int ka, int pair)
 {
     struct amx_tcfg c;
+    int n0 = ntok < 16 ? ntok : 16, n1 = ntok > 16 ? ntok - 16 : n0;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     for (int i = 0; i < 2; i++) {
-        c.rows[i] = (uint8_t)ntok;
+        c.rows[i] = (uint8_t)(pair && i ? n1 : n0);
         c.colsb[i] = (uint16_t)ka;
         c.rows[2 + i] = (uint8_t)(ka / 4);
         c.colsb[2 + i] = 64;
-        c.rows[4 + i] = (uint8_t)ntok;
+        c.rows[4 + i] = (uint8_t)n0;
         c.colsb[4 + i] = 64;
-        c.rows[6 + i] = (uint8_t)(ka / 4); /* two more B tiles */
+        c.rows[6 + i] = (uint8_t)(pair ? n1 : ka / 4);
         c.colsb[6 + i] = 64;
     }
-    _tile_loadconfig(&c);
+    /* not _tile_loadconfig: gcc's version declares a read of the first 8 bytes only, so the
+     * compiler may drop or delay the stores to the rest; this operand is the whole struct */
+    __asm__ volatile("ldtilecfg %0" ::"m"(c));
 }
 
 /* 4-byte groups at base + n * stride for lanes n < nr (others 0). */
@@ -262,35 +274,51 @@ static void dec_q4_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
 /* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token.  With the
  * sub-block scales inside the weights (q * sh in bh, q * sl in b) a super-block is 4 + 4
  * products of K = 64 accumulated in the tiles: isum = 8 * C_h + C_l, the reference's sum. */
-#define Q4K_C(TA, TH, TL, c)                            \
-    do {                                                \
-        _tile_loadd(TA, xb + 4 + 64 * (c), xs);         \
-        _tile_loadd(TH, wk->bh[64 * s + 16 * (c)], 64); \
-        _tile_loadd(TL, wk->b[64 * s + 16 * (c)], 64);  \
-        _tile_dpbsud(4, TA, TH);                        \
-        _tile_dpbsud(5, TA, TL);                        \
+/* The 8 (16 for two token groups) products of super-block s, results stored in c[0], c[1]
+ * (c[2], c[3] for tokens 16..31); DPH: the product for bh (signed for Q6_K). */
+#define KQ_PRODUCTS(DPH)                                       \
+    do {                                                       \
+        _tile_zero(4);                                         \
+        _tile_zero(5);                                         \
+        if (two) {                                             \
+            _tile_zero(6);                                     \
+            _tile_zero(7);                                     \
+        }                                                      \
+        for (int c = 0; c < 4; c++) {                          \
+            _tile_loadd(0, xb + 4 + 64 * c, xs);               \
+            _tile_loadd(2, wk->bh[64 * s + 16 * c], 64);       \
+            _tile_loadd(3, wk->b[64 * s + 16 * c], 64);        \
+            DPH(4, 0, 2);                                      \
+            _tile_dpbsud(5, 0, 3);                             \
+            if (two) {                                         \
+                _tile_loadd(1, xb + 16 * xs + 4 + 64 * c, xs); \
+                DPH(6, 1, 2);                                  \
+                _tile_dpbsud(7, 1, 3);                         \
+            }                                                  \
+        }                                                      \
+        _tile_stored(4, wk->c[0], 64);                         \
+        _tile_stored(5, wk->c[1], 64);                         \
+        if (two) {                                             \
+            _tile_stored(6, wk->c[2], 64);                     \
+            _tile_stored(7, wk->c[3], 64);                     \
+        }                                                      \
+        AMX_FENCE();                                           \
     } while (0)
 
 static void run_q4_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                      int64_t n)
 {
+    AMX_FENCE(); /* the decoded weights are in memory */
+    const int two = ntg > 16;
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *xb = x + (size_t)(c0 + s) * sizeof(struct kern_bq8_k);
-        /* tiles: A 0/1, B 2,3/6,7 alternate, so a load never waits for the product before */
-        _tile_zero(4);
-        _tile_zero(5);
-        Q4K_C(0, 2, 3, 0);
-        Q4K_C(1, 6, 7, 1);
-        Q4K_C(0, 2, 3, 2);
-        Q4K_C(1, 6, 7, 3);
-        const int32_t *ch = wk->c[0], *cl = wk->c[1];
-        _tile_stored(4, wk->c[0], 64);
-        _tile_stored(5, wk->c[1], 64);
+        KQ_PRODUCTS(_tile_dpbsud);
         const __m512i *mn = wk->mn + 8 * s;
         for (int t = 0; t < ntg; t++) {
             const uint8_t *xt = xb + (size_t)t * xs;
-            __m512i is = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * t), 3),
-                                          _mm512_load_si512(cl + 16 * t));
+            const int32_t *ch = wk->c[2 * (t >> 4)] + 16 * (t & 15), *cl = ch + 256;
+            __m512i is = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch), 3),
+                                          _mm512_load_si512(cl));
             __m512i mi = _mm512_setzero_si512();
             for (int j = 0; j < 8; j++) {
                 int32_t bs;
@@ -308,34 +336,20 @@ static void run_q4_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, 
 
 /* Q6_K x Q8_K: the same scheme as Q4_K with 64 * hi (signed) + lo; isum = 64 * C_hi + C_lo
  * - 32 * sum(sc * bsum), the reference's integer sum. */
-#define Q6K_C(TA, TH, TL, c)                            \
-    do {                                                \
-        _tile_loadd(TA, xb + 4 + 64 * (c), xs);         \
-        _tile_loadd(TH, wk->bh[64 * s + 16 * (c)], 64); \
-        _tile_loadd(TL, wk->b[64 * s + 16 * (c)], 64);  \
-        _tile_dpbssd(4, TA, TH);                        \
-        _tile_dpbsud(5, TA, TL);                        \
-    } while (0)
-
 static void run_q6_k(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                      int64_t n)
 {
+    AMX_FENCE(); /* the decoded weights are in memory */
+    const int two = ntg > 16;
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *xb = x + (size_t)(c0 + s) * sizeof(struct kern_bq8_k);
-        _tile_zero(4);
-        _tile_zero(5);
-        Q6K_C(0, 2, 3, 0);
-        Q6K_C(1, 6, 7, 1);
-        Q6K_C(0, 2, 3, 2);
-        Q6K_C(1, 6, 7, 3);
-        _tile_stored(4, wk->c[0], 64);
-        _tile_stored(5, wk->c[1], 64);
+        KQ_PRODUCTS(_tile_dpbssd);
         const __m512i *mn = wk->mn + 8 * s;
         for (int t = 0; t < ntg; t++) {
             const uint8_t *xt = xb + (size_t)t * xs;
-            __m512i is =
-                _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(wk->c[0] + 16 * t), 6),
-                                 _mm512_load_si512(wk->c[1] + 16 * t));
+            const int32_t *ch = wk->c[2 * (t >> 4)] + 16 * (t & 15), *cl = ch + 256;
+            __m512i is = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch), 6),
+                                          _mm512_load_si512(cl));
             __m512i mi = _mm512_setzero_si512();
             for (int j = 0; j < 8; j++) {
                 int32_t bs;
@@ -371,6 +385,7 @@ AI void b32_issue(int j, const uint8_t *a, size_t as, const uint8_t *b)
 static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                     int64_t n)
 {
+    AMX_FENCE(); /* the decoded weights are in memory */
     const __m512i tidx =
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                            _mm512_set1_epi32((int)xs));
@@ -391,6 +406,7 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
                 _tile_stored(4, wk->c[j], 64);
             _mm512_store_ps(wk->dx[j], lo_h2f(gat(xb, tidx, tm)));
         }
+        AMX_FENCE();
         const __m512 *sc = wk->sc + g;
         for (int t = 0; t < ntg; t++) {
             __m512 a = _mm512_load_ps(wk->acc[t]);
@@ -407,6 +423,7 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
 
 struct amx_type {
     int64_t blk_elems; /* elements per decode unit (block or super-block) */
+    int tg;            /* tokens per run call: 16, or 32 (two groups sharing the B tiles) */
     int ka;            /* bytes of K per tile product */
     void (*dec)(struct amx_work *, const uint8_t *, __m512i, __mmask16, int64_t, int64_t);
     void (*run)(struct amx_work *, const uint8_t *, size_t, int, int64_t, int64_t);
@@ -417,16 +434,16 @@ static int amx_type_of(uint32_t wtype, struct amx_type *ty)
 {
     switch (wtype) {
     case KERN_T_Q4_K:
-        *ty = (struct amx_type){KERN_QK_K, 64, dec_q4_k, run_q4_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q4_k, run_q4_k};
         return 1;
     case KERN_T_Q6_K:
-        *ty = (struct amx_type){KERN_QK_K, 64, dec_q6_k, run_q6_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q6_k, run_q6_k};
         return 1;
     case KERN_T_Q8_0:
-        *ty = (struct amx_type){KERN_QK, 32, dec_q8_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, dec_q8_0, run_b32};
         return 1;
     case KERN_T_Q4_0:
-        *ty = (struct amx_type){KERN_QK, 32, dec_q4_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, dec_q4_0, run_b32};
         return 1;
     default:
         return 0;
@@ -454,10 +471,10 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
         for (int64_t c0 = 0; c0 < nblk; c0 += chunk) {
             int64_t n = nblk - c0 < chunk ? nblk - c0 : chunk;
             ty.dec(&wk, w + (size_t)rg * wrb, widx, rm, c0, n);
-            for (int t0 = 0; t0 < nt; t0 += 16) {
-                int ntg = nt - t0 < 16 ? nt - t0 : 16;
+            for (int t0 = 0; t0 < nt; t0 += ty.tg) {
+                int ntg = nt - t0 < ty.tg ? nt - t0 : ty.tg;
                 if (ntg != cfg_rows) {
-                    amx_config(ntg, ty.ka);
+                    amx_config(ntg, ty.ka, ty.tg > 16);
                     cfg_rows = ntg;
                 }
                 memset(wk.acc, 0, sizeof wk.acc);
