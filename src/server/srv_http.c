@@ -382,6 +382,41 @@ static enum MHD_Result preflight(struct MHD_Connection *c, struct sreq *r)
     return ret;
 }
 
+/* 1 when the path ends in '/' and the same path without it has a route for this method (gin
+ * then redirects there: 301 for GET, 307 otherwise). */
+static int trailing_slash_route(const struct sreq *r)
+{
+    const struct api_route *route = NULL;
+    const char *param = NULL;
+    char p[1024];
+    size_t n = strlen(r->path);
+    if (n < 2 || n >= sizeof(p) || r->path[n - 1] != '/')
+        return 0;
+    snprintf(p, sizeof(p), "%.*s", (int)(n - 1), r->path);
+    return api_route_find(r->method, p, &route, &param) == 0;
+}
+
+/* The redirect of a trailing-slash path, as Go's http.Redirect writes it (an HTML body for
+ * GET and HEAD only). */
+static enum MHD_Result queue_redirect(struct MHD_Connection *c, struct sreq *r, int status)
+{
+    char loc[1024], body[1200];
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+    int html = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+    snprintf(loc, sizeof(loc), "%.*s", (int)strlen(r->path) - 1, r->path);
+    snprintf(body, sizeof(body), "<a href=\"%s\">Moved Permanently</a>.\n\n", loc);
+    mr = MHD_create_response_from_buffer(html ? strlen(body) : 0, body, MHD_RESPMEM_MUST_COPY);
+    if (!mr)
+        return MHD_NO;
+    add_common_headers(r, mr, html ? "text/html; charset=utf-8" : NULL);
+    MHD_add_response_header(mr, "Location", loc);
+    r->answered = status;
+    ret = MHD_queue_response(c, (unsigned)status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 /* Returns 0 to go on, or an HTTP status already decided (r->early_status). */
 static int classify(struct MHD_Connection *c, struct sreq *r)
 {
@@ -402,6 +437,8 @@ static int classify(struct MHD_Connection *c, struct sreq *r)
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;
     rc = api_route_find(r->method, r->path, &r->route, (const char **)&r->param);
+    if (rc == E_NOTFOUND && trailing_slash_route(r))
+        return strcmp(r->method, "GET") ? 307 : 301; /* gin's RedirectTrailingSlash */
     if (rc == E_NOTFOUND)
         return 404;
     if (rc)
@@ -416,6 +453,9 @@ static enum MHD_Result early_answer(struct MHD_Connection *c, struct sreq *r)
         return queue_buffer(c, r, 403, NULL, "", 0);
     case 204:
         return preflight(c, r);
+    case 301:
+    case 307:
+        return queue_redirect(c, r, r->early_status);
     case 404:
         return queue_text(c, r, 404, "404 page not found");
     case 405:

@@ -2,13 +2,13 @@
 # Ollama conformance details found by the audit (docs/API.md "Conformance with Ollama"), each
 # checked against a real daemon: OLLAMA_* scheduler variables read as envconfig reads them
 # (quotes stripped, an unparsable value ignored with a warning instead of refusing to start),
-# serve --help, GET /api/status, /api/show system/options, keep_alive's type error, /api/create
-# refusing a template that does not parse (400 before any status line) and non-string
-# template/system, pulling a missing `from` model first, _debug_render_only, `corral stop` as
-# Ollama's (show + keep_alive 0: silent for a known model that is not loaded), cobra's
-# argument-count errors, `corral run` of a model whose pull fails printing one "Error:" line,
-# and `corral run` flags (--think levels, flags after the prompt, --name=value, unknown flags)
-# against a recording fake server.
+# serve --help, GET /api/status, trailing-slash redirects, /api/show system/options, decoder
+# messages, keep_alive's type error, /api/create refusing a template that does not parse (400
+# before any status line) and non-string template/system, from over files, pulling a missing
+# `from` model first, _debug_render_only, `corral stop` as Ollama's (show + keep_alive 0: silent
+# for a known model that is not loaded), cobra's argument-count errors, `corral run` of a model
+# whose pull fails printing one "Error:" line, and `corral run` flags (--think levels, flags
+# after the prompt, --name=value, unknown flags) against a recording fake server.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -45,6 +45,13 @@ assert 23 * 3600 < left <= 24 * 3600, left
     fail "messages type: $(curl -s "$BASE/api/chat" -d '{"model":"stories","messages":"hi"}')"
 [ "$(curl -s "$BASE/api/generate" -d '{"model":"stories","prompt":"x","options":[1]}')" = '{"error":"json: cannot unmarshal array into Go struct field GenerateRequest.options of type map[string]interface {}"}' ] ||
     fail "options type: $(curl -s "$BASE/api/generate" -d '{"model":"stories","prompt":"x","options":[1]}')"
+
+# a trailing slash redirects to the route (gin's RedirectTrailingSlash: 301 GET, 307 POST)
+curl -s -D "$TMPDIR_TEST/h" -o /dev/null "$BASE/api/tags/"
+head -1 "$TMPDIR_TEST/h" | grep -q ' 301' && grep -qi '^Location: /api/tags' "$TMPDIR_TEST/h" ||
+    fail "GET /api/tags/: $(cat "$TMPDIR_TEST/h")"
+curl -sfL -X POST "$BASE/api/show/" -d '{"model":"stories"}' | grep -q '"modelfile"' || fail "POST /api/show/ via 307"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/nothing/")" = 404 ] || fail "unknown path with slash"
 
 # keep_alive of a type api.Duration refuses
 code=$(curl -s -o "$TMPDIR_TEST/b" -w '%{http_code}' "$BASE/api/generate" \
