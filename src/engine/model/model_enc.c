@@ -2,14 +2,15 @@
  * model_enc.c - encoder models (bert, nomic-bert) for embeddings: loading with every tensor
  * checked, and the non-causal forward pass over one sequence (model_enc.h has the block).
  *
- * The pass runs on every thread of the context's pool at once; each step splits its work
- * statically (token rows, weight row blocks of 16, attention (head, query block) items) and
- * ends in a pool barrier.  Attention is two F32 matrix products per item (Q K^T, then the
- * probabilities times V transposed once per layer), through the same kern->mul_mat.  A whole
- * sequence is one batch (a few hundred tokens), so every matrix product is a tiled matrix-matrix
- * product through kern->mul_mat over activations quantized once per step to the weights'
- * vec_dot_type, as model_fwd.c does for prompts.  Passes that read fewer weight bytes x tokens than
- * par_min_bytes run on the caller alone.
+ * The pass runs on every thread of the context's pool at once; each step ends in a pool
+ * barrier.  Elementwise steps split token rows statically; matrix products (blocks of weight
+ * rows, multiples of 16) and attention ((head, query block) items) hand out work through an
+ * atomic counter per step, so a thread whose vCPU stalls simply takes fewer items.  Attention is
+ * two F32 matrix products per item (Q K^T, then the probabilities times V transposed once per
+ * layer), through the same kern->mul_mat.  A whole sequence is one batch (a few hundred tokens), so
+ * every matrix product is a tiled matrix-matrix product through kern->mul_mat over activations
+ * quantized once per step to the weights' vec_dot_type, as model_fwd.c does for prompts.  Passes
+ * that read fewer weight bytes x tokens than par_min_bytes run on the caller alone.
  *
  * Sections: loading (keys, tensors, layers), elementwise helpers (LayerNorm, GELU, RoPE), the
  * pass, setup.
@@ -25,11 +26,13 @@
 #include "engine/kern/kern.h"
 #include "engine/thread/pool.h"
 
-#define ENC_NAME_MAX  96
-#define ENC_MAX_TYPES 16 /* token_types rows accepted */
-#define ENC_ROW_ALIGN 16 /* weight rows per block are a multiple of this */
-#define ENC_GELU_N    65536
-#define ENC_QBLOCK    32 /* queries per attention work item */
+#define ENC_NAME_MAX          96
+#define ENC_MAX_TYPES         16 /* token_types rows accepted */
+#define ENC_ROW_ALIGN         16 /* weight rows per block are a multiple of this */
+#define ENC_GELU_N            65536
+#define ENC_QBLOCK            32 /* queries per attention work item */
+#define ENC_CHUNKS_PER_THREAD 4  /* weight row blocks per thread and product: balance vs atomics */
+#define ENC_STEPS_PER_LAYER   8  /* shared steps (products, attention) of a layer, at most */
 
 /* ---- loading: keys --------------------------------------------------------------------- */
 
@@ -471,6 +474,13 @@ static void sync_all(struct enc_fwd *f)
         pool_barrier(f->pool);
 }
 
+/* The work counter of this thread's next shared step: every thread takes the steps in the same
+ * order, so the same index names the same step on all of them. */
+static atomic_int *next_ctr(struct enc_fwd *f, int ith)
+{
+    return &f->ctr[f->ph[ith]++];
+}
+
 static void split(int n, int ith, int nth, int *a, int *b)
 {
     *a = (int)((int64_t)n * ith / nth);
@@ -499,15 +509,16 @@ static void quant(struct enc_fwd *f, int ith, const float *src, size_t ld, int64
  * out[t * ldo + r] for r in the block.  No barrier. */
 static void matmul(struct enc_fwd *f, int ith, const struct model_mat *w, float *out, int64_t ldo)
 {
-    int64_t blocks = (w->nrows + ENC_ROW_ALIGN - 1) / ENC_ROW_ALIGN;
-    int64_t b0 = blocks * ith / f->nth, b1 = blocks * (ith + 1) / f->nth;
-    int64_t r0 = b0 * ENC_ROW_ALIGN, r1 = b1 * ENC_ROW_ALIGN;
-    if (r1 > w->nrows)
-        r1 = w->nrows;
-    if (r0 >= r1)
-        return;
-    f->m->k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, f->xq, w->vrow_bytes, f->n,
-                     out, ldo);
+    atomic_int *ctr = next_ctr(f, ith);
+    int64_t rows = w->nrows / ((int64_t)f->nth * ENC_CHUNKS_PER_THREAD);
+    rows = rows < ENC_ROW_ALIGN ? ENC_ROW_ALIGN
+                                : (rows + ENC_ROW_ALIGN - 1) / ENC_ROW_ALIGN * ENC_ROW_ALIGN;
+    int n_chunks = (int)((w->nrows + rows - 1) / rows);
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+        int64_t r0 = (int64_t)c * rows, r1 = r0 + rows < w->nrows ? r0 + rows : w->nrows;
+        f->m->k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, f->xq, w->vrow_bytes,
+                         f->n, out, ldo);
+    }
 }
 
 /* Several matrices over the same input src: quantized again only when the activation type
@@ -613,10 +624,10 @@ static void attention(struct enc_fwd *f, int ith)
     const struct kern *k = m->k;
     uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd), *sc = f->thr[ith];
-    int n = f->n, n_blk = (n + ENC_QBLOCK - 1) / ENC_QBLOCK, a, b;
+    int n = f->n, n_blk = (n + ENC_QBLOCK - 1) / ENC_QBLOCK, n_items = n_blk * (int)m->n_head;
     size_t row = (size_t)f->n_qkv * sizeof(float);
-    split(n_blk * (int)m->n_head, ith, f->nth, &a, &b);
-    for (int c = a; c < b; c++) {
+    atomic_int *ctr = next_ctr(f, ith);
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;) {
         uint32_t h = (uint32_t)(c / n_blk), kvh = h / gqa;
         int t0 = (c % n_blk) * ENC_QBLOCK, nt = n - t0 < ENC_QBLOCK ? n - t0 : ENC_QBLOCK;
         const float *q = f->qkv + (size_t)t0 * f->n_qkv + (size_t)h * hd;
@@ -740,6 +751,9 @@ int enc_fwd_run(struct enc_fwd *f, const int32_t *tok, int n)
     f->n = n;
     atomic_store(&f->aborted, 0);
     f->nth = (uint64_t)n * f->m->bytes_per_token < f->par_min_bytes ? 1 : f->n_threads;
+    for (int i = 0; i < f->n_ctr; i++)
+        atomic_store(&f->ctr[i], 0);
+    memset(f->ph, 0, (size_t)f->n_threads * sizeof(*f->ph));
     if (f->nth == 1)
         worker(f, 0, 1);
     else
@@ -792,8 +806,11 @@ int enc_fwd_init(struct enc_fwd *f, const struct enc_model *m, uint32_t n_max, i
     f->rope = mem_aligned(64, nm * m->n_rot * sizeof(float));
     f->vt = mem_aligned(64, (size_t)f->n_kv * nm * sizeof(float));
     f->thr = mem_calloc((size_t)n_threads, sizeof(*f->thr));
+    f->n_ctr = (int)m->n_layer * ENC_STEPS_PER_LAYER;
+    f->ctr = mem_calloc((size_t)f->n_ctr, sizeof(*f->ctr));
+    f->ph = mem_calloc((size_t)n_threads, sizeof(*f->ph));
     if (!f->x || !f->h || !f->qkv || !f->att || !f->ff_u || !f->ff_g || !f->xq || !f->rope ||
-        !f->vt || !f->thr)
+        !f->vt || !f->thr || !f->ctr || !f->ph)
         goto nomem;
     for (int i = 0; i < n_threads; i++)
         if (!(f->thr[i] = mem_aligned(64, scratch * sizeof(float))))
@@ -822,6 +839,8 @@ void enc_fwd_fini(struct enc_fwd *f)
     mem_free(f->xq);
     mem_free(f->rope);
     mem_free(f->vt);
+    mem_free(f->ctr);
+    mem_free(f->ph);
     for (int i = 0; f->thr && i < f->n_threads; i++)
         mem_free(f->thr[i]);
     mem_free(f->thr);
