@@ -198,7 +198,9 @@ TEST(api_version_tags_ps_root)
     ASSERT_EQ_STR(buf_str(&resp.body), "Ollama is running");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "GET", "/api/version", NULL, &resp), 200);
-    ASSERT_EQ_STR(buf_str(&resp.body), "{\"version\":\"0.33.0\",\"sandbox\":{\"mode\":\"off\"},\"corral_version\":\"0.1.0\"}");
+    ASSERT_EQ_STR(
+        buf_str(&resp.body),
+        "{\"version\":\"0.33.0\",\"sandbox\":{\"mode\":\"off\"},\"corral_version\":\"0.1.0\"}");
     api_resp_fini(&resp);
     ASSERT_EQ_INT(call(&e, "GET", "/api/tags", NULL, &resp), 200);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"models\":[]}");
