@@ -616,6 +616,43 @@ static void v_transpose(struct enc_fwd *f, int ith)
     sync_all(f);
 }
 
+/* s[0..n) = softmax(s * scale), the sum in double (as ggml).  Eight independent partial maxima
+ * and sums: one running max or sum is a chain of dependent instructions that cost a quarter of
+ * a whole pass. */
+static void softmax_row(float *s, int n, float scale)
+{
+    float m8[8], mx = -INFINITY;
+    double s8[8] = {0}, sum = 0.0;
+    int j = 0;
+    for (int k = 0; k < 8; k++)
+        m8[k] = -INFINITY;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) {
+            s[j + k] *= scale;
+            m8[k] = s[j + k] > m8[k] ? s[j + k] : m8[k];
+        }
+    for (; j < n; j++) {
+        s[j] *= scale;
+        mx = s[j] > mx ? s[j] : mx;
+    }
+    for (int k = 0; k < 8; k++)
+        mx = m8[k] > mx ? m8[k] : mx;
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) {
+            s[j + k] = expf(s[j + k] - mx);
+            s8[k] += (double)s[j + k];
+        }
+    for (; j < n; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += (double)s[j];
+    }
+    for (int k = 0; k < 8; k++)
+        sum += s8[k];
+    float inv = (float)(1.0 / sum);
+    for (j = 0; j < n; j++)
+        s[j] *= inv;
+}
+
 /* Attention items of (head, block of ENC_QBLOCK queries): scores = Q K^T (kern mul_mat, F32),
  * scaled, masked when causal, softmax per row, then P V^T into f->att. */
 static void attention(struct enc_fwd *f, int ith)
@@ -634,19 +671,9 @@ static void attention(struct enc_fwd *f, int ith)
         const float *kk = f->qkv + f->n_q + (size_t)kvh * hd;
         k->mul_mat(GGUF_T_F32, kk, row, hd, 0, n, q, row, nt, sc, n);
         for (int t = 0; t < nt; t++) {
-            float *s = sc + (size_t)t * n, mx = -INFINITY, sum = 0.0f;
+            float *s = sc + (size_t)t * n;
             int n_j = m->causal ? t0 + t + 1 : n;
-            for (int j = 0; j < n_j; j++) {
-                s[j] *= scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            for (int j = 0; j < n_j; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += s[j];
-            }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < n_j; j++)
-                s[j] *= inv;
+            softmax_row(s, n_j, scale);
             for (int j = n_j; j < n; j++)
                 s[j] = 0.0f;
         }
