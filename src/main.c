@@ -1,6 +1,7 @@
 /*
  * main.c - entry point of bin/corral: dispatches argv[1] to the subcommand registered with
- * CMD_REGISTER (see common/cmd.h).  `corral` alone and `corral help` print the command list.
+ * CMD_REGISTER (see common/cmd.h).  `corral` alone and `corral help` print the command list;
+ * `corral help CMD` is `corral CMD --help`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,10 @@ int main(int argc, char **argv)
 {
     const struct cmd_entry *e;
     log_init_from_env();
+    if (argc > 2 && !strcmp(argv[1], "help") && (e = cmd_find(argv[2])) != NULL) {
+        char *hv[3] = {argv[2], (char *)"--help", NULL}; /* cobra: `help CMD` = `CMD --help` */
+        return e->fn(2, hv);
+    }
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "--help"))
         return usage(stdout);

@@ -280,6 +280,9 @@ static int usage(const char *verb, int help, int nargs)
     FILE *f = help ? stdout : stderr;
     if (!help)
         fprintf(f, "Error: accepts 1 arg(s), received %d\n\n", nargs);
+    else
+        fprintf(f, "%s a model %s a registry\n\n", !strcmp(verb, "pull") ? "Pull" : "Push",
+                !strcmp(verb, "pull") ? "from" : "to");
     fprintf(f,
             "Usage:\n  corral %s MODEL [flags]\n\nFlags:\n  -h, --help       help for %s\n"
             "      --insecure   Use an insecure registry\n",

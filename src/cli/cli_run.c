@@ -625,6 +625,11 @@ static int cmd_stop(int argc, char **argv)
     struct cli_client c;
     struct err_info ei = {0};
     int rc;
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("Stop a running model\n\nUsage:\n  corral stop MODEL [flags]\n\nFlags:\n"
+               "  -h, --help   help for stop\n");
+        return 0;
+    }
     if (argc != 2) {
         fprintf(stderr, "Error: accepts 1 arg(s), received %d\n\nUsage:\n  corral stop MODEL\n",
                 argc - 1);

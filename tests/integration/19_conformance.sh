@@ -122,6 +122,11 @@ head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: requires at least 1 arg(s), only r
 "$CORRAL_BIN_ABS" pull 2>"$TMPDIR_TEST/err" && fail "pull without args"
 head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 1 arg(s), received 0' || fail "pull: $(cat "$TMPDIR_TEST/err")"
 "$CORRAL_BIN_ABS" push --help | grep -q '^  corral push MODEL' || fail "push --help"
+# `corral help CMD` is `corral CMD --help` (cobra): the command's own help, exit 0
+for c in run create show pull push list ps cp rm stop serve; do
+    "$CORRAL_BIN_ABS" help $c >"$TMPDIR_TEST/help" 2>&1 || fail "help $c exit status"
+    grep -q "corral $c" "$TMPDIR_TEST/help" || fail "help $c: $(head -3 "$TMPDIR_TEST/help")"
+done
 "$CORRAL_BIN_ABS" stop 2>"$TMPDIR_TEST/err" && fail "stop without args"
 head -1 "$TMPDIR_TEST/err" | grep -qx 'Error: accepts 1 arg(s), received 0' || fail "stop: $(cat "$TMPDIR_TEST/err")"
 
