@@ -240,6 +240,7 @@ int cli_run_stream(struct cli_session *s, const char *path, json_t *body, char *
                    struct err_info *ei)
 {
     struct out o;
+    const char *pr;
     int rc;
     memset(&o, 0, sizeof(o));
     o.s = s;
@@ -256,9 +257,11 @@ int cli_run_stream(struct cli_session *s, const char *path, json_t *body, char *
         flush_word(&o);
     if (cli_run_interrupted)
         rc = E_CANCELLED;
-    if (o.reply.n || rc == E_CANCELLED)
-        fputs("\n", stdout);
-    fputs("\n", stdout);
+    /* Ollama ends an answer with two newlines, whatever its text (none after the empty-prompt
+     * load of `run MODEL > file`) */
+    pr = json_string_value(json_object_get(body, "prompt"));
+    if (o.chat || (pr && *pr) || rc == E_CANCELLED)
+        fputs("\n\n", stdout);
     fflush(stdout);
     if (rc == 0 && s->verbose && o.final)
         print_verbose(o.final);
@@ -577,7 +580,8 @@ static int cmd_run(int argc, char **argv)
         rc = s.reported ? 1 : fail_msg(&ei, rc);
         goto out;
     }
-    interactive = prompt.n == 0 && isatty(STDIN_FILENO);
+    /* Ollama: interactive only with no prompt and both stdin and stdout on a terminal */
+    interactive = prompt.n == 0 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (!isatty(STDIN_FILENO)) {
         if (read_stdin(&in) != 0) {
             fprintf(stderr, "Error: cannot read the prompt from stdin\n");

@@ -169,6 +169,18 @@ assert len(gens) == 2, gens
 assert gens[0]["prompt"] == "hello" and gens[0]["think"] == "high" and gens[0]["keep_alive"] == "2m", gens[0]
 assert gens[1]["prompt"] == "hi" and gens[1]["think"] is False, gens[1]
 PY
+# an answer ends with two newlines even when its text is empty (Ollama's generate)
+OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run m hello >"$TMPDIR_TEST/out" || fail "run hello"
+[ "$(od -An -c "$TMPDIR_TEST/out" | tr -d ' ')" = '\n\n' ] || fail "answer ending: $(od -c "$TMPDIR_TEST/out")"
+# stdin on a terminal but stdout not: not interactive (Ollama), so an empty-prompt load, no output
+: >"$TMPDIR_TEST/bodies"
+OLLAMA_HOST=127.0.0.1:$FP python3 - "$CORRAL_BIN_ABS" <<'PY' || fail "run with stdout not a terminal"
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.run([sys.argv[1], "run", "m"], stdin=slave, stdout=subprocess.PIPE, timeout=20)
+assert p.returncode == 0 and p.stdout == b"", (p.returncode, p.stdout)
+PY
+grep -q '^/api/generate {.*"prompt":""' "$TMPDIR_TEST/bodies" || fail "no load request: $(cat "$TMPDIR_TEST/bodies")"
 OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run m --think=maybe hi 2>"$TMPDIR_TEST/err" && fail "--think=maybe"
 grep -q '^Error: invalid value for --think: "maybe"' "$TMPDIR_TEST/err" || fail "think msg: $(cat "$TMPDIR_TEST/err")"
 OLLAMA_HOST=127.0.0.1:$FP "$CORRAL_BIN_ABS" run m --bogus hi 2>"$TMPDIR_TEST/err" && fail "--bogus accepted"
