@@ -1,12 +1,15 @@
 #!/bin/bash
 # gemma3, gemma2 and phi3 models end to end: the tiny random-weight GGUFs of
-# tests/unit/test_engine_arch.c (written by `unit_tests engine_arch_write`, next to CORRAL_BIN),
+# tests/unit/test_engine_arch.c (written by `unit_tests engine_arch_write`: $BUILD_DIR's or the one next to CORRAL_BIN),
 # made into models with `corral create`: /api/show names the family (details and model_info) and
 # the completion capability; /api/generate runs greedily on a real runner (the prompt's 5 tokens,
 # 8 generated, stopped by length) with the same text twice; /api/chat answers.
 set -eu
 source tests/integration/serve_lib.bash
+# make test passes BUILD_DIR (bin/corral's unit tests live in build/release); a private build
+# (CORRAL_BIN=build/<dir>/corral) has them next to the binary
 UT="$(dirname "$CORRAL_BIN_ABS")/unit_tests"
+[ -n "${BUILD_DIR:-}" ] && [ -x "$BUILD_DIR/unit_tests" ] && UT="$(readlink -f "$BUILD_DIR/unit_tests")"
 if [ ! -x "$UT" ]; then
     echo "needs unit_tests next to CORRAL_BIN ($UT) to write the models"
     exit 77
