@@ -1,7 +1,7 @@
 /*
  * test_kern_amx.c - the AMX table (kern_x86_amx.c) against the scalar reference.
  *
- * Batches of >= 8 tokens run on the tile unit for Q4_K, Q6_K, Q8_0 and Q4_0; every other
+ * Batches of >= 8 tokens run on the tile unit for Q4_K, Q5_K, Q6_K, Q8_0 and Q4_0; every other
  * type and smaller batches fall through to the AVX-512 code.  For each weight type, over row
  * blocks that start and end off the 16-row grid, token counts off the 16-token grid, and
  * column counts below, at and above the 2048-column decode chunk, mul_mat and mul_mat_prep must
@@ -20,8 +20,8 @@
 #include "engine/kern/kern_int.h"
 
 static const uint32_t amx_wtypes[] = {
-    KERN_T_Q4_K, KERN_T_Q6_K, KERN_T_Q8_0, KERN_T_Q4_0, /* on the tile unit */
-    KERN_T_Q5_K, KERN_T_Q4_1, KERN_T_F16,               /* fall through */
+    KERN_T_Q4_K, KERN_T_Q5_K, KERN_T_Q6_K, KERN_T_Q8_0, KERN_T_Q4_0, /* on the tile unit */
+    KERN_T_Q4_1, KERN_T_Q5_0, KERN_T_F16,                            /* fall through */
 };
 #define N_AMX_WTYPES (sizeof amx_wtypes / sizeof amx_wtypes[0])
 
@@ -74,6 +74,7 @@ static void random_blocks(struct rng *r, uint32_t t, uint8_t *p, int64_t nblocks
         break;
     case KERN_T_Q8_0:
     case KERN_T_Q4_0:
+    case KERN_T_Q5_0:
         off[0] = 0;
         break;
     case KERN_T_F16:

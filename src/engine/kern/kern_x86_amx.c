@@ -127,8 +127,8 @@ AI void st_b(struct amx_work *wk, int64_t kk, __m512i v)
     _mm512_store_si512(wk->b[kk], v);
 }
 
-/* Q4_K codes v (bytes < 16) times the two halves of the 6-bit sub-block scale sc = 8 sh + sl
- * (sh, sl < 8, in both words of each lane): one 16-bit multiply each, since q * 7 <= 105 never
+/* Q4_K/Q5_K codes v (bytes < 32) times the two halves of the 6-bit sub-block scale sc = 8 sh + sl
+ * (sh, sl < 8, in both words of each lane): one 16-bit multiply each, since q * 7 <= 217 never
  * carries into the next byte.  B rows of q * sl (b) and q * sh (bh). */
 AI void scale_split(struct amx_work *wk, int64_t kk, __m512i v, __m512i sl, __m512i sh)
 {
@@ -138,13 +138,16 @@ AI void scale_split(struct amx_work *wk, int64_t kk, __m512i v, __m512i sl, __m5
 
 /* ---- weight decode: super-blocks / blocks [c0, c0 + n) of 16 rows into wk ---- */
 
-static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+/* Q4_K (q5 0) and Q5_K (q5 1: qh[32] before the nibbles, bit 2c / 2c+1 of qh[l] the fifth bit
+ * of element l of 64-chunk c's low / high half; q * 7 <= 217 still fits a byte). */
+AI void dec_k45(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                int64_t n, size_t bsz, int q5)
 {
     const __m512i m3f = _mm512_set1_epi8(0x3f), m0f = _mm512_set1_epi8(15);
-    const __m512i m30 = _mm512_set1_epi8(0x30);
+    const __m512i m30 = _mm512_set1_epi8(0x30), b0 = _mm512_set1_epi8(1);
+    const int qs = q5 ? 48 : 16;
     for (int64_t s = 0; s < n; s++) {
-        const uint8_t *bb = w + (size_t)(c0 + s) * sizeof(struct kern_bq4_k);
+        const uint8_t *bb = w + (size_t)(c0 + s) * bsz;
         __m512i dd = gat(bb, idx, m), u0 = gat(bb + 4, idx, m), u1 = gat(bb + 8, idx, m);
         __m512i u2 = gat(bb + 12, idx, m);
         __m512 d = lo_h2f(dd), dmin = lo_h2f(_mm512_srli_epi32(dd, 16));
@@ -175,13 +178,33 @@ static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
             __m512i l0 = _mm512_and_si512(s0, m7), h0 = _mm512_srli_epi16(s0, 3);
             __m512i l1 = _mm512_and_si512(s1, m7), h1 = _mm512_srli_epi16(s1, 3);
             for (int q = 0; q < 8; q++) {
-                __m512i raw = gat(bb + 16 + 32 * c + 4 * q, idx, m);
+                __m512i raw = gat(bb + qs + 32 * c + 4 * q, idx, m);
+                __m512i lo = nib_lo(raw), hi = nib_hi(raw);
+                if (q5) {
+                    __m512i gh = gat(bb + 16 + 4 * q, idx, m);
+                    __m512i h5 = _mm512_srl_epi32(gh, _mm_cvtsi32_si128(2 * c));
+                    lo = _mm512_or_si512(lo, _mm512_slli_epi32(_mm512_and_si512(h5, b0), 4));
+                    hi = _mm512_or_si512(
+                        hi, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h5, 1), b0), 4));
+                }
                 int64_t kk = 64 * s + 16 * c + q;
-                scale_split(wk, kk, nib_lo(raw), l0, h0);
-                scale_split(wk, kk + 8, nib_hi(raw), l1, h1);
+                scale_split(wk, kk, lo, l0, h0);
+                scale_split(wk, kk + 8, hi, l1, h1);
             }
         }
     }
+}
+
+static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    dec_k45(wk, w, idx, m, c0, n, sizeof(struct kern_bq4_k), 0);
+}
+
+static void dec_q5_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    dec_k45(wk, w, idx, m, c0, n, sizeof(struct kern_bq5_k), 1);
 }
 
 /* Q6_K: codes u = q + 32 (0..63) times the signed sub-block scale (16 elements), split as
@@ -435,6 +458,9 @@ static int amx_type_of(uint32_t wtype, struct amx_type *ty)
     switch (wtype) {
     case KERN_T_Q4_K:
         *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q4_k, run_q4_k};
+        return 1;
+    case KERN_T_Q5_K: /* the Q4_K products: same scales and mins, codes < 32 */
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q5_k, run_q4_k};
         return 1;
     case KERN_T_Q6_K:
         *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q6_k, run_q6_k};
