@@ -209,6 +209,12 @@ int api_serve_req_init(const struct api_req *req, struct api_serve_model *m, con
         (rc = set_format(json_object_get(body, "format"), r->options, ei)) ||
         (rc = check_think(json_object_get(body, "think"), r, ei)))
         goto fail;
+    /* /v1/messages asks every model to think (Claude Code): dropped there, as Ollama's
+     * relax_thinking does */
+    if (r->think && !m->thinking && json_is_true(json_object_get(body, "_relax_thinking"))) {
+        r->think = r->think_set = 0;
+        r->think_level = NULL;
+    }
     if (r->think && !m->thinking) {
         rc = err_set(ei, E_INVAL, "\"%s\" does not support thinking", model);
         goto fail;
