@@ -1,8 +1,8 @@
 /*
  * test_kern_amx.c - the AMX table (kern_x86_amx.c) against the scalar reference.
  *
- * Batches of >= 8 tokens run on the tile unit for Q4_K, Q5_K, Q6_K, Q8_0 and Q4_0; every other
- * type and smaller batches fall through to the AVX-512 code.  For each weight type, over row
+ * Batches of >= 8 tokens run on the tile unit for Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and Q5_0; every
+ * other type and smaller batches fall through to the AVX-512 code.  For each weight type, over row
  * blocks that start and end off the 16-row grid, token counts off the 16-token grid, and
  * column counts below, at and above the 2048-column decode chunk, mul_mat and mul_mat_prep must
  * match kern__ref_vec_dot of each (row, token) within a summation-order tolerance, and leave
@@ -20,8 +20,8 @@
 #include "engine/kern/kern_int.h"
 
 static const uint32_t amx_wtypes[] = {
-    KERN_T_Q4_K, KERN_T_Q5_K, KERN_T_Q6_K, KERN_T_Q8_0, KERN_T_Q4_0, /* on the tile unit */
-    KERN_T_Q4_1, KERN_T_Q5_0, KERN_T_F16,                            /* fall through */
+    KERN_T_Q4_K, KERN_T_Q5_K, KERN_T_Q6_K, KERN_T_Q8_0, KERN_T_Q4_0, KERN_T_Q5_0, /* tile unit */
+    KERN_T_Q4_1, KERN_T_F16,                                                      /* fall through */
 };
 #define N_AMX_WTYPES (sizeof amx_wtypes / sizeof amx_wtypes[0])
 
@@ -265,6 +265,7 @@ TEST(kern_amx_dispatch)
     /* Q8_0/Q4_0 without prepared activations (mul_mat on the Q8_0 rows), others as AVX-512 */
     ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q8_0, 4096, 1), 0);
     ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q4_0, 4096, 1), 0);
+    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q5_0, 4096, 1), 0);
     ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q4_1, 4096, 1),
                    kern_get(KERN_ISA_AVX512)->prep_bytes(KERN_T_Q4_1, 4096, 1));
     /* the twins follow CORRAL_PREFETCH like the AVX-512 ones */

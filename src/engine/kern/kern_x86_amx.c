@@ -2,9 +2,9 @@
  * kern_x86_amx.c - Intel AMX (AMX-TILE + AMX-INT8) matrix products for prompt batches.
  *
  * The AMX table is the AVX-512 table with one change: mul_mat of a batch of at least
- * AMX_MIN_NT (8) tokens, for Q4_K, Q6_K, Q8_0 and Q4_0 weights, runs on the tile unit;
+ * AMX_MIN_NT (8) tokens, for Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and Q5_0 weights, runs on the tile unit;
  * everything else (generation, other types) calls the AVX-512 functions unchanged (except that
- * Q8_0/Q4_0 have no prepared activations here, see amx_no_prep).
+ * Q8_0/Q4_0/Q5_0 have no prepared activations here, see amx_no_prep).
  *
  * Scheme.  C[token][row] = A[token][k] . B[k][row] with the activations as A (signed bytes,
  * read straight from the quantized rows: Q8_K / Q8_0 codes are contiguous per block, a tile
@@ -292,6 +292,35 @@ static void dec_q4_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
     }
 }
 
+/* Q5_0: the Q4_0 nibbles with a fifth bit from qh (bit j: element j, bit 16 + j: element
+ * 16 + j), minus 16.  Four bits of qh become bit 4 of four bytes by one multiply (the shifted
+ * copies of a 4-bit value do not overlap, so nothing carries). */
+AI __m512i qh4_to_bytes(__m512i qh, int sh)
+{
+    __m512i x = _mm512_and_si512(_mm512_srli_epi32(qh, (unsigned)sh), _mm512_set1_epi32(15));
+    x = _mm512_and_si512(_mm512_mullo_epi32(x, _mm512_set1_epi32(0x00204081)),
+                         _mm512_set1_epi32(0x01010101));
+    return _mm512_slli_epi32(x, 4);
+}
+
+static void dec_q5_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
+                     int64_t n)
+{
+    const __m512i k16 = _mm512_set1_epi8(16);
+    for (int64_t b = 0; b < n; b++) {
+        const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq5_0);
+        wk->sc[b] = lo_h2f(gat(bb, idx, m));
+        __m512i qh = gat(bb + 2, idx, m);
+        for (int q = 0; q < 4; q++) {
+            __m512i raw = gat(bb + 6 + 4 * q, idx, m);
+            __m512i lo = _mm512_or_si512(nib_lo(raw), qh4_to_bytes(qh, 4 * q));
+            __m512i hi = _mm512_or_si512(nib_hi(raw), qh4_to_bytes(qh, 16 + 4 * q));
+            st_b(wk, 8 * b + q, _mm512_sub_epi8(lo, k16));
+            st_b(wk, 8 * b + 4 + q, _mm512_sub_epi8(hi, k16));
+        }
+    }
+}
+
 /* ---- products and scaling of one 16-token group over one decoded chunk ---- */
 
 /* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token.  With the
@@ -471,6 +500,9 @@ static int amx_type_of(uint32_t wtype, struct amx_type *ty)
     case KERN_T_Q4_0:
         *ty = (struct amx_type){KERN_QK, 16, 32, dec_q4_0, run_b32};
         return 1;
+    case KERN_T_Q5_0:
+        *ty = (struct amx_type){KERN_QK, 16, 32, dec_q5_0, run_b32};
+        return 1;
     default:
         return 0;
     }
@@ -520,14 +552,14 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
     return 1;
 }
 
-/* Q8_0/Q4_0 have no prepared form in the AMX table: the AVX-512 one (kern.h prepare) splits
+/* Q8_0/Q4_0/Q5_0 have no prepared form in the AMX table: the AVX-512 one (kern.h prepare) splits
  * blocks into 16-byte halves, which cost the tile products K = 16 and an extra product per
  * block (bench_kern, 128 tokens: q8_0 138 GMAC/s from the quads, 184 from the Q8_0 rows).  The
  * model then calls mul_mat, whose small batches prepare their few rows per call (for one token
  * ~1 % of a 128-row work item's time). */
 static int amx_no_prep(uint32_t wtype)
 {
-    return wtype == KERN_T_Q8_0 || wtype == KERN_T_Q4_0;
+    return wtype == KERN_T_Q8_0 || wtype == KERN_T_Q4_0 || wtype == KERN_T_Q5_0;
 }
 
 /* ---- the tables: AVX-512 (or its prefetching twin) except the batched products above ---- */
