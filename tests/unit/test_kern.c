@@ -810,3 +810,65 @@ TEST(kern_fast_matches_ref_random_blocks)
     mem_free(w);
     mem_free(a);
 }
+
+/* Float weight types against several tokens go through register tiles of 4 rows x 6 tokens
+ * (AVX-512): every shape of remainder (rows not a multiple of 4, tokens not of 6, columns not
+ * of 16, a row range not starting at 0) must give the reference's dots. */
+TEST(kern_float_tiles_match_ref)
+{
+    static const uint32_t ft[] = {KERN_T_F32, KERN_T_F16, KERN_T_BF16};
+    static const int64_t ncols[] = {16, 100, 384, 1000};
+    enum { MAXR = 11, MAXT = 13, MAXC = 1000 };
+    struct rng r = {47};
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    float *x = mem_alloc((size_t)MAXT * MAXC * 4), *wf = mem_alloc(MAXC * 4),
+          *dw = mem_alloc(MAXC * 4);
+    uint8_t *w = mem_alloc((size_t)MAXR * MAXC * 4);
+    float *o1 = mem_alloc((size_t)MAXT * MAXR * 4), *o2 = mem_alloc((size_t)MAXT * MAXR * 4);
+    int checked = 0;
+    for (size_t ti = 0; ti < sizeof ft / sizeof ft[0]; ti++)
+        for (size_t ci = 0; ci < sizeof ncols / sizeof ncols[0]; ci++) {
+            uint32_t t = ft[ti];
+            int64_t n = ncols[ci];
+            size_t wrb = kern_row_bytes(t, n), xrb = (size_t)n * 4;
+            for (int i = 0; i < MAXR; i++) {
+                fill_normal(&r, wf, n, 1.0f);
+                rk->quantize_row(t, wf, w + (size_t)i * wrb, n);
+            }
+            fill_normal(&r, x, MAXT * n, 1.0f);
+            for (int nt = 2; nt <= MAXT; nt++)
+                for (int r0 = 0; r0 <= 2; r0++) {
+                    int r1 = MAXR - (nt % 3);
+                    rk->mul_mat(t, w, wrb, n, r0, r1, x, xrb, nt, o1, MAXR);
+                    for (int fi = 0; fi < N_FAST; fi++) {
+                        const struct kern *fk = fast_tables(fi);
+                        if (!fk)
+                            continue;
+                        memset(o2, 0, (size_t)MAXT * MAXR * 4);
+                        fk->mul_mat(t, w, wrb, n, r0, r1, x, xrb, nt, o2, MAXR);
+                        for (int row = r0; row < r1; row++) {
+                            rk->dequantize_row(t, w + (size_t)row * wrb, dw, n);
+                            for (int tt = 0; tt < nt; tt++) {
+                                double tol = order_tol(dw, x + (size_t)tt * n, n);
+                                double d =
+                                    fabs((double)o1[tt * MAXR + row] - (double)o2[tt * MAXR + row]);
+                                if (d > tol)
+                                    TEST_FAIL_("%s type %u n %lld nt %d rows %d..%d row %d tok "
+                                               "%d: %g vs %g",
+                                               fk->name, t, (long long)n, nt, r0, r1, row, tt,
+                                               (double)o1[tt * MAXR + row],
+                                               (double)o2[tt * MAXR + row]);
+                                checked++;
+                            }
+                        }
+                    }
+                }
+        }
+    ASSERT(checked > 1000);
+    mem_free(x);
+    mem_free(wf);
+    mem_free(dw);
+    mem_free(w);
+    mem_free(o1);
+    mem_free(o2);
+}

@@ -627,6 +627,112 @@ static void avx512_prepare(uint32_t wtype, const void *x, size_t x_row_bytes, in
                       (struct p_quad *)prep + (size_t)t * nq);
 }
 
+/* ---- F32 / F16 / BF16 weights against F32 activations, several tokens ----
+ * One weight row against up to 4 tokens (the AVX2 kernels) loads an activation vector per FMA,
+ * so a prompt or an encoder pass over float weights is bound by loads.  Register tiles of
+ * F_R rows x F_T tokens share each converted weight vector among F_T tokens and each
+ * activation vector among F_R rows: 4 + 6 loads/converts per 24 FMAs.  Column tails use masked
+ * loads (zeros), so no byte past a row is read. */
+#define F_R 4
+#define F_T 6
+
+AI __m512 f_load(uint32_t wtype, const uint8_t *row, int64_t k, __mmask16 m)
+{
+    if (wtype == KERN_T_F16)
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * k));
+    if (wtype == KERN_T_BF16)
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + 2 * k)), 16));
+    return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+}
+
+/* nr (<= F_R) rows from w (stride wrb) x nt (<= F_T) tokens from x (stride xs bytes):
+ * out[t * ldo + r] = dot. */
+AI void f_tile(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, const uint8_t *x, size_t xs,
+               int nr, int nt, float *out, int64_t ldo)
+{
+    __m512 acc[F_R][F_T];
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n; k += 16) {
+        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+        __m512 wv[F_R];
+        for (int r = 0; r < nr; r++)
+            wv[r] = f_load(wtype, w + (size_t)r * wrb, k, m);
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, (const float *)(x + (size_t)t * xs) + k);
+            for (int r = 0; r < nr; r++)
+                acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            out[(int64_t)t * ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+#define F_TILE_T(R, nt_)                                 \
+    switch (nt_) {                                       \
+    case 1:                                              \
+        f_tile(wtype, wr, wrb, n, xt, xs, R, 1, o, ldo); \
+        break;                                           \
+    case 2:                                              \
+        f_tile(wtype, wr, wrb, n, xt, xs, R, 2, o, ldo); \
+        break;                                           \
+    case 3:                                              \
+        f_tile(wtype, wr, wrb, n, xt, xs, R, 3, o, ldo); \
+        break;                                           \
+    case 4:                                              \
+        f_tile(wtype, wr, wrb, n, xt, xs, R, 4, o, ldo); \
+        break;                                           \
+    case 5:                                              \
+        f_tile(wtype, wr, wrb, n, xt, xs, R, 5, o, ldo); \
+        break;                                           \
+    default:                                             \
+        f_tile(wtype, wr, wrb, n, xt, xs, R, 6, o, ldo); \
+        break;                                           \
+    }
+
+/* Rows [r0, r1) x nt tokens of a float-type matrix, in F_R x F_T tiles. */
+static void f_mul_mat_t(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, int64_t r0,
+                        int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    for (int t0 = 0; t0 < nt; t0 += F_T) {
+        int tn = nt - t0 < F_T ? nt - t0 : F_T;
+        const uint8_t *xt = x + (size_t)t0 * xs;
+        int64_t r = r0;
+        for (; r + F_R <= r1; r += F_R) {
+            const uint8_t *wr = w + (size_t)r * wrb;
+            float *o = out + (int64_t)t0 * ldo + r;
+            F_TILE_T(F_R, tn)
+        }
+        for (; r < r1; r++) {
+            const uint8_t *wr = w + (size_t)r * wrb;
+            float *o = out + (int64_t)t0 * ldo + r;
+            F_TILE_T(1, tn)
+        }
+    }
+}
+
+/* Specialised per type so the loads inline; returns 0 for other types. */
+static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, int64_t r0,
+                     int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    switch (wtype) {
+    case KERN_T_F32:
+        f_mul_mat_t(KERN_T_F32, w, wrb, n, r0, r1, x, xs, nt, out, ldo);
+        return 1;
+    case KERN_T_F16:
+        f_mul_mat_t(KERN_T_F16, w, wrb, n, r0, r1, x, xs, nt, out, ldo);
+        return 1;
+    case KERN_T_BF16:
+        f_mul_mat_t(KERN_T_BF16, w, wrb, n, r0, r1, x, xs, nt, out, ldo);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* pf: prefetch distance for one-token products (0 = none; see KERN_PF). */
 static void mul_mat_prep_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
                             int64_t r0, int64_t r1, const void *prep, int nt, float *out,
@@ -659,6 +765,8 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     float tmp[KERN_AVX2_NT];
     pf = nt == 1 ? pf : 0;
     if (p_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
+        return;
+    if (nt > 1 && f_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
         return;
 
     for (int64_t r = r0; r < r1; r++) {
