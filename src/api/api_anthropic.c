@@ -369,6 +369,25 @@ static int think_in(const json_t *in, json_t *body, struct err_info *ei)
     return 0;
 }
 
+/* Structured outputs: output_config.format (GA) or output_format (beta), both
+ * {type: "json_schema", schema} -> format. */
+static int format_in(const json_t *in, json_t *body, struct err_info *ei)
+{
+    const json_t *f = field(field(in, "output_config"), "format"), *schema;
+    const char *type;
+    if (!f)
+        f = field(in, "output_format");
+    if (!f)
+        return 0;
+    type = json_string_value(json_object_get(f, "type"));
+    schema = field(f, "schema");
+    if (!json_is_object(f) || !type || strcmp(type, "json_schema") != 0 || !json_is_object(schema))
+        return err_set(ei, E_INVAL,
+                       "output format must be {\"type\":\"json_schema\",\"schema\":{...}}");
+    json_object_set(body, "format", (json_t *)schema);
+    return 0;
+}
+
 static int64_t estimate(const json_t *msgs, const json_t *tools)
 {
     const json_t *m;
@@ -441,7 +460,8 @@ int ant_request(const json_t *in, json_t **out, int64_t *est, struct err_info *e
         json_object_set(opts, "stop", (json_t *)stops);
     }
     json_object_set_new(body, "stream", json_boolean(json_is_true(st)));
-    if ((rc = tools_in(in, body, ei)) != 0 || (rc = think_in(in, body, ei)) != 0)
+    if ((rc = tools_in(in, body, ei)) != 0 || (rc = think_in(in, body, ei)) != 0 ||
+        (rc = format_in(in, body, ei)) != 0)
         goto fail;
     if (est)
         *est = estimate(msgs, json_object_get(body, "tools"));

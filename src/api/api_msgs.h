@@ -33,7 +33,8 @@ CORRAL_WARN_UNUSED int msgs_sse_event(const char *type, const json_t *v, struct 
  * string or block content (text, tool_use -> assistant tool_calls, tool_result -> tool
  * messages, thinking -> thinking; image blocks are refused: no vision encoder), max_tokens ->
  * num_predict, temperature/top_p/top_k, stop_sequences -> stop, tools (input_schema ->
- * parameters), tool_choice none -> no tools, thinking enabled/disabled -> think.  *est gets a
+ * parameters), tool_choice none -> no tools, thinking enabled/disabled -> think,
+ * output_config.format / output_format json_schema -> format.  *est gets a
  * rough input token estimate (bytes / 4) for message_start.  E_INVAL with Ollama's message
  * ("model is required", "max_tokens is required and must be positive", "messages is required",
  * ...) on bad input. */
