@@ -139,11 +139,12 @@ TEST(msgs_anthropic_request_full)
                   "\"stream\":false,\"_relax_thinking\":true,\"think\":false}");
     /* output_config.effort when thinking is absent */
     expect_native("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":"
-                  "\"x\"}],\"output_config\":{\"effort\":\"XHigh\"}}",
+                  "\"x\"}],\"output_config\":{\"effort\":\"XHigh\",\"format\":{\"type\":"
+                  "\"json_schema\",\"schema\":{\"type\":\"object\"}}}}",
                   1,
                   "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                   "\"options\":{\"num_predict\":1},\"stream\":false,\"_relax_thinking\":true,"
-                  "\"think\":\"high\"}");
+                  "\"think\":\"high\",\"format\":{\"type\":\"object\"}}");
 }
 
 TEST(msgs_anthropic_request_errors)
@@ -175,6 +176,11 @@ TEST(msgs_anthropic_request_errors)
                  1,
                  "json: cannot unmarshal number into Go struct field MessageParam.messages."
                  "content of type []anthropic.ContentBlock");
+    snprintf(in, sizeof(in),
+             "{\"model\":\"m\",\"max_tokens\":5,%s,\"output_format\":{\"type\":"
+             "\"json_object\"}}",
+             m);
+    expect_error(in, 1, "output format must be {\"type\":\"json_schema\",\"schema\":{...}}");
     snprintf(in, sizeof(in), "{\"model\":\"m\",\"max_tokens\":5,%s,\"stop_sequences\":[1]}", m);
     expect_error(in, 1,
                  "json: cannot unmarshal number into Go struct field "
