@@ -472,6 +472,22 @@ fail:
     return rc;
 }
 
+int ant_count_tokens(const json_t *in, int64_t *n, struct err_info *ei)
+{
+    json_t *req, *body = NULL;
+    int rc;
+    if (!json_is_object(in))
+        return err_set(ei, E_INVAL, "invalid request");
+    if (!(req = json_copy((json_t *)in)))
+        return E_NOMEM;
+    json_object_set_new(req, "max_tokens", json_integer(1)); /* not part of a count request */
+    json_object_del(req, "stream");
+    rc = ant_request(req, &body, n, ei);
+    json_decref(body);
+    json_decref(req);
+    return rc;
+}
+
 /* ---- responses ----------------------------------------------------------------------------- */
 
 /* prefix + 24 random-looking hex digits. */

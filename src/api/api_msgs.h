@@ -41,6 +41,11 @@ CORRAL_WARN_UNUSED int msgs_sse_event(const char *type, const json_t *v, struct 
 CORRAL_WARN_UNUSED int ant_request(const json_t *in, json_t **out, int64_t *est,
                                    struct err_info *ei);
 
+/* POST /v1/messages/count_tokens (Claude Code probes it): the same request without max_tokens;
+ * *n gets the estimate ant_request makes (bytes / 4, as Ollama's), not a tokenizer count.
+ * Errors as ant_request. */
+CORRAL_WARN_UNUSED int ant_count_tokens(const json_t *in, int64_t *n, struct err_info *ei);
+
 /* {"type":"error","error":{"type":<by status>,"message"},"request_id":"req_..."}: 400
  * invalid_request_error, 401 authentication_error, 403 permission_error, 404 not_found_error,
  * 429 rate_limit_error, 503/529 overloaded_error, else api_error. */

@@ -1,10 +1,11 @@
 /*
- * api_msgs_http.c - the routes POST /v1/messages (Anthropic) and POST /v1/responses (OpenAI
- * Responses, stateless).  Like api_openai_http.c they run the native /api/chat handler
- * unchanged (found through the route table) on a translated body, with a private response
- * whose sink turns each NDJSON line into the dialect's SSE events; a non-streamed answer is
- * translated from the native final object.  Errors use the dialect's shape with the native
- * status; an error after the stream started is one `error` event.
+ * api_msgs_http.c - the routes POST /v1/messages (Anthropic), POST /v1/messages/count_tokens
+ * (an estimate, as Ollama's) and POST /v1/responses (OpenAI Responses, stateless).  Like
+ * api_openai_http.c they run the native /api/chat handler unchanged (found through the route
+ * table) on a translated body, with a private response whose sink turns each NDJSON line into
+ * the dialect's SSE events; a non-streamed answer is translated from the native final object.
+ * Errors use the dialect's shape with the native status; an error after the stream started is
+ * one `error` event.
  *
  * Bodies are parsed here (the routes are not API_ROUTE_JSON) so malformed JSON also gets the
  * dialect's error shape.  Owns only per-request state.
@@ -182,6 +183,23 @@ static int h_messages(struct api_req *req, struct api_resp *resp)
     return rc;
 }
 API_ROUTE(msgs_messages, "POST", "/v1/messages", h_messages, 0)
+
+static int h_count_tokens(struct api_req *req, struct api_resp *resp)
+{
+    struct err_info ei = {0};
+    json_t *in = NULL;
+    int64_t n = 0;
+    int rc;
+    if (parse_body(D_ANTHROPIC, req, resp, &in, &rc))
+        return rc;
+    if ((rc = ant_count_tokens(in, &n, &ei)) != 0)
+        rc = msgs_error(D_ANTHROPIC, resp, 400, ei.msg[0] ? ei.msg : err_str(rc));
+    else
+        rc = api_resp_json(resp, 200, json_pack("{s:I}", "input_tokens", (json_int_t)n));
+    json_decref(in);
+    return rc;
+}
+API_ROUTE(msgs_count_tokens, "POST", "/v1/messages/count_tokens", h_count_tokens, 0)
 
 static int h_responses(struct api_req *req, struct api_resp *resp)
 {

@@ -1,9 +1,10 @@
 /*
  * fuzz_msgs.c - the Anthropic Messages and OpenAI Responses layers (api_msgs.h): request
  * translation of both, the native -> SSE event converters and the final-object builders fed
- * arbitrary native lines, and the /v1/messages and /v1/responses handlers on an empty temporary
- * store (no scheduler).  Input layout: the first byte picks the target, the rest is the body
- * (for the converters: NDJSON lines; for the Responses converter the first line is the request).
+ * arbitrary native lines, and the /v1/messages, /v1/messages/count_tokens and /v1/responses
+ * handlers on an empty temporary store (no scheduler).  Input layout: the first byte picks the
+ * target, the rest is the body (for the converters: NDJSON lines; for the Responses converter
+ * the first line is the request).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -147,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         convert(0, p, n);
         break;
     case 4:
-        handler("/v1/messages", p, n);
+        handler(data[0] & 8 ? "/v1/messages/count_tokens" : "/v1/messages", p, n);
         break;
     default:
         handler("/v1/responses", p, n);

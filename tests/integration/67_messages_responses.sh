@@ -5,8 +5,8 @@
 # the streamed text joins to the non-streamed one at temperature 0), stop_sequences, thinking
 # asked of a model that cannot think (dropped, as Ollama), tool calls end to end (a template
 # whose tool-call tag is `{` plus a JSON schema forcing the call: tool_use blocks and
-# function_call items, streamed and not), tool results sent back, and errors in each dialect's
-# shape with the right statuses.
+# function_call items, streamed and not), tool results sent back, count_tokens, and errors in
+# each dialect's shape with the right statuses.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -115,6 +115,12 @@ assert ev[5][1]["delta"]["stop_reason"]=="tool_use", ev[5]' || fail "tool_use st
 # the result goes back as a tool_result block
 code=$(post /v1/messages "{\"model\":\"tooly\",\"max_tokens\":4,\"tools\":$tools,\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"$tool_id\",\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"$tool_id\",\"content\":\"sunny\"}]}]}")
 [ "$code" = 200 ] || fail "tool_result: $code $(cat "$TMPDIR_TEST/r")"
+
+# ---- count_tokens (Claude Code probes it): an estimate, no max_tokens needed
+code=$(post /v1/messages/count_tokens "{\"model\":\"stories\",\"messages\":$msgs}")
+[ "$code" = 200 ] || fail "count_tokens: $code $(cat "$TMPDIR_TEST/r")"
+py 'import json,sys; d=json.load(open(sys.argv[1])); assert list(d)==["input_tokens"] and d["input_tokens"]>0, d' ||
+    fail "count_tokens: $(cat "$TMPDIR_TEST/r")"
 
 # ---- errors in Anthropic's shape
 aerr() { # aerr STATUS TYPE BODY SUBSTR

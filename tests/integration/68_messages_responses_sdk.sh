@@ -1,9 +1,10 @@
 #!/bin/bash
 # The official clients against a real daemon: `@anthropic-ai/sdk` messages.create (plain and
 # stream: true), the messages.stream() helper's finalMessage, a forced tool call coming back as
-# a tool_use block, a 404 as NotFoundError; the `openai` package's responses.create (plain, with
-# output_text, and stream: true) and the responses.stream() helper's finalResponse, a function
-# call item, a 400 for previous_response_id as BadRequestError.
+# a tool_use block, countTokens, a 404 as NotFoundError; the `openai` package's
+# responses.create (plain, with output_text, and stream: true) and the responses.stream()
+# helper's finalResponse, a function call item, a 400 for previous_response_id as
+# BadRequestError.
 #
 # Opt-in, never part of an offline `make test`: it runs only when CORRAL_OPENAI_SDK_DIR names a
 # folder where scripts/clients.sh installed both packages, and node exists; else it is reported
@@ -68,6 +69,9 @@ const ts = ant.messages.stream({ model: "tooly", max_tokens: 400, tools,
 const tf = await ts.finalMessage();
 const tsu = tf.content.find((b) => b.type === "tool_use");
 ok(tf.stop_reason === "tool_use" && tsu && tsu.input.city === "Paris", "streamed tool_use " + JSON.stringify(tf));
+
+const cnt = await ant.messages.countTokens({ model: "stories", messages: msgs });
+ok(cnt.input_tokens > 0, "countTokens " + JSON.stringify(cnt));
 
 try {
     await ant.messages.create({ model: "nope", max_tokens: 4, messages: msgs });

@@ -590,6 +590,18 @@ TEST(msgs_routes_without_models)
     ASSERT_EQ_INT(call(&env, "/v1/messages", "{\"model\":\"x\",\"messages\":[]}", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "max_tokens is required"));
     api_resp_fini(&resp);
+    /* count_tokens: bytes / 4 of roles and texts, no max_tokens needed */
+    ASSERT_EQ_INT(call(&env, "/v1/messages/count_tokens",
+                       "{\"model\":\"nope\",\"system\":\"abcdefgh\",\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"1234567890123456\"}]}",
+                       &resp),
+                  200);
+    ASSERT_EQ_STR(buf_str(&resp.body), "{\"input_tokens\":8}");
+    api_resp_fini(&resp);
+    ASSERT_EQ_INT(
+        call(&env, "/v1/messages/count_tokens", "{\"model\":\"m\",\"messages\":[]}", &resp), 400);
+    ASSERT(strstr(buf_str(&resp.body), "messages is required"));
+    api_resp_fini(&resp);
     ASSERT_EQ_INT(
         call(&env, "/v1/responses", "{\"model\":\"nope\",\"input\":\"x\",\"stream\":true}", &resp),
         404);
