@@ -3,10 +3,11 @@
 # the tiny stories model: whole objects (field order, stop_reason / status, usage) and SSE
 # streams parsed event by event (names match the data's type, block indices, sequence numbers,
 # the streamed text joins to the non-streamed one at temperature 0), stop_sequences, thinking
-# asked of a model that cannot think (dropped, as Ollama), tool calls end to end (a template
-# whose tool-call tag is `{` plus a JSON schema forcing the call: tool_use blocks and
-# function_call items, streamed and not), tool results sent back, count_tokens, and errors in
-# each dialect's shape with the right statuses.
+# asked of a model that cannot think (dropped, as Ollama), thinking blocks and reasoning items
+# (a template that opens <think>), tool calls end to end (a template whose tool-call tag is `{`
+# plus a JSON schema forcing the call: tool_use blocks and function_call items, streamed and
+# not), tool results sent back, count_tokens, and errors in each dialect's shape with the right
+# statuses.
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -15,6 +16,7 @@ tmpl='{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ end }}<|im_start|>assistant
 {{ if .Tools }}{{ .Tools }}{{ end }}'
 serve_install tooly "$MODEL_GGUF" "$tmpl" '{"temperature":0}'
+serve_install inside "$MODEL_GGUF" '{{ .Prompt }}<think>' '{"temperature":0}' # thinks, never stops
 serve_start
 post() { # post PATH BODY -> body in $TMPDIR_TEST/r, headers in $TMPDIR_TEST/h, prints status
     curl -s --max-time 120 -D "$TMPDIR_TEST/h" -o "$TMPDIR_TEST/r" -w '%{http_code}' \
@@ -76,9 +78,10 @@ assert md["delta"]=={"stop_reason":"max_tokens","stop_sequence":None} and md["us
 print(text)') || fail "messages stream: $(head -c 3000 "$TMPDIR_TEST/r")"
 [ "$streamed" = "$whole" ] || fail "streamed '$streamed' != whole '$whole'"
 
-# ---- system blocks, stop_sequences, thinking on a model that cannot think (dropped)
+# ---- system blocks, stop_sequences, thinking on a model that cannot think (dropped); Claude
+# Code's ?beta=true query
 first=$(echo "$whole" | awk '{print $2}')
-code=$(post /v1/messages "{\"model\":\"stories\",\"max_tokens\":10,\"system\":[{\"type\":\"text\",\"text\":\"\"}],\"stop_sequences\":[\"$first\"],\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},\"messages\":$msgs}")
+code=$(post "/v1/messages?beta=true" "{\"model\":\"stories\",\"max_tokens\":10,\"system\":[{\"type\":\"text\",\"text\":\"\"}],\"stop_sequences\":[\"$first\"],\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},\"messages\":$msgs}")
 [ "$code" = 200 ] || fail "stop/thinking: $code $(cat "$TMPDIR_TEST/r")"
 py '
 import json,sys
@@ -115,6 +118,38 @@ assert ev[5][1]["delta"]["stop_reason"]=="tool_use", ev[5]' || fail "tool_use st
 # the result goes back as a tool_result block
 code=$(post /v1/messages "{\"model\":\"tooly\",\"max_tokens\":4,\"tools\":$tools,\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"$tool_id\",\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"$tool_id\",\"content\":\"sunny\"}]}]}")
 [ "$code" = 200 ] || fail "tool_result: $code $(cat "$TMPDIR_TEST/r")"
+
+# ---- thinking (a template that opens <think>): thinking blocks / reasoning items
+code=$(post /v1/messages "{\"model\":\"inside\",\"max_tokens\":6,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},\"messages\":$msgs}")
+[ "$code" = 200 ] || fail "thinking: $code $(cat "$TMPDIR_TEST/r")"
+think=$(py '
+import json,sys
+d=json.load(open(sys.argv[1]))
+assert [b["type"] for b in d["content"]]==["thinking"] and d["stop_reason"]=="max_tokens", d
+print(d["content"][0]["thinking"])') || fail "thinking shape: $(cat "$TMPDIR_TEST/r")"
+code=$(post /v1/messages "{\"model\":\"inside\",\"max_tokens\":6,\"stream\":true,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},\"messages\":$msgs}")
+[ "$code" = 200 ] || fail "thinking stream: $code"
+sthink=$(py '
+import sys
+from sse import events
+ev=events(sys.argv[1]); names=[n for n,_ in ev]
+assert names[2]=="content_block_start" and ev[2][1]["content_block"]=={"type":"thinking","thinking":""}, ev[2]
+assert names[-3:]==["content_block_stop","message_delta","message_stop"], names
+print("".join(d["delta"]["thinking"] for n,d in ev if n=="content_block_delta" and d["delta"]["type"]=="thinking_delta"))') ||
+    fail "thinking stream: $(cat "$TMPDIR_TEST/r")"
+[ -n "$think" ] && [ "$sthink" = "$think" ] || fail "thinking '$think' != streamed '$sthink'"
+code=$(post /v1/responses '{"model":"inside","input":"Once upon a time","max_output_tokens":6,"temperature":0,"reasoning":{"effort":"low"},"stream":true}')
+[ "$code" = 200 ] || fail "reasoning stream: $code"
+py '
+import sys
+from sse import events
+ev=events(sys.argv[1]); names=[n for n,_ in ev]
+assert names[2:4]==["response.output_item.added","response.reasoning_summary_text.delta"], names
+assert ev[2][1]["item"]["type"]=="reasoning", ev[2]
+text="".join(d["delta"] for n,d in ev if n=="response.reasoning_summary_text.delta")
+out=ev[-1][1]["response"]["output"]
+assert out[0]["type"]=="reasoning" and out[0]["summary"][0]["text"]==text==sys.argv[2], out' "$think" ||
+    fail "reasoning stream: $(cat "$TMPDIR_TEST/r")"
 
 # ---- count_tokens (Claude Code probes it): an estimate, no max_tokens needed
 code=$(post /v1/messages/count_tokens "{\"model\":\"stories\",\"messages\":$msgs}")
