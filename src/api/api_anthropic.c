@@ -153,9 +153,9 @@ static int tool_use_in(const json_t *b, json_t *calls, json_t *names, struct err
                        "content.input of type map[string]interface {}",
                        json_type_name(input));
     json_object_set_new(names, id, json_string(name));
-    return json_array_append_new(calls,
-                                 json_pack("{s:s, s:{s:s, s:O}}", "id", id, "function", "name",
-                                           name, "arguments", input ? input : json_object()))
+    return json_array_append_new(
+               calls, json_pack("{s:s, s:{s:s, s:o}}", "id", id, "function", "name", name,
+                                "arguments", input ? json_incref((json_t *)input) : json_object()))
                ? E_NOMEM
                : 0;
 }
