@@ -81,7 +81,8 @@ json_t *ant_conv_final(const struct ant_conv *c, const json_t *native);
 /* The request as a native /api/chat body: instructions -> system message, input string -> user
  * message, input items (messages with string or input_text/output_text parts, function_call ->
  * assistant tool_calls, function_call_output -> tool message, reasoning -> thinking of the next
- * assistant message), tools (flat function tools), temperature (default 1), top_p,
+ * assistant message), tools (flat function tools; nameless hosted tools skipped), temperature
+ * (default 1), top_p,
  * max_output_tokens -> num_predict, text.format json_schema -> format (json_object -> "json"),
  * reasoning.effort -> think.  previous_response_id / conversation / background are 400 (corral
  * keeps no state), as are input_image / input_file parts. */

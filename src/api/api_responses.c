@@ -24,8 +24,9 @@
 #include "common/json.h"
 #include "common/mem.h"
 
-#define RSP_MAX_TEXT (64u << 20) /* bytes of streamed text or reasoning kept for the final object \
-                                  */
+#define RSP_MAX_TEXT                                                             \
+    (64u << 20) /* bytes of streamed text or reasoning kept for the final object \
+                 */
 #define RSP_NO_IMAGES \
     "input_image is not supported (corral's engine has no vision encoder); send text only"
 
@@ -285,13 +286,19 @@ static int tools_in(const json_t *in, json_t *body, struct err_info *ei)
         const char *desc = json_string_value(json_object_get(t, "description"));
         const json_t *params = field(t, "parameters");
         json_t *fn;
-        if (!json_is_object(t) || (type && strcmp(type, "function") != 0)) {
+        if (!json_is_object(t)) {
             json_decref(out);
-            return err_set(ei, E_INVAL, "tools[%zu]: only function tools are supported", i);
+            return err_set(ei, E_INVAL, "tools[%zu]: a tool must be an object", i);
         }
+        /* hosted tools (web_search, file_search, ...) have no name and nothing corral can run:
+         * skipped; other named tools (custom, local_shell) reach the template as functions, as
+         * Ollama passes them */
         if (!name || !*name) {
-            json_decref(out);
-            return err_set(ei, E_INVAL, "tools[%zu]: 'name' is required", i);
+            if (!type || !strcmp(type, "function")) {
+                json_decref(out);
+                return err_set(ei, E_INVAL, "tools[%zu]: 'name' is required", i);
+            }
+            continue;
         }
         if (params && !json_is_object(params)) {
             json_decref(out);
@@ -303,7 +310,10 @@ static int tools_in(const json_t *in, json_t *body, struct err_info *ei)
                                 params ? json_incref((json_t *)params) : json_object());
         json_array_append_new(out, json_pack("{s:s, s:o*}", "type", "function", "function", fn));
     }
-    json_object_set_new(body, "tools", out);
+    if (json_array_size(out) > 0)
+        json_object_set_new(body, "tools", out);
+    else
+        json_decref(out);
     return 0;
 }
 

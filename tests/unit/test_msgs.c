@@ -341,7 +341,8 @@ TEST(msgs_responses_request_full)
         "{\"type\":\"function_call_output\",\"call_id\":\"call_1\",\"output\":\"42\"},"
         "{\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"ok\"}]}],"
         "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"description\":\"d\",\"parameters\":"
-        "{\"type\":\"object\"},\"strict\":true}],\"temperature\":0.2,\"top_p\":0.5,"
+        "{\"type\":\"object\"},\"strict\":true},{\"type\":\"web_search_preview\"}],\"temperature\":"
+        "0.2,\"top_p\":0.5,"
         "\"max_output_tokens\":30,\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":"
         "\"s\",\"schema\":{\"type\":\"object\"}}},\"reasoning\":{\"effort\":\"minimal\"},"
         "\"stream\":true,\"store\":false}",
@@ -390,8 +391,8 @@ TEST(msgs_responses_request_errors)
     expect_error("{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":1.5}", 0,
                  "json: cannot unmarshal number into Go struct field "
                  "ResponsesRequest.max_output_tokens of type int");
-    expect_error("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"web_search\"}]}", 0,
-                 "tools[0]: only function tools are supported");
+    expect_error("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"function\"}]}", 0,
+                 "tools[0]: 'name' is required");
 }
 
 /* ---- Responses output ---- */
