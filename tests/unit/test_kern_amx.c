@@ -262,10 +262,15 @@ TEST(kern_amx_dispatch)
     setenv("CORRAL_KERN", "amx", 1);
     ASSERT(strncmp(kern_get(KERN_ISA_BEST)->name, "amx", 3) == 0);
     unsetenv("CORRAL_KERN");
-    /* Q8_0/Q4_0 without prepared activations (mul_mat on the Q8_0 rows), others as AVX-512 */
-    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q8_0, 4096, 1), 0);
-    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q4_0, 4096, 1), 0);
-    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q5_0, 4096, 1), 0);
+    /* Q8_0/Q4_0/Q5_0 batches for the tile unit without prepared activations (mul_mat on the
+     * Q8_0 rows); small batches (generation) and other types as AVX-512 */
+    const struct kern *z = kern_get(KERN_ISA_AVX512);
+    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q8_0, 4096, 16), 0);
+    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q4_0, 4096, 8), 0);
+    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q5_0, 4096, 64), 0);
+    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q8_0, 4096, 1), z->prep_bytes(KERN_T_Q8_0, 4096, 1));
+    ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q4_0, 4096, 7), z->prep_bytes(KERN_T_Q4_0, 4096, 7));
+    ASSERT(amx->prep_bytes(KERN_T_Q8_0, 4096, 1) > 0);
     ASSERT_EQ_SIZE(amx->prep_bytes(KERN_T_Q4_1, 4096, 1),
                    kern_get(KERN_ISA_AVX512)->prep_bytes(KERN_T_Q4_1, 4096, 1));
     /* the twins follow CORRAL_PREFETCH like the AVX-512 ones */

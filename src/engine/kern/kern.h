@@ -71,11 +71,13 @@ struct kern {
     /* Optional, NULL in tables without it (test for NULL, or for prep_bytes() == 0).  Some
      * kernels reorganize the activations before the dot (AVX-512 Q4_0/Q4_1/Q5_0/Q5_1/Q8_0: ~10% of
      * a mul_mat over 64 rows); a caller that splits one matmul into many row blocks (threads, work
-     * items) can do that once instead of in every mul_mat call: prep_bytes:   bytes of the buffer
-     * for nt activation rows of ncols for weights of wtype; 0 when wtype has no such form (then use
-     * mul_mat). prepare:      fills prep (64-byte aligned, prep_bytes long) from X, laid out as for
-     *                 mul_mat (nt rows x_row_bytes apart, of vec_dot_type(wtype)).
-     *   mul_mat_prep: exactly mul_mat, with X given as the prepared buffer.
+     * items) can do that once instead of in every mul_mat call.
+     * - prep_bytes: bytes of the buffer for nt activation rows of ncols for weights of wtype; 0
+     *   when wtype has no such form for nt rows (then use mul_mat; the AMX table has it only for
+     *   batches below its tile threshold for Q8_0/Q4_0/Q5_0).
+     * - prepare: fills prep (64-byte aligned, prep_bytes long) from X, laid out as for mul_mat
+     *   (nt rows x_row_bytes apart, of vec_dot_type(wtype)).
+     * - mul_mat_prep: exactly mul_mat, with X given as the prepared buffer.
      * The buffer is read-only after prepare, so many threads may share it. */
     size_t (*prep_bytes)(uint32_t wtype, int64_t ncols, int nt);
     void (*prepare)(uint32_t wtype, const void *x, size_t x_row_bytes, int64_t ncols, int nt,

@@ -129,15 +129,19 @@ static void prep_row(struct model_fwd *f, float *tmp, const float *src, size_t l
 }
 
 /* Points a->prep[i] at the prepared-activation buffers (thread-local when local): one per
- * distinct weight type that has a prepared form; NULL for the others (plain mul_mat). */
-static void act_prep_bufs(struct model_fwd *f, int ith, int local, const struct act_mats *am,
-                          struct act *a)
+ * distinct weight type that has a prepared form for a batch of nt rows (kern.h prep_bytes: the
+ * AMX table has none for big batches of some types, whose tile products read the plain rows);
+ * NULL for the others (plain mul_mat). */
+static void act_prep_bufs(struct model_fwd *f, int ith, int local, int nt,
+                          const struct act_mats *am, struct act *a)
 {
     const struct kern *k = f->m->k;
     int used = 0;
     for (int i = 0; i < am->n; i++) {
         const struct model_mat *w = am->w[i];
         size_t pb = f->max_prep && k->prep_bytes ? k->prep_bytes(w->type, w->ncols, 1) : 0;
+        if (pb && nt > 1 && k->prep_bytes(w->type, w->ncols, nt) == 0)
+            pb = 0;
         a->prep[i] = NULL;
         a->prep_row[i] = pb;
         a->prep_own[i] = 0;
@@ -168,7 +172,7 @@ static void act_prep(struct model_fwd *f, int ith, const float *src, size_t ld, 
     size_t slot_bytes = (size_t)FWD_LOCAL_TOK * f->max_vrow;
     for (int j = 0; j < nu; j++)
         a->buf[j] = local ? f->xq_local[ith] + j * slot_bytes : f->xq[j];
-    act_prep_bufs(f, ith, local, am, a);
+    act_prep_bufs(f, ith, local, nt, am, a);
     if (local) {
         for (int t = 0; t < nt; t++)
             prep_row(f, tmp, src, ld, rows, t, ncols, norm_w, u, nu, am, a);
