@@ -282,10 +282,10 @@ static int read_hparams(struct model *m, struct err_info *ei)
 
 /* ---- tensor checks --------------------------------------------------------------------- */
 
-static const struct gguf_tensor *find_t(const struct model *m, const char *name, int n_dims_max,
-                                        struct err_info *ei, int *rc)
+const struct gguf_tensor *model_tensor_find(const struct gguf *g, const char *name, int n_dims_max,
+                                            int *rc, struct err_info *ei)
 {
-    const struct gguf_tensor *t = gguf_tensor_find(m->g, name);
+    const struct gguf_tensor *t = gguf_tensor_find(g, name);
     *rc = 0;
     if (!t)
         return NULL;
@@ -298,15 +298,15 @@ static const struct gguf_tensor *find_t(const struct model *m, const char *name,
     return t;
 }
 
-static int get_mat(struct model *m, const char *name, int64_t ncols, int64_t nrows,
-                   struct model_mat *out, struct err_info *ei)
+static const struct gguf_tensor *find_t(const struct model *m, const char *name, int n_dims_max,
+                                        struct err_info *ei, int *rc)
 {
-    int rc;
-    const struct gguf_tensor *t = find_t(m, name, 2, ei, &rc);
-    if (rc != 0)
-        return rc;
-    if (!t)
-        return err_set(ei, E_PARSE, "model: tensor %s missing", name);
+    return model_tensor_find(m->g, name, n_dims_max, rc, ei);
+}
+
+int model_mat_check(const struct kern *k, const struct gguf_tensor *t, const char *name,
+                    int64_t ncols, int64_t nrows, struct model_mat *out, struct err_info *ei)
+{
     if (t->ne[0] != ncols || t->ne[1] != nrows)
         return err_set(
             ei, E_PARSE, "model: tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
@@ -318,7 +318,7 @@ static int get_mat(struct model *m, const char *name, int64_t ncols, int64_t nro
     if (rb == 0 || t->nbytes != (uint64_t)rb * (uint64_t)nrows)
         return err_set(ei, E_PARSE, "model: tensor %s byte size %llu does not match its shape",
                        name, (unsigned long long)t->nbytes);
-    uint32_t vdt = m->k->vec_dot_type(t->type);
+    uint32_t vdt = k->vec_dot_type(t->type);
     size_t vrb = kern_row_bytes(vdt, ncols);
     if (vrb == 0)
         return err_set(ei, E_UNSUPPORTED, "model: tensor %s: rows of %lld cannot be dotted as %s",
@@ -330,7 +330,40 @@ static int get_mat(struct model *m, const char *name, int64_t ncols, int64_t nro
     out->nrows = nrows;
     out->row_bytes = rb;
     out->vrow_bytes = vrb;
+    return 0;
+}
+
+static int get_mat(struct model *m, const char *name, int64_t ncols, int64_t nrows,
+                   struct model_mat *out, struct err_info *ei)
+{
+    int rc;
+    const struct gguf_tensor *t = find_t(m, name, 2, ei, &rc);
+    if (rc != 0)
+        return rc;
+    if (!t)
+        return err_set(ei, E_PARSE, "model: tensor %s missing", name);
+    if ((rc = model_mat_check(m->k, t, name, ncols, nrows, out, ei)) != 0)
+        return rc;
     m->n_params += (uint64_t)ncols * (uint64_t)nrows;
+    return 0;
+}
+
+int model_f32_copy(const struct gguf_tensor *t, int64_t n, float **out, struct err_info *ei)
+{
+    float *v = mem_alloc_array((size_t)n, sizeof(float));
+    if (!v)
+        return err_set(ei, E_NOMEM, "model: out of memory");
+    const uint8_t *p = t->data;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        if (t->type == GGUF_T_F32) {
+            memcpy(&v[i], p + 4 * i, 4);
+            continue;
+        }
+        memcpy(&h, p + 2 * i, 2);
+        v[i] = t->type == GGUF_T_F16 ? kern_fp16_to_f32(h) : kern_bf16_to_f32(h);
+    }
+    *out = v;
     return 0;
 }
 
@@ -354,21 +387,9 @@ static int get_vec(struct model *m, const char *name, int64_t n, int required, f
                        gguf_type_name(t->type) ? gguf_type_name(t->type) : "?");
     if (t->nbytes != (uint64_t)n * (t->type == GGUF_T_F32 ? 4u : 2u))
         return err_set(ei, E_PARSE, "model: tensor %s byte size mismatch", name);
-    float *v = mem_alloc_array((size_t)n, sizeof(float));
-    if (!v)
-        return err_set(ei, E_NOMEM, "model: out of memory");
-    const uint8_t *p = t->data;
-    for (int64_t i = 0; i < n; i++) {
-        uint16_t h;
-        if (t->type == GGUF_T_F32) {
-            memcpy(&v[i], p + 4 * i, 4);
-            continue;
-        }
-        memcpy(&h, p + 2 * i, 2);
-        v[i] = t->type == GGUF_T_F16 ? kern_fp16_to_f32(h) : kern_bf16_to_f32(h);
-    }
+    if ((rc = model_f32_copy(t, n, out, ei)) != 0)
+        return rc;
     m->n_params += (uint64_t)n;
-    *out = v;
     return 0;
 }
 

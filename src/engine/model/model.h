@@ -26,6 +26,7 @@
 
 struct gguf;
 struct kern;
+struct gguf_tensor;
 struct pool;
 
 #define MODEL_MAX_LAYERS   512
@@ -105,6 +106,20 @@ struct model {
  * Errors: E_UNSUPPORTED naming the architecture/type, E_PARSE naming the tensor or key. */
 CORRAL_WARN_UNUSED int model_load(struct gguf *g, const struct kern *k, struct model **out,
                                   struct err_info *ei);
+/* Tensor checks shared by the decoder loader and the encoder's (model_enc.c).
+ * model_tensor_find: tensor name of g, or NULL when absent (*rc 0); *rc E_PARSE when it has
+ *   more than n_dims_max dimensions.
+ * model_mat_check: t (called name in messages) as a [nrows][ncols] weight matrix of a type the
+ *   kernels k multiply, with a byte size matching that shape; fills *out.
+ * model_f32_copy: the first n values of an F32/F16/BF16 tensor (type checked by the caller) as a
+ *   new F32 array. */
+const struct gguf_tensor *model_tensor_find(const struct gguf *g, const char *name, int n_dims_max,
+                                            int *rc, struct err_info *ei);
+CORRAL_WARN_UNUSED int model_mat_check(const struct kern *k, const struct gguf_tensor *t,
+                                       const char *name, int64_t ncols, int64_t nrows,
+                                       struct model_mat *out, struct err_info *ei);
+CORRAL_WARN_UNUSED int model_f32_copy(const struct gguf_tensor *t, int64_t n, float **out,
+                                      struct err_info *ei);
 /* Copies every weight matrix out of the file mapping into one anonymous, read-only region
  * backed by transparent huge pages and points the matrices at it, dropping the file pages as
  * it goes (model_wcopy.c).  E_NOMEM when the region cannot be mapped (the model is unchanged

@@ -150,17 +150,7 @@ static int read_hparams(struct enc_model *m, struct err_info *ei)
 static const struct gguf_tensor *find_t(const struct enc_model *m, const char *name, int n_dims,
                                         int *rc, struct err_info *ei)
 {
-    const struct gguf_tensor *t = gguf_tensor_find(m->g, name);
-    *rc = 0;
-    if (!t)
-        return NULL;
-    for (int d = n_dims; d < GGUF_MAX_DIMS; d++)
-        if (t->ne[d] != 1) {
-            *rc = err_set(ei, E_PARSE, "model: tensor %s has %u dimensions, expected %d", name,
-                          t->n_dims, n_dims);
-            return NULL;
-        }
-    return t;
+    return model_tensor_find(m->g, name, n_dims, rc, ei);
 }
 
 static int get_mat(struct enc_model *m, const char *name, int64_t ncols, int64_t nrows,
@@ -173,29 +163,8 @@ static int get_mat(struct enc_model *m, const char *name, int64_t ncols, int64_t
         return rc;
     if (!t)
         return required ? err_set(ei, E_PARSE, "model: tensor %s missing", name) : 0;
-    if (t->ne[0] != ncols || t->ne[1] != nrows)
-        return err_set(
-            ei, E_PARSE, "model: tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
-            (long long)t->ne[0], (long long)t->ne[1], (long long)ncols, (long long)nrows);
-    if (!kern_type_supported(t->type) || !gguf_type_block_elems(t->type))
-        return err_set(ei, E_UNSUPPORTED, "model: tensor %s has unsupported type %s (%u)", name,
-                       gguf_type_name(t->type) ? gguf_type_name(t->type) : "?", (unsigned)t->type);
-    size_t rb = kern_row_bytes(t->type, ncols);
-    if (rb == 0 || t->nbytes != (uint64_t)rb * (uint64_t)nrows)
-        return err_set(ei, E_PARSE, "model: tensor %s byte size %llu does not match its shape",
-                       name, (unsigned long long)t->nbytes);
-    uint32_t vdt = m->k->vec_dot_type(t->type);
-    size_t vrb = kern_row_bytes(vdt, ncols);
-    if (vrb == 0)
-        return err_set(ei, E_UNSUPPORTED, "model: tensor %s: rows of %lld cannot be dotted as %s",
-                       name, (long long)ncols, gguf_type_name(vdt) ? gguf_type_name(vdt) : "?");
-    out->data = t->data;
-    out->type = t->type;
-    out->vdt = vdt;
-    out->ncols = ncols;
-    out->nrows = nrows;
-    out->row_bytes = rb;
-    out->vrow_bytes = vrb;
+    if ((rc = model_mat_check(m->k, t, name, ncols, nrows, out, ei)) != 0)
+        return rc;
     m->n_params += (uint64_t)ncols * (uint64_t)nrows;
     return 0;
 }
@@ -221,21 +190,9 @@ static int get_vec_rows(struct enc_model *m, const char *name, int64_t n, int64_
     uint64_t es = t->type == GGUF_T_F32 ? 4u : 2u;
     if (t->nbytes != (uint64_t)n * (uint64_t)t->ne[1] * es)
         return err_set(ei, E_PARSE, "model: tensor %s byte size mismatch", name);
-    float *v = mem_alloc_array((size_t)n, sizeof(float));
-    if (!v)
-        return err_set(ei, E_NOMEM, "model: out of memory");
-    const uint8_t *p = t->data;
-    for (int64_t i = 0; i < n; i++) {
-        uint16_t h;
-        if (t->type == GGUF_T_F32) {
-            memcpy(&v[i], p + 4 * i, 4);
-            continue;
-        }
-        memcpy(&h, p + 2 * i, 2);
-        v[i] = t->type == GGUF_T_F16 ? kern_fp16_to_f32(h) : kern_bf16_to_f32(h);
-    }
+    if ((rc = model_f32_copy(t, n, out, ei)) != 0)
+        return rc;
     m->n_params += (uint64_t)n * (uint64_t)t->ne[1];
-    *out = v;
     return 0;
 }
 
