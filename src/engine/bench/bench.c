@@ -164,16 +164,8 @@ static double cpu_s(void)
 
 /* n greedy tokens after first: wall seconds in *secs, process CPU seconds (all threads, spin
  * waits included) in *cpu when cpu != NULL. */
-static int run_gen_cpu(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, double *secs,
-                       double *cpu);
-
-static int run_gen(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, double *secs)
-{
-    return run_gen_cpu(c, first, n, n_vocab, secs, NULL);
-}
-
-static int run_gen_cpu(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, double *secs,
-                       double *cpu)
+static int run_gen(struct eng_ctx *c, int32_t first, int n, uint32_t n_vocab, double *secs,
+                   double *cpu)
 {
     double c0 = cpu_s();
     struct err_info ei = {0};
@@ -212,7 +204,7 @@ static int paired_fraction(struct eng_ctx *c, const struct bw_buf *b, int nt, in
     bw[0] = bw_pass(b, nt);
     for (int i = 0; i < BENCH_PAIR_ROUNDS; i++) {
         eng_seq_clear(c, 0);
-        if ((rc = run_gen(c, first, BENCH_PAIR_TOKENS, in->n_vocab, &secs)) != 0)
+        if ((rc = run_gen(c, first, BENCH_PAIR_TOKENS, in->n_vocab, &secs, NULL)) != 0)
             return rc;
         bw[i + 1] = bw_pass(b, nt);
         double tps = BENCH_PAIR_TOKENS / secs;
@@ -288,7 +280,7 @@ static int bench_once(struct eng_ctx *c, const int32_t *toks, const struct bench
     eng_seq_clear(c, 0);
     if ((rc = run_prompt(c, toks, o->n_prompt, eng_ctx_get_params(c)->n_batch, &r->pp_s)) != 0)
         return rc;
-    return run_gen_cpu(c, toks[0], o->n_gen, n_vocab, &r->tg_s, &r->tg_cpu);
+    return run_gen(c, toks[0], o->n_gen, n_vocab, &r->tg_s, &r->tg_cpu);
 }
 
 /* Encoder models (bert family) only embed: -p tokens (capped at the trained context) as one
