@@ -173,6 +173,7 @@ struct model_fwd {
     uint8_t **xp_local;      /* [n_threads] -> 3 x [FWD_LOCAL_TOK][max_prep], or NULL */
     float **thr_f;           /* [n_threads] -> scores [sc_len] + row [max dim] */
     size_t sc_len;           /* gqa * n_ctx: attention scores of one GQA group */
+    size_t vt_len;           /* floats after the scores: max dim (>= head_dim) */
     float *rope;             /* [n_batch][n_rot] cos/sin, global layers */
     float *rope_swa;         /* [n_batch][n_rot] cos/sin, sliding-window layers (or = rope) */
     struct model_rope rp[2]; /* global, sliding-window (model_rope_for_ctx) */

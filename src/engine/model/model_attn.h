@@ -24,6 +24,15 @@ void model_attn_scores8_f16_avx2(const float *q, const uint16_t *k, size_t kstri
 /* dst[0..n) = f16 src[0..n) as floats. */
 void model_attn_f16_to_f32_avx2(float *dst, const uint16_t *src, uint32_t n);
 
+/* out[g hd + i] += sum over k < nk of p[g pstride + k] * vt[k hd + i], for g < gqa, i < hd
+ * (vt: nk value rows already widened to floats). */
+void model_attn_pv_avx2(float *out, uint32_t gqa, uint32_t hd, const float *p, size_t pstride,
+                        const float *vt, uint32_t nk);
+/* x[0..n) *= a. */
+void model_scale_avx2(float *x, float a, uint32_t n);
+/* out[i] = silu(gate[i]) * up[i] (out may be gate); exp to ~2e-7 relative. */
+void model_silu_mul_avx2(float *out, const float *gate, const float *up, int64_t n);
+
 /* 1 when the CPU has AVX2, FMA and F16C (F16C read from CPUID leaf 1, ECX bit 29: clang's
  * __builtin_cpu_supports does not know "f16c"). */
 static inline int model_attn_have_avx2(void)

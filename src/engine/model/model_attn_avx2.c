@@ -1,11 +1,14 @@
 /*
  * model_attn_avx2.c - attention inner loops over an F16 KV cache with AVX2 + F16C + FMA:
- * q . k for one cached key row and acc += a * v for one cached value row.  Chosen at run time
- * by model_fwd.c when the CPU has these extensions (the scalar table-lookup loops otherwise).
+ * scores of 8 cached keys, softmax exponentials, the probability-weighted sum of value rows
+ * (widened to floats once per block of keys, accumulated in registers per query head), and the
+ * FFN's silu(gate) * up with the same vector exp.  Chosen at run time by model_fwd.c when the
+ * CPU has these extensions (the scalar loops otherwise).
  */
 #include "engine/model/model_attn.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 float model_attn_dot_f16_avx2(const float *q, const uint16_t *k, uint32_t n)
 {
@@ -130,4 +133,76 @@ void model_attn_f16_to_f32_avx2(float *dst, const uint16_t *src, uint32_t n)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++)
         dst[i] = _cvtsh_ss(src[i]);
+}
+
+void model_attn_pv_avx2(float *out, uint32_t gqa, uint32_t hd, const float *p, size_t pstride,
+                        const float *vt, uint32_t nk)
+{
+    for (uint32_t g = 0; g < gqa; g++) {
+        const float *pg = p + (size_t)g * pstride;
+        float *og = out + (size_t)g * hd;
+        uint32_t i = 0;
+        for (; i + 32 <= hd; i += 32) {
+            __m256 a0 = _mm256_loadu_ps(og + i), a1 = _mm256_loadu_ps(og + i + 8);
+            __m256 a2 = _mm256_loadu_ps(og + i + 16), a3 = _mm256_loadu_ps(og + i + 24);
+            for (uint32_t k = 0; k < nk; k++) {
+                const float *v = vt + (size_t)k * hd + i;
+                __m256 pk = _mm256_broadcast_ss(pg + k);
+                a0 = _mm256_fmadd_ps(pk, _mm256_loadu_ps(v), a0);
+                a1 = _mm256_fmadd_ps(pk, _mm256_loadu_ps(v + 8), a1);
+                a2 = _mm256_fmadd_ps(pk, _mm256_loadu_ps(v + 16), a2);
+                a3 = _mm256_fmadd_ps(pk, _mm256_loadu_ps(v + 24), a3);
+            }
+            _mm256_storeu_ps(og + i, a0);
+            _mm256_storeu_ps(og + i + 8, a1);
+            _mm256_storeu_ps(og + i + 16, a2);
+            _mm256_storeu_ps(og + i + 24, a3);
+        }
+        for (; i + 8 <= hd; i += 8) {
+            __m256 a0 = _mm256_loadu_ps(og + i);
+            for (uint32_t k = 0; k < nk; k++)
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(pg + k),
+                                     _mm256_loadu_ps(vt + (size_t)k * hd + i), a0);
+            _mm256_storeu_ps(og + i, a0);
+        }
+        for (; i < hd; i++)
+            for (uint32_t k = 0; k < nk; k++)
+                og[i] += pg[k] * vt[(size_t)k * hd + i];
+    }
+}
+
+void model_scale_avx2(float *x, float a, uint32_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
+    for (; i < n; i++)
+        x[i] *= a;
+}
+
+/* silu(g) u = g sigmoid(g) u with sigmoid from e = exp(-|g|) (exp8's domain, never overflows):
+ * 1 / (1 + e) for g >= 0, e / (1 + e) below. */
+static __m256 silu_mul8(__m256 g, __m256 u)
+{
+    __m256 neg = _mm256_cmp_ps(g, _mm256_setzero_ps(), _CMP_LT_OQ);
+    __m256 e = exp8(_mm256_or_ps(g, _mm256_set1_ps(-0.0f))); /* exp(-|g|) */
+    __m256 num = _mm256_blendv_ps(_mm256_set1_ps(1.0f), e, neg);
+    __m256 sg = _mm256_div_ps(num, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    return _mm256_mul_ps(_mm256_mul_ps(g, sg), u);
+}
+
+void model_silu_mul_avx2(float *out, const float *gate, const float *up, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, silu_mul8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        float g[8] = {0}, u[8] = {0}, r[8];
+        int64_t k = n - i;
+        memcpy(g, gate + i, (size_t)k * sizeof(float));
+        memcpy(u, up + i, (size_t)k * sizeof(float));
+        _mm256_storeu_ps(r, silu_mul8(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+        memcpy(out + i, r, (size_t)k * sizeof(float));
+    }
 }

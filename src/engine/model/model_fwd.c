@@ -36,6 +36,7 @@
 #define FWD_ROW_CHUNK         64 /* minimum weight rows per work item (Wo, FFN, output) */
 #define FWD_CHUNKS_PER_THREAD 16 /* work items per thread and phase: balance vs atomics */
 #define FWD_N_SLOTS           3  /* distinct activation types one phase may need */
+#define FWD_PV_KEYS           32 /* value rows widened per block of the attention's sum */
 #define FWD_PREP_TOK          4  /* rows per activation-preparation work item (prompts) */
 
 /* Activations of one phase: buf[slot] the quantized rows per distinct activation type; for
@@ -402,15 +403,26 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
         inv[g] = 1.0f / sum;
     }
     memset(out, 0, (size_t)gqa * hd * sizeof(float));
-    float *vt = sc + f->sc_len; /* hd floats: one value row widened once for the group */
+    if (simd16) {
+        /* value rows widened once per block of keys, summed in registers per query head, the
+         * 1 / sum applied once at the end */
+        float *vt = sc + f->sc_len;
+        uint32_t kb = (uint32_t)(f->vt_len / hd);
+        kb = kb > FWD_PV_KEYS ? FWD_PV_KEYS : kb;
+        for (j = j0; j <= p; j += kb) {
+            uint32_t nk = p + 1 - j < kb ? p + 1 - j : kb;
+            for (uint32_t k = 0; k < nk; k++)
+                model_attn_f16_to_f32_avx2(vt + (size_t)k * hd,
+                                           (const uint16_t *)kv_v_row(&f->kv, il, s, j + k) + koff,
+                                           hd);
+            model_attn_pv_avx2(out, gqa, hd, sc + j, f->n_ctx, vt, nk);
+        }
+        for (uint32_t g = 0; g < gqa; g++)
+            model_scale_avx2(out + (size_t)g * hd, inv[g], hd);
+        return;
+    }
     for (j = j0; j <= p; j++) {
         const void *vrow = kv_v_row(&f->kv, il, s, j);
-        if (simd16) {
-            model_attn_f16_to_f32_avx2(vt, (const uint16_t *)vrow + koff, hd);
-            for (uint32_t g = 0; g < gqa; g++)
-                kern_axpy(out + (size_t)g * hd, sc[(size_t)g * f->n_ctx + j] * inv[g], vt, hd);
-            continue;
-        }
         for (uint32_t g = 0; g < gqa; g++)
             axpy_row(f, out + (size_t)g * hd, sc[(size_t)g * f->n_ctx + j] * inv[g], vrow, koff,
                      hd);
@@ -568,6 +580,8 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
             float *g = f->ff_g + (size_t)t * nf + r0;
             if (m->gelu_f16)
                 gelu_mul(m->gelu_f16, g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
+            else if (f->attn_simd)
+                model_silu_mul_avx2(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
             else
                 kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
         }
@@ -712,6 +726,7 @@ static int alloc_thread_bufs(struct model_fwd *f)
     const struct model *m = f->m;
     size_t maxdim = m->n_embd > m->n_ff ? m->n_embd : m->n_ff;
     maxdim = maxdim > f->n_q ? maxdim : f->n_q;
+    f->vt_len = maxdim;
     f->xq_local = mem_calloc((size_t)f->n_threads, sizeof(*f->xq_local));
     f->thr_f = mem_calloc((size_t)f->n_threads, sizeof(*f->thr_f));
     if (!f->xq_local || !f->thr_f)
