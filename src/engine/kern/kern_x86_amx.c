@@ -10,15 +10,20 @@
  * read straight from the quantized rows: Q8_K / Q8_0 codes are contiguous per block, a tile
  * row is one token, the tile stride is the activation row stride) and the weights as B, which
  * the tile unit wants in "VNNI" form: row kk of B holds, for 16 weight rows, 4 consecutive
- * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form
- * (gathers of 4-byte groups from the 16 rows, then the nibble / high-bit decode on whole
- * vectors), so every weight byte is decoded once per batch and reused by every 16-token group.
+ * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form,
+ * so every weight byte is decoded once per batch and reused by every 16-token group: Q8_0 by
+ * 32-byte loads of each row's block and an in-register 16 x 8 dword transpose (tr8x16), the
+ * others by gathers of 4-byte groups from the 16 rows, then the nibble / high-bit decode on
+ * whole vectors.  The transpose leaves the weight rows in lane order 0-3, 8-11, 4-7, 12-15
+ * (AMX_LANE_ROW); gathers, scales and masks use the same order and the results are put back
+ * in row order when stored.
  * A tile product costs ~16 cycles whatever its K (measured), so products should be K = 64 and
  * the float work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32
  * per block, its 16x16 int32 result
  * stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one token: the row
- * scales are a vector, the token's scale a broadcast).  K-quants fold the sub-block scales into
- * the weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl
+ * scales are a vector, the token's scale a broadcast), software pipelined so that the scaling
+ * of one block runs while the tile unit computes the next two.  K-quants fold the sub-block scales
+ * into the weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl
  * as two byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc as 64 * hi (signed) + lo;
  * 8 products of K = 64 per super-block give exactly the reference's integer sum
  * (8 C_h + C_l, 64 C_hi + C_lo), then the Q4_K min / Q6_K -32 term (a vpdpwssd of the rows'
@@ -66,7 +71,7 @@ struct amx_work {
     __m512 dmn[AMX_KC / 256];  /* Q4_K: -dmin per row */
     int32_t c[16][256];        /* stored 16x16 results */
     float acc[32][16];         /* [token][row] */
-    float dx[8][16];           /* Q8_0 activation scales: [block][token] */
+    float dx[4][16];           /* Q8_0 activation scales: [block % 4][token] */
 };
 
 /* gcc's tile intrinsics are asm statements without memory operands: the compiler does not know
@@ -104,6 +109,55 @@ static void amx_config(int ntok, int ka, int pair)
 AI __m512i gat(const uint8_t *base, __m512i idx, __mmask16 m)
 {
     return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, base, 1);
+}
+
+/* The 16 weight rows of one decode: p[r] row r (rows past the matrix: its last row, read but
+ * never stored), and for the gathers their offsets from p[0] in lane order and the lane mask. */
+struct amx_rows {
+    const uint8_t *p[16];
+    __m512i idx;
+    __mmask16 m;
+};
+
+/* Lane l of a decoded B row (and of every vector over weight rows) holds weight row
+ * AMX_LANE_ROW(l): 128-bit lanes 1 and 2 swapped, the order the in-register transposes produce;
+ * amx_unswap puts a vector back in row order (the swap is its own inverse). */
+#define AMX_LANE_ROW(l) ((l) >= 4 && (l) < 8 ? (l) + 4 : (l) >= 8 && (l) < 12 ? (l)-4 : (l))
+AI __m512 amx_unswap(__m512 v)
+{
+    return _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* Transposes 8 vectors x[r] = [row r's dwords 0-7 | row r + 8's dwords 0-7] into x[q] = dword q
+ * of the 16 rows in lane order: 4x4 transposes inside 128-bit lanes, then one 128-bit shuffle
+ * per output (no gathers: 16 plain 32-byte loads per 8 B rows). */
+AI void tr8x16(__m512i x[8])
+{
+    __m512i u[4], v[4];
+    for (int h = 0; h < 2; h++) {
+        __m512i *y = x + 4 * h, *o = h ? v : u;
+        __m512i t0 = _mm512_unpacklo_epi32(y[0], y[1]), t1 = _mm512_unpackhi_epi32(y[0], y[1]);
+        __m512i t2 = _mm512_unpacklo_epi32(y[2], y[3]), t3 = _mm512_unpackhi_epi32(y[2], y[3]);
+        o[0] = _mm512_unpacklo_epi64(t0, t2);
+        o[1] = _mm512_unpackhi_epi64(t0, t2);
+        o[2] = _mm512_unpacklo_epi64(t1, t3);
+        o[3] = _mm512_unpackhi_epi64(t1, t3);
+    }
+    /* u[q]: rows 0-3 dword q, rows 0-3 dword q + 4, rows 8-11 dword q, rows 8-11 dword q + 4;
+     * v[q] the same for rows 4-7 and 12-15 */
+    for (int q = 0; q < 4; q++) {
+        x[q] = _mm512_shuffle_i32x4(u[q], v[q], _MM_SHUFFLE(2, 0, 2, 0));
+        x[q + 4] = _mm512_shuffle_i32x4(u[q], v[q], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+/* 32 bytes at p[r] + off and p[r + 8] + off, r < 8, into the halves of x[r]. */
+AI void ld8x32(__m512i x[8], const struct amx_rows *rw, size_t off)
+{
+    for (int r = 0; r < 8; r++)
+        x[r] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const void *)(rw->p[r] + off))),
+            _mm256_loadu_si256((const void *)(rw->p[r + 8] + off)), 1);
 }
 
 /* fp16 in the low half of each lane -> float. */
@@ -195,15 +249,19 @@ AI void dec_k45(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m,
     }
 }
 
-static void dec_q4_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+static void dec_q4_k(struct amx_work *wk, const struct amx_rows *rw, int64_t c0, int64_t n)
 {
+    const uint8_t *w = rw->p[0];
+    const __m512i idx = rw->idx;
+    const __mmask16 m = rw->m;
     dec_k45(wk, w, idx, m, c0, n, sizeof(struct kern_bq4_k), 0);
 }
 
-static void dec_q5_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+static void dec_q5_k(struct amx_work *wk, const struct amx_rows *rw, int64_t c0, int64_t n)
 {
+    const uint8_t *w = rw->p[0];
+    const __m512i idx = rw->idx;
+    const __mmask16 m = rw->m;
     dec_k45(wk, w, idx, m, c0, n, sizeof(struct kern_bq5_k), 1);
 }
 
@@ -223,9 +281,11 @@ AI void scale_split6(struct amx_work *wk, int64_t kk, __m512i v, __m512i sc)
     _mm512_store_si512(wk->bh[kk], hi);
 }
 
-static void dec_q6_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+static void dec_q6_k(struct amx_work *wk, const struct amx_rows *rw, int64_t c0, int64_t n)
 {
+    const uint8_t *w = rw->p[0];
+    const __m512i idx = rw->idx;
+    const __mmask16 m = rw->m;
     const __m512i m30 = _mm512_set1_epi8(0x30), mlo = _mm512_set1_epi32(0xffff);
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *bb = w + (size_t)(c0 + s) * sizeof(struct kern_bq6_k);
@@ -266,20 +326,24 @@ static void dec_q6_k(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask
     }
 }
 
-static void dec_q8_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+static void dec_q8_0(struct amx_work *wk, const struct amx_rows *rw, int64_t c0, int64_t n)
 {
     for (int64_t b = 0; b < n; b++) {
-        const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq8_0);
-        wk->sc[b] = lo_h2f(gat(bb, idx, m));
+        size_t off = (size_t)(c0 + b) * sizeof(struct kern_bq8_0);
+        wk->sc[b] = lo_h2f(gat(rw->p[0] + off, rw->idx, rw->m));
+        __m512i x[8];
+        ld8x32(x, rw, off + 2);
+        tr8x16(x);
         for (int q = 0; q < 8; q++)
-            st_b(wk, 8 * b + q, gat(bb + 2 + 4 * q, idx, m));
+            st_b(wk, 8 * b + q, x[q]);
     }
 }
 
-static void dec_q4_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+static void dec_q4_0(struct amx_work *wk, const struct amx_rows *rw, int64_t c0, int64_t n)
 {
+    const uint8_t *w = rw->p[0];
+    const __m512i idx = rw->idx;
+    const __mmask16 m = rw->m;
     const __m512i k8 = _mm512_set1_epi8(8);
     for (int64_t b = 0; b < n; b++) {
         const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq4_0);
@@ -303,9 +367,11 @@ AI __m512i qh4_to_bytes(__m512i qh, int sh)
     return _mm512_slli_epi32(x, 4);
 }
 
-static void dec_q5_0(struct amx_work *wk, const uint8_t *w, __m512i idx, __mmask16 m, int64_t c0,
-                     int64_t n)
+static void dec_q5_0(struct amx_work *wk, const struct amx_rows *rw, int64_t c0, int64_t n)
 {
+    const uint8_t *w = rw->p[0];
+    const __m512i idx = rw->idx;
+    const __mmask16 m = rw->m;
     const __m512i k16 = _mm512_set1_epi8(16);
     for (int64_t b = 0; b < n; b++) {
         const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq5_0);
@@ -433,7 +499,24 @@ AI void b32_issue(int j, const uint8_t *a, size_t as, const uint8_t *b)
     }
 }
 
-/* Q8_0 / Q4_0 (decoded to signed codes) x Q8_0: blocks [c0, c0 + n), 8 at a time. */
+/* acc[t] += c[t] * (sc * dx[t]) for the ntg tokens of one stored product (a: the token
+ * accumulators, in registers for the whole run: the loop is unrolled, t >= ntg skipped). */
+AI void b32_fma(__m512 a[16], const int32_t *c, __m512 sc, const float *dx, int ntg)
+{
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++)
+        if (t < ntg) {
+            __m512 ct = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t));
+            a[t] = _mm512_fmadd_ps(ct, _mm512_mul_ps(sc, _mm512_set1_ps(dx[t])), a[t]);
+        }
+}
+
+/* Q8_0 / Q4_0 (decoded to signed codes) x Q8_0: blocks [c0, c0 + n).  Software pipelined: block
+ * j + 1's product is issued before block j's result is stored (a store right after its product
+ * waits for the product's whole latency), and the float scaling of block j - 1 runs while the
+ * tile unit works on j and j + 1, so the FMA ports and the tile unit overlap.  Results go
+ * round a ring of 4 buffers (a compiler fence per block keeps the reads of one before the store
+ * that reuses it).  Per token the sum is over the blocks in order, as before. */
 static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, int64_t c0,
                     int64_t n)
 {
@@ -442,33 +525,30 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                            _mm512_set1_epi32((int)xs));
     const __mmask16 tm = (__mmask16)((1u << ntg) - 1);
-    for (int64_t g = 0; g < n; g += 8) {
-        int nbg = n - g < 8 ? (int)(n - g) : 8;
-        /* block j + 1's product is issued before block j's result is stored (two in flight:
-         * a store right after its product waits for the product's whole latency) */
-        const uint8_t *xg = x + (size_t)(c0 + g) * sizeof(struct kern_bq8_0);
-        b32_issue(0, xg + 2, xs, wk->b[8 * g]);
-        for (int j = 0; j < nbg; j++) {
-            const uint8_t *xb = xg + (size_t)j * sizeof(struct kern_bq8_0);
-            if (j + 1 < nbg)
-                b32_issue(j + 1, xb + sizeof(struct kern_bq8_0) + 2, xs, wk->b[8 * (g + j + 1)]);
-            if (j & 1)
-                _tile_stored(5, wk->c[j], 64);
-            else
-                _tile_stored(4, wk->c[j], 64);
-            _mm512_store_ps(wk->dx[j], lo_h2f(gat(xb, tidx, tm)));
-        }
+    const size_t bs = sizeof(struct kern_bq8_0);
+    const uint8_t *xb = x + (size_t)c0 * bs;
+    __m512 a[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++)
+        a[t] = t < ntg ? _mm512_load_ps(wk->acc[t]) : _mm512_setzero_ps();
+    b32_issue(0, xb + 2, xs, wk->b[0]);
+    for (int64_t j = 0; j < n; j++, xb += bs) {
+        if (j + 1 < n)
+            b32_issue((int)(j + 1), xb + bs + 2, xs, wk->b[8 * (j + 1)]);
+        if (j & 1)
+            _tile_stored(5, wk->c[j & 3], 64);
+        else
+            _tile_stored(4, wk->c[j & 3], 64);
+        _mm512_store_ps(wk->dx[j & 3], lo_h2f(gat(xb, tidx, tm)));
         AMX_FENCE();
-        const __m512 *sc = wk->sc + g;
-        for (int t = 0; t < ntg; t++) {
-            __m512 a = _mm512_load_ps(wk->acc[t]);
-            for (int j = 0; j < nbg; j++) {
-                __m512 cj = _mm512_cvtepi32_ps(_mm512_load_si512(wk->c[j] + 16 * t));
-                a = _mm512_fmadd_ps(cj, _mm512_mul_ps(sc[j], _mm512_set1_ps(wk->dx[j][t])), a);
-            }
-            _mm512_store_ps(wk->acc[t], a);
-        }
+        if (j > 0)
+            b32_fma(a, wk->c[(j - 1) & 3], wk->sc[j - 1], wk->dx[(j - 1) & 3], ntg);
     }
+    b32_fma(a, wk->c[(n - 1) & 3], wk->sc[n - 1], wk->dx[(n - 1) & 3], ntg);
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++)
+        if (t < ntg)
+            _mm512_store_ps(wk->acc[t], a[t]);
 }
 
 /* ---- driver ---- */
@@ -477,7 +557,7 @@ struct amx_type {
     int64_t blk_elems; /* elements per decode unit (block or super-block) */
     int tg;            /* tokens per run call: 16, or 32 (two groups sharing the B tiles) */
     int ka;            /* bytes of K per tile product */
-    void (*dec)(struct amx_work *, const uint8_t *, __m512i, __mmask16, int64_t, int64_t);
+    void (*dec)(struct amx_work *, const struct amx_rows *, int64_t, int64_t);
     void (*run)(struct amx_work *, const uint8_t *, size_t, int, int64_t, int64_t);
 };
 
@@ -519,16 +599,23 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
         return 0;
     _Alignas(64) struct amx_work wk;
     const int64_t nblk = ncols / ty.blk_elems, chunk = AMX_KC / ty.blk_elems;
-    const __m512i widx =
-        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                           _mm512_set1_epi32((int)wrb));
     int cfg_rows = 0;
     for (int64_t rg = r0; rg < r1; rg += 16) {
         int nr = r1 - rg < 16 ? (int)(r1 - rg) : 16;
         __mmask16 rm = (__mmask16)((1u << nr) - 1);
+        struct amx_rows rw;
+        _Alignas(64) int32_t lidx[16];
+        rw.m = 0;
+        for (int r = 0; r < 16; r++) {
+            rw.p[r] = w + (size_t)(rg + (r < nr ? r : nr - 1)) * wrb;
+            lidx[r] = AMX_LANE_ROW(r) * (int)wrb;
+            if (AMX_LANE_ROW(r) < nr)
+                rw.m |= (__mmask16)(1u << r);
+        }
+        rw.idx = _mm512_load_si512(lidx);
         for (int64_t c0 = 0; c0 < nblk; c0 += chunk) {
             int64_t n = nblk - c0 < chunk ? nblk - c0 : chunk;
-            ty.dec(&wk, w + (size_t)rg * wrb, widx, rm, c0, n);
+            ty.dec(&wk, &rw, c0, n);
             for (int t0 = 0; t0 < nt; t0 += ty.tg) {
                 int ntg = nt - t0 < ty.tg ? nt - t0 : ty.tg;
                 if (ntg != cfg_rows) {
@@ -539,7 +626,7 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
                 ty.run(&wk, x + (size_t)t0 * xs, xs, ntg, c0, n);
                 for (int t = 0; t < ntg; t++) {
                     float *o = out + (int64_t)(t0 + t) * ldo + rg;
-                    __m512 v = _mm512_load_ps(wk.acc[t]);
+                    __m512 v = amx_unswap(_mm512_load_ps(wk.acc[t]));
                     if (c0 > 0)
                         v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rm, o));
                     _mm512_mask_storeu_ps(o, rm, v);
