@@ -48,7 +48,7 @@ LDLIBS := $(PKG_LIBS) -lpthread -lm
 SRC := $(shell find src -name '*.c' | sort)
 OBJ := $(SRC:%.c=$(B)/%.o)
 LIBOBJ := $(filter-out $(B)/src/main.o,$(OBJ))
-TEST_SRC := $(wildcard tests/unit/*.c) tests/harness/runner.c
+TEST_SRC := $(wildcard tests/unit/*.c) tests/harness/runner.c tests/harness/api_env.c
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/replay/%)
