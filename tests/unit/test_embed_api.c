@@ -7,15 +7,14 @@
  * runner errors / NaN vectors become 500s with their message.
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/api_llm.h"
-#include "common/fs.h"
 #include "common/mem.h"
-#include "store/store.h"
 
 #define FAKE_NUM_CTX 8
 
@@ -72,69 +71,30 @@ static int f_embed(void *lease, const char *text, float **vec, size_t *n, struct
 }
 
 struct fixture {
-    struct store *st;
-    struct api_env env;
+    struct test_api api;
     struct fake f;
     struct api_llm llm;
 };
 
 static void setup(struct fixture *x)
 {
-    char dir[4096], dmodel[72], dcfg[72], man[1024];
-    char *gguf = NULL;
-    size_t n = 0;
-    struct store_name nm;
     memset(x, 0, sizeof(*x));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &x->st, NULL));
-    ASSERT_OK(fs_read_all("tests/data/models/stories260K.gguf", 8u << 20, &gguf, &n));
-    ASSERT_OK(store_blob_put(x->st, gguf, n, dmodel));
-    ASSERT_OK(store_blob_put(x->st, "{}", 2, dcfg));
-    snprintf(man, sizeof(man),
-             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."
-             "v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+"
-             "json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"application/"
-             "vnd.ollama.image.model\",\"digest\":\"%s\",\"size\":%zu}]}",
-             dcfg, dmodel, n);
-    ASSERT_OK(store_name_parse("stories", &nm, NULL));
-    ASSERT_OK(store_manifest_write(x->st, &nm, man, strlen(man)));
-    mem_free(gguf);
+    test_api_open(&x->api);
+    test_api_put_model(&x->api, "stories", "tests/data/models/stories260K.gguf", NULL);
     x->f.vec[0] = 3.0f;
     x->f.vec[1] = 4.0f;
-    memset(&x->llm, 0, sizeof(x->llm));
     x->llm.ctx = &x->f;
     x->llm.acquire = f_acquire;
     x->llm.release = f_release;
     x->llm.num_ctx = f_num_ctx;
     x->llm.tokenize = f_tokenize;
     x->llm.embed = f_embed;
-    x->env.store = x->st;
-    x->env.user[API_ENV_LLM] = &x->llm;
+    x->api.env.user[API_ENV_LLM] = &x->llm;
 }
 
 static json_t *call(struct fixture *x, const char *path, const char *body, int *status)
 {
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    struct api_resp resp;
-    json_t *out;
-    memset(&req, 0, sizeof(req));
-    ASSERT_OK(api_route_find("POST", path, &r, &param));
-    req.method = "POST";
-    req.path = path;
-    req.body = body;
-    req.body_len = strlen(body);
-    req.json = json_loads(body, 0, NULL);
-    req.env = &x->env;
-    api_resp_init(&resp, NULL, NULL);
-    if (r->fn(&req, &resp) == 0)
-        (void)api_stream_finish(&resp);
-    *status = resp.status;
-    out = json_loadb(buf_str(&resp.body), resp.body.n, JSON_DISABLE_EOF_CHECK, NULL);
-    api_resp_fini(&resp);
-    json_decref(req.json);
-    return out;
+    return test_api_post_json(&x->api, path, body, status);
 }
 
 static double at(const json_t *arr, size_t i)
@@ -168,7 +128,7 @@ TEST(embed_api_normalised_once)
     ASSERT_EQ_INT(json_array_size(e), 1);
     ASSERT_NEAR(at(e, 0), 1.0, 1e-7);
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(embed_api_legacy_not_normalised)
@@ -185,7 +145,7 @@ TEST(embed_api_legacy_not_normalised)
     ASSERT_NEAR(at(e, 1), 4.0, 0);
     ASSERT_EQ_INT(json_object_size(o), 1);
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(embed_api_truncation)
@@ -211,7 +171,7 @@ TEST(embed_api_truncation)
                   "the input length exceeds the context length");
     ASSERT_EQ_INT(x.f.n_embed, 0);
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(embed_api_errors)
@@ -234,5 +194,5 @@ TEST(embed_api_errors)
     ASSERT_EQ_STR(json_string_value(json_object_get(o, "error")),
                   "embedding contains NaN or Inf values");
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }

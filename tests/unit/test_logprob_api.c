@@ -6,15 +6,14 @@
  * non-streamed object, Go field order, and the checks on what a runner sends.
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include "api/api.h"
 #include "api/api_llm.h"
 #include "api/api_openai.h"
 #include "api/api_serve.h"
-#include "common/fs.h"
 #include "common/json.h"
 #include "common/mem.h"
-#include "store/store.h"
 
 struct fake {
     const char *const *events; /* JSON texts of the events before `done` */
@@ -71,47 +70,18 @@ static void f_cancel(void *lease)
     (void)lease;
 }
 
+#define MODEL_GGUF "tests/data/models/stories260K-Q4_0.gguf"
+
 struct fixture {
-    struct store *st;
-    struct api_env env;
+    struct test_api api;
     struct fake f;
     struct api_llm llm;
 };
 
-static void put_model(struct fixture *x, const char *name, const char *tmpl)
-{
-    char dmodel[72], dcfg[72], dtmpl[72], man[2048];
-    char *gguf = NULL;
-    size_t n = 0;
-    struct store_name nm;
-    ASSERT_OK(fs_read_all("tests/data/models/stories260K-Q4_0.gguf", 8u << 20, &gguf, &n));
-    ASSERT_OK(store_blob_put(x->st, gguf, n, dmodel));
-    ASSERT_OK(store_blob_put(x->st, "{}", 2, dcfg));
-    snprintf(man, sizeof(man),
-             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."
-             "v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+"
-             "json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"application/"
-             "vnd.ollama.image.model\",\"digest\":\"%s\",\"size\":%zu}",
-             dcfg, dmodel, n);
-    if (tmpl) {
-        ASSERT_OK(store_blob_put(x->st, tmpl, strlen(tmpl), dtmpl));
-        snprintf(man + strlen(man), sizeof(man) - strlen(man),
-                 ",{\"mediaType\":\"application/vnd.ollama.image.template\",\"digest\":\"%s\","
-                 "\"size\":%zu}",
-                 dtmpl, strlen(tmpl));
-    }
-    snprintf(man + strlen(man), sizeof(man) - strlen(man), "]}");
-    ASSERT_OK(store_name_parse(name, &nm, NULL));
-    ASSERT_OK(store_manifest_write(x->st, &nm, man, strlen(man)));
-    mem_free(gguf);
-}
-
 static void setup(struct fixture *x)
 {
-    char dir[4096];
     memset(x, 0, sizeof(*x));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &x->st, NULL));
+    test_api_open(&x->api);
     x->llm = (struct api_llm){.ctx = &x->f,
                               .acquire = f_acquire,
                               .release = f_release,
@@ -120,45 +90,28 @@ static void setup(struct fixture *x)
                               .complete = f_complete,
                               .next = f_next,
                               .cancel = f_cancel};
-    x->env.store = x->st;
-    x->env.user[API_ENV_LLM] = &x->llm;
-    put_model(x, "plain", NULL);
-    put_model(x, "tooly",
-              "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}{{ if .Tools }}T{{ end "
-              "}}<|assistant|>{{ if .ToolCalls }}<tool_call>{{ range .ToolCalls }}{{ "
-              ".Function.Name }}{{ end }}</tool_call>{{ end }}");
+    x->api.env.user[API_ENV_LLM] = &x->llm;
+    test_api_put_model(&x->api, "plain", MODEL_GGUF, NULL);
+    test_api_put_model(&x->api, "tooly", MODEL_GGUF,
+                       "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}{{ if .Tools "
+                       "}}T{{ end }}<|assistant|>{{ if .ToolCalls }}<tool_call>{{ range "
+                       ".ToolCalls }}{{ .Function.Name }}{{ end }}</tool_call>{{ end }}");
 }
 
 static void teardown(struct fixture *x)
 {
     json_decref(x->f.last_body);
-    store_close(x->st);
+    test_api_close(&x->api);
 }
 
-/* Runs a route; the whole response body (every NDJSON line when streaming) into out. */
+/* POSTs a route; the whole response body (every NDJSON line when streaming) into out. */
 static int call(struct fixture *x, const char *path, const char *body, struct buf *out)
 {
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
     struct api_resp resp;
-    int status;
-    memset(&req, 0, sizeof(req));
-    ASSERT_OK(api_route_find("POST", path, &r, &param));
-    req.method = "POST";
-    req.path = path;
-    req.body = body;
-    req.body_len = strlen(body);
-    req.json = json_loads(body, 0, NULL);
-    req.env = &x->env;
-    api_resp_init(&resp, NULL, NULL);
-    if (r->fn(&req, &resp) == 0)
-        (void)api_stream_finish(&resp);
-    status = resp.status;
+    int status = test_api_call(&x->api, "POST", path, body, &resp);
     buf_reset(out);
     ASSERT_OK(buf_append(out, buf_str(&resp.body), resp.body.n));
     api_resp_fini(&resp);
-    json_decref(req.json);
     return status;
 }
 

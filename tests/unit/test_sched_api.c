@@ -6,14 +6,13 @@
  * idiom, errors, and the template a GGUF without TEMPLATE gets from its chat template.
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include "api/api.h"
 #include "api/api_llm.h"
 #include "api/api_serve.h"
-#include "common/fs.h"
 #include "common/mem.h"
 #include "engine/gguf/gguf_write.h"
-#include "store/store.h"
 
 /* ---- fake scheduler ---- */
 
@@ -95,84 +94,33 @@ static int f_is_loaded(void *ctx, const char *key)
 }
 
 struct fixture {
-    struct store *st;
-    struct api_env env;
+    struct test_api api;
     struct fake_llm f;
     struct api_llm llm;
 };
 
-static void put_model(struct fixture *x, const char *name, const char *tmpl)
-{
-    char path[4096], dmodel[72], dcfg[72], dtmpl[72], man[2048];
-    char *gguf = NULL;
-    size_t n = 0;
-    struct store_name nm;
-    ASSERT_OK(fs_read_all("tests/data/models/stories260K-Q4_0.gguf", 8u << 20, &gguf, &n));
-    ASSERT_OK(store_blob_put(x->st, gguf, n, dmodel));
-    ASSERT_OK(store_blob_put(x->st, "{}", 2, dcfg));
-    snprintf(man, sizeof(man),
-             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."
-             "v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+"
-             "json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"application/"
-             "vnd.ollama.image.model\",\"digest\":\"%s\",\"size\":%zu}",
-             dcfg, dmodel, n);
-    if (tmpl) {
-        ASSERT_OK(store_blob_put(x->st, tmpl, strlen(tmpl), dtmpl));
-        snprintf(man + strlen(man), sizeof(man) - strlen(man),
-                 ",{\"mediaType\":\"application/vnd.ollama.image.template\",\"digest\":\"%s\","
-                 "\"size\":%zu}",
-                 dtmpl, strlen(tmpl));
-    }
-    snprintf(man + strlen(man), sizeof(man) - strlen(man), "]}");
-    ASSERT_OK(store_name_parse(name, &nm, NULL));
-    ASSERT_OK(store_manifest_write(x->st, &nm, man, strlen(man)));
-    mem_free(gguf);
-    (void)path;
-}
+#define MODEL_GGUF "tests/data/models/stories260K-Q4_0.gguf"
 
 static void setup(struct fixture *x)
 {
-    char dir[4096];
     memset(x, 0, sizeof(*x));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &x->st, NULL));
+    test_api_open(&x->api);
     x->llm = (struct api_llm){&x->f,      f_acquire, f_release, f_num_ctx, f_tokenize,  f_detok,
                               f_complete, f_next,    f_cancel,  f_unload,  f_is_loaded, NULL};
-    x->env.store = x->st;
-    x->env.user[API_ENV_LLM] = &x->llm;
-    put_model(x, "plain", NULL);
-    put_model(x, "tooly",
-              "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}{{ if .Tools }}T{{ end "
-              "}}<|assistant|>{{ if .ToolCalls }}<tool_call>{{ range .ToolCalls }}{{ "
-              ".Function.Name }}{{ end }}</tool_call>{{ end }}");
-    put_model(x, "thinky",
-              "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}<|assistant|>{{ if "
-              ".Think }}<think>{{ end }}");
+    x->api.env.user[API_ENV_LLM] = &x->llm;
+    test_api_put_model(&x->api, "plain", MODEL_GGUF, NULL);
+    test_api_put_model(&x->api, "tooly", MODEL_GGUF,
+                       "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}{{ if .Tools "
+                       "}}T{{ end }}<|assistant|>{{ if .ToolCalls }}<tool_call>{{ range "
+                       ".ToolCalls }}{{ .Function.Name }}{{ end }}</tool_call>{{ end }}");
+    test_api_put_model(&x->api, "thinky", MODEL_GGUF,
+                       "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}<|assistant|>{{ "
+                       "if .Think }}<think>{{ end }}");
 }
 
 static json_t *call(struct fixture *x, const char *path, const char *body, int *status)
 {
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    struct api_resp resp;
-    json_t *out;
-    memset(&req, 0, sizeof(req));
-    ASSERT_OK(api_route_find("POST", path, &r, &param));
-    req.method = "POST";
-    req.path = path;
-    req.body = body;
-    req.body_len = strlen(body);
-    req.json = json_loads(body, 0, NULL);
-    req.env = &x->env;
-    api_resp_init(&resp, NULL, NULL);
-    if (r->fn(&req, &resp) == 0)
-        (void)api_stream_finish(&resp);
-    *status = resp.status;
-    out = json_loadb(buf_str(&resp.body), resp.body.n, JSON_DISABLE_EOF_CHECK, NULL);
-    api_resp_fini(&resp);
-    json_decref(req.json);
-    return out;
+    return test_api_post_json(&x->api, path, body, status);
 }
 
 TEST(api_generate_shape_and_options)
@@ -201,7 +149,7 @@ TEST(api_generate_shape_and_options)
     ASSERT_EQ_INT(x.f.released, 1);
     json_decref(o);
     json_decref(x.f.last_body);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(api_generate_errors_and_load)
@@ -237,7 +185,7 @@ TEST(api_generate_errors_and_load)
              &st);
     ASSERT_EQ_INT(st, 400);
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(api_chat_tool_calls_parsed)
@@ -275,7 +223,7 @@ TEST(api_chat_tool_calls_parsed)
              &st);
     ASSERT_EQ_INT(st, 400);
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(api_chat_stream_lines)
@@ -292,7 +240,7 @@ TEST(api_chat_stream_lines)
     memset(&req, 0, sizeof(req));
     ASSERT_OK(api_route_find("POST", "/api/chat", &r, &param));
     req.json = json_loads(body, 0, NULL);
-    req.env = &x.env;
+    req.env = &x.api.env;
     api_resp_init(&resp, NULL, NULL);
     ASSERT_OK(r->fn(&req, &resp));
     ASSERT(strstr(buf_str(&resp.body), "\"message\":{\"role\":\"assistant\",\"content\":\"A\"},"
@@ -302,7 +250,7 @@ TEST(api_chat_stream_lines)
     api_resp_fini(&resp);
     json_decref(req.json);
     json_decref(x.f.last_body);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(api_template_from_gguf_chat_template)
@@ -364,7 +312,7 @@ TEST(api_thinking_split)
     o = call(&x, "/api/generate", "{\"model\":\"plain\",\"prompt\":\"q\",\"think\":true}", &st);
     ASSERT_EQ_INT(st, 400);
     json_decref(o);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
 
 TEST(api_generate_template_system_suffix)
@@ -396,5 +344,5 @@ TEST(api_generate_template_system_suffix)
     ASSERT(strstr(json_string_value(json_object_get(o, "error")), "does not support insert"));
     json_decref(o);
     json_decref(x.f.last_body);
-    store_close(x.st);
+    test_api_close(&x.api);
 }
