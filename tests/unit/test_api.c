@@ -6,6 +6,7 @@
  * path-traversal names.
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -21,11 +22,6 @@
 
 #define GGUF_PATH "testdata/models/stories260K.gguf"
 
-struct env {
-    struct api_env env;
-    struct store *st;
-};
-
 /* The registry is never reached from unit tests: every connect fails at once. */
 static int no_connect(void *ctx, const char *host, int port, int *fd_out)
 {
@@ -37,52 +33,13 @@ static int no_connect(void *ctx, const char *host, int port, int *fd_out)
 }
 static const struct reg_connector offline = {no_connect, NULL, NULL};
 
-static void env_open(struct env *e)
+static void env_open(struct test_api *e)
 {
-    char dir[512];
-    memset(e, 0, sizeof(*e));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &e->st, NULL));
-    e->env.store = e->st;
-    e->env.sandbox_mode = "off";
+    test_api_open(e);
     e->env.user[REG_ENV_SLOT] = (void *)&offline;
 }
 
-/* Runs method+path with an optional JSON body; returns the status; body text in out. */
-static int call(struct env *e, const char *method, const char *path, const char *body,
-                struct api_resp *resp)
-{
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    struct err_info ei = {0};
-    int rc;
-    api_resp_init(resp, NULL, NULL);
-    rc = api_route_find(method, path, &r, &param);
-    if (rc)
-        return rc == E_NOTFOUND ? 404 : 405;
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.path = path;
-    req.param = param;
-    req.env = &e->env;
-    if (r->flags & API_ROUTE_JSON) {
-        rc = json_parse_object(body ? body : "", body ? strlen(body) : 0, &req.json, &ei);
-        if (rc) {
-            ASSERT_OK(api_resp_error(resp, 400, "%s", ei.msg));
-            return 400;
-        }
-    }
-    rc = r->fn(&req, resp);
-    if (rc && !resp->status && !resp->started)
-        ASSERT_OK(api_resp_error(resp, api_status_for(rc), "%s", err_str(rc)));
-    if (!rc)
-        ASSERT_OK(api_stream_finish(resp));
-    json_decref(req.json);
-    return resp->status ? resp->status : 200;
-}
-
-static void upload(struct env *e, const char *digest, const void *p, size_t n, int want_status)
+static void upload(struct test_api *e, const char *digest, const void *p, size_t n, int want_status)
 {
     const struct api_route *r = NULL;
     const char *param = NULL;
@@ -107,7 +64,7 @@ static void upload(struct env *e, const char *digest, const void *p, size_t n, i
     api_resp_fini(&resp);
 }
 
-static int count_blobs(struct env *e)
+static int count_blobs(struct test_api *e)
 {
     char dir[600];
     DIR *d;
@@ -121,7 +78,7 @@ static int count_blobs(struct env *e)
     return n;
 }
 
-static void put_gguf(struct env *e, char digest[72])
+static void put_gguf(struct test_api *e, char digest[72])
 {
     char *data = NULL, hex[65];
     size_t n = 0;
@@ -133,7 +90,7 @@ static void put_gguf(struct env *e, char digest[72])
     mem_free(data);
 }
 
-static void create_stories(struct env *e, const char *name)
+static void create_stories(struct test_api *e, const char *name)
 {
     char digest[72], body[512];
     struct api_resp resp;
@@ -142,7 +99,7 @@ static void create_stories(struct env *e, const char *name)
              "{\"model\":\"%s\",\"files\":{\"stories260K.gguf\":\"%s\"},\"system\":\"be <brief>\","
              "\"parameters\":{\"temperature\":0.5,\"stop\":[\"END\"]},\"stream\":false}",
              name, digest);
-    ASSERT_EQ_INT(call(e, "POST", "/api/create", body, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(e, "POST", "/api/create", body, &resp), 200);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"status\":\"success\"}");
     api_resp_fini(&resp);
 }
@@ -191,29 +148,29 @@ TEST(api_model_name_field)
 
 TEST(api_version_tags_ps_root)
 {
-    struct env e;
+    struct test_api e;
     struct api_resp resp;
     env_open(&e);
-    ASSERT_EQ_INT(call(&e, "GET", "/", NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/", NULL, &resp), 200);
     ASSERT_EQ_STR(buf_str(&resp.body), "Ollama is running");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "GET", "/api/version", NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/api/version", NULL, &resp), 200);
     ASSERT_EQ_STR(
         buf_str(&resp.body),
         "{\"version\":\"0.33.0\",\"sandbox\":{\"mode\":\"off\"},\"corral_version\":\"0.1.0\"}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "GET", "/api/tags", NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/api/tags", NULL, &resp), 200);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"models\":[]}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "GET", "/api/ps", NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/api/ps", NULL, &resp), 200);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"models\":[]}");
     api_resp_fini(&resp);
-    store_close(e.st);
+    test_api_close(&e);
 }
 
 TEST(api_blob_upload_mismatch_leaves_nothing)
 {
-    struct env e;
+    struct test_api e;
     struct api_resp resp;
     char bad[72], good[128], hex[65];
     env_open(&e);
@@ -226,30 +183,30 @@ TEST(api_blob_upload_mismatch_leaves_nothing)
     upload(&e, good, "hello", 5, 201);
     ASSERT_EQ_INT(count_blobs(&e), 1);
     snprintf(good, sizeof(good), "/api/blobs/sha256:%s", hex);
-    ASSERT_EQ_INT(call(&e, "HEAD", good, NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "HEAD", good, NULL, &resp), 200);
     api_resp_fini(&resp);
     snprintf(good, sizeof(good), "/api/blobs/sha256-%064d", 1);
-    ASSERT_EQ_INT(call(&e, "HEAD", good, NULL, &resp), 404);
+    ASSERT_EQ_INT(test_api_call(&e, "HEAD", good, NULL, &resp), 404);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "HEAD", "/api/blobs/sha256:..", NULL, &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "HEAD", "/api/blobs/sha256:..", NULL, &resp), 400);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "HEAD", "/api/blobs/sha256:../../etc", NULL, &resp), 404);
+    ASSERT_EQ_INT(test_api_call(&e, "HEAD", "/api/blobs/sha256:../../etc", NULL, &resp), 404);
     api_resp_fini(&resp);
-    store_close(e.st);
+    test_api_close(&e);
 }
 
 TEST(api_create_show_copy_delete)
 {
-    struct env e;
+    struct test_api e;
     struct api_resp resp;
     json_t *v;
     env_open(&e);
     create_stories(&e, "stories");
-    ASSERT_EQ_INT(call(&e, "GET", "/api/tags", NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/api/tags", NULL, &resp), 200);
     ASSERT(strstr(buf_str(&resp.body), "\"name\":\"stories:latest\""));
     ASSERT(strstr(buf_str(&resp.body), "\"family\":\"llama\""));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"name\":\"stories\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"name\":\"stories\"}", &resp), 200);
     ASSERT((v = json_loads(buf_str(&resp.body), 0, NULL)));
     ASSERT_EQ_STR(json_string_value(json_object_get(v, "system")), "be <brief>");
     ASSERT(strstr(json_string_value(json_object_get(v, "parameters")), "temperature"));
@@ -259,112 +216,119 @@ TEST(api_create_show_copy_delete)
     ASSERT(strstr(buf_str(&resp.body), "be \\u003cbrief\\u003e")); /* Go escaping on the wire */
     json_decref(v);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/copy",
-                       "{\"source\":\"stories\",\"destination\":\"me/s2:v1\"}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/copy",
+                                "{\"source\":\"stories\",\"destination\":\"me/s2:v1\"}", &resp),
                   200);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"me/s2:v1\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"model\":\"me/s2:v1\"}", &resp), 200);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "DELETE", "/api/delete", "{\"model\":\"stories\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "DELETE", "/api/delete", "{\"model\":\"stories\"}", &resp),
+                  200);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "DELETE", "/api/delete", "{\"model\":\"stories\"}", &resp), 404);
+    ASSERT_EQ_INT(test_api_call(&e, "DELETE", "/api/delete", "{\"model\":\"stories\"}", &resp),
+                  404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'stories' not found\"}");
     api_resp_fini(&resp);
     ASSERT(count_blobs(&e) > 0); /* still used by me/s2:v1 */
-    ASSERT_EQ_INT(call(&e, "DELETE", "/api/delete", "{\"model\":\"me/s2:v1\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "DELETE", "/api/delete", "{\"model\":\"me/s2:v1\"}", &resp),
+                  200);
     api_resp_fini(&resp);
     ASSERT_EQ_INT(count_blobs(&e), 0);
-    store_close(e.st);
+    test_api_close(&e);
 }
 
 TEST(api_create_streams_status_lines)
 {
-    struct env e;
+    struct test_api e;
     struct api_resp resp;
     char digest[72], body[512];
     env_open(&e);
     put_gguf(&e, digest);
     snprintf(body, sizeof(body), "{\"model\":\"s\",\"files\":{\"a.gguf\":\"%s\"}}", digest);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create", body, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/create", body, &resp), 200);
     ASSERT_EQ_STR(resp.content_type, "application/x-ndjson");
     ASSERT(strstr(buf_str(&resp.body), "{\"status\":\"parsing GGUF\"}\n"));
     ASSERT(strstr(buf_str(&resp.body),
                   "{\"status\":\"writing manifest\"}\n{\"status\":\"success\"}\n"));
     api_resp_fini(&resp);
-    store_close(e.st);
+    test_api_close(&e);
 }
 
 TEST(api_bad_requests)
 {
-    struct env e;
+    struct test_api e;
     struct api_resp resp;
     env_open(&e);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "", &resp), 400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"missing request body\"}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"model\":", &resp), 400);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":42}", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"model\":42}", &resp), 400);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"../../etc/passwd\"}", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"model\":\"../../etc/passwd\"}", &resp),
+                  400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"invalid model name\"}");
     api_resp_fini(&resp);
     /* ShowHandler names the model by its shortest display form */
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"nope\"}", &resp), 404);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"model\":\"nope\"}", &resp), 404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"model 'nope:latest' not found\"}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(
-        call(&e, "POST", "/api/copy", "{\"source\":\"nope\",\"destination\":\"x\"}", &resp), 404);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/copy",
+                                "{\"source\":\"nope\",\"destination\":\"x\"}", &resp),
+                  404);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(
-        call(&e, "POST", "/api/copy", "{\"source\":\"a\",\"destination\":\"a/../../b\"}", &resp),
-        400);
-    api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create", "{\"model\":\"x\",\"stream\":false}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/copy",
+                                "{\"source\":\"a\",\"destination\":\"a/../../b\"}", &resp),
                   400);
+    api_resp_fini(&resp);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/api/create", "{\"model\":\"x\",\"stream\":false}", &resp), 400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"neither 'from' or 'files' was specified\"}");
     api_resp_fini(&resp);
     /* quantize is supported: a missing base is pulled first (parseFromModel), and the failed
      * pull ends the stream with its error line */
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"x\",\"from\":\"y\",\"quantize\":\"q4_K_M\"}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/create",
+                                "{\"model\":\"x\",\"from\":\"y\",\"quantize\":\"q4_K_M\"}", &resp),
                   200);
     ASSERT(strstr(buf_str(&resp.body), "{\"status\":\"pulling manifest\"}\n{\"error\":") ==
            buf_str(&resp.body));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"x\",\"from\":\"nope\",\"stream\":false}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/create",
+                                "{\"model\":\"x\",\"from\":\"nope\",\"stream\":false}", &resp),
                   500);
     ASSERT(!strncmp(buf_str(&resp.body), "{\"error\":", 9));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"x\",\"files\":{\"../a.gguf\":\"sha256:00\"}}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/create",
+                                "{\"model\":\"x\",\"files\":{\"../a.gguf\":\"sha256:00\"}}", &resp),
                   400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"file path must be relative\"}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"x\",\"from\":\"y\",\"parameters\":{\"bogus\":1}}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/create",
+                                "{\"model\":\"x\",\"from\":\"y\",\"parameters\":{\"bogus\":1}}",
+                                &resp),
                   200); /* the base model comes first: its pull is tried (and fails here) */
     ASSERT(strstr(buf_str(&resp.body), "{\"status\":\"pulling manifest\"}\n") ==
            buf_str(&resp.body));
     api_resp_fini(&resp);
-    store_close(e.st);
+    test_api_close(&e);
 }
 
 TEST(api_create_from_model_merges_parameters)
 {
-    struct env e;
+    struct test_api e;
     struct api_resp resp;
     json_t *v;
     env_open(&e);
     create_stories(&e, "base");
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"derived\",\"from\":\"base\",\"parameters\":{\"top_k\":7},"
-                       "\"stream\":false}",
-                       &resp),
-                  200);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/api/create",
+                      "{\"model\":\"derived\",\"from\":\"base\",\"parameters\":{\"top_k\":7},"
+                      "\"stream\":false}",
+                      &resp),
+        200);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/show", "{\"model\":\"derived\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/api/show", "{\"model\":\"derived\"}", &resp), 200);
     ASSERT((v = json_loads(buf_str(&resp.body), 0, NULL)));
     ASSERT(strstr(json_string_value(json_object_get(v, "parameters")), "top_k"));
     ASSERT(strstr(json_string_value(json_object_get(v, "parameters")), "temperature"));
@@ -372,10 +336,11 @@ TEST(api_create_from_model_merges_parameters)
                   "base:latest");
     json_decref(v);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&e, "POST", "/api/create",
-                       "{\"model\":\"bad\",\"from\":\"base\",\"parameters\":{\"bogus\":1}}", &resp),
-                  400);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/api/create",
+                      "{\"model\":\"bad\",\"from\":\"base\",\"parameters\":{\"bogus\":1}}", &resp),
+        400);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":\"unknown parameter 'bogus'\"}");
     api_resp_fini(&resp);
-    store_close(e.st);
+    test_api_close(&e);
 }

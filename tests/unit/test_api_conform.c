@@ -5,14 +5,13 @@
  * capability derivation order (config, completion/embedding, vision, template, family).
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include <sys/stat.h>
 #include <utime.h>
 
 #include "api/api.h"
 #include "api/api_model.h"
-#include "common/crypto.h"
-#include "common/fs.h"
 #include "common/json.h"
 #include "common/mem.h"
 #include "store/store.h"
@@ -20,46 +19,14 @@
 #define CF_GGUF "testdata/models/stories260K.gguf"
 
 struct cenv {
-    struct api_env env;
-    struct store *st;
-    char digest[72];
+    struct test_api api;
+    char digest[72]; /* the model blob */
 };
 
 static void cenv_open(struct cenv *e)
 {
-    char dir[512], *data = NULL;
-    size_t n = 0;
-    memset(e, 0, sizeof(*e));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &e->st, NULL));
-    e->env.store = e->st;
-    e->env.sandbox_mode = "off";
-    ASSERT_OK(fs_read_all(CF_GGUF, 8u << 20, &data, &n));
-    ASSERT_OK(store_blob_put(e->st, data, n, e->digest));
-    mem_free(data);
-}
-
-static int ccall(struct cenv *e, const char *method, const char *path, const char *body,
-                 struct api_resp *resp)
-{
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    struct err_info ei = {0};
-    int rc;
-    api_resp_init(resp, NULL, NULL);
-    ASSERT_OK(api_route_find(method, path, &r, &param));
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.path = path;
-    req.env = &e->env;
-    if (body)
-        ASSERT_OK(json_parse_object(body, strlen(body), &req.json, &ei));
-    rc = r->fn(&req, resp);
-    if (!rc)
-        ASSERT_OK(api_stream_finish(resp));
-    json_decref(req.json);
-    return resp->status ? resp->status : 200;
+    test_api_open(&e->api);
+    test_api_put_blob(&e->api, CF_GGUF, e->digest);
 }
 
 static void create(struct cenv *e, const char *name, const char *extra, time_t mtime)
@@ -71,10 +38,10 @@ static void create(struct cenv *e, const char *name, const char *extra, time_t m
     snprintf(body, sizeof(body),
              "{\"model\":\"%s\",\"files\":{\"m.gguf\":\"%s\"}%s,\"stream\":false}", name, e->digest,
              extra);
-    ASSERT_EQ_INT(ccall(e, "POST", "/api/create", body, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e->api, "POST", "/api/create", body, &resp), 200);
     api_resp_fini(&resp);
     ASSERT_OK(store_name_parse(name, &nm, NULL));
-    ASSERT_OK(store_manifest_path(e->st, &nm, path, sizeof(path)));
+    ASSERT_OK(store_manifest_path(e->api.st, &nm, path, sizeof(path)));
     ASSERT_EQ_INT(utime(path, &ut), 0);
 }
 
@@ -83,7 +50,7 @@ static json_t *tags(struct cenv *e)
     struct api_resp resp;
     struct err_info ei = {0};
     json_t *out = NULL;
-    ASSERT_EQ_INT(ccall(e, "GET", "/api/tags", NULL, &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e->api, "GET", "/api/tags", NULL, &resp), 200);
     ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &out, &ei));
     api_resp_fini(&resp);
     return out;
@@ -117,7 +84,7 @@ TEST(api_tags_order_whole_seconds_stable)
     for (size_t i = 0; i < 5; i++)
         ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ms, i), "name")), want[i]);
     json_decref(t);
-    store_close(e.st);
+    test_api_close(&e.api);
 }
 
 TEST(api_tags_entry_fields)
@@ -141,7 +108,7 @@ TEST(api_tags_entry_fields)
                      "\"embedding_length\":64},\"capabilities\":["));
     mem_free(s);
     json_decref(t);
-    store_close(e.st);
+    test_api_close(&e.api);
 }
 
 TEST(api_capabilities_order)
@@ -188,7 +155,7 @@ TEST(api_show_default_template_and_quoting)
     const char *mf;
     cenv_open(&e);
     create(&e, "plain", ",\"license\":\"MIT\",\"system\":\" edge\"", 1700000000);
-    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"plain\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e.api, "POST", "/api/show", "{\"model\":\"plain\"}", &resp), 200);
     ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
     api_resp_fini(&resp);
     ASSERT_EQ_STR(json_string_value(json_object_get(o, "template")), "{{ .Prompt }}");
@@ -198,13 +165,13 @@ TEST(api_show_default_template_and_quoting)
     ASSERT(strstr(mf, "\nLICENSE MIT\n"));
     json_decref(o);
     create(&e, "multi", ",\"template\":\"a\\n\\\"b\\\"\"", 1700000000);
-    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"multi\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e.api, "POST", "/api/show", "{\"model\":\"multi\"}", &resp), 200);
     ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
     api_resp_fini(&resp);
     mf = json_string_value(json_object_get(o, "modelfile"));
     ASSERT(strstr(mf, "\nTEMPLATE \"\"\"a\n\"b\"\"\"\"\n"));
     json_decref(o);
-    store_close(e.st);
+    test_api_close(&e.api);
 }
 
 /* getModelData: without verbose, non-empty arrays come out null (values not kept); with
@@ -217,7 +184,7 @@ TEST(api_show_model_info_arrays)
     json_t *o = NULL, *info;
     cenv_open(&e);
     create(&e, "m", "", 1700000000);
-    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"m\"}", &resp), 200);
+    ASSERT_EQ_INT(test_api_call(&e.api, "POST", "/api/show", "{\"model\":\"m\"}", &resp), 200);
     ASSERT(strstr(buf_str(&resp.body), "\"tokenizer.ggml.tokens\":null"));
     ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
     api_resp_fini(&resp);
@@ -227,11 +194,13 @@ TEST(api_show_model_info_arrays)
     ASSERT_EQ_INT((int)json_integer_value(json_object_get(info, "general.parameter_count")),
                   292800);
     json_decref(o);
-    ASSERT_EQ_INT(ccall(&e, "POST", "/api/show", "{\"model\":\"m\",\"verbose\":true}", &resp), 200);
+    ASSERT_EQ_INT(
+        test_api_call(&e.api, "POST", "/api/show", "{\"model\":\"m\",\"verbose\":true}", &resp),
+        200);
     ASSERT_OK(json_parse_object(buf_str(&resp.body), resp.body.n, &o, &ei));
     api_resp_fini(&resp);
     info = json_object_get(o, "model_info");
     ASSERT_EQ_SIZE(json_array_size(json_object_get(info, "tokenizer.ggml.tokens")), 512);
     json_decref(o);
-    store_close(e.st);
+    test_api_close(&e.api);
 }

@@ -5,13 +5,12 @@
  * plus one q8_0 create from the bundled F32 model whose config reports the new level.
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include <dirent.h>
 
 #include "api/api.h"
 #include "api/api_quantize.h"
-#include "common/crypto.h"
-#include "common/fs.h"
 #include "common/json.h"
 #include "common/mem.h"
 #include "engine/quant/quant.h"
@@ -57,47 +56,20 @@ TEST(api_quantize_source_types)
 }
 
 struct qenv {
-    struct api_env env;
-    struct store *st;
-    char digest[72];
+    struct test_api api;
+    char digest[72]; /* the F32 model blob */
 };
 
 static void qenv_open(struct qenv *e)
 {
-    char dir[512], hex[65], *data = NULL;
-    size_t n = 0;
-    memset(e, 0, sizeof(*e));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &e->st, NULL));
-    e->env.store = e->st;
-    e->env.sandbox_mode = "off";
-    ASSERT_OK(fs_read_all(QT_GGUF, 8u << 20, &data, &n));
-    crypto_sha256_hex(data, n, hex);
-    snprintf(e->digest, sizeof(e->digest), "sha256:%s", hex);
-    ASSERT_OK(store_blob_put(e->st, data, n, e->digest));
-    mem_free(data);
+    test_api_open(&e->api);
+    test_api_put_blob(&e->api, QT_GGUF, e->digest);
 }
 
 /* POST /api/create with body; returns the status, body text in resp (caller finis it). */
 static int qcreate(struct qenv *e, const char *body, struct api_resp *resp)
 {
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    struct err_info ei = {0};
-    int rc;
-    api_resp_init(resp, NULL, NULL);
-    ASSERT_OK(api_route_find("POST", "/api/create", &r, &param));
-    memset(&req, 0, sizeof(req));
-    req.method = "POST";
-    req.path = "/api/create";
-    req.env = &e->env;
-    ASSERT_OK(json_parse_object(body, strlen(body), &req.json, &ei));
-    rc = r->fn(&req, resp);
-    if (!rc)
-        ASSERT_OK(api_stream_finish(resp));
-    json_decref(req.json);
-    return resp->status ? resp->status : 200;
+    return test_api_call(&e->api, "POST", "/api/create", body, resp);
 }
 
 static void expect_create(struct qenv *e, const char *model, const char *extra, int status,
@@ -120,7 +92,7 @@ static int model_exists(struct qenv *e, const char *name)
     size_t n = 0;
     int rc;
     ASSERT_OK(store_name_parse(name, &nm, NULL));
-    rc = store_manifest_read(e->st, &nm, &bytes, &n);
+    rc = store_manifest_read(e->api.st, &nm, &bytes, &n);
     mem_free(bytes);
     return rc == 0;
 }
@@ -148,7 +120,7 @@ TEST(api_create_quantize_errors)
                   400);
     api_resp_fini(&resp);
     ASSERT(!model_exists(&e, "again"));
-    store_close(e.st);
+    test_api_close(&e.api);
 }
 
 TEST(api_create_quantize_streams_progress)
@@ -171,37 +143,14 @@ TEST(api_create_quantize_streams_progress)
     ASSERT(!strstr(s, "using existing layer")); /* the new layer is announced once */
     api_resp_fini(&resp);
     ASSERT(model_exists(&e, "q4"));
-    store_close(e.st);
-}
-
-/* POST/DELETE on a route with a JSON body; status returned, body in resp. */
-static int qcall(struct qenv *e, const char *method, const char *path, const char *body,
-                 struct api_resp *resp)
-{
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    struct err_info ei = {0};
-    int rc;
-    api_resp_init(resp, NULL, NULL);
-    ASSERT_OK(api_route_find(method, path, &r, &param));
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.path = path;
-    req.env = &e->env;
-    ASSERT_OK(json_parse_object(body, strlen(body), &req.json, &ei));
-    rc = r->fn(&req, resp);
-    if (!rc)
-        ASSERT_OK(api_stream_finish(resp));
-    json_decref(req.json);
-    return resp->status ? resp->status : 200;
+    test_api_close(&e.api);
 }
 
 static void expect_call(struct qenv *e, const char *method, const char *path, const char *body,
                         int status, const char *want)
 {
     struct api_resp resp;
-    ASSERT_EQ_INT(qcall(e, method, path, body, &resp), status);
+    ASSERT_EQ_INT(test_api_call(&e->api, method, path, body, &resp), status);
     ASSERT_EQ_STR(buf_str(&resp.body), want);
     api_resp_fini(&resp);
 }
@@ -233,5 +182,5 @@ TEST(api_manage_error_messages_like_ollama)
                 "{\"error\":\"source \\\"\\\" is invalid\"}");
     expect_call(&e, "POST", "/api/create", "{\"model\":\"bad name\",\"from\":\"x\"}", 400,
                 "{\"error\":\"invalid model name\"}");
-    store_close(e.st);
+    test_api_close(&e.api);
 }

@@ -7,12 +7,12 @@
  * blocks and items, error events), and both routes over an empty store (error shapes).
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include "api/api.h"
 #include "api/api_msgs.h"
 #include "common/json.h"
 #include "common/mem.h"
-#include "store/store.h"
 
 static char *enc(const json_t *v)
 {
@@ -547,70 +547,50 @@ TEST(msgs_responses_stream)
 
 /* ---- routes over an empty store (no scheduler) ---- */
 
-static int call(struct api_env *env, const char *path, const char *body, struct api_resp *resp)
-{
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    int rc;
-    api_resp_init(resp, NULL, NULL);
-    if (api_route_find("POST", path, &r, &param) != 0)
-        return 404;
-    memset(&req, 0, sizeof(req));
-    req.method = "POST", req.path = path, req.param = param, req.env = env;
-    req.body = body, req.body_len = body ? strlen(body) : 0;
-    rc = r->fn(&req, resp);
-    if (!rc)
-        ASSERT_OK(api_stream_finish(resp));
-    return resp->status ? resp->status : 200;
-}
-
 TEST(msgs_routes_without_models)
 {
-    struct api_env env;
-    struct store *st = NULL;
+    struct test_api e;
     struct api_resp resp;
-    char dir[512];
-    memset(&env, 0, sizeof(env));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &st, NULL));
-    env.store = st;
-    env.sandbox_mode = "off";
-    ASSERT_EQ_INT(call(&env, "/v1/messages",
-                       "{\"model\":\"nope\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\","
-                       "\"content\":\"x\"}]}",
-                       &resp),
-                  404);
+    test_api_open(&e);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/v1/messages",
+                      "{\"model\":\"nope\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"x\"}]}",
+                      &resp),
+        404);
     ASSERT(strstr(buf_str(&resp.body), "{\"type\":\"error\",\"error\":{\"type\":"
                                        "\"not_found_error\",\"message\":\"model 'nope' not "
                                        "found\"},\"request_id\":\"req_"));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "/v1/messages", "{bad", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/messages", "{bad", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "\"invalid_request_error\""));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "/v1/messages", "{\"model\":\"x\",\"messages\":[]}", &resp), 400);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/v1/messages", "{\"model\":\"x\",\"messages\":[]}", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "max_tokens is required"));
     api_resp_fini(&resp);
     /* count_tokens: bytes / 4 of roles and texts, no max_tokens needed */
-    ASSERT_EQ_INT(call(&env, "/v1/messages/count_tokens",
-                       "{\"model\":\"nope\",\"system\":\"abcdefgh\",\"messages\":[{\"role\":"
-                       "\"user\",\"content\":\"1234567890123456\"}]}",
-                       &resp),
-                  200);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/v1/messages/count_tokens",
+                      "{\"model\":\"nope\",\"system\":\"abcdefgh\",\"messages\":[{\"role\":"
+                      "\"user\",\"content\":\"1234567890123456\"}]}",
+                      &resp),
+        200);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"input_tokens\":8}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(
-        call(&env, "/v1/messages/count_tokens", "{\"model\":\"m\",\"messages\":[]}", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/messages/count_tokens",
+                                "{\"model\":\"m\",\"messages\":[]}", &resp),
+                  400);
     ASSERT(strstr(buf_str(&resp.body), "messages is required"));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(
-        call(&env, "/v1/responses", "{\"model\":\"nope\",\"input\":\"x\",\"stream\":true}", &resp),
-        404);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/responses",
+                                "{\"model\":\"nope\",\"input\":\"x\",\"stream\":true}", &resp),
+                  404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":{\"message\":\"model 'nope' not found\","
                                        "\"type\":\"not_found_error\",\"param\":null,"
                                        "\"code\":null}}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "/v1/responses", "[]", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/responses", "[]", &resp), 400);
     api_resp_fini(&resp);
-    store_close(st);
+    test_api_close(&e);
 }

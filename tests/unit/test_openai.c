@@ -6,6 +6,7 @@
  * temporary store (no scheduler).
  */
 #include "harness/test.h"
+#include "harness/api_env.h"
 
 #include <math.h>
 
@@ -13,7 +14,6 @@
 #include "api/api_openai.h"
 #include "common/json.h"
 #include "common/mem.h"
-#include "store/store.h"
 
 /* Go-style text of v (insertion order). */
 static char *enc(const json_t *v)
@@ -432,71 +432,48 @@ TEST(openai_embed_translation)
 
 /* ---- handlers over an empty store (no scheduler) ---- */
 
-static int call(struct api_env *env, const char *method, const char *path, const char *body,
-                struct api_resp *resp)
-{
-    const struct api_route *r = NULL;
-    const char *param = NULL;
-    struct api_req req;
-    int rc;
-    api_resp_init(resp, NULL, NULL);
-    if (api_route_find(method, path, &r, &param) != 0)
-        return 404;
-    memset(&req, 0, sizeof(req));
-    req.method = method, req.path = path, req.param = param, req.env = env;
-    req.body = body, req.body_len = body ? strlen(body) : 0;
-    rc = r->fn(&req, resp);
-    if (!rc)
-        ASSERT_OK(api_stream_finish(resp));
-    return resp->status ? resp->status : 200;
-}
-
 TEST(openai_handlers_without_models)
 {
-    struct api_env env;
-    struct store *st = NULL;
+    struct test_api e;
     struct api_resp resp;
-    char dir[512];
-    memset(&env, 0, sizeof(env));
-    snprintf(dir, sizeof(dir), "%s/models", test_tmpdir());
-    ASSERT_OK(store_open(dir, &st, NULL));
-    env.store = st;
-    env.sandbox_mode = "off";
-    ASSERT_EQ_INT(call(&env, "GET", "/v1/models", NULL, &resp), 200);
+    test_api_open(&e);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/v1/models", NULL, &resp), 200);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"object\":\"list\",\"data\":[]}");
     ASSERT_EQ_STR(resp.content_type, "application/json; charset=utf-8");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "GET", "/v1/models/nope", NULL, &resp), 404);
+    ASSERT_EQ_INT(test_api_call(&e, "GET", "/v1/models/nope", NULL, &resp), 404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":{\"message\":\"model 'nope' not found\","
                                        "\"type\":\"not_found_error\",\"param\":null,"
                                        "\"code\":null}}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "POST", "/v1/chat/completions", "{bad", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/chat/completions", "{bad", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "\"type\":\"invalid_request_error\""));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "POST", "/v1/chat/completions", "", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/chat/completions", "", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "missing request body"));
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "POST", "/v1/chat/completions",
-                       "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-                       &resp),
-                  404);
+    ASSERT_EQ_INT(
+        test_api_call(&e, "POST", "/v1/chat/completions",
+                      "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+                      &resp),
+        404);
     ASSERT_EQ_STR(buf_str(&resp.body), "{\"error\":{\"message\":\"model 'nope' not found\","
                                        "\"type\":\"not_found_error\",\"param\":null,"
                                        "\"code\":null}}");
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "POST", "/v1/completions",
-                       "{\"model\":\"nope\",\"prompt\":\"x\",\"stream\":true}", &resp),
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/completions",
+                                "{\"model\":\"nope\",\"prompt\":\"x\",\"stream\":true}", &resp),
                   404);
     ASSERT(strstr(buf_str(&resp.body), "not_found_error"));
     api_resp_fini(&resp);
     ASSERT_EQ_INT(
-        call(&env, "POST", "/v1/embeddings", "{\"model\":\"nope\",\"input\":\"x\"}", &resp), 404);
+        test_api_call(&e, "POST", "/v1/embeddings", "{\"model\":\"nope\",\"input\":\"x\"}", &resp),
+        404);
     api_resp_fini(&resp);
-    ASSERT_EQ_INT(call(&env, "POST", "/v1/embeddings", "{\"model\":\"nope\"}", &resp), 400);
+    ASSERT_EQ_INT(test_api_call(&e, "POST", "/v1/embeddings", "{\"model\":\"nope\"}", &resp), 400);
     ASSERT(strstr(buf_str(&resp.body), "invalid input"));
     api_resp_fini(&resp);
-    store_close(st);
+    test_api_close(&e);
 }
 
 TEST(openai_model_route_takes_namespaced_ids)
