@@ -1,8 +1,8 @@
 #!/bin/bash
 # `corral run`: one-shot with a prompt argument and with piped stdin, --verbose timing block,
-# `corral stop`, and the interactive REPL driven through a pty (python's pty module): /set,
+# `corral stop`, and the interactive REPL driven through a pty: /set,
 # /show, /clear, unknown commands, """ multi-line input, Ctrl-C stopping a long generation and
-# returning to the prompt, /bye.
+# returning to the prompt, /bye (the pty session: tests/integration/pty_drive.py).
 set -eu
 source tests/integration/serve_lib.bash
 serve_setup
@@ -27,30 +27,11 @@ done
 grep -q "couldn't find model \"nosuch\" to stop" "$TMPDIR_TEST/err" || fail "stop message: $(cat "$TMPDIR_TEST/err")"
 
 # OLLAMA_NOHISTORY=false keeps the history (Go's ParseBool, as envconfig.Bool)
-HOME="$TMPDIR_TEST" OLLAMA_NOHISTORY=false python3 - "$CORRAL_BIN_ABS" <<'PY'
-import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], "run", "tiny"])
-buf = b""
-def expect(pat, timeout=20):
-    global buf
-    end = time.time() + timeout
-    while pat.encode() not in buf:
-        left = end - time.time()
-        if left <= 0:
-            sys.exit("timeout waiting for %r; got %r" % (pat, buf[-400:]))
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                buf += os.read(fd, 65536)
-            except OSError:
-                break
-    i = buf.index(pat.encode()) + len(pat)
-    seen, buf = buf[:i], buf[i:]
-    return seen.decode(errors="replace")
-def send(s):
-    os.write(fd, s.encode())
+HOME="$TMPDIR_TEST" OLLAMA_NOHISTORY=false PYTHONPATH=tests/integration python3 - "$CORRAL_BIN_ABS" <<'PY' || fail "REPL session"
+import sys, time
+from pty_drive import Pty
+p = Pty([sys.argv[1], "run", "tiny"])
+expect, send = p.expect, p.send
 expect(">>> ")
 send("/set parameter num_predict 8\r"); expect("Set parameter 'num_predict' to '8'"); expect(">>> ")
 send("Once upon a time\r"); got = expect(">>> ")
@@ -78,8 +59,7 @@ send("Once upon a time\r"); time.sleep(1.0)
 t0 = time.time(); send("\x03"); expect(">>> ", timeout=10)
 if time.time() - t0 > 8: sys.exit("Ctrl-C took too long")
 send("/bye\r")
-_, status = os.waitpid(pid, 0)
-if os.WEXITSTATUS(status) != 0: sys.exit("exit status %d" % os.WEXITSTATUS(status))
+p.close()  # exit status 0
 print("repl ok")
 PY
 grep -q 'Once' "$TMPDIR_TEST/.ollama/history" || fail "no REPL history written"

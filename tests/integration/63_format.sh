@@ -197,42 +197,18 @@ out=$("$CORRAL_BIN_ABS" run tiny "Once upon a time" --format json 2>/dev/null)
 [ "${out:0:1}" = "{" ] || fail "corral run --format json: $out"
 chk object "$out" >/dev/null || fail "corral run output: $out"
 # ---- the REPL: /set format json constrains the answers, /set noformat lifts it
-HOME="$TMPDIR_TEST" python3 - "$CORRAL_BIN_ABS" <<'PY' || fail "REPL format"
-import os, pty, re, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], "run", "tiny"])
-buf = b""
-def expect(pat, timeout=20):
-    global buf
-    end = time.time() + timeout
-    while pat.encode() not in buf:
-        left = end - time.time()
-        if left <= 0:
-            sys.exit("timeout waiting for %r; got %r" % (pat, buf[-400:]))
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                buf += os.read(fd, 65536)
-            except OSError:
-                break
-    i = buf.index(pat.encode()) + len(pat)
-    seen, buf = buf[:i], buf[i:]
-    return seen.decode(errors="replace")
-def answer(prompt):
-    os.write(fd, (prompt + "\r").encode())
-    got = expect(">>> ")
-    got = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", got)
-    got = re.sub("[\u2800-\u28ff] *\r?", "", got).replace("\r", "")  # the spinner
-    return got.split(prompt, 1)[-1].replace(">>> ", "").strip()
-expect(">>> ")
-os.write(fd, b"/set format json\r"); expect("Set format to 'json' mode."); expect(">>> ")
-a = answer("Once upon a time")
+HOME="$TMPDIR_TEST" PYTHONPATH=tests/integration python3 - "$CORRAL_BIN_ABS" <<'PY' || fail "REPL format"
+import sys
+from pty_drive import Pty
+p = Pty([sys.argv[1], "run", "tiny"])
+p.expect(">>> ")
+p.send("/set format json\r"); p.expect("Set format to 'json' mode."); p.expect(">>> ")
+a = p.answer("Once upon a time")
 if not a.startswith("{"): sys.exit("json mode answer: %r" % a)
-os.write(fd, b"/set noformat\r"); expect("Disabled format."); expect(">>> ")
-b = answer("Once upon a time")
+p.send("/set noformat\r"); p.expect("Disabled format."); p.expect(">>> ")
+b = p.answer("Once upon a time")
 if b.startswith("{") or not b: sys.exit("noformat answer: %r" % b)
-os.write(fd, b"/bye\r")
-os.waitpid(pid, 0)
+p.send("/bye\r")
+p.close()
 PY
 echo "ok"
