@@ -18,7 +18,6 @@ post() { # post PATH BODY -> body in $TMPDIR_TEST/r, headers in $TMPDIR_TEST/h, 
     curl -s --max-time 60 -D "$TMPDIR_TEST/h" -o "$TMPDIR_TEST/r" -w '%{http_code}' \
         -H 'Authorization: Bearer ollama' -H 'Content-Type: application/json' "$BASE$1" -d "$2"
 }
-py() { python3 -c "$1" "$TMPDIR_TEST/r" "${@:2}"; }
 msgs='[{"role":"user","content":"Once upon a time"}]'
 
 # ---- chat, not streamed: shape, finish_reason length, usage

@@ -9,10 +9,6 @@
 set -eu
 source tests/integration/serve_lib.bash
 MODEL_GGUF=tests/data/models/stories260K.gguf serve_setup
-post() { # post PATH BODY -> body in $TMPDIR_TEST/r, prints status
-    curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"
-}
-py() { python3 -c "$1" "$TMPDIR_TEST/r" "${@:2}"; }
 long=$(python3 -c 'print("Once upon a time there was a little girl named Lily. " * 60)')
 
 serve_start

@@ -12,9 +12,6 @@ serve_install tiny "$MODEL_GGUF" "" '{"temperature":0,"num_predict":40}'
 serve_install inside "$MODEL_GGUF" '{{ .Prompt }}<think>' '{"temperature":0}'
 serve_install tags "$MODEL_GGUF" '<think></think>{{ .Prompt }}' '{"temperature":0}'
 serve_start
-post() { # post PATH BODY -> body in $TMPDIR_TEST/r, prints the status
-    curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"
-}
 # check.py MODE FILE: MODE prefix = the text (read from FILE) is JSON or a prefix of a JSON
 # object; whole = a complete JSON value.  Prints "whole" or "prefix".
 cat >"$TMPDIR_TEST/check.py" <<'PY'

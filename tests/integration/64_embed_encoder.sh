@@ -16,9 +16,6 @@ REF=tests/data/reference/embed/llama.cpp-embed.jsonl
 "$CORRAL_BIN_ABS" synth-enc nomic-bert "$VOCAB" "$TMPDIR_TEST/nomic.gguf" --pooling 1 ||
     fail "synth nomic-bert"
 serve_install minibert "$TMPDIR_TEST/bert.gguf"
-post() { # post PATH BODY -> body in $TMPDIR_TEST/r, prints status
-    curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"
-}
 py() { python3 -c "$1" "$TMPDIR_TEST/r" "$REF" "${@:2}"; }
 # ref MODEL TEXT -> python expression prelude: R = reference entry
 PRE='

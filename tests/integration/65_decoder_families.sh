@@ -18,9 +18,6 @@ serve_setup
 mkdir -p "$TMPDIR_TEST/m"
 ENG_ARCH_WRITE="$TMPDIR_TEST/m" "$UT" engine_arch_write >/dev/null || fail "writing the models"
 serve_start
-post() { # post PATH BODY -> body in $TMPDIR_TEST/r, prints status
-    curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"
-}
 for pair in gemma3:synth-gemma3-swa8 gemma2:synth-gemma2-swa8 phi3:synth-phi3-longrope; do
     arch=${pair%%:*} file=${pair#*:}
     printf 'FROM %s\nPARAMETER temperature 0\n' "$TMPDIR_TEST/m/$file.gguf" >"$TMPDIR_TEST/Modelfile"

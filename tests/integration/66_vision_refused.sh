@@ -52,7 +52,6 @@ PY
 serve_start
 printf 'FROM %s\n' "$TMPDIR_TEST/vis.gguf" >"$TMPDIR_TEST/Modelfile"
 "$CORRAL_BIN_ABS" create vis -f "$TMPDIR_TEST/Modelfile" >/dev/null 2>&1 || fail "create"
-post() { curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"; }
 
 code=$(post /api/show '{"model":"vis"}')
 [ "$code" = 200 ] && grep -q '"vision"' "$TMPDIR_TEST/r" || fail "show: $code $(cat "$TMPDIR_TEST/r")"

@@ -23,7 +23,6 @@ post() { # post PATH BODY -> body in $TMPDIR_TEST/r, headers in $TMPDIR_TEST/h, 
         -H 'x-api-key: ollama' -H 'anthropic-version: 2023-06-01' \
         -H 'Content-Type: application/json' "$BASE$1" -d "$2"
 }
-py() { python3 -c "$1" "$TMPDIR_TEST/r" "${@:2}"; }
 # SSE parser shared by the checks: events as (name, data) with data's type == name
 cat >"$TMPDIR_TEST/sse.py" <<'EOF'
 import json

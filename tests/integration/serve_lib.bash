@@ -66,3 +66,8 @@ serve_setup() { # common start: temp store with the tiny model as "stories"
 
 fail() { echo "FAIL: $*"; [ -f "$TMPDIR_TEST/daemon.log" ] && tail -20 "$TMPDIR_TEST/daemon.log"; exit 1; }
 jget() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval("d"+sys.argv[1]))' "$1"; }
+# post PATH BODY: POSTs BODY to the daemon, the answer's body in $TMPDIR_TEST/r, prints the status
+# (scripts that send headers define their own post after sourcing this file).
+post() { curl -s --max-time 60 -o "$TMPDIR_TEST/r" -w '%{http_code}' "$BASE$1" -d "$2"; }
+# py CODE [ARGS...]: runs python CODE with argv = ($TMPDIR_TEST/r, ARGS...), e.g. to check post's body
+py() { python3 -c "$1" "$TMPDIR_TEST/r" "${@:2}"; }
