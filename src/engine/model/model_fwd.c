@@ -32,9 +32,14 @@
 #include "engine/model/model_attn.h"
 #include "engine/thread/pool.h"
 
-#define FWD_LOCAL_TOK         8  /* batches up to this size quantize activations per thread */
-#define FWD_ROW_CHUNK         64 /* minimum weight rows per work item (Wo, FFN, output) */
-#define FWD_CHUNKS_PER_THREAD 16 /* work items per thread and phase: balance vs atomics */
+#define FWD_LOCAL_TOK 8 /* batches up to this size quantize activations per thread */
+#ifndef FWD_TAIL_ROWS
+#define FWD_TAIL_ROWS 32 /* minimum weight rows per work item (Wo, FFN, output) */
+#endif
+#ifndef FWD_GUIDE
+#define FWD_GUIDE 2 /* an item takes 1/(FWD_GUIDE x threads) of the rows left */
+#endif
+#define FWD_CHUNKS_PER_THREAD 16 /* at least half this many items per thread and matrix */
 #define FWD_N_SLOTS           3  /* distinct activation types one phase may need */
 #define FWD_PV_KEYS           32 /* value rows widened per block of the attention's sum */
 #define FWD_PREP_TOK          4  /* rows per activation-preparation work item (prompts) */
@@ -472,15 +477,53 @@ static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uin
     phase_end(f, phx, (int)m->n_head_kv);
 }
 
-/* Rows per work item for a matrix of nrows rows: about FWD_CHUNKS_PER_THREAD items per thread
- * (enough for a thread to take over a stalled one's share), at least FWD_ROW_CHUNK rows,
- * a multiple of 16. */
-static int64_t chunk_rows(const struct model_fwd *f, int64_t nrows)
+/* Work items of a matrix of nrows rows, taken in order from the phase's counter: item c is
+ * rows [r0, r1).  Guided sizes: an item takes 1/(FWD_GUIDE x threads) of the rows left, at
+ * most 1/(FWD_CHUNKS_PER_THREAD/2 x threads) of the matrix (a thread whose vCPU stalls holds
+ * little) and at least FWD_TAIL_ROWS, in multiples of 16; so the items shrink towards the end
+ * and the threads finish a phase together instead of one waiting out the other's last item.
+ * A thread walks the items with a cursor (its item numbers only grow within a phase). */
+struct items {
+    int64_t nrows, cap, nth;
+    int c;          /* item the cursor is at (-1: before the first) */
+    int64_t r0, r1; /* its rows */
+};
+
+static void items_init(const struct model_fwd *f, int64_t nrows, struct items *it)
 {
-    int nth = f->single ? 1 : f->n_threads;
-    int64_t r = nrows / ((int64_t)nth * FWD_CHUNKS_PER_THREAD);
-    r = (r + 15) / 16 * 16;
-    return r < FWD_ROW_CHUNK ? FWD_ROW_CHUNK : r;
+    it->nrows = nrows;
+    it->nth = f->single ? 1 : f->n_threads;
+    int64_t cap = nrows / (it->nth * (FWD_CHUNKS_PER_THREAD / 2));
+    it->cap = cap < FWD_TAIL_ROWS ? FWD_TAIL_ROWS : (cap + 15) / 16 * 16;
+    it->c = -1;
+    it->r0 = it->r1 = 0;
+}
+
+/* Moves the cursor to item c (>= the current one); returns 0 when c is past the last item. */
+static int items_seek(struct items *it, int c)
+{
+    while (it->c < c) {
+        int64_t left = it->nrows - it->r1;
+        if (left <= 0)
+            return 0;
+        int64_t sz = (left / (FWD_GUIDE * it->nth) + 15) / 16 * 16;
+        sz = sz < FWD_TAIL_ROWS ? FWD_TAIL_ROWS : sz > it->cap ? it->cap : sz;
+        it->r0 = it->r1;
+        it->r1 += sz > left ? left : sz;
+        it->c++;
+    }
+    return 1;
+}
+
+/* Number of work items of a matrix of nrows rows. */
+static int items_count(const struct model_fwd *f, int64_t nrows)
+{
+    struct items it;
+    items_init(f, nrows, &it);
+    int n = 0;
+    while (items_seek(&it, n))
+        n++;
+    return n;
 }
 
 /* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
@@ -516,16 +559,16 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
     int ready = prep_now(f);
     if (ready)
         act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, u, 1, &am, &a, ph);
-    int64_t cr = chunk_rows(f, w->nrows);
-    int n_chunks = (int)((w->nrows + cr - 1) / cr);
+    int n_chunks = items_count(f, w->nrows);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
-    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+    struct items it;
+    items_init(f, w->nrows, &it);
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks && items_seek(&it, c);) {
+        int64_t r0 = it.r0, r1 = it.r1;
         if (!ready)
             act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, u, 1, &am, &a, ph);
         ready = 1;
-        int64_t r0 = (int64_t)c * cr;
-        int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
         mat_rows(f, &am, 0, &a, nt, r0, r1, f->tmp, ne);
         for (int t = 0; t < nt && !post_w; t++)
             kern_add(f->x + (size_t)t * ne + r0, f->x + (size_t)t * ne + r0,
@@ -564,16 +607,16 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     if (ready)
         act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
     int64_t nf = m->n_ff;
-    int64_t cr = chunk_rows(f, nf);
-    int n_chunks = (int)((nf + cr - 1) / cr);
+    int n_chunks = items_count(f, nf);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
-    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
+    struct items it;
+    items_init(f, nf, &it);
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks && items_seek(&it, c);) {
+        int64_t r0 = it.r0, r1 = it.r1;
         if (!ready)
             act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
         ready = 1;
-        int64_t r0 = (int64_t)c * cr;
-        int64_t r1 = r0 + cr < nf ? r0 + cr : nf;
         mat_rows(f, &am, 0, &a, nt, r0, r1, f->ff_g, nf);
         mat_rows(f, &am, 1, &a, nt, r0, r1, f->ff_u, nf);
         for (int t = 0; t < nt; t++) {
@@ -601,13 +644,13 @@ static void phase_output(struct model_fwd *f, int ith, int *ph)
     act_mats_set(&am, &w, 1, u);
     act_prep(f, ith, f->x, m->n_embd, f->b->out_tok, n_out, m->n_embd, m->output_norm, u, 1, &am,
              &a, ph);
-    int64_t cr = chunk_rows(f, w->nrows);
-    int n_chunks = (int)((w->nrows + cr - 1) / cr);
+    int n_chunks = items_count(f, w->nrows);
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
-    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks;) {
-        int64_t r0 = (int64_t)c * cr;
-        int64_t r1 = r0 + cr < w->nrows ? r0 + cr : w->nrows;
+    struct items it;
+    items_init(f, w->nrows, &it);
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < n_chunks && items_seek(&it, c);) {
+        int64_t r0 = it.r0, r1 = it.r1;
         mat_rows(f, &am, 0, &a, n_out, r0, r1, f->logits, m->n_vocab);
         for (int t = 0; t < n_out && m->final_softcap > 0.0f; t++) {
             float *l = f->logits + (size_t)t * m->n_vocab, cap = m->final_softcap;
