@@ -192,16 +192,19 @@ TEST_T(kern_amx_mul_mat_matches_ref, 120)
     ASSERT_EQ_INT(k->isa, KERN_ISA_AMX);
     struct rng r = {77};
     /* K-quants: 1 super-block, the 2048-column chunk exactly, and 2 chunks + 1 super-block;
-     * 32-blocks: 1, 3 (odd group), 65 (a chunk + 1).  Tokens below, at and off the grid. */
-    const struct shape kq[] = {{256, 21, 16}, {2048, 37, 17}, {4352, 20, 40},
-                               {768, 19, 9},  {256, 40, 7},   {512, 18, 33}};
-    const struct shape b32[] = {{32, 21, 16}, {96, 37, 19}, {2080, 20, 33},
-                                {512, 19, 8}, {64, 40, 7},  {256, 17, 48}};
+     * 32-blocks: 1, 2, 3 (odd group), 65 (a chunk + 1).  Tokens below, at and off the grid, and
+     * past the 32-block types' 128-token pass (with 2 chunks: the scale table per chunk and
+     * pass).  Rows: 16-row groups cut by r0 = 3 and r1 = nrow - 1, some groups of 1 row. */
+    const struct shape kq[] = {{256, 21, 16}, {2048, 37, 17}, {4352, 20, 40}, {768, 19, 9},
+                               {256, 40, 7},  {512, 18, 33},  {256, 21, 140}};
+    const struct shape b32[] = {{32, 21, 16}, {96, 37, 19},  {2080, 20, 33},  {512, 19, 8},
+                                {64, 40, 7},  {256, 17, 48}, {2112, 21, 140}, {64, 36, 129}};
     for (size_t ti = 0; ti < N_AMX_WTYPES; ti++) {
         uint32_t t = amx_wtypes[ti];
         int kt = kern_type_block_elems(t) == KERN_QK_K;
         const struct shape *sh = kt ? kq : b32;
-        for (int i = 0; i < 6; i++)
+        int nsh = kt ? (int)(sizeof kq / sizeof kq[0]) : (int)(sizeof b32 / sizeof b32[0]);
+        for (int i = 0; i < nsh; i++)
             for (int rb = 0; rb < 2; rb++)
                 for (int prep = 0; prep < 2; prep++)
                     check_one(k, &r, t, &sh[i], rb, prep);

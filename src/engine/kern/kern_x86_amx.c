@@ -21,8 +21,9 @@
  * the float work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32
  * per block, its 16x16 int32 result
  * stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one token: the row
- * scales are a vector, the token's scale a broadcast), software pipelined so that the scaling
- * of one block runs while the tile unit computes the next two.  K-quants fold the sub-block scales
+ * scales are a vector, the token's scale a broadcast from a table made once per chunk and
+ * 128-token pass for all row groups), software pipelined so that the scaling of one block runs
+ * while the tile unit computes the next two.  K-quants fold the sub-block scales
  * into the weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl
  * as two byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc as 64 * hi (signed) + lo;
  * 8 products of K = 64 per super-block give exactly the reference's integer sum
@@ -49,6 +50,7 @@
 #endif
 #define AMX_KC    2048         /* weight columns decoded per chunk (16 rows x 2048 bytes) */
 #define AMX_BROWS (AMX_KC / 4) /* B-form rows of one chunk */
+#define AMX_DXT   128          /* tokens per pass of the 32-block types (their scale table) */
 
 /* Tile configuration, palette 1 (Intel SDM: LDTILECFG memory layout). */
 struct KERN_PACKED amx_tcfg {
@@ -71,7 +73,7 @@ struct amx_work {
     __m512 dmn[AMX_KC / 256];  /* Q4_K: -dmin per row */
     int32_t c[16][256];        /* stored 16x16 results */
     float acc[32][16];         /* [token][row] */
-    float dx[4][16];           /* Q8_0 activation scales: [block % 4][token] */
+    const float (*dx)[16];     /* Q8_0 activation scales of the token group: [block][token] */
 };
 
 /* gcc's tile intrinsics are asm statements without memory operands: the compiler does not know
@@ -521,10 +523,6 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
                     int64_t n)
 {
     AMX_FENCE(); /* the decoded weights are in memory */
-    const __m512i tidx =
-        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                           _mm512_set1_epi32((int)xs));
-    const __mmask16 tm = (__mmask16)((1u << ntg) - 1);
     const size_t bs = sizeof(struct kern_bq8_0);
     const uint8_t *xb = x + (size_t)c0 * bs;
     __m512 a[16];
@@ -539,12 +537,11 @@ static void run_b32(struct amx_work *wk, const uint8_t *x, size_t xs, int ntg, i
             _tile_stored(5, wk->c[j & 3], 64);
         else
             _tile_stored(4, wk->c[j & 3], 64);
-        _mm512_store_ps(wk->dx[j & 3], lo_h2f(gat(xb, tidx, tm)));
         AMX_FENCE();
         if (j > 0)
-            b32_fma(a, wk->c[(j - 1) & 3], wk->sc[j - 1], wk->dx[(j - 1) & 3], ntg);
+            b32_fma(a, wk->c[(j - 1) & 3], wk->sc[j - 1], wk->dx[j - 1], ntg);
     }
-    b32_fma(a, wk->c[(n - 1) & 3], wk->sc[n - 1], wk->dx[(n - 1) & 3], ntg);
+    b32_fma(a, wk->c[(n - 1) & 3], wk->sc[n - 1], wk->dx[n - 1], ntg);
 #pragma GCC unroll 16
     for (int t = 0; t < 16; t++)
         if (t < ntg)
@@ -557,6 +554,7 @@ struct amx_type {
     int64_t blk_elems; /* elements per decode unit (block or super-block) */
     int tg;            /* tokens per run call: 16, or 32 (two groups sharing the B tiles) */
     int ka;            /* bytes of K per tile product */
+    int b32;           /* 32-blocks: the driver makes the activation scale table (wk->dx) */
     void (*dec)(struct amx_work *, const struct amx_rows *, int64_t, int64_t);
     void (*run)(struct amx_work *, const uint8_t *, size_t, int, int64_t, int64_t);
 };
@@ -566,25 +564,59 @@ static int amx_type_of(uint32_t wtype, struct amx_type *ty)
 {
     switch (wtype) {
     case KERN_T_Q4_K:
-        *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q4_k, run_q4_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q4_k, run_q4_k};
         return 1;
     case KERN_T_Q5_K: /* the Q4_K products: same scales and mins, codes < 32 */
-        *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q5_k, run_q4_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q5_k, run_q4_k};
         return 1;
     case KERN_T_Q6_K:
-        *ty = (struct amx_type){KERN_QK_K, 32, 64, dec_q6_k, run_q6_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q6_k, run_q6_k};
         return 1;
     case KERN_T_Q8_0:
-        *ty = (struct amx_type){KERN_QK, 16, 32, dec_q8_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q8_0, run_b32};
         return 1;
     case KERN_T_Q4_0:
-        *ty = (struct amx_type){KERN_QK, 16, 32, dec_q4_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q4_0, run_b32};
         return 1;
     case KERN_T_Q5_0:
-        *ty = (struct amx_type){KERN_QK, 16, 32, dec_q5_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q5_0, run_b32};
         return 1;
     default:
         return 0;
+    }
+}
+
+/* The rows [rg, min(rg + 16, r1)) of w (row bytes wrb) into rw; returns their store mask. */
+static __mmask16 amx_rows_set(struct amx_rows *rw, const uint8_t *w, size_t wrb, int64_t rg,
+                              int64_t r1)
+{
+    int nr = r1 - rg < 16 ? (int)(r1 - rg) : 16;
+    _Alignas(64) int32_t lidx[16];
+    rw->m = 0;
+    for (int r = 0; r < 16; r++) {
+        rw->p[r] = w + (size_t)(rg + (r < nr ? r : nr - 1)) * wrb;
+        lidx[r] = AMX_LANE_ROW(r) * (int)wrb;
+        if (AMX_LANE_ROW(r) < nr)
+            rw->m |= (__mmask16)(1u << r);
+    }
+    rw->idx = _mm512_load_si512(lidx);
+    return (__mmask16)((1u << nr) - 1);
+}
+
+/* The Q8_0 activation scales of blocks [c0, c0 + n) of ntb tokens (ntb <= AMX_DXT) as floats:
+ * dxt[t / 16][block][t % 16] (tokens past ntb 0). */
+static void b32_scales(float (*dxt)[AMX_KC / 32][16], const uint8_t *x, size_t xs, int ntb,
+                       int64_t c0, int64_t n)
+{
+    const __m512i tidx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)xs));
+    for (int t0 = 0; t0 < ntb; t0 += 16) {
+        int ntg = ntb - t0 < 16 ? ntb - t0 : 16;
+        const __mmask16 tm = (__mmask16)((1u << ntg) - 1);
+        const uint8_t *xb = x + (size_t)t0 * xs + (size_t)c0 * sizeof(struct kern_bq8_0);
+        for (int64_t b = 0; b < n; b++, xb += sizeof(struct kern_bq8_0))
+            _mm512_store_ps(dxt[t0 / 16][b], lo_h2f(gat(xb, tidx, tm)));
     }
 }
 
@@ -599,37 +631,38 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
         return 0;
     _Alignas(64) struct amx_work wk;
     const int64_t nblk = ncols / ty.blk_elems, chunk = AMX_KC / ty.blk_elems;
+    /* chunks outside the row groups: the 32-block types' activation scales are converted once
+     * per chunk and token pass (dxt), not per row group */
+    _Alignas(64) float dxt[AMX_DXT / 16][AMX_KC / 32][16];
+    const int tpass = ty.b32 ? AMX_DXT : nt;
     int cfg_rows = 0;
-    for (int64_t rg = r0; rg < r1; rg += 16) {
-        int nr = r1 - rg < 16 ? (int)(r1 - rg) : 16;
-        __mmask16 rm = (__mmask16)((1u << nr) - 1);
-        struct amx_rows rw;
-        _Alignas(64) int32_t lidx[16];
-        rw.m = 0;
-        for (int r = 0; r < 16; r++) {
-            rw.p[r] = w + (size_t)(rg + (r < nr ? r : nr - 1)) * wrb;
-            lidx[r] = AMX_LANE_ROW(r) * (int)wrb;
-            if (AMX_LANE_ROW(r) < nr)
-                rw.m |= (__mmask16)(1u << r);
-        }
-        rw.idx = _mm512_load_si512(lidx);
+    for (int tb = 0; tb < nt; tb += tpass) {
+        int ntb = nt - tb < tpass ? nt - tb : tpass;
+        const uint8_t *xp = x + (size_t)tb * xs;
         for (int64_t c0 = 0; c0 < nblk; c0 += chunk) {
             int64_t n = nblk - c0 < chunk ? nblk - c0 : chunk;
-            ty.dec(&wk, &rw, c0, n);
-            for (int t0 = 0; t0 < nt; t0 += ty.tg) {
-                int ntg = nt - t0 < ty.tg ? nt - t0 : ty.tg;
-                if (ntg != cfg_rows) {
-                    amx_config(ntg, ty.ka, ty.tg > 16);
-                    cfg_rows = ntg;
-                }
-                memset(wk.acc, 0, sizeof wk.acc);
-                ty.run(&wk, x + (size_t)t0 * xs, xs, ntg, c0, n);
-                for (int t = 0; t < ntg; t++) {
-                    float *o = out + (int64_t)(t0 + t) * ldo + rg;
-                    __m512 v = amx_unswap(_mm512_load_ps(wk.acc[t]));
-                    if (c0 > 0)
-                        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rm, o));
-                    _mm512_mask_storeu_ps(o, rm, v);
+            if (ty.b32)
+                b32_scales(dxt, xp, xs, ntb, c0, n);
+            for (int64_t rg = r0; rg < r1; rg += 16) {
+                struct amx_rows rw;
+                __mmask16 rm = amx_rows_set(&rw, w, wrb, rg, r1);
+                ty.dec(&wk, &rw, c0, n);
+                for (int t0 = 0; t0 < ntb; t0 += ty.tg) {
+                    int ntg = ntb - t0 < ty.tg ? ntb - t0 : ty.tg;
+                    if (ntg != cfg_rows) {
+                        amx_config(ntg, ty.ka, ty.tg > 16);
+                        cfg_rows = ntg;
+                    }
+                    memset(wk.acc, 0, sizeof wk.acc);
+                    wk.dx = dxt[(t0 / 16) % (AMX_DXT / 16)];
+                    ty.run(&wk, xp + (size_t)t0 * xs, xs, ntg, c0, n);
+                    for (int t = 0; t < ntg; t++) {
+                        float *o = out + (int64_t)(tb + t0 + t) * ldo + rg;
+                        __m512 v = amx_unswap(_mm512_load_ps(wk.acc[t]));
+                        if (c0 > 0)
+                            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rm, o));
+                        _mm512_mask_storeu_ps(o, rm, v);
+                    }
                 }
             }
         }
