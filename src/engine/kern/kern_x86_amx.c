@@ -11,24 +11,23 @@
  * row is one token, the tile stride is the activation row stride) and the weights as B, which
  * the tile unit wants in "VNNI" form: row kk of B holds, for 16 weight rows, 4 consecutive
  * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form,
- * so every weight byte is decoded once per batch and reused by every 16-token group: Q8_0 by
- * 32-byte loads of each row's block and an in-register 16 x 8 dword transpose (tr8x16), the
- * others by gathers of 4-byte groups from the 16 rows, then the nibble / high-bit decode on
- * whole vectors.  The transpose leaves the weight rows in lane order 0-3, 8-11, 4-7, 12-15
- * (AMX_LANE_ROW); gathers, scales and masks use the same order and the results are put back
- * in row order when stored.
- * A tile product costs ~16 cycles whatever its K (measured), so products should be K = 64 and
- * the float work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32
- * per block, its 16x16 int32 result
- * stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one token: the row
- * scales are a vector, the token's scale a broadcast from a table made once per chunk and
- * 128-token pass for all row groups), software pipelined so that the scaling of one block runs
- * while the tile unit computes the next two.  K-quants fold the sub-block scales
- * into the weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl
- * as two byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc as 64 * hi (signed) + lo;
- * 8 products of K = 64 per super-block give exactly the reference's integer sum
- * (8 C_h + C_l, 64 C_hi + C_lo), then the Q4_K min / Q6_K -32 term (a vpdpwssd of the rows'
- * scales with the token's bsums) and d * d_x once per super-block, as the reference does.
+ * so every weight byte is decoded once per batch and reused by every 16-token group: the codes
+ * of Q8_0 / Q4_0 / Q5_0 by 32- / 16-byte loads of each row's block and an in-register dword
+ * transpose (tr8x16, tr4x16), their scales (and Q5_0's high bits) and the K-quants by gathers
+ * of 4-byte groups from the 16 rows; then the nibble / high-bit decode on whole vectors.  The
+ * transpose leaves the weight rows in lane order 0-3, 8-11, 4-7, 12-15 (AMX_LANE_ROW); gathers,
+ * scales and masks use the same order and the results are put back in row order when stored. A tile
+ * product costs ~16 cycles whatever its K (measured), so products should be K = 64 and the float
+ * work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32 per block, its
+ * 16x16 int32 result stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one
+ * token: the row scales are a vector, the token's scale a broadcast from a table made once per
+ * chunk and 128-token pass for all row groups), software pipelined so that the scaling of one block
+ * runs while the tile unit computes the next two.  K-quants fold the sub-block scales into the
+ * weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl as two
+ * byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc as 64 * hi (signed) + lo; 8 products of
+ * K = 64 per super-block give exactly the reference's integer sum (8 C_h + C_l, 64 C_hi + C_lo),
+ * then the Q4_K min / Q6_K -32 term (a vpdpwssd of the rows' scales with the token's bsums) and d *
+ * d_x once per super-block, as the reference does.
  *
  * Tiles: 0,1 activations (A); 2,3 and 6,7 weights (B), alternating so a load never waits for a
  * product still reading its tile; 4,5 results (C).  Each call loads its own tile
@@ -192,6 +191,28 @@ AI void scale_split(struct amx_work *wk, int64_t kk, __m512i v, __m512i sl, __m5
     _mm512_store_si512(wk->bh[kk], _mm512_mullo_epi16(v, sh));
 }
 
+/* 16 bytes at p[r] + off of the 16 rows as dwords 0-3 in lane order: x[q] lane l = dword q of
+ * row AMX_LANE_ROW(l).  Each x[r], r < 4, gets rows r, r + 8, r + 4, r + 12 in its 128-bit
+ * lanes, then a 4x4 dword transpose inside the lanes. */
+AI void tr4x16(__m512i x[4], const struct amx_rows *rw, size_t off)
+{
+    for (int r = 0; r < 4; r++) {
+        __m256i lo = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const void *)(rw->p[r] + off))),
+            _mm_loadu_si128((const void *)(rw->p[r + 8] + off)), 1);
+        __m256i hi = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const void *)(rw->p[r + 4] + off))),
+            _mm_loadu_si128((const void *)(rw->p[r + 12] + off)), 1);
+        x[r] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    __m512i t0 = _mm512_unpacklo_epi32(x[0], x[1]), t1 = _mm512_unpackhi_epi32(x[0], x[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(x[2], x[3]), t3 = _mm512_unpackhi_epi32(x[2], x[3]);
+    x[0] = _mm512_unpacklo_epi64(t0, t2);
+    x[1] = _mm512_unpackhi_epi64(t0, t2);
+    x[2] = _mm512_unpacklo_epi64(t1, t3);
+    x[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /* ---- weight decode: super-blocks / blocks [c0, c0 + n) of 16 rows into wk ---- */
 
 /* Q4_K (q5 0) and Q5_K (q5 1: qh[32] before the nibbles, bit 2c / 2c+1 of qh[l] the fifth bit
@@ -348,10 +369,12 @@ static void dec_q4_0(struct amx_work *wk, const struct amx_rows *rw, int64_t c0,
     const __mmask16 m = rw->m;
     const __m512i k8 = _mm512_set1_epi8(8);
     for (int64_t b = 0; b < n; b++) {
-        const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq4_0);
-        wk->sc[b] = lo_h2f(gat(bb, idx, m));
+        size_t off = (size_t)(c0 + b) * sizeof(struct kern_bq4_0);
+        wk->sc[b] = lo_h2f(gat(w + off, idx, m));
+        __m512i x[4];
+        tr4x16(x, rw, off + 2);
         for (int q = 0; q < 4; q++) {
-            __m512i raw = gat(bb + 2 + 4 * q, idx, m);
+            __m512i raw = x[q];
             st_b(wk, 8 * b + q, _mm512_sub_epi8(nib_lo(raw), k8));
             st_b(wk, 8 * b + 4 + q, _mm512_sub_epi8(nib_hi(raw), k8));
         }
@@ -376,11 +399,13 @@ static void dec_q5_0(struct amx_work *wk, const struct amx_rows *rw, int64_t c0,
     const __mmask16 m = rw->m;
     const __m512i k16 = _mm512_set1_epi8(16);
     for (int64_t b = 0; b < n; b++) {
-        const uint8_t *bb = w + (size_t)(c0 + b) * sizeof(struct kern_bq5_0);
+        size_t off = (size_t)(c0 + b) * sizeof(struct kern_bq5_0);
+        const uint8_t *bb = w + off;
         wk->sc[b] = lo_h2f(gat(bb, idx, m));
-        __m512i qh = gat(bb + 2, idx, m);
+        __m512i qh = gat(bb + 2, idx, m), x[4];
+        tr4x16(x, rw, off + 6);
         for (int q = 0; q < 4; q++) {
-            __m512i raw = gat(bb + 6 + 4 * q, idx, m);
+            __m512i raw = x[q];
             __m512i lo = _mm512_or_si512(nib_lo(raw), qh4_to_bytes(qh, 4 * q));
             __m512i hi = _mm512_or_si512(nib_hi(raw), qh4_to_bytes(qh, 16 + 4 * q));
             st_b(wk, 8 * b + q, _mm512_sub_epi8(lo, k16));
