@@ -180,7 +180,9 @@ struct model_fwd {
     float *rot_cs;           /* [2][n_rot] rotation of a context shift (model_fwd_shift_prep) */
     float *logits;           /* [n_out_max][n_vocab] */
     atomic_int *chunk;       /* [n_phase_max] work counters */
-    _Atomic uint32_t *done;  /* [n_phase_max] finished work items */
+    _Atomic uint32_t *done;  /* [n_phase_max] finished work items (matrix phases: rows) */
+    _Atomic uint64_t *rgn;   /* [n_phase_max][n_threads] rows taken from the front (low 32
+                              * bits) and back of each thread's region of a matrix phase */
     int n_phase_max;
 
     const struct model_batch *b; /* the batch being decoded */

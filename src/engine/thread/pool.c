@@ -115,7 +115,12 @@ void pool_barrier(struct pool *p)
 
 void pool_count(struct pool *p, _Atomic uint32_t *done)
 {
-    atomic_fetch_add(done, 1);
+    pool_count_n(p, done, 1);
+}
+
+void pool_count_n(struct pool *p, _Atomic uint32_t *done, uint32_t n)
+{
+    atomic_fetch_add(done, n);
     if (atomic_load(&p->n_sleep) > 0)
         futex_wake_all(done);
 }

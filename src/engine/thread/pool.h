@@ -41,6 +41,8 @@ void pool_barrier(struct pool *p);
  * (spin, then futex).  Unlike a barrier this does not wait for a thread that holds no item,
  * so a descheduled vCPU only delays the phase if it was in the middle of an item. */
 void pool_count(struct pool *p, _Atomic uint32_t *done);
+/* pool_count for n units at once (a phase that counts rows rather than items). */
+void pool_count_n(struct pool *p, _Atomic uint32_t *done, uint32_t n);
 void pool_wait_count(struct pool *p, _Atomic uint32_t *done, uint32_t target);
 
 #endif
