@@ -211,6 +211,56 @@ TEST_T(kern_amx_mul_mat_matches_ref, 120)
     }
 }
 
+/* The weight rows end exactly where their allocation does and the last 16-row group is partial
+ * (19 rows: 16 + 3; 1 row alone): the decoders' row loads must stay inside the matrix (ASan
+ * builds catch a byte past it) and the rows past it must not be written. */
+TEST(kern_amx_rows_end_at_buffer_end)
+{
+    const struct kern *k = amx_table("kern_amx_rows_end_at_buffer_end");
+    if (!k)
+        return;
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    struct rng r = {91};
+    const int nrows[2] = {19, 1};
+    for (size_t ti = 0; ti < 6; ti++)
+        for (int ri = 0; ri < 2; ri++) {
+            uint32_t t = amx_wtypes[ti], at = rk->vec_dot_type(t);
+            int64_t n = kern_type_block_elems(t) == KERN_QK_K ? 512 : 96;
+            int nrow = nrows[ri], nt = 17;
+            size_t wrb = kern_row_bytes(t, n), arb = kern_row_bytes(at, n);
+            uint8_t *w = mem_alloc((size_t)nrow * wrb), *a = mem_alloc((size_t)nt * arb);
+            float *tmp = mem_alloc((size_t)n * 4), *dw = mem_alloc((size_t)n * 4),
+                  *da = mem_alloc((size_t)n * 4), *out = mem_alloc((size_t)nt * (nrow + 1) * 4);
+            for (int i = 0; i < nrow; i++)
+                make_row(&r, t, n, i & 1, tmp, w + (size_t)i * wrb);
+            for (int i = 0; i < nt; i++) {
+                for (int64_t j = 0; j < n; j++)
+                    tmp[j] = rng_normal(&r);
+                rk->quantize_row(at, tmp, a + (size_t)i * arb, n);
+            }
+            for (int i = 0; i < nt * (nrow + 1); i++)
+                out[i] = -12345.0f;
+            k->mul_mat(t, w, wrb, n, 0, nrow, a, arb, nt, out, nrow + 1);
+            for (int tt = 0; tt < nt; tt++) {
+                ASSERT(out[tt * (nrow + 1) + nrow] == -12345.0f);
+                for (int rr = 0; rr < nrow; rr++) {
+                    const uint8_t *wr = w + (size_t)rr * wrb, *ar = a + (size_t)tt * arb;
+                    float got = out[tt * (nrow + 1) + rr], want = kern__ref_vec_dot(t, n, wr, ar);
+                    double tol = (double)n * 1.2e-7 * abs_dot(t, wr, ar, n, dw, da) + 1e-6;
+                    if (!(fabs((double)got - (double)want) <= tol))
+                        TEST_FAIL_("type %u rows %d row %d tok %d: %.9g vs ref %.9g", t, nrow, rr,
+                                   tt, (double)got, (double)want);
+                }
+            }
+            mem_free(w);
+            mem_free(a);
+            mem_free(tmp);
+            mem_free(dw);
+            mem_free(da);
+            mem_free(out);
+        }
+}
+
 /* Several threads at once, each with its own rows and interleaved calls: the tile state is
  * per thread and configured per call. */
 #include <pthread.h>
