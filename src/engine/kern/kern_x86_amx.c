@@ -12,9 +12,11 @@
  * the tile unit wants in "VNNI" form: row kk of B holds, for 16 weight rows, 4 consecutive
  * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form,
  * so every weight byte is decoded once per batch and reused by every 16-token group: the codes
- * of Q8_0 / Q4_0 / Q5_0 by 32- / 16-byte loads of each row's block and an in-register dword
- * transpose (tr8x16, tr4x16), their scales (and Q5_0's high bits) and the K-quants by gathers
- * of 4-byte groups from the 16 rows; then the nibble / high-bit decode on whole vectors.  The
+ * of Q8_0 / Q4_0 / Q5_0 and Q6_K's codes and scales by 32- / 16-byte loads of each row and an
+ * in-register dword transpose (tr8x16, tr4x16; gathers are slow on the reference VM), the
+ * other scales (and Q5_0's high bits) and Q4_K / Q5_K by gathers of 4-byte groups from the
+ * 16 rows (there the transposes measured no faster); then the nibble / high-bit decode on
+ * whole vectors.  The
  * transpose leaves the weight rows in lane order 0-3, 8-11, 4-7, 12-15 (AMX_LANE_ROW); gathers,
  * scales and masks use the same order and the results are put back in row order when stored. A tile
  * product costs ~16 cycles whatever its K (measured), so products should be K = 64 and the float
@@ -311,12 +313,13 @@ static void dec_q6_k(struct amx_work *wk, const struct amx_rows *rw, int64_t c0,
     const __mmask16 m = rw->m;
     const __m512i m30 = _mm512_set1_epi8(0x30), mlo = _mm512_set1_epi32(0xffff);
     for (int64_t s = 0; s < n; s++) {
-        const uint8_t *bb = w + (size_t)(c0 + s) * sizeof(struct kern_bq6_k);
+        const size_t off = (size_t)(c0 + s) * sizeof(struct kern_bq6_k);
         /* d is the last 2 bytes of the 210: read the 4 ending there */
-        wk->dw[s] = lo_h2f(_mm512_srli_epi32(gat(bb + 206, idx, m), 16));
-        __m512i sc[16];
+        wk->dw[s] = lo_h2f(_mm512_srli_epi32(gat(w + off + 206, idx, m), 16));
+        __m512i sc[16], gs[4];
+        tr4x16(gs, rw, off + 192); /* scales[16] */
         for (int q = 0; q < 4; q++) {
-            __m512i g = gat(bb + 192 + 4 * q, idx, m);
+            __m512i g = gs[q];
             for (int i = 0; i < 4; i++) {
                 __m512i si = _mm512_srai_epi32(_mm512_slli_epi32(g, 24 - 8 * i), 24);
                 sc[4 * q + i] =
@@ -326,11 +329,17 @@ static void dec_q6_k(struct amx_work *wk, const struct amx_rows *rw, int64_t c0,
         for (int i = 0; i < 8; i++) /* (sc 2i, sc 2i+1) word pairs for the bsums */
             wk->mn[8 * s + i] = _mm512_or_si512(_mm512_and_si512(sc[2 * i], mlo),
                                                 _mm512_slli_epi32(sc[2 * i + 1], 16));
-        for (int h = 0; h < 2; h++)
+        for (int h = 0; h < 2; h++) {
+            /* ql[64 h .. 64 h + 63], qh[32 h .. 32 h + 31] of the 16 rows, 4 bytes per lane */
+            __m512i xa[8], xb[8], xg[8];
+            ld8x32(xa, rw, off + 64 * (size_t)h);
+            tr8x16(xa);
+            ld8x32(xb, rw, off + 64 * (size_t)h + 32);
+            tr8x16(xb);
+            ld8x32(xg, rw, off + 128 + 32 * (size_t)h);
+            tr8x16(xg);
             for (int l4 = 0; l4 < 8; l4++) {
-                __m512i ga = gat(bb + 64 * h + 4 * l4, idx, m);
-                __m512i gb = gat(bb + 64 * h + 32 + 4 * l4, idx, m);
-                __m512i gh = gat(bb + 128 + 32 * h + 4 * l4, idx, m);
+                __m512i ga = xa[l4], gb = xb[l4], gh = xg[l4];
                 int64_t kk = 64 * s + 32 * h + l4;
                 __m512i v0 =
                     _mm512_or_si512(nib_lo(ga), _mm512_and_si512(_mm512_slli_epi32(gh, 4), m30));
@@ -346,6 +355,7 @@ static void dec_q6_k(struct amx_work *wk, const struct amx_rows *rw, int64_t c0,
                 scale_split6(wk, kk + 16, v2, sc[sb + 4]);
                 scale_split6(wk, kk + 24, v3, sc[sb + 6]);
             }
+        }
     }
 }
 
