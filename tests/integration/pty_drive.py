@@ -80,7 +80,12 @@ class Pty:
         got = self.expect(ready)
         got = _ANSI.sub("", got)
         got = _SPINNER.sub("", got).replace("\r", "")
-        return got.split(prompt, 1)[-1].replace(ready, "").strip()
+        rest = got.split(prompt, 1)[-1]
+        # A line sent before the line editor has taken the terminal (its prompt already out) is
+        # echoed twice, by the terminal and then by the editor: drop the second echo too.
+        if rest.lstrip("\n").startswith(prompt + "\n"):
+            rest = rest.lstrip("\n")[len(prompt) :]
+        return rest.replace(ready, "").strip()
 
     def close(self, timeout=20):
         """Waits for the program to end (after /bye, say), reading what it still writes; fails
