@@ -11,28 +11,31 @@
  * row is one token, the tile stride is the activation row stride) and the weights as B, which
  * the tile unit wants in "VNNI" form: row kk of B holds, for 16 weight rows, 4 consecutive
  * codes each.  16 weight rows x up to AMX_KC columns are decoded once per call into that form,
- * so every weight byte is decoded once per batch and reused by every 16-token group: the codes
- * of Q8_0 / Q4_0 / Q5_0 and Q6_K's codes and scales by 32- / 16-byte loads of each row and an
- * in-register dword transpose (tr8x16, tr4x16; gathers are slow on the reference VM), the
- * other scales (and Q5_0's high bits) and Q4_K / Q5_K by gathers of 4-byte groups from the
- * 16 rows (there the transposes measured no faster); then the nibble / high-bit decode on
- * whole vectors.  The
- * transpose leaves the weight rows in lane order 0-3, 8-11, 4-7, 12-15 (AMX_LANE_ROW); gathers,
- * scales and masks use the same order and the results are put back in row order when stored. A tile
- * product costs ~16 cycles whatever its K (measured), so products should be K = 64 and the float
- * work after them rare.  Q8_0/Q4_0 have a scale per 32-block: one product of K = 32 per block, its
- * 16x16 int32 result stored and scaled in AVX-512 floats (a vector holds 16 weight rows of one
- * token: the row scales are a vector, the token's scale a broadcast from a table made once per
- * chunk and 128-token pass for all row groups), software pipelined so that the scaling of one block
- * runs while the tile unit computes the next two.  K-quants fold the sub-block scales into the
- * weights so a whole super-block accumulates in the tiles: Q4_K q * sc with sc = 8 sh + sl as two
- * byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc as 64 * hi (signed) + lo; 8 products of
- * K = 64 per super-block give exactly the reference's integer sum (8 C_h + C_l, 64 C_hi + C_lo),
- * then the Q4_K min / Q6_K -32 term (a vpdpwssd of the rows' scales with the token's bsums) and d *
- * d_x once per super-block, as the reference does.
+ * so every weight byte is decoded once per batch and reused by every 16-token group.  The codes
+ * of Q8_0 / Q4_0 / Q5_0 and Q6_K's codes and scales come from 32- / 16-byte loads of each row
+ * and an in-register dword transpose (tr8x16, tr4x16; a 16-lane gather costs about its 16
+ * loads); the other scales, Q5_0's high bits and Q4_K / Q5_K from gathers of 4-byte groups
+ * (there the transposes measured no faster); then the nibble / high-bit decode runs on whole
+ * vectors.  The transposes leave the weight rows in lane order 0-3, 8-11, 4-7, 12-15
+ * (AMX_LANE_ROW); gathers, scales and masks use the same order and the results are put back in
+ * row order when stored.
  *
- * Tiles: 0,1 activations (A); 2,3 and 6,7 weights (B), alternating so a load never waits for a
- * product still reading its tile; 4,5 results (C).  Each call loads its own tile
+ * A tile product costs ~16 cycles whatever its K (measured), so products should be K = 64 and
+ * the float work after them rare.  Q8_0/Q4_0/Q5_0 have a scale per 32-block: one product of
+ * K = 32 per block, its 16x16 int32 result stored and scaled in AVX-512 floats (a vector holds
+ * 16 weight rows of one token: the row scales are a vector, the token's scale a broadcast from
+ * a table made once per chunk and 128-token pass for all row groups), software pipelined so
+ * that the scaling of one block runs while the tile unit computes the next two.  K-quants fold
+ * the sub-block scales into the weights so a whole super-block accumulates in the tiles: Q4_K
+ * q * sc with sc = 8 sh + sl as two byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc
+ * as 64 * hi (signed) + lo; 8 products of K = 64 per super-block give exactly the reference's
+ * integer sum (8 C_h + C_l, 64 C_hi + C_lo), then the Q4_K min / Q6_K -32 term (a vpdpwssd of
+ * the rows' scales with the token's bsums) and d * d_x once per super-block, as the reference
+ * does.
+ *
+ * Tiles: 0,1 activations (A); 2,3 weights (B), alternating so a load never waits for a
+ * product still reading its tile; 4,5 results (C); K-quants with two token groups: A 1 and C 6,7
+ * for the second (amx_config).  Each call loads its own tile
  * configuration and releases the tiles at the end, so threads and signal handlers never see
  * a stale configuration.  Linux grants the tile state per process (arch_prctl, common/cpu.c);
  * kern_dispatch.c hands out this table only when that succeeded.
