@@ -193,12 +193,12 @@ TEST_T(kern_amx_mul_mat_matches_ref, 120)
     struct rng r = {77};
     /* K-quants: 1 super-block, the 2048-column chunk exactly, and 2 chunks + 1 super-block;
      * 32-blocks: 1, 2, 3 (odd group), 65 (a chunk + 1).  Tokens below, at and off the grid, and
-     * past the 32-block types' 128-token pass (with 2 chunks: the scale table per chunk and
-     * pass).  Rows: 16-row groups cut by r0 = 3 and r1 = nrow - 1, some groups of 1 row. */
+     * past the 32-block types' 256-token pass (2 passes, with 2 chunks: the scale table per
+     * chunk and pass).  Rows: 16-row groups cut by r0 = 3 and r1 = nrow - 1, some of 1 row. */
     const struct shape kq[] = {{256, 21, 16}, {2048, 37, 17}, {4352, 20, 40}, {768, 19, 9},
                                {256, 40, 7},  {512, 18, 33},  {256, 21, 140}};
     const struct shape b32[] = {{32, 21, 16}, {96, 37, 19},  {2080, 20, 33},  {512, 19, 8},
-                                {64, 40, 7},  {256, 17, 48}, {2112, 21, 140}, {64, 36, 129}};
+                                {64, 40, 7},  {256, 17, 48}, {2112, 21, 270}, {64, 36, 300}};
     for (size_t ti = 0; ti < N_AMX_WTYPES; ti++) {
         uint32_t t = amx_wtypes[ti];
         int kt = kern_type_block_elems(t) == KERN_QK_K;

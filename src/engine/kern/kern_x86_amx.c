@@ -54,7 +54,7 @@
 #endif
 #define AMX_KC    2048         /* weight columns decoded per chunk (16 rows x 2048 bytes) */
 #define AMX_BROWS (AMX_KC / 4) /* B-form rows of one chunk */
-#define AMX_DXT   128          /* tokens per pass of the 32-block types (their scale table) */
+#define AMX_DXT   256          /* most tokens per pass of the 32-block types (scale table) */
 
 /* Tile configuration, palette 1 (Intel SDM: LDTILECFG memory layout). */
 struct KERN_PACKED amx_tcfg {
@@ -65,19 +65,23 @@ struct KERN_PACKED amx_tcfg {
 };
 _Static_assert(sizeof(struct amx_tcfg) == 64, "tile config");
 
-/* Per-call scratch (on the stack, ~96 KiB): the decoded weights of one chunk and their scales,
- * the stored results of up to 16 products, the float accumulators of up to 32 tokens. */
+/* Per-call scratch (on the stack, ~130 KiB): the decoded weights of one chunk and their scales,
+ * the 32-block types' activation scales of one chunk and token pass, the stored results of up
+ * to 16 products, the float accumulators of up to 32 tokens. */
 struct amx_work {
-    uint8_t b[AMX_BROWS][64];  /* B form: row kk = codes 4kk..4kk+3 of 16 weight rows */
-    uint8_t bh[AMX_BROWS][64]; /* Q4_K: high part of q * sc (b holds the low 5 bits) */
-    __m512 sc[AMX_KC / 16];    /* per (sub-)block: row scale per lane (K-quants: the integer
-                                * sub-block scale; Q8_0/Q4_0: d) */
-    __m512i mn[AMX_KC / 32];   /* Q4_K: per sub-block the row min m twice (two int16) */
-    __m512 dw[AMX_KC / 256];   /* K-quants: d per row */
-    __m512 dmn[AMX_KC / 256];  /* Q4_K: -dmin per row */
-    int32_t c[16][256];        /* stored 16x16 results */
-    float acc[32][16];         /* [token][row] */
-    const float (*dx)[16];     /* Q8_0 activation scales of the token group: [block][token] */
+    uint8_t b[AMX_BROWS][64]; /* B form: row kk = codes 4kk..4kk+3 of 16 weight rows */
+    union {
+        uint8_t bh[AMX_BROWS][64]; /* K-quants: high part of q * sc (b holds the low bits) */
+        float dxt[AMX_DXT / 16][AMX_KC / 32][16]; /* Q8_0 x: d of [t / 16][block][t % 16] */
+    };
+    __m512 sc[AMX_KC / 16];   /* per (sub-)block: row scale per lane (K-quants: the integer
+                               * sub-block scale; Q8_0/Q4_0: d) */
+    __m512i mn[AMX_KC / 32];  /* Q4_K: per sub-block the row min m twice (two int16) */
+    __m512 dw[AMX_KC / 256];  /* K-quants: d per row */
+    __m512 dmn[AMX_KC / 256]; /* Q4_K: -dmin per row */
+    int32_t c[16][256];       /* stored 16x16 results */
+    float acc[32][16];        /* [token][row] */
+    const float (*dx)[16];    /* Q8_0 activation scales of the token group: [block][token] */
 };
 
 /* gcc's tile intrinsics are asm statements without memory operands: the compiler does not know
@@ -670,9 +674,10 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
     _Alignas(64) struct amx_work wk;
     const int64_t nblk = ncols / ty.blk_elems, chunk = AMX_KC / ty.blk_elems;
     /* chunks outside the row groups: the 32-block types' activation scales are converted once
-     * per chunk and token pass (dxt), not per row group */
-    _Alignas(64) float dxt[AMX_DXT / 16][AMX_KC / 32][16];
-    const int tpass = ty.b32 ? AMX_DXT : nt;
+     * per chunk and token pass (wk.dxt), not per row group; passes of equal multiples of 16
+     * tokens (a short last pass would decode the weights again for a few tokens) */
+    const int npass = ty.b32 ? (nt + AMX_DXT - 1) / AMX_DXT : 1;
+    const int tpass = ((nt + npass - 1) / npass + 15) / 16 * 16;
     int cfg_rows = 0;
     for (int tb = 0; tb < nt; tb += tpass) {
         int ntb = nt - tb < tpass ? nt - tb : tpass;
@@ -680,7 +685,7 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
         for (int64_t c0 = 0; c0 < nblk; c0 += chunk) {
             int64_t n = nblk - c0 < chunk ? nblk - c0 : chunk;
             if (ty.b32)
-                b32_scales(dxt, xp, xs, ntb, c0, n);
+                b32_scales(wk.dxt, xp, xs, ntb, c0, n);
             for (int64_t rg = r0; rg < r1; rg += 16) {
                 struct amx_rows rw;
                 __mmask16 rm = amx_rows_set(&rw, w, wrb, rg, r1);
@@ -692,7 +697,7 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
                         cfg_rows = ntg;
                     }
                     memset(wk.acc, 0, sizeof wk.acc);
-                    wk.dx = dxt[(t0 / 16) % (AMX_DXT / 16)];
+                    wk.dx = wk.dxt[(t0 / 16) % (AMX_DXT / 16)];
                     ty.run(&wk, xp + (size_t)t0 * xs, xs, ntg, c0, n);
                     for (int t = 0; t < ntg; t++) {
                         float *o = out + (int64_t)(tb + t0 + t) * ldo + rg;
