@@ -24,7 +24,7 @@
  * the float work after them rare.  Q8_0/Q4_0/Q5_0 have a scale per 32-block: one product of
  * K = 32 per block, its 16x16 int32 result stored and scaled in AVX-512 floats (a vector holds
  * 16 weight rows of one token: the row scales are a vector, the token's scale a broadcast from
- * a table made once per chunk and 128-token pass for all row groups), software pipelined so
+ * a table made once per chunk and token pass for all row groups), software pipelined so
  * that the scaling of one block runs while the tile unit computes the next two.  K-quants fold
  * the sub-block scales into the weights so a whole super-block accumulates in the tiles: Q4_K
  * q * sc with sc = 8 sh + sl as two byte matrices q * sh, q * sl (<= 105), Q6_K (q + 32) * sc
