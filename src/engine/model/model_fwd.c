@@ -9,8 +9,8 @@
  *   C  Wo rows, added to the residual
  *   D  rmsnorm + quantize, gate and up rows, silu(gate)*up on the same rows
  *   E  down rows, added to the residual
- * For small batches (generation) A and B are fused: a work item is one KV head with its query
- * group.  Work items are taken from a per-phase atomic counter; the matrix phases C, D, E and
+ * For small batches (generation) A is one matrix of the Wq, Wk and Wv rows and the per-head
+ * work (bias, norm, RoPE, cache store) moves into B, whose item is one KV head.  Work items are taken from a per-phase atomic counter; the matrix phases C, D, E and
  * the output give each thread one contiguous region of rows (one weight stream) from which an
  * idle thread takes the rest (struct rows).  So a thread whose vCPU stalled simply does less,
  * and a phase ends when all its work is done (pool_wait_count), not when every thread
@@ -450,37 +450,6 @@ static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
     phase_end(f, phx, n_items);
 }
 
-/* Phases A and B in one for small batches: a work item is one KV head with its group of query
- * heads (K, V and Q rows, then the group's attention), so no other thread's output is needed
- * and one barrier per layer is saved.  Used when the batch is small (generation), where the
- * attention is cheap and n_head_kv items are enough work to share. */
-static void phase_qkv_attn(struct model_fwd *f, const struct model_layer *L, uint32_t il, int ith,
-                           int *ph)
-{
-    const struct model *m = f->m;
-    struct qkv_act q;
-    int ready = prep_now(f);
-    if (ready)
-        qkv_prep(f, L, ith, &q, ph);
-    uint32_t gqa = m->n_head / m->n_head_kv;
-    float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->sc_len;
-    int phx = (*ph)++;
-    atomic_int *ctr = &f->chunk[phx];
-    for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
-        if (!ready)
-            qkv_prep(f, L, ith, &q, ph);
-        ready = 1;
-        qkv_head(f, L, il, &q, 1, (uint32_t)c, tmp);
-        qkv_head(f, L, il, &q, 2, (uint32_t)c, tmp);
-        for (uint32_t h = (uint32_t)c * gqa; h < ((uint32_t)c + 1) * gqa; h++)
-            qkv_head(f, L, il, &q, 0, h, tmp);
-        for (int t = 0; t < f->b->n; t++)
-            attend_group(f, il, t, (uint32_t)c, sc);
-        item_done(f, phx);
-    }
-    phase_end(f, phx, (int)m->n_head_kv);
-}
-
 /* Rows of a matrix phase.  Each thread owns one contiguous region (1/threads of the rows, in
  * multiples of 16) and takes it from the front in pieces, so its weights are one unbroken
  * stream for the prefetchers: a stream restarted at a new address costs about 2 us on the
@@ -571,6 +540,64 @@ static void rows_done(struct model_fwd *f, int ph, int64_t n)
 {
     if (!f->single)
         pool_count_n(f->pool, &f->done[ph], (uint32_t)n);
+}
+
+/* Phase A for small batches (generation): the rows of Wq, Wk and Wv as one matrix of
+ * n_q + 2 n_kv rows cut into the threads' regions (struct rows), so each thread reads one
+ * long stream instead of a KV head's three short ones; the per-head work (bias, norm, RoPE,
+ * the cache store) moves to phase B (phase_attn_heads).  Before the split, with one phase
+ * whose item was a KV head with its query group, the QKV phase streamed at half the read
+ * bandwidth (timers around each phase, 2 threads). */
+static void phase_qkv_rows(struct model_fwd *f, const struct model_layer *L, int ith, int *ph)
+{
+    struct qkv_act q;
+    int ready = prep_now(f);
+    if (ready)
+        qkv_prep(f, L, ith, &q, ph);
+    int64_t nq = (int64_t)f->n_q, nkv = (int64_t)f->n_kv, n = nq + 2 * nkv;
+    int phx = (*ph)++;
+    struct rows rs;
+    rows_init(f, phx, n, ith, &rs);
+    for (int64_t r0, r1; rows_next(&rs, &r0, &r1);) {
+        if (!ready)
+            qkv_prep(f, L, ith, &q, ph);
+        ready = 1;
+        for (int which = 0; which < 3; which++) { /* the piece's part of each matrix */
+            int64_t base = which == 0 ? 0 : which == 1 ? nq : nq + nkv;
+            int64_t len = which == 0 ? nq : nkv;
+            int64_t a = r0 > base ? r0 - base : 0, b = r1 - base < len ? r1 - base : len;
+            if (a < b)
+                mat_rows(f, &q.am, which, &q.a, f->b->n, a, b, f->qkv + base, f->n_qkv);
+        }
+        rows_done(f, phx, r1 - r0);
+    }
+    phase_end(f, phx, (int)n);
+}
+
+/* Phase B for small batches: a work item is one KV head: for every token the head's K and V
+ * and its query group's heads get their bias, norm and RoPE, K and V go to the cache, and the
+ * group attends. */
+static void phase_attn_heads(struct model_fwd *f, const struct model_layer *L, uint32_t il, int ith,
+                             int *ph)
+{
+    const struct model *m = f->m;
+    uint32_t gqa = m->n_head / m->n_head_kv, hd = m->head_dim;
+    float *sc = f->thr_f[ith], *tmp = f->thr_f[ith] + f->sc_len;
+    int phx = (*ph)++;
+    atomic_int *ctr = &f->chunk[phx];
+    for (int c; (c = atomic_fetch_add(ctr, 1)) < (int)m->n_head_kv;) {
+        uint32_t kvh = (uint32_t)c;
+        for (int t = 0; t < f->b->n; t++) {
+            float *row = f->qkv + (size_t)t * f->n_qkv;
+            head_post(f, L, il, 1, kvh, row + f->n_q + (size_t)kvh * hd, t, tmp);
+            head_post(f, L, il, 2, kvh, row + f->n_q + f->n_kv + (size_t)kvh * hd, t, tmp);
+            for (uint32_t h = kvh * gqa; h < (kvh + 1) * gqa; h++)
+                head_post(f, L, il, 0, h, row + (size_t)h * hd, t, tmp);
+            attend_group(f, il, t, kvh, sc);
+        }
+        item_done(f, phx);
+    }
+    phase_end(f, phx, (int)m->n_head_kv);
 }
 
 /* ---- phases C, E: matrix into the residual; D: gate/up --------------------------------- */
@@ -704,19 +731,22 @@ static void fwd_worker(void *arg, int ith, int nth)
     struct model_fwd *f = arg;
     const struct model *m = f->m;
     int ph = 0;
+    (void)nth; /* the regions and counters size themselves from f->n_threads */
     for (uint32_t il = 0; il < m->n_layer; il++) {
         const struct model_layer *L = &m->layers[il];
         if (ith == 0 && f->abort_fn && f->abort_fn(f->abort_user))
             atomic_store(&f->aborted, 1);
-        int fused = f->b->n <= FWD_LOCAL_TOK && (int)m->n_head_kv >= nth;
-        if (fused)
-            phase_qkv_attn(f, L, il, ith, &ph);
+        int small = f->b->n <= FWD_LOCAL_TOK;
+        if (small)
+            phase_qkv_rows(f, L, ith, &ph);
         else
             phase_qkv(f, L, il, ith, &ph);
         /* read after the barrier that ends phase A: every thread sees the same value */
         if (atomic_load(&f->aborted))
             return;
-        if (!fused)
+        if (small)
+            phase_attn_heads(f, L, il, ith, &ph);
+        else
             phase_attn(f, il, ith, &ph);
         phase_residual(f, &L->wo, f->att, f->n_q, L->post_attn_norm, ith, &ph);
         phase_ffn_up(f, L, ith, &ph);
