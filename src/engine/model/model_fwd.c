@@ -10,18 +10,18 @@
  *   D  rmsnorm + quantize, gate and up rows, silu(gate)*up on the same rows
  *   E  down rows, added to the residual
  * For small batches (generation) A is one matrix of the Wq, Wk and Wv rows and the per-head
- * work (bias, norm, RoPE, cache store) moves into B, whose item is one KV head.  Work items are taken from a per-phase atomic counter; the matrix phases C, D, E and
- * the output give each thread one contiguous region of rows (one weight stream) from which an
- * idle thread takes the rest (struct rows).  So a thread whose vCPU stalled simply does less,
- * and a phase ends when all its work is done (pool_wait_count), not when every thread
- * arrives: a thread holding nothing is never waited for, it catches up through the exhausted
- * phases when it runs again.  The only barrier is the end of the job.
- * Activations are quantized once per phase: for small batches each thread quantizes the whole
- * row itself, lazily after taking its first item (so a late thread never reads inputs the next
- * phase is already rewriting); for prompt batches the quantization is a phase of shared items.
- * Matrix products go through kern->mul_mat (one weight row block times all tokens of the
- * batch), which is the matrix-vector product for generation and the tiled matrix-matrix
- * product for prompts.
+ * work (bias, norm, RoPE, cache store) moves into B, whose item is one KV head.  Work items are
+ * taken from a per-phase atomic counter; the matrix phases C, D, E and the output give each thread
+ * one contiguous region of rows (one weight stream) from which an idle thread takes the rest
+ * (struct rows).  So a thread whose vCPU stalled simply does less, and a phase ends when all its
+ * work is done (pool_wait_count), not when every thread arrives: a thread holding nothing is never
+ * waited for, it catches up through the exhausted phases when it runs again.  The only barrier is
+ * the end of the job. Activations are quantized once per phase: for small batches each thread
+ * quantizes the whole row itself, lazily after taking its first item (so a late thread never reads
+ * inputs the next phase is already rewriting); for prompt batches the quantization is a phase of
+ * shared items. Matrix products go through kern->mul_mat (one weight row block times all tokens of
+ * the batch), which is the matrix-vector product for generation and the tiled matrix-matrix product
+ * for prompts.
  */
 #include "engine/model/model.h"
 
