@@ -1,8 +1,9 @@
 /*
  * test_model_simd.c - the model's AVX2 inner loops (model_attn_avx2.c) against plain C on
  * random data: silu(gate) * up with the vector exp (including saturating inputs and every tail
- * length), and the attention's probability-weighted sum of value rows with register blocking
- * over head sizes that are and are not multiples of 32.
+ * length), the attention's probability-weighted sum of value rows with register blocking over
+ * head sizes that are and are not multiples of 32, and the encoder's scores of several queries
+ * against keys stored transposed (token and key counts off the 4 x 16 tile).
  */
 #include <math.h>
 #include <stdint.h>
@@ -84,5 +85,36 @@ TEST(model_simd_pv_matches_scalar)
                 model_scale_avx2(out, 0.5f, gqa * hd);
                 for (uint32_t i = 0; i < gqa * hd; i++)
                     ASSERT_NEAR(out[i], 0.5f * want[i], 1e-4f * (1.0f + fabsf(want[i])));
+            }
+}
+
+TEST(model_simd_qkt_matches_scalar)
+{
+    if (!model_attn_have_avx2())
+        return;
+    enum { MAXT = 7, MAXN = 53, HD = 40, QS = 50, KTS = 61, OS = 60 };
+    static float q[MAXT * QS], kt[HD * KTS], out[MAXT * OS];
+    for (int i = 0; i < MAXT * QS; i++)
+        q[i] = rnd(1.0f);
+    for (int i = 0; i < HD * KTS; i++)
+        kt[i] = rnd(1.0f);
+    const uint32_t hds[] = {1, 8, 32, 40};
+    for (size_t h = 0; h < sizeof hds / sizeof hds[0]; h++)
+        for (int nt = 1; nt <= MAXT; nt += 2)
+            for (int n = 1; n <= MAXN; n += 13) {
+                for (int i = 0; i < MAXT * OS; i++)
+                    out[i] = 777.0f;
+                model_attn_qkt_avx2(q, QS, nt, kt, KTS, hds[h], n, out, OS);
+                for (int t = 0; t < MAXT; t++)
+                    for (int j = 0; j < OS; j++) {
+                        if (t >= nt || j >= n) { /* nothing outside the nt x n block */
+                            ASSERT(out[t * OS + j] == 777.0f);
+                            continue;
+                        }
+                        double want = 0.0;
+                        for (uint32_t d = 0; d < hds[h]; d++)
+                            want += (double)q[t * QS + (int)d] * (double)kt[(int)d * KTS + j];
+                        ASSERT_NEAR(out[t * OS + j], (float)want, 1e-5f);
+                    }
             }
 }

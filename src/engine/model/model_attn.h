@@ -28,6 +28,12 @@ void model_attn_f16_to_f32_avx2(float *dst, const uint16_t *src, uint32_t n);
  * (vt: nk value rows already widened to floats). */
 void model_attn_pv_avx2(float *out, uint32_t gqa, uint32_t hd, const float *p, size_t pstride,
                         const float *vt, uint32_t nk);
+/* out[t os + j] = q[t qs + 0..hd) . (kt[0 kts + j], kt[1 kts + j], ...) for t < nt, j < n: the
+ * scores of nt queries against n keys stored transposed (one row of n per dimension), computed
+ * 16 keys wide with no horizontal sums (the encoder's heads are 32-64 wide, too short for
+ * row dot products). */
+void model_attn_qkt_avx2(const float *q, size_t qs, int nt, const float *kt, size_t kts,
+                         uint32_t hd, int n, float *out, size_t os);
 /* x[0..n) *= a. */
 void model_scale_avx2(float *x, float a, uint32_t n);
 /* out[i] = silu(gate[i]) * up[i] (out may be gate); exp to ~2e-7 relative. */

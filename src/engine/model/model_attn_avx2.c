@@ -206,3 +206,44 @@ void model_silu_mul_avx2(float *out, const float *gate, const float *up, int64_t
         memcpy(out + i, r, (size_t)k * sizeof(float));
     }
 }
+
+/* 4 tokens x 16 keys of q . k, the keys' dimension d at kt + d * kts (16 consecutive keys). */
+static void qkt_tile(const float *q, size_t qs, int nt, const float *kt, size_t kts, uint32_t hd,
+                     float *out, size_t os)
+{
+    __m256 a[4][2];
+    for (int t = 0; t < 4; t++)
+        a[t][0] = a[t][1] = _mm256_setzero_ps();
+    for (uint32_t d = 0; d < hd; d++) {
+        __m256 k0 = _mm256_loadu_ps(kt + d * kts), k1 = _mm256_loadu_ps(kt + d * kts + 8);
+        for (int t = 0; t < nt; t++) {
+            __m256 qv = _mm256_broadcast_ss(q + (size_t)t * qs + d);
+            a[t][0] = _mm256_fmadd_ps(qv, k0, a[t][0]);
+            a[t][1] = _mm256_fmadd_ps(qv, k1, a[t][1]);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        _mm256_storeu_ps(out + (size_t)t * os, a[t][0]);
+        _mm256_storeu_ps(out + (size_t)t * os + 8, a[t][1]);
+    }
+}
+
+void model_attn_qkt_avx2(const float *q, size_t qs, int nt, const float *kt, size_t kts,
+                         uint32_t hd, int n, float *out, size_t os)
+{
+    for (int t0 = 0; t0 < nt; t0 += 4) {
+        int m = nt - t0 < 4 ? nt - t0 : 4;
+        const float *qt = q + (size_t)t0 * qs;
+        float *ot = out + (size_t)t0 * os;
+        int j = 0;
+        for (; j + 16 <= n; j += 16)
+            qkt_tile(qt, qs, m, kt + j, kts, hd, ot + j, os);
+        for (; j < n; j++) /* the last keys of a length that is not a multiple of 16 */
+            for (int t = 0; t < m; t++) {
+                float s = 0.0f;
+                for (uint32_t d = 0; d < hd; d++)
+                    s += qt[(size_t)t * qs + d] * kt[d * kts + (size_t)j];
+                ot[(size_t)t * os + j] = s;
+            }
+    }
+}

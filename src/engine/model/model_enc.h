@@ -90,6 +90,7 @@ struct enc_fwd {
     uint8_t *xq;     /* [n_max][max_vrow] quantized activations */
     float *rope;     /* [n_max][n_rot] cos/sin (nomic-bert) */
     float *vt;       /* [n_kv][n_max] V transposed per layer */
+    float *kt;       /* [n_kv][n_max] K transposed per layer (the AVX2 scores) */
     float **thr;     /* [n_threads] -> scores of a query block, or a row of n_embd */
     atomic_int *ctr; /* [n_ctr] work counters of the shared steps of one pass */
     int n_ctr;
