@@ -207,9 +207,11 @@ void model_silu_mul_avx2(float *out, const float *gate, const float *up, int64_t
     }
 }
 
-/* 4 tokens x 16 keys of q . k, the keys' dimension d at kt + d * kts (16 consecutive keys). */
-static void qkt_tile(const float *q, size_t qs, int nt, const float *kt, size_t kts, uint32_t hd,
-                     float *out, size_t os)
+/* 4 tokens x 16 keys of q . k, the keys' dimension d at kt + d * kts (16 consecutive keys).
+ * Inlined with constant nt, so the 8 accumulators stay in registers. */
+static inline __attribute__((always_inline)) void qkt_tile(const float *q, size_t qs, int nt,
+                                                           const float *kt, size_t kts, uint32_t hd,
+                                                           float *out, size_t os)
 {
     __m256 a[4][2];
     for (int t = 0; t < 4; t++)
@@ -236,8 +238,12 @@ void model_attn_qkt_avx2(const float *q, size_t qs, int nt, const float *kt, siz
         const float *qt = q + (size_t)t0 * qs;
         float *ot = out + (size_t)t0 * os;
         int j = 0;
-        for (; j + 16 <= n; j += 16)
-            qkt_tile(qt, qs, m, kt + j, kts, hd, ot + j, os);
+        for (; j + 16 <= n; j += 16) {
+            if (m == 4)
+                qkt_tile(qt, qs, 4, kt + j, kts, hd, ot + j, os);
+            else
+                qkt_tile(qt, qs, m, kt + j, kts, hd, ot + j, os);
+        }
         for (; j < n; j++) /* the last keys of a length that is not a multiple of 16 */
             for (int t = 0; t < m; t++) {
                 float s = 0.0f;

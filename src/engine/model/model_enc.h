@@ -81,18 +81,19 @@ struct enc_fwd {
     uint32_t n_q, n_kv, n_qkv;
     uint64_t par_min_bytes; /* passes reading fewer weight bytes x tokens run on the caller */
     size_t max_vrow;
-    float *x;        /* [n_max][n_embd] hidden states (the result after enc_fwd_run) */
-    float *h;        /* [n_max][n_embd] */
-    float *qkv;      /* [n_max][n_qkv] */
-    float *att;      /* [n_max][n_q] */
-    float *ff_u;     /* [n_max][n_ff] */
-    float *ff_g;     /* [n_max][n_ff] */
-    uint8_t *xq;     /* [n_max][max_vrow] quantized activations */
-    float *rope;     /* [n_max][n_rot] cos/sin (nomic-bert) */
-    float *vt;       /* [n_kv][n_max] V transposed per layer */
-    float *kt;       /* [n_kv][n_max] K transposed per layer (the AVX2 scores) */
-    float **thr;     /* [n_threads] -> scores of a query block, or a row of n_embd */
-    atomic_int *ctr; /* [n_ctr] work counters of the shared steps of one pass */
+    float *x;         /* [n_max][n_embd] hidden states (the result after enc_fwd_run) */
+    float *h;         /* [n_max][n_embd] */
+    float *qkv;       /* [n_max][n_qkv] */
+    float *att;       /* [n_max][n_q] */
+    float *ff_u;      /* [n_max][n_ff] */
+    float *ff_g;      /* [n_max][n_ff] */
+    uint8_t *xq;      /* [n_max][max_vrow] quantized activations */
+    float *rope;      /* [n_max][n_rot] cos/sin (nomic-bert) */
+    float *vt;        /* [n_kv][n_max] V transposed per layer */
+    float *kt;        /* [n_kv][kt_stride] K transposed per layer (the AVX2 scores) */
+    size_t kt_stride; /* n_max + 16 floats */
+    float **thr;      /* [n_threads] -> scores of a query block, or a row of n_embd */
+    atomic_int *ctr;  /* [n_ctr] work counters of the shared steps of one pass */
     int n_ctr;
     int *ph; /* [n_threads] index of each thread's next shared step */
     const int32_t *tok;
