@@ -3,7 +3,8 @@
  * random data: silu(gate) * up with the vector exp (including saturating inputs and every tail
  * length), the attention's probability-weighted sum of value rows with register blocking over
  * head sizes that are and are not multiples of 32, and the encoder's scores of several queries
- * against keys stored transposed (token and key counts off the 4 x 16 tile).
+ * against keys stored transposed (token and key counts off the 4 x 16 tile), the cached keys
+ * widened and transposed 8 x 8, and the vector maximum.
  */
 #include <math.h>
 #include <stdint.h>
@@ -117,4 +118,35 @@ TEST(model_simd_qkt_matches_scalar)
                         ASSERT_NEAR(out[t * OS + j], (float)want, 1e-5f);
                     }
             }
+}
+
+TEST(model_simd_kt_and_max_match_scalar)
+{
+    if (!model_attn_have_avx2())
+        return;
+    enum { KS = 72, MAXK = 21, HD = 64, KTS = 40 };
+    static uint16_t k[MAXK * KS];
+    static float kt[HD * KTS];
+    for (int i = 0; i < MAXK * KS; i++)
+        k[i] = kern_f32_to_fp16(rnd(3.0f));
+    for (uint32_t hd = 8; hd <= HD; hd += 24)
+        for (uint32_t nk = 1; nk <= MAXK; nk += 4) {
+            for (int i = 0; i < HD * KTS; i++)
+                kt[i] = 777.0f;
+            model_attn_kt_f16_avx2(k, KS, hd, nk, kt, KTS);
+            for (uint32_t d = 0; d < HD; d++)
+                for (uint32_t j = 0; j < KTS; j++) {
+                    float want = d < hd && j < nk ? kern_fp16_to_f32(k[j * KS + d]) : 777.0f;
+                    ASSERT(kt[d * KTS + j] == want);
+                }
+        }
+    float x[37];
+    for (uint32_t n = 0; n <= 37; n++) {
+        float want = -INFINITY;
+        for (uint32_t i = 0; i < n; i++) {
+            x[i] = rnd(5.0f);
+            want = x[i] > want ? x[i] : want;
+        }
+        ASSERT(model_attn_max_avx2(x, n) == want);
+    }
 }

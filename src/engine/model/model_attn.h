@@ -34,6 +34,12 @@ void model_attn_pv_avx2(float *out, uint32_t gqa, uint32_t hd, const float *p, s
  * row dot products). */
 void model_attn_qkt_avx2(const float *q, size_t qs, int nt, const float *kt, size_t kts,
                          uint32_t hd, int n, float *out, size_t os);
+/* kt[d kts + j] = f16 k[j ks + d] as float, for d < hd (a multiple of 8), j < nk: cached key
+ * rows widened and transposed, 8 x 8 at a time. */
+void model_attn_kt_f16_avx2(const uint16_t *k, size_t ks, uint32_t hd, uint32_t nk, float *kt,
+                            size_t kts);
+/* The largest of x[0..n) (-inf when n is 0). */
+float model_attn_max_avx2(const float *x, uint32_t n);
 /* x[0..n) *= a. */
 void model_scale_avx2(float *x, float a, uint32_t n);
 /* out[i] = silu(gate[i]) * up[i] (out may be gate); exp to ~2e-7 relative. */

@@ -8,6 +8,7 @@
 #include "engine/model/model_attn.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 float model_attn_dot_f16_avx2(const float *q, const uint16_t *k, uint32_t n)
@@ -252,4 +253,59 @@ void model_attn_qkt_avx2(const float *q, size_t qs, int nt, const float *kt, siz
                 ot[(size_t)t * os + j] = s;
             }
     }
+}
+
+/* 8 x 8 floats transposed in registers: r[i] element j <-> r[j] element i. */
+static void tr8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+void model_attn_kt_f16_avx2(const uint16_t *k, size_t ks, uint32_t hd, uint32_t nk, float *kt,
+                            size_t kts)
+{
+    uint32_t j = 0;
+    for (; j + 8 <= nk; j += 8)
+        for (uint32_t d = 0; d < hd; d += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_cvtph_ps(
+                    _mm_loadu_si128((const __m128i *)(k + (size_t)(j + (uint32_t)i) * ks + d)));
+            tr8(r);
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(kt + (size_t)(d + (uint32_t)i) * kts + j, r[i]);
+        }
+    for (; j < nk; j++)
+        for (uint32_t d = 0; d < hd; d++)
+            kt[(size_t)d * kts + j] = _cvtsh_ss(k[(size_t)j * ks + d]);
+}
+
+float model_attn_max_avx2(const float *x, uint32_t n)
+{
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    float b[8], r = -INFINITY;
+    _mm256_storeu_ps(b, m);
+    for (int k = 0; k < 8; k++)
+        r = b[k] > r ? b[k] : r;
+    for (; i < n; i++)
+        r = x[i] > r ? x[i] : r;
+    return r;
 }

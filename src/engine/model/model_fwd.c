@@ -44,9 +44,11 @@
 #ifndef FWD_GEN_PIECES
 #define FWD_GEN_PIECES 2 /* the same for small batches (generation): long unbroken streams */
 #endif
-#define FWD_N_SLOTS  3  /* distinct activation types one phase may need */
-#define FWD_PV_KEYS  32 /* value rows widened per block of the attention's sum */
-#define FWD_PREP_TOK 4  /* rows per activation-preparation work item (prompts) */
+#define FWD_N_SLOTS  3   /* distinct activation types one phase may need */
+#define FWD_PV_KEYS  32  /* value rows widened per block of the attention's sum */
+#define FWD_PREP_TOK 4   /* rows per activation-preparation work item (prompts) */
+#define FWD_ATT_TOK  4   /* prompt tokens attended together (attend_block) */
+#define FWD_ATT_KEYS 256 /* cached keys widened and transposed at a time */
 
 /* Activations of one phase: buf[slot] the quantized rows per distinct activation type; for
  * each matrix i of the phase, prep[i] its kern-prepared form (prep_row[i] bytes per token, see
@@ -438,13 +440,101 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
     }
 }
 
+/* Whether tokens [t0, t0 + nt) can be attended as one block (attend_block): one sequence at
+ * consecutive positions, F16 cache with AVX2, no soft-cap, not a sliding-window layer. */
+static int block_ok(const struct model_fwd *f, uint32_t il, int t0, int nt)
+{
+    const struct model *m = f->m;
+    if (nt < 2 || !f->attn_simd || f->kv.type != GGUF_T_F16 || m->head_dim % 8 != 0 ||
+        m->attn_softcap > 0.0f || m->layers[il].swa)
+        return 0;
+    for (int t = t0 + 1; t < t0 + nt; t++)
+        if (f->b->seq[t] != f->b->seq[t0] || f->b->pos[t] != f->b->pos[t - 1] + 1)
+            return 0;
+    return 1;
+}
+
+/* Attention of the consecutive tokens [t0, t0 + nt) of one sequence for the query heads of KV
+ * head kvh: each block of cached keys is widened to floats and transposed once for all the
+ * block's tokens and heads (scores 16 keys wide, model_attn_qkt_avx2), each block of value
+ * rows widened once for all of them (model_attn_pv_avx2).  Token t0 + i attends positions
+ * [0, pos + i].  sc: nt x gqa x n_ctx scores; kt: hd x (FWD_ATT_KEYS + 16) floats. */
+static void attend_block(struct model_fwd *f, uint32_t il, int t0, int nt, uint32_t kvh, float *sc,
+                         float *kt)
+{
+    const struct model *m = f->m;
+    uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv, koff = kvh * hd;
+    uint32_t s = (uint32_t)f->b->seq[t0], p0 = (uint32_t)f->b->pos[t0];
+    uint32_t pl = p0 + (uint32_t)nt - 1, kts = FWD_ATT_KEYS + 16;
+    size_t nc = f->n_ctx;
+    for (int i = 0; i < nt; i++) /* scaled queries: the scores come out scaled */
+        model_scale_avx2(f->qkv + (size_t)(t0 + i) * f->n_qkv + (size_t)kvh * gqa * hd,
+                         m->attn_scale, gqa * hd);
+    for (uint32_t j0 = 0; j0 <= pl; j0 += FWD_ATT_KEYS) {
+        uint32_t nk = pl + 1 - j0 < FWD_ATT_KEYS ? pl + 1 - j0 : FWD_ATT_KEYS;
+        model_attn_kt_f16_avx2((const uint16_t *)kv_k_row(&f->kv, il, s, j0) + koff, f->kv.kv_dim,
+                               hd, nk, kt, kts);
+        for (int i = 0; i < nt; i++) {
+            uint32_t lim = p0 + (uint32_t)i + 1; /* keys this token sees */
+            if (j0 >= lim)
+                continue;
+            uint32_t n = lim - j0 < nk ? lim - j0 : nk;
+            const float *q = f->qkv + (size_t)(t0 + i) * f->n_qkv + (size_t)kvh * gqa * hd;
+            model_attn_qkt_avx2(q, hd, (int)gqa, kt, kts, hd, (int)n,
+                                sc + (size_t)i * gqa * nc + j0, nc);
+        }
+    }
+    float inv[MODEL_MAX_HEADS * FWD_ATT_TOK];
+    for (int i = 0; i < nt; i++)
+        for (uint32_t g = 0; g < gqa; g++) {
+            float *r = sc + ((size_t)i * gqa + g) * nc;
+            uint32_t n = p0 + (uint32_t)i + 1;
+            inv[(size_t)i * gqa + g] =
+                1.0f / model_attn_softmax_avx2(r, n, model_attn_max_avx2(r, n));
+        }
+    float *vt = kt; /* the value rows of a block, widened */
+    for (int i = 0; i < nt; i++)
+        memset(f->att + (size_t)(t0 + i) * f->n_q + (size_t)kvh * gqa * hd, 0,
+               (size_t)gqa * hd * sizeof(float));
+    for (uint32_t j = 0; j <= pl; j += FWD_PV_KEYS) {
+        uint32_t nk = pl + 1 - j < FWD_PV_KEYS ? pl + 1 - j : FWD_PV_KEYS;
+        for (uint32_t k = 0; k < nk; k++)
+            model_attn_f16_to_f32_avx2(vt + (size_t)k * hd,
+                                       (const uint16_t *)kv_v_row(&f->kv, il, s, j + k) + koff, hd);
+        for (int i = 0; i < nt; i++) {
+            uint32_t lim = p0 + (uint32_t)i + 1;
+            if (j >= lim)
+                continue;
+            uint32_t n = lim - j < nk ? lim - j : nk;
+            model_attn_pv_avx2(f->att + (size_t)(t0 + i) * f->n_q + (size_t)kvh * gqa * hd, gqa, hd,
+                               sc + (size_t)i * gqa * nc + j, nc, vt, n);
+        }
+    }
+    for (int i = 0; i < nt; i++)
+        for (uint32_t g = 0; g < gqa; g++)
+            model_scale_avx2(f->att + (size_t)(t0 + i) * f->n_q + (size_t)(kvh * gqa + g) * hd,
+                             inv[(size_t)i * gqa + g], hd);
+}
+
+/* Phase B for prompts: an item is a block of FWD_ATT_TOK consecutive tokens with one KV head's
+ * query group (attend_block), or each token alone when the block does not qualify. */
 static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
 {
-    int nkv = (int)f->m->n_head_kv, n_items = f->b->n * nkv;
+    int nkv = (int)f->m->n_head_kv, nblk = (f->b->n + FWD_ATT_TOK - 1) / FWD_ATT_TOK;
+    int n_items = nblk * nkv;
     int phx = (*ph)++;
     atomic_int *ctr = &f->chunk[phx];
+    float *sc = f->thr_f[ith];
     for (int c; (c = atomic_fetch_add(ctr, 1)) < n_items;) {
-        attend_group(f, il, c / nkv, (uint32_t)(c % nkv), f->thr_f[ith]);
+        int t0 = (c / nkv) * FWD_ATT_TOK;
+        int nt = f->b->n - t0 < FWD_ATT_TOK ? f->b->n - t0 : FWD_ATT_TOK;
+        uint32_t kvh = (uint32_t)(c % nkv);
+        if (block_ok(f, il, t0, nt))
+            attend_block(f, il, t0, nt, kvh, sc,
+                         sc + f->sc_len + f->vt_len + 2 * (size_t)f->m->head_dim);
+        else
+            for (int t = t0; t < t0 + nt; t++)
+                attend_group(f, il, t, kvh, sc);
         item_done(f, phx);
     }
     phase_end(f, phx, n_items);
@@ -848,7 +938,9 @@ static int alloc_thread_bufs(struct model_fwd *f)
         return E_NOMEM;
     for (int i = 0; i < f->n_threads; i++) {
         f->xq_local[i] = mem_aligned(64, (size_t)FWD_N_SLOTS * FWD_LOCAL_TOK * f->max_vrow);
-        f->thr_f[i] = mem_aligned(64, (f->sc_len + maxdim + 2 * m->head_dim) * sizeof(float));
+        f->thr_f[i] = mem_aligned(
+            64, (f->sc_len + maxdim + 2 * m->head_dim + (size_t)m->head_dim * (FWD_ATT_KEYS + 16)) *
+                    sizeof(float));
         if (!f->xq_local[i] || !f->thr_f[i])
             return E_NOMEM;
         if (f->max_prep &&
@@ -905,7 +997,7 @@ int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, u
     f->n_q = m->n_head * m->head_dim;
     f->n_kv = m->n_head_kv * m->head_dim;
     f->n_qkv = f->n_q + 2 * f->n_kv;
-    f->sc_len = (size_t)(m->n_head / m->n_head_kv) * n_ctx;
+    f->sc_len = (size_t)FWD_ATT_TOK * (m->n_head / m->n_head_kv) * n_ctx;
     f->max_vrow = max_vrow_of(m);
     f->max_prep = max_prep_of(m);
     f->attn_simd = m->k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
