@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/kern/kern.h"
+
 /* Returns q[0..n) . f16 k[0..n). */
 float model_attn_dot_f16_avx2(const float *q, const uint16_t *k, uint32_t n);
 /* acc[0..n) += a * f16 v[0..n). */
@@ -55,6 +57,23 @@ static inline int model_attn_have_avx2(void)
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return 0;
     return (c >> 29) & 1u;
+}
+
+/* Whether a model on kern table isa uses these loops (not on the scalar table, which tests use
+ * as the reference). */
+static inline int model_attn_simd(enum kern_isa isa)
+{
+    return isa != KERN_ISA_SCALAR && model_attn_have_avx2();
+}
+
+/* silu(gate) * up by the loop above when simd, else the scalar kern helper. */
+static inline void model_silu_mul(int simd, float *out, const float *gate, const float *up,
+                                  int64_t n)
+{
+    if (simd)
+        model_silu_mul_avx2(out, gate, up, n);
+    else
+        kern_silu_mul(out, gate, up, n);
 }
 
 #endif

@@ -629,7 +629,6 @@ static void attention(struct enc_fwd *f, int ith)
     const struct kern *k = m->k;
     uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd), *sc = f->thr[ith];
-    int simd = k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
     int n = f->n, n_blk = (n + ENC_QBLOCK - 1) / ENC_QBLOCK, n_items = n_blk * (int)m->n_head;
     size_t row = (size_t)f->n_qkv * sizeof(float);
     atomic_int *ctr = next_ctr(f, ith);
@@ -638,7 +637,7 @@ static void attention(struct enc_fwd *f, int ith)
         int t0 = (c % n_blk) * ENC_QBLOCK, nt = n - t0 < ENC_QBLOCK ? n - t0 : ENC_QBLOCK;
         const float *q = f->qkv + (size_t)t0 * f->n_qkv + (size_t)h * hd;
         const float *kk = f->qkv + f->n_q + (size_t)kvh * hd;
-        if (simd)
+        if (f->simd)
             model_attn_qkt_avx2(q, f->n_qkv, nt, f->kt + (size_t)kvh * hd * f->kt_stride,
                                 f->kt_stride, hd, n, sc, (size_t)n);
         else
@@ -646,7 +645,7 @@ static void attention(struct enc_fwd *f, int ith)
         for (int t = 0; t < nt; t++) {
             float *s = sc + (size_t)t * n;
             int n_j = m->causal ? t0 + t + 1 : n;
-            softmax_row(s, n_j, scale, simd);
+            softmax_row(s, n_j, scale, f->simd);
             for (int j = n_j; j < n; j++)
                 s[j] = 0.0f;
         }
@@ -682,7 +681,7 @@ static void ffn_act(struct enc_fwd *f, const struct enc_layer *L, int ith)
     for (int t = a; t < b; t++) {
         float *u = f->ff_u + (size_t)t * nf;
         if (L->gate.data) {
-            kern_silu_mul(u, f->ff_g + (size_t)t * nf, u, nf);
+            model_silu_mul(f->simd, u, f->ff_g + (size_t)t * nf, u, nf);
             continue;
         }
         if (L->b_up)
@@ -783,6 +782,7 @@ int enc_fwd_init(struct enc_fwd *f, const struct enc_model *m, uint32_t n_max, i
     int rc = E_NOMEM;
     memset(f, 0, sizeof(*f));
     f->m = m;
+    f->simd = model_attn_simd(m->k->isa);
     f->n_max = n_max;
     f->n_threads = n_threads;
     f->n_q = m->n_head * m->head_dim;

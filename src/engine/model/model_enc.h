@@ -92,6 +92,7 @@ struct enc_fwd {
     float *vt;        /* [n_kv][n_max] V transposed per layer */
     float *kt;        /* [n_kv][kt_stride] K transposed per layer (the AVX2 scores) */
     size_t kt_stride; /* n_max + 16 floats */
+    int simd;         /* AVX2 attention and activation loops (model_attn_simd) */
     float **thr;      /* [n_threads] -> scores of a query block, or a row of n_embd */
     atomic_int *ctr;  /* [n_ctr] work counters of the shared steps of one pass */
     int n_ctr;

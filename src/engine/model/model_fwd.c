@@ -781,10 +781,8 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
             float *g = f->ff_g + (size_t)t * nf + r0;
             if (m->gelu_f16)
                 gelu_mul(m->gelu_f16, g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
-            else if (f->attn_simd)
-                model_silu_mul_avx2(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
             else
-                kern_silu_mul(g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
+                model_silu_mul(f->attn_simd, g, g, f->ff_u + (size_t)t * nf + r0, r1 - r0);
         }
         rows_done(f, phx, r1 - r0);
     }
@@ -1000,7 +998,7 @@ int model_fwd_init(struct model_fwd *f, const struct model *m, uint32_t n_ctx, u
     f->sc_len = (size_t)FWD_ATT_TOK * (m->n_head / m->n_head_kv) * n_ctx;
     f->max_vrow = max_vrow_of(m);
     f->max_prep = max_prep_of(m);
-    f->attn_simd = m->k->isa != KERN_ISA_SCALAR && model_attn_have_avx2();
+    f->attn_simd = model_attn_simd(m->k->isa);
     model_rope_for_ctx(m, n_ctx, f->rp);
     size_t row = (size_t)m->n_vocab * sizeof(float);
     size_t fit = FWD_LOGITS_BUDGET / row;
