@@ -363,6 +363,38 @@ static void softcap_scores(const struct model_fwd *f, float *sc, uint32_t gqa, u
     }
 }
 
+/* The probability-weighted sums of value rows for tokens i < nt of sequence s (token i at
+ * position p0 + i, AVX2, F16 cache): out0 + i * out_tok gets, for each of KV head kvh's gqa
+ * query heads g, the sum over keys j in [j0, p0 + i] of p[i * p_tok + g * n_ctx + j] * V[j],
+ * times inv[i * gqa + g].  The value rows are widened kb at a time into vt, once for all the
+ * tokens and heads, and summed in registers per head (model_attn_pv_avx2). */
+static void attend_values(struct model_fwd *f, uint32_t il, uint32_t s, uint32_t kvh, uint32_t j0,
+                          uint32_t p0, int nt, const float *p, size_t p_tok, const float *inv,
+                          float *vt, uint32_t kb, float *out0, size_t out_tok)
+{
+    const struct model *m = f->m;
+    uint32_t hd = m->head_dim, gqa = m->n_head / m->n_head_kv, koff = kvh * hd;
+    uint32_t pl = p0 + (uint32_t)nt - 1;
+    for (int i = 0; i < nt; i++)
+        memset(out0 + (size_t)i * out_tok, 0, (size_t)gqa * hd * sizeof(float));
+    for (uint32_t j = j0; j <= pl; j += kb) {
+        uint32_t nk = pl + 1 - j < kb ? pl + 1 - j : kb;
+        for (uint32_t k = 0; k < nk; k++)
+            model_attn_f16_to_f32_avx2(vt + (size_t)k * hd,
+                                       (const uint16_t *)kv_v_row(&f->kv, il, s, j + k) + koff, hd);
+        for (int i = 0; i < nt; i++) {
+            uint32_t lim = p0 + (uint32_t)i + 1; /* keys token i sees */
+            if (j < lim)
+                model_attn_pv_avx2(out0 + (size_t)i * out_tok, gqa, hd, p + (size_t)i * p_tok + j,
+                                   f->n_ctx, vt, lim - j < nk ? lim - j : nk);
+        }
+    }
+    for (int i = 0; i < nt; i++)
+        for (uint32_t g = 0; g < gqa; g++)
+            model_scale_avx2(out0 + (size_t)i * out_tok + (size_t)g * hd, inv[(size_t)i * gqa + g],
+                             hd);
+}
+
 /* Attention of token t for the query heads of KV head kvh (the GQA group): each cached key and
  * value row is read once for the whole group.  sc: gqa x n_ctx scores.  A sliding-window layer
  * attends to the last n_swa positions only (p - j < n_swa). */
@@ -413,25 +445,13 @@ static void attend_group(struct model_fwd *f, uint32_t il, int t, uint32_t kvh, 
         }
         inv[g] = 1.0f / sum;
     }
-    memset(out, 0, (size_t)gqa * hd * sizeof(float));
     if (simd16) {
-        /* value rows widened once per block of keys, summed in registers per query head, the
-         * 1 / sum applied once at the end */
-        float *vt = sc + f->sc_len;
         uint32_t kb = (uint32_t)(f->vt_len / hd);
-        kb = kb > FWD_PV_KEYS ? FWD_PV_KEYS : kb;
-        for (j = j0; j <= p; j += kb) {
-            uint32_t nk = p + 1 - j < kb ? p + 1 - j : kb;
-            for (uint32_t k = 0; k < nk; k++)
-                model_attn_f16_to_f32_avx2(vt + (size_t)k * hd,
-                                           (const uint16_t *)kv_v_row(&f->kv, il, s, j + k) + koff,
-                                           hd);
-            model_attn_pv_avx2(out, gqa, hd, sc + j, f->n_ctx, vt, nk);
-        }
-        for (uint32_t g = 0; g < gqa; g++)
-            model_scale_avx2(out + (size_t)g * hd, inv[g], hd);
+        attend_values(f, il, s, kvh, j0, p, 1, sc, 0, inv, sc + f->sc_len,
+                      kb > FWD_PV_KEYS ? FWD_PV_KEYS : kb, out, 0);
         return;
     }
+    memset(out, 0, (size_t)gqa * hd * sizeof(float));
     for (j = j0; j <= p; j++) {
         const void *vrow = kv_v_row(&f->kv, il, s, j);
         for (uint32_t g = 0; g < gqa; g++)
@@ -492,28 +512,9 @@ static void attend_block(struct model_fwd *f, uint32_t il, int t0, int nt, uint3
             inv[(size_t)i * gqa + g] =
                 1.0f / model_attn_softmax_avx2(r, n, model_attn_max_avx2(r, n));
         }
-    float *vt = kt; /* the value rows of a block, widened */
-    for (int i = 0; i < nt; i++)
-        memset(f->att + (size_t)(t0 + i) * f->n_q + (size_t)kvh * gqa * hd, 0,
-               (size_t)gqa * hd * sizeof(float));
-    for (uint32_t j = 0; j <= pl; j += FWD_PV_KEYS) {
-        uint32_t nk = pl + 1 - j < FWD_PV_KEYS ? pl + 1 - j : FWD_PV_KEYS;
-        for (uint32_t k = 0; k < nk; k++)
-            model_attn_f16_to_f32_avx2(vt + (size_t)k * hd,
-                                       (const uint16_t *)kv_v_row(&f->kv, il, s, j + k) + koff, hd);
-        for (int i = 0; i < nt; i++) {
-            uint32_t lim = p0 + (uint32_t)i + 1;
-            if (j >= lim)
-                continue;
-            uint32_t n = lim - j < nk ? lim - j : nk;
-            model_attn_pv_avx2(f->att + (size_t)(t0 + i) * f->n_q + (size_t)kvh * gqa * hd, gqa, hd,
-                               sc + (size_t)i * gqa * nc + j, nc, vt, n);
-        }
-    }
-    for (int i = 0; i < nt; i++)
-        for (uint32_t g = 0; g < gqa; g++)
-            model_scale_avx2(f->att + (size_t)(t0 + i) * f->n_q + (size_t)(kvh * gqa + g) * hd,
-                             inv[(size_t)i * gqa + g], hd);
+    /* the value rows widened into kt's space */
+    attend_values(f, il, s, kvh, 0, p0, nt, sc, (size_t)gqa * nc, inv, kt, FWD_PV_KEYS,
+                  f->att + (size_t)t0 * f->n_q + (size_t)kvh * gqa * hd, f->n_q);
 }
 
 /* Phase B for prompts: an item is a block of FWD_ATT_TOK consecutive tokens with one KV head's
