@@ -33,9 +33,9 @@
 
 #define NCOL           4096
 #define TARGET_BYTES   (256u << 20)
-#define GEMM_ROWS      1024
-#define GEMM_NT        gemm_nt /* tokens of the gemm: BENCH_NT, default 32 */
-#define GEMM_CALL_ROWS 64      /* rows per mul_mat call, as the model's work items */
+#define GEMM_ROWS      gemm_rows /* BENCH_ROWS, default 1024 */
+#define GEMM_NT        gemm_nt   /* tokens of the gemm: BENCH_NT, default 32 */
+#define GEMM_CALL_ROWS 64        /* rows per mul_mat call, as the model's work items */
 #define REPS           3
 
 static double now_s(void)
@@ -46,6 +46,7 @@ static double now_s(void)
 }
 
 static int gemm_nt = 32;
+static int gemm_rows = 1024;
 static uint64_t rng_state = 88172645463325252ull;
 
 static float rnd(void)
@@ -196,6 +197,9 @@ int main(int argc, char **argv)
         isa = KERN_ISA_AVX512;
     else if (argc > 1 && strcmp(argv[1], "amx") == 0)
         isa = KERN_ISA_AMX;
+    const char *rows = getenv("BENCH_ROWS");
+    if (rows && atoi(rows) >= 64 && atoi(rows) <= 1024)
+        gemm_rows = atoi(rows) / 64 * 64;
     const char *nt = getenv("BENCH_NT");
     if (nt && atoi(nt) > 0 && atoi(nt) <= 4096)
         gemm_nt = atoi(nt);

@@ -559,7 +559,7 @@ static int mul_mat_prepared(const struct kern *fk, uint32_t t, const uint8_t *w,
 
 TEST(kern_fast_mul_mat_matches_ref)
 {
-    enum { NCOL = 512, NROW = 19, NT = 7 };
+    enum { NCOL = 512, NROW = 19, NT = 19 }; /* 19 tokens: two full 8-token tiles and a rest */
     struct rng r = {13};
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     float *x = mem_alloc(NCOL * 4), *dw = mem_alloc(NCOL * 4), *da = mem_alloc(NCOL * 4);
@@ -655,7 +655,7 @@ TEST(kern_elementwise)
 /* Rows longer than the fast kernels' column chunk (8192 columns), with an odd tail of blocks. */
 TEST(kern_fast_long_rows)
 {
-    enum { NCOL = 32 * 601, NROW = 3, NT = 5 };
+    enum { NCOL = 32 * 601, NROW = 3, NT = 11 };
     struct rng r = {23};
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     float *x = mem_alloc(NCOL * 4), *dw = mem_alloc(NCOL * 4), *da = mem_alloc(NCOL * 4);

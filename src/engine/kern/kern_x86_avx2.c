@@ -467,7 +467,11 @@ int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_
  * sums in range), one vpmaddwd, one convert, two FMAs. */
 /* Stack space for prepared activations: 512 pairs (64 KiB) = 1024 blocks of one token or 256 of
  * each of 4 (one token must not be cut into column chunks: that breaks the weight stream). */
+/* Most tokens per weight row in these kernels (Y_RUNNER below picks per type). */
+#define Y_NT 8
+#ifndef Y_PREP_PAIRS
 #define Y_PREP_PAIRS 512
+#endif
 
 struct y_pair {
     int8_t lo[32];
@@ -511,6 +515,13 @@ AI void y_u2_q4_0(const struct kern_bq4_0 *b, __m256i *lo, __m256i *hi)
     *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15));
 }
 
+/* Q8_0: the signed codes as stored (the dot takes the sign trick per token). */
+AI void y_u2_q8_0(const struct kern_bq8_0 *b, __m256i *lo, __m256i *hi)
+{
+    *lo = _mm256_loadu2_m128i((const __m128i *)b[1].qs, (const __m128i *)b[0].qs);
+    *hi = _mm256_loadu2_m128i((const __m128i *)(b[1].qs + 16), (const __m128i *)(b[0].qs + 16));
+}
+
 AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
 {
     __m256i raw = _mm256_loadu2_m128i((const __m128i *)b[1].qs, (const __m128i *)b[0].qs);
@@ -524,14 +535,42 @@ AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
                           expand_bits_0x10((const uint8_t *)&mhi));
 }
 
-#define Y_KERNEL(name, WT, u2)                                                                 \
-    AI void name(int64_t nbc, const uint8_t *w, const struct y_pair *p, size_t qs, int nt,     \
-                 float *out, size_t pf)                                                        \
+/* One token against a decoded block pair (alo/ahi: the codes' magnitudes when signed).
+ * Unsigned codes (Q4_0/Q5_0, <= 31): both halves summed in i16, the offset folded in with the
+ * prepared cv.  Signed Q8_0 codes: the sign trick (|w| x sign(x, w)) per half, each half widened
+ * to i32 on its own (two 2 x 127 x 127 sums would leave i16), no offset. */
+AI __m256 y_dot_u(__m256i lo, __m256i hi, __m256i alo, __m256i ahi, const struct y_pair *pp)
+{
+    (void)alo;
+    (void)ahi;
+    __m256i s16 =
+        _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)pp->lo)),
+                         _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)pp->hi)));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1))),
+                           _mm256_load_ps(pp->dv), _mm256_load_ps(pp->cv));
+}
+
+AI __m256 y_dot_s(__m256i lo, __m256i hi, __m256i alo, __m256i ahi, const struct y_pair *pp)
+{
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256i xl = _mm256_load_si256((const __m256i *)pp->lo),
+            xh = _mm256_load_si256((const __m256i *)pp->hi);
+    __m256i sl = _mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(xl, lo)), ones16);
+    __m256i sh = _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(xh, hi)), ones16);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sl, sh)), _mm256_load_ps(pp->dv));
+}
+
+#define Y_KERNEL(name, WT, u2, dot, is_signed)                                                 \
+    AI void name(int64_t nbc, const uint8_t *w, const void *pv, size_t qs, int nt, float *out, \
+                 size_t pf)                                                                    \
     {                                                                                          \
-        __m256 acc[KERN_AVX2_NT];                                                              \
-        for (int t = 0; t < nt; t++)                                                           \
+        const struct y_pair *p = pv;                                                           \
+        __m256 acc[Y_NT];                                                                      \
+        size_t toff[Y_NT]; /* byte offsets of the tokens' prepared rows */                     \
+        for (int t = 0; t < nt; t++) {                                                         \
             acc[t] = _mm256_setzero_ps();                                                      \
-        const __m256i ones16 = _mm256_set1_epi16(1);                                           \
+            toff[t] = (size_t)t * qs * sizeof *p;                                              \
+        }                                                                                      \
         for (int64_t i = 0; i < nbc; i += 2) {                                                 \
             const struct WT *b = (const struct WT *)w + i;                                     \
             KERN_PF(b, 2 * sizeof *b, pf);                                                     \
@@ -543,81 +582,98 @@ AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
             }                                                                                  \
             __m256i lo, hi;                                                                    \
             u2(b, &lo, &hi);                                                                   \
+            __m256i alo = is_signed ? _mm256_sign_epi8(lo, lo) : lo;                           \
+            __m256i ahi = is_signed ? _mm256_sign_epi8(hi, hi) : hi;                           \
             __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1));   \
             __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),                    \
                                                  _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));   \
+            const struct y_pair *pi = p + i / 2;                                               \
             for (int t = 0; t < nt; t++) {                                                     \
-                const struct y_pair *pp = p + (size_t)t * qs + i / 2;                          \
-                __m256i s16 = _mm256_add_epi16(                                                \
-                    _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)pp->lo)),      \
-                    _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)pp->hi)));     \
-                __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones16)), \
-                                           _mm256_load_ps(pp->dv), _mm256_load_ps(pp->cv));    \
-                acc[t] = _mm256_fmadd_ps(v, dw, acc[t]);                                       \
+                const struct y_pair *pp = (const struct y_pair *)((const char *)pi + toff[t]); \
+                acc[t] = _mm256_fmadd_ps(dot(lo, hi, alo, ahi, pp), dw, acc[t]);               \
             }                                                                                  \
         }                                                                                      \
         for (int t = 0; t < nt; t++)                                                           \
             out[t] = hsum_ps(acc[t]);                                                          \
     }
 
-Y_KERNEL(y_k_q4_0, kern_bq4_0, y_u2_q4_0)
-Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0)
+Y_KERNEL(y_k_q4_0, kern_bq4_0, y_u2_q4_0, y_dot_u, 0)
+Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0, y_dot_u, 0)
+Y_KERNEL(y_k_q8_0, kern_bq8_0, y_u2_q8_0, y_dot_s, 1)
 
-#define Y_NT_SWITCH(fn)                               \
-    for (int64_t r = 0; r < nrows; r++) {             \
-        float part[KERN_AVX2_NT];                     \
-        const uint8_t *wr = w + (size_t)r * wrb;      \
-        switch (n) {                                  \
-        case 1:                                       \
-            fn(nbc, wr, p, qs, 1, part, pf);          \
-            break;                                    \
-        case 2:                                       \
-            fn(nbc, wr, p, qs, 2, part, pf);          \
-            break;                                    \
-        case 3:                                       \
-            fn(nbc, wr, p, qs, 3, part, pf);          \
-            break;                                    \
-        default:                                      \
-            fn(nbc, wr, p, qs, 4, part, pf);          \
-            break;                                    \
-        }                                             \
-        for (int t = 0; t < n; t++) {                 \
-            float *o = &out[(int64_t)t * ldo + r];    \
-            *o = accumulate ? *o + part[t] : part[t]; \
-        }                                             \
+/* Rows of one chunk against n <= max tokens (max: the type's tile width, 4 or Y_NT). */
+#define Y_NT_SWITCH(fn, max)                                     \
+    for (int64_t r = 0; r < nrows; r++) {                        \
+        float part[Y_NT] = {0};                                  \
+        const uint8_t *wr = w + (size_t)r * wrb;                 \
+        switch (n) {                                             \
+        case 1:                                                  \
+            fn(nbc, wr, p, qs, 1, part, pf);                     \
+            break;                                               \
+        case 2:                                                  \
+            fn(nbc, wr, p, qs, 2, part, pf);                     \
+            break;                                               \
+        case 3:                                                  \
+            fn(nbc, wr, p, qs, 3, part, pf);                     \
+            break;                                               \
+        case 4:                                                  \
+            fn(nbc, wr, p, qs, 4, part, pf);                     \
+            break;                                               \
+        case 5:                                                  \
+            fn(nbc, wr, p, qs, 5 < (max) ? 5 : (max), part, pf); \
+            break;                                               \
+        case 6:                                                  \
+            fn(nbc, wr, p, qs, 6 < (max) ? 6 : (max), part, pf); \
+            break;                                               \
+        case 7:                                                  \
+            fn(nbc, wr, p, qs, 7 < (max) ? 7 : (max), part, pf); \
+            break;                                               \
+        default:                                                 \
+            fn(nbc, wr, p, qs, (max), part, pf);                 \
+            break;                                               \
+        }                                                        \
+        for (int t = 0; t < n; t++) {                            \
+            float *o = &out[(int64_t)t * ldo + r];               \
+            *o = accumulate ? *o + part[t] : part[t];            \
+        }                                                        \
     }
 
-static void y_run_q4_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
-                       const struct y_pair *p, size_t qs, int n, float *out, int64_t ldo,
-                       int accumulate, size_t pf)
-{
-    Y_NT_SWITCH(y_k_q4_0)
-}
+#define Y_RUNNER(name, fn, max)                                                               \
+    static void name(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows, const void *p, \
+                     size_t qs, int n, float *out, int64_t ldo, int accumulate, size_t pf)    \
+    {                                                                                         \
+        Y_NT_SWITCH(fn, max)                                                                  \
+    }
 
-static void y_run_q5_0(int64_t nbc, const uint8_t *w, size_t wrb, int64_t nrows,
-                       const struct y_pair *p, size_t qs, int n, float *out, int64_t ldo,
-                       int accumulate, size_t pf)
-{
-    Y_NT_SWITCH(y_k_q5_0)
-}
+/* Tile widths measured on Zen 3 (bench_kern, 32 tokens): 8 tokens per row took Q8_0 from 36 to
+ * 38.6 GMAC/s and Q5_0 from 36.5 to 40.9 (their block decode is the costlier part), but Q4_0
+ * from 49.9 down to 43 (its two FMAs per product no longer fit the registers), so Q4_0 keeps 4. */
+Y_RUNNER(y_run_q4_0, y_k_q4_0, 4)
+Y_RUNNER(y_run_q5_0, y_k_q5_0, Y_NT)
+Y_RUNNER(y_run_q8_0, y_k_q8_0, Y_NT)
 
-/* mul_mat of Q4_0/Q5_0 with chunks of activations prepared on the stack.  Returns 0 for other
- * types. */
+/* mul_mat of Q4_0/Q5_0/Q8_0 with chunks of activations prepared on the stack.  Returns 0 for
+ * other types. */
 static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64_t ncols,
                      int64_t r0, int64_t r1, const uint8_t *x, size_t x_row_bytes, int nt,
                      float *out, int64_t ldo, size_t pf)
 {
-    void (*run)(int64_t, const uint8_t *, size_t, int64_t, const struct y_pair *, size_t, int,
-                float *, int64_t, int, size_t);
-    float off;
+    void (*run)(int64_t, const uint8_t *, size_t, int64_t, const void *, size_t, int, float *,
+                int64_t, int, size_t);
+    float off = 0.0f;
+    int ynt = Y_NT; /* tokens per pass: the runner's tile width */
     switch (wtype) {
     case KERN_T_Q4_0:
         run = y_run_q4_0;
         off = 8.0f;
+        ynt = 4;
         break;
     case KERN_T_Q5_0:
         run = y_run_q5_0;
         off = 16.0f;
+        break;
+    case KERN_T_Q8_0:
+        run = y_run_q8_0;
         break;
     default:
         return 0;
@@ -625,8 +681,8 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
     _Alignas(32) struct y_pair prep[Y_PREP_PAIRS];
     size_t bbytes = kern_type_block_bytes(wtype);
     int64_t nb = ncols / KERN_QK;
-    for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
-        int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
+    for (int t0 = 0; t0 < nt; t0 += ynt) {
+        int n = nt - t0 < ynt ? nt - t0 : ynt;
         /* tokens packed back to back (a fixed stride of 16 KiB would alias in L1) */
         size_t qs = (size_t)(Y_PREP_PAIRS / n), need = (size_t)((nb + 2 - 1) / 2);
         qs = qs < need ? qs : need;
