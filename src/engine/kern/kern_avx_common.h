@@ -13,6 +13,10 @@
 
 /* Tokens (activation rows) one weight row is dotted with per pass in mul_mat. */
 #define KERN_AVX2_NT 4
+/* Most tokens one K_B32 kernel below takes (a file may raise it before including this). */
+#ifndef KERN_ROW_NT
+#define KERN_ROW_NT KERN_AVX2_NT
+#endif
 
 AI float h2f(uint16_t h)
 {
@@ -124,8 +128,8 @@ AI __m256i expand_bits_0x10(const uint8_t *qh4)
     AI void name(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out, \
                  size_t pf)                                                                     \
     {                                                                                           \
-        __m256 acc0[KERN_AVX2_NT], acc1[KERN_AVX2_NT];                                          \
-        float ext[KERN_AVX2_NT];                                                                \
+        __m256 acc0[KERN_ROW_NT], acc1[KERN_ROW_NT];                                            \
+        float ext[KERN_ROW_NT];                                                                 \
         for (int t = 0; t < nt; t++) {                                                          \
             acc0[t] = acc1[t] = _mm256_setzero_ps();                                            \
             ext[t] = 0.0f;                                                                      \

@@ -1,7 +1,7 @@
 /*
  * kern_x86_avx2.c - AVX2 + FMA + F16C kernels (compiled with those flags; chosen at run time).
  *
- * Every dot kernel is written as "one weight row against up to KERN_AVX2_NT activation rows":
+ * Every dot kernel is written as "one weight row against up to A2_NT activation rows":
  * each weight block is loaded and unpacked once into registers and then multiplied with the
  * matching block of each token, so prompt processing reads the weights once per 4 tokens and
  * generation (nt = 1) uses the same code.  Integer dots use the sign trick (|w| as u8 times
@@ -19,6 +19,11 @@
 #include <immintrin.h>
 #include <math.h>
 
+/* Tokens per weight row in the row kernels here: 8 for the K-quants, whose super-block decode
+ * (scales, mins, nibbles) then serves twice the products (Zen 3, bench_kern 32 tokens: Q4_K
+ * 46 -> 48-50 GMAC/s, Q5_K/Q6_K +4-5 %); the other types keep KERN_AVX2_NT (row_nt). */
+#define A2_NT       8
+#define KERN_ROW_NT A2_NT
 #include "engine/kern/kern_avx_common.h"
 
 /* ---- float types ---- */
@@ -26,7 +31,7 @@
 AI void k_f32(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
               size_t pf)
 {
-    __m256 acc[KERN_AVX2_NT][2];
+    __m256 acc[A2_NT][2];
     for (int t = 0; t < nt; t++)
         acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     int64_t i = 0;
@@ -64,7 +69,7 @@ AI __m256 load_bf16x8(const uint8_t *p)
     AI void name(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out, \
                  size_t pf)                                                                    \
     {                                                                                          \
-        __m256 acc[KERN_AVX2_NT][2];                                                           \
+        __m256 acc[A2_NT][2];                                                                  \
         for (int t = 0; t < nt; t++)                                                           \
             acc[t][0] = acc[t][1] = _mm256_setzero_ps();                                       \
         int64_t i = 0;                                                                         \
@@ -126,7 +131,7 @@ K_B32(k_q5_1, kern_bq5_1, kern_bq8_1,
 AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
                size_t pf)
 {
-    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    __m256 acc[A2_NT], accm[A2_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = accm[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(15);
@@ -136,7 +141,7 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         __m128i scm = kern_avx_k4_scales(bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
-        __m256i isum[KERN_AVX2_NT];
+        __m256i isum[A2_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -171,7 +176,7 @@ AI void k_q4_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
                size_t pf)
 {
-    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    __m256 acc[A2_NT], accm[A2_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = accm[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(15), m1 = _mm256_set1_epi8(1);
@@ -181,7 +186,7 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         __m128i scm = kern_avx_k4_scales(bw->scales);
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
-        __m256i isum[KERN_AVX2_NT];
+        __m256i isum[A2_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
         __m256i qh = _mm256_loadu_si256((const __m256i *)bw->qh);
@@ -225,7 +230,7 @@ AI __m256i pair_scale(const int8_t *sc, int k)
 AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
                size_t pf)
 {
-    __m256 acc[KERN_AVX2_NT];
+    __m256 acc[A2_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
@@ -233,7 +238,7 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         const struct kern_bq6_k *bw = (const struct kern_bq6_k *)w + i;
         KERN_PF(bw, sizeof *bw, pf);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bw->scales));
-        __m256i isum[KERN_AVX2_NT];
+        __m256i isum[A2_NT];
         for (int t = 0; t < nt; t++) {
             /* the -32 offset of every code: -32 * sum_j sc_j * bsum_j */
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
@@ -299,7 +304,7 @@ AI __m128i q3k_scales(const uint8_t *b)
 AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
                size_t pf)
 {
-    __m256 acc[KERN_AVX2_NT], accm[KERN_AVX2_NT];
+    __m256 acc[A2_NT], accm[A2_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = accm[t] = _mm256_setzero_ps();
     const __m256i m3 = _mm256_set1_epi8(3);
@@ -312,7 +317,7 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(15)));
         __m256i sch[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
                           _mm256_permute2x128_si256(sc16, sc16, 0x11)};
-        __m256i isum[KERN_AVX2_NT];
+        __m256i isum[A2_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
         for (int n = 0; n < 2; n++) {
@@ -345,7 +350,7 @@ AI void k_q2_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
                size_t pf)
 {
-    __m256 acc[KERN_AVX2_NT];
+    __m256 acc[A2_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
@@ -353,7 +358,7 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         const struct kern_bq3_k *bw = (const struct kern_bq3_k *)w + i;
         KERN_PF(bw, sizeof *bw, pf);
         __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(bw->scales));
-        __m256i isum[KERN_AVX2_NT];
+        __m256i isum[A2_NT];
         for (int t = 0; t < nt; t++) {
             /* codes are stored as u = q + 4 in [0, 7]: subtract 4 * sum_j sc_j * bsum_j */
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
@@ -391,7 +396,7 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(acc[t]);
 }
 
-/* ---- dispatch of one weight row against nt <= KERN_AVX2_NT tokens ---- */
+/* ---- dispatch of one weight row against nt <= A2_NT tokens ---- */
 
 #define NT_SWITCH(fn, n, w, x, xs, nt, out) \
     switch (nt) {                           \
@@ -404,8 +409,20 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
     case 3:                                 \
         fn(n, w, x, xs, 3, out, pf);        \
         break;                              \
-    default:                                \
+    case 4:                                 \
         fn(n, w, x, xs, 4, out, pf);        \
+        break;                              \
+    case 5:                                 \
+        fn(n, w, x, xs, 5, out, pf);        \
+        break;                              \
+    case 6:                                 \
+        fn(n, w, x, xs, 6, out, pf);        \
+        break;                              \
+    case 7:                                 \
+        fn(n, w, x, xs, 7, out, pf);        \
+        break;                              \
+    default:                                \
+        fn(n, w, x, xs, 8, out, pf);        \
         break;                              \
     }
 
@@ -709,20 +726,36 @@ static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *
     return kern__ref_vec_dot(wtype, n, w, x);
 }
 
+/* Tokens per pass of the row kernels (A2_NT above). */
+static int row_nt(uint32_t wtype)
+{
+    switch (wtype) {
+    case KERN_T_Q2_K:
+    case KERN_T_Q3_K:
+    case KERN_T_Q4_K:
+    case KERN_T_Q5_K:
+    case KERN_T_Q6_K:
+        return A2_NT;
+    default:
+        return KERN_AVX2_NT;
+    }
+}
+
 /* pf: prefetch distance for one-token products (0 = none). */
 static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
                        int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
                        int64_t ldo, size_t pf)
 {
     const uint8_t *wb = w, *xb = x;
-    float tmp[KERN_AVX2_NT];
+    float tmp[A2_NT];
+    int gn = row_nt(wtype);
     pf = nt == 1 ? pf : 0;
     if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
         return;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wb + (size_t)r * w_row_bytes;
-        for (int t0 = 0; t0 < nt; t0 += KERN_AVX2_NT) {
-            int n = nt - t0 < KERN_AVX2_NT ? nt - t0 : KERN_AVX2_NT;
+        for (int t0 = 0; t0 < nt; t0 += gn) {
+            int n = nt - t0 < gn ? nt - t0 : gn;
             const uint8_t *xt = xb + (size_t)t0 * x_row_bytes;
             if (!kern__avx2_row_dot(wtype, ncols, wr, xt, x_row_bytes, n, tmp, pf))
                 for (int t = 0; t < n; t++)
