@@ -539,17 +539,28 @@ AI void y_u2_q8_0(const struct kern_bq8_0 *b, __m256i *lo, __m256i *hi)
     *hi = _mm256_loadu2_m128i((const __m128i *)(b[1].qs + 16), (const __m128i *)(b[0].qs + 16));
 }
 
+/* Q5_0: nibbles as Q4_0, the 5th bits spread in SIMD: the two qh words side by side in each
+ * 128-bit lane, each byte picks the qh byte that holds its bit (low halves: qh bits 0-15 of its
+ * block, high halves: bits 16-31), tests it, and becomes 0x10 where it is set. */
 AI void y_u2_q5_0(const struct kern_bq5_0 *b, __m256i *lo, __m256i *hi)
 {
     __m256i raw = _mm256_loadu2_m128i((const __m128i *)b[1].qs, (const __m128i *)b[0].qs);
     uint32_t h0, h1;
     memcpy(&h0, b[0].qh, 4);
     memcpy(&h1, b[1].qh, 4);
-    uint32_t mlo = (h0 & 0xffff) | h1 << 16, mhi = h0 >> 16 | (h1 & 0xffff0000u);
-    *lo = _mm256_or_si256(_mm256_and_si256(raw, _mm256_set1_epi8(15)),
-                          expand_bits_0x10((const uint8_t *)&mlo));
-    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(15)),
-                          expand_bits_0x10((const uint8_t *)&mhi));
+    __m256i hq = _mm256_broadcastq_epi64(_mm_insert_epi32(_mm_cvtsi32_si128((int)h0), (int)h1, 1));
+    const __m256i pick_lo =
+        _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0404040404040404LL, 0x0505050505050505LL);
+    const __m256i pick_hi = _mm256_setr_epi64x(0x0202020202020202LL, 0x0303030303030303LL,
+                                               0x0606060606060606LL, 0x0707070707070707LL);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i x10 = _mm256_set1_epi8(0x10), m4 = _mm256_set1_epi8(15);
+    __m256i blo = _mm256_and_si256(_mm256_shuffle_epi8(hq, pick_lo), bit);
+    __m256i bhi = _mm256_and_si256(_mm256_shuffle_epi8(hq, pick_hi), bit);
+    *lo = _mm256_or_si256(_mm256_and_si256(raw, m4),
+                          _mm256_and_si256(_mm256_cmpeq_epi8(blo, bit), x10));
+    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
+                          _mm256_and_si256(_mm256_cmpeq_epi8(bhi, bit), x10));
 }
 
 /* One token against a decoded block pair (alo/ahi: the codes' magnitudes when signed).
@@ -577,38 +588,45 @@ AI __m256 y_dot_s(__m256i lo, __m256i hi, __m256i alo, __m256i ahi, const struct
     return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sl, sh)), _mm256_load_ps(pp->dv));
 }
 
+/* Block pair b[0], b[1] against nt tokens' prepared pair pi, into acc[]. */
+#define Y_STEP(u2, dot, is_signed, b, pi)                                                    \
+    do {                                                                                     \
+        __m256i lo, hi;                                                                      \
+        u2(b, &lo, &hi);                                                                     \
+        __m256i alo = is_signed ? _mm256_sign_epi8(lo, lo) : lo;                             \
+        __m256i ahi = is_signed ? _mm256_sign_epi8(hi, hi) : hi;                             \
+        __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128((b)[0].d), (b)[1].d, 1)); \
+        __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),                      \
+                                             _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));     \
+        for (int t = 0; t < nt; t++) {                                                       \
+            const struct y_pair *pp = (const struct y_pair *)((const char *)(pi) + toff[t]); \
+            acc[t] = _mm256_fmadd_ps(dot(lo, hi, alo, ahi, pp), dw, acc[t]);                 \
+        }                                                                                    \
+    } while (0)
+
+/* The loop walks whole pairs with pointer steps (no per-pair tail test); an odd last block is
+ * padded with a zero one. */
 #define Y_KERNEL(name, WT, u2, dot, is_signed)                                                 \
     AI void name(int64_t nbc, const uint8_t *w, const void *pv, size_t qs, int nt, float *out, \
                  size_t pf)                                                                    \
     {                                                                                          \
-        const struct y_pair *p = pv;                                                           \
+        const struct y_pair *pi = pv;                                                          \
         __m256 acc[Y_NT];                                                                      \
         size_t toff[Y_NT]; /* byte offsets of the tokens' prepared rows */                     \
         for (int t = 0; t < nt; t++) {                                                         \
             acc[t] = _mm256_setzero_ps();                                                      \
-            toff[t] = (size_t)t * qs * sizeof *p;                                              \
+            toff[t] = (size_t)t * qs * sizeof *pi;                                             \
         }                                                                                      \
-        for (int64_t i = 0; i < nbc; i += 2) {                                                 \
-            const struct WT *b = (const struct WT *)w + i;                                     \
+        const struct WT *b = (const struct WT *)w, *end = b + (nbc & ~(int64_t)1);             \
+        for (; b < end; b += 2, pi++) {                                                        \
             KERN_PF(b, 2 * sizeof *b, pf);                                                     \
+            Y_STEP(u2, dot, is_signed, b, pi);                                                 \
+        }                                                                                      \
+        if (nbc & 1) {                                                                         \
             struct WT pad[2];                                                                  \
-            if (i + 2 > nbc) {                                                                 \
-                memset(pad, 0, sizeof pad);                                                    \
-                pad[0] = b[0];                                                                 \
-                b = pad;                                                                       \
-            }                                                                                  \
-            __m256i lo, hi;                                                                    \
-            u2(b, &lo, &hi);                                                                   \
-            __m256i alo = is_signed ? _mm256_sign_epi8(lo, lo) : lo;                           \
-            __m256i ahi = is_signed ? _mm256_sign_epi8(hi, hi) : hi;                           \
-            __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1));   \
-            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d),                    \
-                                                 _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));   \
-            const struct y_pair *pi = p + i / 2;                                               \
-            for (int t = 0; t < nt; t++) {                                                     \
-                const struct y_pair *pp = (const struct y_pair *)((const char *)pi + toff[t]); \
-                acc[t] = _mm256_fmadd_ps(dot(lo, hi, alo, ahi, pp), dw, acc[t]);               \
-            }                                                                                  \
+            memset(pad, 0, sizeof pad);                                                        \
+            pad[0] = b[0];                                                                     \
+            Y_STEP(u2, dot, is_signed, pad, pi);                                               \
         }                                                                                      \
         for (int t = 0; t < nt; t++)                                                           \
             out[t] = hsum_ps(acc[t]);                                                          \
@@ -619,40 +637,43 @@ Y_KERNEL(y_k_q5_0, kern_bq5_0, y_u2_q5_0, y_dot_u, 0)
 Y_KERNEL(y_k_q8_0, kern_bq8_0, y_u2_q8_0, y_dot_s, 1)
 
 /* Rows of one chunk against n <= max tokens (max: the type's tile width, 4 or Y_NT). */
-#define Y_NT_SWITCH(fn, max)                                     \
-    for (int64_t r = 0; r < nrows; r++) {                        \
-        float part[Y_NT] = {0};                                  \
-        const uint8_t *wr = w + (size_t)r * wrb;                 \
-        switch (n) {                                             \
-        case 1:                                                  \
-            fn(nbc, wr, p, qs, 1, part, pf);                     \
-            break;                                               \
-        case 2:                                                  \
-            fn(nbc, wr, p, qs, 2, part, pf);                     \
-            break;                                               \
-        case 3:                                                  \
-            fn(nbc, wr, p, qs, 3, part, pf);                     \
-            break;                                               \
-        case 4:                                                  \
-            fn(nbc, wr, p, qs, 4, part, pf);                     \
-            break;                                               \
-        case 5:                                                  \
-            fn(nbc, wr, p, qs, 5 < (max) ? 5 : (max), part, pf); \
-            break;                                               \
-        case 6:                                                  \
-            fn(nbc, wr, p, qs, 6 < (max) ? 6 : (max), part, pf); \
-            break;                                               \
-        case 7:                                                  \
-            fn(nbc, wr, p, qs, 7 < (max) ? 7 : (max), part, pf); \
-            break;                                               \
-        default:                                                 \
-            fn(nbc, wr, p, qs, (max), part, pf);                 \
-            break;                                               \
-        }                                                        \
-        for (int t = 0; t < n; t++) {                            \
-            float *o = &out[(int64_t)t * ldo + r];               \
-            *o = accumulate ? *o + part[t] : part[t];            \
-        }                                                        \
+#define Y_NT_SWITCH(fn, max)                                            \
+    for (int64_t r = 0; r < nrows; r++) {                               \
+        float part[Y_NT] = {0};                                         \
+        const uint8_t *wr = w + (size_t)r * wrb;                        \
+        switch (n) {                                                    \
+        case 1: /* pf as a constant 0 when it is 0: no test per pair */ \
+            if (pf)                                                     \
+                fn(nbc, wr, p, qs, 1, part, pf);                        \
+            else                                                        \
+                fn(nbc, wr, p, qs, 1, part, 0);                         \
+            break;                                                      \
+        case 2:                                                         \
+            fn(nbc, wr, p, qs, 2, part, 0);                             \
+            break;                                                      \
+        case 3:                                                         \
+            fn(nbc, wr, p, qs, 3, part, 0);                             \
+            break;                                                      \
+        case 4:                                                         \
+            fn(nbc, wr, p, qs, 4, part, 0);                             \
+            break;                                                      \
+        case 5:                                                         \
+            fn(nbc, wr, p, qs, 5 < (max) ? 5 : (max), part, 0);         \
+            break;                                                      \
+        case 6:                                                         \
+            fn(nbc, wr, p, qs, 6 < (max) ? 6 : (max), part, 0);         \
+            break;                                                      \
+        case 7:                                                         \
+            fn(nbc, wr, p, qs, 7 < (max) ? 7 : (max), part, 0);         \
+            break;                                                      \
+        default:                                                        \
+            fn(nbc, wr, p, qs, (max), part, 0);                         \
+            break;                                                      \
+        }                                                               \
+        for (int t = 0; t < n; t++) {                                   \
+            float *o = &out[(int64_t)t * ldo + r];                      \
+            *o = accumulate ? *o + part[t] : part[t];                   \
+        }                                                               \
     }
 
 #define Y_RUNNER(name, fn, max)                                                               \
