@@ -437,7 +437,10 @@ TEST(engine_prefix_reuse)
     memcpy(full, TOKS, 6 * sizeof(int32_t));
     memcpy(full + 6, tail, sizeof(tail));
     decode_or_die(b, full, 10, NULL, NULL);
-    ASSERT(max_diff(eng_get_logits(a, 3), eng_get_logits(b, 9), nv) < 1e-4f);
+    /* the same positions, but batched as 12 then 4 against 10: the prompt attention sums 4
+     * tokens at a time, so the split moves last bits, which the float products carry on (3e-4
+     * of logits up to 19 with the AVX2 float tiles); a wrong kept prefix is off by whole units */
+    ASSERT(max_diff(eng_get_logits(a, 3), eng_get_logits(b, 9), nv) < 5e-3f);
     /* copying a sequence gives the same continuation */
     eng_ctx_free(a);
     eng_ctx_free(b);

@@ -737,6 +737,118 @@ static int y_mul_mat(uint32_t wtype, const uint8_t *w, size_t w_row_bytes, int64
     return 1;
 }
 
+/* ---- F32 / F16 / BF16 weights against F32 activations, several tokens ----
+ * The row kernels above load an activation vector per FMA; register tiles of F2_R rows x F2_T
+ * tokens share each converted weight vector among F2_T tokens and each activation vector among
+ * F2_R rows (3 weight converts + 4 activation loads per 12 FMAs; 12 accumulators, 3 weight
+ * vectors and one activation fill the 16 registers).  Columns past the last multiple of 8 are
+ * summed in scalar code, so no byte past a row is read. */
+#define F2_R 3
+#define F2_T 4
+
+AI __m256 f2_load(uint32_t wtype, const uint8_t *row, int64_t k)
+{
+    if (wtype == KERN_T_F16)
+        return load_f16x8(row + 2 * k);
+    if (wtype == KERN_T_BF16)
+        return load_bf16x8(row + 2 * k);
+    return _mm256_loadu_ps((const float *)row + k);
+}
+
+AI float f2_elem(uint32_t wtype, const uint8_t *row, int64_t k)
+{
+    uint16_t h;
+    if (wtype == KERN_T_F32)
+        return kern__ldf(row, k);
+    memcpy(&h, row + 2 * k, 2);
+    return wtype == KERN_T_F16 ? kern_fp16_to_f32(h) : kern_bf16_to_f32(h);
+}
+
+/* nr (<= F2_R) rows from w (stride wrb) x nt (<= F2_T) tokens from x (stride xs bytes):
+ * out[t * ldo + r] = dot. */
+AI void f2_tile(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, const uint8_t *x,
+                size_t xs, int nr, int nt, float *out, int64_t ldo)
+{
+    __m256 acc[F2_R][F2_T];
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    int64_t n8 = n & ~(int64_t)7;
+    for (int64_t k = 0; k < n8; k += 8) {
+        __m256 wv[F2_R];
+        for (int r = 0; r < nr; r++)
+            wv[r] = f2_load(wtype, w + (size_t)r * wrb, k);
+        for (int t = 0; t < nt; t++) {
+            __m256 xv = _mm256_loadu_ps((const float *)(x + (size_t)t * xs) + k);
+            for (int r = 0; r < nr; r++)
+                acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++) {
+            float s = hsum_ps(acc[r][t]);
+            for (int64_t k = n8; k < n; k++)
+                s += f2_elem(wtype, w + (size_t)r * wrb, k) * kern__ldf(x + (size_t)t * xs, k);
+            out[(int64_t)t * ldo + r] = s;
+        }
+}
+
+#define F2_TILE_T(R, nt_)                                 \
+    switch (nt_) {                                        \
+    case 1:                                               \
+        f2_tile(wtype, wr, wrb, n, xt, xs, R, 1, o, ldo); \
+        break;                                            \
+    case 2:                                               \
+        f2_tile(wtype, wr, wrb, n, xt, xs, R, 2, o, ldo); \
+        break;                                            \
+    case 3:                                               \
+        f2_tile(wtype, wr, wrb, n, xt, xs, R, 3, o, ldo); \
+        break;                                            \
+    default:                                              \
+        f2_tile(wtype, wr, wrb, n, xt, xs, R, 4, o, ldo); \
+        break;                                            \
+    }
+
+/* Rows [r0, r1) x nt tokens of a float-type matrix, in F2_R x F2_T tiles. */
+AI void f2_mul_mat_t(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, int64_t r0,
+                     int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    for (int t0 = 0; t0 < nt; t0 += F2_T) {
+        int tn = nt - t0 < F2_T ? nt - t0 : F2_T;
+        const uint8_t *xt = x + (size_t)t0 * xs;
+        int64_t r = r0;
+        for (; r + F2_R <= r1; r += F2_R) {
+            const uint8_t *wr = w + (size_t)r * wrb;
+            float *o = out + (int64_t)t0 * ldo + r;
+            F2_TILE_T(F2_R, tn)
+        }
+        for (; r < r1; r++) {
+            const uint8_t *wr = w + (size_t)r * wrb;
+            float *o = out + (int64_t)t0 * ldo + r;
+            F2_TILE_T(1, tn)
+        }
+    }
+}
+
+/* Specialised per type so the loads inline; returns 0 for other types. */
+static int f2_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, int64_t r0,
+                      int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    switch (wtype) {
+    case KERN_T_F32:
+        f2_mul_mat_t(KERN_T_F32, w, wrb, n, r0, r1, x, xs, nt, out, ldo);
+        return 1;
+    case KERN_T_F16:
+        f2_mul_mat_t(KERN_T_F16, w, wrb, n, r0, r1, x, xs, nt, out, ldo);
+        return 1;
+    case KERN_T_BF16:
+        f2_mul_mat_t(KERN_T_BF16, w, wrb, n, r0, r1, x, xs, nt, out, ldo);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
@@ -772,6 +884,8 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     int gn = row_nt(wtype);
     pf = nt == 1 ? pf : 0;
     if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
+        return;
+    if (f2_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
         return;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wb + (size_t)r * w_row_bytes;
