@@ -222,9 +222,11 @@ AI void k_q5_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = hsum_ps(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-AI __m256i pair_scale(const int8_t *sc, int k)
+/* vpshufb index: word 2j of each lane in the low 128 bits, word 2j+1 in the high 128 bits. */
+AI __m256i pair_pick(int j)
 {
-    return _mm256_set_m128i(_mm_set1_epi16(sc[k + 1]), _mm_set1_epi16(sc[k]));
+    return _mm256_set_m128i(_mm_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)),
+                            _mm_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)));
 }
 
 AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt, float *out,
@@ -238,6 +240,10 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         const struct kern_bq6_k *bw = (const struct kern_bq6_k *)w + i;
         KERN_PF(bw, sizeof *bw, pf);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bw->scales));
+        /* scales 0-7, then 8-15, in both 128-bit lanes: one vpshufb then gives a sub-block
+         * pair's scales (it was built from two scale bytes in scalar code) */
+        __m256i sch[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                          _mm256_permute2x128_si256(sc16, sc16, 0x11)};
         __m256i isum[A2_NT];
         for (int t = 0; t < nt; t++) {
             /* the -32 offset of every code: -32 * sum_j sc_j * bsum_j */
@@ -259,7 +265,7 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
             for (int k = 0; k < 4; k++) {
-                __m256i s = pair_scale(bw->scales, 8 * h + 2 * k);
+                __m256i s = _mm256_shuffle_epi8(sch[h], pair_pick(k));
                 for (int t = 0; t < nt; t++) {
                     const int8_t *a = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs +
                                       128 * h + 32 * k;
@@ -281,12 +287,6 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 
 /* Q2_K and Q3_K share the walk: 8 steps of 32 two-bit codes (qs half n, shift 2j) whose 16-byte
  * halves belong to sub-blocks 8n+2j and 8n+2j+1, against activations 128n+32j.. . */
-/* vpshufb index: word 2j of each lane in the low 128 bits, word 2j+1 in the high 128 bits. */
-AI __m256i pair_pick(int j)
-{
-    return _mm256_set_m128i(_mm_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)),
-                            _mm_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)));
-}
 
 /* The 16 signed 6-bit Q3_K scales (minus 32) as bytes: low nibbles from bytes 0-7 (scales 0-7
  * low, 8-15 high nibble), the high 2 bits of scale j from byte 8 + j % 4 at bit 2 * (j / 4). */
