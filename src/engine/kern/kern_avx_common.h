@@ -90,6 +90,38 @@ AI __m256i expand_bits_0x10(const uint8_t *qh4)
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
+/* fn(n, w, x, xs, k, out, pf) with k the constant equal to nt (1 <= nt; nt >= max runs max, max
+ * <= 8): each inlined row kernel then sees its token count as a constant.  The cases past max
+ * call max too (unreachable), so no kernel is instantiated wider than its arrays. */
+#define KERN_NT_MIN(k, max) ((k) < (max) ? (k) : (max))
+#define KERN_NT_SWITCH(max, fn, n, w, x, xs, nt, out)  \
+    switch (nt) {                                      \
+    case 1:                                            \
+        fn(n, w, x, xs, 1, out, pf);                   \
+        break;                                         \
+    case 2:                                            \
+        fn(n, w, x, xs, KERN_NT_MIN(2, max), out, pf); \
+        break;                                         \
+    case 3:                                            \
+        fn(n, w, x, xs, KERN_NT_MIN(3, max), out, pf); \
+        break;                                         \
+    case 4:                                            \
+        fn(n, w, x, xs, KERN_NT_MIN(4, max), out, pf); \
+        break;                                         \
+    case 5:                                            \
+        fn(n, w, x, xs, KERN_NT_MIN(5, max), out, pf); \
+        break;                                         \
+    case 6:                                            \
+        fn(n, w, x, xs, KERN_NT_MIN(6, max), out, pf); \
+        break;                                         \
+    case 7:                                            \
+        fn(n, w, x, xs, KERN_NT_MIN(7, max), out, pf); \
+        break;                                         \
+    default:                                           \
+        fn(n, w, x, xs, max, out, pf);                 \
+        break;                                         \
+    }
+
 /* Two blocks per step into two accumulators: the FMA latency chain, not the loads, bounds a
  * single-accumulator loop over these small blocks. */
 /* Software prefetch of the n bytes at p + pf, one request per 64 (none when pf is 0).  The gemv

@@ -3,13 +3,14 @@
  *
  * Every dot kernel is written as "one weight row against up to A2_NT activation rows":
  * each weight block is loaded and unpacked once into registers and then multiplied with the
- * matching block of each token, so prompt processing reads the weights once per 4 tokens and
- * generation (nt = 1) uses the same code.  Integer dots use the sign trick (|w| as u8 times
- * sign(x, w) as i8 in vpmaddubsw, then vpmaddwd to i32); unsigned weight codes (Q4_1, Q5_1,
- * K-quants) go straight into vpmaddubsw, their offsets/mins handled with the activation block
- * sums (Q8_1 s, Q8_K bsums).  Per-block float scales are applied with one FMA per block.
- * Q4_0/Q5_0 instead prepare the activations once per mul_mat chunk (see y_prepare) so that the
- * per-block float work is shared by every weight row.  Q2_K/Q3_K decode their 16 sub-block scales
+ * matching block of each token, so prompt processing reads the weights once per 8 tokens (the
+ * K-quants) or 4 (row_nt) and generation (nt = 1) uses the same code.  Integer dots use the sign
+ * trick (|w| as u8 times sign(x, w) as i8 in vpmaddubsw, then vpmaddwd to i32); unsigned weight
+ * codes (Q4_1, Q5_1, K-quants) go straight into vpmaddubsw, their offsets/mins handled with the
+ * activation block sums (Q8_1 s, Q8_K bsums).  Per-block float scales are applied with one FMA per
+ * block. Q4_0/Q5_0/Q8_0 instead prepare the activations once per mul_mat chunk (see y_prepare) so
+ * that the per-block float work is shared by every weight row.  F32/F16/BF16 weights run in
+ * register tiles of several rows and tokens (f2_tile).  Q2_K/Q3_K decode their 16 sub-block scales
  * in SIMD.  Types without a kernel here use the scalar reference.
  */
 #include "engine/kern/kern_int.h"
@@ -286,8 +287,8 @@ AI void k_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 }
 
 /* Q2_K and Q3_K share the walk: 8 steps of 32 two-bit codes (qs half n, shift 2j) whose 16-byte
- * halves belong to sub-blocks 8n+2j and 8n+2j+1, against activations 128n+32j.. . */
-
+ * halves belong to sub-blocks 8n+2j and 8n+2j+1, against activations 128n+32j.. .  Their sub-block
+ * pair scales come from pair_pick (above, shared with Q6_K). */
 /* The 16 signed 6-bit Q3_K scales (minus 32) as bytes: low nibbles from bytes 0-7 (scales 0-7
  * low, 8-15 high nibble), the high 2 bits of scale j from byte 8 + j % 4 at bit 2 * (j / 4). */
 AI __m128i q3k_scales(const uint8_t *b)
@@ -398,33 +399,7 @@ AI void k_q3_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
 
 /* ---- dispatch of one weight row against nt <= A2_NT tokens ---- */
 
-#define NT_SWITCH(fn, n, w, x, xs, nt, out) \
-    switch (nt) {                           \
-    case 1:                                 \
-        fn(n, w, x, xs, 1, out, pf);        \
-        break;                              \
-    case 2:                                 \
-        fn(n, w, x, xs, 2, out, pf);        \
-        break;                              \
-    case 3:                                 \
-        fn(n, w, x, xs, 3, out, pf);        \
-        break;                              \
-    case 4:                                 \
-        fn(n, w, x, xs, 4, out, pf);        \
-        break;                              \
-    case 5:                                 \
-        fn(n, w, x, xs, 5, out, pf);        \
-        break;                              \
-    case 6:                                 \
-        fn(n, w, x, xs, 6, out, pf);        \
-        break;                              \
-    case 7:                                 \
-        fn(n, w, x, xs, 7, out, pf);        \
-        break;                              \
-    default:                                \
-        fn(n, w, x, xs, 8, out, pf);        \
-        break;                              \
-    }
+#define NT_SWITCH(fn, n, w, x, xs, nt, out) KERN_NT_SWITCH(A2_NT, fn, n, w, x, xs, nt, out)
 
 /* Returns 0 when the type has no AVX2 kernel (the caller falls back to the reference). */
 int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
@@ -476,14 +451,15 @@ int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_
     }
 }
 
-/* ---- Q4_0 / Q5_0 with prepared activations (as the AVX-512 file, in block pairs) ----
- * mul_mat prepares the activations of up to 4 tokens per chunk of columns: pair k (blocks 2k,
+/* ---- Q4_0 / Q5_0 / Q8_0 with prepared activations (as the AVX-512 file, in block pairs) ----
+ * mul_mat prepares the activations of up to Y_NT tokens per chunk of columns: pair k (blocks 2k,
  * 2k+1) as lo = bytes 0-15 of both, hi = bytes 16-31 of both, so the weight codes of a pair
  * (nibbles, low then high) line up without shuffles; d as [d0 x4 | d1 x4]; cv = the per-lane code
  * sums times -OFF * d.  Per pair and token: 2 vpmaddubsw, one add in i16 (codes <= 31 keep the
- * sums in range), one vpmaddwd, one convert, two FMAs. */
-/* Stack space for prepared activations: 512 pairs (64 KiB) = 1024 blocks of one token or 256 of
- * each of 4 (one token must not be cut into column chunks: that breaks the weight stream). */
+ * sums in range), one vpmaddwd, one convert, two FMAs (Q8_0: y_dot_s). */
+/* Stack space for prepared activations: 512 pairs (64 KiB) = 1024 blocks of one token, 256 of
+ * each of 4 or 128 of each of 8 (one token must not be cut into column chunks: that breaks the
+ * weight stream). */
 /* Most tokens per weight row in these kernels (Y_RUNNER below picks per type). */
 #define Y_NT 8
 #ifndef Y_PREP_PAIRS

@@ -224,21 +224,7 @@ AI void z_q6_k(int64_t nb, const uint8_t *w, const uint8_t *x, size_t xs, int nt
         out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
-#define NT_SWITCH(fn, n, w, x, xs, nt, out) \
-    switch (nt) {                           \
-    case 1:                                 \
-        fn(n, w, x, xs, 1, out, pf);        \
-        break;                              \
-    case 2:                                 \
-        fn(n, w, x, xs, 2, out, pf);        \
-        break;                              \
-    case 3:                                 \
-        fn(n, w, x, xs, 3, out, pf);        \
-        break;                              \
-    default:                                \
-        fn(n, w, x, xs, 4, out, pf);        \
-        break;                              \
-    }
+#define NT_SWITCH(fn, n, w, x, xs, nt, out) KERN_NT_SWITCH(KERN_AVX2_NT, fn, n, w, x, xs, nt, out)
 
 static int row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, int nt,
                    float *out, size_t pf)
