@@ -98,10 +98,11 @@ static const struct tname types[] = {
     {KERN_T_F32, "f32"},
 };
 
-static void bench_type(const struct kern *k, uint32_t t, const char *name, double bw)
+/* packed: multiply the table's packed form of the matrix (kern.h pack_type) instead. */
+static void bench_type(const struct kern *k, uint32_t t, const char *name, double bw, int packed)
 {
     size_t rb = kern_row_bytes(t, NCOL);
-    int64_t nrow = (int64_t)(TARGET_BYTES / rb);
+    int64_t nrow = (int64_t)(TARGET_BYTES / rb) / 8 * 8;
     /* 2 MiB pages for the weights: on this VM 4 KB pages (and the page cache of an mmapped file)
      * cost 2-5x in streaming speed through nested-paging TLB misses; see the header */
     size_t wbytes = ((size_t)nrow * rb + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
@@ -124,6 +125,23 @@ static void bench_type(const struct kern *k, uint32_t t, const char *name, doubl
         memcpy(w + r * rb, w + (r % 16) * rb, rb);
     for (int i = 0; i < GEMM_NT; i++)
         k->quantize_row(at, x + i * NCOL, xa + i * arb, NCOL);
+    if (packed) {
+        uint32_t pt = k->pack_type ? k->pack_type(t, NCOL, nrow) : 0;
+        size_t prb = kern_row_bytes(pt, NCOL);
+        size_t pbytes = ((size_t)nrow * prb + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+        uint8_t *pw = pt ? mem_aligned(2u << 20, pbytes) : NULL;
+        if (!pw)
+            goto out;
+        madvise(pw, pbytes, MADV_HUGEPAGE);
+        if (kern_pack(pt, w, rb, NCOL, nrow, pw) != 0) {
+            mem_free(pw);
+            goto out;
+        }
+        mem_free(w);
+        w = pw;
+        t = pt;
+        rb = prb;
+    }
 
     double best = 1e9;
     for (int rep = 0; rep < REPS; rep++) {
@@ -174,7 +192,7 @@ static void bench_type(const struct kern *k, uint32_t t, const char *name, doubl
         mem_free(prep);
     }
     printf("%-7s %-5s gemv %6.2f GB/s %5.1f%% of bw  cached %6.2f GB/s  gemm(nt=%d) %6.2f GMAC/s",
-           k->name, name, gbs, 100.0 * gbs / bw, gbc, GEMM_NT, gmac);
+           k->name, packed ? "packed" : name, gbs, 100.0 * gbs / bw, gbc, GEMM_NT, gmac);
     if (gmacp > 0.0)
         printf("  prepared %6.2f", gmacp);
     printf("\n");
@@ -212,7 +230,9 @@ int main(int argc, char **argv)
     printf("read bandwidth (1 thread, 512 MiB): %.2f GB/s\n", bw);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (argc <= 2 || strstr(types[i].name, argv[2]))
-            bench_type(k, types[i].t, types[i].name, bw);
+            for (int pk = 0; pk < 2; pk++)
+                if (!pk || (k->pack_type && k->pack_type(types[i].t, NCOL, 8)))
+                    bench_type(k, types[i].t, types[i].name, bw, pk);
     printf("read bandwidth again: %.2f GB/s\n", read_bw());
     return 0;
 }

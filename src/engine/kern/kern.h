@@ -37,6 +37,10 @@ enum kern_type {
     KERN_T_Q6_K = 14,
     KERN_T_Q8_K = 15,
     KERN_T_BF16 = 30,
+    /* Packed weight types: rows of a file type regrouped for one table's kernels at load
+     * (kern_pack.c).  Never in files; only mul_mat takes them (not vec_dot, dequantize_row,
+     * prepare).  Q4_K_X8: 8 rows of Q4_K interleaved per super-block (AVX2). */
+    KERN_T_Q4_K_X8 = 0x100 | KERN_T_Q4_K,
 };
 
 /* AMX: the AVX-512 table whose prompt products use the AMX tile unit (kern_x86_amx.c). */
@@ -84,7 +88,24 @@ struct kern {
                     void *prep);
     void (*mul_mat_prep)(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
                          int64_t r0, int64_t r1, const void *prep, int nt, float *out, int64_t ldo);
+
+    /* Optional, NULL in tables without it: the packed type this table multiplies faster than a
+     * matrix of nrows x ncols of wtype (0: none).  Pack with kern_pack; then mul_mat takes the
+     * packed type with w_row_bytes = kern_row_bytes(packed, ncols), any r0/r1. */
+    uint32_t (*pack_type)(uint32_t wtype, int64_t ncols, int64_t nrows);
 };
+
+/* Rows per group of a packed type (8 for Q4_K_X8), 0 for any other type. */
+int kern_pack_rows(uint32_t ptype);
+/* Packs nrows rows of ptype's file type (w_row_bytes apart) into dst, kern_row_bytes(ptype,
+ * ncols) * nrows bytes; nrows a multiple of kern_pack_rows(ptype).  Returns 0 or E_INVAL. */
+int kern_pack(uint32_t ptype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t nrows,
+              void *dst);
+/* Row r of a packed matrix (p, rows p_row_bytes apart as for mul_mat) back in the file type:
+ * kern_row_bytes(file type, ncols) bytes into dst, the exact bytes kern_pack read.  0 or E_INVAL.
+ */
+int kern_unpack_row(uint32_t ptype, const void *p, size_t p_row_bytes, int64_t ncols, int64_t r,
+                    void *dst);
 
 /* Weight quantizer: llama.cpp's reference algorithm for type (no importance matrix), so files
  * written with it match llama.cpp's byte for byte for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 (and F16/BF16/F32)

@@ -76,7 +76,21 @@ struct KERN_PACKED kern_bq8_k {
     int16_t bsums[16];
 };
 
+/* KERN_T_Q4_K_X8: super-block i of 8 rows r (kern_pack.c), laid out for 8-row AVX2 lanes:
+ *   d[r], dmin[r]            the rows' fp16 scales
+ *   sc[8 s + r]              6-bit scale of sub-block s (32 elements) of row r
+ *   mn[16 k + 2 r + e]       6-bit min of sub-block 2k+e of row r
+ *   qs[128 s + 32 g + 4 r + e] = code(r, 32s + 4g + e) | code(r, 32s + 16 + 4g + e) << 4
+ * so one 32-byte load holds 4 codes of each of the 8 rows, twice (low and high nibbles). */
+struct KERN_PACKED kern_bq4_kx8 {
+    uint16_t d[8], dmin[8];
+    uint8_t sc[64];
+    uint8_t mn[64];
+    uint8_t qs[1024];
+};
+
 _Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
+_Static_assert(sizeof(struct kern_bq4_kx8) == 8 * 148, "q4_k_x8");
 _Static_assert(sizeof(struct kern_bq4_1) == 20, "q4_1");
 _Static_assert(sizeof(struct kern_bq5_0) == 22, "q5_0");
 _Static_assert(sizeof(struct kern_bq5_1) == 24, "q5_1");
@@ -140,6 +154,13 @@ float kern__ref_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
                        int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
                        int64_t ldo);
+
+/* Packed types (kern_pack.c): the file type of a packed type (0: not packed); the scalar
+ * product of packed rows [r0, r1) with nt activation rows, for tables without a kernel. */
+uint32_t kern__pack_base(uint32_t ptype);
+void kern__ref_mul_mat_packed(uint32_t ptype, const void *w, size_t w_row_bytes, int64_t ncols,
+                              int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
+                              float *out, int64_t ldo);
 
 /* The weight quantizers (kern_quant.c): llama.cpp's reference algorithms; n checked by caller. */
 void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int64_t n);

@@ -653,6 +653,7 @@ uint32_t kern__ref_vec_dot_type(uint32_t wtype)
     case KERN_T_Q4_K:
     case KERN_T_Q5_K:
     case KERN_T_Q6_K:
+    case KERN_T_Q4_K_X8:
         return KERN_T_Q8_K;
     default:
         return KERN_T_F32;
@@ -664,6 +665,11 @@ void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
                        int64_t ldo)
 {
     const uint8_t *wb = w, *xb = x;
+    if (kern__pack_base(wtype)) {
+        kern__ref_mul_mat_packed(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out,
+                                 ldo);
+        return;
+    }
     for (int64_t r = r0; r < r1; r++)
         for (int t = 0; t < nt; t++)
             out[(int64_t)t * ldo + r] = kern__ref_vec_dot(

@@ -65,6 +65,9 @@ static struct type_fact type_fact(uint32_t type)
     case KERN_T_Q8_K:
         f = (struct type_fact){256, 292, 0};
         break;
+    case KERN_T_Q4_K_X8: /* per row: one eighth of a packed group's super-block */
+        f = (struct type_fact){256, 148, 0};
+        break;
     default:
         break;
     }

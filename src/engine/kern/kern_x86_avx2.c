@@ -825,6 +825,147 @@ static int f2_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, i
     }
 }
 
+/* ---- Q4_K packed 8 rows to a group (KERN_T_Q4_K_X8, kern_pack.c) ----
+ * The 8 rows of a group sit in the 8 32-bit lanes: per sub-block and token, 4 loads of 32 weight
+ * bytes (low and high nibbles: 8 codes of each row), 8 vpmaddubsw against broadcast activation
+ * quads, summed in 16 bits (8 products of <= 15 * 128 per lane: < 2^15), then one vpmaddwd by the
+ * rows' scales.  The mins: one vpmaddwd per pair of sub-blocks against the activation's block
+ * sums.  Per super-block the rows' d and dmin are applied in float, lanes still rows, so the 8
+ * results per token are stored as they are.  Up to P_NT tokens share each weight load. */
+#define P_NT 4
+
+AI __m256i p_bcast4(const int8_t *a)
+{
+    int32_t v;
+    memcpy(&v, a, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* vpshufb indexes giving each 32-bit lane r the word pair (sc[8p + r], sc[8p + r]) out of 16
+ * scale bytes (sub-blocks 2k and 2k+1, p = 0 or 1) broadcast to both 128-bit lanes. */
+#define P_SC(p, r) (8 * (p) + (r)), -1, (8 * (p) + (r)), -1
+static const int8_t p_sc_idx[2][32] __attribute__((aligned(32))) = {
+    {P_SC(0, 0), P_SC(0, 1), P_SC(0, 2), P_SC(0, 3), P_SC(0, 4), P_SC(0, 5), P_SC(0, 6),
+     P_SC(0, 7)},
+    {P_SC(1, 0), P_SC(1, 1), P_SC(1, 2), P_SC(1, 3), P_SC(1, 4), P_SC(1, 5), P_SC(1, 6),
+     P_SC(1, 7)},
+};
+
+/* Keeps v in a register as computed here: GCC otherwise re-associates the chains of 16-bit
+ * sums below into trees and spills every product. */
+#define P_KEEP(v) __asm__("" : "+x"(v))
+
+/* Sub-block s of super-block i for nt tokens: isum[t] += scale * sum of its 32 products. */
+AI void p_q4k_sub(const struct kern_bq4_kx8 *b, int s, const uint8_t *x, size_t xs, int64_t i,
+                  int nt, __m256i *isum)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i s16[P_NT];
+    for (int g = 0; g < 4; g++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 128 * s + 32 * g));
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int t = 0; t < nt; t++) {
+            const int8_t *a =
+                ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 32 * s + 4 * g;
+            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p_bcast4(a)),
+                                         _mm256_maddubs_epi16(hi, p_bcast4(a + 16)));
+            s16[t] = g ? _mm256_add_epi16(s16[t], p) : p;
+            P_KEEP(s16[t]);
+        }
+    }
+    __m256i sc =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b->sc + 8 * (s & 6))));
+    sc = _mm256_shuffle_epi8(sc, _mm256_load_si256((const __m256i *)p_sc_idx[s & 1]));
+    for (int t = 0; t < nt; t++)
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+}
+
+/* One group of 8 rows against nt <= P_NT tokens: acc[t] lane r = dot(row r, token t). */
+AI void p_q4k(int64_t nbk, const struct kern_bq4_kx8 *b, const uint8_t *x, size_t xs, int nt,
+              __m256 *acc)
+{
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nbk; i++, b++) {
+        __m256i isum[P_NT];
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+        for (int s = 0; s < 8; s++)
+            p_q4k_sub(b, s, x, xs, i, nt, isum);
+        __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i bs = _mm256_loadu_si256((const __m256i *)bx->bsums);
+            bs = _mm256_hadd_epi16(bs, bs); /* dwords 0,1,4,5: sub-block sum pairs 01 23 45 67 */
+            __m256i ms = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                __m256i mv =
+                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b->mn + 16 * k)));
+                __m256i pr =
+                    _mm256_permutevar8x32_epi32(bs, _mm256_set1_epi32((k & 1) | (k & 2) << 1));
+                ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mv, pr));
+            }
+            __m256 dt = _mm256_set1_ps(bx->d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d8, dt), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(m8, dt), acc[t]);
+        }
+    }
+}
+
+#define P_SWITCH(nt_, ...)             \
+    switch (nt_) {                     \
+    case 1:                            \
+        p_q4k(__VA_ARGS__, 1, acc);    \
+        break;                         \
+    case 2:                            \
+        p_q4k(__VA_ARGS__, 2, acc);    \
+        break;                         \
+    case 3:                            \
+        p_q4k(__VA_ARGS__, 3, acc);    \
+        break;                         \
+    default:                           \
+        p_q4k(__VA_ARGS__, P_NT, acc); \
+        break;                         \
+    }
+
+/* mul_mat for KERN_T_Q4_K_X8: rows [r0, r1) in whole groups (a partial group at either end is
+ * computed whole and only its rows in range are stored). */
+static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                      const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    int64_t nbk = ncols / KERN_QK_K;
+    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+        const struct kern_bq4_kx8 *b = (const void *)(w + (size_t)g0 * wrb);
+        int whole = g0 >= r0 && g0 + 8 <= r1;
+        for (int t0 = 0; t0 < nt; t0 += P_NT) {
+            int n = nt - t0 < P_NT ? nt - t0 : P_NT;
+            __m256 acc[P_NT];
+            P_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs)
+            for (int t = 0; t < n; t++) {
+                float *o = out + (int64_t)(t0 + t) * ldo;
+                if (whole) {
+                    _mm256_storeu_ps(o + g0, acc[t]);
+                    continue;
+                }
+                float tmp[8];
+                _mm256_storeu_ps(tmp, acc[t]);
+                for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
+                    o[r] = tmp[r - g0];
+            }
+        }
+    }
+}
+
+static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
+{
+    return wtype == KERN_T_Q4_K && ncols > 0 && ncols % KERN_QK_K == 0 && nrows > 0 &&
+                   nrows % 8 == 0
+               ? KERN_T_Q4_K_X8
+               : 0;
+}
+
 static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
 {
     float out;
@@ -859,6 +1000,10 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     float tmp[A2_NT];
     int gn = row_nt(wtype);
     pf = nt == 1 ? pf : 0;
+    if (wtype == KERN_T_Q4_K_X8) {
+        p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
+        return;
+    }
     if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
         return;
     if (f2_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
@@ -993,6 +1138,7 @@ const struct kern kern__table_avx2 = {
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx2_vec_dot,
     .mul_mat = avx2_mul_mat,
+    .pack_type = avx2_pack_type,
 };
 
 /* The same with software prefetch in one-token products (kern_dispatch.c). */
@@ -1004,6 +1150,7 @@ const struct kern kern__table_avx2_pf = {
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx2_vec_dot,
     .mul_mat = avx2_mul_mat_pf,
+    .pack_type = avx2_pack_type,
 };
 
 #endif

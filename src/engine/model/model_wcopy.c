@@ -9,14 +9,23 @@
  * (MADV_DONTNEED on the private read-only mapping: the page cache keeps them, our RSS does
  * not), so the peak is the copy plus one tensor.  The region is made read-only afterwards.
  *
+ * Packing: a matrix the kernel table multiplies faster in a packed form (kern.h pack_type: the
+ * AVX2 table's 8-row Q4_K) is written packed instead of copied, and its model_mat then names the
+ * packed type.  The token embedding never is (its rows are read one at a time); a tied output
+ * stays the embedding.  CORRAL_PACK=0 in the environment copies every matrix as it is (for
+ * comparisons).
+ *
  * Owns: m->wmap / m->wmap_len (munmapped by model_wcopy_release).  Only mmap, madvise, mprotect
  * and munmap are used: all allowed by the runner's seccomp list.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine/model/model.h"
+
+#include "engine/kern/kern.h"
 
 #define WCOPY_ALIGN 64                /* each matrix starts on a cache line */
 #define WCOPY_HUGE  ((size_t)2 << 20) /* transparent huge page size on x86-64 */
@@ -32,30 +41,56 @@ static size_t mat_bytes(const struct model_mat *w)
     return w->row_bytes * (size_t)w->nrows;
 }
 
-/* Copies one matrix to dst and drops the file pages that lie wholly inside it. */
-static void copy_mat(struct model_mat *w, uint8_t *dst, size_t pg)
+/* The packed type matrix w is written in (0: copied as it is). */
+static uint32_t pack_type(const struct model *m, const struct model_mat *w, int may_pack)
 {
-    size_t n = mat_bytes(w);
+    if (!may_pack || !m->k->pack_type)
+        return 0;
+    uint32_t pt = m->k->pack_type(w->type, w->ncols, w->nrows);
+    return pt && kern_row_bytes(pt, w->ncols) ? pt : 0;
+}
+
+/* Bytes matrix w takes in the region. */
+static size_t region_bytes(const struct model *m, const struct model_mat *w, int may_pack)
+{
+    uint32_t pt = pack_type(m, w, may_pack);
+    size_t n = pt ? kern_row_bytes(pt, w->ncols) * (size_t)w->nrows : mat_bytes(w);
+    return round_up(n, WCOPY_ALIGN);
+}
+
+/* Copies (or packs) one matrix to dst, drops the file pages that lie wholly inside it, and
+ * returns the bytes it took in the region. */
+static size_t copy_mat(const struct model *m, struct model_mat *w, uint8_t *dst, size_t pg,
+                       int may_pack)
+{
+    size_t n = mat_bytes(w), used = region_bytes(m, w, may_pack);
+    uint32_t pt = pack_type(m, w, may_pack);
     uintptr_t s = (uintptr_t)w->data;
-    memcpy(dst, w->data, n);
+    if (pt && kern_pack(pt, w->data, w->row_bytes, w->ncols, w->nrows, dst) == 0) {
+        w->type = pt;
+        w->row_bytes = kern_row_bytes(pt, w->ncols);
+    } else {
+        memcpy(dst, w->data, n);
+    }
     uintptr_t a = (s + pg - 1) / pg * pg, b = (s + n) / pg * pg;
     if (b > a)
         (void)madvise((void *)a, b - a, MADV_DONTNEED);
     w->data = dst;
+    return used;
 }
 
 /* Bytes of the copy: every matrix the forward pass reads (output only when not tied). */
-static size_t total_bytes(const struct model *m)
+static size_t total_bytes(const struct model *m, int may_pack)
 {
-    size_t t = round_up(mat_bytes(&m->tok_embd), WCOPY_ALIGN);
+    size_t t = region_bytes(m, &m->tok_embd, 0);
     if (m->output.data != m->tok_embd.data)
-        t += round_up(mat_bytes(&m->output), WCOPY_ALIGN);
+        t += region_bytes(m, &m->output, may_pack);
     for (uint32_t il = 0; il < m->n_layer; il++) {
         const struct model_layer *L = &m->layers[il];
         const struct model_mat *mats[] = {&L->wq,   &L->wk, &L->wv,  &L->wo,
                                           &L->gate, &L->up, &L->down};
         for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
-            t += round_up(mat_bytes(mats[j]), WCOPY_ALIGN);
+            t += region_bytes(m, mats[j], may_pack);
     }
     return t;
 }
@@ -63,7 +98,9 @@ static size_t total_bytes(const struct model *m)
 int model_copy_weights(struct model *m, struct err_info *ei)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t used = total_bytes(m), body = round_up(used + WCOPY_SLACK, WCOPY_HUGE);
+    const char *env = getenv("CORRAL_PACK");
+    int may_pack = !(env && !strcmp(env, "0"));
+    size_t used = total_bytes(m, may_pack), body = round_up(used + WCOPY_SLACK, WCOPY_HUGE);
     size_t len = body + WCOPY_HUGE;
     if (pg == 0 || (pg & (pg - 1)) != 0)
         pg = 4096;
@@ -78,21 +115,16 @@ int model_copy_weights(struct model *m, struct err_info *ei)
     m->wmap = p;
     m->wmap_len = len;
     int tied = m->output.data == m->tok_embd.data;
-    copy_mat(&m->tok_embd, dst, pg);
-    dst += round_up(mat_bytes(&m->tok_embd), WCOPY_ALIGN);
-    if (tied) {
+    dst += copy_mat(m, &m->tok_embd, dst, pg, 0);
+    if (tied)
         m->output.data = m->tok_embd.data;
-    } else {
-        copy_mat(&m->output, dst, pg);
-        dst += round_up(mat_bytes(&m->output), WCOPY_ALIGN);
-    }
+    else
+        dst += copy_mat(m, &m->output, dst, pg, may_pack);
     for (uint32_t il = 0; il < m->n_layer; il++) {
         struct model_layer *L = &m->layers[il];
         struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++) {
-            copy_mat(mats[j], dst, pg);
-            dst += round_up(mat_bytes(mats[j]), WCOPY_ALIGN);
-        }
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
+            dst += copy_mat(m, mats[j], dst, pg, may_pack);
     }
     (void)mprotect(base, body, PROT_READ);
     return 0;

@@ -1,0 +1,209 @@
+/*
+ * test_kern_pack.c - packed weight types (src/engine/kern/kern_pack.c, kern.h kern_pack):
+ *
+ * 1. Packing is lossless: every row unpacks to the exact bytes of the file row, and bad
+ *    arguments are refused.
+ * 2. mul_mat over a packed matrix, in every table that offers the packed type (and in the scalar
+ *    table, which unpacks), equals the scalar mul_mat over the file rows within a float-order
+ *    tolerance, for 1..13 tokens, row ranges that start and end inside 8-row groups, and rows of
+ *    1, 3 and 9 super-blocks; rows outside the range are not written.
+ * 3. Extreme codes: all weights 15 with the largest scales against activations of -128 and 127,
+ *    the largest 16-bit partial sums the packed kernel forms, still equal the reference.
+ */
+#include "engine/kern/kern.h"
+
+#include "harness/test.h"
+
+#include <math.h>
+
+#include "common/mem.h"
+#include "engine/kern/kern_int.h"
+
+#define PK_ROWS 24
+
+struct pk_rng {
+    uint64_t s;
+};
+
+static float pk_rand(struct pk_rng *r)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return (float)(r->s >> 40) / 16777216.0f - 0.5f;
+}
+
+/* nrows Q4_K rows of ncols (row bytes wrb) from random data with a spread of magnitudes. */
+static void pk_weights(struct pk_rng *r, int64_t ncols, int nrows, uint8_t *w, size_t wrb)
+{
+    float *x = mem_alloc((size_t)ncols * sizeof(float));
+    ASSERT(x != NULL);
+    for (int i = 0; i < nrows; i++) {
+        float sc = 0.01f + 0.2f * (float)(i % 5);
+        for (int64_t j = 0; j < ncols; j++)
+            x[j] = pk_rand(r) * sc + (j % 37 == 0 ? 0.3f : 0.0f);
+        ASSERT_OK(kern_quantize_weights(KERN_T_Q4_K, x, w + (size_t)i * wrb, ncols));
+    }
+    mem_free(x);
+}
+
+TEST(kern_pack_round_trip)
+{
+    const int64_t ncols = 3 * 256;
+    size_t wrb = kern_row_bytes(KERN_T_Q4_K, ncols), prb = kern_row_bytes(KERN_T_Q4_K_X8, ncols);
+    struct pk_rng r = {77};
+    uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS), *row = mem_alloc(wrb);
+    ASSERT(w && p && row);
+    ASSERT_EQ_INT((int)prb, 3 * 148);
+    ASSERT_EQ_INT(kern_pack_rows(KERN_T_Q4_K_X8), 8);
+    ASSERT_EQ_INT(kern_pack_rows(KERN_T_Q4_K), 0);
+    pk_weights(&r, ncols, PK_ROWS, w, wrb);
+    ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
+    for (int i = 0; i < PK_ROWS; i++) {
+        memset(row, 0xAA, wrb);
+        ASSERT_OK(kern_unpack_row(KERN_T_Q4_K_X8, p, prb, ncols, i, row));
+        ASSERT(memcmp(row, w + (size_t)i * wrb, wrb) == 0);
+    }
+    /* refused: a row count that is not whole groups, a file type, short rows, bad widths */
+    ASSERT(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, 12, p) != 0);
+    ASSERT(kern_pack(KERN_T_Q4_K, w, wrb, ncols, 8, p) != 0);
+    ASSERT(kern_pack(KERN_T_Q4_K_X8, w, wrb - 1, ncols, 8, p) != 0);
+    ASSERT(kern_pack(KERN_T_Q4_K_X8, w, wrb, 100, 8, p) != 0);
+    ASSERT(kern_unpack_row(KERN_T_Q4_K_X8, p, prb + 1, ncols, 0, row) != 0);
+    ASSERT(kern_unpack_row(KERN_T_Q4_K_X8, p, prb, ncols, -1, row) != 0);
+    /* never a file type, never offered for a matrix that is not whole groups */
+    ASSERT_EQ_INT(kern_type_supported(KERN_T_Q4_K_X8), 0);
+    for (int isa = KERN_ISA_SCALAR; isa <= KERN_ISA_AMX; isa++) {
+        const struct kern *k = kern_get((enum kern_isa)isa);
+        if (k && k->pack_type) {
+            ASSERT_EQ_INT((int)k->pack_type(KERN_T_Q4_K, ncols, 12), 0);
+            ASSERT_EQ_INT((int)k->pack_type(KERN_T_Q4_K, 100, 8), 0);
+            ASSERT_EQ_INT((int)k->pack_type(KERN_T_Q6_K, ncols, 8), 0);
+        }
+    }
+    mem_free(w);
+    mem_free(p);
+    mem_free(row);
+}
+
+/* |w| . |x| of row rr and token tt, for the float-order tolerance. */
+static double pk_abs_dot(const uint8_t *wrow, const uint8_t *xrow, int64_t ncols)
+{
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    float *a = mem_alloc((size_t)ncols * 4), *b = mem_alloc((size_t)ncols * 4);
+    ASSERT(a && b);
+    rk->dequantize_row(KERN_T_Q4_K, wrow, a, ncols);
+    rk->dequantize_row(KERN_T_Q8_K, xrow, b, ncols);
+    double s = 0.0;
+    for (int64_t i = 0; i < ncols; i++)
+        s += fabs((double)a[i] * (double)b[i]);
+    mem_free(a);
+    mem_free(b);
+    return s;
+}
+
+/* Every table with the packed type (plus the scalar one) against the scalar file-type product. */
+static void pk_check_tables(const uint8_t *w, size_t wrb, const uint8_t *p, size_t prb,
+                            int64_t ncols, const uint8_t *xa, size_t arb, int nt_max)
+{
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    float *o1 = mem_alloc((size_t)nt_max * PK_ROWS * 4),
+          *o2 = mem_alloc((size_t)nt_max * PK_ROWS * 4);
+    ASSERT(o1 && o2);
+    int checked = 0;
+    for (int isa = KERN_ISA_SCALAR; isa <= KERN_ISA_AMX; isa++) {
+        const struct kern *k = kern_get((enum kern_isa)isa);
+        if (!k || (isa != KERN_ISA_SCALAR &&
+                   (!k->pack_type || k->pack_type(KERN_T_Q4_K, ncols, PK_ROWS) == 0)))
+            continue;
+        checked++;
+        for (int nt = 1; nt <= nt_max; nt++) {
+            int64_t r0 = nt % 5, r1 = PK_ROWS - nt % 3 * 3;
+            for (int i = 0; i < nt_max * PK_ROWS; i++)
+                o1[i] = o2[i] = -12345.0f;
+            rk->mul_mat(KERN_T_Q4_K, w, wrb, ncols, r0, r1, xa, arb, nt, o1, PK_ROWS);
+            k->mul_mat(KERN_T_Q4_K_X8, p, prb, ncols, r0, r1, xa, arb, nt, o2, PK_ROWS);
+            for (int t = 0; t < nt_max; t++)
+                for (int rr = 0; rr < PK_ROWS; rr++) {
+                    float v1 = o1[t * PK_ROWS + rr], v2 = o2[t * PK_ROWS + rr];
+                    if (t >= nt || rr < r0 || rr >= r1) {
+                        ASSERT(v2 == -12345.0f);
+                        continue;
+                    }
+                    double ad = pk_abs_dot(w + (size_t)rr * wrb, xa + (size_t)t * arb, ncols);
+                    double tol = (double)ncols * 1.2e-7 * ad + 1e-6;
+                    if (fabs((double)v1 - (double)v2) > tol)
+                        TEST_FAIL_("%s packed q4_k ncols %lld nt %d row %d tok %d: %.9g vs %.9g",
+                                   k->name, (long long)ncols, nt, rr, t, (double)v2, (double)v1);
+                }
+        }
+    }
+    ASSERT(checked >= 1);
+    mem_free(o1);
+    mem_free(o2);
+}
+
+TEST(kern_pack_mul_mat_matches_ref)
+{
+    enum { NT = 13 };
+    static const int64_t widths[] = {256, 3 * 256, 9 * 256};
+    const struct kern *rk = kern_get(KERN_ISA_SCALAR);
+    struct pk_rng r = {5};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        int64_t ncols = widths[wi];
+        size_t wrb = kern_row_bytes(KERN_T_Q4_K, ncols),
+               prb = kern_row_bytes(KERN_T_Q4_K_X8, ncols);
+        size_t arb = kern_row_bytes(KERN_T_Q8_K, ncols);
+        uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS),
+                *xa = mem_alloc(arb * NT);
+        float *x = mem_alloc((size_t)ncols * 4);
+        ASSERT(w && p && xa && x);
+        pk_weights(&r, ncols, PK_ROWS, w, wrb);
+        ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
+        for (int t = 0; t < NT; t++) {
+            for (int64_t j = 0; j < ncols; j++)
+                x[j] = pk_rand(&r) * (1.0f + (float)t);
+            rk->quantize_row(KERN_T_Q8_K, x, xa + (size_t)t * arb, ncols);
+        }
+        pk_check_tables(w, wrb, p, prb, ncols, xa, arb, NT);
+        mem_free(w);
+        mem_free(p);
+        mem_free(xa);
+        mem_free(x);
+    }
+}
+
+TEST(kern_pack_extreme_codes)
+{
+    enum { NT = 5 };
+    const int64_t ncols = 2 * 256;
+    size_t wrb = kern_row_bytes(KERN_T_Q4_K, ncols), prb = kern_row_bytes(KERN_T_Q4_K_X8, ncols);
+    size_t arb = kern_row_bytes(KERN_T_Q8_K, ncols);
+    uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS), *xa = mem_alloc(arb * NT);
+    ASSERT(w && p && xa);
+    for (int i = 0; i < PK_ROWS * 2; i++) {
+        struct kern_bq4_k *b = (struct kern_bq4_k *)w + i;
+        b->d = kern_f32_to_fp16(1.0f / 64);
+        b->dmin = kern_f32_to_fp16(i % 2 ? 1.0f / 32 : 0.0f);
+        memset(b->scales, 0xFF, sizeof b->scales); /* every scale and min 63 */
+        memset(b->qs, i % 3 ? 0xFF : 0xF0, sizeof b->qs);
+    }
+    for (int t = 0; t < NT; t++)
+        for (int i = 0; i < 2; i++) {
+            struct kern_bq8_k *bx = (struct kern_bq8_k *)(xa + (size_t)t * arb) + i;
+            bx->d = 1.0f / 128;
+            for (int j = 0; j < 256; j++)
+                bx->qs[j] = (int8_t)(t % 2 ? -128 : (j % 7 ? 127 : -128));
+            for (int j = 0; j < 16; j++) {
+                int s = 0;
+                for (int e = 0; e < 16; e++)
+                    s += bx->qs[16 * j + e];
+                bx->bsums[j] = (int16_t)s;
+            }
+        }
+    ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
+    pk_check_tables(w, wrb, p, prb, ncols, xa, arb, NT);
+    mem_free(w);
+    mem_free(p);
+    mem_free(xa);
+}
