@@ -6,9 +6,10 @@
  * 2. mul_mat over a packed matrix, in every table that offers the packed type (and in the scalar
  *    table, which unpacks), equals the scalar mul_mat over the file rows within a float-order
  *    tolerance, for 1..13 tokens, row ranges that start and end inside 8-row groups, and rows of
- *    1, 3 and 9 super-blocks; rows outside the range are not written.
- * 3. Extreme codes: all weights 15 with the largest scales against activations of -128 and 127,
- *    the largest 16-bit partial sums the packed kernel forms, still equal the reference.
+ *    several widths; rows outside the range are not written.  Every packed type (Q4_0_X8,
+ *    Q5_0_X8, Q4_K_X8).
+ * 3. Extreme codes: the largest codes (and scales) against activations of -128 and 127, the
+ *    largest 16-bit partial sums the packed kernels form, still equal the reference.
  */
 #include "engine/kern/kern.h"
 
@@ -33,8 +34,21 @@ static float pk_rand(struct pk_rng *r)
     return (float)(r->s >> 40) / 16777216.0f - 0.5f;
 }
 
-/* nrows Q4_K rows of ncols (row bytes wrb) from random data with a spread of magnitudes. */
-static void pk_weights(struct pk_rng *r, int64_t ncols, int nrows, uint8_t *w, size_t wrb)
+struct pk_type {
+    uint32_t ptype, base, act;
+    int64_t widths[3];
+};
+
+static const struct pk_type PK_TYPES[] = {
+    {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_T_Q8_0, {32, 5 * 32, 40 * 32}},
+    {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_T_Q8_0, {32, 7 * 32, 28 * 32}},
+    {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_T_Q8_K, {256, 3 * 256, 9 * 256}},
+};
+#define PK_NTYPES (sizeof PK_TYPES / sizeof PK_TYPES[0])
+
+/* nrows rows of type of ncols (row bytes wrb) from random data with a spread of magnitudes. */
+static void pk_weights(struct pk_rng *r, uint32_t type, int64_t ncols, int nrows, uint8_t *w,
+                       size_t wrb)
 {
     float *x = mem_alloc((size_t)ncols * sizeof(float));
     ASSERT(x != NULL);
@@ -42,43 +56,44 @@ static void pk_weights(struct pk_rng *r, int64_t ncols, int nrows, uint8_t *w, s
         float sc = 0.01f + 0.2f * (float)(i % 5);
         for (int64_t j = 0; j < ncols; j++)
             x[j] = pk_rand(r) * sc + (j % 37 == 0 ? 0.3f : 0.0f);
-        ASSERT_OK(kern_quantize_weights(KERN_T_Q4_K, x, w + (size_t)i * wrb, ncols));
+        ASSERT_OK(kern_quantize_weights(type, x, w + (size_t)i * wrb, ncols));
     }
     mem_free(x);
 }
 
-TEST(kern_pack_round_trip)
+static void pk_round_trip(const struct pk_type *pt)
 {
-    const int64_t ncols = 3 * 256;
-    size_t wrb = kern_row_bytes(KERN_T_Q4_K, ncols), prb = kern_row_bytes(KERN_T_Q4_K_X8, ncols);
+    const int64_t ncols = pt->widths[1];
+    size_t wrb = kern_row_bytes(pt->base, ncols), prb = kern_row_bytes(pt->ptype, ncols);
     struct pk_rng r = {77};
     uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS), *row = mem_alloc(wrb);
     ASSERT(w && p && row);
-    ASSERT_EQ_INT((int)prb, 3 * 148);
-    ASSERT_EQ_INT(kern_pack_rows(KERN_T_Q4_K_X8), 8);
-    ASSERT_EQ_INT(kern_pack_rows(KERN_T_Q4_K), 0);
-    pk_weights(&r, ncols, PK_ROWS, w, wrb);
-    ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
+    ASSERT(prb >= wrb);
+    ASSERT_EQ_INT(kern_pack_rows(pt->ptype), 8);
+    ASSERT_EQ_INT(kern_pack_rows(pt->base), 0);
+    pk_weights(&r, pt->base, ncols, PK_ROWS, w, wrb);
+    ASSERT_OK(kern_pack(pt->ptype, w, wrb, ncols, PK_ROWS, p));
     for (int i = 0; i < PK_ROWS; i++) {
         memset(row, 0xAA, wrb);
-        ASSERT_OK(kern_unpack_row(KERN_T_Q4_K_X8, p, prb, ncols, i, row));
+        ASSERT_OK(kern_unpack_row(pt->ptype, p, prb, ncols, i, row));
         ASSERT(memcmp(row, w + (size_t)i * wrb, wrb) == 0);
     }
     /* refused: a row count that is not whole groups, a file type, short rows, bad widths */
-    ASSERT(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, 12, p) != 0);
-    ASSERT(kern_pack(KERN_T_Q4_K, w, wrb, ncols, 8, p) != 0);
-    ASSERT(kern_pack(KERN_T_Q4_K_X8, w, wrb - 1, ncols, 8, p) != 0);
-    ASSERT(kern_pack(KERN_T_Q4_K_X8, w, wrb, 100, 8, p) != 0);
-    ASSERT(kern_unpack_row(KERN_T_Q4_K_X8, p, prb + 1, ncols, 0, row) != 0);
-    ASSERT(kern_unpack_row(KERN_T_Q4_K_X8, p, prb, ncols, -1, row) != 0);
+    ASSERT(kern_pack(pt->ptype, w, wrb, ncols, 12, p) != 0);
+    ASSERT(kern_pack(pt->base, w, wrb, ncols, 8, p) != 0);
+    ASSERT(kern_pack(pt->ptype, w, wrb - 1, ncols, 8, p) != 0);
+    ASSERT(kern_pack(pt->ptype, w, wrb, ncols + 1, 8, p) != 0);
+    ASSERT(kern_unpack_row(pt->ptype, p, prb + 1, ncols, 0, row) != 0);
+    ASSERT(kern_unpack_row(pt->ptype, p, prb, ncols, -1, row) != 0);
     /* never a file type, never offered for a matrix that is not whole groups */
-    ASSERT_EQ_INT(kern_type_supported(KERN_T_Q4_K_X8), 0);
+    ASSERT_EQ_INT(kern_type_supported(pt->ptype), 0);
     for (int isa = KERN_ISA_SCALAR; isa <= KERN_ISA_AMX; isa++) {
         const struct kern *k = kern_get((enum kern_isa)isa);
         if (k && k->pack_type) {
-            ASSERT_EQ_INT((int)k->pack_type(KERN_T_Q4_K, ncols, 12), 0);
-            ASSERT_EQ_INT((int)k->pack_type(KERN_T_Q4_K, 100, 8), 0);
-            ASSERT_EQ_INT((int)k->pack_type(KERN_T_Q6_K, ncols, 8), 0);
+            ASSERT_EQ_INT((int)k->pack_type(pt->base, ncols, 12), 0);
+            ASSERT_EQ_INT((int)k->pack_type(pt->base, ncols + 1, 8), 0);
+            uint32_t got = k->pack_type(pt->base, ncols, 8);
+            ASSERT(got == 0 || got == pt->ptype);
         }
     }
     mem_free(w);
@@ -86,14 +101,24 @@ TEST(kern_pack_round_trip)
     mem_free(row);
 }
 
+TEST(kern_pack_round_trip)
+{
+    for (size_t i = 0; i < PK_NTYPES; i++)
+        pk_round_trip(&PK_TYPES[i]);
+    ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q4_K_X8, 256), 148);
+    ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q4_0_X8, 32), 18);
+    ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q5_0_X8, 32), 22);
+}
+
 /* |w| . |x| of row rr and token tt, for the float-order tolerance. */
-static double pk_abs_dot(const uint8_t *wrow, const uint8_t *xrow, int64_t ncols)
+static double pk_abs_dot(const struct pk_type *pt, const uint8_t *wrow, const uint8_t *xrow,
+                         int64_t ncols)
 {
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     float *a = mem_alloc((size_t)ncols * 4), *b = mem_alloc((size_t)ncols * 4);
     ASSERT(a && b);
-    rk->dequantize_row(KERN_T_Q4_K, wrow, a, ncols);
-    rk->dequantize_row(KERN_T_Q8_K, xrow, b, ncols);
+    rk->dequantize_row(pt->base, wrow, a, ncols);
+    rk->dequantize_row(pt->act, xrow, b, ncols);
     double s = 0.0;
     for (int64_t i = 0; i < ncols; i++)
         s += fabs((double)a[i] * (double)b[i]);
@@ -103,8 +128,9 @@ static double pk_abs_dot(const uint8_t *wrow, const uint8_t *xrow, int64_t ncols
 }
 
 /* Every table with the packed type (plus the scalar one) against the scalar file-type product. */
-static void pk_check_tables(const uint8_t *w, size_t wrb, const uint8_t *p, size_t prb,
-                            int64_t ncols, const uint8_t *xa, size_t arb, int nt_max)
+static void pk_check_tables(const struct pk_type *pt, const uint8_t *w, size_t wrb,
+                            const uint8_t *p, size_t prb, int64_t ncols, const uint8_t *xa,
+                            size_t arb, int nt_max)
 {
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     float *o1 = mem_alloc((size_t)nt_max * PK_ROWS * 4),
@@ -114,15 +140,15 @@ static void pk_check_tables(const uint8_t *w, size_t wrb, const uint8_t *p, size
     for (int isa = KERN_ISA_SCALAR; isa <= KERN_ISA_AMX; isa++) {
         const struct kern *k = kern_get((enum kern_isa)isa);
         if (!k || (isa != KERN_ISA_SCALAR &&
-                   (!k->pack_type || k->pack_type(KERN_T_Q4_K, ncols, PK_ROWS) == 0)))
+                   (!k->pack_type || k->pack_type(pt->base, ncols, PK_ROWS) != pt->ptype)))
             continue;
         checked++;
         for (int nt = 1; nt <= nt_max; nt++) {
             int64_t r0 = nt % 5, r1 = PK_ROWS - nt % 3 * 3;
             for (int i = 0; i < nt_max * PK_ROWS; i++)
                 o1[i] = o2[i] = -12345.0f;
-            rk->mul_mat(KERN_T_Q4_K, w, wrb, ncols, r0, r1, xa, arb, nt, o1, PK_ROWS);
-            k->mul_mat(KERN_T_Q4_K_X8, p, prb, ncols, r0, r1, xa, arb, nt, o2, PK_ROWS);
+            rk->mul_mat(pt->base, w, wrb, ncols, r0, r1, xa, arb, nt, o1, PK_ROWS);
+            k->mul_mat(pt->ptype, p, prb, ncols, r0, r1, xa, arb, nt, o2, PK_ROWS);
             for (int t = 0; t < nt_max; t++)
                 for (int rr = 0; rr < PK_ROWS; rr++) {
                     float v1 = o1[t * PK_ROWS + rr], v2 = o2[t * PK_ROWS + rr];
@@ -130,11 +156,13 @@ static void pk_check_tables(const uint8_t *w, size_t wrb, const uint8_t *p, size
                         ASSERT(v2 == -12345.0f);
                         continue;
                     }
-                    double ad = pk_abs_dot(w + (size_t)rr * wrb, xa + (size_t)t * arb, ncols);
+                    double ad = pk_abs_dot(pt, w + (size_t)rr * wrb, xa + (size_t)t * arb, ncols);
                     double tol = (double)ncols * 1.2e-7 * ad + 1e-6;
                     if (fabs((double)v1 - (double)v2) > tol)
-                        TEST_FAIL_("%s packed q4_k ncols %lld nt %d row %d tok %d: %.9g vs %.9g",
-                                   k->name, (long long)ncols, nt, rr, t, (double)v2, (double)v1);
+                        TEST_FAIL_(
+                            "%s packed type %#x ncols %lld nt %d row %d tok %d: %.9g vs %.9g",
+                            k->name, pt->ptype, (long long)ncols, nt, rr, t, (double)v2,
+                            (double)v1);
                 }
         }
     }
@@ -146,30 +174,75 @@ static void pk_check_tables(const uint8_t *w, size_t wrb, const uint8_t *p, size
 TEST(kern_pack_mul_mat_matches_ref)
 {
     enum { NT = 13 };
-    static const int64_t widths[] = {256, 3 * 256, 9 * 256};
     const struct kern *rk = kern_get(KERN_ISA_SCALAR);
     struct pk_rng r = {5};
-    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
-        int64_t ncols = widths[wi];
-        size_t wrb = kern_row_bytes(KERN_T_Q4_K, ncols),
-               prb = kern_row_bytes(KERN_T_Q4_K_X8, ncols);
-        size_t arb = kern_row_bytes(KERN_T_Q8_K, ncols);
+    for (size_t ti = 0; ti < PK_NTYPES; ti++)
+        for (size_t wi = 0; wi < 3; wi++) {
+            const struct pk_type *pt = &PK_TYPES[ti];
+            int64_t ncols = pt->widths[wi];
+            size_t wrb = kern_row_bytes(pt->base, ncols), prb = kern_row_bytes(pt->ptype, ncols);
+            size_t arb = kern_row_bytes(pt->act, ncols);
+            uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS),
+                    *xa = mem_alloc(arb * NT);
+            float *x = mem_alloc((size_t)ncols * 4);
+            ASSERT(w && p && xa && x);
+            pk_weights(&r, pt->base, ncols, PK_ROWS, w, wrb);
+            ASSERT_OK(kern_pack(pt->ptype, w, wrb, ncols, PK_ROWS, p));
+            for (int t = 0; t < NT; t++) {
+                for (int64_t j = 0; j < ncols; j++)
+                    x[j] = pk_rand(&r) * (1.0f + (float)t);
+                rk->quantize_row(pt->act, x, xa + (size_t)t * arb, ncols);
+            }
+            pk_check_tables(pt, w, wrb, p, prb, ncols, xa, arb, NT);
+            mem_free(w);
+            mem_free(p);
+            mem_free(xa);
+            mem_free(x);
+        }
+}
+
+/* Q4_0 / Q5_0 blocks with every code at its largest (or 0 for pattern 1). */
+static void pk_extreme_b32(uint32_t base, uint8_t *w, int nblocks)
+{
+    for (int i = 0; i < nblocks; i++) {
+        uint8_t pat = i % 3 ? 0xFF : 0x0F;
+        if (base == KERN_T_Q4_0) {
+            struct kern_bq4_0 *b = (struct kern_bq4_0 *)w + i;
+            b->d = kern_f32_to_fp16(1.0f / 16);
+            memset(b->qs, pat, sizeof b->qs);
+        } else {
+            struct kern_bq5_0 *b = (struct kern_bq5_0 *)w + i;
+            b->d = kern_f32_to_fp16(1.0f / 16);
+            memset(b->qs, pat, sizeof b->qs);
+            memset(b->qh, i % 2 ? 0xFF : 0x0F, sizeof b->qh);
+        }
+    }
+}
+
+TEST(kern_pack_extreme_codes_b32)
+{
+    enum { NT = 5 };
+    const int64_t ncols = 4 * 32;
+    for (int q5 = 0; q5 < 2; q5++) {
+        const struct pk_type *pt = &PK_TYPES[q5];
+        size_t wrb = kern_row_bytes(pt->base, ncols), prb = kern_row_bytes(pt->ptype, ncols);
+        size_t arb = kern_row_bytes(KERN_T_Q8_0, ncols);
         uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS),
                 *xa = mem_alloc(arb * NT);
-        float *x = mem_alloc((size_t)ncols * 4);
-        ASSERT(w && p && xa && x);
-        pk_weights(&r, ncols, PK_ROWS, w, wrb);
-        ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
-        for (int t = 0; t < NT; t++) {
-            for (int64_t j = 0; j < ncols; j++)
-                x[j] = pk_rand(&r) * (1.0f + (float)t);
-            rk->quantize_row(KERN_T_Q8_K, x, xa + (size_t)t * arb, ncols);
-        }
-        pk_check_tables(w, wrb, p, prb, ncols, xa, arb, NT);
+        ASSERT(w && p && xa);
+        pk_extreme_b32(pt->base, w, PK_ROWS * 4);
+        for (int t = 0; t < NT; t++)
+            for (int i = 0; i < 4; i++) {
+                struct kern_bq8_0 *bx = (struct kern_bq8_0 *)(xa + (size_t)t * arb) + i;
+                bx->d = kern_f32_to_fp16(1.0f / 128);
+                for (int j = 0; j < 32; j++)
+                    bx->qs[j] = (int8_t)(t % 2 ? -128 : (j % 7 ? 127 : -128));
+            }
+        ASSERT_OK(kern_pack(pt->ptype, w, wrb, ncols, PK_ROWS, p));
+        pk_check_tables(pt, w, wrb, p, prb, ncols, xa, arb, NT);
         mem_free(w);
         mem_free(p);
         mem_free(xa);
-        mem_free(x);
     }
 }
 
@@ -202,7 +275,7 @@ TEST(kern_pack_extreme_codes)
             }
         }
     ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
-    pk_check_tables(w, wrb, p, prb, ncols, xa, arb, NT);
+    pk_check_tables(&PK_TYPES[2], w, wrb, p, prb, ncols, xa, arb, NT);
     mem_free(w);
     mem_free(p);
     mem_free(xa);

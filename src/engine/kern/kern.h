@@ -39,7 +39,9 @@ enum kern_type {
     KERN_T_BF16 = 30,
     /* Packed weight types: rows of a file type regrouped for one table's kernels at load
      * (kern_pack.c).  Never in files; only mul_mat takes them (not vec_dot, dequantize_row,
-     * prepare).  Q4_K_X8: 8 rows of Q4_K interleaved per super-block (AVX2). */
+     * prepare).  _X8: 8 rows interleaved per block (AVX2). */
+    KERN_T_Q4_0_X8 = 0x100 | KERN_T_Q4_0,
+    KERN_T_Q5_0_X8 = 0x100 | KERN_T_Q5_0,
     KERN_T_Q4_K_X8 = 0x100 | KERN_T_Q4_K,
 };
 
@@ -95,7 +97,7 @@ struct kern {
     uint32_t (*pack_type)(uint32_t wtype, int64_t ncols, int64_t nrows);
 };
 
-/* Rows per group of a packed type (8 for Q4_K_X8), 0 for any other type. */
+/* Rows per group of a packed type (8 for the _X8 types), 0 for any other type. */
 int kern_pack_rows(uint32_t ptype);
 /* Packs nrows rows of ptype's file type (w_row_bytes apart) into dst, kern_row_bytes(ptype,
  * ncols) * nrows bytes; nrows a multiple of kern_pack_rows(ptype).  Returns 0 or E_INVAL. */

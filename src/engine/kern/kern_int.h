@@ -82,6 +82,20 @@ struct KERN_PACKED kern_bq8_k {
  *   mn[16 k + 2 r + e]       6-bit min of sub-block 2k+e of row r
  *   qs[128 s + 32 g + 4 r + e] = code(r, 32s + 4g + e) | code(r, 32s + 16 + 4g + e) << 4
  * so one 32-byte load holds 4 codes of each of the 8 rows, twice (low and high nibbles). */
+/* KERN_T_Q4_0_X8 / KERN_T_Q5_0_X8: block i of 8 rows r, codes as for Q4_K_X8 (4-element groups
+ * g of the rows, element 4g+e in the low nibble and 16+4g+e in the high one):
+ *   qs[32 g + 4 r + e] = code(r, 4g + e) & 15 | (code(r, 16 + 4g + e) & 15) << 4
+ *   qh[4 r + e] (Q5_0): bit g = bit 4 of code(r, 4g + e), bit 4 + g = that of code(r, 16+4g+e) */
+struct KERN_PACKED kern_bq4_0x8 {
+    uint16_t d[8];
+    uint8_t qs[128];
+};
+struct KERN_PACKED kern_bq5_0x8 {
+    uint16_t d[8];
+    uint8_t qh[32];
+    uint8_t qs[128];
+};
+
 struct KERN_PACKED kern_bq4_kx8 {
     uint16_t d[8], dmin[8];
     uint8_t sc[64];
@@ -91,6 +105,8 @@ struct KERN_PACKED kern_bq4_kx8 {
 
 _Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
 _Static_assert(sizeof(struct kern_bq4_kx8) == 8 * 148, "q4_k_x8");
+_Static_assert(sizeof(struct kern_bq4_0x8) == 8 * 18, "q4_0_x8");
+_Static_assert(sizeof(struct kern_bq5_0x8) == 8 * 22, "q5_0_x8");
 _Static_assert(sizeof(struct kern_bq4_1) == 20, "q4_1");
 _Static_assert(sizeof(struct kern_bq5_0) == 22, "q5_0");
 _Static_assert(sizeof(struct kern_bq5_1) == 24, "q5_1");

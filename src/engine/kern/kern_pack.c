@@ -2,12 +2,12 @@
  * kern_pack.c - packed weight types: a file type's rows regrouped once at load so that a table's
  * kernels multiply them faster (kern.h kern_pack, struct kern pack_type).
  *
- * Q4_K_X8 (layout in kern_int.h): 8 rows of Q4_K per super-block, codes interleaved in 4-byte
- * groups of the 8 rows, scales and mins unpacked to bytes.  The AVX2 kernel then broadcasts 4
- * activation bytes against 32 weight bytes (4 codes of 8 rows) and sums each row in its own lane:
- * no horizontal sums, and the 16-bit products of a whole sub-block are added before the one
- * multiply by the rows' scales (a row kernel needs one per 32 products per token).  The packed
- * block is 1184 bytes per 8 rows against 1152 (the scales as bytes).
+ * The _X8 types (layouts in kern_int.h) hold 8 rows per block, codes interleaved in 4-byte groups
+ * of the 8 rows.  The AVX2 kernels then broadcast 4 activation bytes against 32 weight bytes (4
+ * codes of 8 rows) and sum each row in its own lane: no horizontal sums, and the 16-bit products
+ * of a whole (sub-)block are added before one multiply by the rows' scales.  Q4_0_X8/Q5_0_X8 are
+ * exactly as large as the rows they hold; Q4_K_X8 is 1184 bytes per 8 rows against 1152 (its
+ * scales and mins unpacked to bytes).
  *
  * Owns nothing; pure functions of their arguments.  Packing is exact: kern_unpack_row returns
  * the bytes that were packed, and the scalar product below multiplies the unpacked rows with the
@@ -17,17 +17,101 @@
 
 #include "common/err.h"
 
-#define PACK_ROWS 8
+#define PACK_ROWS  8
+#define PACK_CHUNK 64 /* blocks of one row unpacked at a time by the scalar product */
 
-uint32_t kern__pack_base(uint32_t ptype)
+/* One packed type: its file type, block facts, and the per-block converters.  pack: block i of
+ * the 8 rows rows[r] into the packed block p; unpack: row r of packed block p into file block b. */
+struct pack_desc {
+    uint32_t ptype, base;
+    int64_t elems; /* elements per block */
+    size_t bbytes; /* bytes of a file block */
+    size_t pbytes; /* bytes of a packed block (8 rows) */
+    void (*pack)(const uint8_t *const *rows, int64_t i, uint8_t *p);
+    void (*unpack)(const uint8_t *p, int r, uint8_t *b);
+};
+
+/* ---- Q4_0 / Q5_0 ---- */
+
+/* Code k (0..31) of a Q4_0/Q5_0 block: nibbles, element k < 16 low, k >= 16 high. */
+static uint8_t b32_nib(const uint8_t *qs, int k)
 {
-    return ptype == KERN_T_Q4_K_X8 ? KERN_T_Q4_K : 0;
+    return k < 16 ? (qs[k] & 15) : (uint8_t)(qs[k - 16] >> 4);
 }
 
-int kern_pack_rows(uint32_t ptype)
+static void b32_pack_qs(const uint8_t *qs, int r, uint8_t *pqs)
 {
-    return kern__pack_base(ptype) ? PACK_ROWS : 0;
+    for (int g = 0; g < 4; g++)
+        for (int e = 0; e < 4; e++)
+            pqs[32 * g + 4 * r + e] =
+                (uint8_t)(b32_nib(qs, 4 * g + e) | b32_nib(qs, 16 + 4 * g + e) << 4);
 }
+
+static void b32_unpack_qs(const uint8_t *pqs, int r, uint8_t *qs)
+{
+    memset(qs, 0, 16);
+    for (int g = 0; g < 4; g++)
+        for (int e = 0; e < 4; e++) {
+            uint8_t v = pqs[32 * g + 4 * r + e];
+            qs[4 * g + e] |= v & 15;
+            qs[4 * g + e] |= (uint8_t)(v & 0xf0);
+        }
+}
+
+static void pack_q4_0(const uint8_t *const *rows, int64_t i, uint8_t *p)
+{
+    struct kern_bq4_0x8 *o = (struct kern_bq4_0x8 *)p;
+    for (int r = 0; r < PACK_ROWS; r++) {
+        const struct kern_bq4_0 *b = (const struct kern_bq4_0 *)rows[r] + i;
+        o->d[r] = b->d;
+        b32_pack_qs(b->qs, r, o->qs);
+    }
+}
+
+static void unpack_q4_0(const uint8_t *p, int r, uint8_t *out)
+{
+    const struct kern_bq4_0x8 *o = (const struct kern_bq4_0x8 *)p;
+    struct kern_bq4_0 *b = (struct kern_bq4_0 *)out;
+    b->d = o->d[r];
+    b32_unpack_qs(o->qs, r, b->qs);
+}
+
+static void pack_q5_0(const uint8_t *const *rows, int64_t i, uint8_t *p)
+{
+    struct kern_bq5_0x8 *o = (struct kern_bq5_0x8 *)p;
+    for (int r = 0; r < PACK_ROWS; r++) {
+        const struct kern_bq5_0 *b = (const struct kern_bq5_0 *)rows[r] + i;
+        uint32_t qh;
+        memcpy(&qh, b->qh, 4);
+        o->d[r] = b->d;
+        b32_pack_qs(b->qs, r, o->qs);
+        for (int e = 0; e < 4; e++) {
+            uint8_t v = 0;
+            for (int g = 0; g < 4; g++)
+                v |= (uint8_t)(((qh >> (4 * g + e)) & 1) << g | ((qh >> (16 + 4 * g + e)) & 1)
+                                                                    << (4 + g));
+            o->qh[4 * r + e] = v;
+        }
+    }
+}
+
+static void unpack_q5_0(const uint8_t *p, int r, uint8_t *out)
+{
+    const struct kern_bq5_0x8 *o = (const struct kern_bq5_0x8 *)p;
+    struct kern_bq5_0 *b = (struct kern_bq5_0 *)out;
+    uint32_t qh = 0;
+    b->d = o->d[r];
+    b32_unpack_qs(o->qs, r, b->qs);
+    for (int e = 0; e < 4; e++)
+        for (int g = 0; g < 4; g++) {
+            uint8_t v = o->qh[4 * r + e];
+            qh |= (uint32_t)((v >> g) & 1) << (4 * g + e);
+            qh |= (uint32_t)((v >> (4 + g)) & 1) << (16 + 4 * g + e);
+        }
+    memcpy(b->qh, &qh, 4);
+}
+
+/* ---- Q4_K ---- */
 
 /* Code k (0..255) of a Q4_K super-block: chunk k/64 holds two sub-blocks in its low and high
  * nibbles. */
@@ -37,11 +121,11 @@ static uint8_t q4k_code(const struct kern_bq4_k *b, int k)
     return (k % 64) < 32 ? (v & 15) : (uint8_t)(v >> 4);
 }
 
-/* Super-block i of the 8 rows rows[r] into one packed block. */
-static void pack_q4k(const struct kern_bq4_k *const *rows, int64_t i, struct kern_bq4_kx8 *p)
+static void pack_q4k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
 {
+    struct kern_bq4_kx8 *p = (struct kern_bq4_kx8 *)pb;
     for (int r = 0; r < PACK_ROWS; r++) {
-        const struct kern_bq4_k *b = rows[r] + i;
+        const struct kern_bq4_k *b = (const struct kern_bq4_k *)rows[r] + i;
         p->d[r] = b->d;
         p->dmin[r] = b->dmin;
         for (int s = 0; s < 8; s++) {
@@ -60,9 +144,10 @@ static void pack_q4k(const struct kern_bq4_k *const *rows, int64_t i, struct ker
     }
 }
 
-/* Row r (0..7) of a packed block back into a Q4_K super-block. */
-static void unpack_q4k(const struct kern_bq4_kx8 *p, int r, struct kern_bq4_k *b)
+static void unpack_q4k(const uint8_t *pb, int r, uint8_t *out)
 {
+    const struct kern_bq4_kx8 *p = (const struct kern_bq4_kx8 *)pb;
+    struct kern_bq4_k *b = (struct kern_bq4_k *)out;
     uint8_t sc[8], m[8];
     for (int s = 0; s < 8; s++) {
         sc[s] = p->sc[8 * s + r];
@@ -70,7 +155,6 @@ static void unpack_q4k(const struct kern_bq4_kx8 *p, int r, struct kern_bq4_k *b
     }
     b->d = p->d[r];
     b->dmin = p->dmin[r];
-    memset(b->scales, 0, sizeof b->scales);
     for (int j = 0; j < 4; j++) {
         b->scales[j] = (uint8_t)((sc[j] & 63) | (sc[j + 4] >> 4) << 6);
         b->scales[j + 4] = (uint8_t)((m[j] & 63) | (m[j + 4] >> 4) << 6);
@@ -89,36 +173,71 @@ static void unpack_q4k(const struct kern_bq4_kx8 *p, int r, struct kern_bq4_k *b
             }
 }
 
+static const struct pack_desc descs[] = {
+    {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_QK, sizeof(struct kern_bq4_0), sizeof(struct kern_bq4_0x8),
+     pack_q4_0, unpack_q4_0},
+    {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_QK, sizeof(struct kern_bq5_0), sizeof(struct kern_bq5_0x8),
+     pack_q5_0, unpack_q5_0},
+    {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_QK_K, sizeof(struct kern_bq4_k), sizeof(struct kern_bq4_kx8),
+     pack_q4k, unpack_q4k},
+};
+
+static const struct pack_desc *desc(uint32_t ptype)
+{
+    for (size_t i = 0; i < sizeof descs / sizeof descs[0]; i++)
+        if (descs[i].ptype == ptype)
+            return &descs[i];
+    return NULL;
+}
+
+uint32_t kern__pack_base(uint32_t ptype)
+{
+    const struct pack_desc *d = desc(ptype);
+    return d ? d->base : 0;
+}
+
+int kern_pack_rows(uint32_t ptype)
+{
+    return desc(ptype) ? PACK_ROWS : 0;
+}
+
 int kern_pack(uint32_t ptype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t nrows,
               void *dst)
 {
-    if (ptype != KERN_T_Q4_K_X8 || ncols <= 0 || ncols % KERN_QK_K != 0 || nrows < 0 ||
-        nrows % PACK_ROWS != 0 || w_row_bytes < kern_row_bytes(KERN_T_Q4_K, ncols))
+    const struct pack_desc *d = desc(ptype);
+    if (!d || ncols <= 0 || ncols % d->elems != 0 || nrows < 0 || nrows % PACK_ROWS != 0 ||
+        w_row_bytes < kern_row_bytes(d->base, ncols))
         return E_INVAL;
-    int64_t nbk = ncols / KERN_QK_K;
-    struct kern_bq4_kx8 *p = dst;
+    int64_t nb = ncols / d->elems;
+    uint8_t *p = dst;
     for (int64_t r0 = 0; r0 < nrows; r0 += PACK_ROWS) {
-        const struct kern_bq4_k *rows[PACK_ROWS];
+        const uint8_t *rows[PACK_ROWS];
         for (int r = 0; r < PACK_ROWS; r++)
-            rows[r] = (const void *)((const uint8_t *)w + (size_t)(r0 + r) * w_row_bytes);
-        for (int64_t i = 0; i < nbk; i++)
-            pack_q4k(rows, i, p++);
+            rows[r] = (const uint8_t *)w + (size_t)(r0 + r) * w_row_bytes;
+        for (int64_t i = 0; i < nb; i++, p += d->pbytes)
+            d->pack(rows, i, p);
     }
     return 0;
+}
+
+/* Blocks [i0, i0 + n) of row r of a packed matrix into file blocks at out. */
+static void unpack_blocks(const struct pack_desc *d, const void *p, size_t p_row_bytes, int64_t r,
+                          int64_t i0, int64_t n, uint8_t *out)
+{
+    const uint8_t *g = (const uint8_t *)p + (size_t)(r / PACK_ROWS) * PACK_ROWS * p_row_bytes;
+    for (int64_t i = 0; i < n; i++)
+        d->unpack(g + (size_t)(i0 + i) * d->pbytes, (int)(r % PACK_ROWS),
+                  out + (size_t)i * d->bbytes);
 }
 
 int kern_unpack_row(uint32_t ptype, const void *p, size_t p_row_bytes, int64_t ncols, int64_t r,
                     void *dst)
 {
-    if (ptype != KERN_T_Q4_K_X8 || ncols <= 0 || ncols % KERN_QK_K != 0 || r < 0 ||
-        p_row_bytes != kern_row_bytes(KERN_T_Q4_K_X8, ncols))
+    const struct pack_desc *d = desc(ptype);
+    if (!d || ncols <= 0 || ncols % d->elems != 0 || r < 0 ||
+        p_row_bytes != kern_row_bytes(ptype, ncols))
         return E_INVAL;
-    int64_t nbk = ncols / KERN_QK_K;
-    const struct kern_bq4_kx8 *g =
-        (const void *)((const uint8_t *)p + (size_t)(r / PACK_ROWS) * PACK_ROWS * p_row_bytes);
-    struct kern_bq4_k *b = dst;
-    for (int64_t i = 0; i < nbk; i++)
-        unpack_q4k(g + i, (int)(r % PACK_ROWS), b + i);
+    unpack_blocks(d, p, p_row_bytes, r, 0, ncols / d->elems, dst);
     return 0;
 }
 
@@ -126,23 +245,19 @@ void kern__ref_mul_mat_packed(uint32_t ptype, const void *w, size_t w_row_bytes,
                               int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
                               float *out, int64_t ldo)
 {
-    uint32_t base = kern__pack_base(ptype);
-    struct kern_bq4_k row[64]; /* up to 16384 columns per call of the unpacker */
-    const uint8_t *xb = x;
-    int64_t nbk = ncols / KERN_QK_K;
+    const struct pack_desc *d = desc(ptype);
+    uint8_t row[PACK_CHUNK * sizeof(struct kern_bq4_k)];
+    size_t xb_bytes = kern_type_block_bytes(kern__ref_vec_dot_type(d->base));
+    int64_t nb = ncols / d->elems;
     for (int64_t r = r0; r < r1; r++)
         for (int t = 0; t < nt; t++) {
             float s = 0.0f;
-            for (int64_t c = 0; c < nbk; c += 64) {
-                int64_t n = nbk - c < 64 ? nbk - c : 64;
-                const struct kern_bq4_kx8 *g =
-                    (const void *)((const uint8_t *)w +
-                                   (size_t)(r / PACK_ROWS) * PACK_ROWS * w_row_bytes);
-                for (int64_t i = 0; i < n; i++)
-                    unpack_q4k(g + c + i, (int)(r % PACK_ROWS), row + i);
+            for (int64_t c = 0; c < nb; c += PACK_CHUNK) {
+                int64_t n = nb - c < PACK_CHUNK ? nb - c : PACK_CHUNK;
+                unpack_blocks(d, w, w_row_bytes, r, c, n, row);
                 const uint8_t *xt =
-                    xb + (size_t)t * x_row_bytes + (size_t)c * sizeof(struct kern_bq8_k);
-                s += kern__ref_vec_dot(base, n * KERN_QK_K, row, xt);
+                    (const uint8_t *)x + (size_t)t * x_row_bytes + (size_t)c * xb_bytes;
+                s += kern__ref_vec_dot(d->base, n * d->elems, row, xt);
             }
             out[(int64_t)t * ldo + r] = s;
         }

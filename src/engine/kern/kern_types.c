@@ -65,7 +65,14 @@ static struct type_fact type_fact(uint32_t type)
     case KERN_T_Q8_K:
         f = (struct type_fact){256, 292, 0};
         break;
-    case KERN_T_Q4_K_X8: /* per row: one eighth of a packed group's super-block */
+    /* packed (kern_pack.c), per row: one eighth of a group's block */
+    case KERN_T_Q4_0_X8:
+        f = (struct type_fact){32, 18, 0};
+        break;
+    case KERN_T_Q5_0_X8:
+        f = (struct type_fact){32, 22, 0};
+        break;
+    case KERN_T_Q4_K_X8:
         f = (struct type_fact){256, 148, 0};
         break;
     default:

@@ -958,12 +958,170 @@ static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, i
     }
 }
 
+/* Q4_0_X8 / Q5_0_X8: the same lanes per 32-element block.  The codes go in unsigned (<= 15 or
+ * <= 31) and the offset (8 or 16) times the activation block's sum is subtracted once per block
+ * and token from the integer sum; those sums and the tokens' scales are computed once per chunk of
+ * tokens (pb_tok).  Q4_0 adds all 8 products per lane in 16 bits (8 x 2 x 15 x 127 < 2^15), Q5_0
+ * each 4 (4 x 2 x 31 x 127 < 2^15). */
+#define PB_MAX_BLOCKS 1024 /* columns up to 32768; wider matrices are never packed */
+
+struct pb_tok {
+    float d;
+    int32_t off;
+};
+
+/* Codes of 4-element group g of the 8 rows: lo (elements 4g..) and hi (16 + 4g..), bit 4 from
+ * qh (bit g, bit 4 + g) when the type has one. */
+AI void pb_decode(const uint8_t *qs, const uint8_t *qh, int g, __m256i *lo, __m256i *hi)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), x10 = _mm256_set1_epi8(0x10);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+    *lo = _mm256_and_si256(v, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    if (qh) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_slli_epi16(h, 4 - g), x10));
+        *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_srli_epi16(h, g), x10));
+    }
+}
+
+/* Groups [g0, g1) of block i for nt tokens, summed per lane in 16 bits, then widened. */
+AI void pb_groups(const uint8_t *qs, const uint8_t *qh, int g0, int g1, const uint8_t *x, size_t xs,
+                  int64_t i, int nt, __m256i *i32)
+{
+    __m256i s16[P_NT];
+    for (int g = g0; g < g1; g++) {
+        __m256i lo, hi;
+        pb_decode(qs, qh, g, &lo, &hi);
+        for (int t = 0; t < nt; t++) {
+            const int8_t *a = ((const struct kern_bq8_0 *)(x + (size_t)t * xs) + i)->qs + 4 * g;
+            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p_bcast4(a)),
+                                         _mm256_maddubs_epi16(hi, p_bcast4(a + 16)));
+            s16[t] = g > g0 ? _mm256_add_epi16(s16[t], p) : p;
+            P_KEEP(s16[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        i32[t] = _mm256_add_epi32(i32[t], _mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)));
+}
+
+/* One group of 8 rows of Q4_0_X8 (bb 144) or Q5_0_X8 (bb 176, has_qh) against nt <= P_NT
+ * tokens; tk[t * PB_MAX_BLOCKS + i] the tokens' block scales and offsets. */
+AI void pb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_t xs,
+               const struct pb_tok *tk, int nt, __m256 *acc)
+{
+    size_t bb = has_qh ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++, b += bb) {
+        const uint8_t *qh = has_qh ? b + 16 : NULL, *qs = b + (has_qh ? 48 : 16);
+        __m256i i32[P_NT];
+        for (int t = 0; t < nt; t++)
+            i32[t] = _mm256_setzero_si256();
+        if (has_qh) {
+            pb_groups(qs, qh, 0, 2, x, xs, i, nt, i32);
+            pb_groups(qs, qh, 2, 4, x, xs, i, nt, i32);
+        } else {
+            pb_groups(qs, qh, 0, 4, x, xs, i, nt, i32);
+        }
+        __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+        for (int t = 0; t < nt; t++) {
+            const struct pb_tok *k = tk + (size_t)t * PB_MAX_BLOCKS + i;
+            __m256i v = _mm256_sub_epi32(i32[t], _mm256_set1_epi32(k->off));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(d8, _mm256_set1_ps(k->d)),
+                                     acc[t]);
+        }
+    }
+}
+
+/* Block scales and offset x block sums of nt tokens (off: 8 or 16). */
+static void pb_tokens(const uint8_t *x, size_t xs, int64_t nb, int nt, int off, struct pb_tok *tk)
+{
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++)
+        for (int64_t i = 0; i < nb; i++) {
+            const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
+            __m256i a = _mm256_loadu_si256((const __m256i *)bx->qs);
+            int sum = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, a), ones16));
+            tk[(size_t)t * PB_MAX_BLOCKS + i] = (struct pb_tok){h2f(bx->d), off * sum};
+        }
+}
+
+#define PB_SWITCH(q5, nt_, ...)             \
+    switch (nt_) {                          \
+    case 1:                                 \
+        pb_run(q5, __VA_ARGS__, 1, acc);    \
+        break;                              \
+    case 2:                                 \
+        pb_run(q5, __VA_ARGS__, 2, acc);    \
+        break;                              \
+    case 3:                                 \
+        pb_run(q5, __VA_ARGS__, 3, acc);    \
+        break;                              \
+    default:                                \
+        pb_run(q5, __VA_ARGS__, P_NT, acc); \
+        break;                              \
+    }
+
+/* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
+AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
+                int64_t ldo)
+{
+    int whole = g0 >= r0 && g0 + 8 <= r1;
+    for (int t = 0; t < n; t++) {
+        float *o = out + (int64_t)t * ldo;
+        if (whole) {
+            _mm256_storeu_ps(o + g0, acc[t]);
+            continue;
+        }
+        float tmp[8];
+        _mm256_storeu_ps(tmp, acc[t]);
+        for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
+            o[r] = tmp[r - g0];
+    }
+}
+
+/* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of P_NT tokens, their sums, then every group. */
+static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
+                       int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    int64_t nb = ncols / KERN_QK;
+    int q5 = pt == KERN_T_Q5_0_X8;
+    if (nb > PB_MAX_BLOCKS) {
+        kern__ref_mul_mat_packed(pt, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo);
+        return;
+    }
+    struct pb_tok tk[P_NT * PB_MAX_BLOCKS];
+    for (int t0 = 0; t0 < nt; t0 += P_NT) {
+        int n = nt - t0 < P_NT ? nt - t0 : P_NT;
+        const uint8_t *xt = x + (size_t)t0 * xs;
+        pb_tokens(xt, xs, nb, n, q5 ? 16 : 8, tk);
+        for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+            const uint8_t *b = w + (size_t)g0 * wrb;
+            __m256 acc[P_NT];
+            if (q5) {
+                PB_SWITCH(1, n, nb, b, xt, xs, tk)
+            } else {
+                PB_SWITCH(0, n, nb, b, xt, xs, tk)
+            }
+            p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+        }
+    }
+}
+
 static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
 {
-    return wtype == KERN_T_Q4_K && ncols > 0 && ncols % KERN_QK_K == 0 && nrows > 0 &&
-                   nrows % 8 == 0
-               ? KERN_T_Q4_K_X8
-               : 0;
+    if (ncols <= 0 || nrows <= 0 || nrows % 8 != 0)
+        return 0;
+    switch (wtype) {
+    case KERN_T_Q4_0:
+    case KERN_T_Q5_0:
+        return ncols % KERN_QK == 0 && ncols / KERN_QK <= PB_MAX_BLOCKS ? 0x100 | wtype : 0;
+    case KERN_T_Q4_K:
+        return ncols % KERN_QK_K == 0 ? KERN_T_Q4_K_X8 : 0;
+    default:
+        return 0;
+    }
 }
 
 static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *x)
@@ -1002,6 +1160,10 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q4_K_X8) {
         p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
+        return;
+    }
+    if (wtype == KERN_T_Q4_0_X8 || wtype == KERN_T_Q5_0_X8) {
+        pb_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
         return;
     }
     if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
