@@ -125,5 +125,6 @@ TEST(engine_wcopy_packed_close_to_mmap)
     close_logits("synth-llama-d256-Q4_K_S.gguf");
     close_logits("synth-llama-d256-Q4_0.gguf");
     close_logits("synth-llama-d256-Q5_0.gguf");
+    close_logits("synth-llama-d256-Q6_K.gguf");
     close_logits("stories260K-Q4_0.gguf");
 }

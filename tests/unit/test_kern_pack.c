@@ -43,6 +43,7 @@ static const struct pk_type PK_TYPES[] = {
     {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_T_Q8_0, {32, 5 * 32, 40 * 32}},
     {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_T_Q8_0, {32, 7 * 32, 28 * 32}},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_T_Q8_K, {256, 3 * 256, 9 * 256}},
+    {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_T_Q8_K, {256, 2 * 256, 11 * 256}},
 };
 #define PK_NTYPES (sizeof PK_TYPES / sizeof PK_TYPES[0])
 
@@ -108,6 +109,7 @@ TEST(kern_pack_round_trip)
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q4_K_X8, 256), 148);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q4_0_X8, 32), 18);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q5_0_X8, 32), 22);
+    ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q6_K_X8, 256), 210);
 }
 
 /* |w| . |x| of row rr and token tt, for the float-order tolerance. */

@@ -43,6 +43,7 @@ enum kern_type {
     KERN_T_Q4_0_X8 = 0x100 | KERN_T_Q4_0,
     KERN_T_Q5_0_X8 = 0x100 | KERN_T_Q5_0,
     KERN_T_Q4_K_X8 = 0x100 | KERN_T_Q4_K,
+    KERN_T_Q6_K_X8 = 0x100 | KERN_T_Q6_K,
 };
 
 /* AMX: the AVX-512 table whose prompt products use the AMX tile unit (kern_x86_amx.c). */

@@ -103,6 +103,21 @@ struct KERN_PACKED kern_bq4_kx8 {
     uint8_t qs[1024];
 };
 
+/* KERN_T_Q6_K_X8: super-block of 8 rows r, in 8 spans m of 32 elements (sub-blocks 2m, 2m+1):
+ *   d[r]                                  the rows' fp16 scales
+ *   sc[16 k + 2 r + e]                    signed scale of sub-block 2k+e (16 elements) of row r
+ *   qs[192 m + 32 g + 4 r + e]            low 4 bits of code(r, 32m + 4g + e) | those of
+ *                                         code(r, 32m + 16 + 4g + e) << 4   (g = 0..3)
+ *   qs[192 m + 128 + 32 h + 4 r + e]      bits 2g..2g+1 = the top 2 bits of code(r, 32m + 16h +
+ *                                         4g + e)   (h = 0, 1)
+ * with code the unsigned 6-bit value (the element is code - 32). */
+struct KERN_PACKED kern_bq6_kx8 {
+    uint16_t d[8];
+    int8_t sc[128];
+    uint8_t qs[1536];
+};
+
+_Static_assert(sizeof(struct kern_bq6_kx8) == 8 * 210, "q6_k_x8");
 _Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
 _Static_assert(sizeof(struct kern_bq4_kx8) == 8 * 148, "q4_k_x8");
 _Static_assert(sizeof(struct kern_bq4_0x8) == 8 * 18, "q4_0_x8");

@@ -173,6 +173,68 @@ static void unpack_q4k(const uint8_t *pb, int r, uint8_t *out)
             }
 }
 
+/* ---- Q6_K ---- */
+
+/* Unsigned 6-bit code k (0..255) of a Q6_K super-block (the element is code - 32). */
+static uint8_t q6k_code(const struct kern_bq6_k *b, int k)
+{
+    int half = k / 128, kk = k % 128, q = kk / 32, l = kk % 32;
+    const uint8_t *ql = b->ql + 64 * half, *qh = b->qh + 32 * half;
+    uint8_t lo = (q & 1) ? ql[l + 32] : ql[l];
+    lo = (q & 2) ? (uint8_t)(lo >> 4) : (lo & 15);
+    return (uint8_t)(lo | ((qh[l] >> (2 * q)) & 3) << 4);
+}
+
+static void q6k_set_code(struct kern_bq6_k *b, int k, uint8_t c)
+{
+    int half = k / 128, kk = k % 128, q = kk / 32, l = kk % 32;
+    uint8_t *ql = b->ql + 64 * half + ((q & 1) ? l + 32 : l), *qh = b->qh + 32 * half + l;
+    *ql |= (q & 2) ? (uint8_t)((c & 15) << 4) : (c & 15);
+    *qh |= (uint8_t)((c >> 4) << (2 * q));
+}
+
+static void pack_q6k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
+{
+    struct kern_bq6_kx8 *p = (struct kern_bq6_kx8 *)pb;
+    memset(p->qs, 0, sizeof p->qs);
+    for (int r = 0; r < PACK_ROWS; r++) {
+        const struct kern_bq6_k *b = (const struct kern_bq6_k *)rows[r] + i;
+        p->d[r] = b->d;
+        for (int j = 0; j < 16; j++)
+            p->sc[16 * (j / 2) + 2 * r + j % 2] = b->scales[j];
+        for (int m = 0; m < 8; m++)
+            for (int g = 0; g < 4; g++)
+                for (int e = 0; e < 4; e++) {
+                    uint8_t c0 = q6k_code(b, 32 * m + 4 * g + e);
+                    uint8_t c1 = q6k_code(b, 32 * m + 16 + 4 * g + e);
+                    uint8_t *q = p->qs + 192 * m;
+                    q[32 * g + 4 * r + e] = (uint8_t)((c0 & 15) | (c1 & 15) << 4);
+                    q[128 + 4 * r + e] |= (uint8_t)((c0 >> 4) << (2 * g));
+                    q[160 + 4 * r + e] |= (uint8_t)((c1 >> 4) << (2 * g));
+                }
+    }
+}
+
+static void unpack_q6k(const uint8_t *pb, int r, uint8_t *out)
+{
+    const struct kern_bq6_kx8 *p = (const struct kern_bq6_kx8 *)pb;
+    struct kern_bq6_k *b = (struct kern_bq6_k *)out;
+    memset(b, 0, sizeof *b);
+    b->d = p->d[r];
+    for (int j = 0; j < 16; j++)
+        b->scales[j] = p->sc[16 * (j / 2) + 2 * r + j % 2];
+    for (int m = 0; m < 8; m++)
+        for (int g = 0; g < 4; g++)
+            for (int e = 0; e < 4; e++) {
+                const uint8_t *q = p->qs + 192 * m;
+                uint8_t v = q[32 * g + 4 * r + e];
+                uint8_t h0 = (q[128 + 4 * r + e] >> (2 * g)) & 3;
+                uint8_t h1 = (q[160 + 4 * r + e] >> (2 * g)) & 3;
+                q6k_set_code(b, 32 * m + 4 * g + e, (uint8_t)((v & 15) | h0 << 4));
+                q6k_set_code(b, 32 * m + 16 + 4 * g + e, (uint8_t)((v >> 4) | h1 << 4));
+            }
+}
+
 static const struct pack_desc descs[] = {
     {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_QK, sizeof(struct kern_bq4_0), sizeof(struct kern_bq4_0x8),
      pack_q4_0, unpack_q4_0},
@@ -180,6 +242,8 @@ static const struct pack_desc descs[] = {
      pack_q5_0, unpack_q5_0},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_QK_K, sizeof(struct kern_bq4_k), sizeof(struct kern_bq4_kx8),
      pack_q4k, unpack_q4k},
+    {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_QK_K, sizeof(struct kern_bq6_k), sizeof(struct kern_bq6_kx8),
+     pack_q6k, unpack_q6k},
 };
 
 static const struct pack_desc *desc(uint32_t ptype)
@@ -246,7 +310,7 @@ void kern__ref_mul_mat_packed(uint32_t ptype, const void *w, size_t w_row_bytes,
                               float *out, int64_t ldo)
 {
     const struct pack_desc *d = desc(ptype);
-    uint8_t row[PACK_CHUNK * sizeof(struct kern_bq4_k)];
+    uint8_t row[PACK_CHUNK * sizeof(struct kern_bq6_k)]; /* the largest file block */
     size_t xb_bytes = kern_type_block_bytes(kern__ref_vec_dot_type(d->base));
     int64_t nb = ncols / d->elems;
     for (int64_t r = r0; r < r1; r++)

@@ -958,6 +958,103 @@ static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, i
     }
 }
 
+/* Q6_K_X8: the same lanes per 16-element sub-block: codes unsigned (<= 63: two products per
+ * lane summed in 16 bits, 2 x 2 x 63 x 128 < 2^15), times the signed scale with vpmaddwd; the
+ * offset 32 x sum(scale x block sum) per super-block from the activation's 16-element sums. */
+#define P6_SC(e, r) -1, (2 * (r) + (e)), -1, (2 * (r) + (e))
+static const int8_t p6_sc_idx[2][32] __attribute__((aligned(32))) = {
+    {P6_SC(0, 0), P6_SC(0, 1), P6_SC(0, 2), P6_SC(0, 3), P6_SC(0, 4), P6_SC(0, 5), P6_SC(0, 6),
+     P6_SC(0, 7)},
+    {P6_SC(1, 0), P6_SC(1, 1), P6_SC(1, 2), P6_SC(1, 3), P6_SC(1, 4), P6_SC(1, 5), P6_SC(1, 6),
+     P6_SC(1, 7)},
+};
+
+/* Lane r = (sc, sc) as int16 for sub-block 2k + e, from the 16 scale bytes of k. */
+AI __m256i p6_scale(const int8_t *sc16, int e)
+{
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sc16));
+    v = _mm256_shuffle_epi8(v, _mm256_load_si256((const __m256i *)p6_sc_idx[e]));
+    return _mm256_srai_epi16(v, 8);
+}
+
+/* Codes of group g of sub-block 2m + h (q: span m, hb: its top-bit vector h). */
+AI __m256i p6_codes(const uint8_t *q, __m256i hb, int h, int g)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
+    __m256i c = h ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+    __m256i top = g == 0   ? _mm256_slli_epi16(hb, 4)
+                  : g == 1 ? _mm256_slli_epi16(hb, 2)
+                  : g == 2 ? hb
+                           : _mm256_srli_epi16(hb, 2);
+    return _mm256_or_si256(c, _mm256_and_si256(top, m30));
+}
+
+/* Sub-block 2m + h of super-block i (q: span m) for nt tokens: i32[t] += scale x products. */
+AI void p6_sub(const uint8_t *q, int m, int h, __m256i scv, const uint8_t *x, size_t xs, int64_t i,
+               int nt, __m256i *i32)
+{
+    __m256i hb = _mm256_loadu_si256((const __m256i *)(q + 128 + 32 * h));
+    for (int g = 0; g < 4; g += 2) {
+        __m256i c0 = p6_codes(q, hb, h, g), c1 = p6_codes(q, hb, h, g + 1);
+        for (int t = 0; t < nt; t++) {
+            const int8_t *a =
+                ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 32 * m + 16 * h + 4 * g;
+            __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, p_bcast4(a)),
+                                           _mm256_maddubs_epi16(c1, p_bcast4(a + 4)));
+            i32[t] = _mm256_add_epi32(i32[t], _mm256_madd_epi16(s16, scv));
+        }
+    }
+}
+
+/* One group of 8 rows of Q6_K_X8 against nt <= P_NT tokens. */
+AI void p6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size_t xs, int nt,
+               __m256 *acc)
+{
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nbk; i++, b++) {
+        __m256i i32[P_NT];
+        for (int t = 0; t < nt; t++)
+            i32[t] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+        for (int m = 0; m < 8; m++)
+            for (int h = 0; h < 2; h++)
+                p6_sub(b->qs + 192 * m, m, h, p6_scale(b->sc + 16 * m, h), x, xs, i, nt, i32);
+        __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i off = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                int32_t pair;
+                memcpy(&pair, bx->bsums + 2 * k, 4);
+                __m256i mv =
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b->sc + 16 * k)));
+                off = _mm256_add_epi32(off, _mm256_madd_epi16(mv, _mm256_set1_epi32(pair)));
+            }
+            __m256i v = _mm256_sub_epi32(i32[t], _mm256_slli_epi32(off, 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v),
+                                     _mm256_mul_ps(d8, _mm256_set1_ps(bx->d)), acc[t]);
+        }
+    }
+}
+
+#define P6_SWITCH(nt_, ...)             \
+    switch (nt_) {                      \
+    case 1:                             \
+        p6_run(__VA_ARGS__, 1, acc);    \
+        break;                          \
+    case 2:                             \
+        p6_run(__VA_ARGS__, 2, acc);    \
+        break;                          \
+    case 3:                             \
+        p6_run(__VA_ARGS__, 3, acc);    \
+        break;                          \
+    default:                            \
+        p6_run(__VA_ARGS__, P_NT, acc); \
+        break;                          \
+    }
+
 /* Q4_0_X8 / Q5_0_X8: the same lanes per 32-element block.  The codes go in unsigned (<= 15 or
  * <= 31) and the offset (8 or 16) times the activation block's sum is subtracted once per block
  * and token from the integer sum; those sums and the tokens' scales are computed once per chunk of
@@ -1109,6 +1206,22 @@ static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols,
     }
 }
 
+/* mul_mat for Q6_K_X8. */
+static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+{
+    int64_t nbk = ncols / KERN_QK_K;
+    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+        const struct kern_bq6_kx8 *b = (const void *)(w + (size_t)g0 * wrb);
+        for (int t0 = 0; t0 < nt; t0 += P_NT) {
+            int n = nt - t0 < P_NT ? nt - t0 : P_NT;
+            __m256 acc[P_NT];
+            P6_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs)
+            p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+        }
+    }
+}
+
 static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
 {
     if (ncols <= 0 || nrows <= 0 || nrows % 8 != 0)
@@ -1118,7 +1231,8 @@ static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
     case KERN_T_Q5_0:
         return ncols % KERN_QK == 0 && ncols / KERN_QK <= PB_MAX_BLOCKS ? 0x100 | wtype : 0;
     case KERN_T_Q4_K:
-        return ncols % KERN_QK_K == 0 ? KERN_T_Q4_K_X8 : 0;
+    case KERN_T_Q6_K:
+        return ncols % KERN_QK_K == 0 ? 0x100 | wtype : 0;
     default:
         return 0;
     }
@@ -1160,6 +1274,10 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q4_K_X8) {
         p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
+        return;
+    }
+    if (wtype == KERN_T_Q6_K_X8) {
+        p6_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
         return;
     }
     if (wtype == KERN_T_Q4_0_X8 || wtype == KERN_T_Q5_0_X8) {
