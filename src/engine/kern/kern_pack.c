@@ -33,29 +33,17 @@ struct pack_desc {
 
 /* ---- Q4_0 / Q5_0 ---- */
 
-/* Code k (0..31) of a Q4_0/Q5_0 block: nibbles, element k < 16 low, k >= 16 high. */
-static uint8_t b32_nib(const uint8_t *qs, int k)
-{
-    return k < 16 ? (qs[k] & 15) : (uint8_t)(qs[k - 16] >> 4);
-}
-
+/* Byte 4g+e of a Q4_0/Q5_0 qs already holds element 4g+e (low) and 16+4g+e (high). */
 static void b32_pack_qs(const uint8_t *qs, int r, uint8_t *pqs)
 {
     for (int g = 0; g < 4; g++)
-        for (int e = 0; e < 4; e++)
-            pqs[32 * g + 4 * r + e] =
-                (uint8_t)(b32_nib(qs, 4 * g + e) | b32_nib(qs, 16 + 4 * g + e) << 4);
+        memcpy(pqs + 32 * g + 4 * r, qs + 4 * g, 4);
 }
 
 static void b32_unpack_qs(const uint8_t *pqs, int r, uint8_t *qs)
 {
-    memset(qs, 0, 16);
     for (int g = 0; g < 4; g++)
-        for (int e = 0; e < 4; e++) {
-            uint8_t v = pqs[32 * g + 4 * r + e];
-            qs[4 * g + e] |= v & 15;
-            qs[4 * g + e] |= (uint8_t)(v & 0xf0);
-        }
+        memcpy(qs + 4 * g, pqs + 32 * g + 4 * r, 4);
 }
 
 static void pack_q4_0(const uint8_t *const *rows, int64_t i, uint8_t *p)
@@ -113,14 +101,6 @@ static void unpack_q5_0(const uint8_t *p, int r, uint8_t *out)
 
 /* ---- Q4_K ---- */
 
-/* Code k (0..255) of a Q4_K super-block: chunk k/64 holds two sub-blocks in its low and high
- * nibbles. */
-static uint8_t q4k_code(const struct kern_bq4_k *b, int k)
-{
-    uint8_t v = b->qs[32 * (k / 64) + k % 32];
-    return (k % 64) < 32 ? (v & 15) : (uint8_t)(v >> 4);
-}
-
 static void pack_q4k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
 {
     struct kern_bq4_kx8 *p = (struct kern_bq4_kx8 *)pb;
@@ -134,13 +114,15 @@ static void pack_q4k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
             p->sc[8 * s + r] = sc;
             p->mn[16 * (s / 2) + 2 * r + s % 2] = m;
         }
-        for (int s = 0; s < 8; s++)
-            for (int g = 0; g < 4; g++)
-                for (int e = 0; e < 4; e++) {
-                    int k = 32 * s + 4 * g + e;
-                    p->qs[128 * s + 32 * g + 4 * r + e] =
-                        (uint8_t)(q4k_code(b, k) | q4k_code(b, k + 16) << 4);
-                }
+        /* sub-block s is the low (even s) or high nibbles of chunk s/2 */
+        for (int s = 0; s < 8; s++) {
+            const uint8_t *q = b->qs + 32 * (s / 2);
+            for (int l = 0; l < 16; l++) {
+                uint8_t a = q[l], c = q[l + 16];
+                p->qs[128 * s + 32 * (l / 4) + 4 * r + l % 4] =
+                    (s & 1) ? (uint8_t)((a >> 4) | (c & 0xf0)) : (uint8_t)((a & 15) | c << 4);
+            }
+        }
     }
 }
 
@@ -175,16 +157,7 @@ static void unpack_q4k(const uint8_t *pb, int r, uint8_t *out)
 
 /* ---- Q6_K ---- */
 
-/* Unsigned 6-bit code k (0..255) of a Q6_K super-block (the element is code - 32). */
-static uint8_t q6k_code(const struct kern_bq6_k *b, int k)
-{
-    int half = k / 128, kk = k % 128, q = kk / 32, l = kk % 32;
-    const uint8_t *ql = b->ql + 64 * half, *qh = b->qh + 32 * half;
-    uint8_t lo = (q & 1) ? ql[l + 32] : ql[l];
-    lo = (q & 2) ? (uint8_t)(lo >> 4) : (lo & 15);
-    return (uint8_t)(lo | ((qh[l] >> (2 * q)) & 3) << 4);
-}
-
+/* Sets unsigned 6-bit code k (0..255) of a zeroed Q6_K super-block (the element is code - 32). */
 static void q6k_set_code(struct kern_bq6_k *b, int k, uint8_t c)
 {
     int half = k / 128, kk = k % 128, q = kk / 32, l = kk % 32;
@@ -202,16 +175,23 @@ static void pack_q6k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
         p->d[r] = b->d;
         for (int j = 0; j < 16; j++)
             p->sc[16 * (j / 2) + 2 * r + j % 2] = b->scales[j];
-        for (int m = 0; m < 8; m++)
-            for (int g = 0; g < 4; g++)
-                for (int e = 0; e < 4; e++) {
-                    uint8_t c0 = q6k_code(b, 32 * m + 4 * g + e);
-                    uint8_t c1 = q6k_code(b, 32 * m + 16 + 4 * g + e);
-                    uint8_t *q = p->qs + 192 * m;
-                    q[32 * g + 4 * r + e] = (uint8_t)((c0 & 15) | (c1 & 15) << 4);
-                    q[128 + 4 * r + e] |= (uint8_t)((c0 >> 4) << (2 * g));
-                    q[160 + 4 * r + e] |= (uint8_t)((c1 >> 4) << (2 * g));
-                }
+        /* span m: elements l (0..31) of quarter m%4 of half m/4: low bits in the low (m%4 < 2)
+         * or high nibbles of ql[l] (m%4 even) or ql[l + 32] (odd), top bits at 2 (m%4) in qh[l] */
+        for (int m = 0; m < 8; m++) {
+            int qq = m % 4;
+            const uint8_t *ql = b->ql + 64 * (m / 4) + ((qq & 1) ? 32 : 0),
+                          *qh = b->qh + 32 * (m / 4);
+            uint8_t *q = p->qs + 192 * m;
+            for (int l = 0; l < 16; l++) {
+                uint8_t a = ql[l], c = ql[l + 16];
+                uint8_t lo =
+                    (qq & 2) ? (uint8_t)((a >> 4) | (c & 0xf0)) : (uint8_t)((a & 15) | c << 4);
+                int g = l / 4, e = l % 4;
+                q[32 * g + 4 * r + e] = lo;
+                q[128 + 4 * r + e] |= (uint8_t)(((qh[l] >> (2 * qq)) & 3) << (2 * g));
+                q[160 + 4 * r + e] |= (uint8_t)(((qh[l + 16] >> (2 * qq)) & 3) << (2 * g));
+            }
+        }
     }
 }
 
