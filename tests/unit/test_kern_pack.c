@@ -16,6 +16,7 @@
 #include "harness/test.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "common/mem.h"
 #include "engine/kern/kern_int.h"
@@ -139,8 +140,12 @@ static void pk_check_tables(const struct pk_type *pt, const uint8_t *w, size_t w
           *o2 = mem_alloc((size_t)nt_max * PK_ROWS * 4);
     ASSERT(o1 && o2);
     int checked = 0;
-    for (int isa = KERN_ISA_SCALAR; isa <= KERN_ISA_AMX; isa++) {
+    for (int it = 0; it < 2 * (KERN_ISA_AMX + 1);
+         it++) { /* each table, without and with prefetch */
+        int isa = it % (KERN_ISA_AMX + 1);
+        setenv("CORRAL_PREFETCH", it > KERN_ISA_AMX ? "1" : "0", 1);
         const struct kern *k = kern_get((enum kern_isa)isa);
+        unsetenv("CORRAL_PREFETCH");
         if (!k || (isa != KERN_ISA_SCALAR &&
                    (!k->pack_type || k->pack_type(pt->base, ncols, PK_ROWS) != pt->ptype)))
             continue;

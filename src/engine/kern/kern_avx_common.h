@@ -128,7 +128,8 @@ AI __m256i expand_bits_0x10(const uint8_t *qh4)
  * kernels issue it per weight block with pf = KERN_PF_DIST on CPUs where it pays (kern_dispatch.c
  * chooses): on the Intel Xeon (AMX generation) VMs here a Q4_K gemv streamed 6-7 GB/s without it
  * and 15-15.7 GB/s with it (bench_kern, 1 thread, 512-4096 bytes ahead measured, 2048 best); on
- * Zen 4 it cost 10-20 %, so there it stays off. */
+ * Zen 3 (no AVX-512) Q8_0 16.6 -> 20-22 GB/s and the packed types (kern_pack.c) 16-17 -> 18-22;
+ * on Zen 4 it cost 10-20 %, so there it stays off. */
 #ifndef KERN_PF_DIST
 #define KERN_PF_DIST 2048
 #endif

@@ -881,12 +881,14 @@ AI void p_q4k_sub(const struct kern_bq4_kx8 *b, int s, const uint8_t *x, size_t 
 }
 
 /* One group of 8 rows against nt <= P_NT tokens: acc[t] lane r = dot(row r, token t). */
-AI void p_q4k(int64_t nbk, const struct kern_bq4_kx8 *b, const uint8_t *x, size_t xs, int nt,
-              __m256 *acc)
+AI void p_q4k(int64_t nbk, const struct kern_bq4_kx8 *b, const uint8_t *x, size_t xs, size_t pf,
+              int nt, __m256 *acc)
 {
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nbk; i++, b++) {
+        if (nt == 1)
+            KERN_PF(b, sizeof *b, pf);
         __m256i isum[P_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
@@ -933,7 +935,7 @@ AI void p_q4k(int64_t nbk, const struct kern_bq4_kx8 *b, const uint8_t *x, size_
 /* mul_mat for KERN_T_Q4_K_X8: rows [r0, r1) in whole groups (a partial group at either end is
  * computed whole and only its rows in range are stored). */
 static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                      const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+                      const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
 {
     int64_t nbk = ncols / KERN_QK_K;
     for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
@@ -942,7 +944,7 @@ static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, i
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs)
+            P_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs, pf)
             for (int t = 0; t < n; t++) {
                 float *o = out + (int64_t)(t0 + t) * ldo;
                 if (whole) {
@@ -1008,12 +1010,14 @@ AI void p6_sub(const uint8_t *q, int m, int h, __m256i scv, const uint8_t *x, si
 }
 
 /* One group of 8 rows of Q6_K_X8 against nt <= P_NT tokens. */
-AI void p6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size_t xs, int nt,
-               __m256 *acc)
+AI void p6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size_t xs, size_t pf,
+               int nt, __m256 *acc)
 {
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nbk; i++, b++) {
+        if (nt == 1)
+            KERN_PF(b, sizeof *b, pf);
         __m256i i32[P_NT];
         for (int t = 0; t < nt; t++)
             i32[t] = _mm256_setzero_si256();
@@ -1105,12 +1109,14 @@ AI void pb_groups(const uint8_t *qs, const uint8_t *qh, int g0, int g1, const ui
 /* One group of 8 rows of Q4_0_X8 (bb 144) or Q5_0_X8 (bb 176, has_qh) against nt <= P_NT
  * tokens; tk[t * PB_MAX_BLOCKS + i] the tokens' block scales and offsets. */
 AI void pb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_t xs,
-               const struct pb_tok *tk, int nt, __m256 *acc)
+               const struct pb_tok *tk, size_t pf, int nt, __m256 *acc)
 {
     size_t bb = has_qh ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++, b += bb) {
+        if (nt == 1)
+            KERN_PF(b, bb, pf);
         const uint8_t *qh = has_qh ? b + 16 : NULL, *qs = b + (has_qh ? 48 : 16);
         __m256i i32[P_NT];
         for (int t = 0; t < nt; t++)
@@ -1180,7 +1186,8 @@ AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, fl
 
 /* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of P_NT tokens, their sums, then every group. */
 static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
-                       int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+                       int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo,
+                       size_t pf)
 {
     int64_t nb = ncols / KERN_QK;
     int q5 = pt == KERN_T_Q5_0_X8;
@@ -1197,9 +1204,9 @@ static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols,
             const uint8_t *b = w + (size_t)g0 * wrb;
             __m256 acc[P_NT];
             if (q5) {
-                PB_SWITCH(1, n, nb, b, xt, xs, tk)
+                PB_SWITCH(1, n, nb, b, xt, xs, tk, pf)
             } else {
-                PB_SWITCH(0, n, nb, b, xt, xs, tk)
+                PB_SWITCH(0, n, nb, b, xt, xs, tk, pf)
             }
             p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
@@ -1208,7 +1215,7 @@ static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols,
 
 /* mul_mat for Q6_K_X8. */
 static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo)
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
 {
     int64_t nbk = ncols / KERN_QK_K;
     for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
@@ -1216,7 +1223,7 @@ static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P6_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs)
+            P6_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs, pf)
             p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
@@ -1273,15 +1280,15 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     int gn = row_nt(wtype);
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q4_K_X8) {
-        p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
+        p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
         return;
     }
     if (wtype == KERN_T_Q6_K_X8) {
-        p6_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
+        p6_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
         return;
     }
     if (wtype == KERN_T_Q4_0_X8 || wtype == KERN_T_Q5_0_X8) {
-        pb_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo);
+        pb_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
         return;
     }
     if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
