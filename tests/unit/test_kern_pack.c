@@ -43,6 +43,7 @@ struct pk_type {
 static const struct pk_type PK_TYPES[] = {
     {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_T_Q8_0, {32, 5 * 32, 40 * 32}},
     {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_T_Q8_0, {32, 7 * 32, 28 * 32}},
+    {KERN_T_Q8_0_X8, KERN_T_Q8_0, KERN_T_Q8_0, {32, 9 * 32, 64 * 32}},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_T_Q8_K, {256, 3 * 256, 9 * 256}},
     {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_T_Q8_K, {256, 2 * 256, 11 * 256}},
 };
@@ -110,6 +111,7 @@ TEST(kern_pack_round_trip)
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q4_K_X8, 256), 148);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q4_0_X8, 32), 18);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q5_0_X8, 32), 22);
+    ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q8_0_X8, 32), 34);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q6_K_X8, 256), 210);
 }
 
@@ -208,12 +210,17 @@ TEST(kern_pack_mul_mat_matches_ref)
         }
 }
 
-/* Q4_0 / Q5_0 blocks with every code at its largest (or 0 for pattern 1). */
+/* Q4_0 / Q5_0 / Q8_0 blocks with codes at their extremes. */
 static void pk_extreme_b32(uint32_t base, uint8_t *w, int nblocks)
 {
     for (int i = 0; i < nblocks; i++) {
         uint8_t pat = i % 3 ? 0xFF : 0x0F;
-        if (base == KERN_T_Q4_0) {
+        if (base == KERN_T_Q8_0) {
+            struct kern_bq8_0 *b = (struct kern_bq8_0 *)w + i;
+            b->d = kern_f32_to_fp16(1.0f / 16);
+            for (int j = 0; j < 32; j++)
+                b->qs[j] = (int8_t)(i % 3 ? (j % 5 ? -128 : 127) : 127);
+        } else if (base == KERN_T_Q4_0) {
             struct kern_bq4_0 *b = (struct kern_bq4_0 *)w + i;
             b->d = kern_f32_to_fp16(1.0f / 16);
             memset(b->qs, pat, sizeof b->qs);
@@ -230,8 +237,8 @@ TEST(kern_pack_extreme_codes_b32)
 {
     enum { NT = 5 };
     const int64_t ncols = 4 * 32;
-    for (int q5 = 0; q5 < 2; q5++) {
-        const struct pk_type *pt = &PK_TYPES[q5];
+    for (int ti = 0; ti < 3; ti++) { /* Q4_0, Q5_0, Q8_0 */
+        const struct pk_type *pt = &PK_TYPES[ti];
         size_t wrb = kern_row_bytes(pt->base, ncols), prb = kern_row_bytes(pt->ptype, ncols);
         size_t arb = kern_row_bytes(KERN_T_Q8_0, ncols);
         uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS),
@@ -242,8 +249,11 @@ TEST(kern_pack_extreme_codes_b32)
             for (int i = 0; i < 4; i++) {
                 struct kern_bq8_0 *bx = (struct kern_bq8_0 *)(xa + (size_t)t * arb) + i;
                 bx->d = kern_f32_to_fp16(1.0f / 128);
+                /* Q8_0 weights take the sign trick, which needs activations > -128, as the
+                 * activation quantizers write them (scale 127 / amax) */
+                int lo = pt->base == KERN_T_Q8_0 ? -127 : -128;
                 for (int j = 0; j < 32; j++)
-                    bx->qs[j] = (int8_t)(t % 2 ? -128 : (j % 7 ? 127 : -128));
+                    bx->qs[j] = (int8_t)(t % 2 ? lo : (j % 7 ? 127 : lo));
             }
         ASSERT_OK(kern_pack(pt->ptype, w, wrb, ncols, PK_ROWS, p));
         pk_check_tables(pt, w, wrb, p, prb, ncols, xa, arb, NT);
@@ -282,7 +292,7 @@ TEST(kern_pack_extreme_codes)
             }
         }
     ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
-    pk_check_tables(&PK_TYPES[2], w, wrb, p, prb, ncols, xa, arb, NT);
+    pk_check_tables(&PK_TYPES[3], w, wrb, p, prb, ncols, xa, arb, NT);
     mem_free(w);
     mem_free(p);
     mem_free(xa);

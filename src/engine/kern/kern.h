@@ -42,6 +42,7 @@ enum kern_type {
      * prepare).  _X8: 8 rows interleaved per block (AVX2). */
     KERN_T_Q4_0_X8 = 0x100 | KERN_T_Q4_0,
     KERN_T_Q5_0_X8 = 0x100 | KERN_T_Q5_0,
+    KERN_T_Q8_0_X8 = 0x100 | KERN_T_Q8_0,
     KERN_T_Q4_K_X8 = 0x100 | KERN_T_Q4_K,
     KERN_T_Q6_K_X8 = 0x100 | KERN_T_Q6_K,
 };
@@ -71,7 +72,9 @@ struct kern {
     /* Matrix product on a block of rows: for r in [r0, r1) and t in [0, nt):
      *   out[t * ldo + r] = dot(row r of W, row t of X)
      * W: rows of w_row_bytes bytes of wtype, each ncols long.  X: nt rows of x_row_bytes bytes of
-     * vec_dot_type(wtype).  Fast versions tile over several rows and tokens at once. */
+     * vec_dot_type(wtype), as quantize_row writes them (Q8_0/Q8_1 codes never -128: kernels for
+     * signed weight codes use the sign trick, which cannot negate -128).  Fast versions tile over
+     * several rows and tokens at once. */
     void (*mul_mat)(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t r0,
                     int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out, int64_t ldo);
 

@@ -96,6 +96,12 @@ struct KERN_PACKED kern_bq5_0x8 {
     uint8_t qs[128];
 };
 
+/* KERN_T_Q8_0_X8: block i of 8 rows r: qs[32 g + 4 r + e] = code(r, 4g + e), g = 0..7. */
+struct KERN_PACKED kern_bq8_0x8 {
+    uint16_t d[8];
+    int8_t qs[256];
+};
+
 struct KERN_PACKED kern_bq4_kx8 {
     uint16_t d[8], dmin[8];
     uint8_t sc[64];
@@ -122,6 +128,7 @@ _Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
 _Static_assert(sizeof(struct kern_bq4_kx8) == 8 * 148, "q4_k_x8");
 _Static_assert(sizeof(struct kern_bq4_0x8) == 8 * 18, "q4_0_x8");
 _Static_assert(sizeof(struct kern_bq5_0x8) == 8 * 22, "q5_0_x8");
+_Static_assert(sizeof(struct kern_bq8_0x8) == 8 * 34, "q8_0_x8");
 _Static_assert(sizeof(struct kern_bq4_1) == 20, "q4_1");
 _Static_assert(sizeof(struct kern_bq5_0) == 22, "q5_0");
 _Static_assert(sizeof(struct kern_bq5_1) == 24, "q5_1");

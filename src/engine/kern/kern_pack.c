@@ -99,6 +99,26 @@ static void unpack_q5_0(const uint8_t *p, int r, uint8_t *out)
     memcpy(b->qh, &qh, 4);
 }
 
+static void pack_q8_0(const uint8_t *const *rows, int64_t i, uint8_t *p)
+{
+    struct kern_bq8_0x8 *o = (struct kern_bq8_0x8 *)p;
+    for (int r = 0; r < PACK_ROWS; r++) {
+        const struct kern_bq8_0 *b = (const struct kern_bq8_0 *)rows[r] + i;
+        o->d[r] = b->d;
+        for (int g = 0; g < 8; g++)
+            memcpy(o->qs + 32 * g + 4 * r, b->qs + 4 * g, 4);
+    }
+}
+
+static void unpack_q8_0(const uint8_t *p, int r, uint8_t *out)
+{
+    const struct kern_bq8_0x8 *o = (const struct kern_bq8_0x8 *)p;
+    struct kern_bq8_0 *b = (struct kern_bq8_0 *)out;
+    b->d = o->d[r];
+    for (int g = 0; g < 8; g++)
+        memcpy(b->qs + 4 * g, o->qs + 32 * g + 4 * r, 4);
+}
+
 /* ---- Q4_K ---- */
 
 static void pack_q4k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
@@ -220,6 +240,8 @@ static const struct pack_desc descs[] = {
      pack_q4_0, unpack_q4_0},
     {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_QK, sizeof(struct kern_bq5_0), sizeof(struct kern_bq5_0x8),
      pack_q5_0, unpack_q5_0},
+    {KERN_T_Q8_0_X8, KERN_T_Q8_0, KERN_QK, sizeof(struct kern_bq8_0), sizeof(struct kern_bq8_0x8),
+     pack_q8_0, unpack_q8_0},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_QK_K, sizeof(struct kern_bq4_k), sizeof(struct kern_bq4_kx8),
      pack_q4k, unpack_q4k},
     {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_QK_K, sizeof(struct kern_bq6_k), sizeof(struct kern_bq6_kx8),

@@ -646,6 +646,7 @@ uint32_t kern__ref_vec_dot_type(uint32_t wtype)
     case KERN_T_Q8_0:
     case KERN_T_Q4_0_X8:
     case KERN_T_Q5_0_X8:
+    case KERN_T_Q8_0_X8:
         return KERN_T_Q8_0;
     case KERN_T_Q4_1:
     case KERN_T_Q5_1:

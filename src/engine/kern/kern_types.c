@@ -72,6 +72,9 @@ static struct type_fact type_fact(uint32_t type)
     case KERN_T_Q5_0_X8:
         f = (struct type_fact){32, 22, 0};
         break;
+    case KERN_T_Q8_0_X8:
+        f = (struct type_fact){32, 34, 0};
+        break;
     case KERN_T_Q4_K_X8:
         f = (struct type_fact){256, 148, 0};
         break;

@@ -1166,6 +1166,55 @@ static void pb_tokens(const uint8_t *x, size_t xs, int64_t nb, int nt, int off, 
         break;                              \
     }
 
+/* Q8_0_X8: signed codes, so the sign trick per group (|w| x sign(x, w)), and each vpmaddubsw
+ * widened on its own (2 x 128 x 127 leaves no room for a second in 16 bits). */
+AI void p8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_t xs, size_t pf,
+               int nt, __m256 *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++, b++) {
+        if (nt == 1)
+            KERN_PF(b, sizeof *b, pf);
+        __m256i i32[P_NT];
+        for (int t = 0; t < nt; t++)
+            i32[t] = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
+            __m256i aw = _mm256_abs_epi8(w);
+            for (int t = 0; t < nt; t++) {
+                const int8_t *a = ((const struct kern_bq8_0 *)(x + (size_t)t * xs) + i)->qs + 4 * g;
+                __m256i sx = _mm256_sign_epi8(p_bcast4(a), w);
+                i32[t] =
+                    _mm256_add_epi32(i32[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones));
+            }
+        }
+        __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[t]),
+                                     _mm256_mul_ps(d8, _mm256_set1_ps(h2f(bx->d))), acc[t]);
+        }
+    }
+}
+
+#define P8_SWITCH(nt_, ...)             \
+    switch (nt_) {                      \
+    case 1:                             \
+        p8_run(__VA_ARGS__, 1, acc);    \
+        break;                          \
+    case 2:                             \
+        p8_run(__VA_ARGS__, 2, acc);    \
+        break;                          \
+    case 3:                             \
+        p8_run(__VA_ARGS__, 3, acc);    \
+        break;                          \
+    default:                            \
+        p8_run(__VA_ARGS__, P_NT, acc); \
+        break;                          \
+    }
+
 /* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
 AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
                 int64_t ldo)
@@ -1213,6 +1262,22 @@ static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols,
     }
 }
 
+/* mul_mat for Q8_0_X8. */
+static void p8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    int64_t nb = ncols / KERN_QK;
+    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+        const struct kern_bq8_0x8 *b = (const void *)(w + (size_t)g0 * wrb);
+        for (int t0 = 0; t0 < nt; t0 += P_NT) {
+            int n = nt - t0 < P_NT ? nt - t0 : P_NT;
+            __m256 acc[P_NT];
+            P8_SWITCH(n, nb, b, x + (size_t)t0 * xs, xs, pf)
+            p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+        }
+    }
+}
+
 /* mul_mat for Q6_K_X8. */
 static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
@@ -1237,6 +1302,8 @@ static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
     case KERN_T_Q4_0:
     case KERN_T_Q5_0:
         return ncols % KERN_QK == 0 && ncols / KERN_QK <= PB_MAX_BLOCKS ? 0x100 | wtype : 0;
+    case KERN_T_Q8_0:
+        return ncols % KERN_QK == 0 ? KERN_T_Q8_0_X8 : 0;
     case KERN_T_Q4_K:
     case KERN_T_Q6_K:
         return ncols % KERN_QK_K == 0 ? 0x100 | wtype : 0;
@@ -1281,6 +1348,10 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q4_K_X8) {
         p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        return;
+    }
+    if (wtype == KERN_T_Q8_0_X8) {
+        p8_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
         return;
     }
     if (wtype == KERN_T_Q6_K_X8) {
