@@ -11,7 +11,9 @@
  * block. Q4_0/Q5_0/Q8_0 instead prepare the activations once per mul_mat chunk (see y_prepare) so
  * that the per-block float work is shared by every weight row.  F32/F16/BF16 weights run in
  * register tiles of several rows and tokens (f2_tile).  Q2_K/Q3_K decode their 16 sub-block scales
- * in SIMD.  Types without a kernel here use the scalar reference.
+ * in SIMD.  Types without a kernel here use the scalar reference.  Matrices packed at load
+ * (avx2_pack_type: Q4_0/Q5_0/Q8_0/Q4_K/Q6_K, 8 rows interleaved, kern_pack.c) take the p*_run
+ * kernels below instead, 8 rows in the 8 lanes against up to 4 tokens.
  */
 #include "engine/kern/kern_int.h"
 
