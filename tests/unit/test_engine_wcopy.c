@@ -126,6 +126,7 @@ TEST(engine_wcopy_packed_close_to_mmap)
     close_logits("synth-llama-d256-Q4_0.gguf");
     close_logits("synth-llama-d256-Q5_0.gguf");
     close_logits("synth-llama-d256-Q6_K.gguf");
+    close_logits("synth-llama-d256-Q5_K_M.gguf");
     close_logits("synth-llama-d256-Q8_0.gguf");
     close_logits("synth-qwen3-d256-Q8_0.gguf");
     close_logits("stories260K-Q4_0.gguf");

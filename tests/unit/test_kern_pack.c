@@ -46,6 +46,7 @@ static const struct pk_type PK_TYPES[] = {
     {KERN_T_Q8_0_X8, KERN_T_Q8_0, KERN_T_Q8_0, {32, 9 * 32, 64 * 32}},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_T_Q8_K, {256, 3 * 256, 9 * 256}},
     {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_T_Q8_K, {256, 2 * 256, 11 * 256}},
+    {KERN_T_Q5_K_X8, KERN_T_Q5_K, KERN_T_Q8_K, {256, 4 * 256, 7 * 256}},
 };
 #define PK_NTYPES (sizeof PK_TYPES / sizeof PK_TYPES[0])
 
@@ -113,6 +114,7 @@ TEST(kern_pack_round_trip)
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q5_0_X8, 32), 22);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q8_0_X8, 32), 34);
     ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q6_K_X8, 256), 210);
+    ASSERT_EQ_INT((int)kern_row_bytes(KERN_T_Q5_K_X8, 256), 180);
 }
 
 /* |w| . |x| of row rr and token tt, for the float-order tolerance. */
@@ -263,37 +265,60 @@ TEST(kern_pack_extreme_codes_b32)
     }
 }
 
+/* Q4_K / Q5_K super-blocks with every scale and min 63 and codes at their largest. */
+static void pk_extreme_k(uint32_t base, uint8_t *w, int nblocks)
+{
+    for (int i = 0; i < nblocks; i++) {
+        uint8_t *scales, *qs;
+        uint16_t d = kern_f32_to_fp16(1.0f / 64), dmin = kern_f32_to_fp16(i % 2 ? 1.0f / 32 : 0.0f);
+        if (base == KERN_T_Q4_K) {
+            struct kern_bq4_k *b = (struct kern_bq4_k *)w + i;
+            b->d = d;
+            b->dmin = dmin;
+            scales = b->scales;
+            qs = b->qs;
+        } else {
+            struct kern_bq5_k *b = (struct kern_bq5_k *)w + i;
+            b->d = d;
+            b->dmin = dmin;
+            scales = b->scales;
+            qs = b->qs;
+            memset(b->qh, i % 3 ? 0xFF : 0x5A, sizeof b->qh);
+        }
+        memset(scales, 0xFF, 12);
+        memset(qs, i % 3 ? 0xFF : 0xF0, 128);
+    }
+}
+
 TEST(kern_pack_extreme_codes)
 {
     enum { NT = 5 };
     const int64_t ncols = 2 * 256;
-    size_t wrb = kern_row_bytes(KERN_T_Q4_K, ncols), prb = kern_row_bytes(KERN_T_Q4_K_X8, ncols);
-    size_t arb = kern_row_bytes(KERN_T_Q8_K, ncols);
-    uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS), *xa = mem_alloc(arb * NT);
-    ASSERT(w && p && xa);
-    for (int i = 0; i < PK_ROWS * 2; i++) {
-        struct kern_bq4_k *b = (struct kern_bq4_k *)w + i;
-        b->d = kern_f32_to_fp16(1.0f / 64);
-        b->dmin = kern_f32_to_fp16(i % 2 ? 1.0f / 32 : 0.0f);
-        memset(b->scales, 0xFF, sizeof b->scales); /* every scale and min 63 */
-        memset(b->qs, i % 3 ? 0xFF : 0xF0, sizeof b->qs);
-    }
-    for (int t = 0; t < NT; t++)
-        for (int i = 0; i < 2; i++) {
-            struct kern_bq8_k *bx = (struct kern_bq8_k *)(xa + (size_t)t * arb) + i;
-            bx->d = 1.0f / 128;
-            for (int j = 0; j < 256; j++)
-                bx->qs[j] = (int8_t)(t % 2 ? -128 : (j % 7 ? 127 : -128));
-            for (int j = 0; j < 16; j++) {
-                int s = 0;
-                for (int e = 0; e < 16; e++)
-                    s += bx->qs[16 * j + e];
-                bx->bsums[j] = (int16_t)s;
+    for (int q5 = 0; q5 < 2; q5++) {
+        const struct pk_type *pt = &PK_TYPES[q5 ? 5 : 3];
+        size_t wrb = kern_row_bytes(pt->base, ncols), prb = kern_row_bytes(pt->ptype, ncols);
+        size_t arb = kern_row_bytes(KERN_T_Q8_K, ncols);
+        uint8_t *w = mem_alloc(wrb * PK_ROWS), *p = mem_alloc(prb * PK_ROWS),
+                *xa = mem_alloc(arb * NT);
+        ASSERT(w && p && xa);
+        pk_extreme_k(pt->base, w, PK_ROWS * 2);
+        for (int t = 0; t < NT; t++)
+            for (int i = 0; i < 2; i++) {
+                struct kern_bq8_k *bx = (struct kern_bq8_k *)(xa + (size_t)t * arb) + i;
+                bx->d = 1.0f / 128;
+                for (int j = 0; j < 256; j++)
+                    bx->qs[j] = (int8_t)(t % 2 ? -128 : (j % 7 ? 127 : -128));
+                for (int j = 0; j < 16; j++) {
+                    int s = 0;
+                    for (int e = 0; e < 16; e++)
+                        s += bx->qs[16 * j + e];
+                    bx->bsums[j] = (int16_t)s;
+                }
             }
-        }
-    ASSERT_OK(kern_pack(KERN_T_Q4_K_X8, w, wrb, ncols, PK_ROWS, p));
-    pk_check_tables(&PK_TYPES[3], w, wrb, p, prb, ncols, xa, arb, NT);
-    mem_free(w);
-    mem_free(p);
-    mem_free(xa);
+        ASSERT_OK(kern_pack(pt->ptype, w, wrb, ncols, PK_ROWS, p));
+        pk_check_tables(pt, w, wrb, p, prb, ncols, xa, arb, NT);
+        mem_free(w);
+        mem_free(p);
+        mem_free(xa);
+    }
 }

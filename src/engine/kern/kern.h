@@ -44,6 +44,7 @@ enum kern_type {
     KERN_T_Q5_0_X8 = 0x100 | KERN_T_Q5_0,
     KERN_T_Q8_0_X8 = 0x100 | KERN_T_Q8_0,
     KERN_T_Q4_K_X8 = 0x100 | KERN_T_Q4_K,
+    KERN_T_Q5_K_X8 = 0x100 | KERN_T_Q5_K,
     KERN_T_Q6_K_X8 = 0x100 | KERN_T_Q6_K,
 };
 

@@ -8,6 +8,7 @@
 
 #include "engine/kern/kern.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -109,6 +110,17 @@ struct KERN_PACKED kern_bq4_kx8 {
     uint8_t qs[1024];
 };
 
+/* KERN_T_Q5_K_X8: Q4_K_X8's fields for the low 4 bits, then the fifth bits as Q5_0_X8 per
+ * sub-block s: qh[32 s + 4 r + e] bit g = bit 4 of code(r, 32s + 4g + e), bit 4 + g = bit 4 of
+ * code(r, 32s + 16 + 4g + e). */
+struct KERN_PACKED kern_bq5_kx8 {
+    uint16_t d[8], dmin[8];
+    uint8_t sc[64];
+    uint8_t mn[64];
+    uint8_t qh[256];
+    uint8_t qs[1024];
+};
+
 /* KERN_T_Q6_K_X8: super-block of 8 rows r, in 8 spans m of 32 elements (sub-blocks 2m, 2m+1):
  *   d[r]                                  the rows' fp16 scales
  *   sc[16 k + 2 r + e]                    signed scale of sub-block 2k+e (16 elements) of row r
@@ -124,6 +136,11 @@ struct KERN_PACKED kern_bq6_kx8 {
 };
 
 _Static_assert(sizeof(struct kern_bq6_kx8) == 8 * 210, "q6_k_x8");
+_Static_assert(sizeof(struct kern_bq5_kx8) == 8 * 180, "q5_k_x8");
+_Static_assert(offsetof(struct kern_bq4_kx8, sc) == 32 && offsetof(struct kern_bq4_kx8, mn) == 96 &&
+                   offsetof(struct kern_bq5_kx8, sc) == 32 &&
+                   offsetof(struct kern_bq5_kx8, mn) == 96,
+               "k4 heads");
 _Static_assert(sizeof(struct kern_bq4_0) == 18, "q4_0");
 _Static_assert(sizeof(struct kern_bq4_kx8) == 8 * 148, "q4_k_x8");
 _Static_assert(sizeof(struct kern_bq4_0x8) == 8 * 18, "q4_0_x8");

@@ -121,42 +121,50 @@ static void unpack_q8_0(const uint8_t *p, int r, uint8_t *out)
 
 /* ---- Q4_K ---- */
 
-static void pack_q4k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
+/* The fields Q4_K_X8 and Q5_K_X8 share for row r of b: head = their first 160 bytes (d[8],
+ * dmin[8], sc[64], mn[64]), pqs = their 4-bit codes. */
+#define K4_SC 32 /* offsets in head */
+#define K4_MN 96
+static void pack_k4_row(const struct kern_bq4_k *b, int r, uint8_t *head, uint8_t *pqs)
 {
-    struct kern_bq4_kx8 *p = (struct kern_bq4_kx8 *)pb;
-    for (int r = 0; r < PACK_ROWS; r++) {
-        const struct kern_bq4_k *b = (const struct kern_bq4_k *)rows[r] + i;
-        p->d[r] = b->d;
-        p->dmin[r] = b->dmin;
-        for (int s = 0; s < 8; s++) {
-            uint8_t sc, m;
-            kern__scale_min_k4(s, b->scales, &sc, &m);
-            p->sc[8 * s + r] = sc;
-            p->mn[16 * (s / 2) + 2 * r + s % 2] = m;
-        }
-        /* sub-block s is the low (even s) or high nibbles of chunk s/2 */
-        for (int s = 0; s < 8; s++) {
-            const uint8_t *q = b->qs + 32 * (s / 2);
-            for (int l = 0; l < 16; l++) {
-                uint8_t a = q[l], c = q[l + 16];
-                p->qs[128 * s + 32 * (l / 4) + 4 * r + l % 4] =
-                    (s & 1) ? (uint8_t)((a >> 4) | (c & 0xf0)) : (uint8_t)((a & 15) | c << 4);
-            }
+    uint8_t *sc = head + K4_SC, *mn = head + K4_MN;
+    memcpy(head + 2 * r, &b->d, 2);
+    memcpy(head + 16 + 2 * r, &b->dmin, 2);
+    for (int s = 0; s < 8; s++) {
+        uint8_t v, m;
+        kern__scale_min_k4(s, b->scales, &v, &m);
+        sc[8 * s + r] = v;
+        mn[16 * (s / 2) + 2 * r + s % 2] = m;
+    }
+    /* sub-block s is the low (even s) or high nibbles of chunk s/2 */
+    for (int s = 0; s < 8; s++) {
+        const uint8_t *q = b->qs + 32 * (s / 2);
+        for (int l = 0; l < 16; l++) {
+            uint8_t a = q[l], c = q[l + 16];
+            pqs[128 * s + 32 * (l / 4) + 4 * r + l % 4] =
+                (s & 1) ? (uint8_t)((a >> 4) | (c & 0xf0)) : (uint8_t)((a & 15) | c << 4);
         }
     }
 }
 
-static void unpack_q4k(const uint8_t *pb, int r, uint8_t *out)
+static void pack_q4k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
 {
-    const struct kern_bq4_kx8 *p = (const struct kern_bq4_kx8 *)pb;
-    struct kern_bq4_k *b = (struct kern_bq4_k *)out;
+    struct kern_bq4_kx8 *p = (struct kern_bq4_kx8 *)pb;
+    for (int r = 0; r < PACK_ROWS; r++)
+        pack_k4_row((const struct kern_bq4_k *)rows[r] + i, r, pb, p->qs);
+}
+
+/* Row r's shared fields of a Q4_K_X8 / Q5_K_X8 block (head, pqs as for pack_k4_row) into a Q4_K
+ * block (d, dmin, scales, qs). */
+static void unpack_k4_row(const uint8_t *head, const uint8_t *pqs, int r, struct kern_bq4_k *b)
+{
     uint8_t sc[8], m[8];
     for (int s = 0; s < 8; s++) {
-        sc[s] = p->sc[8 * s + r];
-        m[s] = p->mn[16 * (s / 2) + 2 * r + s % 2];
+        sc[s] = head[K4_SC + 8 * s + r];
+        m[s] = head[K4_MN + 16 * (s / 2) + 2 * r + s % 2];
     }
-    b->d = p->d[r];
-    b->dmin = p->dmin[r];
+    memcpy(&b->d, head + 2 * r, 2);
+    memcpy(&b->dmin, head + 16 + 2 * r, 2);
     for (int j = 0; j < 4; j++) {
         b->scales[j] = (uint8_t)((sc[j] & 63) | (sc[j + 4] >> 4) << 6);
         b->scales[j + 4] = (uint8_t)((m[j] & 63) | (m[j + 4] >> 4) << 6);
@@ -164,15 +172,69 @@ static void unpack_q4k(const uint8_t *pb, int r, uint8_t *out)
     }
     memset(b->qs, 0, sizeof b->qs);
     for (int s = 0; s < 8; s++)
-        for (int g = 0; g < 4; g++)
-            for (int e = 0; e < 4; e++) {
-                uint8_t v = p->qs[128 * s + 32 * g + 4 * r + e];
-                for (int h = 0; h < 2; h++) {
-                    int k = 32 * s + 4 * g + e + 16 * h;
-                    uint8_t c = h ? (uint8_t)(v >> 4) : (v & 15);
-                    b->qs[32 * (k / 64) + k % 32] |= (k % 64) < 32 ? c : (uint8_t)(c << 4);
-                }
+        for (int l = 0; l < 16; l++) {
+            uint8_t v = pqs[128 * s + 32 * (l / 4) + 4 * r + l % 4];
+            uint8_t *q = b->qs + 32 * (s / 2);
+            if (s & 1) {
+                q[l] |= (uint8_t)(v << 4);
+                q[l + 16] |= (uint8_t)(v & 0xf0);
+            } else {
+                q[l] |= v & 15;
+                q[l + 16] |= (uint8_t)(v >> 4);
             }
+        }
+}
+
+static void unpack_q4k(const uint8_t *pb, int r, uint8_t *out)
+{
+    const struct kern_bq4_kx8 *p = (const struct kern_bq4_kx8 *)pb;
+    unpack_k4_row(pb, p->qs, r, (struct kern_bq4_k *)out);
+}
+
+/* ---- Q5_K: Q4_K's fields plus the fifth bits ---- */
+
+static void pack_q5k(const uint8_t *const *rows, int64_t i, uint8_t *pb)
+{
+    struct kern_bq5_kx8 *p = (struct kern_bq5_kx8 *)pb;
+    for (int r = 0; r < PACK_ROWS; r++) {
+        const struct kern_bq5_k *b = (const struct kern_bq5_k *)rows[r] + i;
+        struct kern_bq4_k b4;
+        b4.d = b->d;
+        b4.dmin = b->dmin;
+        memcpy(b4.scales, b->scales, sizeof b4.scales);
+        memcpy(b4.qs, b->qs, sizeof b4.qs);
+        pack_k4_row(&b4, r, pb, p->qs);
+        /* fifth bit of element k: bit k/32 of qh[k % 32] */
+        for (int s = 0; s < 8; s++)
+            for (int e = 0; e < 4; e++) {
+                uint8_t v = 0;
+                for (int g = 0; g < 4; g++)
+                    v |= (uint8_t)(((b->qh[4 * g + e] >> s) & 1) << g |
+                                   ((b->qh[16 + 4 * g + e] >> s) & 1) << (4 + g));
+                p->qh[32 * s + 4 * r + e] = v;
+            }
+    }
+}
+
+static void unpack_q5k(const uint8_t *pb, int r, uint8_t *out)
+{
+    const struct kern_bq5_kx8 *p = (const struct kern_bq5_kx8 *)pb;
+    struct kern_bq5_k *b = (struct kern_bq5_k *)out;
+    struct kern_bq4_k b4;
+    unpack_k4_row(pb, p->qs, r, &b4);
+    b->d = b4.d;
+    b->dmin = b4.dmin;
+    memcpy(b->scales, b4.scales, sizeof b->scales);
+    memcpy(b->qs, b4.qs, sizeof b->qs);
+    memset(b->qh, 0, sizeof b->qh);
+    for (int s = 0; s < 8; s++)
+        for (int e = 0; e < 4; e++) {
+            uint8_t v = p->qh[32 * s + 4 * r + e];
+            for (int g = 0; g < 4; g++) {
+                b->qh[4 * g + e] |= (uint8_t)(((v >> g) & 1) << s);
+                b->qh[16 + 4 * g + e] |= (uint8_t)(((v >> (4 + g)) & 1) << s);
+            }
+        }
 }
 
 /* ---- Q6_K ---- */
@@ -244,6 +306,8 @@ static const struct pack_desc descs[] = {
      pack_q8_0, unpack_q8_0},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_QK_K, sizeof(struct kern_bq4_k), sizeof(struct kern_bq4_kx8),
      pack_q4k, unpack_q4k},
+    {KERN_T_Q5_K_X8, KERN_T_Q5_K, KERN_QK_K, sizeof(struct kern_bq5_k), sizeof(struct kern_bq5_kx8),
+     pack_q5k, unpack_q5k},
     {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_QK_K, sizeof(struct kern_bq6_k), sizeof(struct kern_bq6_kx8),
      pack_q6k, unpack_q6k},
 };

@@ -657,6 +657,7 @@ uint32_t kern__ref_vec_dot_type(uint32_t wtype)
     case KERN_T_Q5_K:
     case KERN_T_Q6_K:
     case KERN_T_Q4_K_X8:
+    case KERN_T_Q5_K_X8:
     case KERN_T_Q6_K_X8:
         return KERN_T_Q8_K;
     default:

@@ -78,6 +78,9 @@ static struct type_fact type_fact(uint32_t type)
     case KERN_T_Q4_K_X8:
         f = (struct type_fact){256, 148, 0};
         break;
+    case KERN_T_Q5_K_X8:
+        f = (struct type_fact){256, 180, 0};
+        break;
     case KERN_T_Q6_K_X8:
         f = (struct type_fact){256, 210, 0};
         break;

@@ -12,7 +12,7 @@
  * that the per-block float work is shared by every weight row.  F32/F16/BF16 weights run in
  * register tiles of several rows and tokens (f2_tile).  Q2_K/Q3_K decode their 16 sub-block scales
  * in SIMD.  Types without a kernel here use the scalar reference.  Matrices packed at load
- * (avx2_pack_type: Q4_0/Q5_0/Q8_0/Q4_K/Q6_K, 8 rows interleaved, kern_pack.c) take the p*_run
+ * (avx2_pack_type: Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K, 8 rows interleaved, kern_pack.c) take the p*_run
  * kernels below instead, 8 rows in the 8 lanes against up to 4 tokens.
  */
 #include "engine/kern/kern_int.h"
@@ -857,6 +857,39 @@ static const int8_t p_sc_idx[2][32] __attribute__((aligned(32))) = {
  * sums below into trees and spills every product. */
 #define P_KEEP(v) __asm__("" : "+x"(v))
 
+/* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
+AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
+                int64_t ldo)
+{
+    int whole = g0 >= r0 && g0 + 8 <= r1;
+    for (int t = 0; t < n; t++) {
+        float *o = out + (int64_t)t * ldo;
+        if (whole) {
+            _mm256_storeu_ps(o + g0, acc[t]);
+            continue;
+        }
+        float tmp[8];
+        _mm256_storeu_ps(tmp, acc[t]);
+        for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
+            o[r] = tmp[r - g0];
+    }
+}
+
+/* Codes of 4-element group g of the 8 rows: lo (elements 4g..) and hi (16 + 4g..), bit 4 from
+ * qh (bit g, bit 4 + g) when the type has one. */
+AI void pb_decode(const uint8_t *qs, const uint8_t *qh, int g, __m256i *lo, __m256i *hi)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), x10 = _mm256_set1_epi8(0x10);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+    *lo = _mm256_and_si256(v, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    if (qh) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_slli_epi16(h, 4 - g), x10));
+        *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_srli_epi16(h, g), x10));
+    }
+}
+
 /* Sub-block s of super-block i for nt tokens: isum[t] += scale * sum of its 32 products. */
 AI void p_q4k_sub(const struct kern_bq4_kx8 *b, int s, const uint8_t *x, size_t xs, int64_t i,
                   int nt, __m256i *isum)
@@ -882,21 +915,67 @@ AI void p_q4k_sub(const struct kern_bq4_kx8 *b, int s, const uint8_t *x, size_t 
         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
 }
 
-/* One group of 8 rows against nt <= P_NT tokens: acc[t] lane r = dot(row r, token t). */
-AI void p_q4k(int64_t nbk, const struct kern_bq4_kx8 *b, const uint8_t *x, size_t xs, size_t pf,
+/* The scale words (sc, sc) of sub-block s per row lane, from the bytes of s & 6 and s | 1. */
+AI __m256i p_k_scale(const uint8_t *sc16, int s)
+{
+    __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sc16));
+    return _mm256_shuffle_epi8(sc, _mm256_load_si256((const __m256i *)p_sc_idx[s & 1]));
+}
+
+/* The same for Q5_K_X8 (qs: the sub-block's 128 code bytes, qh: its 32 fifth-bit bytes, sc16: the
+ * scale bytes of sub-blocks s & 6 and s | 1): 5-bit codes add 4 products per lane in 16 bits
+ * (4 x 2 x 31 x 128 < 2^15), so two vpmaddwd per sub-block.  (The Q4_K one above, 8 products in
+ * 16 bits, stays separate: folded into this one it measured 3-5 % slower.) */
+AI void p_k_sub(const uint8_t *qs, const uint8_t *qh, const uint8_t *sc16, int s, const uint8_t *x,
+                size_t xs, int64_t i, int nt, __m256i *isum)
+{
+    __m256i s16[P_NT], sc = _mm256_setzero_si256();
+    for (int g = 0; g < 4; g++) {
+        __m256i lo, hi;
+        pb_decode(qs, qh, g, &lo, &hi);
+        for (int t = 0; t < nt; t++) {
+            const int8_t *a =
+                ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->qs + 32 * s + 4 * g;
+            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p_bcast4(a)),
+                                         _mm256_maddubs_epi16(hi, p_bcast4(a + 16)));
+            s16[t] = (g == 0 || g == 2) ? p : _mm256_add_epi16(s16[t], p);
+            P_KEEP(s16[t]);
+        }
+        if (g == 1) {
+            sc = p_k_scale(sc16, s);
+            for (int t = 0; t < nt; t++)
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+}
+
+/* One group of 8 rows of Q4_K_X8 (q5 0) or Q5_K_X8 (q5 1; the same fields up to mn) against
+ * nt <= P_NT tokens: acc[t] lane r = dot(row r, token t). */
+AI void p_q4k(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t xs, size_t pf,
               int nt, __m256 *acc)
 {
+    size_t bb = q5 ? sizeof(struct kern_bq5_kx8) : sizeof(struct kern_bq4_kx8);
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nbk; i++, b++) {
+    for (int64_t i = 0; i < nbk; i++) {
+        const struct kern_bq4_kx8 *b = (const struct kern_bq4_kx8 *)blk + (q5 ? 0 : i);
+        const struct kern_bq5_kx8 *b5 = (const struct kern_bq5_kx8 *)blk + i;
+        if (q5)
+            b = (const struct kern_bq4_kx8 *)b5;
         if (nt == 1)
-            KERN_PF(b, sizeof *b, pf);
+            KERN_PF(b, bb, pf);
         __m256i isum[P_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 1
         for (int s = 0; s < 8; s++)
-            p_q4k_sub(b, s, x, xs, i, nt, isum);
+            if (q5)
+                p_k_sub(b5->qs + 128 * s, b5->qh + 32 * s, b->sc + 8 * (s & 6), s, x, xs, i, nt,
+                        isum);
+            else
+                p_q4k_sub(b, s, x, xs, i, nt, isum);
         __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         for (int t = 0; t < nt; t++) {
@@ -918,35 +997,39 @@ AI void p_q4k(int64_t nbk, const struct kern_bq4_kx8 *b, const uint8_t *x, size_
     }
 }
 
-#define P_SWITCH(nt_, ...)             \
-    switch (nt_) {                     \
-    case 1:                            \
-        p_q4k(__VA_ARGS__, 1, acc);    \
-        break;                         \
-    case 2:                            \
-        p_q4k(__VA_ARGS__, 2, acc);    \
-        break;                         \
-    case 3:                            \
-        p_q4k(__VA_ARGS__, 3, acc);    \
-        break;                         \
-    default:                           \
-        p_q4k(__VA_ARGS__, P_NT, acc); \
-        break;                         \
+#define P_SWITCH(q5, nt_, ...)             \
+    switch (nt_) {                         \
+    case 1:                                \
+        p_q4k(q5, __VA_ARGS__, 1, acc);    \
+        break;                             \
+    case 2:                                \
+        p_q4k(q5, __VA_ARGS__, 2, acc);    \
+        break;                             \
+    case 3:                                \
+        p_q4k(q5, __VA_ARGS__, 3, acc);    \
+        break;                             \
+    default:                               \
+        p_q4k(q5, __VA_ARGS__, P_NT, acc); \
+        break;                             \
     }
 
-/* mul_mat for KERN_T_Q4_K_X8: rows [r0, r1) in whole groups (a partial group at either end is
+/* mul_mat for Q4_K_X8 / Q5_K_X8: rows [r0, r1) in whole groups (a partial group at either end is
  * computed whole and only its rows in range are stored). */
-static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                      const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+AI void p_mul_mat(int q5, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                  const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
 {
     int64_t nbk = ncols / KERN_QK_K;
     for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
-        const struct kern_bq4_kx8 *b = (const void *)(w + (size_t)g0 * wrb);
+        const uint8_t *b = w + (size_t)g0 * wrb;
         int whole = g0 >= r0 && g0 + 8 <= r1;
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+            if (q5) {
+                P_SWITCH(1, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+            } else {
+                P_SWITCH(0, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+            }
             for (int t = 0; t < n; t++) {
                 float *o = out + (int64_t)(t0 + t) * ldo;
                 if (whole) {
@@ -960,6 +1043,19 @@ static void p_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, i
             }
         }
     }
+}
+
+/* One function per type, so each is compiled (and laid out) on its own. */
+static void p4_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    p_mul_mat(0, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+}
+
+static void p5_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    p_mul_mat(1, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
 }
 
 /* Q6_K_X8: the same lanes per 16-element sub-block: codes unsigned (<= 63: two products per
@@ -1072,21 +1168,6 @@ struct pb_tok {
     float d;
     int32_t off;
 };
-
-/* Codes of 4-element group g of the 8 rows: lo (elements 4g..) and hi (16 + 4g..), bit 4 from
- * qh (bit g, bit 4 + g) when the type has one. */
-AI void pb_decode(const uint8_t *qs, const uint8_t *qh, int g, __m256i *lo, __m256i *hi)
-{
-    const __m256i m4 = _mm256_set1_epi8(15), x10 = _mm256_set1_epi8(0x10);
-    __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
-    *lo = _mm256_and_si256(v, m4);
-    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-    if (qh) {
-        __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-        *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_slli_epi16(h, 4 - g), x10));
-        *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_srli_epi16(h, g), x10));
-    }
-}
 
 /* Groups [g0, g1) of block i for nt tokens, summed per lane in 16 bits, then widened. */
 AI void pb_groups(const uint8_t *qs, const uint8_t *qh, int g0, int g1, const uint8_t *x, size_t xs,
@@ -1217,23 +1298,6 @@ AI void p8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_
         break;                          \
     }
 
-/* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
-AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
-                int64_t ldo)
-{
-    int whole = g0 >= r0 && g0 + 8 <= r1;
-    for (int t = 0; t < n; t++) {
-        float *o = out + (int64_t)t * ldo;
-        if (whole) {
-            _mm256_storeu_ps(o + g0, acc[t]);
-            continue;
-        }
-        float tmp[8];
-        _mm256_storeu_ps(tmp, acc[t]);
-        for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
-            o[r] = tmp[r - g0];
-    }
-}
 
 /* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of P_NT tokens, their sums, then every group. */
 static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
@@ -1307,6 +1371,7 @@ static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
     case KERN_T_Q8_0:
         return ncols % KERN_QK == 0 ? KERN_T_Q8_0_X8 : 0;
     case KERN_T_Q4_K:
+    case KERN_T_Q5_K:
     case KERN_T_Q6_K:
         return ncols % KERN_QK_K == 0 ? 0x100 | wtype : 0;
     default:
@@ -1349,7 +1414,11 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     int gn = row_nt(wtype);
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q4_K_X8) {
-        p_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        p4_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        return;
+    }
+    if (wtype == KERN_T_Q5_K_X8) {
+        p5_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
         return;
     }
     if (wtype == KERN_T_Q8_0_X8) {
