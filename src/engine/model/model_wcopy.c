@@ -11,9 +11,9 @@
  *
  * Packing: a matrix the kernel table multiplies faster in a packed form (kern.h pack_type: the
  * AVX2 table's 8-row Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K, kern_pack.c) is written packed instead of
- * copied, and its model_mat then names the packed type.  The token embedding never is (its rows are read one at a time); a tied output
- * stays the embedding.  CORRAL_PACK=0 in the environment copies every matrix as it is (for
- * comparisons).
+ * copied, and its model_mat then names the packed type.  The token embedding never is (its rows are
+ * read one at a time); a tied output stays the embedding.  CORRAL_PACK=0 in the environment copies
+ * every matrix as it is (for comparisons).
  *
  * Owns: m->wmap / m->wmap_len (munmapped by model_wcopy_release).  Only mmap, madvise, mprotect
  * and munmap are used: all allowed by the runner's seccomp list.
