@@ -29,7 +29,7 @@ for _ in $(seq 300); do
         grep -o '"Size":[0-9]*,"Completed":[0-9]*' | awk -F'[:,]' '$2 == $4' | grep -q . && break
     sleep 0.1
 done
-kill -9 "$pid" || fail "the pull ended before it could be interrupted"
+kill -9 "$pid" || fail "the pull ended before it could be interrupted: $(tail -3 "$W/pull1.out")"
 wait "$pid" 2>/dev/null
 ls "$W/b/blobs/sha256-$hex-partial" > /dev/null || fail "no partial data after the kill"
 nrec=$(ls "$W/b/blobs" | grep -c -- "-partial-") || true
