@@ -857,6 +857,24 @@ static const int8_t p_sc_idx[2][32] __attribute__((aligned(32))) = {
  * sums below into trees and spills every product. */
 #define P_KEEP(v) __asm__("" : "+x"(v))
 
+/* fn(args..., k, acc) with k the constant equal to nt_ (1 <= nt_ <= P_NT), so each packed
+ * kernel below is inlined with its token count known. */
+#define P_NT_SWITCH(fn, nt_, ...)   \
+    switch (nt_) {                  \
+    case 1:                         \
+        fn(__VA_ARGS__, 1, acc);    \
+        break;                      \
+    case 2:                         \
+        fn(__VA_ARGS__, 2, acc);    \
+        break;                      \
+    case 3:                         \
+        fn(__VA_ARGS__, 3, acc);    \
+        break;                      \
+    default:                        \
+        fn(__VA_ARGS__, P_NT, acc); \
+        break;                      \
+    }
+
 /* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
 AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
                 int64_t ldo)
@@ -997,21 +1015,6 @@ AI void p_q4k(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t 
     }
 }
 
-#define P_SWITCH(q5, nt_, ...)             \
-    switch (nt_) {                         \
-    case 1:                                \
-        p_q4k(q5, __VA_ARGS__, 1, acc);    \
-        break;                             \
-    case 2:                                \
-        p_q4k(q5, __VA_ARGS__, 2, acc);    \
-        break;                             \
-    case 3:                                \
-        p_q4k(q5, __VA_ARGS__, 3, acc);    \
-        break;                             \
-    default:                               \
-        p_q4k(q5, __VA_ARGS__, P_NT, acc); \
-        break;                             \
-    }
 
 /* mul_mat for Q4_K_X8 / Q5_K_X8: rows [r0, r1) in whole groups (a partial group at either end is
  * computed whole and only its rows in range are stored). */
@@ -1026,9 +1029,9 @@ AI void p_mul_mat(int q5, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
             if (q5) {
-                P_SWITCH(1, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+                P_NT_SWITCH(p_q4k, n, 1, nbk, b, x + (size_t)t0 * xs, xs, pf)
             } else {
-                P_SWITCH(0, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+                P_NT_SWITCH(p_q4k, n, 0, nbk, b, x + (size_t)t0 * xs, xs, pf)
             }
             for (int t = 0; t < n; t++) {
                 float *o = out + (int64_t)(t0 + t) * ldo;
@@ -1141,21 +1144,6 @@ AI void p6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size
     }
 }
 
-#define P6_SWITCH(nt_, ...)             \
-    switch (nt_) {                      \
-    case 1:                             \
-        p6_run(__VA_ARGS__, 1, acc);    \
-        break;                          \
-    case 2:                             \
-        p6_run(__VA_ARGS__, 2, acc);    \
-        break;                          \
-    case 3:                             \
-        p6_run(__VA_ARGS__, 3, acc);    \
-        break;                          \
-    default:                            \
-        p6_run(__VA_ARGS__, P_NT, acc); \
-        break;                          \
-    }
 
 /* Q4_0_X8 / Q5_0_X8: the same lanes per 32-element block.  The codes go in unsigned (<= 15 or
  * <= 31) and the offset (8 or 16) times the activation block's sum is subtracted once per block
@@ -1233,21 +1221,6 @@ static void pb_tokens(const uint8_t *x, size_t xs, int64_t nb, int nt, int off, 
         }
 }
 
-#define PB_SWITCH(q5, nt_, ...)             \
-    switch (nt_) {                          \
-    case 1:                                 \
-        pb_run(q5, __VA_ARGS__, 1, acc);    \
-        break;                              \
-    case 2:                                 \
-        pb_run(q5, __VA_ARGS__, 2, acc);    \
-        break;                              \
-    case 3:                                 \
-        pb_run(q5, __VA_ARGS__, 3, acc);    \
-        break;                              \
-    default:                                \
-        pb_run(q5, __VA_ARGS__, P_NT, acc); \
-        break;                              \
-    }
 
 /* Q8_0_X8: signed codes, so the sign trick per group (|w| x sign(x, w)), and each vpmaddubsw
  * widened on its own (2 x 128 x 127 leaves no room for a second in 16 bits). */
@@ -1282,22 +1255,6 @@ AI void p8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_
     }
 }
 
-#define P8_SWITCH(nt_, ...)             \
-    switch (nt_) {                      \
-    case 1:                             \
-        p8_run(__VA_ARGS__, 1, acc);    \
-        break;                          \
-    case 2:                             \
-        p8_run(__VA_ARGS__, 2, acc);    \
-        break;                          \
-    case 3:                             \
-        p8_run(__VA_ARGS__, 3, acc);    \
-        break;                          \
-    default:                            \
-        p8_run(__VA_ARGS__, P_NT, acc); \
-        break;                          \
-    }
-
 
 /* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of P_NT tokens, their sums, then every group. */
 static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
@@ -1319,9 +1276,9 @@ static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols,
             const uint8_t *b = w + (size_t)g0 * wrb;
             __m256 acc[P_NT];
             if (q5) {
-                PB_SWITCH(1, n, nb, b, xt, xs, tk, pf)
+                P_NT_SWITCH(pb_run, n, 1, nb, b, xt, xs, tk, pf)
             } else {
-                PB_SWITCH(0, n, nb, b, xt, xs, tk, pf)
+                P_NT_SWITCH(pb_run, n, 0, nb, b, xt, xs, tk, pf)
             }
             p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
@@ -1338,7 +1295,7 @@ static void p8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P8_SWITCH(n, nb, b, x + (size_t)t0 * xs, xs, pf)
+            P_NT_SWITCH(p8_run, n, nb, b, x + (size_t)t0 * xs, xs, pf)
             p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
@@ -1354,7 +1311,7 @@ static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P6_SWITCH(n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+            P_NT_SWITCH(p6_run, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
             p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
