@@ -13,7 +13,9 @@
 
 #include "common/mem.h"
 #include "engine/engine.h"
+#include "engine/gguf/gguf.h"
 #include "engine/kern/kern.h"
+#include "engine/model/model.h"
 #include "harness/test.h"
 
 #define WC_NTOK 12
@@ -130,4 +132,34 @@ TEST(engine_wcopy_packed_close_to_mmap)
     close_logits("synth-llama-d256-Q8_0.gguf");
     close_logits("synth-qwen3-d256-Q8_0.gguf");
     close_logits("stories260K-Q4_0.gguf");
+}
+
+/* A tied output (the qwen2 files have no output.weight) is packed with the embedding when the
+ * table packs its type (model_wcopy.c): the lookup unpacks the token's row (model_fwd.c embed),
+ * the output product reads the packed rows, and the logits stay those of the file mapping. */
+static void tied_packed(const char *name)
+{
+    char path[256];
+    struct gguf *g = NULL;
+    struct model *m = NULL;
+    struct err_info ei = {0};
+    const struct kern *k = kern_get(KERN_ISA_BEST);
+    snprintf(path, sizeof(path), "tests/data/models/%s", name);
+    ASSERT_EQ_INT(gguf_open_file(path, 1, &g, &ei), 0);
+    ASSERT_EQ_INT(model_load(g, k, &m, &ei), 0);
+    ASSERT(m->output.data == m->tok_embd.data);
+    uint32_t ft = m->tok_embd.type;
+    ASSERT_EQ_INT(model_copy_weights(m, &ei), 0);
+    ASSERT(m->output.data == m->tok_embd.data && m->output.type == m->tok_embd.type);
+    uint32_t want = k->pack_type ? k->pack_type(ft, m->tok_embd.ncols, m->tok_embd.nrows) : 0;
+    ASSERT_EQ_INT((int)m->tok_embd.type, (int)(want ? want : ft));
+    fprintf(stderr, "  %s: token_embd type %u -> %u\n", name, ft, m->tok_embd.type);
+    model_free(m);
+    close_logits(name);
+}
+
+TEST(engine_wcopy_tied_output_packed)
+{
+    tied_packed("synth-qwen2-d256-Q8_0.gguf");
+    tied_packed("synth-qwen2-d256-Q4_K_M.gguf");
 }

@@ -41,12 +41,12 @@ struct pk_type {
 };
 
 static const struct pk_type PK_TYPES[] = {
-    {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_T_Q8_0, {32, 5 * 32, 40 * 32}},
-    {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_T_Q8_0, {32, 7 * 32, 28 * 32}},
-    {KERN_T_Q8_0_X8, KERN_T_Q8_0, KERN_T_Q8_0, {32, 9 * 32, 64 * 32}},
+    {KERN_T_Q4_0_X8, KERN_T_Q4_0, KERN_T_Q8_0, {32, 5 * 32, 80 * 32}},
+    {KERN_T_Q5_0_X8, KERN_T_Q5_0, KERN_T_Q8_0, {32, 7 * 32, 70 * 32}},
+    {KERN_T_Q8_0_X8, KERN_T_Q8_0, KERN_T_Q8_0, {32, 9 * 32, 72 * 32}},
     {KERN_T_Q4_K_X8, KERN_T_Q4_K, KERN_T_Q8_K, {256, 3 * 256, 9 * 256}},
     {KERN_T_Q6_K_X8, KERN_T_Q6_K, KERN_T_Q8_K, {256, 2 * 256, 11 * 256}},
-    {KERN_T_Q5_K_X8, KERN_T_Q5_K, KERN_T_Q8_K, {256, 4 * 256, 7 * 256}},
+    {KERN_T_Q5_K_X8, KERN_T_Q5_K, KERN_T_Q8_K, {256, 4 * 256, 9 * 256}},
 };
 #define PK_NTYPES (sizeof PK_TYPES / sizeof PK_TYPES[0])
 

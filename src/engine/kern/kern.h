@@ -104,6 +104,8 @@ struct kern {
 
 /* Rows per group of a packed type (8 for the _X8 types), 0 for any other type. */
 int kern_pack_rows(uint32_t ptype);
+/* The file type a packed type holds (0 for any other type). */
+uint32_t kern_pack_base(uint32_t ptype);
 /* Packs nrows rows of ptype's file type (w_row_bytes apart) into dst, kern_row_bytes(ptype,
  * ncols) * nrows bytes; nrows a multiple of kern_pack_rows(ptype).  Returns 0 or E_INVAL. */
 int kern_pack(uint32_t ptype, const void *w, size_t w_row_bytes, int64_t ncols, int64_t nrows,

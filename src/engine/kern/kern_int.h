@@ -210,9 +210,8 @@ void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
                        int64_t r1, const void *x, size_t x_row_bytes, int nt, float *out,
                        int64_t ldo);
 
-/* Packed types (kern_pack.c): the file type of a packed type (0: not packed); the scalar
- * product of packed rows [r0, r1) with nt activation rows, for tables without a kernel. */
-uint32_t kern__pack_base(uint32_t ptype);
+/* Packed types (kern_pack.c): the scalar product of packed rows [r0, r1) with nt activation rows,
+ * for tables without a kernel. */
 void kern__ref_mul_mat_packed(uint32_t ptype, const void *w, size_t w_row_bytes, int64_t ncols,
                               int64_t r0, int64_t r1, const void *x, size_t x_row_bytes, int nt,
                               float *out, int64_t ldo);
@@ -225,6 +224,15 @@ void kern__quantize_weights_row(uint32_t type, const float *src, void *dst, int6
  * AVX2 kernel and nothing was written. */
 int kern__avx2_row_dot(uint32_t wtype, int64_t n, const uint8_t *w, const uint8_t *x, size_t xs,
                        int nt, float *out, size_t pf);
+
+/* The packed types (kern_pack.c) of the AVX2 kernels, which the AVX-512 and AMX tables share:
+ * kern__avx2_pack_type is the tables' pack_type; kern__avx2_mul_mat_packed is mul_mat for a
+ * packed wtype (pf: prefetch distance, 0 for none) and returns 0 for any other type, writing
+ * nothing.  Call only when the CPU has AVX2+FMA+F16C. */
+uint32_t kern__avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows);
+int kern__avx2_mul_mat_packed(uint32_t wtype, const void *w, size_t wrb, int64_t ncols, int64_t r0,
+                              int64_t r1, const void *x, size_t xs, int nt, float *out, int64_t ldo,
+                              size_t pf);
 
 /* AVX2 activation quantizer (same bytes as kern__ref_quantize_row). */
 void kern__avx2_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);

@@ -320,7 +320,7 @@ static const struct pack_desc *desc(uint32_t ptype)
     return NULL;
 }
 
-uint32_t kern__pack_base(uint32_t ptype)
+uint32_t kern_pack_base(uint32_t ptype)
 {
     const struct pack_desc *d = desc(ptype);
     return d ? d->base : 0;

@@ -670,7 +670,7 @@ void kern__ref_mul_mat(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
                        int64_t ldo)
 {
     const uint8_t *wb = w, *xb = x;
-    if (kern__pack_base(wtype)) {
+    if (kern_pack_base(wtype)) {
         kern__ref_mul_mat_packed(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out,
                                  ldo);
         return;

@@ -431,6 +431,190 @@ static void dec_q5_0(struct amx_work *wk, const struct amx_rows *rw, int64_t c0,
     }
 }
 
+/* ---- weight decode from the packed types (kern_pack.c, layouts in kern_int.h) ----
+ * A packed block holds 8 rows with their 4-byte groups side by side, so the B form's rows are
+ * plain loads: 32 bytes of the first 8-row group (rows 0-7) and 32 of the second (8-15) make
+ * one B row, put in lane order (AMX_LANE_ROW) by one permute.  g0 / g1: the two groups' first
+ * block (g1 = g0 when the second is past the rows asked for: decoded, never stored). */
+
+/* The 32 bytes at a (rows 0-7) and at b (rows 8-15) in lane order: dwords a 0-3, b 0-3, a 4-7,
+ * b 4-7. */
+AI __m512i pk_ld(const uint8_t *a, const uint8_t *b)
+{
+    __m512i va = _mm512_castsi256_si512(_mm256_loadu_si256((const void *)a));
+    __m512i vb = _mm512_castsi256_si512(_mm256_loadu_si256((const void *)b));
+    return _mm512_permutex2var_epi64(va, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), vb);
+}
+
+/* 8 words (2 bytes per row) at a and at b in lane order. */
+AI __m256i pk_ld16(const uint8_t *a, const uint8_t *b)
+{
+    __m128i x = _mm_loadu_si128((const void *)a), y = _mm_loadu_si128((const void *)b);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi64(x, y)),
+                                   _mm_unpackhi_epi64(x, y), 1);
+}
+
+/* 8 bytes (1 per row) at a and at b in lane order, zero-extended to dwords. */
+AI __m512i pk_ld8(const uint8_t *a, const uint8_t *b)
+{
+    __m128i x = _mm_loadl_epi64((const void *)a), y = _mm_loadl_epi64((const void *)b);
+    return _mm512_cvtepu8_epi32(_mm_unpacklo_epi32(x, y));
+}
+
+/* The 16 rows' fp16 scales (8 at a, 8 at b) as floats in lane order. */
+AI __m512 pk_h2f(const uint8_t *a, const uint8_t *b)
+{
+    return _mm512_cvtph_ps(pk_ld16(a, b));
+}
+
+/* A 16-bit value per lane in both words. */
+AI __m512i dup_w(__m512i v)
+{
+    return _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
+}
+
+static void pdec_q8_0(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
+                      int64_t n)
+{
+    const struct kern_bq8_0x8 *a = (const void *)g0, *b = (const void *)g1;
+    for (int64_t k = 0; k < n; k++) {
+        const struct kern_bq8_0x8 *x = a + c0 + k, *y = b + c0 + k;
+        wk->sc[k] = pk_h2f((const void *)x->d, (const void *)y->d);
+        for (int q = 0; q < 8; q++)
+            st_b(wk, 8 * k + q,
+                 pk_ld((const void *)(x->qs + 32 * q), (const void *)(y->qs + 32 * q)));
+    }
+}
+
+/* Q4_0_X8 (q5 0) / Q5_0_X8 (q5 1): nibbles of group q are elements 4q.. (low) and 16 + 4q..
+ * (high); Q5_0's qh bit q / 4 + q of each byte their fifth bits. */
+AI void pdec_b4(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0, int64_t n,
+                int q5)
+{
+    const size_t bs = q5 ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
+    const __m512i off = _mm512_set1_epi8(q5 ? 16 : 8), x10 = _mm512_set1_epi8(0x10);
+    for (int64_t k = 0; k < n; k++) {
+        const uint8_t *x = g0 + (size_t)(c0 + k) * bs, *y = g1 + (size_t)(c0 + k) * bs;
+        wk->sc[k] = pk_h2f(x, y);
+        __m512i h = q5 ? pk_ld(x + 16, y + 16) : _mm512_setzero_si512();
+        const size_t qo = q5 ? 48 : 16;
+        for (int q = 0; q < 4; q++) {
+            __m512i raw = pk_ld(x + qo + 32 * q, y + qo + 32 * q);
+            __m512i lo = nib_lo(raw), hi = nib_hi(raw);
+            if (q5) {
+                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(h, 4 - q), x10));
+                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srli_epi16(h, q), x10));
+            }
+            st_b(wk, 8 * k + q, _mm512_sub_epi8(lo, off));
+            st_b(wk, 8 * k + 4 + q, _mm512_sub_epi8(hi, off));
+        }
+    }
+}
+
+static void pdec_q4_0(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
+                      int64_t n)
+{
+    pdec_b4(wk, g0, g1, c0, n, 0);
+}
+
+static void pdec_q5_0(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
+                      int64_t n)
+{
+    pdec_b4(wk, g0, g1, c0, n, 1);
+}
+
+/* Q4_K_X8 (q5 0) / Q5_K_X8 (q5 1): the heads (d, dmin, sc, mn at the same offsets) into the
+ * scale vectors of dec_k45; sub-block j's group g holds elements 32j + 4g.. (low nibbles) and
+ * 32j + 16 + 4g.. (high), B rows 64s + 8j + g and + 4. */
+AI void pdec_k45(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0, int64_t n,
+                 int q5)
+{
+    const size_t bs = q5 ? sizeof(struct kern_bq5_kx8) : sizeof(struct kern_bq4_kx8);
+    const size_t qo = offsetof(struct kern_bq4_kx8, qs) + (q5 ? 256 : 0), ho = qo - 256;
+    const __m512i x10 = _mm512_set1_epi8(0x10), m7 = _mm512_set1_epi16(7);
+    const __m512i mff = _mm512_set1_epi32(0xff);
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *x = g0 + (size_t)(c0 + s) * bs, *y = g1 + (size_t)(c0 + s) * bs;
+        wk->dw[s] = pk_h2f(x, y);
+        wk->dmn[s] = _mm512_sub_ps(_mm512_setzero_ps(), pk_h2f(x + 16, y + 16));
+        for (int k = 0; k < 4; k++) { /* mn: the min pairs of sub-blocks 2k, 2k + 1 */
+            __m512i mw = _mm512_cvtepu16_epi32(pk_ld16(x + 96 + 16 * k, y + 96 + 16 * k));
+            wk->mn[8 * s + 2 * k] = dup_w(_mm512_and_si512(mw, mff));
+            wk->mn[8 * s + 2 * k + 1] = dup_w(_mm512_srli_epi32(mw, 8));
+        }
+        for (int j = 0; j < 8; j++) {
+            __m512i sc = pk_ld8(x + 32 + 8 * j, y + 32 + 8 * j);
+            wk->sc[8 * s + j] = _mm512_cvtepi32_ps(sc);
+            sc = dup_w(sc);
+            __m512i sl = _mm512_and_si512(sc, m7), sh = _mm512_srli_epi16(sc, 3);
+            __m512i h5 = q5 ? pk_ld(x + ho + 32 * j, y + ho + 32 * j) : _mm512_setzero_si512();
+            for (int g = 0; g < 4; g++) {
+                __m512i raw = pk_ld(x + qo + 128 * j + 32 * g, y + qo + 128 * j + 32 * g);
+                __m512i lo = nib_lo(raw), hi = nib_hi(raw);
+                if (q5) {
+                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(h5, 4 - g), x10));
+                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srli_epi16(h5, g), x10));
+                }
+                scale_split(wk, 64 * s + 8 * j + g, lo, sl, sh);
+                scale_split(wk, 64 * s + 8 * j + 4 + g, hi, sl, sh);
+            }
+        }
+    }
+}
+
+static void pdec_q4_k(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
+                      int64_t n)
+{
+    pdec_k45(wk, g0, g1, c0, n, 0);
+}
+
+static void pdec_q5_k(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
+                      int64_t n)
+{
+    pdec_k45(wk, g0, g1, c0, n, 1);
+}
+
+/* Bits 2g, 2g + 1 of each byte of v moved to bits 4, 5 (the top bits of a 6-bit code). */
+AI __m512i q6_top(__m512i v, int g)
+{
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    __m512i t = 2 * g <= 4 ? _mm512_slli_epi16(v, (unsigned)(4 - 2 * g))
+                           : _mm512_srli_epi16(v, (unsigned)(2 * g - 4));
+    return _mm512_and_si512(t, m30);
+}
+
+/* Q6_K_X8: span m (32 elements, sub-blocks 2m and 2m + 1) group g: low nibbles elements
+ * 32m + 4g.. with their top bits in the span's first top-bit row, high nibbles 32m + 16 + 4g..
+ * with the second; B rows 64s + 8m + g and + 4.  Scales and mn as dec_q6_k. */
+static void pdec_q6_k(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
+                      int64_t n)
+{
+    const __m512i mlo = _mm512_set1_epi32(0xffff);
+    const size_t bs = sizeof(struct kern_bq6_kx8), qo = offsetof(struct kern_bq6_kx8, qs);
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *x = g0 + (size_t)(c0 + s) * bs, *y = g1 + (size_t)(c0 + s) * bs;
+        wk->dw[s] = pk_h2f(x, y);
+        __m512i sc[16];
+        for (int k = 0; k < 8; k++) { /* sc pairs of sub-blocks 2k, 2k + 1 as signed words */
+            __m512i p = _mm512_cvtepi8_epi16(pk_ld16(x + 16 + 16 * k, y + 16 + 16 * k));
+            wk->mn[8 * s + k] = p;
+            sc[2 * k] = dup_w(_mm512_and_si512(p, mlo));
+            sc[2 * k + 1] = dup_w(_mm512_srli_epi32(p, 16));
+        }
+        for (int m = 0; m < 8; m++) {
+            const uint8_t *qx = x + qo + 192 * m, *qy = y + qo + 192 * m;
+            __m512i t0 = pk_ld(qx + 128, qy + 128), t1 = pk_ld(qx + 160, qy + 160);
+            for (int g = 0; g < 4; g++) {
+                __m512i raw = pk_ld(qx + 32 * g, qy + 32 * g);
+                int64_t kk = 64 * s + 8 * m + g;
+                scale_split6(wk, kk, _mm512_or_si512(nib_lo(raw), q6_top(t0, g)), sc[2 * m]);
+                scale_split6(wk, kk + 4, _mm512_or_si512(nib_hi(raw), q6_top(t1, g)),
+                             sc[2 * m + 1]);
+            }
+        }
+    }
+}
+
 /* ---- products and scaling of one 16-token group over one decoded chunk ---- */
 
 /* Q4_K x Q8_K: super-blocks [c0, c0 + n); x points at the group's first token.  With the
@@ -598,6 +782,8 @@ struct amx_type {
     int ka;            /* bytes of K per tile product */
     int b32;           /* 32-blocks: the driver makes the activation scale table (wk->dx) */
     void (*dec)(struct amx_work *, const struct amx_rows *, int64_t, int64_t);
+    /* the packed type's decode instead (dec NULL): the two 8-row groups' first blocks */
+    void (*pdec)(struct amx_work *, const uint8_t *, const uint8_t *, int64_t, int64_t);
     void (*run)(struct amx_work *, const uint8_t *, size_t, int, int64_t, int64_t);
 };
 
@@ -606,22 +792,40 @@ static int amx_type_of(uint32_t wtype, struct amx_type *ty)
 {
     switch (wtype) {
     case KERN_T_Q4_K:
-        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q4_k, run_q4_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q4_k, NULL, run_q4_k};
         return 1;
     case KERN_T_Q5_K: /* the Q4_K products: same scales and mins, codes < 32 */
-        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q5_k, run_q4_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q5_k, NULL, run_q4_k};
         return 1;
     case KERN_T_Q6_K:
-        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q6_k, run_q6_k};
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, dec_q6_k, NULL, run_q6_k};
         return 1;
     case KERN_T_Q8_0:
-        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q8_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q8_0, NULL, run_b32};
         return 1;
     case KERN_T_Q4_0:
-        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q4_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q4_0, NULL, run_b32};
         return 1;
     case KERN_T_Q5_0:
-        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q5_0, run_b32};
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, dec_q5_0, NULL, run_b32};
+        return 1;
+    case KERN_T_Q4_K_X8:
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, NULL, pdec_q4_k, run_q4_k};
+        return 1;
+    case KERN_T_Q5_K_X8:
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, NULL, pdec_q5_k, run_q4_k};
+        return 1;
+    case KERN_T_Q6_K_X8:
+        *ty = (struct amx_type){KERN_QK_K, 32, 64, 0, NULL, pdec_q6_k, run_q6_k};
+        return 1;
+    case KERN_T_Q8_0_X8:
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, NULL, pdec_q8_0, run_b32};
+        return 1;
+    case KERN_T_Q4_0_X8:
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, NULL, pdec_q4_0, run_b32};
+        return 1;
+    case KERN_T_Q5_0_X8:
+        *ty = (struct amx_type){KERN_QK, 16, 32, 1, NULL, pdec_q5_0, run_b32};
         return 1;
     default:
         return 0;
@@ -643,6 +847,14 @@ static __mmask16 amx_rows_set(struct amx_rows *rw, const uint8_t *w, size_t wrb,
     }
     rw->idx = _mm512_load_si512(lidx);
     return (__mmask16)((1u << nr) - 1);
+}
+
+/* The store mask of the packed row group from rg (a multiple of 8, maybe below r0): the rows
+ * of [rg, rg + 16) inside [r0, r1). */
+static __mmask16 amx_pk_mask(int64_t rg, int64_t r0, int64_t r1)
+{
+    int lo = r0 > rg ? (int)(r0 - rg) : 0, hi = r1 - rg < 16 ? (int)(r1 - rg) : 16;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
 /* The Q8_0 activation scales of blocks [c0, c0 + n) of ntb tokens (ntb <= AMX_DXT) as floats:
@@ -686,10 +898,18 @@ static int amx_mul_mat_raw(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t
             int64_t n = nblk - c0 < chunk ? nblk - c0 : chunk;
             if (ty.b32)
                 b32_scales(wk.dxt, xp, xs, ntb, c0, n);
-            for (int64_t rg = r0; rg < r1; rg += 16) {
-                struct amx_rows rw;
-                __mmask16 rm = amx_rows_set(&rw, w, wrb, rg, r1);
-                ty.dec(&wk, &rw, c0, n);
+            for (int64_t rg = ty.pdec ? r0 / 8 * 8 : r0; rg < r1; rg += 16) {
+                __mmask16 rm;
+                if (ty.pdec) {
+                    /* packed: 8-row groups, the second one past r1 replaced by the first */
+                    const uint8_t *g0 = w + (size_t)rg * wrb;
+                    ty.pdec(&wk, g0, rg + 8 < r1 ? g0 + 8 * wrb : g0, c0, n);
+                    rm = amx_pk_mask(rg, r0, r1);
+                } else {
+                    struct amx_rows rw;
+                    rm = amx_rows_set(&rw, w, wrb, rg, r1);
+                    ty.dec(&wk, &rw, c0, n);
+                }
                 for (int t0 = 0; t0 < ntb; t0 += ty.tg) {
                     int ntg = ntb - t0 < ty.tg ? ntb - t0 : ty.tg;
                     if (ntg != cfg_rows) {
@@ -766,6 +986,7 @@ static int amx_no_prep(uint32_t wtype)
         .prep_bytes = tab##_prep_bytes,                                                          \
         .prepare = tab##_prepare,                                                                \
         .mul_mat_prep = tab##_mul_mat_prep,                                                      \
+        .pack_type = kern__avx2_pack_type,                                                       \
     };
 
 AMX_TABLE(kern__table_amx, kern__table_avx512, "amx")

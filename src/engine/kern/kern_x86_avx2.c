@@ -1317,7 +1317,7 @@ static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
     }
 }
 
-static uint32_t avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
+uint32_t kern__avx2_pack_type(uint32_t wtype, int64_t ncols, int64_t nrows)
 {
     if (ncols <= 0 || nrows <= 0 || nrows % 8 != 0)
         return 0;
@@ -1346,6 +1346,32 @@ static float avx2_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *
     return kern__ref_vec_dot(wtype, n, w, x);
 }
 
+int kern__avx2_mul_mat_packed(uint32_t wtype, const void *w, size_t wrb, int64_t ncols, int64_t r0,
+                              int64_t r1, const void *x, size_t xs, int nt, float *out, int64_t ldo,
+                              size_t pf)
+{
+    switch (wtype) {
+    case KERN_T_Q4_K_X8:
+        p4_mul_mat(w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+        return 1;
+    case KERN_T_Q5_K_X8:
+        p5_mul_mat(w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+        return 1;
+    case KERN_T_Q8_0_X8:
+        p8_mul_mat(w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+        return 1;
+    case KERN_T_Q6_K_X8:
+        p6_mul_mat(w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+        return 1;
+    case KERN_T_Q4_0_X8:
+    case KERN_T_Q5_0_X8:
+        pb_mul_mat(wtype, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Tokens per pass of the row kernels (A2_NT above). */
 static int row_nt(uint32_t wtype)
 {
@@ -1370,26 +1396,9 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     float tmp[A2_NT];
     int gn = row_nt(wtype);
     pf = nt == 1 ? pf : 0;
-    if (wtype == KERN_T_Q4_K_X8) {
-        p4_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+    if (kern__avx2_mul_mat_packed(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out,
+                                  ldo, pf))
         return;
-    }
-    if (wtype == KERN_T_Q5_K_X8) {
-        p5_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
-        return;
-    }
-    if (wtype == KERN_T_Q8_0_X8) {
-        p8_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
-        return;
-    }
-    if (wtype == KERN_T_Q6_K_X8) {
-        p6_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
-        return;
-    }
-    if (wtype == KERN_T_Q4_0_X8 || wtype == KERN_T_Q5_0_X8) {
-        pb_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
-        return;
-    }
     if (y_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
         return;
     if (f2_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
@@ -1524,7 +1533,7 @@ const struct kern kern__table_avx2 = {
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx2_vec_dot,
     .mul_mat = avx2_mul_mat,
-    .pack_type = avx2_pack_type,
+    .pack_type = kern__avx2_pack_type,
 };
 
 /* The same with software prefetch in one-token products (kern_dispatch.c). */
@@ -1536,7 +1545,7 @@ const struct kern kern__table_avx2_pf = {
     .dequantize_row = kern__ref_dequantize_row,
     .vec_dot = avx2_vec_dot,
     .mul_mat = avx2_mul_mat_pf,
-    .pack_type = avx2_pack_type,
+    .pack_type = kern__avx2_pack_type,
 };
 
 #endif

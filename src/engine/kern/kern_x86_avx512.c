@@ -719,6 +719,97 @@ static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, in
     }
 }
 
+/* ---- packed Q8_0 (KERN_T_Q8_0_X8, kern_pack.c) with VNNI ----
+ * The AVX2 packed kernels serve this table too (kern__avx2_mul_mat_packed); Q8_0_X8 has its own:
+ * a 64-byte load holds 4 codes of the 8 rows for two groups, g in lanes 0-7 and g + 1 in 8-15,
+ * against the token's quads g and g + 1 (one permute of a 16-byte load), |w| times sign(x, w)
+ * summed by one vpdpbusd; 16 float lanes per token, the halves added at the end.  Per 64 weight
+ * bytes and token: 3 ops where the AVX2 kernel needs 8 for 32. */
+#define Z8_NT 4
+
+/* Up to Z8_NT tokens against the 8 rows of b: out[t] lane r = dot(row r, token t). */
+AI void z8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_t xs, size_t pf,
+               int nt, __m256 *out)
+{
+    const __m512i sel[2] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+    };
+    __m512 acc[Z8_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    /* one prefetch per cache line (a block is 4.25 lines; KERN_PF would ask for 5) */
+    uintptr_t pfl = ((uintptr_t)b + pf) & ~(uintptr_t)63;
+    for (int64_t i = 0; i < nb; i++, b++) {
+        if (nt == 1 && pf)
+            for (; pfl < (uintptr_t)(b + 1) + pf; pfl += 64)
+                _mm_prefetch((const char *)pfl, KERN_PF_HINT);
+        __m512i is[Z8_NT];
+        for (int t = 0; t < nt; t++)
+            is[t] = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i xq[Z8_NT];
+            for (int t = 0; t < nt; t++) {
+                const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
+                xq[t] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(bx->qs + 16 * h)));
+            }
+            for (int p = 0; p < 2; p++) {
+                __m512i w = _mm512_loadu_si512((const void *)(b->qs + 128 * h + 64 * p));
+                __m512i aw = _mm512_abs_epi8(w);
+                __mmask64 neg = _mm512_movepi8_mask(w);
+                for (int t = 0; t < nt; t++) {
+                    __m512i a = _mm512_permutexvar_epi32(sel[p], xq[t]);
+                    a = _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a);
+                    is[t] = _mm512_dpbusd_epi32(is[t], aw, a);
+                }
+            }
+        }
+        __m512 d =
+            _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->d)));
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[t]),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(h2f(bx->d))), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
+}
+
+/* mul_mat for Q8_0_X8: rows [r0, r1) in whole 8-row groups (of a partial group at either end
+ * only the rows in range are stored). */
+static void z8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    int64_t nb = ncols / KERN_QK;
+    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+        const struct kern_bq8_0x8 *b = (const void *)(w + (size_t)g0 * wrb);
+        __mmask8 m = (__mmask8)(0xff & (0xff << (g0 < r0 ? r0 - g0 : 0)) &
+                                (0xff >> (g0 + 8 > r1 ? g0 + 8 - r1 : 0)));
+        for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
+            int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
+            const uint8_t *xt = x + (size_t)t0 * xs;
+            __m256 acc[Z8_NT];
+            switch (n) { /* inlined with the token count known */
+            case 1:
+                z8_run(nb, b, xt, xs, pf, 1, acc);
+                break;
+            case 2:
+                z8_run(nb, b, xt, xs, pf, 2, acc);
+                break;
+            case 3:
+                z8_run(nb, b, xt, xs, pf, 3, acc);
+                break;
+            default:
+                z8_run(nb, b, xt, xs, pf, Z8_NT, acc);
+                break;
+            }
+            for (int t = 0; t < n; t++)
+                _mm256_mask_storeu_ps(out + (int64_t)(t0 + t) * ldo + g0, m, acc[t]);
+        }
+    }
+}
+
 /* pf: prefetch distance for one-token products (0 = none; see KERN_PF). */
 static void mul_mat_prep_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
                             int64_t r0, int64_t r1, const void *prep, int nt, float *out,
@@ -750,6 +841,13 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     const uint8_t *wb = w, *xb = x;
     float tmp[KERN_AVX2_NT];
     pf = nt == 1 ? pf : 0;
+    if (wtype == KERN_T_Q8_0_X8) {
+        z8_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        return;
+    }
+    if (kern__avx2_mul_mat_packed(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out,
+                                  ldo, pf))
+        return;
     if (p_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf))
         return;
     if (nt > 1 && f_mul_mat(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo))
@@ -808,6 +906,7 @@ const struct kern kern__table_avx512 = {
     .prep_bytes = avx512_prep_bytes,
     .prepare = avx512_prepare,
     .mul_mat_prep = avx512_mul_mat_prep,
+    .pack_type = kern__avx2_pack_type,
 };
 
 /* The same with software prefetch in one-token products (kern_dispatch.c). */
@@ -822,6 +921,7 @@ const struct kern kern__table_avx512_pf = {
     .prep_bytes = avx512_prep_bytes,
     .prepare = avx512_prepare,
     .mul_mat_prep = avx512_mul_mat_prep_pf,
+    .pack_type = kern__avx2_pack_type,
 };
 
 #endif

@@ -179,6 +179,7 @@ struct model_fwd {
     struct model_rope rp[2]; /* global, sliding-window (model_rope_for_ctx) */
     float *rot_cs;           /* [2][n_rot] rotation of a context shift (model_fwd_shift_prep) */
     float *logits;           /* [n_out_max][n_vocab] */
+    uint8_t *embd_row;       /* one token_embd row in the file layout when it is packed */
     atomic_int *chunk;       /* [n_phase_max] work counters */
     _Atomic uint32_t *done;  /* [n_phase_max] finished work items (matrix phases: rows) */
     _Atomic uint64_t *rgn;   /* [n_phase_max][n_threads] rows taken from the front (low 32

@@ -851,10 +851,17 @@ static void embed(const struct model_fwd *f, int32_t tok, float *dst)
 {
     const struct model_mat *e = &f->m->tok_embd;
     const uint8_t *row = (const uint8_t *)e->data + (size_t)tok * e->row_bytes;
-    if (e->type == GGUF_T_F32)
+    uint32_t type = e->type;
+    if (kern_pack_base(type)) { /* packed with a tied output (model_wcopy.c): the file's row */
+        type = kern_pack_base(type);
+        if (kern_unpack_row(e->type, e->data, e->row_bytes, e->ncols, tok, f->embd_row) != 0)
+            memset(f->embd_row, 0, kern_row_bytes(type, e->ncols));
+        row = f->embd_row;
+    }
+    if (type == GGUF_T_F32)
         memcpy(dst, row, (size_t)e->ncols * sizeof(float));
     else
-        f->m->k->dequantize_row(e->type, row, dst, e->ncols);
+        f->m->k->dequantize_row(type, row, dst, e->ncols);
     if (f->m->embd_scale != 1.0f)
         for (int64_t i = 0; i < e->ncols; i++)
             dst[i] *= f->m->embd_scale;
@@ -973,6 +980,9 @@ static int alloc_bufs(struct model_fwd *f)
     if (!f->x || !f->qkv || !f->att || !f->tmp || !f->ff_g || !f->ff_u || !f->rope ||
         !f->rope_swa || !f->rot_cs || !f->logits || !f->chunk || !f->done || !f->rgn)
         return E_NOMEM;
+    uint32_t eb = kern_pack_base(m->tok_embd.type);
+    if (eb && !(f->embd_row = mem_aligned(64, kern_row_bytes(eb, m->tok_embd.ncols))))
+        return E_NOMEM;
     for (int j = 0; j < FWD_N_SLOTS; j++) {
         if (!(f->xq[j] = mem_aligned(64, nb * f->max_vrow)))
             return E_NOMEM;
@@ -1037,6 +1047,7 @@ void model_fwd_fini(struct model_fwd *f)
     mem_free(f->rope);
     mem_free(f->rot_cs);
     mem_free(f->logits);
+    mem_free(f->embd_row);
     mem_free(f->chunk);
     mem_free(f->rgn);
     mem_free(f->done);

@@ -11,9 +11,10 @@
  *
  * Packing: a matrix the kernel table multiplies faster in a packed form (kern.h pack_type: the
  * AVX2 table's 8-row Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K, kern_pack.c) is written packed instead of
- * copied, and its model_mat then names the packed type.  The token embedding never is (its rows are
- * read one at a time); a tied output stays the embedding.  CORRAL_PACK=0 in the environment copies
- * every matrix as it is (for comparisons).
+ * copied, and its model_mat then names the packed type.  The token embedding is packed only when
+ * it is also the output (tied): the output's product is a whole stream per token (Qwen2.5-0.5B:
+ * 30 % of the bytes), the embedding lookup one row per token, which model_fwd.c unpacks.
+ * CORRAL_PACK=0 in the environment copies every matrix as it is (for comparisons).
  *
  * Owns: m->wmap / m->wmap_len (munmapped by model_wcopy_release).  Only mmap, madvise, mprotect
  * and munmap are used: all allowed by the runner's seccomp list.
@@ -82,8 +83,9 @@ static size_t copy_mat(const struct model *m, struct model_mat *w, uint8_t *dst,
 /* Bytes of the copy: every matrix the forward pass reads (output only when not tied). */
 static size_t total_bytes(const struct model *m, int may_pack)
 {
-    size_t t = region_bytes(m, &m->tok_embd, 0);
-    if (m->output.data != m->tok_embd.data)
+    int tied = m->output.data == m->tok_embd.data;
+    size_t t = region_bytes(m, &m->tok_embd, tied && may_pack);
+    if (!tied)
         t += region_bytes(m, &m->output, may_pack);
     for (uint32_t il = 0; il < m->n_layer; il++) {
         const struct model_layer *L = &m->layers[il];
@@ -115,9 +117,9 @@ int model_copy_weights(struct model *m, struct err_info *ei)
     m->wmap = p;
     m->wmap_len = len;
     int tied = m->output.data == m->tok_embd.data;
-    dst += copy_mat(m, &m->tok_embd, dst, pg, 0);
+    dst += copy_mat(m, &m->tok_embd, dst, pg, tied && may_pack);
     if (tied)
-        m->output.data = m->tok_embd.data;
+        m->output = m->tok_embd;
     else
         dst += copy_mat(m, &m->output, dst, pg, may_pack);
     for (uint32_t il = 0; il < m->n_layer; il++) {
