@@ -727,6 +727,16 @@ static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, in
  * bytes and token: 3 ops where the AVX2 kernel needs 8 for 32. */
 #define Z8_NT 4
 
+/* Stores the 8 rows of group g0 (acc[t] lane r = row g0 + r) that lie in [r0, r1). */
+AI void z_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
+                int64_t ldo)
+{
+    __mmask8 m = (__mmask8)(0xff & (0xff << (g0 < r0 ? r0 - g0 : 0)) &
+                            (0xff >> (g0 + 8 > r1 ? g0 + 8 - r1 : 0)));
+    for (int t = 0; t < n; t++)
+        _mm256_mask_storeu_ps(out + (int64_t)t * ldo + g0, m, acc[t]);
+}
+
 /* Up to Z8_NT tokens against the 8 rows of b: out[t] lane r = dot(row r, token t). */
 AI void z8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_t xs, size_t pf,
                int nt, __m256 *out)
@@ -784,8 +794,6 @@ static void z8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
     int64_t nb = ncols / KERN_QK;
     for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
         const struct kern_bq8_0x8 *b = (const void *)(w + (size_t)g0 * wrb);
-        __mmask8 m = (__mmask8)(0xff & (0xff << (g0 < r0 ? r0 - g0 : 0)) &
-                                (0xff >> (g0 + 8 > r1 ? g0 + 8 - r1 : 0)));
         for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
             int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
             const uint8_t *xt = x + (size_t)t0 * xs;
@@ -804,8 +812,125 @@ static void z8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
                 z8_run(nb, b, xt, xs, pf, Z8_NT, acc);
                 break;
             }
-            for (int t = 0; t < n; t++)
-                _mm256_mask_storeu_ps(out + (int64_t)(t0 + t) * ldo + g0, m, acc[t]);
+            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+        }
+    }
+}
+
+/* ---- packed Q4_0 / Q5_0 (KERN_T_Q4_0_X8 / Q5_0_X8) with VNNI ----
+ * The z8 scheme with unsigned codes: a 64-byte load holds groups g, g + 1 (elements 4g.. in the
+ * low nibbles, 16 + 4g.. in the high ones) of the 8 rows, both nibble vectors go into vpdpbusd
+ * as they are, and the offset (8 or 16) times the token's block sum is taken off the low half's
+ * lanes once per block (the sums and the tokens' scales made once per call, zb_tokens).
+ * Q5_0's fifth bits: the 32 qh bytes in both halves, shifted per half by a variable count. */
+#define ZB_MAX_BLOCKS 1024 /* as the AVX2 kernels: wider matrices are never packed */
+
+struct zb_tok {
+    float d;
+    int32_t off;
+};
+
+static void zb_tokens(const uint8_t *x, size_t xs, int64_t nb, int nt, int off, struct zb_tok *tk)
+{
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    for (int t = 0; t < nt; t++)
+        for (int64_t i = 0; i < nb; i++) {
+            const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
+            __m256i a = _mm256_loadu_si256((const __m256i *)bx->qs);
+            int sum = hsum_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, a));
+            tk[(size_t)t * ZB_MAX_BLOCKS + i] = (struct zb_tok){h2f(bx->d), off * sum};
+        }
+}
+
+/* Up to Z8_NT tokens against the 8 rows of b (Q4_0_X8, or Q5_0_X8 with has_qh). */
+AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_t xs,
+               const struct zb_tok *tk, size_t pf, int nt, __m256 *out)
+{
+    const size_t bb = has_qh ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
+    const __m512i m4 = _mm512_set1_epi8(15), x10 = _mm512_set1_epi8(0x10);
+    /* activation dwords per nibble vector p (0, 1: low nibbles of groups 0-1, 2-3; 2, 3: high) */
+    const __m512i sel[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    __m512 acc[Z8_NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    uintptr_t pfl = ((uintptr_t)b + pf) & ~(uintptr_t)63;
+    for (int64_t i = 0; i < nb; i++, b += bb) {
+        if (nt == 1 && pf)
+            for (; pfl < (uintptr_t)(b + bb) + pf; pfl += 64)
+                _mm_prefetch((const char *)pfl, KERN_PF_HINT);
+        const uint8_t *qs = b + (has_qh ? 48 : 16);
+        __m512i h = has_qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16)))
+                           : _mm512_setzero_si512();
+        __m512i xq[Z8_NT], is[Z8_NT];
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
+            xq[t] = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)bx->qs));
+            is[t] = _mm512_setzero_si512();
+        }
+        for (int j = 0; j < 2; j++) {
+            __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * j));
+            __m512i lo = _mm512_and_si512(v, m4),
+                    hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            if (has_qh) { /* groups 2j (lanes 0-7) and 2j + 1 (8-15) */
+                const __m512i cl = _mm512_setr_epi64(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j,
+                                                     3 - 2 * j, 3 - 2 * j, 3 - 2 * j, 3 - 2 * j);
+                const __m512i ch = _mm512_setr_epi64(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
+                                                     2 * j + 1, 2 * j + 1, 2 * j + 1);
+                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_sllv_epi64(h, cl), x10));
+                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srlv_epi64(h, ch), x10));
+            }
+            for (int t = 0; t < nt; t++) {
+                is[t] = _mm512_dpbusd_epi32(is[t], lo, _mm512_permutexvar_epi32(sel[j], xq[t]));
+                is[t] = _mm512_dpbusd_epi32(is[t], hi, _mm512_permutexvar_epi32(sel[2 + j], xq[t]));
+            }
+        }
+        __m512 d =
+            _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b)));
+        for (int t = 0; t < nt; t++) {
+            const struct zb_tok *k = tk + (size_t)t * ZB_MAX_BLOCKS + i;
+            __m512i v = _mm512_mask_sub_epi32(is[t], 0x00ff, is[t], _mm512_set1_epi32(k->off));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(d, _mm512_set1_ps(k->d)),
+                                     acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
+}
+
+/* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of Z8_NT tokens, their sums, then every group. */
+static void zb_mul_mat(int has_qh, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
+                       int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo,
+                       size_t pf)
+{
+    int64_t nb = ncols / KERN_QK;
+    struct zb_tok tk[Z8_NT * ZB_MAX_BLOCKS];
+    for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
+        int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
+        const uint8_t *xt = x + (size_t)t0 * xs;
+        zb_tokens(xt, xs, nb, n, has_qh ? 16 : 8, tk);
+        for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+            const uint8_t *b = w + (size_t)g0 * wrb;
+            __m256 acc[Z8_NT];
+            switch (n) { /* inlined with the token count known */
+            case 1:
+                zb_run(has_qh, nb, b, xt, xs, tk, pf, 1, acc);
+                break;
+            case 2:
+                zb_run(has_qh, nb, b, xt, xs, tk, pf, 2, acc);
+                break;
+            case 3:
+                zb_run(has_qh, nb, b, xt, xs, tk, pf, 3, acc);
+                break;
+            default:
+                zb_run(has_qh, nb, b, xt, xs, tk, pf, Z8_NT, acc);
+                break;
+            }
+            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }
@@ -843,6 +968,11 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q8_0_X8) {
         z8_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        return;
+    }
+    if ((wtype == KERN_T_Q4_0_X8 || wtype == KERN_T_Q5_0_X8) && ncols / KERN_QK <= ZB_MAX_BLOCKS) {
+        zb_mul_mat(wtype == KERN_T_Q5_0_X8, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out,
+                   ldo, pf);
         return;
     }
     if (kern__avx2_mul_mat_packed(wtype, w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out,
