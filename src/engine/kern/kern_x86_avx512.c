@@ -935,6 +935,270 @@ static void zb_mul_mat(int has_qh, const uint8_t *w, size_t wrb, int64_t ncols, 
     }
 }
 
+/* ---- packed Q4_K / Q5_K (KERN_T_Q4_K_X8 / Q5_K_X8) with VNNI ----
+ * Per 32-element sub-block: the zb scheme (two 64-byte loads, low and high nibbles into
+ * vpdpbusd against the sub-block's activation dwords, lanes 0-7 and 8-15 the two group halves of
+ * the 8 rows), then one vpdpwssd by the rows' sub-block scales (words (sc, 0)): the 16 products
+ * per lane of a Q4_K sub-block fit 16 bits (16 x 15 x 127 < 2^15), Q5_K's 8 per load do
+ * (8 x 31 x 127), so Q5_K scales after each load.  The mins in 8 lanes as the AVX2 kernel. */
+AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t xs, size_t pf,
+               int nt, __m256 *out)
+{
+    const size_t bb = q5 ? sizeof(struct kern_bq5_kx8) : sizeof(struct kern_bq4_kx8);
+    const size_t qo = offsetof(struct kern_bq4_kx8, qs) + (q5 ? 256 : 0), ho = qo - 256;
+    const __m512i m4 = _mm512_set1_epi8(15), x10 = _mm512_set1_epi8(0x10);
+    const __m512i sel[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    __m512 acc[Z8_NT];
+    __m256 accm[Z8_NT];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm512_setzero_ps();
+        accm[t] = _mm256_setzero_ps();
+    }
+    uintptr_t pfl = ((uintptr_t)blk + pf) & ~(uintptr_t)63;
+    for (int64_t i = 0; i < nbk; i++, blk += bb) {
+        if (nt == 1 && pf)
+            for (; pfl < (uintptr_t)(blk + bb) + pf; pfl += 64)
+                _mm_prefetch((const char *)pfl, KERN_PF_HINT);
+        const struct kern_bq4_kx8 *b = (const void *)blk; /* the head of both types */
+        __m512i isum[Z8_NT];
+        for (int t = 0; t < nt; t++)
+            isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+        for (int s = 0; s < 8; s++) {
+            int64_t sc8;
+            memcpy(&sc8, b->sc + 8 * s, 8);
+            const __m512i scw = _mm512_cvtepu8_epi32(_mm_set1_epi64x(sc8));
+            __m512i xq[Z8_NT], isb[Z8_NT];
+            for (int t = 0; t < nt; t++) {
+                const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+                xq[t] =
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(bx->qs + 32 * s)));
+                isb[t] = _mm512_setzero_si512();
+            }
+            __m512i h = q5 ? _mm512_broadcast_i64x4(
+                                 _mm256_loadu_si256((const __m256i *)(blk + ho + 32 * s)))
+                           : _mm512_setzero_si512();
+            for (int j = 0; j < 2; j++) {
+                __m512i v = _mm512_loadu_si512((const void *)(blk + qo + 128 * s + 64 * j));
+                __m512i lo = _mm512_and_si512(v, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                if (q5) {
+                    const __m512i cl =
+                        _mm512_setr_epi64(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 3 - 2 * j,
+                                          3 - 2 * j, 3 - 2 * j, 3 - 2 * j);
+                    const __m512i ch = _mm512_setr_epi64(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
+                                                         2 * j + 1, 2 * j + 1, 2 * j + 1);
+                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_sllv_epi64(h, cl), x10));
+                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srlv_epi64(h, ch), x10));
+                }
+                for (int t = 0; t < nt; t++) {
+                    __m512i d = q5 ? _mm512_setzero_si512() : isb[t];
+                    d = _mm512_dpbusd_epi32(d, lo, _mm512_permutexvar_epi32(sel[j], xq[t]));
+                    d = _mm512_dpbusd_epi32(d, hi, _mm512_permutexvar_epi32(sel[2 + j], xq[t]));
+                    if (q5)
+                        isum[t] = _mm512_dpwssd_epi32(isum[t], d, scw);
+                    else
+                        isb[t] = d;
+                }
+            }
+            if (!q5)
+                for (int t = 0; t < nt; t++)
+                    isum[t] = _mm512_dpwssd_epi32(isum[t], isb[t], scw);
+        }
+        __m512 d16 =
+            _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->d)));
+        __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+        for (int t = 0; t < nt; t++) {
+            const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+            __m256i bs = _mm256_loadu_si256((const __m256i *)bx->bsums);
+            bs = _mm256_hadd_epi16(bs, bs); /* dwords 0,1,4,5: sub-block sum pairs 01 23 45 67 */
+            __m256i ms = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                __m256i mv =
+                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b->mn + 16 * k)));
+                __m256i pr =
+                    _mm256_permutevar8x32_epi32(bs, _mm256_set1_epi32((k & 1) | (k & 2) << 1));
+                ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mv, pr));
+            }
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]),
+                                     _mm512_mul_ps(d16, _mm512_set1_ps(bx->d)), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms),
+                                      _mm256_mul_ps(m8, _mm256_set1_ps(bx->d)), accm[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = _mm256_sub_ps(
+            _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1)),
+            accm[t]);
+}
+
+/* mul_mat for Q4_K_X8 / Q5_K_X8 (q5). */
+static void zk_mul_mat(int q5, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    int64_t nbk = ncols / KERN_QK_K;
+    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+        const uint8_t *b = w + (size_t)g0 * wrb;
+        for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
+            int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
+            const uint8_t *xt = x + (size_t)t0 * xs;
+            __m256 acc[Z8_NT];
+            switch (n) { /* inlined with the token count known */
+            case 1:
+                zk_run(q5, nbk, b, xt, xs, pf, 1, acc);
+                break;
+            case 2:
+                zk_run(q5, nbk, b, xt, xs, pf, 2, acc);
+                break;
+            case 3:
+                zk_run(q5, nbk, b, xt, xs, pf, 3, acc);
+                break;
+            default:
+                zk_run(q5, nbk, b, xt, xs, pf, Z8_NT, acc);
+                break;
+            }
+            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+        }
+    }
+}
+
+static void zk4_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    zk_mul_mat(0, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+}
+
+static void zk5_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    zk_mul_mat(1, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+}
+
+/* ---- packed Q6_K (KERN_T_Q6_K_X8) with VNNI ----
+ * Per span m of 32 elements (sub-blocks 2m: the low nibbles, 2m + 1: the high ones): two 64-byte
+ * loads of groups (0, 1) and (2, 3) in the lane halves, the top bits from the span's two top-bit
+ * rows shifted per half, the 6-bit codes into vpdpbusd (4 products per lane: 4 x 63 x 127 fits
+ * 16 bits) and each result scaled by vpdpwssd with the rows' signed sub-block scales.  The codes'
+ * offset: 32 x sum over sub-blocks of scale x the activation's block sum, in 8 lanes. */
+AI void z6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size_t xs, size_t pf,
+               int nt, __m256 *out)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), x30 = _mm512_set1_epi8(0x30);
+    const __m256i mlo = _mm256_set1_epi32(0xffff);
+    const __m512i sel[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    /* top bits 2g, 2g + 1 to 4, 5: groups 0 and 1 (j = 0) shift left 4 and 2, 2 and 3 right 0
+     * and 2 */
+    const __m512i tl = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
+    const __m512i tr = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
+    __m512 acc[Z8_NT];
+    __m256 acco[Z8_NT];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm512_setzero_ps();
+        acco[t] = _mm256_setzero_ps();
+    }
+    uintptr_t pfl = ((uintptr_t)b + pf) & ~(uintptr_t)63;
+    for (int64_t i = 0; i < nbk; i++, b++) {
+        if (nt == 1 && pf)
+            for (; pfl < (uintptr_t)(b + 1) + pf; pfl += 64)
+                _mm_prefetch((const char *)pfl, KERN_PF_HINT);
+        __m512i isum[Z8_NT];
+        __m256i ioff[Z8_NT];
+        for (int t = 0; t < nt; t++) {
+            isum[t] = _mm512_setzero_si512();
+            ioff[t] = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 1
+        for (int m = 0; m < 8; m++) {
+            const uint8_t *q = b->qs + 192 * m;
+            /* per row the scale pair (sc 2m, sc 2m + 1) as words; each as (sc, 0) in 16 lanes */
+            __m256i sw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b->sc + 16 * m)));
+            __m512i s0 = _mm512_broadcast_i64x4(_mm256_and_si256(sw, mlo));
+            __m512i s1 = _mm512_broadcast_i64x4(_mm256_srli_epi32(sw, 16));
+            __m512i t0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q + 128)));
+            __m512i t1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q + 160)));
+            __m512i xq[Z8_NT];
+            for (int t = 0; t < nt; t++) {
+                const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
+                xq[t] =
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(bx->qs + 32 * m)));
+                int32_t bp;
+                memcpy(&bp, bx->bsums + 2 * m, 4);
+                ioff[t] = _mm256_dpwssd_epi32(ioff[t], sw, _mm256_set1_epi32(bp));
+            }
+            for (int j = 0; j < 2; j++) {
+                __m512i v = _mm512_loadu_si512((const void *)(q + 64 * j));
+                __m512i h0 = j ? _mm512_srlv_epi64(t0, tr) : _mm512_sllv_epi64(t0, tl);
+                __m512i h1 = j ? _mm512_srlv_epi64(t1, tr) : _mm512_sllv_epi64(t1, tl);
+                __m512i lo = _mm512_or_si512(_mm512_and_si512(v, m4), _mm512_and_si512(h0, x30));
+                __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                                             _mm512_and_si512(h1, x30));
+                for (int t = 0; t < nt; t++) {
+                    __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo,
+                                                    _mm512_permutexvar_epi32(sel[j], xq[t]));
+                    isum[t] = _mm512_dpwssd_epi32(isum[t], a, s0);
+                    a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi,
+                                            _mm512_permutexvar_epi32(sel[2 + j], xq[t]));
+                    isum[t] = _mm512_dpwssd_epi32(isum[t], a, s1);
+                }
+            }
+        }
+        __m512 d16 =
+            _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->d)));
+        __m256 d8 = _mm512_castps512_ps256(d16);
+        for (int t = 0; t < nt; t++) {
+            float dx = ((const struct kern_bq8_k *)(x + (size_t)t * xs) + i)->d;
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]),
+                                     _mm512_mul_ps(d16, _mm512_set1_ps(dx)), acc[t]);
+            acco[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ioff[t]),
+                                      _mm256_mul_ps(d8, _mm256_set1_ps(32.0f * dx)), acco[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = _mm256_sub_ps(
+            _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1)),
+            acco[t]);
+}
+
+/* mul_mat for Q6_K_X8. */
+static void z6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    int64_t nbk = ncols / KERN_QK_K;
+    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
+        const struct kern_bq6_kx8 *b = (const void *)(w + (size_t)g0 * wrb);
+        for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
+            int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
+            const uint8_t *xt = x + (size_t)t0 * xs;
+            __m256 acc[Z8_NT];
+            switch (n) { /* inlined with the token count known */
+            case 1:
+                z6_run(nbk, b, xt, xs, pf, 1, acc);
+                break;
+            case 2:
+                z6_run(nbk, b, xt, xs, pf, 2, acc);
+                break;
+            case 3:
+                z6_run(nbk, b, xt, xs, pf, 3, acc);
+                break;
+            default:
+                z6_run(nbk, b, xt, xs, pf, Z8_NT, acc);
+                break;
+            }
+            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+        }
+    }
+}
+
 /* pf: prefetch distance for one-token products (0 = none; see KERN_PF). */
 static void mul_mat_prep_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_t ncols,
                             int64_t r0, int64_t r1, const void *prep, int nt, float *out,
@@ -968,6 +1232,15 @@ static void mul_mat_pf(uint32_t wtype, const void *w, size_t w_row_bytes, int64_
     pf = nt == 1 ? pf : 0;
     if (wtype == KERN_T_Q8_0_X8) {
         z8_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        return;
+    }
+    if (wtype == KERN_T_Q6_K_X8) {
+        z6_mul_mat(w, w_row_bytes, ncols, r0, r1, x, x_row_bytes, nt, out, ldo, pf);
+        return;
+    }
+    if (wtype == KERN_T_Q4_K_X8 || wtype == KERN_T_Q5_K_X8) {
+        (wtype == KERN_T_Q4_K_X8 ? zk4_mul_mat : zk5_mul_mat)(w, w_row_bytes, ncols, r0, r1, x,
+                                                              x_row_bytes, nt, out, ldo, pf);
         return;
     }
     if ((wtype == KERN_T_Q4_0_X8 || wtype == KERN_T_Q5_0_X8) && ncols / KERN_QK <= ZB_MAX_BLOCKS) {
