@@ -6,11 +6,12 @@
 # tools/synth/make_synth_big.mjs (F16, node) then `llama_ref quant` (llama.cpp's quantizer).
 # Needs: node, the llama-ref cache (../shared/tools/llama-ref/setup.sh; LLAMA_REF_HOME), about
 # 7 GB of free disk for the models.  Prints one line per model and thread count with both
-# engines' prompt and generation tok/s (best of 2 runs each), the ratios corral/llama.cpp, and
-# the fraction of the memory bandwidth corral's generation achieved (corral bench: the median of
-# 7 rounds of 16 tokens, each against bandwidth passes just before and after it).
+# engines' prompt and generation tok/s (best of BENCH_REPS runs each, the engines alternating), the ratios
+# corral/llama.cpp, and the fraction of the memory bandwidth corral's generation achieved (corral
+# bench: the median of 7 rounds of 16 tokens, each against bandwidth passes just before and after
+# it).
 #
-# Environment: BENCH_MODELS (default below), BENCH_THREADS ("1 2"), BENCH_GEN (64),
+# Environment: BENCH_MODELS (default below), BENCH_THREADS ("1 2"), BENCH_GEN (64), BENCH_REPS (3),
 # CORRAL_BIN (bin/corral), SHARED (../shared).
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ OUT=bench/models
 MODELS=${BENCH_MODELS:-"tinyllama-1.1b:Q4_K_M tinyllama-1.1b:Q8_0 tinyllama-1.1b:Q4_0 qwen2.5-0.5b:Q4_K_M qwen2.5-0.5b:Q8_0"}
 THREADS=${BENCH_THREADS:-"1 2"}
 NGEN=${BENCH_GEN:-64}
+REPS=${BENCH_REPS:-3}
 NEED_GB=7
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -58,6 +60,7 @@ jnum() { # key json -> number
 rnum() { # key RESULT-line -> number
     echo "$2" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2
 }
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > a ? b : a) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 P="Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
@@ -70,18 +73,23 @@ printf '%-34s %2s | %9s %9s %5s | %8s %8s %5s | %6s %5s\n' model T "pp corral" "
 for spec in $MODELS; do
     m=$(make_model "${spec%%:*}" "${spec##*:}")
     for t in $THREADS; do
-        # llama.cpp twice (best of each figure), corral with -r 2 (best of 2 inside one load)
-        lpp=0; ltg=0
-        for _ in 1 2; do
+        # both engines REPS times, alternating (llama, corral, llama, ...), best of each figure: the
+        # host's bandwidth drifts by tens of percent within minutes, and alternating spreads a
+        # slow spell over both; corral's last run also measures the bandwidth fraction
+        lpp=0; ltg=0; cpp=0; ctg=0; res=
+        for rep in $(seq "$REPS"); do
             ref=$(llama_ref gen "$m" "$PROMPT" "$NGEN" "$t" 2>/dev/null | grep -o '"perf":{[^}]*}') \
                 || die "llama_ref gen failed on $m"
-            lpp=$(awk -v a="$lpp" -v b="$(jnum prompt_tps "$ref")" 'BEGIN { print (b > a ? b : a) }')
-            ltg=$(awk -v a="$ltg" -v b="$(jnum gen_tps "$ref")" 'BEGIN { print (b > a ? b : a) }')
+            lpp=$(best "$lpp" "$(jnum prompt_tps "$ref")")
+            ltg=$(best "$ltg" "$(jnum gen_tps "$ref")")
+            npp=$(jnum n_p_eval "$ref")
+            nobw=--no-bw
+            [ "$rep" = "$REPS" ] && nobw=
+            res=$("$BIN" bench "$m" -p "$npp" -n "$NGEN" -t "$t" -r 1 $nobw | grep '^RESULT') \
+                || die "corral bench failed on $m"
+            cpp=$(best "$cpp" "$(rnum pp_tps "$res")")
+            ctg=$(best "$ctg" "$(rnum tg_tps "$res")")
         done
-        npp=$(jnum n_p_eval "$ref")
-        res=$("$BIN" bench "$m" -p "$npp" -n "$NGEN" -t "$t" -r 2 | grep '^RESULT') \
-            || die "corral bench failed on $m"
-        cpp=$(rnum pp_tps "$res"); ctg=$(rnum tg_tps "$res")
         bw=$(rnum bw_gbs "$res"); fr=$(rnum bw_frac "$res")
         printf '%-34s %2s | %9.1f %9.1f %5s | %8.2f %8.2f %5s | %6.1f %4.0f%%\n' \
             "$(basename "$m" .gguf)" "$t" "$cpp" "$lpp" "$(ratio "$cpp" "$lpp")" "$ctg" "$ltg" \
