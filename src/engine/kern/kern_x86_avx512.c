@@ -722,10 +722,45 @@ static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, in
 /* ---- packed Q8_0 (KERN_T_Q8_0_X8, kern_pack.c) with VNNI ----
  * The AVX2 packed kernels serve this table too (kern__avx2_mul_mat_packed); Q8_0_X8 has its own:
  * a 64-byte load holds 4 codes of the 8 rows for two groups, g in lanes 0-7 and g + 1 in 8-15,
- * against the token's quads g and g + 1 (one permute of a 16-byte load), |w| times sign(x, w)
- * summed by one vpdpbusd; 16 float lanes per token, the halves added at the end.  Per 64 weight
- * bytes and token: 3 ops where the AVX2 kernel needs 8 for 32. */
-#define Z8_NT 4
+ * against the token's quads g and g + 1 (one permute of a 16-byte load).  vpdpbusd multiplies
+ * unsigned by signed bytes: the activation goes in as x + 128 (x is never -128) and the signed
+ * codes as they are, and 128 x the rows' code sums (one more vpdpbusd per load, shared by the
+ * tokens) comes off once per block; 16 float lanes per token, the halves added at the end.  Per
+ * 64 weight bytes and token: 2 ops (1 more per load), where |w| x sign(x, w) took 4 and the AVX2
+ * kernel takes 8 for 32. */
+#define Z_NT 4
+
+/* fn(args..., k, acc) with k the constant equal to nt_ (1 <= nt_ <= Z_NT), so each packed kernel
+ * is inlined with its token count known. */
+#define Z_NT_SWITCH(fn, nt_, ...)   \
+    switch (nt_) {                  \
+    case 1:                         \
+        fn(__VA_ARGS__, 1, acc);    \
+        break;                      \
+    case 2:                         \
+        fn(__VA_ARGS__, 2, acc);    \
+        break;                      \
+    case 3:                         \
+        fn(__VA_ARGS__, 3, acc);    \
+        break;                      \
+    default:                        \
+        fn(__VA_ARGS__, Z_NT, acc); \
+        break;                      \
+    }
+
+/* Permute indexes putting activation dword k in lanes 0-7 and k + 1 in lanes 8-15 (k even). */
+static const int32_t z_sel_idx[4][16] __attribute__((aligned(64))) = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+};
+
+/* Activation dwords k, k + 1 of xq (k even) in the lane halves. */
+AI __m512i z_pair(int k, __m512i xq)
+{
+    return _mm512_permutexvar_epi32(_mm512_load_si512((const void *)z_sel_idx[k / 2]), xq);
+}
 
 /* Stores the 8 rows of group g0 (acc[t] lane r = row g0 + r) that lie in [r0, r1). */
 AI void z_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
@@ -737,15 +772,11 @@ AI void z_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, fl
         _mm256_mask_storeu_ps(out + (int64_t)t * ldo + g0, m, acc[t]);
 }
 
-/* Up to Z8_NT tokens against the 8 rows of b: out[t] lane r = dot(row r, token t). */
+/* Up to Z_NT tokens against the 8 rows of b: out[t] lane r = dot(row r, token t). */
 AI void z8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_t xs, size_t pf,
                int nt, __m256 *out)
 {
-    const __m512i sel[2] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-    };
-    __m512 acc[Z8_NT];
+    __m512 acc[Z_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm512_setzero_ps();
     /* one prefetch per cache line (a block is 4.25 lines; KERN_PF would ask for 5) */
@@ -754,26 +785,27 @@ AI void z8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_
         if (nt == 1 && pf)
             for (; pfl < (uintptr_t)(b + 1) + pf; pfl += 64)
                 _mm_prefetch((const char *)pfl, KERN_PF_HINT);
-        __m512i is[Z8_NT];
+        __m512i is[Z_NT];
         for (int t = 0; t < nt; t++)
             is[t] = _mm512_setzero_si512();
+        __m512i ws = _mm512_setzero_si512(); /* the rows' code sums (per lane half) */
         for (int h = 0; h < 2; h++) {
-            __m512i xq[Z8_NT];
+            __m512i xq[Z_NT];
             for (int t = 0; t < nt; t++) {
                 const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
-                xq[t] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(bx->qs + 16 * h)));
+                __m128i a = _mm_loadu_si128((const __m128i *)(bx->qs + 16 * h));
+                xq[t] = _mm512_castsi128_si512(_mm_xor_si128(a, _mm_set1_epi8((char)0x80)));
             }
             for (int p = 0; p < 2; p++) {
                 __m512i w = _mm512_loadu_si512((const void *)(b->qs + 128 * h + 64 * p));
-                __m512i aw = _mm512_abs_epi8(w);
-                __mmask64 neg = _mm512_movepi8_mask(w);
-                for (int t = 0; t < nt; t++) {
-                    __m512i a = _mm512_permutexvar_epi32(sel[p], xq[t]);
-                    a = _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a);
-                    is[t] = _mm512_dpbusd_epi32(is[t], aw, a);
-                }
+                ws = _mm512_dpbusd_epi32(ws, _mm512_set1_epi8(1), w);
+                for (int t = 0; t < nt; t++)
+                    is[t] = _mm512_dpbusd_epi32(is[t], z_pair(2 * p, xq[t]), w);
             }
         }
+        ws = _mm512_slli_epi32(ws, 7);
+        for (int t = 0; t < nt; t++)
+            is[t] = _mm512_sub_epi32(is[t], ws);
         __m512 d =
             _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->d)));
         for (int t = 0; t < nt; t++) {
@@ -786,36 +818,6 @@ AI void z8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_
         out[t] = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
 }
 
-/* mul_mat for Q8_0_X8: rows [r0, r1) in whole 8-row groups (of a partial group at either end
- * only the rows in range are stored). */
-static void z8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
-{
-    int64_t nb = ncols / KERN_QK;
-    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
-        const struct kern_bq8_0x8 *b = (const void *)(w + (size_t)g0 * wrb);
-        for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
-            int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
-            const uint8_t *xt = x + (size_t)t0 * xs;
-            __m256 acc[Z8_NT];
-            switch (n) { /* inlined with the token count known */
-            case 1:
-                z8_run(nb, b, xt, xs, pf, 1, acc);
-                break;
-            case 2:
-                z8_run(nb, b, xt, xs, pf, 2, acc);
-                break;
-            case 3:
-                z8_run(nb, b, xt, xs, pf, 3, acc);
-                break;
-            default:
-                z8_run(nb, b, xt, xs, pf, Z8_NT, acc);
-                break;
-            }
-            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
-        }
-    }
-}
 
 /* ---- packed Q4_0 / Q5_0 (KERN_T_Q4_0_X8 / Q5_0_X8) with VNNI ----
  * The z8 scheme with unsigned codes: a 64-byte load holds groups g, g + 1 (elements 4g.. in the
@@ -842,20 +844,13 @@ static void zb_tokens(const uint8_t *x, size_t xs, int64_t nb, int nt, int off, 
         }
 }
 
-/* Up to Z8_NT tokens against the 8 rows of b (Q4_0_X8, or Q5_0_X8 with has_qh). */
+/* Up to Z_NT tokens against the 8 rows of b (Q4_0_X8, or Q5_0_X8 with has_qh). */
 AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_t xs,
                const struct zb_tok *tk, size_t pf, int nt, __m256 *out)
 {
     const size_t bb = has_qh ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
     const __m512i m4 = _mm512_set1_epi8(15), x10 = _mm512_set1_epi8(0x10);
-    /* activation dwords per nibble vector p (0, 1: low nibbles of groups 0-1, 2-3; 2, 3: high) */
-    const __m512i sel[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
-    __m512 acc[Z8_NT];
+    __m512 acc[Z_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm512_setzero_ps();
     uintptr_t pfl = ((uintptr_t)b + pf) & ~(uintptr_t)63;
@@ -866,7 +861,7 @@ AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_
         const uint8_t *qs = b + (has_qh ? 48 : 16);
         __m512i h = has_qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16)))
                            : _mm512_setzero_si512();
-        __m512i xq[Z8_NT], is[Z8_NT];
+        __m512i xq[Z_NT], is[Z_NT];
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_0 *bx = (const struct kern_bq8_0 *)(x + (size_t)t * xs) + i;
             xq[t] = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)bx->qs));
@@ -885,8 +880,8 @@ AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_
                 hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srlv_epi64(h, ch), x10));
             }
             for (int t = 0; t < nt; t++) {
-                is[t] = _mm512_dpbusd_epi32(is[t], lo, _mm512_permutexvar_epi32(sel[j], xq[t]));
-                is[t] = _mm512_dpbusd_epi32(is[t], hi, _mm512_permutexvar_epi32(sel[2 + j], xq[t]));
+                is[t] = _mm512_dpbusd_epi32(is[t], lo, z_pair(2 * j, xq[t]));
+                is[t] = _mm512_dpbusd_epi32(is[t], hi, z_pair(4 + 2 * j, xq[t]));
             }
         }
         __m512 d =
@@ -902,34 +897,21 @@ AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_
         out[t] = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
 }
 
-/* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of Z8_NT tokens, their sums, then every group. */
+/* mul_mat for Q4_0_X8 / Q5_0_X8: per chunk of Z_NT tokens, their sums, then every group. */
 static void zb_mul_mat(int has_qh, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
                        int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo,
                        size_t pf)
 {
     int64_t nb = ncols / KERN_QK;
-    struct zb_tok tk[Z8_NT * ZB_MAX_BLOCKS];
-    for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
-        int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
+    struct zb_tok tk[Z_NT * ZB_MAX_BLOCKS];
+    for (int t0 = 0; t0 < nt; t0 += Z_NT) {
+        int n = nt - t0 < Z_NT ? nt - t0 : Z_NT;
         const uint8_t *xt = x + (size_t)t0 * xs;
         zb_tokens(xt, xs, nb, n, has_qh ? 16 : 8, tk);
         for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
             const uint8_t *b = w + (size_t)g0 * wrb;
-            __m256 acc[Z8_NT];
-            switch (n) { /* inlined with the token count known */
-            case 1:
-                zb_run(has_qh, nb, b, xt, xs, tk, pf, 1, acc);
-                break;
-            case 2:
-                zb_run(has_qh, nb, b, xt, xs, tk, pf, 2, acc);
-                break;
-            case 3:
-                zb_run(has_qh, nb, b, xt, xs, tk, pf, 3, acc);
-                break;
-            default:
-                zb_run(has_qh, nb, b, xt, xs, tk, pf, Z8_NT, acc);
-                break;
-            }
+            __m256 acc[Z_NT];
+            Z_NT_SWITCH(zb_run, n, has_qh, nb, b, xt, xs, tk, pf)
             z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
@@ -947,14 +929,8 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
     const size_t bb = q5 ? sizeof(struct kern_bq5_kx8) : sizeof(struct kern_bq4_kx8);
     const size_t qo = offsetof(struct kern_bq4_kx8, qs) + (q5 ? 256 : 0), ho = qo - 256;
     const __m512i m4 = _mm512_set1_epi8(15), x10 = _mm512_set1_epi8(0x10);
-    const __m512i sel[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
-    __m512 acc[Z8_NT];
-    __m256 accm[Z8_NT];
+    __m512 acc[Z_NT];
+    __m256 accm[Z_NT];
     for (int t = 0; t < nt; t++) {
         acc[t] = _mm512_setzero_ps();
         accm[t] = _mm256_setzero_ps();
@@ -965,7 +941,7 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
             for (; pfl < (uintptr_t)(blk + bb) + pf; pfl += 64)
                 _mm_prefetch((const char *)pfl, KERN_PF_HINT);
         const struct kern_bq4_kx8 *b = (const void *)blk; /* the head of both types */
-        __m512i isum[Z8_NT];
+        __m512i isum[Z_NT];
         for (int t = 0; t < nt; t++)
             isum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 1
@@ -973,7 +949,7 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
             int64_t sc8;
             memcpy(&sc8, b->sc + 8 * s, 8);
             const __m512i scw = _mm512_cvtepu8_epi32(_mm_set1_epi64x(sc8));
-            __m512i xq[Z8_NT], isb[Z8_NT];
+            __m512i xq[Z_NT], isb[Z_NT];
             for (int t = 0; t < nt; t++) {
                 const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
                 xq[t] =
@@ -998,8 +974,8 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
                 }
                 for (int t = 0; t < nt; t++) {
                     __m512i d = q5 ? _mm512_setzero_si512() : isb[t];
-                    d = _mm512_dpbusd_epi32(d, lo, _mm512_permutexvar_epi32(sel[j], xq[t]));
-                    d = _mm512_dpbusd_epi32(d, hi, _mm512_permutexvar_epi32(sel[2 + j], xq[t]));
+                    d = _mm512_dpbusd_epi32(d, lo, z_pair(2 * j, xq[t]));
+                    d = _mm512_dpbusd_epi32(d, hi, z_pair(4 + 2 * j, xq[t]));
                     if (q5)
                         isum[t] = _mm512_dpwssd_epi32(isum[t], d, scw);
                     else
@@ -1037,47 +1013,6 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
             accm[t]);
 }
 
-/* mul_mat for Q4_K_X8 / Q5_K_X8 (q5). */
-static void zk_mul_mat(int q5, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
-{
-    int64_t nbk = ncols / KERN_QK_K;
-    for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
-        const uint8_t *b = w + (size_t)g0 * wrb;
-        for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
-            int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
-            const uint8_t *xt = x + (size_t)t0 * xs;
-            __m256 acc[Z8_NT];
-            switch (n) { /* inlined with the token count known */
-            case 1:
-                zk_run(q5, nbk, b, xt, xs, pf, 1, acc);
-                break;
-            case 2:
-                zk_run(q5, nbk, b, xt, xs, pf, 2, acc);
-                break;
-            case 3:
-                zk_run(q5, nbk, b, xt, xs, pf, 3, acc);
-                break;
-            default:
-                zk_run(q5, nbk, b, xt, xs, pf, Z8_NT, acc);
-                break;
-            }
-            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
-        }
-    }
-}
-
-static void zk4_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
-{
-    zk_mul_mat(0, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
-}
-
-static void zk5_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
-{
-    zk_mul_mat(1, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
-}
 
 /* ---- packed Q6_K (KERN_T_Q6_K_X8) with VNNI ----
  * Per span m of 32 elements (sub-blocks 2m: the low nibbles, 2m + 1: the high ones): two 64-byte
@@ -1090,18 +1025,12 @@ AI void z6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size
 {
     const __m512i m4 = _mm512_set1_epi8(15), x30 = _mm512_set1_epi8(0x30);
     const __m256i mlo = _mm256_set1_epi32(0xffff);
-    const __m512i sel[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
     /* top bits 2g, 2g + 1 to 4, 5: groups 0 and 1 (j = 0) shift left 4 and 2, 2 and 3 right 0
      * and 2 */
     const __m512i tl = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
     const __m512i tr = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
-    __m512 acc[Z8_NT];
-    __m256 acco[Z8_NT];
+    __m512 acc[Z_NT];
+    __m256 acco[Z_NT];
     for (int t = 0; t < nt; t++) {
         acc[t] = _mm512_setzero_ps();
         acco[t] = _mm256_setzero_ps();
@@ -1111,8 +1040,8 @@ AI void z6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size
         if (nt == 1 && pf)
             for (; pfl < (uintptr_t)(b + 1) + pf; pfl += 64)
                 _mm_prefetch((const char *)pfl, KERN_PF_HINT);
-        __m512i isum[Z8_NT];
-        __m256i ioff[Z8_NT];
+        __m512i isum[Z_NT];
+        __m256i ioff[Z_NT];
         for (int t = 0; t < nt; t++) {
             isum[t] = _mm512_setzero_si512();
             ioff[t] = _mm256_setzero_si256();
@@ -1126,7 +1055,7 @@ AI void z6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size
             __m512i s1 = _mm512_broadcast_i64x4(_mm256_srli_epi32(sw, 16));
             __m512i t0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q + 128)));
             __m512i t1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q + 160)));
-            __m512i xq[Z8_NT];
+            __m512i xq[Z_NT];
             for (int t = 0; t < nt; t++) {
                 const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
                 xq[t] =
@@ -1143,11 +1072,10 @@ AI void z6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size
                 __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
                                              _mm512_and_si512(h1, x30));
                 for (int t = 0; t < nt; t++) {
-                    __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo,
-                                                    _mm512_permutexvar_epi32(sel[j], xq[t]));
+                    __m512i a =
+                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, z_pair(2 * j, xq[t]));
                     isum[t] = _mm512_dpwssd_epi32(isum[t], a, s0);
-                    a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi,
-                                            _mm512_permutexvar_epi32(sel[2 + j], xq[t]));
+                    a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, z_pair(4 + 2 * j, xq[t]));
                     isum[t] = _mm512_dpwssd_epi32(isum[t], a, s1);
                 }
             }
@@ -1169,34 +1097,56 @@ AI void z6_run(int64_t nbk, const struct kern_bq6_kx8 *b, const uint8_t *x, size
             acco[t]);
 }
 
-/* mul_mat for Q6_K_X8. */
-static void z6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
-                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+
+/* mul_mat for Q8_0_X8, Q6_K_X8, Q4_K_X8 and Q5_K_X8 (wtype, a constant where inlined): rows
+ * [r0, r1) in whole 8-row groups (of a partial group at either end only the rows in range are
+ * stored), Z_NT tokens per weight pass. */
+AI void z_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0,
+                  int64_t r1, const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo,
+                  size_t pf)
 {
-    int64_t nbk = ncols / KERN_QK_K;
+    int64_t nb = ncols / (wtype == KERN_T_Q8_0_X8 ? KERN_QK : KERN_QK_K);
     for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
-        const struct kern_bq6_kx8 *b = (const void *)(w + (size_t)g0 * wrb);
-        for (int t0 = 0; t0 < nt; t0 += Z8_NT) {
-            int n = nt - t0 < Z8_NT ? nt - t0 : Z8_NT;
+        const uint8_t *b = w + (size_t)g0 * wrb;
+        for (int t0 = 0; t0 < nt; t0 += Z_NT) {
+            int n = nt - t0 < Z_NT ? nt - t0 : Z_NT;
             const uint8_t *xt = x + (size_t)t0 * xs;
-            __m256 acc[Z8_NT];
-            switch (n) { /* inlined with the token count known */
-            case 1:
-                z6_run(nbk, b, xt, xs, pf, 1, acc);
-                break;
-            case 2:
-                z6_run(nbk, b, xt, xs, pf, 2, acc);
-                break;
-            case 3:
-                z6_run(nbk, b, xt, xs, pf, 3, acc);
-                break;
-            default:
-                z6_run(nbk, b, xt, xs, pf, Z8_NT, acc);
-                break;
+            __m256 acc[Z_NT];
+            if (wtype == KERN_T_Q8_0_X8) {
+                Z_NT_SWITCH(z8_run, n, nb, (const struct kern_bq8_0x8 *)b, xt, xs, pf)
+            } else if (wtype == KERN_T_Q6_K_X8) {
+                Z_NT_SWITCH(z6_run, n, nb, (const struct kern_bq6_kx8 *)b, xt, xs, pf)
+            } else {
+                Z_NT_SWITCH(zk_run, n, wtype == KERN_T_Q5_K_X8, nb, b, xt, xs, pf)
             }
             z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
+}
+
+/* One function per type, so each is compiled (and laid out) on its own. */
+static void z8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    z_mul_mat(KERN_T_Q8_0_X8, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+}
+
+static void z6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                       const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    z_mul_mat(KERN_T_Q6_K_X8, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+}
+
+static void zk4_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    z_mul_mat(KERN_T_Q4_K_X8, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
+}
+
+static void zk5_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, int64_t r1,
+                        const uint8_t *x, size_t xs, int nt, float *out, int64_t ldo, size_t pf)
+{
+    z_mul_mat(KERN_T_Q5_K_X8, w, wrb, ncols, r0, r1, x, xs, nt, out, ldo, pf);
 }
 
 /* pf: prefetch distance for one-token products (0 = none; see KERN_PF). */
