@@ -130,7 +130,10 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
         [ "$(echo "$out" | jf "['$k']")" = allowed ] || fail "nobody off: $k not allowed: $out"
     done
     P3=$(rand_port)
-    asnobody OLLAMA_HOST=127.0.0.1:$P3 "$U/corral" serve > "$U/serve.log" 2>&1 &
+    # not through the function: a backgrounded function is a subshell, and killing it at the
+    # end left the daemon running (setpriv execs env, env execs corral: $! is the daemon)
+    setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$U/home" OLLAMA_MODELS="$U/home/models" \
+        OLLAMA_HOST=127.0.0.1:$P3 "$U/corral" serve > "$U/serve.log" 2>&1 &
     PIDS+=($!)
     wait_http "http://127.0.0.1:$P3/api/version"
     OLLAMA_HOST=127.0.0.1:$P3 "$B" create stories -f "$W/Modelfile" > /dev/null 2>&1 || fail "nobody create: $(cat "$U/serve.log")"
