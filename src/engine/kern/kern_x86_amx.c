@@ -4,7 +4,8 @@
  * The AMX table is the AVX-512 table with one change: mul_mat of a batch of at least
  * AMX_MIN_NT (8) tokens, for Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and Q5_0 weights, runs on the tile unit;
  * everything else (generation, other types) calls the AVX-512 functions unchanged (except that
- * Q8_0/Q4_0/Q5_0 have no prepared activations here, see amx_no_prep).
+ * Q8_0/Q4_0/Q5_0 have no prepared activations here, see amx_no_prep).  The packed forms of the
+ * same types (kern_pack.c) run on the tiles too, decoded by pdec_* from their 8-row groups.
  *
  * Scheme.  C[token][row] = A[token][k] . B[k][row] with the activations as A (signed bytes,
  * read straight from the quantized rows: Q8_K / Q8_0 codes are contiguous per block, a tile

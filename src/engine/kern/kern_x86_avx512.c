@@ -12,7 +12,9 @@
  * blocks.  Q6_K: 512-bit registers hold two sub-block groups whose activations are contiguous.
  * K-quant dots: vpdpbusd sums of 4 products, packed to words (vpackssdw) and scaled and
  * accumulated by one vpdpwssd: 3 multiply-port ops per 2 x 32 (Q4_K) or 2 x 64 (Q6_K) codes.
- * Other types use the AVX2 kernels.
+ * Matrices packed at load (the AVX2 table's pack_type, kern_pack.c: 8 rows interleaved) take
+ * the z*_run kernels below: two 4-byte groups of the 8 rows per 64-byte load, the codes straight
+ * into vpdpbusd, 8 rows x up to 4 tokens per pass.  Other types use the AVX2 kernels.
  */
 #include "engine/kern/kern_int.h"
 
@@ -720,14 +722,14 @@ static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, in
 }
 
 /* ---- packed Q8_0 (KERN_T_Q8_0_X8, kern_pack.c) with VNNI ----
- * The AVX2 packed kernels serve this table too (kern__avx2_mul_mat_packed); Q8_0_X8 has its own:
- * a 64-byte load holds 4 codes of the 8 rows for two groups, g in lanes 0-7 and g + 1 in 8-15,
- * against the token's quads g and g + 1 (one permute of a 16-byte load).  vpdpbusd multiplies
- * unsigned by signed bytes: the activation goes in as x + 128 (x is never -128) and the signed
- * codes as they are, and 128 x the rows' code sums (one more vpdpbusd per load, shared by the
- * tokens) comes off once per block; 16 float lanes per token, the halves added at the end.  Per
- * 64 weight bytes and token: 2 ops (1 more per load), where |w| x sign(x, w) took 4 and the AVX2
- * kernel takes 8 for 32. */
+ * Every packed type has a kernel here (the AVX2 ones, kern__avx2_mul_mat_packed, remain the
+ * fallback for a shape these refuse).  Q8_0_X8: a 64-byte load holds 4 codes of the 8 rows for two
+ * groups, g in lanes 0-7 and g + 1 in 8-15, against the token's quads g and g + 1 (one permute of a
+ * 16-byte load).  vpdpbusd multiplies unsigned by signed bytes: the activation goes in as x + 128
+ * (x is never -128) and the signed codes as they are, and 128 x the rows' code sums (one more
+ * vpdpbusd per load, shared by the tokens) comes off once per block; 16 float lanes per token, the
+ * halves added at the end.  Per 64 weight bytes and token: 2 ops (1 more per load), where |w| x
+ * sign(x, w) took 4 and the AVX2 kernel takes 8 for 32. */
 #define Z_NT 4
 /* Prefetch distance of these kernels in one-token products (the _pf table): twice KERN_PF_DIST.
  * On the Intel VM (model 207), 2 threads, generation with 4096 against 2048 bytes ahead,
