@@ -178,4 +178,59 @@ AI __m256i expand_bits_0x10(const uint8_t *qh4)
             out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) + ext[t];                         \
     }
 
+/* ---- packed 8-row types (kern_pack.c): pieces of the AVX2 and AVX-512 kernels ---- */
+
+#define KERN_PK_NT 4 /* tokens that share each weight load of a packed kernel */
+
+/* fn(args..., k, acc) with k the constant equal to nt_ (1 <= nt_ <= KERN_PK_NT), so each packed
+ * kernel is inlined with its token count known. */
+#define KERN_PK_NT_SWITCH(fn, nt_, ...)   \
+    switch (nt_) {                        \
+    case 1:                               \
+        fn(__VA_ARGS__, 1, acc);          \
+        break;                            \
+    case 2:                               \
+        fn(__VA_ARGS__, 2, acc);          \
+        break;                            \
+    case 3:                               \
+        fn(__VA_ARGS__, 3, acc);          \
+        break;                            \
+    default:                              \
+        fn(__VA_ARGS__, KERN_PK_NT, acc); \
+        break;                            \
+    }
+
+/* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
+AI void kern_pk_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
+                      int64_t ldo)
+{
+    int whole = g0 >= r0 && g0 + 8 <= r1;
+    for (int t = 0; t < n; t++) {
+        float *o = out + (int64_t)t * ldo;
+        if (whole) {
+            _mm256_storeu_ps(o + g0, acc[t]);
+            continue;
+        }
+        float tmp[8];
+        _mm256_storeu_ps(tmp, acc[t]);
+        for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
+            o[r] = tmp[r - g0];
+    }
+}
+
+/* Q4_K_X8 / Q5_K_X8 mins: per row lane, the sum over the 8 sub-blocks of min x the activation's
+ * sub-block sum (mn: the block's 64 min bytes, bsums: the Q8_K block's 16 int16 sums of 16). */
+AI __m256i kern_pk_k4_mins(const uint8_t *mn, const void *bsums)
+{
+    __m256i bs = _mm256_loadu_si256((const __m256i *)bsums);
+    bs = _mm256_hadd_epi16(bs, bs); /* dwords 0,1,4,5: sub-block sum pairs 01 23 45 67 */
+    __m256i ms = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(mn + 16 * k)));
+        __m256i pr = _mm256_permutevar8x32_epi32(bs, _mm256_set1_epi32((k & 1) | (k & 2) << 1));
+        ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mv, pr));
+    }
+    return ms;
+}
+
 #endif

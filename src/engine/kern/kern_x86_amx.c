@@ -474,6 +474,15 @@ AI __m512i dup_w(__m512i v)
     return _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
 }
 
+/* The fifth bits of group g into bit 4 of its low and high nibble codes (Q5_0_X8 / Q5_K_X8 qh
+ * bytes in lane order: bit g for element 4g + e, bit 4 + g for 16 + 4g + e). */
+AI void pk_fifth(__m512i h, int g, __m512i *lo, __m512i *hi)
+{
+    const __m512i x10 = _mm512_set1_epi8(0x10);
+    *lo = _mm512_or_si512(*lo, _mm512_and_si512(_mm512_slli_epi16(h, 4 - g), x10));
+    *hi = _mm512_or_si512(*hi, _mm512_and_si512(_mm512_srli_epi16(h, g), x10));
+}
+
 static void pdec_q8_0(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64_t c0,
                       int64_t n)
 {
@@ -493,7 +502,7 @@ AI void pdec_b4(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64
                 int q5)
 {
     const size_t bs = q5 ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
-    const __m512i off = _mm512_set1_epi8(q5 ? 16 : 8), x10 = _mm512_set1_epi8(0x10);
+    const __m512i off = _mm512_set1_epi8(q5 ? 16 : 8);
     for (int64_t k = 0; k < n; k++) {
         const uint8_t *x = g0 + (size_t)(c0 + k) * bs, *y = g1 + (size_t)(c0 + k) * bs;
         wk->sc[k] = pk_h2f(x, y);
@@ -502,10 +511,8 @@ AI void pdec_b4(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int64
         for (int q = 0; q < 4; q++) {
             __m512i raw = pk_ld(x + qo + 32 * q, y + qo + 32 * q);
             __m512i lo = nib_lo(raw), hi = nib_hi(raw);
-            if (q5) {
-                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(h, 4 - q), x10));
-                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srli_epi16(h, q), x10));
-            }
+            if (q5)
+                pk_fifth(h, q, &lo, &hi);
             st_b(wk, 8 * k + q, _mm512_sub_epi8(lo, off));
             st_b(wk, 8 * k + 4 + q, _mm512_sub_epi8(hi, off));
         }
@@ -532,7 +539,7 @@ AI void pdec_k45(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int6
 {
     const size_t bs = q5 ? sizeof(struct kern_bq5_kx8) : sizeof(struct kern_bq4_kx8);
     const size_t qo = offsetof(struct kern_bq4_kx8, qs) + (q5 ? 256 : 0), ho = qo - 256;
-    const __m512i x10 = _mm512_set1_epi8(0x10), m7 = _mm512_set1_epi16(7);
+    const __m512i m7 = _mm512_set1_epi16(7);
     const __m512i mff = _mm512_set1_epi32(0xff);
     for (int64_t s = 0; s < n; s++) {
         const uint8_t *x = g0 + (size_t)(c0 + s) * bs, *y = g1 + (size_t)(c0 + s) * bs;
@@ -552,10 +559,8 @@ AI void pdec_k45(struct amx_work *wk, const uint8_t *g0, const uint8_t *g1, int6
             for (int g = 0; g < 4; g++) {
                 __m512i raw = pk_ld(x + qo + 128 * j + 32 * g, y + qo + 128 * j + 32 * g);
                 __m512i lo = nib_lo(raw), hi = nib_hi(raw);
-                if (q5) {
-                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(h5, 4 - g), x10));
-                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srli_epi16(h5, g), x10));
-                }
+                if (q5)
+                    pk_fifth(h5, g, &lo, &hi);
                 scale_split(wk, 64 * s + 8 * j + g, lo, sl, sh);
                 scale_split(wk, 64 * s + 8 * j + 4 + g, hi, sl, sh);
             }

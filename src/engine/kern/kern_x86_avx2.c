@@ -834,7 +834,7 @@ static int f2_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, i
  * rows' scales.  The mins: one vpmaddwd per pair of sub-blocks against the activation's block
  * sums.  Per super-block the rows' d and dmin are applied in float, lanes still rows, so the 8
  * results per token are stored as they are.  Up to P_NT tokens share each weight load. */
-#define P_NT 4
+#define P_NT KERN_PK_NT
 
 AI __m256i p_bcast4(const int8_t *a)
 {
@@ -856,42 +856,6 @@ static const int8_t p_sc_idx[2][32] __attribute__((aligned(32))) = {
 /* Keeps v in a register as computed here: GCC otherwise re-associates the chains of 16-bit
  * sums below into trees and spills every product. */
 #define P_KEEP(v) __asm__("" : "+x"(v))
-
-/* fn(args..., k, acc) with k the constant equal to nt_ (1 <= nt_ <= P_NT), so each packed
- * kernel below is inlined with its token count known. */
-#define P_NT_SWITCH(fn, nt_, ...)   \
-    switch (nt_) {                  \
-    case 1:                         \
-        fn(__VA_ARGS__, 1, acc);    \
-        break;                      \
-    case 2:                         \
-        fn(__VA_ARGS__, 2, acc);    \
-        break;                      \
-    case 3:                         \
-        fn(__VA_ARGS__, 3, acc);    \
-        break;                      \
-    default:                        \
-        fn(__VA_ARGS__, P_NT, acc); \
-        break;                      \
-    }
-
-/* Stores acc[t] (lanes: rows g0..g0+7) into out for the rows of [r0, r1). */
-AI void p_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
-                int64_t ldo)
-{
-    int whole = g0 >= r0 && g0 + 8 <= r1;
-    for (int t = 0; t < n; t++) {
-        float *o = out + (int64_t)t * ldo;
-        if (whole) {
-            _mm256_storeu_ps(o + g0, acc[t]);
-            continue;
-        }
-        float tmp[8];
-        _mm256_storeu_ps(tmp, acc[t]);
-        for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
-            o[r] = tmp[r - g0];
-    }
-}
 
 /* Codes of 4-element group g of the 8 rows: lo (elements 4g..) and hi (16 + 4g..), bit 4 from
  * qh (bit g, bit 4 + g) when the type has one. */
@@ -998,16 +962,7 @@ AI void p_q4k(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t 
         __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-            __m256i bs = _mm256_loadu_si256((const __m256i *)bx->bsums);
-            bs = _mm256_hadd_epi16(bs, bs); /* dwords 0,1,4,5: sub-block sum pairs 01 23 45 67 */
-            __m256i ms = _mm256_setzero_si256();
-            for (int k = 0; k < 4; k++) {
-                __m256i mv =
-                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b->mn + 16 * k)));
-                __m256i pr =
-                    _mm256_permutevar8x32_epi32(bs, _mm256_set1_epi32((k & 1) | (k & 2) << 1));
-                ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mv, pr));
-            }
+            __m256i ms = kern_pk_k4_mins(b->mn, bx->bsums);
             __m256 dt = _mm256_set1_ps(bx->d);
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d8, dt), acc[t]);
             acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(m8, dt), acc[t]);
@@ -1024,26 +979,15 @@ AI void p_mul_mat(int q5, const uint8_t *w, size_t wrb, int64_t ncols, int64_t r
     int64_t nbk = ncols / KERN_QK_K;
     for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
         const uint8_t *b = w + (size_t)g0 * wrb;
-        int whole = g0 >= r0 && g0 + 8 <= r1;
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
             if (q5) {
-                P_NT_SWITCH(p_q4k, n, 1, nbk, b, x + (size_t)t0 * xs, xs, pf)
+                KERN_PK_NT_SWITCH(p_q4k, n, 1, nbk, b, x + (size_t)t0 * xs, xs, pf)
             } else {
-                P_NT_SWITCH(p_q4k, n, 0, nbk, b, x + (size_t)t0 * xs, xs, pf)
+                KERN_PK_NT_SWITCH(p_q4k, n, 0, nbk, b, x + (size_t)t0 * xs, xs, pf)
             }
-            for (int t = 0; t < n; t++) {
-                float *o = out + (int64_t)(t0 + t) * ldo;
-                if (whole) {
-                    _mm256_storeu_ps(o + g0, acc[t]);
-                    continue;
-                }
-                float tmp[8];
-                _mm256_storeu_ps(tmp, acc[t]);
-                for (int64_t r = g0 < r0 ? r0 : g0; r < g0 + 8 && r < r1; r++)
-                    o[r] = tmp[r - g0];
-            }
+            kern_pk_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }
@@ -1276,11 +1220,11 @@ static void pb_mul_mat(uint32_t pt, const uint8_t *w, size_t wrb, int64_t ncols,
             const uint8_t *b = w + (size_t)g0 * wrb;
             __m256 acc[P_NT];
             if (q5) {
-                P_NT_SWITCH(pb_run, n, 1, nb, b, xt, xs, tk, pf)
+                KERN_PK_NT_SWITCH(pb_run, n, 1, nb, b, xt, xs, tk, pf)
             } else {
-                P_NT_SWITCH(pb_run, n, 0, nb, b, xt, xs, tk, pf)
+                KERN_PK_NT_SWITCH(pb_run, n, 0, nb, b, xt, xs, tk, pf)
             }
-            p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+            kern_pk_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }
@@ -1295,8 +1239,8 @@ static void p8_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P_NT_SWITCH(p8_run, n, nb, b, x + (size_t)t0 * xs, xs, pf)
-            p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+            KERN_PK_NT_SWITCH(p8_run, n, nb, b, x + (size_t)t0 * xs, xs, pf)
+            kern_pk_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }
@@ -1311,8 +1255,8 @@ static void p6_mul_mat(const uint8_t *w, size_t wrb, int64_t ncols, int64_t r0, 
         for (int t0 = 0; t0 < nt; t0 += P_NT) {
             int n = nt - t0 < P_NT ? nt - t0 : P_NT;
             __m256 acc[P_NT];
-            P_NT_SWITCH(p6_run, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
-            p_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+            KERN_PK_NT_SWITCH(p6_run, n, nbk, b, x + (size_t)t0 * xs, xs, pf)
+            kern_pk_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }

@@ -730,7 +730,7 @@ static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, in
  * vpdpbusd per load, shared by the tokens) comes off once per block; 16 float lanes per token, the
  * halves added at the end.  Per 64 weight bytes and token: 2 ops (1 more per load), where |w| x
  * sign(x, w) took 4 and the AVX2 kernel takes 8 for 32. */
-#define Z_NT 4
+#define Z_NT KERN_PK_NT
 /* Prefetch distance of these kernels in one-token products (the _pf table): twice KERN_PF_DIST.
  * On the Intel VM (model 207), 2 threads, generation with 4096 against 2048 bytes ahead,
  * alternating builds: TinyLlama Q4_K_M 41.4-45.1 -> 44.3-46.2 tok/s, Q8_0 25.1-26.8 ->
@@ -738,24 +738,6 @@ static int f_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t n, in
  * These kernels stream 8 rows at once and faster than the row kernels, so the same lead in
  * time is more bytes. */
 #define Z_PF_DIST (2 * KERN_PF_DIST)
-
-/* fn(args..., k, acc) with k the constant equal to nt_ (1 <= nt_ <= Z_NT), so each packed kernel
- * is inlined with its token count known. */
-#define Z_NT_SWITCH(fn, nt_, ...)   \
-    switch (nt_) {                  \
-    case 1:                         \
-        fn(__VA_ARGS__, 1, acc);    \
-        break;                      \
-    case 2:                         \
-        fn(__VA_ARGS__, 2, acc);    \
-        break;                      \
-    case 3:                         \
-        fn(__VA_ARGS__, 3, acc);    \
-        break;                      \
-    default:                        \
-        fn(__VA_ARGS__, Z_NT, acc); \
-        break;                      \
-    }
 
 /* Permute indexes putting activation dword k in lanes 0-7 and k + 1 in lanes 8-15 (k even). */
 static const int32_t z_sel_idx[4][16] __attribute__((aligned(64))) = {
@@ -769,16 +751,6 @@ static const int32_t z_sel_idx[4][16] __attribute__((aligned(64))) = {
 AI __m512i z_pair(int k, __m512i xq)
 {
     return _mm512_permutexvar_epi32(_mm512_load_si512((const void *)z_sel_idx[k / 2]), xq);
-}
-
-/* Stores the 8 rows of group g0 (acc[t] lane r = row g0 + r) that lie in [r0, r1). */
-AI void z_store(const __m256 *acc, int n, int64_t g0, int64_t r0, int64_t r1, float *out,
-                int64_t ldo)
-{
-    __mmask8 m = (__mmask8)(0xff & (0xff << (g0 < r0 ? r0 - g0 : 0)) &
-                            (0xff >> (g0 + 8 > r1 ? g0 + 8 - r1 : 0)));
-    for (int t = 0; t < n; t++)
-        _mm256_mask_storeu_ps(out + (int64_t)t * ldo + g0, m, acc[t]);
 }
 
 /* Up to Z_NT tokens against the 8 rows of b: out[t] lane r = dot(row r, token t). */
@@ -828,6 +800,20 @@ AI void z8_run(int64_t nb, const struct kern_bq8_0x8 *b, const uint8_t *x, size_
 }
 
 
+/* The fifth bits of groups 2j (lanes 0-7) and 2j + 1 (8-15) into bit 4 of the low and high
+ * nibble codes: h holds the 32 qh bytes of the 8 rows in both halves (bit g: element 4g + e,
+ * bit 4 + g: 16 + 4g + e), shifted per half by a variable count. */
+AI void z_fifth(__m512i h, int j, __m512i *lo, __m512i *hi)
+{
+    const __m512i x10 = _mm512_set1_epi8(0x10);
+    const __m512i cl = _mm512_setr_epi64(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 3 - 2 * j,
+                                         3 - 2 * j, 3 - 2 * j, 3 - 2 * j);
+    const __m512i ch =
+        _mm512_setr_epi64(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1);
+    *lo = _mm512_or_si512(*lo, _mm512_and_si512(_mm512_sllv_epi64(h, cl), x10));
+    *hi = _mm512_or_si512(*hi, _mm512_and_si512(_mm512_srlv_epi64(h, ch), x10));
+}
+
 /* ---- packed Q4_0 / Q5_0 (KERN_T_Q4_0_X8 / Q5_0_X8) with VNNI ----
  * The z8 scheme with unsigned codes: a 64-byte load holds groups g, g + 1 (elements 4g.. in the
  * low nibbles, 16 + 4g.. in the high ones) of the 8 rows, both nibble vectors go into vpdpbusd
@@ -858,7 +844,7 @@ AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_
                const struct zb_tok *tk, size_t pf, int nt, __m256 *out)
 {
     const size_t bb = has_qh ? sizeof(struct kern_bq5_0x8) : sizeof(struct kern_bq4_0x8);
-    const __m512i m4 = _mm512_set1_epi8(15), x10 = _mm512_set1_epi8(0x10);
+    const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[Z_NT];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm512_setzero_ps();
@@ -880,14 +866,8 @@ AI void zb_run(int has_qh, int64_t nb, const uint8_t *b, const uint8_t *x, size_
             __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * j));
             __m512i lo = _mm512_and_si512(v, m4),
                     hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-            if (has_qh) { /* groups 2j (lanes 0-7) and 2j + 1 (8-15) */
-                const __m512i cl = _mm512_setr_epi64(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j,
-                                                     3 - 2 * j, 3 - 2 * j, 3 - 2 * j, 3 - 2 * j);
-                const __m512i ch = _mm512_setr_epi64(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
-                                                     2 * j + 1, 2 * j + 1, 2 * j + 1);
-                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_sllv_epi64(h, cl), x10));
-                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srlv_epi64(h, ch), x10));
-            }
+            if (has_qh)
+                z_fifth(h, j, &lo, &hi);
             for (int t = 0; t < nt; t++) {
                 is[t] = _mm512_dpbusd_epi32(is[t], lo, z_pair(2 * j, xq[t]));
                 is[t] = _mm512_dpbusd_epi32(is[t], hi, z_pair(4 + 2 * j, xq[t]));
@@ -920,8 +900,8 @@ static void zb_mul_mat(int has_qh, const uint8_t *w, size_t wrb, int64_t ncols, 
         for (int64_t g0 = r0 / 8 * 8; g0 < r1; g0 += 8) {
             const uint8_t *b = w + (size_t)g0 * wrb;
             __m256 acc[Z_NT];
-            Z_NT_SWITCH(zb_run, n, has_qh, nb, b, xt, xs, tk, pf)
-            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+            KERN_PK_NT_SWITCH(zb_run, n, has_qh, nb, b, xt, xs, tk, pf)
+            kern_pk_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }
@@ -937,7 +917,7 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
 {
     const size_t bb = q5 ? sizeof(struct kern_bq5_kx8) : sizeof(struct kern_bq4_kx8);
     const size_t qo = offsetof(struct kern_bq4_kx8, qs) + (q5 ? 256 : 0), ho = qo - 256;
-    const __m512i m4 = _mm512_set1_epi8(15), x10 = _mm512_set1_epi8(0x10);
+    const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[Z_NT];
     __m256 accm[Z_NT];
     for (int t = 0; t < nt; t++) {
@@ -972,15 +952,8 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
                 __m512i v = _mm512_loadu_si512((const void *)(blk + qo + 128 * s + 64 * j));
                 __m512i lo = _mm512_and_si512(v, m4);
                 __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-                if (q5) {
-                    const __m512i cl =
-                        _mm512_setr_epi64(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 3 - 2 * j,
-                                          3 - 2 * j, 3 - 2 * j, 3 - 2 * j);
-                    const __m512i ch = _mm512_setr_epi64(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
-                                                         2 * j + 1, 2 * j + 1, 2 * j + 1);
-                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_sllv_epi64(h, cl), x10));
-                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srlv_epi64(h, ch), x10));
-                }
+                if (q5)
+                    z_fifth(h, j, &lo, &hi);
                 for (int t = 0; t < nt; t++) {
                     __m512i d = q5 ? _mm512_setzero_si512() : isb[t];
                     d = _mm512_dpbusd_epi32(d, lo, z_pair(2 * j, xq[t]));
@@ -1000,16 +973,7 @@ AI void zk_run(int q5, int64_t nbk, const uint8_t *blk, const uint8_t *x, size_t
         __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         for (int t = 0; t < nt; t++) {
             const struct kern_bq8_k *bx = (const struct kern_bq8_k *)(x + (size_t)t * xs) + i;
-            __m256i bs = _mm256_loadu_si256((const __m256i *)bx->bsums);
-            bs = _mm256_hadd_epi16(bs, bs); /* dwords 0,1,4,5: sub-block sum pairs 01 23 45 67 */
-            __m256i ms = _mm256_setzero_si256();
-            for (int k = 0; k < 4; k++) {
-                __m256i mv =
-                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b->mn + 16 * k)));
-                __m256i pr =
-                    _mm256_permutevar8x32_epi32(bs, _mm256_set1_epi32((k & 1) | (k & 2) << 1));
-                ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mv, pr));
-            }
+            __m256i ms = kern_pk_k4_mins(b->mn, bx->bsums);
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]),
                                      _mm512_mul_ps(d16, _mm512_set1_ps(bx->d)), acc[t]);
             accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms),
@@ -1122,13 +1086,13 @@ AI void z_mul_mat(uint32_t wtype, const uint8_t *w, size_t wrb, int64_t ncols, i
             const uint8_t *xt = x + (size_t)t0 * xs;
             __m256 acc[Z_NT];
             if (wtype == KERN_T_Q8_0_X8) {
-                Z_NT_SWITCH(z8_run, n, nb, (const struct kern_bq8_0x8 *)b, xt, xs, pf)
+                KERN_PK_NT_SWITCH(z8_run, n, nb, (const struct kern_bq8_0x8 *)b, xt, xs, pf)
             } else if (wtype == KERN_T_Q6_K_X8) {
-                Z_NT_SWITCH(z6_run, n, nb, (const struct kern_bq6_kx8 *)b, xt, xs, pf)
+                KERN_PK_NT_SWITCH(z6_run, n, nb, (const struct kern_bq6_kx8 *)b, xt, xs, pf)
             } else {
-                Z_NT_SWITCH(zk_run, n, wtype == KERN_T_Q5_K_X8, nb, b, xt, xs, pf)
+                KERN_PK_NT_SWITCH(zk_run, n, wtype == KERN_T_Q5_K_X8, nb, b, xt, xs, pf)
             }
-            z_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
+            kern_pk_store(acc, n, g0, r0, r1, out + (int64_t)t0 * ldo, ldo);
         }
     }
 }
