@@ -42,7 +42,10 @@
 #define FWD_CHUNKS_PER_THREAD 16 /* pieces a thread takes its own region of a matrix in */
 #endif
 #ifndef FWD_GEN_PIECES
-#define FWD_GEN_PIECES 2 /* the same for small batches (generation): long unbroken streams */
+#define FWD_GEN_PIECES 16 /* the same for small batches (generation) */
+#endif
+#ifndef FWD_FFN_PIECES
+#define FWD_FFN_PIECES 2 /* ... for gate and up when they are not interleaved (struct rows) */
 #endif
 #define FWD_N_SLOTS  3   /* distinct activation types one phase may need */
 #define FWD_PV_KEYS  32  /* value rows widened per block of the attention's sum */
@@ -206,11 +209,40 @@ static void mat_rows(const struct model_fwd *f, const struct act_mats *am, int i
 {
     const struct kern *k = f->m->k;
     const struct model_mat *w = am->w[i];
-    if (a->prep[i])
-        k->mul_mat_prep(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->prep[i], nt, out, ldo);
-    else
-        k->mul_mat(w->type, w->data, w->row_bytes, w->ncols, r0, r1, a->buf[am->map[i]],
-                   w->vrow_bytes, nt, out, ldo);
+    for (int64_t a0 = r0, a1; a0 < r1; a0 = a1) {
+        /* an interleaved matrix (model.h) in calls of one block each, with a base that puts
+         * row r at data + (r + r / ilv * ilv) * row_bytes */
+        a1 = w->ilv ? (a0 / w->ilv + 1) * w->ilv : r1;
+        a1 = a1 < r1 ? a1 : r1;
+        const uint8_t *d = (const uint8_t *)w->data;
+        if (w->ilv)
+            d += (size_t)(a0 / w->ilv * w->ilv) * w->row_bytes;
+        if (a->prep[i])
+            k->mul_mat_prep(w->type, d, w->row_bytes, w->ncols, a0, a1, a->prep[i], nt, out, ldo);
+        else
+            k->mul_mat(w->type, d, w->row_bytes, w->ncols, a0, a1, a->buf[am->map[i]],
+                       w->vrow_bytes, nt, out, ldo);
+    }
+}
+
+/* Rows a region of the gate/up phase is cut at: whole blocks when they are interleaved. */
+static int64_t ffn_align(const struct model_layer *L)
+{
+    return L->gate.ilv && L->gate.ilv == L->up.ilv ? L->gate.ilv : 16;
+}
+
+/* Gate and up rows [r0, r1) (matrices 0 and 1 of am) into ff_g and ff_u; interleaved, block
+ * by block, so the thread reads one stream. */
+static void ffn_rows(const struct model_fwd *f, const struct act_mats *am, const struct act *a,
+                     int nt, int64_t r0, int64_t r1)
+{
+    int64_t blk = am->w[0]->ilv && am->w[0]->ilv == am->w[1]->ilv ? am->w[0]->ilv : r1 - r0;
+    int64_t nf = f->m->n_ff;
+    for (int64_t a0 = r0; a0 < r1; a0 += blk) {
+        int64_t a1 = a0 + blk < r1 ? a0 + blk : r1;
+        mat_rows(f, am, 0, a, nt, a0, a1, f->ff_g, nf);
+        mat_rows(f, am, 1, a, nt, a0, a1, f->ff_u, nf);
+    }
 }
 
 /* The phase's matrices w[0..n) with their activation slots. */
@@ -546,34 +578,52 @@ static void phase_attn(struct model_fwd *f, uint32_t il, int ith, int *ph)
  * stream for the prefetchers: a stream restarted at a new address costs about 2 us on the
  * Intel VMs here before the hardware prefetcher runs ahead again (2 threads, Q8_0 gemv over
  * 512 MiB: 92 % of the read bandwidth in two halves, 73 % in interleaved 150 KB items).
- * Generation takes its region in FWD_GEN_PIECES pieces (2 threads, alternating runs, bandwidth
- * fraction with 16 pieces -> 2: Qwen2.5-0.5B Q8_0 75 -> 80 %, TinyLlama Q4_K_M 70 -> 76 %,
- * Q4_0 74 -> 82 %: each piece of gate then up is a stream restart); compute-bound prompts keep
- * FWD_CHUNKS_PER_THREAD pieces, which balance better (2 pieces: 2-3 % slower).  A
- * thread whose region is empty takes half of what is left of the fullest other region from its
- * back (at least FWD_TAIL_ROWS), so a descheduled vCPU's share is still done and the threads
- * finish together.  State per region: rows taken from the front and from the back, packed in
- * one 64-bit atomic (zero at the start of a batch).  The phase counts rows as done. */
+ * Pieces taken one after the other from the front are one stream, so their size only sets how
+ * finely the threads balance: generation takes FWD_GEN_PIECES (16) and prompts
+ * FWD_CHUNKS_PER_THREAD.  Gate and up are read side by side, so a piece of the two would restart
+ * two streams; packed, they are interleaved in blocks of 64 rows (model_wcopy.c), the phase's
+ * takes are whole blocks, and the pair is one stream again.  Not interleaved, they keep 2 large
+ * pieces (FWD_FFN_PIECES): with 16, on a CPU whose kernels do not prefetch, the restarts cost
+ * more than the balance gains (TinyLlama Q4_K_M 70 -> 76 % of the bandwidth with 16 -> 2, an
+ * earlier engine).  On the Intel model 207 VM (kernels that prefetch), 2 threads, the two
+ * configurations in one process alternating 16-token rounds (80-100 rounds), 16 pieces with
+ * the interleave against 2 pieces without: TinyLlama Q4_K_M generation +4.7 %, Q8_0 +3.5 %,
+ * Q4_0 and Qwen2.5-0.5B Q4_K_M within +-1 %; the time threads spent waiting at phase ends fell
+ * from 3-8 % to about 1 %: with 2 pieces, the thread that finished first found the other's
+ * last piece already taken.  A thread whose region is empty takes half of what is left of the
+ * fullest other region from its back (at least FWD_TAIL_ROWS), so a descheduled vCPU's share is
+ * still done and the threads finish together.  State per region: rows taken from the front and from
+ * the back, packed in one 64-bit atomic (zero at the start of a batch).  The phase counts rows as
+ * done. */
 struct rows {
     _Atomic uint64_t *st; /* [nth] */
     int64_t nrows, piece;
+    int64_t al; /* every take is a multiple of al rows (16, or the gate/up interleave) */
     int nth, me;
 };
 
-static void rows_init(const struct model_fwd *f, int phx, int64_t nrows, int ith, struct rows *rs)
+static int64_t round_to(int64_t v, int64_t a)
+{
+    return (v + a - 1) / a * a;
+}
+
+/* gen_pieces: how many pieces a small batch takes its region in; al as in struct rows. */
+static void rows_init(const struct model_fwd *f, int phx, int64_t nrows, int ith, int gen_pieces,
+                      int64_t al, struct rows *rs)
 {
     rs->st = f->rgn + (size_t)phx * (size_t)f->n_threads;
     rs->nrows = nrows;
+    rs->al = al;
     rs->nth = f->single ? 1 : f->n_threads;
     rs->me = f->single ? 0 : ith;
-    int pieces = f->b->n <= FWD_LOCAL_TOK ? FWD_GEN_PIECES : FWD_CHUNKS_PER_THREAD;
-    int64_t piece = nrows / ((int64_t)rs->nth * pieces);
-    rs->piece = piece < FWD_TAIL_ROWS ? FWD_TAIL_ROWS : (piece + 15) / 16 * 16;
+    int pieces = f->b->n <= FWD_LOCAL_TOK ? gen_pieces : FWD_CHUNKS_PER_THREAD;
+    int64_t piece = round_to(nrows / ((int64_t)rs->nth * pieces), al);
+    rs->piece = piece < FWD_TAIL_ROWS ? round_to(FWD_TAIL_ROWS, al) : piece;
 }
 
 static void rows_bounds(const struct rows *rs, int i, int64_t *b0, int64_t *b1)
 {
-    int64_t per = (rs->nrows / rs->nth + 15) / 16 * 16;
+    int64_t per = round_to(rs->nrows / rs->nth, rs->al);
     *b0 = per * i < rs->nrows ? per * i : rs->nrows;
     *b1 = i == rs->nth - 1 ? rs->nrows : (per * (i + 1) < rs->nrows ? per * (i + 1) : rs->nrows);
 }
@@ -619,8 +669,8 @@ static int rows_next(const struct rows *rs, int64_t *r0, int64_t *r1)
         }
         if (best < 0)
             return 0;
-        int64_t want = (left / 2 + 15) / 16 * 16;
-        want = want < FWD_TAIL_ROWS ? FWD_TAIL_ROWS : want;
+        int64_t want = round_to(left / 2, rs->al), tail = round_to(FWD_TAIL_ROWS, rs->al);
+        want = want < tail ? tail : want;
         if (rows_take_from(rs, best, 0, want, r0, r1))
             return 1;
     }
@@ -648,7 +698,7 @@ static void phase_qkv_rows(struct model_fwd *f, const struct model_layer *L, int
     int64_t nq = (int64_t)f->n_q, nkv = (int64_t)f->n_kv, n = nq + 2 * nkv;
     int phx = (*ph)++;
     struct rows rs;
-    rows_init(f, phx, n, ith, &rs);
+    rows_init(f, phx, n, ith, FWD_GEN_PIECES, 16, &rs);
     for (int64_t r0, r1; rows_next(&rs, &r0, &r1);) {
         if (!ready)
             qkv_prep(f, L, ith, &q, ph);
@@ -726,7 +776,7 @@ static void phase_residual(struct model_fwd *f, const struct model_mat *w, const
         act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, u, 1, &am, &a, ph);
     int phx = (*ph)++;
     struct rows rs;
-    rows_init(f, phx, w->nrows, ith, &rs);
+    rows_init(f, phx, w->nrows, ith, FWD_GEN_PIECES, 16, &rs);
     for (int64_t r0, r1; rows_next(&rs, &r0, &r1);) {
         if (!ready)
             act_prep(f, ith, src, (size_t)ld, NULL, nt, w->ncols, NULL, u, 1, &am, &a, ph);
@@ -771,13 +821,12 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     int64_t nf = m->n_ff;
     int phx = (*ph)++;
     struct rows rs;
-    rows_init(f, phx, nf, ith, &rs);
+    rows_init(f, phx, nf, ith, L->gate.ilv ? FWD_GEN_PIECES : FWD_FFN_PIECES, ffn_align(L), &rs);
     for (int64_t r0, r1; rows_next(&rs, &r0, &r1);) {
         if (!ready)
             act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
         ready = 1;
-        mat_rows(f, &am, 0, &a, nt, r0, r1, f->ff_g, nf);
-        mat_rows(f, &am, 1, &a, nt, r0, r1, f->ff_u, nf);
+        ffn_rows(f, &am, &a, nt, r0, r1);
         for (int t = 0; t < nt; t++) {
             float *g = f->ff_g + (size_t)t * nf + r0;
             if (m->gelu_f16)
@@ -803,7 +852,7 @@ static void phase_output(struct model_fwd *f, int ith, int *ph)
              &a, ph);
     int phx = (*ph)++;
     struct rows rs;
-    rows_init(f, phx, w->nrows, ith, &rs);
+    rows_init(f, phx, w->nrows, ith, FWD_GEN_PIECES, 16, &rs);
     for (int64_t r0, r1; rows_next(&rs, &r0, &r1);) {
         mat_rows(f, &am, 0, &a, n_out, r0, r1, f->logits, m->n_vocab);
         for (int t = 0; t < n_out && m->final_softcap > 0.0f; t++) {

@@ -14,6 +14,8 @@
  * copied, and its model_mat then names the packed type.  The token embedding is packed only when
  * it is also the output (tied): the output's product is a whole stream per token (Qwen2.5-0.5B:
  * 30 % of the bytes), the embedding lookup one row per token, which model_fwd.c unpacks.
+ * Gate and up, when both pack to one type, are also interleaved in blocks of WCOPY_ILV rows
+ * (model.h struct model_mat ilv), so a thread reads a block of both as one stream.
  * CORRAL_PACK=0 in the environment copies every matrix as it is (for comparisons).
  *
  * Owns: m->wmap / m->wmap_len (munmapped by model_wcopy_release), and the packing threads while
@@ -34,6 +36,7 @@
 #define WCOPY_ALIGN 64                /* each matrix starts on a cache line */
 #define WCOPY_HUGE  ((size_t)2 << 20) /* transparent huge page size on x86-64 */
 #define WCOPY_SLACK ((size_t)4096)    /* readable bytes after the last matrix */
+#define WCOPY_ILV   64                /* rows per block of interleaved gate/up */
 
 static size_t round_up(size_t v, size_t a)
 {
@@ -69,19 +72,26 @@ static size_t region_bytes(const struct model *m, const struct model_mat *w, int
 #define WCOPY_PACK_THREADS 8
 #define WCOPY_PACK_MIN     ((size_t)64 << 10) /* smaller matrices pack on the calling thread */
 
+/* A share of a matrix: n_units blocks of unit rows, block i from src + i * unit rows into
+ * dst + i * dst_step. */
 struct pack_job {
     uint32_t pt;
     const uint8_t *src;
     size_t wrb;
-    int64_t ncols, nrows;
+    int64_t ncols, unit, n_units;
     uint8_t *dst;
+    size_t dst_step;
     int rc;
 };
 
 static void *pack_job_run(void *arg)
 {
     struct pack_job *j = arg;
-    j->rc = kern_pack(j->pt, j->src, j->wrb, j->ncols, j->nrows, j->dst);
+    size_t src_step = (size_t)j->unit * j->wrb;
+    j->rc = 0;
+    for (int64_t i = 0; i < j->n_units && j->rc == 0; i++)
+        j->rc = kern_pack(j->pt, j->src + (size_t)i * src_step, j->wrb, j->ncols, j->unit,
+                          j->dst + (size_t)i * j->dst_step);
     return NULL;
 }
 
@@ -93,25 +103,32 @@ static int pack_threads(void)
 }
 
 /* kern_pack of w's rows into dst, the row groups split over up to pack_threads() threads (a
- * thread that cannot start leaves its share to the caller). */
-static int pack_mat(uint32_t pt, const struct model_mat *w, uint8_t *dst)
+ * thread that cannot start leaves its share to the caller).  ilv 0: the rows packed one after
+ * the other; else in blocks of ilv rows, each followed by room for ilv rows of a partner
+ * (model.h struct model_mat). */
+static int pack_mat(uint32_t pt, const struct model_mat *w, uint8_t *dst, int64_t ilv)
 {
     struct pack_job jobs[WCOPY_PACK_THREADS];
     pthread_t th[WCOPY_PACK_THREADS];
     int started[WCOPY_PACK_THREADS] = {0};
     size_t prb = kern_row_bytes(pt, w->ncols);
-    int64_t groups = w->nrows / 8;
+    int64_t unit = ilv ? ilv : 8, units = w->nrows / unit;
+    size_t step = (size_t)(ilv ? 2 * ilv : 8) * prb;
     int n = mat_bytes(w) < WCOPY_PACK_MIN ? 1 : pack_threads(), rc = 0;
-    if (n > groups)
-        n = groups > 0 ? (int)groups : 1;
+    if (n > units)
+        n = units > 0 ? (int)units : 1;
     for (int i = 0; i < n; i++) {
-        int64_t g0 = groups * i / n, g1 = groups * (i + 1) / n;
+        int64_t g0 = units * i / n, g1 = units * (i + 1) / n;
+        /* contiguous shares pack in one call */
+        int one = !ilv && g1 > g0;
         jobs[i] = (struct pack_job){pt,
-                                    (const uint8_t *)w->data + (size_t)g0 * 8 * w->row_bytes,
+                                    (const uint8_t *)w->data + (size_t)(g0 * unit) * w->row_bytes,
                                     w->row_bytes,
                                     w->ncols,
-                                    (g1 - g0) * 8,
-                                    dst + (size_t)g0 * 8 * prb,
+                                    one ? (g1 - g0) * unit : unit,
+                                    one ? 1 : g1 - g0,
+                                    dst + (size_t)g0 * step,
+                                    step,
                                     0};
         if (i > 0)
             started[i] = pthread_create(&th[i], NULL, pack_job_run, &jobs[i]) == 0;
@@ -127,6 +144,14 @@ static int pack_mat(uint32_t pt, const struct model_mat *w, uint8_t *dst)
     return jobs[0].rc ? jobs[0].rc : rc;
 }
 
+/* Drops the file pages that lie wholly inside the n bytes at s from this process. */
+static void drop_file_pages(uintptr_t s, size_t n, size_t pg)
+{
+    uintptr_t a = (s + pg - 1) / pg * pg, b = (s + n) / pg * pg;
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Copies (or packs) one matrix to dst, drops the file pages that lie wholly inside it, and
  * returns the bytes it took in the region. */
 static size_t copy_mat(const struct model *m, struct model_mat *w, uint8_t *dst, size_t pg,
@@ -135,17 +160,42 @@ static size_t copy_mat(const struct model *m, struct model_mat *w, uint8_t *dst,
     size_t n = mat_bytes(w), used = region_bytes(m, w, may_pack);
     uint32_t pt = pack_type(m, w, may_pack);
     uintptr_t s = (uintptr_t)w->data;
-    if (pt && pack_mat(pt, w, dst) == 0) {
+    if (pt && pack_mat(pt, w, dst, 0) == 0) {
         w->type = pt;
         w->row_bytes = kern_row_bytes(pt, w->ncols);
     } else {
         memcpy(dst, w->data, n);
     }
-    uintptr_t a = (s + pg - 1) / pg * pg, b = (s + n) / pg * pg;
-    if (b > a)
-        (void)madvise((void *)a, b - a, MADV_DONTNEED);
+    drop_file_pages(s, n, pg);
     w->data = dst;
     return used;
+}
+
+/* Gate and up packed and interleaved in blocks of WCOPY_ILV rows (model.h struct model_mat),
+ * when both pack to one type: the gate/up phase of generation then reads each thread's rows
+ * as one stream instead of two (model_fwd.c).  Takes the two matrices' room in the region.
+ * Returns 0 when done, 1 when the pair is copied the usual way instead (nothing written). */
+static int copy_ffn_pair(const struct model *m, struct model_layer *L, uint8_t *dst, size_t pg,
+                         int may_pack)
+{
+    struct model_mat *g = &L->gate, *u = &L->up;
+    uint32_t pt = pack_type(m, g, may_pack);
+    if (!pt || pt != pack_type(m, u, may_pack) || g->ncols != u->ncols || g->nrows != u->nrows ||
+        g->nrows % WCOPY_ILV != 0)
+        return 1;
+    size_t prb = kern_row_bytes(pt, g->ncols);
+    if (pack_mat(pt, g, dst, WCOPY_ILV) != 0 ||
+        pack_mat(pt, u, dst + (size_t)WCOPY_ILV * prb, WCOPY_ILV) != 0)
+        return 1; /* E_INVAL only, for a shape pack_type accepted: not expected */
+    struct model_mat *mats[2] = {g, u};
+    for (int i = 0; i < 2; i++) {
+        drop_file_pages((uintptr_t)mats[i]->data, mat_bytes(mats[i]), pg);
+        mats[i]->type = pt;
+        mats[i]->row_bytes = prb;
+        mats[i]->ilv = WCOPY_ILV;
+        mats[i]->data = dst + (size_t)(i * WCOPY_ILV) * prb;
+    }
+    return 0;
 }
 
 /* Bytes of the copy: every matrix the forward pass reads (output only when not tied). */
@@ -193,8 +243,14 @@ int model_copy_weights(struct model *m, struct err_info *ei)
     for (uint32_t il = 0; il < m->n_layer; il++) {
         struct model_layer *L = &m->layers[il];
         struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++) {
+            if (mats[j] == &L->gate && copy_ffn_pair(m, L, dst, pg, may_pack) == 0) {
+                dst += region_bytes(m, &L->gate, may_pack) + region_bytes(m, &L->up, may_pack);
+                j++; /* up is done too */
+                continue;
+            }
             dst += copy_mat(m, mats[j], dst, pg, may_pack);
+        }
     }
     (void)mprotect(base, body, PROT_READ);
     return 0;
