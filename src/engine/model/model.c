@@ -323,13 +323,14 @@ int model_mat_check(const struct kern *k, const struct gguf_tensor *t, const cha
     if (vrb == 0)
         return err_set(ei, E_UNSUPPORTED, "model: tensor %s: rows of %lld cannot be dotted as %s",
                        name, (long long)ncols, gguf_type_name(vdt) ? gguf_type_name(vdt) : "?");
-    out->data = t->data;
-    out->type = t->type;
-    out->vdt = vdt;
-    out->ncols = ncols;
-    out->nrows = nrows;
-    out->row_bytes = rb;
-    out->vrow_bytes = vrb;
+    /* every field, the callers' structs may be uninitialised (ilv 0: rows one after another) */
+    *out = (struct model_mat){.data = t->data,
+                              .type = t->type,
+                              .vdt = vdt,
+                              .ncols = ncols,
+                              .nrows = nrows,
+                              .row_bytes = rb,
+                              .vrow_bytes = vrb};
     return 0;
 }
 
