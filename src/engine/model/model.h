@@ -61,7 +61,8 @@ struct model_mat {
     size_t vrow_bytes; /* bytes of one activation row of vdt */
     int64_t ilv;       /* 0, or the rows come in blocks of ilv, each followed by ilv rows of a
                         * partner matrix (gate and up, model_wcopy.c): row r lies at data +
-                        * (r + r / ilv * ilv) * row_bytes, and up.data = gate.data + ilv rows */
+                        * (r + r / ilv * ilv) * row_bytes, and up.data = gate.data + ilv rows;
+                        * gate and up are interleaved together or not at all */
 };
 
 struct model_layer {

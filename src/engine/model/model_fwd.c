@@ -225,18 +225,12 @@ static void mat_rows(const struct model_fwd *f, const struct act_mats *am, int i
     }
 }
 
-/* Rows a region of the gate/up phase is cut at: whole blocks when they are interleaved. */
-static int64_t ffn_align(const struct model_layer *L)
-{
-    return L->gate.ilv && L->gate.ilv == L->up.ilv ? L->gate.ilv : 16;
-}
-
-/* Gate and up rows [r0, r1) (matrices 0 and 1 of am) into ff_g and ff_u; interleaved, block
- * by block, so the thread reads one stream. */
+/* Gate and up rows [r0, r1) (matrices 0 and 1 of am) into ff_g and ff_u; when they are
+ * interleaved (ilv, model.h), block by block, so the thread reads one stream. */
 static void ffn_rows(const struct model_fwd *f, const struct act_mats *am, const struct act *a,
-                     int nt, int64_t r0, int64_t r1)
+                     int nt, int64_t r0, int64_t r1, int64_t ilv)
 {
-    int64_t blk = am->w[0]->ilv && am->w[0]->ilv == am->w[1]->ilv ? am->w[0]->ilv : r1 - r0;
+    int64_t blk = ilv ? ilv : r1 - r0;
     int64_t nf = f->m->n_ff;
     for (int64_t a0 = r0; a0 < r1; a0 += blk) {
         int64_t a1 = a0 + blk < r1 ? a0 + blk : r1;
@@ -818,15 +812,16 @@ static void phase_ffn_up(struct model_fwd *f, const struct model_layer *L, int i
     int ready = prep_now(f);
     if (ready)
         act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
-    int64_t nf = m->n_ff;
+    int64_t nf = m->n_ff, ilv = L->gate.ilv; /* = up.ilv: the pair is interleaved or not */
     int phx = (*ph)++;
     struct rows rs;
-    rows_init(f, phx, nf, ith, L->gate.ilv ? FWD_GEN_PIECES : FWD_FFN_PIECES, ffn_align(L), &rs);
+    /* interleaved, the takes are whole blocks */
+    rows_init(f, phx, nf, ith, ilv ? FWD_GEN_PIECES : FWD_FFN_PIECES, ilv ? ilv : 16, &rs);
     for (int64_t r0, r1; rows_next(&rs, &r0, &r1);) {
         if (!ready)
             act_prep(f, ith, f->x, m->n_embd, NULL, nt, m->n_embd, L->ffn_norm, u, nu, &am, &a, ph);
         ready = 1;
-        ffn_rows(f, &am, &a, nt, r0, r1);
+        ffn_rows(f, &am, &a, nt, r0, r1, ilv);
         for (int t = 0; t < nt; t++) {
             float *g = f->ff_g + (size_t)t * nf + r0;
             if (m->gelu_f16)

@@ -171,22 +171,25 @@ static size_t copy_mat(const struct model *m, struct model_mat *w, uint8_t *dst,
     return used;
 }
 
-/* Gate and up packed and interleaved in blocks of WCOPY_ILV rows (model.h struct model_mat),
- * when both pack to one type: the gate/up phase of generation then reads each thread's rows
- * as one stream instead of two (model_fwd.c).  Takes the two matrices' room in the region.
- * Returns 0 when done, 1 when the pair is copied the usual way instead (nothing written). */
-static int copy_ffn_pair(const struct model *m, struct model_layer *L, uint8_t *dst, size_t pg,
-                         int may_pack)
+/* Gate and up to dst, packed and interleaved in blocks of WCOPY_ILV rows (model.h struct
+ * model_mat) when both pack to one type, else each copied by copy_mat: the gate/up phase of
+ * generation then reads each thread's rows as one stream instead of two (model_fwd.c).  Returns
+ * the bytes the pair took in the region (the two matrices' room either way). */
+static size_t copy_ffn_pair(const struct model *m, struct model_layer *L, uint8_t *dst, size_t pg,
+                            int may_pack)
 {
     struct model_mat *g = &L->gate, *u = &L->up;
     uint32_t pt = pack_type(m, g, may_pack);
+    size_t used = region_bytes(m, g, may_pack) + region_bytes(m, u, may_pack);
+    size_t prb = pt ? kern_row_bytes(pt, g->ncols) : 0;
+    /* a failed pack (E_INVAL only, for a shape pack_type accepted: not expected) leaves bytes
+     * that the plain copies overwrite */
     if (!pt || pt != pack_type(m, u, may_pack) || g->ncols != u->ncols || g->nrows != u->nrows ||
-        g->nrows % WCOPY_ILV != 0)
-        return 1;
-    size_t prb = kern_row_bytes(pt, g->ncols);
-    if (pack_mat(pt, g, dst, WCOPY_ILV) != 0 ||
-        pack_mat(pt, u, dst + (size_t)WCOPY_ILV * prb, WCOPY_ILV) != 0)
-        return 1; /* E_INVAL only, for a shape pack_type accepted: not expected */
+        g->nrows % WCOPY_ILV != 0 || pack_mat(pt, g, dst, WCOPY_ILV) != 0 ||
+        pack_mat(pt, u, dst + (size_t)WCOPY_ILV * prb, WCOPY_ILV) != 0) {
+        size_t n = copy_mat(m, g, dst, pg, may_pack);
+        return n + copy_mat(m, u, dst + n, pg, may_pack);
+    }
     struct model_mat *mats[2] = {g, u};
     for (int i = 0; i < 2; i++) {
         drop_file_pages((uintptr_t)mats[i]->data, mat_bytes(mats[i]), pg);
@@ -195,7 +198,7 @@ static int copy_ffn_pair(const struct model *m, struct model_layer *L, uint8_t *
         mats[i]->ilv = WCOPY_ILV;
         mats[i]->data = dst + (size_t)(i * WCOPY_ILV) * prb;
     }
-    return 0;
+    return used;
 }
 
 /* Bytes of the copy: every matrix the forward pass reads (output only when not tied). */
@@ -242,15 +245,11 @@ int model_copy_weights(struct model *m, struct err_info *ei)
         dst += copy_mat(m, &m->output, dst, pg, may_pack);
     for (uint32_t il = 0; il < m->n_layer; il++) {
         struct model_layer *L = &m->layers[il];
-        struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++) {
-            if (mats[j] == &L->gate && copy_ffn_pair(m, L, dst, pg, may_pack) == 0) {
-                dst += region_bytes(m, &L->gate, may_pack) + region_bytes(m, &L->up, may_pack);
-                j++; /* up is done too */
-                continue;
-            }
+        struct model_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo};
+        for (size_t j = 0; j < sizeof(mats) / sizeof(mats[0]); j++)
             dst += copy_mat(m, mats[j], dst, pg, may_pack);
-        }
+        dst += copy_ffn_pair(m, L, dst, pg, may_pack);
+        dst += copy_mat(m, &L->down, dst, pg, may_pack);
     }
     (void)mprotect(base, body, PROT_READ);
     return 0;
